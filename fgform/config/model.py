@@ -1,0 +1,139 @@
+"""The decoded configuration: modules, variables, locals, outputs, resources, module calls.
+
+The loader (`config/loader.py`) fills these from files; nothing here parses or evaluates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fgform.config.ast import Node, Reference
+from fgform.errors import SourceRange
+
+
+@dataclass(slots=True)
+class Attribute:
+    name: str
+    expr: Node
+    range: SourceRange  # the whole `name = expr`
+    name_range: SourceRange
+
+
+@dataclass(slots=True)
+class Block:
+    type: str
+    labels: list[str]
+    body: Body
+    range: SourceRange  # the block header line
+    label_ranges: list[SourceRange] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Body:
+    attributes: dict[str, Attribute] = field(default_factory=dict)
+    blocks: list[Block] = field(default_factory=list)
+    # Attributes set twice in one body: python-hcl2 keeps the last silently, so the loader
+    # records the earlier ones here for validation to report.
+    duplicate_attributes: list[Attribute] = field(default_factory=list)
+    range: SourceRange | None = None
+
+    def blocks_of(self, type_: str) -> list[Block]:
+        return [b for b in self.blocks if b.type == type_]
+
+
+@dataclass(slots=True)
+class Validation:
+    condition: Node
+    error_message: Node
+    range: SourceRange
+
+
+@dataclass(slots=True)
+class Variable:
+    name: str
+    range: SourceRange
+    type: Node | None = None  # a type expression: string, list(object({...})), ...
+    default: Node | None = None
+    has_default: bool = False
+    description: str = ""
+    sensitive: bool = False
+    nullable: bool = True
+    validations: list[Validation] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Local:
+    name: str
+    expr: Node
+    range: SourceRange
+
+
+@dataclass(slots=True)
+class Output:
+    name: str
+    expr: Node
+    range: SourceRange
+    description: str = ""
+    sensitive: bool = False
+    depends_on: list[Reference] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    prevent_destroy: bool = False
+    create_before_destroy: bool = False
+    ignore_changes: list[str] = field(default_factory=list)  # attribute names, or ["all"]
+    range: SourceRange | None = None
+
+
+@dataclass(slots=True)
+class Resource:
+    """A `resource "TYPE" "NAME"` block; `body` no longer holds the meta-arguments."""
+
+    type: str
+    name: str
+    body: Body
+    range: SourceRange
+    count: Node | None = None
+    for_each: Node | None = None
+    depends_on: list[Reference] = field(default_factory=list)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}.{self.name}"
+
+
+@dataclass(slots=True)
+class ModuleCall:
+    name: str
+    source: str
+    range: SourceRange
+    inputs: dict[str, Attribute] = field(default_factory=dict)
+    count: Node | None = None
+    for_each: Node | None = None
+    depends_on: list[Reference] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Module:
+    """One directory of `*.hcl`/`*.tf` files."""
+
+    dir: Path
+    files: list[Path] = field(default_factory=list)
+    variables: dict[str, Variable] = field(default_factory=dict)
+    locals: dict[str, Local] = field(default_factory=dict)
+    outputs: dict[str, Output] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)  # "TYPE.NAME" -> Resource
+    module_calls: dict[str, ModuleCall] = field(default_factory=dict)
+    backend: dict[str, str] | None = None  # backend "local" { path = "..." }
+
+
+@dataclass(slots=True)
+class Config:
+    """A module and, by call name, the configurations of the modules it calls."""
+
+    module: Module
+    children: dict[str, Config] = field(default_factory=dict)
+    path: tuple[str, ...] = ()  # call names from the root: () is the root module

@@ -1,0 +1,108 @@
+"""Errors and diagnostics: what went wrong, where in the user's files, and what was meant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRange:
+    """A span of a configuration file; lines and columns start at 1."""
+
+    filename: str
+    start_line: int
+    start_col: int = 1
+    end_line: int = 0
+    end_col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.start_line},{self.start_col}"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    """One problem found in the user's input, reported with its place and a hint."""
+
+    severity: Severity
+    summary: str
+    detail: str = ""
+    range: SourceRange | None = None
+    hint: str = ""
+
+    @classmethod
+    def error(cls, summary: str, detail: str = "", range: SourceRange | None = None,
+              hint: str = "") -> Diagnostic:
+        return cls(Severity.ERROR, summary, detail, range, hint)
+
+    @classmethod
+    def warning(cls, summary: str, detail: str = "", range: SourceRange | None = None,
+                hint: str = "") -> Diagnostic:
+        return cls(Severity.WARNING, summary, detail, range, hint)
+
+
+class FgformError(Exception):
+    """An error the user can act on; the CLI prints it without a traceback and exits 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass
+class Diagnostics:
+    """An accumulating list of diagnostics, so every problem is reported at once."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diag: Diagnostic) -> None:
+        self.items.append(diag)
+
+    def extend(self, diags: list[Diagnostic] | Diagnostics) -> None:
+        self.items.extend(diags.items if isinstance(diags, Diagnostics) else diags)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise DiagnosticsError(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class DiagnosticsError(FgformError):
+    """Raised with every diagnostic collected so far, errors and warnings."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        errs = [d for d in diagnostics if d.severity is Severity.ERROR]
+        super().__init__(errs[0].summary if errs else "configuration is invalid")
+        self.diagnostics = diagnostics
+
+
+class StateLockedError(FgformError):
+    """The state lock is held by someone else."""
+
+
+class StaleLockError(FgformError):
+    """Kept for symmetry with Terraform's force-unlock flow."""
+
+
+class DockerUnavailableError(FgformError):
+    """The Docker engine cannot be reached."""

@@ -1,0 +1,54 @@
+"""What the applier and the refresh need from the fleet: one driver per resource type.
+
+The planner never imports this module's implementations: it sees only plain data (the live
+snapshot). `fleet/docker/` implements these drivers on the real Docker engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fgform.addresses import Address
+
+
+@dataclass(slots=True)
+class FleetContext:
+    """What every driver call may need: who owns the objects, where config files live,
+    and a way to report progress lines (`log`) without printing."""
+
+    lineage: str  # the state lineage: every Docker object is labelled with it
+    workspace: str = "default"
+    config_dir: str = "."
+    log: Callable[[str], None] = field(default=lambda _msg: None)
+    # Attributes of resources already applied in this run or in state, by address string:
+    # drivers that need another resource (a service needs its cluster and task definition)
+    # look it up here.
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Driver(Protocol):
+    """Read / create / update / delete for one resource type.
+
+    Attribute dicts are the schema's attributes (config plus computed), plain JSON data. Create
+    and update return the full new attribute dict with every computed value known.
+    """
+
+    type_name: str
+
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        """Live attributes for each state instance (None: gone). One list call per object
+        kind, not one per instance."""
+        ...
+
+    def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]) -> dict[str, Any]:
+        ...
+
+    def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
+               planned: dict[str, Any]) -> dict[str, Any]:
+        ...
+
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+        ...

@@ -1,0 +1,136 @@
+"""The shape of a plan, after Terraform's internal/plans: Action, Change, ResourceChange, Plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from fgform.addresses import Address
+from fgform.state.model import StateFile
+from fgform.values import Path
+
+
+class Action(str, Enum):
+    """What happens to one resource instance; the values are the symbols users know."""
+
+    NOOP = " "
+    CREATE = "+"
+    UPDATE = "~"
+    DELETE = "-"
+    DELETE_THEN_CREATE = "-/+"
+    CREATE_THEN_DELETE = "+/-"
+    READ = "<="
+
+    @property
+    def is_replace(self) -> bool:
+        return self in (Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE)
+
+    @property
+    def json_actions(self) -> list[str]:
+        """Terraform's JSON `change.actions` list."""
+        return {
+            Action.NOOP: ["no-op"],
+            Action.CREATE: ["create"],
+            Action.UPDATE: ["update"],
+            Action.DELETE: ["delete"],
+            Action.DELETE_THEN_CREATE: ["delete", "create"],
+            Action.CREATE_THEN_DELETE: ["create", "delete"],
+            Action.READ: ["read"],
+        }[self]
+
+
+class ActionReason(str, Enum):
+    """Why an action was chosen; values are Terraform's JSON `action_reason` strings."""
+
+    NONE = ""
+    REPLACE_BECAUSE_CANNOT_UPDATE = "replace_because_cannot_update"
+    REPLACE_BECAUSE_TAINTED = "replace_because_tainted"
+    REPLACE_BY_REQUEST = "replace_by_request"
+    DELETE_BECAUSE_NO_RESOURCE_CONFIG = "delete_because_no_resource_config"
+    DELETE_BECAUSE_NO_MODULE = "delete_because_no_module"
+    DELETE_BECAUSE_WRONG_REPETITION = "delete_because_wrong_repetition"
+    DELETE_BECAUSE_COUNT_INDEX = "delete_because_count_index"
+    DELETE_BECAUSE_EACH_KEY = "delete_because_each_key"
+    READ_BECAUSE_DEPENDENCY_PENDING = "read_because_dependency_pending"
+
+
+class DiffKind(str, Enum):
+    ADD = "add"
+    CHANGE = "change"
+    REMOVE = "remove"
+
+
+@dataclass(slots=True)
+class AttributeDiff:
+    """One changed leaf or element; made by plan/diff.py so nothing else sees deepdiff."""
+
+    path: Path
+    kind: DiffKind
+    before: Any = None
+    after: Any = None
+    forces_replacement: bool = False
+
+
+@dataclass(slots=True)
+class ResourceChange:
+    """A planned change of one resource instance (or an observed drift, in Plan.drift)."""
+
+    address: Address
+    action: Action
+    reason: ActionReason = ActionReason.NONE
+    before: dict[str, Any] | None = None  # prior attributes (None when creating)
+    after: dict[str, Any] | None = None  # planned attributes, with UNKNOWN where not yet known
+    before_sensitive: list[Path] = field(default_factory=list)
+    after_sensitive: list[Path] = field(default_factory=list)
+    replace_paths: list[Path] = field(default_factory=list)
+    diffs: list[AttributeDiff] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)  # resource addresses it depends on
+    create_before_destroy: bool = False
+    prevent_destroy: bool = False
+
+
+@dataclass(slots=True)
+class OutputChange:
+    name: str
+    action: Action
+    before: Any = None
+    after: Any = None  # may hold UNKNOWN
+    sensitive: bool = False
+
+
+class PlanMode(str, Enum):
+    NORMAL = "normal"
+    DESTROY = "destroy"
+    REFRESH_ONLY = "refresh-only"
+
+
+@dataclass(slots=True)
+class Plan:
+    changes: list[ResourceChange]  # sorted by address; NOOPs included
+    prior_state: StateFile | None  # the refreshed state the plan was made against
+    mode: PlanMode = PlanMode.NORMAL
+    drift: list[ResourceChange] = field(default_factory=list)
+    output_changes: list[OutputChange] = field(default_factory=list)
+    variables: dict[str, Any] = field(default_factory=dict)
+    config_hash: str = ""
+    targets: list[str] = field(default_factory=list)
+    timestamp: str = ""
+    errored: bool = False
+    # lineage/serial of the state file as read from disk (before refresh): a saved plan is
+    # stale when either has moved on.
+    state_lineage: str | None = None
+    state_serial: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(to add, to change, to destroy), counting a replacement as one add and one destroy."""
+        add = sum(1 for c in self.changes if c.action in (Action.CREATE,) or c.action.is_replace)
+        change = sum(1 for c in self.changes if c.action is Action.UPDATE)
+        destroy = sum(1 for c in self.changes if c.action is Action.DELETE or c.action.is_replace)
+        return add, change, destroy
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes) or any(
+            o.action is not Action.NOOP for o in self.output_changes)

@@ -1,0 +1,111 @@
+"""Value markers that flow through expressions: unknown-until-apply and sensitive.
+
+Values are plain JSON-like Python data (None, bool, int, float, str, list, dict). Two markers
+ride on top of them:
+
+- `UNKNOWN`: a value not known until apply. Any operation with an unknown operand is unknown
+  (except where the result does not depend on it, e.g. `length()` of a list with unknown
+  elements, or `true || UNKNOWN`). Lists and dicts may hold unknowns inside them.
+- `Sensitive(value)`: a value from a sensitive variable or output. Anything computed from it is
+  sensitive too. The planner strips the marks with `unmark` and records the paths, so that
+  renderers can hide them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class Unknown:
+    """The one value that stands for `(known after apply)`."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self):
+        return (Unknown, ())
+
+    def __bool__(self) -> bool:
+        raise TypeError("an unknown value has no truth value; check is_unknown() first")
+
+
+UNKNOWN = Unknown()
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN
+
+
+def contains_unknown(value: Any) -> bool:
+    """True when the value or anything nested in it is unknown."""
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, Sensitive):
+        return contains_unknown(value.value)
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitive:
+    """A value that must never be shown: plan output, PR comments and logs print (sensitive)."""
+
+    value: Any
+
+
+def mark_sensitive(value: Any) -> Any:
+    return value if isinstance(value, Sensitive) else Sensitive(value)
+
+
+def is_sensitive(value: Any) -> bool:
+    return isinstance(value, Sensitive)
+
+
+Path = tuple[str | int, ...]
+
+
+def unmark(value: Any, _path: Path = ()) -> tuple[Any, list[Path]]:
+    """Strip Sensitive marks from a nested value; return it with the paths that were marked."""
+    if isinstance(value, Sensitive):
+        inner, _ = unmark(value.value, _path)
+        return inner, [_path]
+    if isinstance(value, dict):
+        out: dict = {}
+        paths: list[Path] = []
+        for k, v in value.items():
+            out[k], p = unmark(v, (*_path, k))
+            paths.extend(p)
+        return out, paths
+    if isinstance(value, (list, tuple)):
+        items: list = []
+        paths = []
+        for i, v in enumerate(value):
+            u, p = unmark(v, (*_path, i))
+            items.append(u)
+            paths.extend(p)
+        return items, paths
+    return value, []
+
+
+def unknown_paths(value: Any, _path: Path = ()) -> list[Path]:
+    """Paths inside a value that are unknown (the basis of Terraform's after_unknown)."""
+    if value is UNKNOWN:
+        return [_path]
+    if isinstance(value, Sensitive):
+        return unknown_paths(value.value, _path)
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in unknown_paths(v, (*_path, k))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in unknown_paths(v, (*_path, i))]
+    return []
