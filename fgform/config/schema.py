@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # A type is one of: "string", "number", "bool", "any", "list(T)", "map(T)".
@@ -74,6 +74,10 @@ class ResourceSchema:
     # Computed attributes the planner can know before apply, from the evaluated config and
     # the configuration directory (the image context's hash). Pure: reads files, never Docker.
     plan_time: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
+    # Given the refreshed attributes of an instance, a reason why it must be updated even
+    # though its configuration did not change (a service with a task removed by hand), or
+    # None. The planner turns a reason into an in-place update that repairs the object.
+    needs_repair: Callable[[dict[str, Any]], str | None] | None = None
 
     def attr(self, name: str) -> AttrSchema | None:
         return self.body.attr(name)
@@ -137,6 +141,21 @@ FG_REGISTRY = ResourceSchema(
     )),
 )
 
+def _image_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
+    """fg_image's `context_sha256`, hashed from the build context at plan time, so editing a
+    file in the context changes the plan. Pure: reads files only."""
+    import os
+
+    # Imported late: the schema tables must load without the fleet package's modules.
+    from fgform.fleet import context_hash
+
+    context = attrs.get("context")
+    if isinstance(context, str) and not os.path.isdir(
+            context_hash.resolve_context(context, config_dir or ".")):
+        return {}  # a missing context is validation's to report; the hash stays unknown
+    return context_hash.plan_time_attrs(attrs, config_dir or ".")
+
+
 # -- fg_image --------------------------------------------------------------------------------
 FG_IMAGE = ResourceSchema(
     "fg_image",
@@ -156,6 +175,9 @@ FG_IMAGE = ResourceSchema(
         _computed("digest", "string", "Manifest digest of the pushed image."),
         _computed("uri", "string", "ENDPOINT/REPOSITORY@sha256:... to run the image by."),
     )),
+    # A rebuild pushes a new manifest: digest and uri are only known after apply.
+    recomputed_on_update=("digest", "uri"),
+    plan_time=_image_plan_time,
 )
 
 # -- fg_task_definition ------------------------------------------------------------------------
@@ -215,6 +237,8 @@ FG_TASK_DEFINITION = ResourceSchema(
         _computed("arn", "string", "FAMILY:REVISION."),
         _computed("revisions", "list(any)", "Earlier (INACTIVE) revisions."),
     ), blocks=(_CONTAINER,)),
+    # Any change registers a new revision, so its number and arn are new.
+    recomputed_on_update=("revision", "arn", "id", "revisions"),
 )
 
 # -- fg_cluster ------------------------------------------------------------------------------
@@ -314,6 +338,15 @@ FG_LOAD_BALANCER = ResourceSchema(
     )),
 )
 
+def _service_needs_repair(attrs: dict[str, Any]) -> str | None:
+    """A service whose refreshed running_count is below or above desired_count (a task
+    removed by hand) must be updated to restore the count."""
+    running, desired = attrs.get("running_count"), attrs.get("desired_count")
+    if isinstance(running, int) and isinstance(desired, int) and running != desired:
+        return f"running_count is {running} but desired_count is {desired}"
+    return None
+
+
 # -- fg_service ------------------------------------------------------------------------------
 FG_SERVICE = ResourceSchema(
     "fg_service",
@@ -361,6 +394,9 @@ FG_SERVICE = ResourceSchema(
                         )),
         )),
     )),
+    # A deployment replaces or adds tasks: which tasks run is only known after apply.
+    recomputed_on_update=("running_count", "tasks"),
+    needs_repair=_service_needs_repair,
 )
 
 SCHEMAS: dict[str, ResourceSchema] = {

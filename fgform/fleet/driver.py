@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fgform.addresses import Address
+from fgform.errors import FgformError
 
 
 @dataclass(slots=True)
@@ -26,6 +27,20 @@ class FleetContext:
     # drivers that need another resource (a service needs its cluster and task definition)
     # look it up here.
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class PartialApplyError(FgformError):
+    """A create or update that failed part-way, after changing the fleet.
+
+    `attrs` are the resource's attributes as they now are (e.g. a service with the tasks that
+    did start): the executor saves them to state before reporting the error, so the next plan
+    starts from what exists and nothing is orphaned. `attrs=None` means nothing exists.
+    """
+
+    def __init__(self, message: str, *, attrs: dict[str, Any] | None,
+                 hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.attrs = attrs
 
 
 class Driver(Protocol):

@@ -88,6 +88,9 @@ class ResourceChange:
     dependencies: list[str] = field(default_factory=list)  # resource addresses it depends on
     create_before_destroy: bool = False
     prevent_destroy: bool = False
+    # Why an update is planned although the configuration did not change (the schema's
+    # needs_repair hook, e.g. a service running fewer tasks than desired_count).
+    repair: str | None = None
 
 
 @dataclass(slots=True)
@@ -122,6 +125,9 @@ class Plan:
     state_lineage: str | None = None
     state_serial: int | None = None
     warnings: list[str] = field(default_factory=list)
+    # Terraform's JSON `configuration` section (made by the planner from the Config, kept
+    # in saved plans so `show -json FILE` needs no configuration).
+    configuration: dict[str, Any] | None = None
 
     def counts(self) -> tuple[int, int, int]:
         """(to add, to change, to destroy), counting a replacement as one add and one destroy."""

@@ -1,0 +1,3 @@
+from fgform.cli import main
+
+main()

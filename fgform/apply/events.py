@@ -1,0 +1,130 @@
+"""Progress events of an apply, and the hooks protocol that receives them.
+
+The executor never prints: it calls an `ApplyHooks` object with one small dataclass per
+event, and `render/progress.py` turns those into Terraform's terminal lines or `-json` lines.
+Events are dataclasses rather than positional arguments so that fields can be added (the
+`deposed` flag, the `id` key) without breaking every implementation.
+
+The executor calls every hook from ONE thread (the thread that called `apply_plan`), never
+from a worker, so a hooks implementation needs no locking of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fgform.addresses import Address
+from fgform.errors import FgformError
+from fgform.plan.model import Action
+
+
+class PartialApplyError(FgformError):
+    """Raised by a driver whose operation failed half-way: some objects exist.
+
+    `attrs` holds the attributes of what does exist; the executor records them in state (so
+    the next plan sees, and can clean up, the objects) and then treats the operation as
+    failed. A partially created instance is recorded as tainted, so the next plan replaces it.
+    """
+
+    def __init__(self, message: str, attrs: dict[str, Any], *, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.attrs = attrs
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyStarted:
+    """An operation on one instance is starting (Terraform's `apply_start`)."""
+
+    address: Address
+    action: Action  # CREATE, UPDATE or DELETE: a replacement is two operations
+    id_key: str = ""  # the prior object's id, shown for updates and deletes
+    id_value: str = ""
+    deposed: bool = False  # the old object of a create-before-destroy replacement
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyProgress:
+    """An operation is still running (Terraform's `apply_progress`, every 10 s)."""
+
+    address: Address
+    action: Action
+    elapsed: float  # seconds since the operation started
+    id_key: str = ""
+    id_value: str = ""
+    deposed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyFinished:
+    """An operation ended: `error` is None on success (`apply_complete`), else the
+    exception (`apply_errored`). `id_value` is the new object's id after a create/update."""
+
+    address: Address
+    action: Action
+    elapsed: float
+    id_key: str = ""
+    id_value: str = ""
+    error: BaseException | None = None
+    deposed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyError:
+    """One root-cause failure of an apply: reported once, its dependents are `skipped`."""
+
+    address: Address
+    action: Action
+    message: str
+    error: BaseException | None = None
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedChange:
+    """A planned operation that did not run, and why (`reason` is a short phrase)."""
+
+    address: Address
+    action: Action
+    reason: str  # e.g. "dependency fg_cluster.main failed", "apply was cancelled"
+    deposed: bool = False
+
+
+class ApplyHooks(Protocol):
+    """What the executor reports while it runs. Every method is called from the thread that
+    called `apply_plan`."""
+
+    def pre_apply(self, event: ApplyStarted) -> None: ...
+
+    def still_running(self, event: ApplyProgress) -> None: ...
+
+    def post_apply(self, event: ApplyFinished) -> None: ...
+
+
+class NullHooks:
+    """Hooks that ignore everything (the default)."""
+
+    def pre_apply(self, event: ApplyStarted) -> None:
+        pass
+
+    def still_running(self, event: ApplyProgress) -> None:
+        pass
+
+    def post_apply(self, event: ApplyFinished) -> None:
+        pass
+
+
+class RecordingHooks:
+    """Hooks that keep every event in order; for tests and for callers that replay them."""
+
+    def __init__(self) -> None:
+        self.events: list[ApplyStarted | ApplyProgress | ApplyFinished] = []
+
+    def pre_apply(self, event: ApplyStarted) -> None:
+        self.events.append(event)
+
+    def still_running(self, event: ApplyProgress) -> None:
+        self.events.append(event)
+
+    def post_apply(self, event: ApplyFinished) -> None:
+        self.events.append(event)

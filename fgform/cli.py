@@ -1,0 +1,228 @@
+"""The `fgform` command line: click commands and the one error boundary.
+
+Flags follow Terraform's names and accept one or two dashes (`-auto-approve`,
+`--auto-approve`, `-chdir=DIR`). Heavy modules are imported inside commands so that
+`fgform validate` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fgform import __version__
+from fgform.errors import DiagnosticsError, FgformError
+
+
+def opt(name: str, *args: Any, **kwargs: Any):
+    """A click option reachable as -name and --name, as Terraform's flags are."""
+    return click.option(f"-{name}", f"--{name}", *args, **kwargs)
+
+
+class Env:
+    """What every command needs: the configuration directory and the terminal's traits."""
+
+    def __init__(self, chdir: str | None) -> None:
+        self.dir = Path(chdir or ".").resolve()
+        self.color = (sys.stdout.isatty() and "NO_COLOR" not in os.environ
+                      and os.environ.get("TERM") != "dumb")
+
+    def out(self, text: str = "", nl: bool = True) -> None:
+        click.echo(text, nl=nl)
+
+    def err(self, text: str = "", nl: bool = True) -> None:
+        click.echo(text, err=True, nl=nl)
+
+
+pass_env = click.make_pass_decorator(Env)
+
+CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@opt("chdir", "chdir", metavar="DIR", help="Switch to DIR before running the command.")
+@click.pass_context
+def cli(ctx: click.Context, chdir: str | None) -> None:
+    """fgform: Terraform-style provisioning for a local Docker-based Fargate/ECS fleet."""
+    if chdir and not Path(chdir).is_dir():
+        raise FgformError(f"-chdir: {chdir} is not a directory")
+    ctx.obj = Env(chdir)
+
+
+# -- variables flags shared by plan / apply / destroy / validate --------------------------------
+def var_options(f):
+    f = opt("var", "vars", multiple=True, metavar="NAME=VALUE",
+            help="Set an input variable (repeatable).")(f)
+    f = opt("var-file", "var_files", multiple=True, metavar="FILE",
+            help="Read input variables from an .fgvars/.tfvars or .json file.")(f)
+    return f
+
+
+def _cli_vars(vars_: tuple[str, ...], var_files: tuple[str, ...]) -> list[tuple[str, str]]:
+    """-var and -var-file in command-line order (later wins), as Terraform applies them."""
+    argv = sys.argv[1:]
+    items: list[tuple[int, tuple[str, str]]] = []
+    for v in vars_:
+        items.append((_argpos(argv, v), ("var", v)))
+    for f in var_files:
+        items.append((_argpos(argv, f), ("file", f)))
+    return [x for _, x in sorted(items, key=lambda t: t[0])]
+
+
+def _argpos(argv: list[str], value: str) -> int:
+    for i, a in enumerate(argv):
+        if a == value or a.endswith("=" + value):
+            return i
+    return len(argv)
+
+
+# -- validate / fmt / graph / version -----------------------------------------------------------
+@cli.command()
+@opt("json", "as_json", is_flag=True, help="Machine-readable output.")
+@var_options
+@pass_env
+def validate(env: Env, as_json: bool, vars: tuple[str, ...], var_files: tuple[str, ...]) -> None:
+    """Check the configuration: every problem at once, with file and line."""
+    from fgform import workflow
+    from fgform.render.diagnostics import diagnostics_json, dumps, format_diagnostics
+
+    diags = workflow.validate(env.dir, _cli_vars(vars, var_files))
+    if as_json:
+        env.out(dumps(diagnostics_json(diags)))
+    elif diags:
+        env.err(format_diagnostics(diags, env.dir))
+    errors = [d for d in diags if d.severity.value == "error"]
+    if errors:
+        raise SystemExit(1)
+    if not as_json:
+        env.out("Success! The configuration is valid.")
+
+
+@cli.command()
+@opt("check", is_flag=True, help="Only check: exit 3 when a file is not formatted.")
+@opt("diff", is_flag=True, help="Show the changes as a diff.")
+@opt("recursive", is_flag=True, help="Also format subdirectories.")
+@opt("write", default=True, type=bool, help="Write the result back (default true).")
+@opt("list", "list_", default=True, type=bool, help="List files that changed.")
+@click.argument("target", required=False)
+@pass_env
+def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: bool,
+        target: str | None) -> None:
+    """Rewrite configuration files to the canonical format (as `terraform fmt`)."""
+    from fgform import fmt as fmtmod
+
+    if target == "-":
+        text = fmtmod.format_source(sys.stdin.read(), "<stdin>")
+        # terraform fmt - ends its output with a newline even when the input had none
+        env.out(text if text.endswith("\n") else text + "\n", nl=False)
+        return
+    base = env.dir / target if target else env.dir
+    files = [base] if base.is_file() else fmtmod.find_files(base, recursive)
+    unformatted = 0
+    for path in files:
+        # format_file writes the file itself unless asked only to check
+        changed, _new_text, udiff = fmtmod.format_file(path, check=check or not write, diff=diff)
+        if not changed:
+            continue
+        unformatted += 1
+        if list_:
+            env.out(str(path.relative_to(env.dir)) if path.is_relative_to(env.dir) else str(path))
+        if diff:
+            env.out(udiff, nl=False)
+    if check and unformatted:
+        raise SystemExit(3)
+
+
+@cli.command()
+@var_options
+@pass_env
+def graph(env: Env, vars: tuple[str, ...], var_files: tuple[str, ...]) -> None:
+    """Print the dependency graph in DOT."""
+    from fgform import workflow
+
+    env.out(workflow.graph_dot(env.dir, _cli_vars(vars, var_files)), nl=False)
+
+
+@cli.command()
+@opt("json", "as_json", is_flag=True)
+def version(as_json: bool) -> None:
+    """Print fgform's version."""
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"fgform_version": __version__}))
+    else:
+        click.echo(f"fgform v{__version__}")
+
+
+def main() -> None:
+    """Entry point: run the CLI inside the one error boundary."""
+    from fgform import commands  # noqa: F401  (registers plan/apply/state/... on `cli`)
+
+    debug = os.environ.get("FGFORM_LOG", "").lower() in ("debug", "trace")
+    try:
+        cli.main(args=_normalise_args(sys.argv[1:]), prog_name="fgform", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("\nInterrupted.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except DiagnosticsError as exc:
+        from fgform.render.diagnostics import format_diagnostics
+
+        click.echo(format_diagnostics(exc.diagnostics, Path.cwd()), err=True)
+        sys.exit(exc.exit_code)
+    except FgformError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"\n{exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # the boundary: a bug, not the user's fault
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"Error: internal error in fgform {__version__}: {type(exc).__name__}: {exc}\n"
+            "This is a bug in fgform; please report it. Run with FGFORM_LOG=debug for the "
+            "traceback.",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _normalise_args(args: list[str]) -> list[str]:
+    """`-state-out` style flags are declared with both prefixes; nothing to rewrite except
+    Terraform's `-flag=false` booleans for flags click declares as plain switches."""
+    out = []
+    for a in args:
+        if a.startswith("-") and "=" in a:
+            name, _, value = a.partition("=")
+            if name.lstrip("-") in _BOOL_SWITCHES:
+                if value.lower() in ("true", "1"):
+                    out.append(name)
+                    continue
+                if value.lower() in ("false", "0"):
+                    continue  # a switch turned off is a switch left out
+        out.append(a)
+    return out
+
+
+# Switches users write as -name=true/false in Terraform (click declares them as on/off pairs).
+_BOOL_SWITCHES = {"auto-approve", "detailed-exitcode", "no-color", "json", "check", "diff",
+                  "recursive", "destroy", "refresh-only"}
+
+
+if __name__ == "__main__":
+    main()

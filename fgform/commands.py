@@ -1,0 +1,566 @@
+"""The commands that plan, apply and inspect: registered on the `cli` group of cli.py."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fgform.cli import Env, _cli_vars, cli, opt, pass_env, var_options
+from fgform.errors import FgformError
+
+LOCK_TIMEOUT_HELP = "How long to wait for the state lock, e.g. 10s (default 0s)."
+
+
+def _duration(text: str) -> float:
+    """Terraform's durations: 10s, 1m, 500ms, or plain seconds."""
+    t = text.strip()
+    try:
+        for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+            if t.endswith(suffix):
+                return float(t[: -len(suffix)]) * mult
+        return float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration (e.g. 10s, 1m)") from None
+
+
+def plan_options(f):
+    f = opt("out", metavar="FILE", help="Save the plan to FILE for `fgform apply FILE`.")(f)
+    f = opt("target", "targets", multiple=True, metavar="ADDR",
+            help="Plan only this resource and what it depends on (repeatable).")(f)
+    f = opt("replace", "replaces", multiple=True, metavar="ADDR",
+            help="Force replacement of this resource instance (repeatable).")(f)
+    f = opt("refresh", default=True, type=bool, metavar="BOOL",
+            help="Read the live fleet before planning (default true).")(f)
+    f = opt("refresh-only", "refresh_only", is_flag=True,
+            help="Plan only to accept changes made outside fgform into state.")(f)
+    f = opt("destroy", is_flag=True, help="Plan to destroy everything.")(f)
+    f = opt("state", "state_path", metavar="PATH", help="State file to use.")(f)
+    f = opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)(f)
+    f = opt("no-color", "no_color", is_flag=True, help="No colour in the output.")(f)
+    return var_options(f)
+
+
+def _mode(destroy: bool, refresh_only: bool) -> str:
+    if destroy and refresh_only:
+        raise FgformError("-destroy and -refresh-only cannot be used together")
+    return "destroy" if destroy else "refresh-only" if refresh_only else "normal"
+
+
+def _render_plan(env: Env, plan, no_color: bool) -> None:
+    from fgform.render.text import render_plan
+
+    env.out(render_plan(plan, color=env.color and not no_color), nl=False)
+
+
+@cli.command()
+@plan_options
+@opt("detailed-exitcode", "detailed_exitcode", is_flag=True,
+     help="Exit 0 for no changes, 2 for changes, 1 for errors.")
+@opt("json", "as_json", is_flag=True, help="Print the plan in Terraform's JSON format.")
+@pass_env
+def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_only: bool,
+         destroy: bool, state_path: str | None, lock_timeout: str, no_color: bool, vars,
+         var_files, detailed_exitcode: bool, as_json: bool) -> None:
+    """Show what apply would change."""
+    from fgform import workflow
+
+    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    the_plan = workflow.make_plan(ws, mode=_mode(destroy, refresh_only), targets=targets,
+                                  replace=replaces, refresh=refresh)
+    if as_json:
+        from fgform.render.json_plan import plan_json
+
+        env.out(json.dumps(plan_json(the_plan), sort_keys=False))
+    else:
+        _render_plan(env, the_plan, no_color)
+    if out:
+        from fgform.plan.planfile import save_plan
+
+        save_plan(the_plan, env.dir / out if not Path(out).is_absolute() else out)
+        if not as_json:
+            env.out(f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n"
+                    f"    fgform apply {out}")
+    if detailed_exitcode and the_plan.has_changes:
+        raise SystemExit(2)
+
+
+class _Interrupts:
+    """First Ctrl-C: stop starting new work and finish gracefully; second: abort now."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.cancel = threading.Event()
+        self.abort = threading.Event()
+        self._old: Any = None
+
+    def __enter__(self) -> _Interrupts:
+        def handler(signum, frame):
+            if not self.cancel.is_set():
+                self.env.err("\nInterrupt received.\nPlease wait for fgform to exit or data "
+                             "loss may occur.\nGracefully shutting down...")
+                self.cancel.set()
+            else:
+                self.env.err("\nTwo interrupts received. Exiting immediately; state is saved.")
+                self.abort.set()
+
+        self._old = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._old)
+
+
+def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, parallelism: int,
+               auto_approve: bool, destroying: bool) -> None:
+    from fgform import workflow
+    from fgform.render.progress import JsonProgress, TextProgress
+
+    if not as_json and not the_plan.has_changes:
+        return
+    if not auto_approve:
+        question = ("Do you really want to destroy all resources?" if destroying
+                    else "Do you want to perform these actions?")
+        env.out(f"\n{question}\n  fgform will perform the actions described above.\n"
+                "  Only 'yes' will be accepted to approve.\n")
+        if not sys.stdin.isatty() and sys.stdin.closed:
+            raise FgformError("no terminal to ask for approval; use -auto-approve")
+        answer = click.prompt("  Enter a value", default="", show_default=False)
+        if answer.strip() != "yes":
+            raise FgformError("Apply cancelled." if not destroying else "Destroy cancelled.")
+    write = env.out
+    printer = JsonProgress(write) if as_json else TextProgress(
+        write, color=env.color and not no_color)
+    env.out("")
+    with _Interrupts(env) as intr:
+        outcome = workflow.apply(ws, the_plan, hooks=printer, parallelism=parallelism,
+                                 cancel=intr.cancel, abort=intr.abort)
+    printer.finish(outcome.result)
+    if not outcome.result.ok:
+        raise SystemExit(1)
+    if outcome.state.outputs and not destroying and not as_json:
+        from fgform.state.commands import outputs
+
+        env.out("\nOutputs:\n\n" + outputs(outcome.state))
+
+
+@cli.command()
+@click.argument("plan_file", required=False)
+@opt("auto-approve", "auto_approve", is_flag=True, help="Skip the interactive approval.")
+@opt("parallelism", default=10, type=click.IntRange(1, 256), help="Operations at once.")
+@opt("json", "as_json", is_flag=True, help="Machine-readable progress (implies approval).")
+@plan_options
+@pass_env
+def apply(env: Env, plan_file: str | None, auto_approve: bool, parallelism: int, as_json: bool,
+          out, targets, replaces, refresh, refresh_only, destroy, state_path, lock_timeout,
+          no_color, vars, var_files) -> None:
+    """Plan and carry out the changes, or carry out a saved plan exactly."""
+    from fgform import workflow
+
+    if plan_file:
+        planning_flags = bool(targets or replaces or refresh_only or destroy or vars
+                              or var_files or out or not refresh)
+        if planning_flags:
+            raise FgformError(
+                "planning options cannot be used with a saved plan file",
+                hint="A saved plan is applied exactly as reviewed; make a new plan to change "
+                     "what it does.")
+        _apply_saved(env, plan_file, parallelism=parallelism, as_json=as_json,
+                     no_color=no_color, state_path=state_path, lock_timeout=lock_timeout)
+        return
+    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    mode = _mode(destroy, refresh_only)
+    with ws.store.lock("OperationTypeApply", _duration(lock_timeout)):
+        the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
+                                      refresh=refresh)
+        if not as_json:
+            _render_plan(env, the_plan, no_color)
+        _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
+                   parallelism=parallelism, auto_approve=auto_approve or as_json,
+                   destroying=mode == "destroy")
+
+
+def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, no_color: bool,
+                 state_path: str | None, lock_timeout: str) -> None:
+    from fgform import workflow
+    from fgform.plan.planfile import check_stale, config_hash, load_plan
+
+    path = Path(plan_file) if Path(plan_file).is_absolute() else env.dir / plan_file
+    if not path.is_file():
+        path = Path(plan_file)
+    the_plan = load_plan(path)
+    ws = workflow.open_workspace(env.dir, [], state_path, check=False)
+    ws.variables = dict(the_plan.variables)
+    with ws.store.lock("OperationTypeApply", _duration(lock_timeout)):
+        check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
+        _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
+                   parallelism=parallelism, auto_approve=True,
+                   destroying=the_plan.mode.value == "destroy")
+
+
+@cli.command()
+@opt("auto-approve", "auto_approve", is_flag=True, help="Skip the interactive approval.")
+@opt("parallelism", default=10, type=click.IntRange(1, 256))
+@opt("json", "as_json", is_flag=True)
+@opt("target", "targets", multiple=True, metavar="ADDR")
+@opt("refresh", default=True, type=bool, metavar="BOOL")
+@opt("state", "state_path", metavar="PATH")
+@opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)
+@opt("no-color", "no_color", is_flag=True)
+@var_options
+@pass_env
+def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targets,
+            refresh: bool, state_path, lock_timeout, no_color, vars, var_files) -> None:
+    """Destroy everything this configuration manages."""
+    from fgform import workflow
+
+    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    with ws.store.lock("OperationTypeApply", _duration(lock_timeout)):
+        the_plan = workflow.make_plan(ws, mode="destroy", targets=targets, refresh=refresh)
+        if not as_json:
+            _render_plan(env, the_plan, no_color)
+        _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
+                   parallelism=parallelism, auto_approve=auto_approve or as_json,
+                   destroying=True)
+
+
+@cli.command()
+@click.argument("plan_file", required=False)
+@opt("json", "as_json", is_flag=True, help="Terraform's JSON plan/state format.")
+@opt("markdown", is_flag=True, help="A pull-request comment.")
+@opt("state", "state_path", metavar="PATH")
+@opt("no-color", "no_color", is_flag=True)
+@pass_env
+def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_path,
+         no_color: bool) -> None:
+    """Show a saved plan (even a stale one), or the state."""
+    from fgform import workflow
+
+    if plan_file:
+        from fgform.plan.planfile import load_plan
+
+        path = Path(plan_file) if Path(plan_file).is_absolute() else env.dir / plan_file
+        the_plan = load_plan(path if path.is_file() else Path(plan_file))
+        if as_json:
+            from fgform.render.json_plan import plan_json
+
+            env.out(json.dumps(plan_json(the_plan)))
+        elif markdown:
+            from fgform.render.markdown import render_markdown
+
+            env.out(render_markdown(the_plan, plan_file=plan_file), nl=False)
+        else:
+            _render_plan(env, the_plan, no_color)
+        return
+    from fgform.state.store import StateStore
+
+    state = StateStore(workflow.state_only(env.dir, state_path)).read()
+    if as_json:
+        from fgform.render.json_plan import state_json
+
+        env.out(json.dumps(state_json(state)))
+        return
+    if markdown:
+        raise FgformError("show -markdown needs a saved plan file")
+    if state is None or not state.resources:
+        env.out("The state file is empty. No resources are represented.")
+        return
+    from fgform.state.commands import state_list, state_show
+
+    env.out("\n\n".join(state_show(state, a) for a in state_list(state)))
+
+
+@cli.command()
+@click.argument("name", required=False)
+@opt("json", "as_json", is_flag=True)
+@opt("raw", is_flag=True)
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def output(env: Env, name: str | None, as_json: bool, raw: bool, state_path) -> None:
+    """Print output values from the state."""
+    from fgform import workflow
+    from fgform.state.commands import outputs
+    from fgform.state.model import StateFile
+    from fgform.state.store import StateStore
+
+    state = StateStore(workflow.state_only(env.dir, state_path)).read() or StateFile()
+    text = outputs(state, name, json=as_json, raw=raw)
+    if not text and not name:
+        env.err("Warning: No outputs found")
+        return
+    env.out(text, nl=not raw and not text.endswith("\n"))
+
+
+# -- state subcommands -------------------------------------------------------------------------
+@cli.group()
+def state() -> None:
+    """Inspect and change the state."""
+
+
+def _state_store(env: Env, state_path: str | None):
+    from fgform import workflow
+    from fgform.state.store import StateStore
+
+    return StateStore(workflow.state_only(env.dir, state_path))
+
+
+@state.command("list")
+@click.argument("addresses", nargs=-1)
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def state_list_cmd(env: Env, addresses, state_path) -> None:
+    """List resources in the state."""
+    from fgform.state.commands import state_list
+
+    st = _state_store(env, state_path).read()
+    if st is None:
+        return
+    for a in state_list(st, list(addresses) or None):
+        env.out(a)
+
+
+@state.command("show")
+@click.argument("address")
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def state_show_cmd(env: Env, address: str, state_path) -> None:
+    """Show one resource instance's attributes."""
+    from fgform.state.commands import state_show
+
+    st = _state_store(env, state_path).read()
+    if st is None:
+        raise FgformError("No state file was found!")
+    env.out(state_show(st, address))
+
+
+@state.command("pull")
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def state_pull_cmd(env: Env, state_path) -> None:
+    """Print the state file."""
+    from fgform.state.commands import state_pull
+
+    st = _state_store(env, state_path).read()
+    if st is not None:
+        env.out(state_pull(st), nl=False)
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@opt("state", "state_path", metavar="PATH")
+@opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)
+@pass_env
+def state_rm_cmd(env: Env, addresses, state_path, lock_timeout) -> None:
+    """Forget resources without destroying them."""
+    from fgform.state.commands import state_rm
+
+    store = _state_store(env, state_path)
+    with store.lock("OperationTypeStateRm", _duration(lock_timeout)):
+        st = store.read()
+        if st is None:
+            raise FgformError("No state file was found!")
+        removed = state_rm(st, list(addresses))
+        store.write(st)
+    for a in removed:
+        env.out(f"Removed {a}")
+    env.out(f"Successfully removed {len(removed)} resource instance(s).")
+
+
+@state.command("mv")
+@click.argument("source")
+@click.argument("destination")
+@opt("state", "state_path", metavar="PATH")
+@opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)
+@pass_env
+def state_mv_cmd(env: Env, source: str, destination: str, state_path, lock_timeout) -> None:
+    """Rename a resource in the state."""
+    from fgform.state.commands import state_mv
+
+    store = _state_store(env, state_path)
+    with store.lock("OperationTypeStateMv", _duration(lock_timeout)):
+        st = store.read()
+        if st is None:
+            raise FgformError("No state file was found!")
+        moved = state_mv(st, source, destination)
+        store.write(st)
+    for a, b in moved:
+        env.out(f'Move "{a}" to "{b}"')
+    env.out(f"Successfully moved {len(moved)} object(s).")
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id")
+@opt("force", is_flag=True, help="Don't ask for confirmation.")
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def force_unlock_cmd(env: Env, lock_id: str, force: bool, state_path) -> None:
+    """Remove a lock left behind, by its ID."""
+    from fgform.state.lock import force_unlock
+
+    path = _state_store(env, state_path).path
+    if not force:
+        env.out(f"Do you really want to force-unlock?\n  fgform will remove the lock {lock_id}."
+                "\n  Only 'yes' will be accepted to confirm.\n")
+        if click.prompt("  Enter a value", default="", show_default=False).strip() != "yes":
+            raise FgformError("force-unlock cancelled.")
+    force_unlock(path, lock_id)
+    env.out("fgform state has been successfully unlocked!")
+
+
+# -- ECS-style operations -----------------------------------------------------------------------
+def _fleet(env: Env, state_path: str | None):
+    from fgform import workflow
+    from fgform.state.store import StateStore
+
+    st = StateStore(workflow.state_only(env.dir, state_path)).read()
+    if st is None:
+        raise FgformError("No state file was found: apply the configuration first.")
+    return st, workflow.fleet_context(env.dir, st)
+
+
+def _find(st, type_name: str, match) -> tuple[str, dict[str, Any]] | None:
+    for addr in st.addresses():
+        if addr.type != type_name:
+            continue
+        inst = st.get(addr)
+        if inst is not None and match(str(addr), inst.attributes):
+            return str(addr), inst.attributes
+    return None
+
+
+@cli.command("run-task")
+@click.argument("family")
+@opt("cluster", metavar="NAME", help="Cluster name or address (default: the only one).")
+@opt("count", default=1, type=click.IntRange(1, 100))
+@opt("override-command", "override_command", metavar="CMD",
+     help="Command to run instead of the task definition's (a shell-style string).")
+@opt("env", "envs", multiple=True, metavar="K=V", help="Extra environment (repeatable).")
+@opt("timeout", "timeout_s", default=None, type=float, help="Seconds before giving up.")
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def run_task_cmd(env: Env, family: str, cluster: str | None, count: int,
+                 override_command: str | None, envs, timeout_s, state_path) -> None:
+    """Run a one-off task, print its logs and exit with its exit code."""
+    import shlex
+
+    from fgform.fleet.docker.runtask import run_task
+
+    st, ctx = _fleet(env, state_path)
+    fam, _, rev = family.partition(":")
+    td = _find(st, "fg_task_definition", lambda a, at: at.get("family") == fam)
+    if td is None:
+        raise FgformError(f"no task definition family {fam!r} in the state")
+    td_attrs = dict(td[1])
+    if rev and str(td_attrs.get("revision")) != rev:
+        older = [r for r in td_attrs.get("revisions") or [] if str(r.get("revision")) == rev]
+        if not older:
+            raise FgformError(f"task definition {family} not found; the current revision is "
+                              f"{td_attrs.get('arn')}")
+        td_attrs = {**td_attrs, **older[0]}
+    clusters = [(a, at) for a in st.addresses() if a.type == "fg_cluster"
+                for at in [st.get(a).attributes]]  # type: ignore[union-attr]
+    if cluster:
+        clusters = [(a, at) for a, at in clusters
+                    if cluster in (str(a), at.get("name"), at.get("id"))]
+    if len(clusters) != 1:
+        raise FgformError("name the cluster with -cluster" if clusters else
+                          f"no cluster {cluster or ''} in the state".replace("  ", " "))
+    extra = {}
+    for kv in envs:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{kv!r}: expected K=V", param_hint="-env")
+        extra[k] = v
+    code = run_task(ctx, clusters[0][1], td_attrs, count=count,
+                    override_command=shlex.split(override_command) if override_command
+                    else None, env=extra or None, on_log=lambda line: env.out(line),
+                    timeout=timeout_s)
+    raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("service", required=False)
+@opt("json", "as_json", is_flag=True)
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def tasks(env: Env, service: str | None, as_json: bool, state_path) -> None:
+    """What runs where, with health and addresses."""
+    from dataclasses import asdict
+
+    from fgform.fleet.docker.inspect import list_tasks
+
+    _st, ctx = _fleet(env, state_path)
+    rows = list_tasks(ctx, service)
+    if as_json:
+        env.out(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    header = ["TASK", "SERVICE", "REVISION", "INSTANCE", "STATUS", "HEALTH", "ADDRESS",
+              "PORTS", "UPTIME"]
+    table = [header] + [[r.task_id, r.service, r.revision, r.instance, r.status, r.health,
+                         r.address or "-", r.ports or "-", _uptime(r.uptime)] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        env.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+@cli.command()
+@click.argument("service")
+@opt("follow", is_flag=True, help="Keep printing new lines.")
+@opt("tail", default=None, type=int, help="Lines from the end of each task's log.")
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> None:
+    """The interleaved logs of a service's tasks, each line prefixed with its task."""
+    from fgform.fleet.docker.inspect import stream_logs
+
+    _st, ctx = _fleet(env, state_path)
+    try:
+        for line in stream_logs(ctx, service, follow=follow, tail=tail):
+            env.out(line)
+    except KeyboardInterrupt:
+        return
+
+
+@cli.command()
+@opt("watch", is_flag=True, help="Keep reconciling until interrupted.")
+@opt("interval", default=5.0, type=float, help="Seconds between passes with -watch.")
+@opt("state", "state_path", metavar="PATH")
+@opt("lock-timeout", "lock_timeout", default="30s", help=LOCK_TIMEOUT_HELP)
+@var_options
+@pass_env
+def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, vars,
+              var_files) -> None:
+    """The service scheduler: restore every service's desired count of healthy tasks."""
+    from fgform import workflow
+    from fgform.render.progress import TextProgress
+
+    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    while True:
+        with ws.store.lock("OperationTypeReconcile", _duration(lock_timeout)):
+            the_plan = workflow.make_plan(ws, targets=[
+                str(a) for a in (ws.store.read().addresses() if ws.store.read() else [])
+                if a.type == "fg_service"])
+            services = [c for c in the_plan.changes
+                        if c.address.type == "fg_service" and c.action.value != " "]
+            if services:
+                printer = TextProgress(env.out, color=env.color)
+                outcome = workflow.apply(ws, the_plan, hooks=printer)
+                printer.finish(outcome.result)
+            elif not watch:
+                env.out("All services are at their desired count.")
+        if not watch:
+            return
+        time.sleep(interval)

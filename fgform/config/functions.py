@@ -1,0 +1,1289 @@
+"""Terraform's function library, with Terraform's semantics.
+
+Each function declares its parameters and their types; `call` evaluates the arguments,
+converts them (HCL's conversions: "5" is a number, 5 is a string), handles UNKNOWN and
+Sensitive the same way for every function, and turns failures into an EvalError that names
+the function and the argument.
+
+- A function whose result needs every part of its arguments returns UNKNOWN when any of them
+  holds an unknown. "Structural" functions (length, concat, merge, keys, lookup, ...) only
+  move values around, so unknowns nested inside their arguments flow into the result.
+- Any sensitive argument makes the result sensitive (except `nonsensitive`).
+- `try` and `can` receive their argument expressions unevaluated, so that they can catch the
+  errors of evaluating them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import math
+import os
+import re
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fgform.config import ast
+from fgform.config.expr import (
+    ConversionError,
+    EvalContext,
+    EvalError,
+    deep_unmark,
+    did_you_mean,
+    evaluate,
+    format_number,
+    has_sensitive,
+    mark,
+    norm_number,
+    strip,
+    to_bool,
+    to_number,
+    to_string,
+    type_name,
+    values_equal,
+)
+from fgform.values import UNKNOWN, Sensitive, contains_unknown
+
+
+class FuncError(Exception):
+    """A function rejects its input. `arg` is the index of the guilty argument, if one is."""
+
+    def __init__(self, message: str, arg: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.arg = arg
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """What a function implementation may need besides its arguments."""
+
+    name: str
+    node: ast.Call
+    ctx: EvalContext
+
+
+@dataclass(frozen=True, slots=True)
+class Func:
+    name: str
+    impl: Callable[..., Any]
+    params: tuple[tuple[str, str], ...]  # (name, type) of the fixed parameters
+    variadic: tuple[str, str] | None = None
+    min_variadic: int = 0
+    max_variadic: int | None = None
+    structural: bool = False  # unknowns nested in the arguments may flow into the result
+    allow_unknown: bool = False  # the function deals with wholly unknown arguments itself
+    keep_marks: bool = False  # the function deals with Sensitive marks itself
+    lazy: bool = False  # receives the argument nodes, unevaluated
+
+
+FUNCTIONS: dict[str, Func] = {}
+
+
+def _fn(name: str, *params: str, variadic: str | None = None, min_variadic: int = 0,
+        max_variadic: int | None = None, structural: bool = False, allow_unknown: bool = False,
+        keep_marks: bool = False, lazy: bool = False) -> Callable[[Callable[..., Any]],
+                                                                 Callable[..., Any]]:
+    """Register a function. Parameters are written "name:type"; types are string, number,
+    int, bool, list, map, any."""
+
+    def split(p: str) -> tuple[str, str]:
+        n, _, t = p.partition(":")
+        return n, t or "any"
+
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        FUNCTIONS[name] = Func(name, f, tuple(split(p) for p in params),
+                               split(variadic) if variadic else None, min_variadic,
+                               max_variadic, structural, allow_unknown, keep_marks, lazy)
+        return f
+
+    return deco
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling
+# ---------------------------------------------------------------------------------------------
+
+
+def call(node: ast.Call, ctx: EvalContext) -> Any:
+    """Evaluate a function call node (the evaluator's entry point)."""
+    spec = FUNCTIONS.get(node.name)
+    if spec is None:
+        raise EvalError(f'There is no function named "{node.name}".', node.range,
+                        hint=did_you_mean(node.name, FUNCTIONS),
+                        summary="Call to unknown function")
+    info = CallInfo(node.name, node, ctx)
+    if spec.lazy:
+        _check_arity(spec, len(node.args), node)
+        return spec.impl(info, *node.args)
+    args = [evaluate(a, ctx) for a in node.args]
+    if node.expand_final:
+        if not args:
+            raise EvalError("The ... symbol must follow the final argument.", node.range,
+                            summary="Invalid expanding argument")
+        last, sens = strip(args.pop())
+        if last is UNKNOWN:
+            return mark(UNKNOWN, sens)
+        if not isinstance(last, list):
+            raise EvalError(f"The expanding argument (indicated by ...) must be of a tuple, "
+                            f"list, or set type, not {type_name(last)}.", node.args[-1].range,
+                            summary="Invalid expanding argument value")
+        args.extend(mark(v, sens) for v in last)
+    _check_arity(spec, len(args), node)
+    return invoke(spec, args, info)
+
+
+def _check_arity(spec: Func, n: int, node: ast.Call) -> None:
+    fixed = len(spec.params)
+    if n < fixed + spec.min_variadic:
+        missing = spec.params[n][0] if n < fixed else (spec.variadic or ("", ""))[0]
+        want = fixed + spec.min_variadic
+        raise EvalError(f'Function "{spec.name}" expects {"at least " if spec.variadic else ""}'
+                        f"{want} argument{'s' if want != 1 else ''}. Missing value for "
+                        f'"{missing}".', node.range, summary="Not enough function arguments")
+    most = None if spec.variadic and spec.max_variadic is None else fixed + (
+        spec.max_variadic or 0)
+    if most is not None and n > most:
+        bad = node.args[most].range if most < len(node.args) else node.range
+        raise EvalError(f'Function "{spec.name}" expects {"at most " if spec.variadic else ""}'
+                        f"{most} argument{'s' if most != 1 else ''}.", bad,
+                        summary="Too many function arguments")
+
+
+def _param(spec: Func, i: int) -> tuple[str, str]:
+    if i < len(spec.params):
+        return spec.params[i]
+    return spec.variadic or ("args", "any")
+
+
+def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
+    """Call a function on evaluated arguments, with the common marks/unknown handling."""
+    sens = False
+    if not spec.keep_marks:
+        if spec.structural:
+            stripped = []
+            for a in args:
+                a, s = strip(a)
+                sens = sens or s
+                stripped.append(a)
+            args = stripped
+        else:
+            sens = any(has_sensitive(a) for a in args)
+            if sens:
+                args = [deep_unmark(a) for a in args]
+    if not spec.allow_unknown:
+        if any(a is UNKNOWN for a in args):
+            return mark(UNKNOWN, sens)
+        if not spec.structural and any(contains_unknown(a) for a in args):
+            return mark(UNKNOWN, sens)
+    try:
+        converted = [_convert(spec, i, a) for i, a in enumerate(args)]
+        result = spec.impl(info, *converted)
+    except FuncError as e:
+        raise _arg_error(spec, e.arg, e.message, info) from None
+    except ConversionError as e:  # raised by helpers deep inside an implementation
+        raise _arg_error(spec, None, str(e), info) from None
+    except EvalError:
+        raise
+    except (ValueError, TypeError, OverflowError, ArithmeticError, re.error, KeyError,
+            IndexError) as e:
+        raise EvalError(f'Call to function "{spec.name}" failed: {e}.', info.node.range,
+                        summary="Error in function call") from None
+    return mark(norm_result(result), sens)
+
+
+def norm_result(value: Any) -> Any:
+    if isinstance(value, float):
+        return norm_number(value)
+    return value
+
+
+def _arg_error(spec: Func, arg: int | None, message: str, info: CallInfo) -> EvalError:
+    message = message.rstrip(".")
+    if arg is None:
+        return EvalError(f'Call to function "{spec.name}" failed: {message}.', info.node.range,
+                         summary="Error in function call")
+    pname = _param(spec, arg)[0]
+    rng = info.node.args[arg].range if arg < len(info.node.args) and not info.node.expand_final \
+        else info.node.range
+    return EvalError(f'Invalid value for "{pname}" parameter of function "{spec.name}": '
+                     f"{message}.", rng, summary="Invalid function argument")
+
+
+def _convert(spec: Func, i: int, value: Any) -> Any:
+    ptype = _param(spec, i)[1]
+    if ptype == "any" or value is UNKNOWN:
+        return value
+    if value is None:
+        raise FuncError("argument must not be null", i)
+    try:
+        if ptype == "string":
+            return to_string(value)
+        if ptype == "number":
+            return to_number(value)
+        if ptype == "int":
+            n = to_number(value)
+            if isinstance(n, float):
+                raise FuncError(f"a whole number is required, got {format_number(n)}", i)
+            return n
+        if ptype == "bool":
+            return to_bool(value)
+    except ConversionError as e:
+        raise FuncError(str(e), i) from None
+    if ptype == "list":
+        if not isinstance(value, list):
+            raise FuncError(f"list of values required, got {type_name(value)}", i)
+        return value
+    if ptype == "map":
+        if not isinstance(value, dict):
+            raise FuncError(f"map or object required, got {type_name(value)}", i)
+        return value
+    return value
+
+
+def _strs(values: list[Any], arg: int, what: str = "element") -> list[str]:
+    out = []
+    for j, v in enumerate(values):
+        if v is None:
+            raise FuncError(f"{what} {j} is null", arg)
+        try:
+            out.append(to_string(v))
+        except ConversionError as e:
+            raise FuncError(f"{what} {j}: {e}", arg) from None
+    return out
+
+
+def _resolve_path(info: CallInfo, path: str) -> str:
+    path = os.path.expanduser(path)
+    if os.path.isabs(path):
+        return path
+    return os.path.join(info.ctx.path_cwd, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------------------------
+
+
+@_fn("abs", "num:number")
+def _abs(c: CallInfo, n: Any) -> Any:
+    return abs(n)
+
+
+@_fn("ceil", "num:number")
+def _ceil(c: CallInfo, n: Any) -> Any:
+    return math.ceil(n)
+
+
+@_fn("floor", "num:number")
+def _floor(c: CallInfo, n: Any) -> Any:
+    return math.floor(n)
+
+
+@_fn("log", "num:number", "base:number")
+def _log(c: CallInfo, n: Any, base: Any) -> Any:
+    if n <= 0:
+        raise FuncError("must be greater than zero", 0)
+    if base <= 0 or base == 1:
+        raise FuncError("must be greater than zero and not 1", 1)
+    return math.log(n, base)
+
+
+@_fn("pow", "num:number", "power:number")
+def _pow(c: CallInfo, n: Any, p: Any) -> Any:
+    if isinstance(n, int) and isinstance(p, int) and p >= 0:
+        return n**p
+    return math.pow(n, p)
+
+
+@_fn("signum", "num:number")
+def _signum(c: CallInfo, n: Any) -> Any:
+    return (n > 0) - (n < 0)
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@_fn("parseint", "number:string", "base:int")
+def _parseint(c: CallInfo, s: str, base: int) -> Any:
+    if not 2 <= base <= 62:
+        raise FuncError("base must be a whole number between 2 and 62 inclusive", 1)
+    text = s
+    neg = text.startswith("-")
+    if text[:1] in "+-":
+        text = text[1:]
+    if not text:
+        raise FuncError(f'cannot parse "{s}" as a base {base} integer', 0)
+    value = 0
+    for ch in text:
+        d = _DIGITS.find(ch.lower() if base <= 36 else ch)
+        if d < 0 or d >= base:
+            raise FuncError(f'cannot parse "{s}" as a base {base} integer', 0)
+        value = value * base + d
+    return -value if neg else value
+
+
+@_fn("max", variadic="numbers:number", min_variadic=1)
+def _max(c: CallInfo, *ns: Any) -> Any:
+    return max(ns)
+
+
+@_fn("min", variadic="numbers:number", min_variadic=1)
+def _min(c: CallInfo, *ns: Any) -> Any:
+    return min(ns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strings
+# ---------------------------------------------------------------------------------------------
+
+_VERB_RE = re.compile(r"%([-+ #0]*)(?:\[(\d+)\])?(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])?")
+
+
+def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
+    out: list[str] = []
+    pos = 0
+    next_arg = 0
+    used: set[int] = set()
+    for m in _VERB_RE.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        flags, explicit, width, prec, verb = m.groups()
+        if verb is None:
+            raise FuncError(f"unterminated format verb at offset {m.start()}", 0)
+        if verb == "%":
+            out.append("%")
+            continue
+        if explicit is not None:
+            next_arg = int(explicit) - 1
+        if next_arg >= len(args) or next_arg < 0:
+            raise FuncError(f"not enough arguments for %{verb} at offset {m.start()}", 0)
+        i = next_arg
+        value = args[i]
+        used.add(i)
+        next_arg += 1
+        if width == "*":
+            raise FuncError("* width is not supported", 0)
+        out.append(_format_one(value, flags, width, prec, verb, i + arg_base))
+    out.append(fmt[pos:])
+    if len(used) < len(args) and args:
+        raise FuncError(f"too many arguments; only {len(used)} used by the format string", None)
+    return "".join(out)
+
+
+def _format_one(value: Any, flags: str, width: str | None, prec: str | None, verb: str,
+                arg: int) -> str:
+    if verb in "vs" or verb == "q":
+        if verb == "v" and "#" in flags or (verb == "v" and isinstance(value, (list, dict))):
+            text = _json(value)
+        elif verb == "q":
+            if not isinstance(value, str):
+                try:
+                    value = to_string(value)
+                except ConversionError as e:
+                    raise FuncError(str(e), arg) from None
+            text = json.dumps(value, ensure_ascii=False)
+        else:
+            if value is None:
+                text = "null"
+            else:
+                try:
+                    text = to_string(value)
+                except ConversionError as e:
+                    raise FuncError(f"unsupported value for %{verb}: {e}", arg) from None
+            if prec is not None:
+                text = text[: int(prec)]
+        return _pad(text, flags, width)
+    if verb == "t":
+        try:
+            return _pad("true" if to_bool(value) else "false", flags, width)
+        except ConversionError as e:
+            raise FuncError(f"unsupported value for %t: {e}", arg) from None
+    try:
+        n = to_number(value)
+    except ConversionError as e:
+        raise FuncError(f"unsupported value for %{verb}: {e}", arg) from None
+    spec = ""
+    if "-" in flags:
+        spec += "<"
+    if "+" in flags:
+        spec += "+"
+    elif " " in flags:
+        spec += " "
+    if "#" in flags and verb in "boxX":
+        spec += "#"
+    if "0" in flags and "-" not in flags:
+        spec += "0"
+    spec += width or ""
+    if verb in "dboxX":
+        if isinstance(n, float):
+            raise FuncError(f"unsupported value for %{verb}: a whole number is required", arg)
+        return format(n, spec + ("" if verb == "d" else verb))
+    if verb in "eEfFgG":
+        if prec is not None:
+            spec += "." + prec
+        elif verb in "fF":
+            spec += ".6"
+        return format(float(n), spec + verb)
+    raise FuncError(f"unsupported format verb %{verb}", 0)
+
+
+def _pad(text: str, flags: str, width: str | None) -> str:
+    if not width:
+        return text
+    w = int(width)
+    return text.ljust(w) if "-" in flags else text.rjust(w)
+
+
+@_fn("format", "format:string", variadic="args:any")
+def _format_fn(c: CallInfo, fmt: str, *args: Any) -> Any:
+    return _format(fmt, list(args))
+
+
+@_fn("formatlist", "format:string", variadic="args:any")
+def _formatlist(c: CallInfo, fmt: str, *args: Any) -> Any:
+    length = None
+    for i, a in enumerate(args):
+        if isinstance(a, list):
+            if length is not None and len(a) != length:
+                raise FuncError(f"argument {i + 1} has length {len(a)}, which is inconsistent "
+                                f"with the earlier lists of length {length}", i + 1)
+            length = len(a)
+    if length is None:
+        return [_format(fmt, list(args))]
+    return [_format(fmt, [a[j] if isinstance(a, list) else a for a in args])
+            for j in range(length)]
+
+
+@_fn("join", "separator:string", variadic="lists:list", min_variadic=1)
+def _join(c: CallInfo, sep: str, *lists: list[Any]) -> Any:
+    items: list[str] = []
+    for k, lst in enumerate(lists):
+        items.extend(_strs(lst, k + 1))
+    return sep.join(items)
+
+
+@_fn("split", "separator:string", "str:string")
+def _split(c: CallInfo, sep: str, s: str) -> Any:
+    if sep == "":
+        return list(s)
+    return s.split(sep)
+
+
+@_fn("lower", "str:string")
+def _lower(c: CallInfo, s: str) -> Any:
+    return s.lower()
+
+
+@_fn("upper", "str:string")
+def _upper(c: CallInfo, s: str) -> Any:
+    return s.upper()
+
+
+@_fn("title", "str:string")
+def _title(c: CallInfo, s: str) -> Any:
+    out = []
+    prev_sep = True
+    for ch in s:
+        out.append(ch.upper() if prev_sep else ch)
+        prev_sep = not (ch.isalnum() or ch == "_")
+    return "".join(out)
+
+
+def _go_replacement(rep: str) -> Callable[[re.Match[str]], str]:
+    """Go's regexp replacement syntax ($1, ${1}, ${name}) for Python's re.sub."""
+
+    def expand(m: re.Match[str]) -> str:
+        def one(g: re.Match[str]) -> str:
+            if g.group(0) == "$$":
+                return "$"
+            ref = g.group(1) or g.group(2)
+            try:
+                return m.group(int(ref) if ref.isdigit() else ref) or ""
+            except IndexError:
+                return ""
+
+        return re.sub(r"\$\$|\$\{(\w+)\}|\$(\w+)", one, rep)
+
+    return expand
+
+
+@_fn("replace", "str:string", "substr:string", "replace:string")
+def _replace(c: CallInfo, s: str, sub: str, rep: str) -> Any:
+    if len(sub) > 1 and sub.startswith("/") and sub.endswith("/"):
+        try:
+            pattern = re.compile(_re2(sub[1:-1]))
+        except re.error as e:
+            raise FuncError(f"invalid regular expression: {e}", 1) from None
+        return pattern.sub(_go_replacement(rep), s)
+    return s.replace(sub, rep)
+
+
+def _re2(pattern: str) -> str:
+    """RE2 spellings Python writes differently: (?P<name>) is shared; \\z is \\Z."""
+    return pattern.replace("\\z", "\\Z")
+
+
+@_fn("trim", "str:string", "cutset:string")
+def _trim(c: CallInfo, s: str, cutset: str) -> Any:
+    return s.strip(cutset)
+
+
+@_fn("trimspace", "str:string")
+def _trimspace(c: CallInfo, s: str) -> Any:
+    return s.strip()
+
+
+@_fn("trimprefix", "str:string", "prefix:string")
+def _trimprefix(c: CallInfo, s: str, p: str) -> Any:
+    return s.removeprefix(p)
+
+
+@_fn("trimsuffix", "str:string", "suffix:string")
+def _trimsuffix(c: CallInfo, s: str, p: str) -> Any:
+    return s.removesuffix(p)
+
+
+@_fn("substr", "str:string", "offset:int", "length:int")
+def _substr(c: CallInfo, s: str, offset: int, length: int) -> Any:
+    n = len(s)
+    if offset < 0:
+        offset += n
+    if offset < 0 or offset > n:
+        raise FuncError(f"offset {offset} is out of range for a string of length {n}", 1)
+    if length < -1:
+        raise FuncError("length must be -1 (the rest of the string) or more", 2)
+    end = n if length == -1 else min(n, offset + length)
+    return s[offset:end]
+
+
+@_fn("strrev", "str:string")
+def _strrev(c: CallInfo, s: str) -> Any:
+    return s[::-1]
+
+
+@_fn("startswith", "str:string", "prefix:string")
+def _startswith(c: CallInfo, s: str, p: str) -> Any:
+    return s.startswith(p)
+
+
+@_fn("endswith", "str:string", "suffix:string")
+def _endswith(c: CallInfo, s: str, p: str) -> Any:
+    return s.endswith(p)
+
+
+@_fn("indent", "spaces:int", "str:string")
+def _indent(c: CallInfo, spaces: int, s: str) -> Any:
+    pad = " " * max(spaces, 0)
+    lines = s.split("\n")
+    return "\n".join([lines[0]] + [pad + ln if ln else ln for ln in lines[1:]])
+
+
+@_fn("chomp", "str:string")
+def _chomp(c: CallInfo, s: str) -> Any:
+    return s.rstrip("\r\n")
+
+
+def _match_value(pattern: re.Pattern[str], m: re.Match[str]) -> Any:
+    if pattern.groupindex:
+        return {name: m.group(name) for name in pattern.groupindex}
+    if pattern.groups:
+        return [g for g in m.groups()]
+    return m.group(0)
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(_re2(pattern))
+    except re.error as e:
+        raise FuncError(f"invalid regular expression: {e}", 0) from None
+
+
+@_fn("regex", "pattern:string", "string:string")
+def _regex(c: CallInfo, pattern: str, s: str) -> Any:
+    p = _compile(pattern)
+    m = p.search(s)
+    if m is None:
+        raise FuncError("the pattern did not match the given string", None)
+    return _match_value(p, m)
+
+
+@_fn("regexall", "pattern:string", "string:string")
+def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
+    p = _compile(pattern)
+    return [_match_value(p, m) for m in p.finditer(s)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Collections
+# ---------------------------------------------------------------------------------------------
+
+
+@_fn("length", "value:any", structural=True)
+def _length(c: CallInfo, v: Any) -> Any:
+    if isinstance(v, (list, dict, str)):
+        return len(v)
+    if v is None:
+        raise FuncError("argument must not be null", 0)
+    raise FuncError(f"a collection or a string is required, got {type_name(v)}", 0)
+
+
+@_fn("lookup", "inputMap:map", "key:string", variadic="default:any", max_variadic=1,
+     structural=True)
+def _lookup(c: CallInfo, m: dict[str, Any], key: str, *default: Any) -> Any:
+    if key in m:
+        return m[key]
+    if default:
+        return default[0]
+    raise FuncError(f'the given key "{key}" does not identify an element in this map; give a '
+                    "default as the third argument", 1)
+
+
+@_fn("merge", variadic="maps:any", structural=True)
+def _merge(c: CallInfo, *maps: Any) -> Any:
+    out: dict[str, Any] = {}
+    for i, m in enumerate(maps):
+        if m is None:
+            continue
+        if not isinstance(m, dict):
+            raise FuncError(f"arguments must be maps or objects, got {type_name(m)}", i)
+        out.update(m)
+    return out
+
+
+@_fn("concat", variadic="seqs:list", structural=True)
+def _concat(c: CallInfo, *seqs: list[Any]) -> Any:
+    out: list[Any] = []
+    for s in seqs:
+        out.extend(s)
+    return out
+
+
+@_fn("keys", "inputMap:map", structural=True)
+def _keys(c: CallInfo, m: dict[str, Any]) -> Any:
+    return sorted(m)
+
+
+@_fn("values", "mapping:map", structural=True)
+def _values(c: CallInfo, m: dict[str, Any]) -> Any:
+    return [m[k] for k in sorted(m)]
+
+
+@_fn("contains", "list:list", "value:any")
+def _contains(c: CallInfo, lst: list[Any], v: Any) -> Any:
+    return any(values_equal(x, v) for x in lst)
+
+
+@_fn("element", "list:list", "index:int", structural=True)
+def _element(c: CallInfo, lst: list[Any], i: int) -> Any:
+    if not lst:
+        raise FuncError("cannot use element function with an empty list", 0)
+    if i < 0:
+        raise FuncError("cannot use element function with a negative index", 1)
+    return lst[i % len(lst)]
+
+
+@_fn("index", "list:list", "value:any")
+def _index(c: CallInfo, lst: list[Any], v: Any) -> Any:
+    for i, x in enumerate(lst):
+        if values_equal(x, v):
+            return i
+    raise FuncError("item not found", 1)
+
+
+def _flatten(lst: list[Any]) -> Any:
+    out: list[Any] = []
+    for x in lst:
+        if x is UNKNOWN:
+            return UNKNOWN
+        if isinstance(x, list):
+            inner = _flatten(x)
+            if inner is UNKNOWN:
+                return UNKNOWN
+            out.extend(inner)
+        else:
+            out.append(x)
+    return out
+
+
+@_fn("flatten", "list:list", structural=True)
+def _flatten_fn(c: CallInfo, lst: list[Any]) -> Any:
+    return _flatten(lst)
+
+
+def _distinct(lst: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for x in lst:
+        if not any(values_equal(x, y) for y in out):
+            out.append(x)
+    return out
+
+
+@_fn("distinct", "list:list")
+def _distinct_fn(c: CallInfo, lst: list[Any]) -> Any:
+    return _distinct(lst)
+
+
+@_fn("range", variadic="params:number", min_variadic=1, max_variadic=3)
+def _range(c: CallInfo, *p: Any) -> Any:
+    if len(p) == 1:
+        start, end, step = 0, p[0], 1
+    elif len(p) == 2:
+        start, end = p
+        step = 1 if end >= start else -1
+    else:
+        start, end, step = p
+    if step == 0:
+        raise FuncError("step must not be zero", 2)
+    if (step > 0 and start > end) or (step < 0 and start < end):
+        raise FuncError("step must move from start towards end", 2 if len(p) == 3 else None)
+    out = []
+    v = start
+    while (step > 0 and v < end) or (step < 0 and v > end):
+        out.append(norm_number(v))
+        if len(out) > 1024:
+            raise FuncError("more than 1024 values were generated; the limit is 1024", None)
+        v += step
+    return out
+
+
+@_fn("reverse", "list:list", structural=True)
+def _reverse(c: CallInfo, lst: list[Any]) -> Any:
+    return lst[::-1]
+
+
+@_fn("slice", "list:list", "start_index:int", "end_index:int", structural=True)
+def _slice(c: CallInfo, lst: list[Any], a: int, b: int) -> Any:
+    if a < 0 or a > len(lst):
+        raise FuncError(f"start index {a} is out of range for a list of {len(lst)}", 1)
+    if b < a or b > len(lst):
+        raise FuncError(f"end index {b} must be between the start index and {len(lst)}", 2)
+    return lst[a:b]
+
+
+@_fn("sort", "list:list")
+def _sort(c: CallInfo, lst: list[Any]) -> Any:
+    return sorted(_strs(lst, 0))
+
+
+@_fn("zipmap", "keys:list", "values:list", structural=True)
+def _zipmap(c: CallInfo, keys: list[Any], values: list[Any]) -> Any:
+    if any(k is UNKNOWN for k in keys):
+        return UNKNOWN
+    if len(keys) != len(values):
+        raise FuncError(f"number of keys ({len(keys)}) does not match number of values "
+                        f"({len(values)})", 1)
+    return dict(zip(_strs(keys, 0), values, strict=True))
+
+
+@_fn("coalesce", variadic="vals:any", structural=True, allow_unknown=True)
+def _coalesce(c: CallInfo, *vals: Any) -> Any:
+    for v in vals:
+        if v is UNKNOWN:
+            return UNKNOWN
+        if v is None or v == "":
+            continue
+        return v
+    raise FuncError("no non-null, non-empty-string arguments", None)
+
+
+@_fn("coalescelist", variadic="vals:any", structural=True, allow_unknown=True)
+def _coalescelist(c: CallInfo, *vals: Any) -> Any:
+    for i, v in enumerate(vals):
+        if v is UNKNOWN:
+            return UNKNOWN
+        if v is None:
+            continue
+        if not isinstance(v, list):
+            raise FuncError(f"arguments must be lists, got {type_name(v)}", i)
+        if v:
+            return v
+    raise FuncError("no non-empty list arguments", None)
+
+
+@_fn("compact", "list:list")
+def _compact(c: CallInfo, lst: list[Any]) -> Any:
+    return [to_string(x) for x in lst if x is not None and x != ""]
+
+
+@_fn("one", "list:any", structural=True)
+def _one(c: CallInfo, lst: Any) -> Any:
+    if not isinstance(lst, list):
+        raise FuncError(f"must be a list, set, or tuple value, got {type_name(lst)}", 0)
+    if len(lst) > 1:
+        raise FuncError("must be a list, set, or tuple value with either zero or one "
+                        "elements", 0)
+    return lst[0] if lst else None
+
+
+@_fn("sum", "list:list")
+def _sum(c: CallInfo, lst: list[Any]) -> Any:
+    if not lst:
+        raise FuncError("cannot sum an empty list", 0)
+    total: Any = 0
+    for j, x in enumerate(lst):
+        try:
+            total += to_number(x)
+        except ConversionError as e:
+            raise FuncError(f"element {j}: {e}", 0) from None
+    return total
+
+
+def _as_set(values: list[Any]) -> list[Any]:
+    """A set as Terraform orders it: distinct, strings lexically, numbers numerically."""
+    out = _distinct(values)
+    if out and all(isinstance(v, str) for v in out):
+        return sorted(out)
+    if out and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
+        return sorted(out)
+    return out
+
+
+@_fn("setunion", variadic="sets:list", min_variadic=1)
+def _setunion(c: CallInfo, *sets: list[Any]) -> Any:
+    return _as_set([v for s in sets for v in s])
+
+
+@_fn("setintersection", "first_set:list", variadic="other_sets:list")
+def _setintersection(c: CallInfo, first: list[Any], *others: list[Any]) -> Any:
+    return _as_set([v for v in first
+                    if all(any(values_equal(v, o) for o in other) for other in others)])
+
+
+@_fn("setsubtract", "a:list", "b:list")
+def _setsubtract(c: CallInfo, a: list[Any], b: list[Any]) -> Any:
+    return _as_set([v for v in a if not any(values_equal(v, o) for o in b)])
+
+
+@_fn("setproduct", variadic="sets:list", min_variadic=2)
+def _setproduct(c: CallInfo, *sets: list[Any]) -> Any:
+    out: list[list[Any]] = [[]]
+    for s in sets:
+        out = [prefix + [v] for prefix in out for v in s]
+    return out
+
+
+@_fn("chunklist", "list:list", "size:int", structural=True)
+def _chunklist(c: CallInfo, lst: list[Any], size: int) -> Any:
+    if size < 0:
+        raise FuncError("the size argument must be positive", 1)
+    if size == 0:
+        return [lst]
+    return [lst[i:i + size] for i in range(0, len(lst), size)]
+
+
+@_fn("transpose", "values:map")
+def _transpose(c: CallInfo, m: dict[str, Any]) -> Any:
+    out: dict[str, list[str]] = {}
+    for k in sorted(m):
+        v = m[k]
+        if not isinstance(v, list):
+            raise FuncError(f'the value for key "{k}" must be a list of strings', 0)
+        for item in _strs(v, 0):
+            out.setdefault(item, []).append(k)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+# ---------------------------------------------------------------------------------------------
+# Type conversion
+# ---------------------------------------------------------------------------------------------
+
+
+@_fn("tostring", "v:any")
+def _tostring(c: CallInfo, v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        return to_string(v)
+    except ConversionError as e:
+        raise FuncError(f"cannot convert {type_name(v)} to string: {e}", 0) from None
+
+
+@_fn("tonumber", "v:any")
+def _tonumber(c: CallInfo, v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        return to_number(v)
+    except ConversionError as e:
+        raise FuncError(str(e), 0) from None
+
+
+@_fn("tobool", "v:any")
+def _tobool(c: CallInfo, v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        return to_bool(v)
+    except ConversionError as e:
+        raise FuncError(str(e), 0) from None
+
+
+@_fn("tolist", "v:any", structural=True)
+def _tolist(c: CallInfo, v: Any) -> Any:
+    if v is None:
+        return None
+    if not isinstance(v, list):
+        raise FuncError(f"cannot convert {type_name(v)} to list", 0)
+    return list(v)
+
+
+@_fn("toset", "v:any")
+def _toset(c: CallInfo, v: Any) -> Any:
+    if v is None:
+        return None
+    if not isinstance(v, list):
+        raise FuncError(f"cannot convert {type_name(v)} to set", 0)
+    return _as_set(v)
+
+
+@_fn("tomap", "v:any", structural=True)
+def _tomap(c: CallInfo, v: Any) -> Any:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise FuncError(f"cannot convert {type_name(v)} to map", 0)
+    return dict(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding and hashing
+# ---------------------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(_json_ready(value), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False, allow_nan=False)
+    # Terraform (Go's encoding/json) escapes these so JSON can be embedded in HTML.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return value
+
+
+@_fn("jsonencode", "value:any")
+def _jsonencode(c: CallInfo, v: Any) -> Any:
+    try:
+        return _json(v)
+    except ValueError as e:
+        raise FuncError(str(e), 0) from None
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, float):
+        return norm_number(value)
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+@_fn("jsondecode", "str:string")
+def _jsondecode(c: CallInfo, s: str) -> Any:
+    try:
+        return _from_json(json.loads(s))
+    except json.JSONDecodeError as e:
+        raise FuncError(f"invalid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
+                        0) from None
+
+
+def _yaml_scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return format_number(v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _yaml(v: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(v, dict):
+        if not v:
+            return [pad + "{}"]
+        lines = []
+        for k in sorted(v):
+            item = v[k]
+            key = json.dumps(k, ensure_ascii=False)
+            if isinstance(item, dict) and item:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_yaml(item, indent + 2))
+            elif isinstance(item, list) and item:
+                lines.append(f"{pad}{key}:")
+                lines.extend(_yaml(item, indent))
+            else:
+                lines.append(f"{pad}{key}: {_yaml(item, 0)[0]}")
+        return lines
+    if isinstance(v, list):
+        if not v:
+            return [pad + "[]"]
+        lines = []
+        for item in v:
+            sub = _yaml(item, indent + 2)
+            lines.append(f"{pad}- {sub[0].lstrip()}")
+            lines.extend(sub[1:])
+        return lines
+    return [pad + _yaml_scalar(v)]
+
+
+@_fn("yamlencode", "value:any")
+def _yamlencode(c: CallInfo, v: Any) -> Any:
+    return "\n".join(_yaml(v, 0)) + "\n"
+
+
+@_fn("base64encode", "str:string")
+def _base64encode(c: CallInfo, s: str) -> Any:
+    return base64.b64encode(s.encode()).decode()
+
+
+@_fn("base64decode", "str:string")
+def _base64decode(c: CallInfo, s: str) -> Any:
+    try:
+        raw = base64.b64decode(s, validate=True)
+    except ValueError:
+        raise FuncError("failed to decode base64 data", 0) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FuncError("the result of decoding the provided string is not valid UTF-8",
+                        0) from None
+
+
+@_fn("urlencode", "str:string")
+def _urlencode(c: CallInfo, s: str) -> Any:
+    return urllib.parse.quote_plus(s, safe="")
+
+
+def _hash(algo: str) -> Callable[[CallInfo, str], str]:
+    def f(c: CallInfo, s: str) -> str:
+        return hashlib.new(algo, s.encode()).hexdigest()
+
+    return f
+
+
+for _algo in ("sha1", "sha256", "sha512", "md5"):
+    _fn(_algo, "str:string")(_hash(_algo))
+
+
+@_fn("uuid")
+def _uuid(c: CallInfo) -> Any:
+    # A fresh value on every run: known only at apply, like Terraform's plan shows it.
+    return UNKNOWN
+
+
+@_fn("timestamp")
+def _timestamp(c: CallInfo) -> Any:
+    return UNKNOWN
+
+
+# ---------------------------------------------------------------------------------------------
+# Files and paths
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_bytes(c: CallInfo, path: str) -> bytes:
+    full = _resolve_path(c, path)
+    try:
+        with open(full, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise FuncError(f'no file exists at "{path}"; this function works only with files '
+                        "that are distributed as part of the configuration source code", 0
+                        ) from None
+    except IsADirectoryError:
+        raise FuncError(f'"{path}" is a directory, not a file', 0) from None
+    except OSError as e:
+        raise FuncError(f'cannot read "{path}": {e.strerror or e}', 0) from None
+
+
+def _read_text(c: CallInfo, path: str) -> str:
+    data = _read_bytes(c, path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FuncError(f'the contents of "{path}" are not valid UTF-8; use filebase64 to '
+                        "read binary files", 0) from None
+
+
+@_fn("file", "path:string")
+def _file(c: CallInfo, path: str) -> Any:
+    return _read_text(c, path)
+
+
+@_fn("fileexists", "path:string")
+def _fileexists(c: CallInfo, path: str) -> Any:
+    full = _resolve_path(c, path)
+    if os.path.isdir(full):
+        raise FuncError(f'"{path}" is a directory, not a file', 0)
+    return os.path.isfile(full)
+
+
+@_fn("filesha256", "path:string")
+def _filesha256(c: CallInfo, path: str) -> Any:
+    return hashlib.sha256(_read_bytes(c, path)).hexdigest()
+
+
+@_fn("filebase64", "path:string")
+def _filebase64(c: CallInfo, path: str) -> Any:
+    return base64.b64encode(_read_bytes(c, path)).decode()
+
+
+@_fn("templatefile", "path:string", "vars:map", structural=True)
+def _templatefile(c: CallInfo, path: str, variables: dict[str, Any]) -> Any:
+    from fgform.config.loader import parse_template  # the loader owns parsing
+
+    text = _read_text(c, path)
+    for name in variables:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            raise FuncError(f'invalid template variable name "{name}": must start with a '
+                            "letter or underscore and hold letters, digits, _ and -", 1)
+    try:
+        node = parse_template(text, path)
+    except ValueError as e:
+        raise FuncError(f"failed to parse the template: {e}", 0) from None
+    inner = EvalContext(path_module=c.ctx.path_module, path_root=c.ctx.path_root,
+                        path_cwd=c.ctx.path_cwd, bindings=dict(variables))
+    try:
+        result = evaluate(node, inner)
+    except EvalError as e:
+        where = f" at {e.range}" if e.range else ""
+        raise FuncError(f"failed to render the template{where}: {e.message}", 0) from None
+    if isinstance(node, ast.Template) and len(node.parts) == 1 and not isinstance(
+            strip(result)[0], str) and strip(result)[0] is not UNKNOWN:
+        # templatefile always returns a string, even for a template of one interpolation.
+        value, s = strip(result)
+        try:
+            return mark(to_string(value), s)
+        except ConversionError as e:
+            raise FuncError(f"the template result {e}", 0) from None
+    return result
+
+
+@_fn("abspath", "path:string")
+def _abspath(c: CallInfo, path: str) -> Any:
+    return os.path.normpath(os.path.join(os.path.abspath(c.ctx.path_cwd), path))
+
+
+@_fn("basename", "path:string")
+def _basename(c: CallInfo, path: str) -> Any:
+    if path == "":
+        return "."
+    trimmed = path.rstrip("/")
+    if trimmed == "":
+        return "/"
+    return trimmed.rsplit("/", 1)[-1]
+
+
+@_fn("dirname", "path:string")
+def _dirname(c: CallInfo, path: str) -> Any:
+    if "/" not in path:
+        return "."
+    head = path.rsplit("/", 1)[0]
+    return os.path.normpath(head) if head else "/"
+
+
+@_fn("pathexpand", "path:string")
+def _pathexpand(c: CallInfo, path: str) -> Any:
+    return os.path.expanduser(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks
+# ---------------------------------------------------------------------------------------------
+
+
+def _network(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        raise FuncError(f'invalid CIDR expression "{prefix}"', 0) from None
+
+
+@_fn("cidrsubnet", "prefix:string", "newbits:int", "netnum:int")
+def _cidrsubnet(c: CallInfo, prefix: str, newbits: int, netnum: int) -> Any:
+    net = _network(prefix)
+    new_len = net.prefixlen + newbits
+    if newbits < 0 or new_len > net.max_prefixlen:
+        raise FuncError(f"insufficient address space to extend prefix of {net.prefixlen} by "
+                        f"{newbits}", 1)
+    if netnum < 0 or netnum >= 2**newbits:
+        raise FuncError(f"prefix extension of {newbits} does not accommodate a subnet "
+                        f"numbered {netnum}", 2)
+    base = int(net.network_address) + (netnum << (net.max_prefixlen - new_len))
+    return str(ipaddress.ip_network((base, new_len)))
+
+
+@_fn("cidrhost", "prefix:string", "hostnum:int")
+def _cidrhost(c: CallInfo, prefix: str, hostnum: int) -> Any:
+    net = _network(prefix)
+    size = net.num_addresses
+    if hostnum < -size or hostnum >= size:
+        raise FuncError(f"prefix of {net.prefixlen} does not accommodate a host numbered "
+                        f"{hostnum}", 1)
+    base = int(net.network_address) + (hostnum if hostnum >= 0 else size + hostnum)
+    return str(ipaddress.ip_address(base))
+
+
+@_fn("cidrnetmask", "prefix:string")
+def _cidrnetmask(c: CallInfo, prefix: str) -> Any:
+    net = _network(prefix)
+    if net.version != 4:
+        raise FuncError("only IPv4 networks have a netmask", 0)
+    return str(net.netmask)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors and marks
+# ---------------------------------------------------------------------------------------------
+
+
+@_fn("try", variadic="expressions:any", min_variadic=1, lazy=True)
+def _try(c: CallInfo, *nodes: ast.Node) -> Any:
+    errors: list[str] = []
+    for node in nodes:
+        try:
+            value = evaluate(node, c.ctx)
+        except EvalError as e:
+            errors.append(f"- {e.range}: {e.message}" if e.range else f"- {e.message}")
+            continue
+        if strip(value)[0] is UNKNOWN:
+            # Whether it would fail is not known yet, so neither is the result.
+            return value
+        return value
+    raise EvalError("No expression in the try() call succeeded. The errors were:\n"
+                    + "\n".join(errors), c.node.range, summary="Error in function call")
+
+
+@_fn("can", "expression:any", lazy=True)
+def _can(c: CallInfo, node: ast.Node) -> Any:
+    try:
+        value = evaluate(node, c.ctx)
+    except EvalError:
+        return False
+    v, sens = strip(value)
+    if v is UNKNOWN:
+        return mark(UNKNOWN, sens)
+    return True
+
+
+@_fn("sensitive", "value:any", keep_marks=True, allow_unknown=True)
+def _sensitive(c: CallInfo, v: Any) -> Any:
+    return v if isinstance(v, Sensitive) else Sensitive(v)
+
+
+@_fn("nonsensitive", "value:any", keep_marks=True, allow_unknown=True)
+def _nonsensitive(c: CallInfo, v: Any) -> Any:
+    return deep_unmark(v)

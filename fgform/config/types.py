@@ -1,0 +1,446 @@
+"""Terraform type constraints and value conversion.
+
+A variable's `type` is an expression (`list(object({a = optional(number, 1)}))`) that the
+loader keeps as an AST node; `parse_type` turns it into a `Type`. The schema tables write
+their types as strings (`"map(string)"`), which `parse_type_string` reads into the same form,
+so variables and resource attributes convert values by one set of rules: Terraform's.
+
+`convert(value, type)` follows Terraform's safe conversions: "5" -> 5 for a number, true ->
+"true" for a string, an object -> a map, an object's missing optional attributes filled with
+their defaults (or null), extra object attributes dropped. A failure raises `TypeMismatch`
+whose message names the path of the mismatch ("element 1: a number is required").
+`UNKNOWN` converts to itself at any depth, and `Sensitive` marks are kept around the
+converted value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fgform.config import ast
+from fgform.errors import SourceRange
+from fgform.values import UNKNOWN, Sensitive
+
+
+class TypeMismatch(ValueError):
+    """A value does not fit a type; `path` is where inside the value, `reason` is why."""
+
+    def __init__(self, reason: str, path: tuple[str | int, ...] = ()) -> None:
+        self.reason = reason
+        self.path = path
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The reason, prefixed by where in the value: `element 1: a number is required`."""
+        prefix = "".join(_path_step(p) + ": " for p in self.path)
+        return prefix + self.reason
+
+
+def _path_step(p: str | int) -> str:
+    # Terraform says `element 1` for lists and `attribute "a"` for objects and maps.
+    return f"element {p}" if isinstance(p, int) else f'attribute "{p}"'
+
+
+class TypeSyntaxError(ValueError):
+    """A type expression that is not a valid type constraint."""
+
+    def __init__(self, message: str, range: SourceRange | None = None) -> None:
+        super().__init__(message)
+        self.range = range
+
+
+# -- the type model -----------------------------------------------------------------------
+class Type:
+    """Base of all type constraints."""
+
+    def friendly(self) -> str:
+        """The type as a user writes it: `list(string)`."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.friendly()
+
+
+@dataclass(frozen=True)
+class Primitive(Type):
+    """string, number or bool."""
+
+    name: str  # "string", "number", "bool"
+
+    def friendly(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class AnyType(Type):
+    """`any`: the value is kept as it is."""
+
+    def friendly(self) -> str:
+        return "any"
+
+
+@dataclass(frozen=True)
+class ListType(Type):
+    """`list(T)`: an ordered sequence of T."""
+
+    element: Type
+
+    def friendly(self) -> str:
+        return f"list({self.element.friendly()})"
+
+
+@dataclass(frozen=True)
+class SetType(Type):
+    """`set(T)`: unique values of T, ordered by value."""
+
+    element: Type
+
+    def friendly(self) -> str:
+        return f"set({self.element.friendly()})"
+
+
+@dataclass(frozen=True)
+class MapType(Type):
+    """`map(T)`: string keys to values of T."""
+
+    element: Type
+
+    def friendly(self) -> str:
+        return f"map({self.element.friendly()})"
+
+
+@dataclass(frozen=True)
+class TupleType(Type):
+    """`tuple([A, B])`: a fixed-length sequence of given types."""
+
+    elements: tuple[Type, ...]
+
+    def friendly(self) -> str:
+        return "tuple([" + ", ".join(e.friendly() for e in self.elements) + "])"
+
+
+@dataclass(frozen=True)
+class ObjectType(Type):
+    """`object({a = T, b = optional(U, default)})`: named attributes."""
+
+    attributes: dict[str, Type] = field(hash=False)
+    # Optional attribute name -> its default (None when `optional(T)` has no default).
+    optional: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def friendly(self) -> str:
+        parts = []
+        for name, t in self.attributes.items():
+            if name in self.optional:
+                d = self.optional[name]
+                inner = t.friendly() if d is None else f"{t.friendly()}, {d!r}"
+                parts.append(f"{name} = optional({inner})")
+            else:
+                parts.append(f"{name} = {t.friendly()}")
+        return "object({" + ", ".join(parts) + "})"
+
+
+STRING = Primitive("string")
+NUMBER = Primitive("number")
+BOOL = Primitive("bool")
+ANY = AnyType()
+
+_PRIMITIVES: dict[str, Type] = {"string": STRING, "number": NUMBER, "bool": BOOL, "any": ANY}
+_COLLECTIONS = {"list": ListType, "set": SetType, "map": MapType}
+
+
+# -- parsing type expressions -------------------------------------------------------------
+def parse_type(node: ast.Node, evaluate_default: Any = None) -> Type:
+    """Read a type constraint from a variable's `type` expression node.
+
+    `evaluate_default(node) -> value` evaluates the default of `optional(T, default)`; when
+    not given, the expression evaluator is used with an empty context.
+    """
+    if isinstance(node, ast.Parens):
+        return parse_type(node.inner, evaluate_default)
+    if isinstance(node, ast.Variable):
+        t = _PRIMITIVES.get(node.name)
+        if t is None:
+            if node.name in _COLLECTIONS:
+                raise TypeSyntaxError(
+                    f'The {node.name} type constructor requires one argument specifying '
+                    f'the element type, e.g. {node.name}(string).', node.range)
+            raise TypeSyntaxError(f'The keyword "{node.name}" is not a valid type '
+                                  "specification.", node.range)
+        return t
+    if isinstance(node, ast.Literal) and isinstance(node.value, str) and \
+            node.value in _PRIMITIVES:
+        # A quoted "string": Terraform 0.11 syntax, still accepted by the loader's tree.
+        return _PRIMITIVES[node.value]
+    if isinstance(node, ast.Call):
+        name, args = node.name, node.args
+        if name in _COLLECTIONS:
+            if len(args) != 1:
+                raise TypeSyntaxError(f"The {name} type constructor requires one argument "
+                                      "specifying the element type.", node.range)
+            return _COLLECTIONS[name](parse_type(args[0], evaluate_default))
+        if name == "tuple":
+            if len(args) != 1 or not isinstance(args[0], ast.Tuple):
+                raise TypeSyntaxError("The tuple type constructor requires one argument "
+                                      "specifying the element types as a list.", node.range)
+            return TupleType(tuple(parse_type(a, evaluate_default) for a in args[0].items))
+        if name == "object":
+            if len(args) != 1 or not isinstance(args[0], ast.Object):
+                raise TypeSyntaxError("The object type constructor requires one argument "
+                                      "specifying the attribute types as a map.", node.range)
+            return _parse_object(args[0], evaluate_default)
+        if name == "optional":
+            raise TypeSyntaxError("Keyword \"optional\" is valid only as a modifier for "
+                                  "object type attributes.", node.range)
+        raise TypeSyntaxError(f'Keyword "{name}" is not a valid type constructor.',
+                              node.range)
+    raise TypeSyntaxError("A type specification is either a primitive type keyword (bool, "
+                          "number, string), any, or a complex type constructor call, like "
+                          "list(string).", node.range)
+
+
+def _parse_object(obj: ast.Object, evaluate_default: Any) -> ObjectType:
+    attrs: dict[str, Type] = {}
+    optional: dict[str, Any] = {}
+    for key_node, value_node in obj.items:
+        key = _object_key(key_node)
+        if isinstance(value_node, ast.Call) and value_node.name == "optional":
+            if not 1 <= len(value_node.args) <= 2:
+                raise TypeSyntaxError("Optional attribute modifier expects one or two "
+                                      "arguments: the type and a default.", value_node.range)
+            t = parse_type(value_node.args[0], evaluate_default)
+            default = None
+            if len(value_node.args) == 2:
+                raw = _eval_default(value_node.args[1], evaluate_default)
+                try:
+                    default = convert(raw, t)
+                except TypeMismatch as exc:
+                    raise TypeSyntaxError(f'Invalid default value for optional attribute '
+                                          f'"{key}": {exc.message}.',
+                                          value_node.args[1].range) from None
+            attrs[key] = t
+            optional[key] = default
+        else:
+            attrs[key] = parse_type(value_node, evaluate_default)
+    return ObjectType(attrs, optional)
+
+
+def _object_key(node: ast.Node) -> str:
+    if isinstance(node, ast.Literal) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Variable):
+        return node.name
+    if isinstance(node, ast.Template) and all(isinstance(p, str) for p in node.parts):
+        return "".join(node.parts)
+    if isinstance(node, ast.Parens):
+        return _object_key(node.inner)
+    raise TypeSyntaxError("Object constructor map keys must be attribute names.", node.range)
+
+
+def _eval_default(node: ast.Node, evaluate_default: Any) -> Any:
+    if evaluate_default is not None:
+        return evaluate_default(node)
+    if isinstance(node, ast.Literal):
+        return node.value
+    from fgform.config.expr import EvalContext, evaluate  # the evaluator is optional here
+
+    return evaluate(node, EvalContext())
+
+
+_TOKEN = re.compile(r"\s*([A-Za-z_]+|[(),\[\]])")
+
+
+def parse_type_string(text: str) -> Type:
+    """Parse a schema table's type string: `string`, `list(string)`, `map(list(any))`."""
+    tokens = [m.group(1) for m in _TOKEN.finditer(text)]
+    pos = 0
+
+    def parse() -> Type:
+        nonlocal pos
+        word = tokens[pos]
+        pos += 1
+        if word in _PRIMITIVES:
+            return _PRIMITIVES[word]
+        if word in _COLLECTIONS and pos < len(tokens) and tokens[pos] == "(":
+            pos += 1
+            inner = parse()
+            pos += 1  # ")"
+            return _COLLECTIONS[word](inner)
+        raise ValueError(f"unsupported schema type {text!r}")
+
+    t = parse()
+    if pos != len(tokens):
+        raise ValueError(f"unsupported schema type {text!r}")
+    return t
+
+
+# -- conversion ---------------------------------------------------------------------------
+def type_name(value: Any) -> str:
+    """Terraform's name for the type of a value, for error messages."""
+    if isinstance(value, Sensitive):
+        return type_name(value.value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "tuple"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _article(t: Type) -> str:
+    text = t.friendly()
+    if isinstance(t, Primitive):
+        return f"a {text}"
+    if isinstance(t, ObjectType):
+        return "an object"
+    if isinstance(t, TupleType):
+        return "a tuple"
+    if isinstance(t, ListType):
+        return f"a list of {t.element.friendly()}"
+    if isinstance(t, SetType):
+        return f"a set of {t.element.friendly()}"
+    if isinstance(t, MapType):
+        return f"a map of {t.element.friendly()}"
+    return text
+
+
+def _format_number(v: int | float) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def _parse_number(text: str) -> int | float | None:
+    s = text.strip()
+    if not s or s != text:
+        return None
+    try:
+        if re.fullmatch(r"[+-]?\d+", s):
+            return int(s)
+        f = float(s)
+    except ValueError:
+        return None
+    if math.isnan(f) or math.isinf(f):
+        return None
+    return int(f) if f.is_integer() and "e" not in s.lower() and "." not in s else f
+
+
+def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
+    """Convert a value to a type by Terraform's rules, or raise TypeMismatch.
+
+    null converts to null for every type (whether null is allowed is the caller's business:
+    `nullable` for variables, `required` for attributes).
+    """
+    if value is UNKNOWN or value is None:
+        return value
+    if isinstance(value, Sensitive):
+        return Sensitive(convert(value.value, type_, _path))
+    if isinstance(type_, AnyType):
+        return value
+    if isinstance(type_, Primitive):
+        return _convert_primitive(value, type_, _path)
+    if isinstance(type_, (ListType, SetType)):
+        items = _as_sequence(value, type_, _path)
+        out = [convert(v, type_.element, (*_path, i)) for i, v in enumerate(items)]
+        return _as_set(out) if isinstance(type_, SetType) else out
+    if isinstance(type_, TupleType):
+        items = _as_sequence(value, type_, _path)
+        if len(items) != len(type_.elements):
+            raise TypeMismatch(f"a tuple of {len(type_.elements)} elements is required "
+                               f"(got {len(items)})", _path)
+        return [convert(v, t, (*_path, i)) for i, (v, t) in
+                enumerate(zip(items, type_.elements, strict=True))]
+    if isinstance(type_, MapType):
+        if not isinstance(value, dict):
+            raise TypeMismatch(f"{_article(type_)} is required", _path)
+        return {k: convert(v, type_.element, (*_path, k)) for k, v in value.items()}
+    if isinstance(type_, ObjectType):
+        if not isinstance(value, dict):
+            raise TypeMismatch("an object is required", _path)
+        out_obj: dict[str, Any] = {}
+        for name, t in type_.attributes.items():
+            if name in value and value[name] is not None:
+                out_obj[name] = convert(value[name], t, (*_path, name))
+            elif name in type_.optional:
+                out_obj[name] = _copy(type_.optional[name])
+            elif name in value:
+                out_obj[name] = None
+            else:
+                raise TypeMismatch(f'attribute "{name}" is required', _path)
+        # Terraform drops attributes the object type does not declare.
+        return out_obj
+    raise TypeMismatch(f"unsupported type {type_}", _path)
+
+
+def _copy(value: Any) -> Any:
+    # Defaults are shared by every conversion; callers may mutate what they get.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _as_sequence(value: Any, type_: Type, path: tuple[str | int, ...]) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeMismatch(f"{_article(type_)} is required", path)
+
+
+def _as_set(items: list[Any]) -> list[Any]:
+    # Sets have no duplicates; Terraform orders a set of strings or numbers by value.
+    out: list[Any] = []
+    for v in items:
+        if v not in out:
+            out.append(v)
+    if all(isinstance(v, str) for v in out) or all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
+        out.sort()
+    return out
+
+
+def _convert_primitive(value: Any, type_: Primitive, path: tuple[str | int, ...]) -> Any:
+    name = type_.name
+    if name == "string":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return _format_number(value)
+        raise TypeMismatch("a string is required", path)
+    if name == "number":
+        if isinstance(value, bool):
+            raise TypeMismatch("a number is required", path)
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, str):
+            n = _parse_number(value)
+            if n is not None:
+                return n
+            raise TypeMismatch(f'a number is required, not the string "{value}"', path)
+        raise TypeMismatch("a number is required", path)
+    if name == "bool":
+        if isinstance(value, bool):
+            return value
+        if value == "true":
+            return True
+        if value == "false":
+            return False
+        raise TypeMismatch("a bool is required", path)
+    raise TypeMismatch(f"unsupported type {name}", path)
+
+
+def is_primitive(type_: Type) -> bool:
+    """True for string, number and bool: `-var` values of these types are taken literally."""
+    return isinstance(type_, Primitive)

@@ -1,0 +1,282 @@
+"""`fgform validate`: every problem in a configuration, reported at once.
+
+The checks come from three places, so `plan` and `validate` can never disagree:
+
+- the graph (`graph.build_graph`): undeclared variables, locals, resources, modules and
+  module outputs; attributes a resource type does not have; module arguments; cycles;
+- the walk (`graph.walk` with `graph.validate_resolver`): each resource instance decoded
+  by its schema (unknown or missing arguments and blocks, types, ranges, enums), count and
+  for_each values, variable values and their validation rules;
+- checks across resources, here: reference attributes naming the wrong resource type
+  (`cluster = fg_task_definition.x.arn`), and a service's `load_balancer` naming a
+  container or port its task definition does not have.
+
+The loader's own diagnostics (syntax, duplicate blocks and arguments) are not repeated:
+the caller reports `load_config`'s diagnostics first, then these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fgform.addresses import Address
+from fgform.config import ast
+from fgform.config.ast import Reference
+from fgform.config.decode import check_structure, configurable, did_you_mean
+from fgform.config.expr import references
+from fgform.config.model import Block, Config, Resource
+from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
+from fgform.config.variables import resolve_variables
+from fgform.errors import Diagnostic, Severity
+from fgform.graph import module_prefix, validate_resolver, walk
+from fgform.values import UNKNOWN, unmark
+
+# Attributes inside nested blocks that name another resource: (type, block path, attribute)
+# -> (target type, target attribute). The top-level ones are in schema.REFERENCE_ATTRIBUTES.
+NESTED_REFERENCE_ATTRIBUTES: dict[tuple[str, tuple[str, ...], str], tuple[str, str]] = {
+    ("fg_service", ("load_balancer",), "target_group"): ("fg_target_group", "id"),
+    ("fg_load_balancer", ("listener",), "default_target_group"): ("fg_target_group", "id"),
+    ("fg_load_balancer", ("listener", "rule"), "target_group"): ("fg_target_group", "id"),
+}
+
+
+def validate_config(config: Config, variables: Mapping[str, Any] | None = None, *,
+                    var_args: Sequence[tuple[str, str]] = (),
+                    env: Mapping[str, str] | None = None,
+                    cwd: str | None = None) -> list[Diagnostic]:
+    """Every problem in a loaded configuration, errors and warnings, sorted by place.
+
+    `variables` are the root module's final values (from `resolve_variables`); when None
+    they are resolved here from defaults, `var_args` (("var", "k=v") / ("var-file", path)),
+    `env` and the variables files of the configuration directory, and their problems are
+    reported too.
+    """
+    diags: list[Diagnostic] = []
+    if variables is None:
+        values, vdiags = resolve_variables(config.module, config.module.dir, var_args, env)
+        diags.extend(vdiags)
+    else:
+        values = dict(variables)
+    result = walk(config, values, validate_resolver, cwd=cwd)
+    diags.extend(result.diagnostics)
+
+    for node in result.graph.nodes.values():
+        if node.kind != "resource" or node.id in result.structure_checked:
+            continue
+        res: Resource = node.obj  # type: ignore[assignment]
+        schema = get_schema(res.type)
+        if schema is not None:
+            diags.extend(check_structure(res.body, schema.body, res.range))
+
+    for path, cfg in result.graph.configs.items():
+        for res in cfg.module.resources.values():
+            diags.extend(check_reference_attributes(res, cfg, path))
+            diags.extend(check_ignore_changes(res))
+    diags.extend(check_load_balancers(result.configs, result.resources))
+    return sort_diagnostics(_dedupe(diags))
+
+
+def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Errors before warnings, then by file, line and column (stable for equal places)."""
+    def key(d: Diagnostic) -> tuple:
+        r = d.range
+        place = ("", 0, 0) if r is None else (r.filename, r.start_line, r.start_col)
+        return (d.severity is not Severity.ERROR, *place)
+    return sorted(diags, key=key)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple] = set()
+    out = []
+    for d in diags:
+        r = d.range
+        k = (d.severity, d.summary, d.detail,
+             None if r is None else (r.filename, r.start_line, r.start_col))
+        if k not in seen:
+            seen.add(k)
+            out.append(d)
+    return out
+
+
+# -- reference attributes -------------------------------------------------------------------
+def direct_reference(expr: ast.Node) -> Reference | None:
+    """The reference when an expression is nothing but one (`fg_cluster.main.id` or
+    `"${fg_cluster.main.id}"`); None for anything computed."""
+    if isinstance(expr, ast.Template) and len(expr.parts) == 1 and \
+            isinstance(expr.parts[0], ast.Node):
+        expr = expr.parts[0]
+    if isinstance(expr, ast.Parens):
+        return direct_reference(expr.inner)
+    if not isinstance(expr, (ast.GetAttr, ast.Index)):
+        return None
+    refs = references(expr)
+    return refs[0] if len(refs) == 1 else None
+
+
+def _ref_attribute(ref: Reference, res: Resource | None) -> str | None:
+    """The attribute a resource reference reads, skipping an instance key."""
+    rest = list(ref.parts[2:])
+    if rest and (isinstance(rest[0], int) or (res is not None and res.for_each is not None)):
+        rest = rest[1:]
+    return rest[0] if rest and isinstance(rest[0], str) else None
+
+
+def check_reference_attributes(res: Resource, cfg: Config, path: tuple[str, ...]
+                               ) -> list[Diagnostic]:
+    """Attributes that name another resource must reference the right type's right
+    attribute: a service's `cluster` is an `fg_cluster`'s `id`, not anything else."""
+    diags: list[Diagnostic] = []
+    for (rtype, attr_name), target in REFERENCE_ATTRIBUTES.items():
+        if rtype == res.type and attr_name in res.body.attributes:
+            diags.extend(_check_ref_attr(res, attr_name, res.body.attributes[attr_name].expr,
+                                         target, cfg))
+    for (rtype, block_path, attr_name), target in NESTED_REFERENCE_ATTRIBUTES.items():
+        if rtype != res.type:
+            continue
+        for block in _blocks_at(res.body.blocks, block_path):
+            attr = block.body.attributes.get(attr_name)
+            if attr is not None:
+                diags.extend(_check_ref_attr(res, attr_name, attr.expr, target, cfg))
+    return diags
+
+
+def _blocks_at(blocks: list[Block], path: tuple[str, ...]) -> list[Block]:
+    found = [b for b in blocks if b.type == path[0]]
+    if len(path) == 1:
+        return found
+    return [x for b in found for x in _blocks_at(b.body.blocks, path[1:])]
+
+
+def _check_ref_attr(res: Resource, attr_name: str, expr: ast.Node, target: tuple[str, str],
+                    cfg: Config) -> list[Diagnostic]:
+    ref = direct_reference(expr)
+    if ref is None or not ref.parts or ref.parts[0] not in SCHEMAS or len(ref.parts) < 2:
+        return []  # a variable, a local, a literal: only its value can be checked
+    want_type, want_attr = target
+    got_type, got_name = ref.parts[0], ref.parts[1]
+    referenced = cfg.module.resources.get(f"{got_type}.{got_name}")
+    got_attr = _ref_attribute(ref, referenced)
+    article = "an"  # every type starts with fg_: "an eff-gee cluster"
+    if got_type != want_type:
+        same_type = sorted(r.name for r in cfg.module.resources.values()
+                           if r.type == want_type)
+        example = f"{want_type}.{same_type[0] if same_type else 'NAME'}.{want_attr}"
+        return [Diagnostic.error(
+            f'Wrong resource type for "{attr_name}"',
+            f'"{attr_name}" of {res.type} must be the {want_attr} of {article} {want_type} '
+            f"(like {example}), but this refers to {ref}, {'the ' + got_attr + ' of ' if got_attr else ''}"
+            f"an {got_type}.", ref.range, f"Did you mean {example}?" if same_type else "")]
+    if got_attr is not None and got_attr != want_attr:
+        fixed = f"{got_type}.{got_name}.{want_attr}"
+        return [Diagnostic.error(
+            f'Wrong attribute for "{attr_name}"',
+            f'"{attr_name}" of {res.type} must be the {want_attr} of {article} {want_type}, '
+            f"not its {got_attr}.", ref.range, f"Did you mean {fixed}?")]
+    return []
+
+
+def check_ignore_changes(res: Resource) -> list[Diagnostic]:
+    """`lifecycle { ignore_changes = [...] }` may only name the type's arguments."""
+    schema = get_schema(res.type)
+    if schema is None:
+        return []
+    names = [a.name for a in schema.body.attributes if configurable(a)] + \
+        [b.name for b in schema.body.blocks]
+    diags = []
+    for entry in res.lifecycle.ignore_changes:
+        first = entry.split(".")[0].split("[")[0]
+        if entry == "all" or first in names:
+            continue
+        diags.append(Diagnostic.error(
+            "Unsupported attribute",
+            f'ignore_changes names "{entry}", but {res.type} has no argument or block named '
+            f'"{first}".', res.lifecycle.range or res.range, did_you_mean(first, names)))
+    return diags
+
+
+# -- services against their task definitions ----------------------------------------------
+def check_load_balancers(configs: dict[Address, dict[str, Any]],
+                         resources: dict[Address, Resource]) -> list[Diagnostic]:
+    """Each `load_balancer { container_name, container_port }` of a service must name a
+    container of its task definition, and a port that container maps."""
+    diags: list[Diagnostic] = []
+    for addr, cfg in configs.items():
+        if addr.type != "fg_service" or not cfg.get("load_balancer"):
+            continue
+        res = resources[addr]
+        td_attr = res.body.attributes.get("task_definition")
+        ref = direct_reference(td_attr.expr) if td_attr is not None else None
+        if ref is None or ref.parts[0] != "fg_task_definition" or len(ref.parts) < 2:
+            continue
+        tds = _task_definitions(configs, resources, addr, ref)
+        lb_blocks = res.body.blocks_of("load_balancer")
+        for i, lb in enumerate(cfg["load_balancer"]):
+            block = lb_blocks[i] if i < len(lb_blocks) else None
+            for td_addr, td in tds:
+                d = _check_one_lb(lb, block, td_addr, td, res)
+                if d is not None:
+                    diags.append(d)
+                    break
+    return diags
+
+
+def _task_definitions(configs: dict[Address, dict[str, Any]],
+                      resources: dict[Address, Resource], svc: Address, ref: Reference
+                      ) -> list[tuple[Address, dict[str, Any]]]:
+    name = ref.parts[1]
+    found = [(a, c) for a, c in configs.items()
+             if a.type == "fg_task_definition" and a.name == name and a.module == svc.module]
+    if not found:
+        return []
+    td_res = resources[found[0][0]]
+    if td_res.count is None and td_res.for_each is None:
+        return found
+    key = ref.parts[2] if len(ref.parts) > 2 else None
+    if isinstance(key, int) or (td_res.for_each is not None and isinstance(key, str)):
+        return [(a, c) for a, c in found if a.key == key]
+    # A dynamic key ([count.index], [each.key]): the instance with the service's own key.
+    same = [(a, c) for a, c in found if a.key == svc.key]
+    return same or found
+
+
+def _check_one_lb(lb: dict[str, Any], block: Block | None, td_addr: Address,
+                  td: dict[str, Any], res: Resource) -> Diagnostic | None:
+    cname, _ = unmark(lb.get("container_name"))
+    cport, _ = unmark(lb.get("container_port"))
+    if cname is None or cname is UNKNOWN:
+        return None
+    containers = [c for c in td.get("container") or [] if isinstance(c, dict)]
+    names = [unmark(c.get("name"))[0] for c in containers]
+    if any(n is UNKNOWN for n in names):
+        return None
+    attr_range = None
+    if block is not None:
+        a = block.body.attributes.get("container_name")
+        attr_range = a.range if a is not None else block.range
+    td_name = str(td_addr)
+    if cname not in names:
+        listing = ", ".join(f'"{n}"' for n in names) or "none"
+        return Diagnostic.error(
+            "Invalid load_balancer container",
+            f'The task definition {td_name} has no container named "{cname}". Its containers '
+            f"are: {listing}.", attr_range or res.range, did_you_mean(str(cname), names))
+    if cport is None or cport is UNKNOWN:
+        return None
+    container = containers[names.index(cname)]
+    ports = [unmark(p.get("container_port"))[0] for p in container.get("port_mapping") or []]
+    if any(p is UNKNOWN for p in ports) or cport in ports:
+        return None
+    if block is not None and "container_port" in block.body.attributes:
+        attr_range = block.body.attributes["container_port"].range
+    listing = ", ".join(str(p) for p in ports)
+    detail = (f'Container "{cname}" of {td_name} has no port_mapping with container_port '
+              f"{cport}. " + (f"Its ports are: {listing}." if ports else
+                              "It has no port_mapping blocks."))
+    return Diagnostic.error("Invalid load_balancer container port", detail,
+                            attr_range or res.range)
+
+
+def resource_node_id(path: tuple[str, ...], res: Resource) -> str:
+    """The graph node id of a resource block: `module.a.fg_service.web`."""
+    return f"{module_prefix(path)}{res.type}.{res.name}"

@@ -1,0 +1,53 @@
+"""The registry of drivers: resource type name -> the driver the applier calls.
+
+Each module owns one type; this is the only place that knows them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fgform.addresses import Address
+from fgform.fleet.docker.cluster import DRIVER as CLUSTER_DRIVER
+from fgform.fleet.docker.image import DRIVER as IMAGE_DRIVER
+from fgform.fleet.docker.registry import DRIVER as REGISTRY_DRIVER
+from fgform.fleet.docker.service import ServiceDriver
+from fgform.fleet.docker.task_definition import TaskDefinitionDriver
+from fgform.fleet.driver import Driver, FleetContext
+
+
+class TargetGroupDriver:
+    """fg_target_group is pure configuration until the load balancer uses it: no Docker
+    object, `id` is its name (or the resource name)."""
+
+    type_name = "fg_target_group"
+
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        return {addr: dict(attrs) for addr, attrs in items.items()}
+
+    def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]) -> dict[str, Any]:
+        name = planned.get("name") or (addr.name if addr.key is None
+                                       else f"{addr.name}-{addr.key}")
+        return {**planned, "id": str(name)}
+
+    def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
+               planned: dict[str, Any]) -> dict[str, Any]:
+        return self.create(ctx, addr, planned)
+
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+        return None
+
+
+def drivers() -> dict[str, Driver]:
+    """Every implemented resource type's driver, by type name. fg_load_balancer is not
+    implemented yet (a later issue)."""
+    table: list[Driver] = [
+        REGISTRY_DRIVER,
+        IMAGE_DRIVER,
+        CLUSTER_DRIVER,
+        TaskDefinitionDriver(),
+        TargetGroupDriver(),
+        ServiceDriver(),
+    ]
+    return {d.type_name: d for d in table}

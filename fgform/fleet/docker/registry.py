@@ -1,0 +1,301 @@
+"""fg_registry: a Distribution registry server in a container (the fleet's ECR).
+
+- The server image `fgform/registry:<ver>` is built from `images/registry/` on first use
+  (`<ver>` is the content hash of that directory, so editing the Dockerfile or config builds a
+  new image); the `image` attribute overrides it.
+- Storage is the named volume `fgform-registry-<lineage8>-<name>`. It outlives replacement of
+  the container (a port change keeps every pushed image). `delete()` removes the volume only
+  when called with `destroy_volume=True`: the applier passes it for a plain delete (destroy,
+  or the resource left the configuration) and not for the delete half of a replacement. The
+  data-keeping default is the safe one for a caller that does not know the difference.
+- `id` is the container name, the same as the volume name: stable across replacement, so
+  fg_image (whose `registry` forces a replacement) is not replaced when the registry is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from docker.errors import APIError, ImageNotFound, NotFound
+
+from fgform.addresses import Address
+from fgform.errors import FgformError
+from fgform.fleet.context_hash import context_sha256
+from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.client import get_client
+from fgform.fleet.driver import FleetContext
+
+KIND = "registry"
+IMAGE_DIR = Path(__file__).parent / "images" / "registry"
+IMAGE_REPO = "fgform/registry"
+CONTAINER_PORT = 5000
+DATA_DIR = "/var/lib/docker-registry"
+READY_TIMEOUT = 30.0
+
+# Every manifest kind a pushed image may have; without an Accept header the registry answers
+# HEAD/GET for schema-2 manifests with a converted schema-1 one (another digest) or 404.
+MANIFEST_ACCEPT = ", ".join((
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+))
+
+# Two registries created in one parallel apply must not build the server image twice.
+_image_lock = threading.Lock()
+
+
+def object_name(ctx: FleetContext, addr: Address | str) -> str:
+    """`fgform-registry-<lineage8>-<name>`: the container's and the volume's name.
+
+    The address is folded into Docker's name alphabet so module paths and keys fit.
+    """
+    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", _addr_name(addr)).strip("-.") or "registry"
+    return f"fgform-registry-{ctx.lineage[:8]}-{slug}"
+
+
+def _addr_name(addr: Address | str) -> str:
+    """The address without the resource type: `main`, `module.m.main["a"]`."""
+    if isinstance(addr, Address):
+        return str(addr).replace(f"{addr.type}.", "", 1)
+    return str(addr).replace("fg_registry.", "", 1)
+
+
+def endpoint_for(bind_address: str, port: int) -> str:
+    """host:port clients push to. A wildcard bind is reached on loopback, which the engine
+    also trusts as an insecure (plain HTTP) registry without configuration."""
+    ip = ipaddress.ip_address(bind_address)
+    if ip.is_unspecified:
+        return f"127.0.0.1:{port}"
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def registry_request(endpoint: str, method: str, path: str, *, accept: str | None = None,
+                     timeout: float = 10.0) -> tuple[int, dict[str, str]]:
+    """One HTTP request to a registry; returns (status, headers). Never raises on 4xx/5xx.
+
+    Raises OSError (URLError) when nothing listens at `endpoint`.
+    """
+    req = urllib.request.Request(f"http://{endpoint}{path}", method=method)
+    if accept:
+        req.add_header("Accept", accept)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers or {})
+
+
+def endpoint_of(ctx: FleetContext, registry_id: str) -> str:
+    """The endpoint of the registry whose `id` is `registry_id`.
+
+    From `ctx.resources` when the registry is in this run or state; else from the container's
+    published port (a registry managed elsewhere, or by another state).
+    """
+    for attrs in ctx.resources.values():
+        if (isinstance(attrs, dict) and attrs.get("id") == registry_id
+                and isinstance(attrs.get("endpoint"), str) and "volume" in attrs):
+            return attrs["endpoint"]
+    try:
+        container = get_client().containers.get(registry_id)
+    except NotFound as exc:
+        raise FgformError(f"registry {registry_id!r} does not exist",
+                          hint="reference an fg_registry's id (fg_registry.NAME.id)") from exc
+    binding = _binding(container.attrs)
+    if binding is None:
+        raise FgformError(f"registry container {registry_id!r} publishes no port")
+    return endpoint_for(*binding)
+
+
+def _binding(attrs: dict[str, Any]) -> tuple[str, int] | None:
+    """(bind_address, port) published for the registry port, from a container's attrs."""
+    bindings = (attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    for b in bindings.get(f"{CONTAINER_PORT}/tcp") or []:
+        return (b.get("HostIp") or "0.0.0.0", int(b["HostPort"]))
+    return None
+
+
+def server_image_tag() -> str:
+    """`fgform/registry:<ver>`: versioned by the content of the image directory."""
+    return f"{IMAGE_REPO}:{context_sha256(IMAGE_DIR)[:12]}"
+
+
+def ensure_server_image(ctx: FleetContext) -> str:
+    """The built-in registry server image, built when missing. Shared by every lineage, so it
+    carries only `fgform.managed` (test teardown by lineage does not rebuild it each time)."""
+    from fgform.fleet.docker.image import build_image  # image.py imports this module
+
+    tag = server_image_tag()
+    client = get_client()
+    with _image_lock:
+        try:
+            client.images.get(tag)
+            return tag
+        except ImageNotFound:
+            pass
+        ctx.log(f"building registry server image {tag}")
+        build_image(ctx, IMAGE_DIR, "Dockerfile", tag, labels={L.MANAGED: "true", L.KIND: KIND})
+    return tag
+
+
+class RegistryDriver:
+    """A registry container with a named data volume, healthy before create returns."""
+
+    type_name = "fg_registry"
+    # Tells the applier that `delete` takes `destroy_volume`: pass
+    # `destroy_volume=not change.action.is_replace`, so a replacement keeps the data and a
+    # destroy removes it. A caller that does not pass it keeps the volume (safe default).
+    keeps_data_on_replace = True
+
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        client = get_client()
+        # One list call per object kind. The low-level list, because `containers.list()`
+        # inspects every container it finds (one more call each).
+        containers = {c["Labels"].get(L.ADDRESS): c for c in client.api.containers(
+            all=True, filters=L.label_filter(ctx, kind=KIND))}
+        volumes = {v.name for v in client.volumes.list(filters=L.label_filter(ctx, kind=KIND))}
+        out: dict[Address, dict[str, Any] | None] = {}
+        for addr, prior in items.items():
+            c = containers.get(str(addr))
+            # A stopped registry serves nothing: report it gone so the plan recreates it
+            # (create reuses the volume, so no data is lost).
+            if c is None or c.get("State") != "running":
+                out[addr] = None
+                continue
+            live = dict(prior)
+            for p in c.get("Ports") or []:
+                if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort"):
+                    live["bind_address"], live["port"] = p.get("IP") or "0.0.0.0", p["PublicPort"]
+                    live["endpoint"] = endpoint_for(live["bind_address"], live["port"])
+                    break
+            if prior.get("image"):  # only a user-chosen image is an attribute to compare
+                live["image"] = c.get("Image")
+            live["id"] = (c.get("Names") or ["/" + str(prior.get("id"))])[0].lstrip("/")
+            vol = object_name(ctx, addr)
+            live["volume"] = vol if vol in volumes else None
+            out[addr] = live
+        return out
+
+    def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
+               ) -> dict[str, Any]:
+        client = get_client()
+        name = object_name(ctx, addr)
+        bind, port = str(planned.get("bind_address") or "127.0.0.1"), int(planned.get("port")
+                                                                          or 5000)
+        image = planned.get("image") or ensure_server_image(ctx)
+        labels = L.base_labels(ctx, addr, attrs=_config(planned), kind=KIND)
+
+        try:
+            client.volumes.get(name)
+            ctx.log(f"reusing registry volume {name}")
+        except NotFound:
+            client.volumes.create(name, labels=L.base_labels(ctx, addr, kind=KIND))
+        self._remove_leftover(ctx, name)
+
+        container = client.containers.create(
+            image, name=name, detach=True, labels=labels,
+            ports={f"{CONTAINER_PORT}/tcp": (bind, port)},
+            volumes={name: {"bind": DATA_DIR, "mode": "rw"}},
+            # Comes back after an engine restart, like a managed service would.
+            restart_policy={"Name": "unless-stopped"},
+            init=True,  # stop() returns at once instead of waiting out SIGTERM
+        )
+        try:
+            container.start()
+        except APIError as exc:
+            # A failed start (port clash) leaves the container `created`: never leave it.
+            container.remove(force=True)
+            text = str(exc.explanation or exc)
+            if "already allocated" in text or "address already in use" in text:
+                raise FgformError(
+                    f"port {port} on {bind} is already in use",
+                    hint="choose another `port` for the registry, or stop what listens there",
+                ) from exc
+            raise FgformError(f"registry container {name} failed to start: {text}") from exc
+
+        endpoint = endpoint_for(bind, port)
+        try:
+            self._wait_ready(container, endpoint)
+        except FgformError:
+            container.remove(force=True)
+            raise
+        ctx.log(f"registry {name} serving at {endpoint}")
+        return {**planned, "bind_address": bind, "port": port, "image": planned.get("image"),
+                "id": name, "endpoint": endpoint, "volume": name}
+
+    def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
+               planned: dict[str, Any]) -> dict[str, Any]:
+        # Every configurable attribute forces replacement: nothing to do in place.
+        return {**planned, "id": prior["id"], "endpoint": prior["endpoint"],
+                "volume": prior["volume"]}
+
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               destroy_volume: bool = False) -> None:
+        """Remove the container; the data volume too only when `destroy_volume`."""
+        client = get_client()
+        name = prior.get("id") or object_name(ctx, addr)
+        try:
+            client.containers.get(name).remove(force=True)
+        except NotFound:
+            pass
+        if destroy_volume:
+            try:
+                client.volumes.get(prior.get("volume") or object_name(ctx, addr)).remove(
+                    force=True)
+            except NotFound:
+                pass
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _remove_leftover(ctx: FleetContext, name: str) -> None:
+        """A container with our name from an interrupted apply is ours to replace; one that is
+        not labelled with this lineage is someone else's, and we must not touch it."""
+        try:
+            old = get_client().containers.get(name)
+        except NotFound:
+            return
+        if old.labels.get(L.LINEAGE) != ctx.lineage:
+            raise FgformError(f"a container named {name} already exists and fgform does not "
+                              "manage it in this state")
+        ctx.log(f"removing leftover registry container {name}")
+        old.remove(force=True)
+
+    @staticmethod
+    def _wait_ready(container: Any, endpoint: str) -> None:
+        """Until GET /v2/ answers 200; fail early with the logs when the server exits."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        next_status = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                status, _ = registry_request(endpoint, "GET", "/v2/", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() >= next_status:
+                next_status += 1.0
+                container.reload()
+                if container.status not in ("created", "running"):
+                    logs = container.logs(tail=30).decode(errors="replace")
+                    raise FgformError(f"registry server exited ({container.status}):\n{logs}")
+            time.sleep(0.05)
+        logs = container.logs(tail=30).decode(errors="replace")
+        raise FgformError(f"registry at {endpoint} did not answer GET /v2/ within "
+                          f"{READY_TIMEOUT:.0f} s:\n{logs}")
+
+
+def _config(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The user-settable attributes (what the config-hash label covers)."""
+    return {k: attrs.get(k) for k in ("port", "bind_address", "image")}
+
+
+DRIVER = RegistryDriver()

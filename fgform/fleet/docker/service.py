@@ -1,0 +1,258 @@
+"""fg_service: keeps `desired_count` tasks of a task definition running on a cluster.
+
+Create and update both *converge*: look at what runs (one list call), clean up tasks whose
+essential container stopped, scale in (newest first) or out (placed by the capacity manager,
+refused before anything starts when the fleet is too small), roll onto a new task definition
+(start new tasks, wait until healthy, then stop old ones), and finally wait for steady state.
+So the next apply or `reconcile` after a task died simply replaces it.
+
+When an apply fails part-way, the tasks that exist are reported through
+`PartialApplyError.attrs`, which the executor saves: state never loses a running task.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import docker
+
+from fgform.addresses import Address, AddressError, parse_address
+from fgform.errors import FgformError
+from fgform.fleet import capacity
+from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.task_definition import resolve
+from fgform.fleet.driver import FleetContext, PartialApplyError
+
+
+def _type_of(address: str) -> str | None:
+    try:
+        return parse_address(address).type
+    except (AddressError, ValueError):
+        return None
+
+
+def find_cluster(ctx: FleetContext, cluster_id: str) -> dict[str, Any]:
+    """The attributes of the fg_cluster whose `id` is `cluster_id` (from ctx.resources)."""
+    for address, attrs in ctx.resources.items():
+        if isinstance(attrs, dict) and _type_of(address) == "fg_cluster" \
+                and attrs.get("id") == cluster_id:
+            return attrs
+    raise FgformError(
+        f"cluster {cluster_id!r} is not known: no fg_cluster in this configuration or state "
+        "has that id",
+        hint="Reference the cluster's id attribute (fg_cluster.NAME.id).",
+    )
+
+
+def service_name(addr: Address, attrs: dict[str, Any]) -> str:
+    """The service's name: its `name`, else the resource name."""
+    return str(attrs.get("name") or addr.name)
+
+
+def live_attrs(attrs: dict[str, Any], alive: list[T.LiveTask]) -> dict[str, Any]:
+    """`attrs` with the computed attributes taken from the live tasks."""
+    out = dict(attrs)
+    out["running_count"] = sum(1 for t in alive if t.running)
+    out["tasks"] = sorted((t.to_attr() for t in alive if t.running), key=lambda t: t["id"])
+    return out
+
+
+def summarize(errors: list[FgformError]) -> str:
+    """Start errors, each distinct cause once (fifty tasks failing alike make one line)."""
+    causes: dict[str, int] = {}
+    for e in errors:
+        cause = e.message.split(": ", 1)[-1]  # drop "cannot start task <id> of <arn>"
+        causes[cause] = causes.get(cause, 0) + 1
+    return "; ".join(f"{c} ({n} task(s))" if n > 1 else c for c, n in causes.items())
+
+
+class ServiceDriver:
+    """The service scheduler, run at apply (and by `fgform reconcile`)."""
+
+    type_name = "fg_service"
+
+    # -- read --------------------------------------------------------------------------------
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        if not items:
+            return {}
+        client = get_client()
+        # ONE list call for every service of this lineage.
+        by_address: dict[str, list[T.LiveTask]] = {}
+        for task in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE):
+            by_address.setdefault(task.address, []).append(task)
+        out: dict[Address, dict[str, Any] | None] = {}
+        for addr, attrs in items.items():
+            found = by_address.get(str(addr), [])
+            # As the ECS agent does: a task whose essential container stopped is stopped, its
+            # other containers removed. The stopped essential container stays for its logs
+            # until the service replaces the task.
+            dead = [t for t in found if not t.running]
+            if dead:
+                T.stop_tasks(client, dead, keep_stopped=True)
+            if not found and int(attrs.get("desired_count") or 0) > 0:
+                out[addr] = None  # no trace at all: the service is gone
+                continue
+            out[addr] = live_attrs(attrs, [t for t in found if t.running])
+        return out
+
+    # -- create / update ---------------------------------------------------------------------
+    def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]) -> dict[str, Any]:
+        return self.converge(ctx, addr, planned, None)
+
+    def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
+               planned: dict[str, Any]) -> dict[str, Any]:
+        return self.converge(ctx, addr, planned, prior)
+
+    def reconcile(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any]
+                  ) -> dict[str, Any]:
+        """Restore the desired count from state alone (`fgform reconcile`)."""
+        return self.converge(ctx, addr, attrs, attrs)
+
+    def converge(self, ctx: FleetContext, addr: Address, planned: dict[str, Any],
+                 prior: dict[str, Any] | None) -> dict[str, Any]:
+        """Make the fleet run `planned`; returns the attributes with computed values."""
+        started_at = time.monotonic()
+        client = get_client()
+        cluster = T.cluster_info(find_cluster(ctx, planned["cluster"]))
+        taskdef = resolve(ctx, planned["task_definition"])
+        arn = str(taskdef["arn"])
+        name = service_name(addr, planned)
+        attrs = dict(planned)
+        attrs["id"] = f"{cluster.name}/{name}"
+        timeout = float(planned.get("steady_state_timeout") or 300)
+        deadline = started_at + timeout
+        address = str(addr)
+
+        live = T.list_live_tasks(ctx, client, address=address)
+        dead = [t for t in live if not t.running]
+        if dead:
+            ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
+            T.stop_tasks(client, dead)
+        alive = [t for t in live if t.running]
+        current = [t for t in alive if t.task_definition == arn]
+        old = [t for t in alive if t.task_definition != arn]
+        desired = int(planned.get("desired_count") or 0)
+
+        if len(current) > desired:
+            # Newest first: the longest-running tasks are the proven ones.
+            surplus = sorted(current, key=lambda t: (t.created, t.task_id),
+                             reverse=True)[:len(current) - desired]
+            ctx.log(f"{address}: stopping {len(surplus)} task(s)")
+            T.stop_tasks(client, surplus)
+            gone = {t.task_id for t in surplus}
+            current = [t for t in current if t.task_id not in gone]
+
+        missing = desired - len(current)
+        new_ids: list[str] = []
+        if old:
+            self._roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
+                       missing, deadline)
+        elif missing > 0:
+            instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
+            launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
+                        for inst in instances]
+            ok, errors = T.launch_tasks(client, ctx, launches)
+            new_ids = [ln.task_id for ln in ok]
+            if errors:
+                raise PartialApplyError(
+                    f"{address}: {len(errors)} of {len(launches)} task(s) did not start: "
+                    + summarize(errors),
+                    attrs=self._final(ctx, client, address, attrs))
+
+        if planned.get("wait_for_steady_state", True):
+            waiting = [t.task_id for t in current if not t.healthy] + new_ids
+            if waiting:
+                ctx.log(f"{address}: waiting for {len(waiting)} task(s) to become healthy")
+                res = T.wait_healthy(ctx, client, waiting, max(1.0, deadline - time.monotonic()),
+                                     address=address)
+                if res.failed:
+                    self._fail(ctx, client, addr, attrs, res, new_ids)
+        return self._final(ctx, client, address, attrs)
+
+    # -- rolling onto a new task definition ----------------------------------------------------
+    def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
+              cluster: T.ClusterInfo, taskdef: dict[str, Any], name: str,
+              attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[T.LiveTask],
+              missing: int, deadline: float) -> None:
+        """Start new tasks in batches that fit, wait for them, then stop as many old ones.
+
+        A simple rolling update (at most 200 % of tasks, never below the healthy count); the
+        deployment controller with its own percentages replaces this later.
+        """
+        address = str(addr)
+        remaining = sorted(old, key=lambda t: (t.created, t.task_id))  # oldest first
+        size = T.task_size(taskdef)
+        while missing > 0:
+            usage = T.cluster_usage(ctx, client, cluster.name)
+            n = min(missing, capacity.fits_count(size, cluster.instances, usage, missing))
+            if n == 0:
+                if remaining:
+                    # No room for even one more: make room by retiring one old task first.
+                    T.stop_tasks(client, [remaining.pop(0)])
+                    continue
+                T.place_tasks(ctx, client, cluster, taskdef, missing)  # raises the shortfall
+                raise FgformError(f"{address}: no capacity for {taskdef['arn']}")
+            instances = capacity.place([size] * n, cluster.instances, usage, cluster.strategy,
+                                       what=str(taskdef["arn"]))
+            launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
+                        for inst in instances]
+            ctx.log(f"{address}: rolling: starting {n} task(s) of {taskdef['arn']}")
+            ok, errors = T.launch_tasks(client, ctx, launches)
+            ids = [ln.task_id for ln in ok]
+            res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
+                                 address=address)
+            if errors or res.failed:
+                # The old revision keeps serving; state keeps naming it, so the next apply
+                # tries the rollout again.
+                if prior is not None:
+                    attrs = dict(attrs, task_definition=prior["task_definition"])
+                self._fail(ctx, client, addr, attrs, res, ids,
+                           extra=[summarize(errors)] if errors else None)
+            retire = remaining[:n]
+            remaining = remaining[n:]
+            T.stop_tasks(client, retire)
+            missing -= n
+        if remaining:
+            T.stop_tasks(client, remaining)
+
+    # -- results -------------------------------------------------------------------------------
+    @staticmethod
+    def _final(ctx: FleetContext, client: docker.DockerClient, address: str,
+               attrs: dict[str, Any]) -> dict[str, Any]:
+        """attrs with running_count and tasks from one fresh list call."""
+        alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
+        return live_attrs(attrs, alive)
+
+    def _fail(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
+              attrs: dict[str, Any], res: T.WaitResult, new_ids: list[str],
+              extra: list[str] | None = None) -> None:
+        """Remove the new tasks that stopped or turned unhealthy (their diagnostics are
+        already collected), then raise with the tasks that remain recorded."""
+        address = str(addr)
+        by_id = {t.task_id: t for t in res.live}
+        doomed = [by_id[tid] for tid in res.failed if tid in by_id and tid in new_ids
+                  and (by_id[tid].stopped or by_id[tid].unhealthy or not by_id[tid].running)]
+        T.stop_tasks(client, doomed)
+        alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
+        now = live_attrs(attrs, alive)
+        details = "\n".join(res.failed[tid] for tid in sorted(res.failed))
+        msgs = "\n".join(extra or [])
+        raise PartialApplyError(
+            f"{address} did not reach a steady state: {len(res.failed)} task(s) failed"
+            f"{' (removed ' + str(len(doomed)) + ')' if doomed else ''}:\n{details}"
+            + (f"\n{msgs}" if msgs else ""),
+            attrs=now,
+            hint="Fix the task definition (image, command, health check) and apply again; "
+                 "the tasks that run are recorded in state and failed ones are replaced.",
+        )
+
+    # -- delete --------------------------------------------------------------------------------
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+        client = get_client()
+        found = T.list_live_tasks(ctx, client, address=str(addr))
+        if found:
+            ctx.log(f"{addr}: stopping {len(found)} task(s)")
+        T.stop_tasks(client, found)

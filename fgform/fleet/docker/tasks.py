@@ -1,0 +1,676 @@
+"""Tasks: groups of containers that share one network namespace, as ECS awsvpc tasks do.
+
+The first container of a task is attached to the cluster network (its own IP in the cluster
+subnet); the others join its namespace with `network_mode="container:<first>"`, so the
+containers of one task reach each other on localhost. Everything about a task lives in its
+containers' labels, so one label-filtered list call tells what runs where, how much capacity
+it holds, and whether it is healthy (Docker's list reports health in `Status`).
+
+Services (service.py) and one-off tasks (runtask.py) both launch through `launch_tasks`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+
+from fgform.errors import FgformError
+from fgform.fleet import capacity
+from fgform.fleet.docker import labels as L
+from fgform.fleet.driver import FleetContext
+
+# Labels only task containers carry (the shared ones live in labels.py).
+CONTAINER = "fgform.container"
+CONTAINER_INDEX = "fgform.container-index"
+CPU = "fgform.cpu"
+MEMORY = "fgform.memory"
+ESSENTIAL = "fgform.essential"
+CREATED = "fgform.created"
+STOP_TIMEOUT = "fgform.stop-timeout"
+
+KIND_SERVICE = "task"
+KIND_RUN_TASK = "run-task"
+
+# Start and stop are I/O bound (the engine does the work): a few threads cut a 50-task scale
+# from ~15 s to a few seconds; more than this only contends for the engine's 2 cores.
+WORKERS = 8
+POLL_SECONDS = 0.25
+# A task without a health check counts as steady once seen running this long: a container
+# that exits at once may look running to the first poll, and must not pass for healthy.
+MIN_STABLE_SECONDS = 1.0
+
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_EXIT = re.compile(r"Exited \((-?\d+)\)")
+
+
+# -- live view -------------------------------------------------------------------------------
+@dataclass(slots=True)
+class LiveContainer:
+    """One container of a task, as Docker's list call reports it."""
+
+    id: str
+    name: str
+    container: str  # the task definition's container name
+    index: int
+    essential: bool
+    state: str  # created, running, exited, ...
+    status: str  # Docker's human status: "Up 3 seconds (healthy)"
+    health: str | None  # None (no check), "starting", "healthy", "unhealthy"
+    exit_code: int | None
+    ip: str | None
+    ports: list[str]
+    stop_timeout: int
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(slots=True)
+class LiveTask:
+    """A task: its containers grouped by `fgform.task-id`."""
+
+    task_id: str
+    address: str
+    kind: str
+    cluster: str
+    service: str
+    task_definition: str  # family:revision
+    instance: str
+    cpu: int
+    memory: int
+    created: str  # ISO-8601 UTC, from the label written at launch
+    containers: list[LiveContainer] = field(default_factory=list)
+
+    @property
+    def revision(self) -> int | None:
+        tail = self.task_definition.rpartition(":")[2]
+        return int(tail) if tail.isdigit() else None
+
+    @property
+    def essentials(self) -> list[LiveContainer]:
+        return [c for c in self.containers if c.essential] or self.containers
+
+    @property
+    def running(self) -> bool:
+        """Every essential container runs (the task counts toward running_count)."""
+        return bool(self.containers) and all(c.running for c in self.essentials)
+
+    @property
+    def stopped(self) -> bool:
+        """An essential container has stopped: the task is over and must be cleaned up."""
+        return any(c.state in ("exited", "dead") for c in self.essentials)
+
+    @property
+    def healthy(self) -> bool:
+        """Running, and every container with a health check reports healthy."""
+        return self.running and all(c.health in (None, "healthy") for c in self.containers)
+
+    @property
+    def unhealthy(self) -> bool:
+        return any(c.health == "unhealthy" for c in self.containers)
+
+    @property
+    def health(self) -> str:
+        """One word for the task: HEALTHY, UNHEALTHY, STARTING or UNKNOWN (no check)."""
+        states = [c.health for c in self.containers if c.health is not None]
+        if not states:
+            return "UNKNOWN"
+        if "unhealthy" in states:
+            return "UNHEALTHY"
+        if all(s == "healthy" for s in states):
+            return "HEALTHY"
+        return "STARTING"
+
+    def age(self) -> float:
+        """Seconds since the task was launched (0 when its label is unreadable)."""
+        try:
+            return (datetime.now(UTC) - datetime.fromisoformat(self.created)).total_seconds()
+        except ValueError:
+            return 0.0
+
+    @property
+    def ip(self) -> str | None:
+        return next((c.ip for c in sorted(self.containers, key=lambda c: c.index) if c.ip),
+                    None)
+
+    @property
+    def exit_code(self) -> int | None:
+        """The highest exit code of the essential containers that stopped."""
+        codes = [c.exit_code for c in self.essentials if c.exit_code is not None]
+        return max(codes) if codes else None
+
+    def to_attr(self) -> dict[str, Any]:
+        """The task as the service's `tasks` attribute lists it (stable, no live health)."""
+        return {
+            "id": self.task_id,
+            "instance": self.instance,
+            "address": self.ip,
+            "revision": self.revision,
+            "task_definition": self.task_definition,
+            "containers": [c.name for c in sorted(self.containers, key=lambda c: c.index)],
+            "started_at": self.created,
+        }
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _container_from_row(row: dict[str, Any]) -> LiveContainer:
+    labels = row.get("Labels") or {}
+    status = row.get("Status") or ""
+    health_match = _HEALTH.search(status)
+    health = None
+    if health_match:
+        health = health_match.group(1).replace("health: ", "")
+    exit_match = _EXIT.search(status)
+    networks = ((row.get("NetworkSettings") or {}).get("Networks") or {})
+    ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+    ports = []
+    for p in row.get("Ports") or []:
+        if p.get("PublicPort"):
+            ports.append(f"{p.get('IP', '')}:{p['PublicPort']}->{p['PrivatePort']}/{p['Type']}")
+    return LiveContainer(
+        id=row["Id"],
+        name=(row.get("Names") or ["/" + row["Id"][:12]])[0].lstrip("/"),
+        container=labels.get(CONTAINER, ""),
+        index=_int(labels.get(CONTAINER_INDEX)),
+        essential=labels.get(ESSENTIAL, "true") == "true",
+        state=row.get("State") or "",
+        status=status,
+        health=health,
+        exit_code=int(exit_match.group(1)) if exit_match else None,
+        ip=ip,
+        ports=sorted(set(ports)),
+        stop_timeout=_int(labels.get(STOP_TIMEOUT), 10),
+    )
+
+
+def group_tasks(rows: Iterable[dict[str, Any]]) -> list[LiveTask]:
+    """Container rows of a list call -> tasks, sorted by creation time then id."""
+    tasks: dict[str, LiveTask] = {}
+    for row in rows:
+        labels = row.get("Labels") or {}
+        tid = labels.get(L.TASK_ID)
+        if not tid:
+            continue
+        task = tasks.get(tid)
+        if task is None:
+            task = tasks[tid] = LiveTask(
+                task_id=tid,
+                address=labels.get(L.ADDRESS, ""),
+                kind=labels.get(L.KIND, ""),
+                cluster=labels.get(L.CLUSTER, ""),
+                service=labels.get(L.SERVICE, ""),
+                task_definition=labels.get(L.TASK_DEFINITION, ""),
+                instance=labels.get(L.INSTANCE, ""),
+                cpu=_int(labels.get(CPU)),
+                memory=_int(labels.get(MEMORY)),
+                created=labels.get(CREATED, ""),
+            )
+        task.containers.append(_container_from_row(row))
+    for task in tasks.values():
+        task.containers.sort(key=lambda c: c.index)
+    return sorted(tasks.values(), key=lambda t: (t.created, t.task_id))
+
+
+def list_live_tasks(ctx: FleetContext, client: docker.DockerClient | None = None,
+                    **extra: str) -> list[LiveTask]:
+    """All task containers of this lineage matching `extra` labels: ONE list call."""
+    client = client or _client()
+    rows = client.api.containers(all=True, filters=L.label_filter(ctx, **extra))
+    return group_tasks(rows)
+
+
+def _client() -> docker.DockerClient:
+    from fgform.fleet.docker.client import get_client
+
+    return get_client()
+
+
+# -- cluster and capacity ----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    """What launching needs from a cluster's attributes."""
+
+    name: str
+    network: str
+    strategy: str
+    instances: tuple[capacity.Instance, ...]
+
+
+def cluster_info(cluster_attrs: dict[str, Any]) -> ClusterInfo:
+    """Name, network, strategy and fleet of a cluster (fleet from cluster.instances)."""
+    from fgform.fleet.docker import cluster as cluster_mod
+
+    insts = []
+    for inst in cluster_mod.instances(cluster_attrs):
+        if isinstance(inst, dict):
+            insts.append(capacity.Instance(str(inst["id"]), int(inst["cpu"]),
+                                           int(inst["memory"])))
+        else:
+            insts.append(capacity.Instance(str(inst.id), int(inst.cpu), int(inst.memory)))
+    name = cluster_attrs.get("id") or cluster_attrs.get("name")
+    return ClusterInfo(
+        name=str(name),
+        network=str(cluster_attrs.get("network_name") or f"fgform-{name}"),
+        strategy=str(cluster_attrs.get("placement_strategy") or "spread"),
+        instances=tuple(insts),
+    )
+
+
+def cluster_usage(ctx: FleetContext, client: docker.DockerClient, cluster: str
+                  ) -> dict[str, capacity.Usage]:
+    """Reserved cpu/memory and task count per instance, from the labels of every running
+    task in the cluster (services and one-off tasks alike): ONE list call."""
+    usage: dict[str, capacity.Usage] = {}
+    for task in list_live_tasks(ctx, client, **{L.CLUSTER: cluster}):
+        if not any(c.running or c.state == "created" for c in task.containers):
+            continue  # a finished task holds nothing
+        u = usage.get(task.instance, capacity.Usage())
+        usage[task.instance] = capacity.Usage(u.cpu + task.cpu, u.memory + task.memory,
+                                              u.tasks + 1)
+    return usage
+
+
+def task_size(taskdef: dict[str, Any]) -> tuple[int, int]:
+    """(cpu units, MiB) a task of this definition reserves on its instance."""
+    return int(taskdef.get("cpu") or 0), int(taskdef.get("memory") or 0)
+
+
+def place_tasks(ctx: FleetContext, client: docker.DockerClient, cluster: ClusterInfo,
+                taskdef: dict[str, Any], count: int) -> list[str]:
+    """Instances for `count` new tasks, or InsufficientCapacityError before any start."""
+    if count <= 0:
+        return []
+    usage = cluster_usage(ctx, client, cluster.name)
+    what = str(taskdef.get("arn") or "task")
+    placed = capacity.place([task_size(taskdef)] * count, cluster.instances, usage,
+                            cluster.strategy, what=what)
+    check_addresses(client, cluster, count, what)
+    return placed
+
+
+def check_addresses(client: docker.DockerClient, cluster: ClusterInfo, count: int,
+                    what: str) -> None:
+    """Each task takes one address of the cluster subnet (awsvpc): refuse early, as ECS does
+    for an exhausted subnet, rather than fail half-way through starting."""
+    try:
+        net = client.api.inspect_network(cluster.network)
+    except NotFound as exc:
+        raise FgformError(f"the network {cluster.network} of cluster {cluster.name} does not "
+                          "exist", hint="Apply the fg_cluster first (or refresh).") from exc
+    subnets = [c.get("Subnet") for c in (net.get("IPAM") or {}).get("Config") or []
+               if c.get("Subnet")]
+    if not subnets:
+        return
+    size = ipaddress.ip_network(subnets[0], strict=False).num_addresses
+    usable = max(size - 3, 0)  # network, broadcast and the bridge's gateway address
+    in_use = len(net.get("Containers") or {})
+    if in_use + count > usable:
+        raise capacity.InsufficientCapacityError(
+            f"Unable to place {count} task(s) of {what}: the cluster subnet {subnets[0]} has "
+            f"{max(usable - in_use, 0)} free address(es) ({in_use} of {usable} in use); every "
+            "task takes one",
+            unplaced=count, free={},
+            hint="Give the cluster a larger cidr_block (it forces a new cluster), or run "
+                 "fewer tasks.")
+
+
+# -- launching ---------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Launch:
+    """Everything needed to start one task."""
+
+    address: str
+    kind: str
+    cluster: ClusterInfo
+    service: str  # service name ("" for a one-off task)
+    taskdef: dict[str, Any]
+    instance: str
+    task_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    command: list[str] | None = None  # override of the first essential container's command
+    environment: dict[str, str] | None = None  # added to every container's environment
+    container_ids: list[str] = field(default_factory=list)  # filled in by launch_task
+
+
+_NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]+")
+
+
+def container_name(cluster: str, service: str, task_id: str, container: str) -> str:
+    """`<cluster>-<service>-<task-id>-<container>`, with characters Docker refuses replaced."""
+    raw = "-".join(p for p in (cluster, service, task_id, container) if p)
+    return _NAME_BAD.sub("_", raw).lstrip("_.-") or task_id
+
+
+def healthcheck(hc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The task definition's health check (seconds) as Docker's (nanoseconds)."""
+    if not hc or not hc.get("command"):
+        return None
+    test = list(hc["command"])
+    if test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        # A bare command line is what users mean when they leave the prefix out.
+        test = ["CMD-SHELL", " ".join(test)] if len(test) == 1 else ["CMD", *test]
+    ns = 1_000_000_000
+    return {
+        "test": test,
+        "interval": int((hc.get("interval") or 30) * ns),
+        "timeout": int((hc.get("timeout") or 5) * ns),
+        "retries": int(hc.get("retries") or 3),
+        "start_period": int((hc.get("start_period") or 0) * ns),
+    }
+
+
+_pull_lock = threading.Lock()
+
+
+def ensure_images(client: docker.DockerClient, images: Iterable[str],
+                  log: Callable[[str], None] = lambda _m: None) -> None:
+    """Pull each image by its reference when it is not present locally (once each)."""
+    with _pull_lock:  # two services sharing an image must not pull it twice at once
+        for image in sorted(set(images)):
+            try:
+                client.api.inspect_image(image)
+                continue
+            except ImageNotFound:
+                pass
+            log(f"pulling {image}")
+            try:
+                repo, sep, digest = image.partition("@")
+                if sep:
+                    client.api.pull(repo, tag=digest)
+                else:
+                    client.images.pull(image)
+                client.api.inspect_image(image)
+            except (APIError, ImageNotFound) as exc:
+                raise FgformError(f"cannot pull image {image!r}: {_explain(exc)}",
+                                  hint="Check the image name, and that its registry "
+                                  "(fg_registry) is running.") from exc
+
+
+def _explain(exc: Exception) -> str:
+    return getattr(exc, "explanation", None) or str(exc)
+
+
+def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: Launch,
+                      index: int, spec: dict[str, Any], first_name: str | None,
+                      publish: dict[str, Any]) -> str:
+    """Create one container of the task; returns its id."""
+    td = launch.taskdef
+    cpu = spec.get("cpu") or td.get("cpu") or 0
+    mem = spec.get("memory") or td.get("memory") or 0
+    name = container_name(launch.cluster.name, launch.service, launch.task_id, spec["name"])
+    labels = L.base_labels(
+        ctx, launch.address, kind=launch.kind,
+        **{
+            L.CLUSTER: launch.cluster.name,
+            L.SERVICE: launch.service,
+            L.TASK_DEFINITION: str(td.get("arn") or ""),
+            L.TASK_ID: launch.task_id,
+            L.INSTANCE: launch.instance,
+            CONTAINER: spec["name"],
+            CONTAINER_INDEX: str(index),
+            # Task-level reservation on every container: usage is summed once per task id.
+            CPU: str(td.get("cpu") or 0),
+            MEMORY: str(td.get("memory") or 0),
+            ESSENTIAL: "true" if spec.get("essential", True) else "false",
+            CREATED: datetime.now(UTC).isoformat(timespec="microseconds"),
+            STOP_TIMEOUT: str(int(spec.get("stop_timeout") or 10)),
+        },
+    )
+    env = dict(spec.get("environment") or {})
+    env.update(launch.environment or {})
+    command = spec.get("command")
+    if launch.command is not None and index == _first_essential(td):
+        command = launch.command
+    mem_bytes = int(mem) * 1024 * 1024 if mem else None
+    host_kwargs: dict[str, Any] = {
+        "init": True,  # PID 1 forwards SIGTERM and reaps: stop takes 0.1 s, not the timeout
+        "nano_cpus": int(cpu * 1_000_000_000 / 1024) if cpu else None,
+        "mem_limit": mem_bytes,
+        "memswap_limit": mem_bytes,  # equal to the limit: no swap, as on Fargate
+    }
+    if first_name is None:
+        host_kwargs["network_mode"] = launch.cluster.network
+        if publish:
+            host_kwargs["port_bindings"] = publish
+        networking = client.api.create_networking_config(
+            {launch.cluster.network: client.api.create_endpoint_config(
+                aliases=[launch.task_id])})
+    else:
+        host_kwargs["network_mode"] = f"container:{first_name}"
+        networking = None
+    host_config = client.api.create_host_config(
+        **{k: v for k, v in host_kwargs.items() if v is not None})
+    resp = client.api.create_container(
+        spec["image"],
+        command=command,
+        entrypoint=spec.get("entry_point"),
+        name=name,
+        hostname=launch.task_id if first_name is None else None,
+        labels=labels,
+        environment=env or None,
+        working_dir=spec.get("working_directory"),
+        user=spec.get("user"),
+        healthcheck=healthcheck(spec.get("health_check")),
+        stop_timeout=int(spec.get("stop_timeout") or 10),
+        ports=list(publish) if first_name is None and publish else None,
+        host_config=host_config,
+        networking_config=networking,
+        detach=True,
+    )
+    return str(resp["Id"])
+
+
+def _first_essential(td: dict[str, Any]) -> int:
+    specs = td.get("container") or []
+    return next((i for i, c in enumerate(specs) if c.get("essential", True)), 0)
+
+
+def _publish(td: dict[str, Any], bind: str = "127.0.0.1") -> dict[str, Any]:
+    """Host ports of every container: all published on the first container, which owns the
+    task's network namespace."""
+    out: dict[str, Any] = {}
+    for spec in td.get("container") or []:
+        for pm in spec.get("port_mapping") or []:
+            if pm.get("host_port"):
+                key = f"{pm['container_port']}/{pm.get('protocol') or 'tcp'}"
+                out[key] = (bind, int(pm["host_port"]))
+    return out
+
+
+def launch_task(client: docker.DockerClient, ctx: FleetContext, launch: Launch) -> list[str]:
+    """Create and start every container of one task; returns container ids in order.
+
+    On failure the task's containers are removed, so a half-started task never lingers.
+    """
+    specs = list(launch.taskdef.get("container") or [])
+    if not specs:
+        raise FgformError(f"task definition {launch.taskdef.get('arn')} has no containers")
+    ids: list[str] = []
+    first_name: str | None = None
+    try:
+        for index, spec in enumerate(specs):
+            cid = _create_container(client, ctx, launch, index, spec, first_name,
+                                    _publish(launch.taskdef) if index == 0 else {})
+            ids.append(cid)
+            if index == 0:
+                first_name = container_name(launch.cluster.name, launch.service,
+                                            launch.task_id, spec["name"])
+                # The others join this namespace, which exists only once it runs.
+                client.api.start(cid)
+        for cid in ids[1:]:
+            client.api.start(cid)
+    except APIError as exc:
+        remove_containers(client, [(cid, 0) for cid in ids])
+        raise FgformError(
+            f"cannot start task {launch.task_id} of {launch.taskdef.get('arn')}: "
+            f"{_explain(exc)}") from exc
+    launch.container_ids = ids
+    ctx.log(f"{launch.address}: started task {launch.task_id} "
+            f"({launch.taskdef.get('arn')}) on {launch.instance}")
+    return ids
+
+
+def launch_tasks(client: docker.DockerClient, ctx: FleetContext, launches: Sequence[Launch]
+                 ) -> tuple[list[Launch], list[FgformError]]:
+    """Start several tasks in parallel; returns those started and the errors of the rest."""
+    if not launches:
+        return [], []
+    images = {c["image"] for ln in launches for c in ln.taskdef.get("container") or []}
+    ensure_images(client, images, ctx.log)
+    ok: list[Launch] = []
+    errors: list[FgformError] = []
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(launches))) as pool:
+        futures = [(ln, pool.submit(launch_task, client, ctx, ln)) for ln in launches]
+        for ln, fut in futures:
+            try:
+                fut.result()
+                ok.append(ln)
+            except FgformError as exc:
+                errors.append(exc)
+    return ok, errors
+
+
+# -- stopping ----------------------------------------------------------------------------------
+def remove_containers(client: docker.DockerClient, items: Sequence[tuple[str, int]]) -> None:
+    """Stop (SIGTERM, then SIGKILL after its timeout) and remove containers; gone is fine."""
+    for cid, timeout in items:
+        try:
+            client.api.stop(cid, timeout=timeout)
+        except NotFound:
+            continue
+        except APIError:
+            pass  # already stopping/stopped: removal below settles it
+        try:
+            client.api.remove_container(cid, force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            # "removal already in progress" from a concurrent delete is fine
+            if "already in progress" not in _explain(exc):
+                raise
+
+
+def stop_task(client: docker.DockerClient, task: LiveTask, keep_stopped: bool = False) -> None:
+    """Stop and remove a task's containers; joined containers first, the namespace owner
+    last. `keep_stopped` leaves exited essential containers for their logs."""
+    items = [(c.id, c.stop_timeout) for c in sorted(task.containers, key=lambda c: -c.index)
+             if not (keep_stopped and c.essential and c.state in ("exited", "dead"))]
+    remove_containers(client, items)
+
+
+def stop_tasks(client: docker.DockerClient, tasks: Sequence[LiveTask],
+               keep_stopped: bool = False) -> None:
+    """Stop several tasks in parallel."""
+    if not tasks:
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(tasks))) as pool:
+        for fut in [pool.submit(stop_task, client, t, keep_stopped) for t in tasks]:
+            fut.result()
+
+
+# -- waiting and diagnosing ------------------------------------------------------------------
+@dataclass(slots=True)
+class WaitResult:
+    healthy: list[LiveTask]
+    failed: dict[str, str]  # task id -> why (exit code, health output, last log lines)
+    live: list[LiveTask]  # the last list call's view of every task of the filter
+
+
+def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
+                 timeout: float, log_lines: int = 10, **extra: str) -> WaitResult:
+    """Poll (one list call per round) until every task in `task_ids` runs and is healthy.
+
+    A task fails at once when an essential container stops or a health check turns
+    unhealthy; the others are waited for until `timeout`. Failures carry diagnostics.
+    """
+    pending = set(task_ids)
+    deadline = time.monotonic() + timeout
+    failed: dict[str, str] = {}
+    healthy: dict[str, LiveTask] = {}
+    live: list[LiveTask] = []
+    # When each task without a health check was first seen running: the creation label
+    # cannot tell, as a busy engine may start a container well after creating it.
+    seen_running: dict[str, float] = {}
+    while True:
+        live = list_live_tasks(ctx, client, **extra)
+        by_id = {t.task_id: t for t in live}
+        for tid in sorted(pending):
+            task = by_id.get(tid)
+            if task is None:
+                failed[tid] = "its containers disappeared (removed by someone else?)"
+            elif task.stopped:
+                failed[tid] = describe_failure(client, task, "stopped", log_lines)
+            elif task.unhealthy:
+                failed[tid] = describe_failure(client, task, "unhealthy", log_lines)
+            elif task.healthy and (task.health != "UNKNOWN" or time.monotonic()
+                                   - seen_running.setdefault(tid, time.monotonic())
+                                   >= MIN_STABLE_SECONDS):
+                healthy[tid] = task
+            else:
+                continue
+            pending.discard(tid)
+        if not pending:
+            break
+        if time.monotonic() >= deadline:
+            for tid in sorted(pending):
+                task = by_id.get(tid)
+                failed[tid] = (describe_failure(client, task, f"not healthy after {timeout:g} s",
+                                                log_lines) if task else "gone")
+            break
+        time.sleep(POLL_SECONDS)
+    return WaitResult(list(healthy.values()), failed, live)
+
+
+def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
+                     log_lines: int = 10) -> str:
+    """Why a task failed: exit codes, the last health-check output, the last log lines."""
+    parts = [f"task {task.task_id} ({task.task_definition} on {task.instance}) {what}"]
+    for c in task.containers:
+        head = f"  container {c.container}: {c.status or c.state}"
+        try:
+            info = client.api.inspect_container(c.id)
+        except NotFound:
+            parts.append(head + " (gone)")
+            continue
+        state = info.get("State") or {}
+        if state.get("Status") == "exited":
+            head += f" exit code {state.get('ExitCode')}"
+            if state.get("OOMKilled"):
+                head += " (out of memory: raise the task's memory)"
+            if state.get("Error"):
+                head += f" error: {state['Error']}"
+        parts.append(head)
+        hlog = ((state.get("Health") or {}).get("Log") or [])
+        if hlog:
+            last = hlog[-1]
+            out = (last.get("Output") or "").strip()
+            parts.append(f"    last health check: exit {last.get('ExitCode')}"
+                         + (f": {out[-300:]}" if out else " (no output)"))
+        try:
+            raw = client.api.logs(c.id, tail=log_lines)
+        except APIError:
+            raw = b""
+        text = raw.decode("utf-8", "replace").rstrip("\n") if isinstance(raw, bytes) else ""
+        if text:
+            parts.append("    last log lines:")
+            parts.extend(f"      {line}" for line in text.splitlines()[-log_lines:])
+        else:
+            parts.append("    (no log output)")
+    return "\n".join(parts)

@@ -1,0 +1,298 @@
+"""Saved plans (`fgform plan -out FILE`, `fgform apply FILE`) and their staleness check.
+
+A plan file is JSON: `{"format": "fgform-plan", "format_version": 1, ...}` holding the
+configuration hash, the variables (sensitive ones flagged), the lineage and serial of the
+state the plan was made against (null when there was none), the mode, the targets, and every
+change. UNKNOWN is encoded losslessly as `{"__fgform_unknown__": true}`; a dict that happens
+to have that key is escaped as `{"__fgform_escaped__": {...}}`.
+
+Like Terraform's, a plan file may hold secrets (sensitive variables' values are needed to
+apply it): treat it as a secret.
+
+`config_hash` covers every `*.hcl`, `*.tf` and `*.fgvars` file of the configuration
+directory and all its (non-hidden) subdirectories, plus the directories of modules outside
+it (given the loaded Config). Image build contexts are not hashed here: their content is already
+in the plan as each fg_image's planned `context_sha256`, which apply can compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path as FsPath
+from typing import Any
+
+from fgform.addresses import parse_address
+from fgform.errors import FgformError
+from fgform.plan.model import (
+    Action,
+    ActionReason,
+    AttributeDiff,
+    DiffKind,
+    OutputChange,
+    Plan,
+    PlanMode,
+    ResourceChange,
+)
+from fgform.state.model import StateFile
+from fgform.values import UNKNOWN, Sensitive
+
+FORMAT = "fgform-plan"
+FORMAT_VERSION = 1
+_UNK = "__fgform_unknown__"
+_ESC = "__fgform_escaped__"
+CONFIG_SUFFIXES = (".hcl", ".tf", ".fgvars")
+
+
+class StalePlanError(FgformError):
+    """A saved plan no longer matches the state or configuration it was made against."""
+
+
+class PlanFileError(FgformError):
+    """A file that is not a readable fgform plan."""
+
+
+# -- values -------------------------------------------------------------------------------
+
+
+def encode_value(v: Any) -> Any:
+    """Plain JSON for a value that may hold UNKNOWN (lossless; see decode_value)."""
+    if v is UNKNOWN:
+        return {_UNK: True}
+    if isinstance(v, Sensitive):
+        return encode_value(v.value)  # marks travel separately, as paths
+    if isinstance(v, dict):
+        out = {str(k): encode_value(x) for k, x in v.items()}
+        if _UNK in v or _ESC in v:
+            return {_ESC: out}
+        return out
+    if isinstance(v, (list, tuple)):
+        return [encode_value(x) for x in v]
+    return v
+
+
+def decode_value(v: Any) -> Any:
+    if isinstance(v, dict):
+        if len(v) == 1 and v.get(_UNK) is True:
+            return UNKNOWN
+        if len(v) == 1 and _ESC in v and isinstance(v[_ESC], dict):
+            return {k: decode_value(x) for k, x in v[_ESC].items()}
+        return {k: decode_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [decode_value(x) for x in v]
+    return v
+
+
+def _paths(paths: list) -> list[list[str | int]]:
+    return [list(p) for p in paths]
+
+
+def _tuples(paths: list) -> list[tuple]:
+    return [tuple(p) for p in paths]
+
+
+def _change_to_json(rc: ResourceChange) -> dict[str, Any]:
+    return {
+        "address": str(rc.address),
+        "action": rc.action.value,
+        "reason": rc.reason.value,
+        "before": encode_value(rc.before),
+        "after": encode_value(rc.after),
+        "before_sensitive": _paths(rc.before_sensitive),
+        "after_sensitive": _paths(rc.after_sensitive),
+        "replace_paths": _paths(rc.replace_paths),
+        "diffs": [{"path": list(d.path), "kind": d.kind.value, "before": encode_value(d.before),
+                   "after": encode_value(d.after), "forces_replacement": d.forces_replacement}
+                  for d in rc.diffs],
+        "dependencies": list(rc.dependencies),
+        "create_before_destroy": rc.create_before_destroy,
+        "prevent_destroy": rc.prevent_destroy,
+        "repair": rc.repair,
+    }
+
+
+def _change_from_json(d: dict[str, Any]) -> ResourceChange:
+    return ResourceChange(
+        address=parse_address(d["address"]),
+        action=Action(d["action"]),
+        reason=ActionReason(d.get("reason", "")),
+        before=decode_value(d.get("before")),
+        after=decode_value(d.get("after")),
+        before_sensitive=_tuples(d.get("before_sensitive", [])),
+        after_sensitive=_tuples(d.get("after_sensitive", [])),
+        replace_paths=_tuples(d.get("replace_paths", [])),
+        diffs=[AttributeDiff(tuple(x["path"]), DiffKind(x["kind"]), decode_value(x["before"]),
+                             decode_value(x["after"]), x["forces_replacement"])
+               for x in d.get("diffs", [])],
+        dependencies=list(d.get("dependencies", [])),
+        create_before_destroy=d.get("create_before_destroy", False),
+        prevent_destroy=d.get("prevent_destroy", False),
+        repair=d.get("repair"),
+    )
+
+
+# -- the file -----------------------------------------------------------------------------
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config_hash": plan.config_hash,
+        "variables": {k: {"value": encode_value(v), "sensitive": isinstance(v, Sensitive)}
+                      for k, v in sorted(plan.variables.items())},
+        "state": None if plan.state_lineage is None else {
+            "lineage": plan.state_lineage, "serial": plan.state_serial},
+        "mode": plan.mode.value,
+        "targets": list(plan.targets),
+        "timestamp": plan.timestamp,
+        "errored": plan.errored,
+        "warnings": list(plan.warnings),
+        "changes": [_change_to_json(c) for c in plan.changes],
+        "drift": [_change_to_json(c) for c in plan.drift],
+        "output_changes": [{"name": o.name, "action": o.action.value,
+                            "before": encode_value(o.before), "after": encode_value(o.after),
+                            "sensitive": o.sensitive} for o in plan.output_changes],
+        # the refreshed state: what apply starts from (and all a refresh-only apply writes)
+        "prior_state": plan.prior_state.to_dict() if plan.prior_state is not None else None,
+        "configuration": plan.configuration,
+    }
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    if data.get("format") != FORMAT:
+        raise PlanFileError("The file is not an fgform plan file.",
+                            hint="Make one with `fgform plan -out FILE`.")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise PlanFileError(
+            f"Unsupported plan file format version {data.get('format_version')!r} "
+            f"(this fgform reads version {FORMAT_VERSION}).",
+            hint="Make the plan again with this version of fgform.")
+    variables: dict[str, Any] = {}
+    for k, v in data.get("variables", {}).items():
+        value = decode_value(v.get("value"))
+        variables[k] = Sensitive(value) if v.get("sensitive") else value
+    st = data.get("state")
+    prior = data.get("prior_state")
+    return Plan(
+        changes=[_change_from_json(c) for c in data.get("changes", [])],
+        prior_state=StateFile.from_dict(prior) if prior is not None else None,
+        mode=PlanMode(data.get("mode", "normal")),
+        drift=[_change_from_json(c) for c in data.get("drift", [])],
+        output_changes=[OutputChange(o["name"], Action(o["action"]), decode_value(o["before"]),
+                                     decode_value(o["after"]), o.get("sensitive", False))
+                        for o in data.get("output_changes", [])],
+        variables=variables,
+        config_hash=data.get("config_hash", ""),
+        targets=list(data.get("targets", [])),
+        timestamp=data.get("timestamp", ""),
+        errored=data.get("errored", False),
+        state_lineage=st["lineage"] if st else None,
+        state_serial=st["serial"] if st else None,
+        warnings=list(data.get("warnings", [])),
+        configuration=data.get("configuration"),
+    )
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write a plan file atomically (a half-written plan must never be applied)."""
+    p = FsPath(path)
+    tmp = p.with_name(p.name + ".tmp")
+    text = json.dumps(plan_to_dict(plan), indent=1, sort_keys=True) + "\n"
+    # 0600: the file may hold sensitive variables' values.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, p)
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(f"Cannot read the plan file {os.fspath(path)}: {exc.strerror}") \
+            from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{os.fspath(path)} is not an fgform plan file (not JSON).") \
+            from exc
+    if not isinstance(data, dict):
+        raise PlanFileError(f"{os.fspath(path)} is not an fgform plan file.")
+    return plan_from_dict(data)
+
+
+# -- staleness ------------------------------------------------------------------------------
+
+_HINT = "Run `fgform plan -out FILE` again, review it, and apply the new plan."
+
+
+def check_stale(plan: Plan, current_state: StateFile | None, config_hash: str) -> None:
+    """Refuse a saved plan that no longer matches the state or configuration.
+
+    A plan made against no state refuses once a state exists (Terraform issue 24078: two plans
+    made before the first apply must not both be applied).
+    """
+    if plan.state_lineage is None:
+        if current_state is not None:
+            raise StalePlanError(
+                "Saved plan is stale: the plan was made when there was no state, and a state "
+                f"now exists (lineage {current_state.lineage}, serial {current_state.serial}).",
+                hint=_HINT)
+    else:
+        if current_state is None:
+            raise StalePlanError(
+                "Saved plan is stale: the plan was made against a state (lineage "
+                f"{plan.state_lineage}, serial {plan.state_serial}) that no longer exists.",
+                hint=_HINT)
+        if current_state.lineage != plan.state_lineage:
+            raise StalePlanError(
+                "Saved plan is stale: the plan was made for a different state (lineage "
+                f"{plan.state_lineage} -> {current_state.lineage}).", hint=_HINT)
+        if current_state.serial != plan.state_serial:
+            raise StalePlanError(
+                "Saved plan is stale: the state was changed since the plan was made (serial "
+                f"{plan.state_serial} -> {current_state.serial}).", hint=_HINT)
+    if plan.config_hash and config_hash and plan.config_hash != config_hash:
+        raise StalePlanError(
+            "Saved plan is stale: the configuration was changed since the plan was made.",
+            hint=_HINT)
+
+
+def _config_dirs(config_dir: str | os.PathLike[str], config: Any | None) -> list[FsPath]:
+    """Every directory under the root (modules usually live there), plus the directories of
+    modules outside it when the loaded Config is given. Same answer with or without the
+    Config for modules inside the root, so plan and apply agree."""
+    root = FsPath(config_dir)
+    dirs = [root]
+    for d, subdirs, _ in os.walk(root):
+        # .fgform holds caches and state; hidden directories are not configuration
+        subdirs[:] = sorted(s for s in subdirs if not s.startswith("."))
+        if FsPath(d) != root:
+            dirs.append(FsPath(d))
+    todo = [config] if config is not None else []
+    while todo:
+        c = todo.pop()
+        dirs.append(FsPath(c.module.dir))
+        todo.extend(c.children.values())
+    return dirs
+
+
+def config_hash(config_dir: str | os.PathLike[str], config: Any | None = None) -> str:
+    """sha256 over the configuration files of the root and every module directory."""
+    root = FsPath(config_dir).resolve()
+    digest = hashlib.sha256()
+    dirs = sorted({d.resolve() for d in _config_dirs(config_dir, config) if d.is_dir()})
+    for d in dirs:
+        for f in sorted(d.iterdir()):
+            if f.is_file() and f.name.endswith(CONFIG_SUFFIXES):
+                try:
+                    name = str(f.relative_to(root))
+                except ValueError:
+                    name = str(f)  # a module outside the root directory
+                digest.update(f"{name}\0".encode())
+                digest.update(hashlib.sha256(f.read_bytes()).hexdigest().encode() + b"\0")
+    return digest.hexdigest()

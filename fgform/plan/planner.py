@@ -1,0 +1,574 @@
+"""make_plan: refresh, walk the configuration, decide each instance, plan deletes and outputs.
+
+The steps follow Terraform's plan walk:
+(a) refresh: each prior instance's attributes are replaced by the live snapshot (plain data
+    from the drivers' `read()`, keyed by address; None = deleted outside fgform); what
+    differs is recorded as drift;
+(b) the configuration is walked in dependency order (`graph.walk`); each instance is decided
+    (`decide.decide`) and its planned value (UNKNOWN where only apply can tell) is what later
+    expressions see, so unknowns propagate: a rebuilt image has an unknown digest, the task
+    definition naming it changes and gets an unknown revision, the service then updates;
+(c) instances in state but not in the configuration are deleted, with the reason;
+(d) root outputs are compared with the state's.
+Modes: normal, destroy (everything deleted) and refresh-only (drift only). `-target` limits
+the plan to the targets and what they depend on; `-replace` forces replacement.
+
+Pure apart from reading the configuration directory (plan_time hooks): Docker is never
+touched here; the CLI gathers the live snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from fgform.addresses import Address, AddressError, format_module, parse_address
+from fgform.config.ast import Literal, Node, Object, Reference, Template, Tuple
+from fgform.config.expr import references
+from fgform.config.model import Body, Config, Lifecycle, Resource
+from fgform.config.schema import BlockSchema, ResourceSchema, get_schema
+from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
+from fgform.plan import diff as _diff
+from fgform.plan.decide import Decision, decide, prevent_destroy_error
+from fgform.plan.model import (
+    Action,
+    ActionReason,
+    OutputChange,
+    Plan,
+    PlanMode,
+    ResourceChange,
+)
+from fgform.state.model import InstanceState, StateFile
+from fgform.values import UNKNOWN, Path, Sensitive, contains_unknown, unmark
+
+TARGET_WARNING = (
+    "Resource targeting is in effect\n"
+    "You are creating a plan with the -target option, which means that the result of this\n"
+    "plan may not represent all of the changes requested by the current configuration.\n"
+    "\n"
+    "The -target option is not for routine use, and is provided only for exceptional\n"
+    "situations such as recovering from errors or mistakes, or when fgform specifically\n"
+    "suggests to use it as part of an error message."
+)
+
+
+@dataclass(slots=True)
+class PlanOptions:
+    """The plan command's options."""
+
+    mode: PlanMode = PlanMode.NORMAL
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    refresh: bool = True
+    config_dir: str = "."
+    timestamp: str | None = None  # fixed by tests; now (UTC) otherwise
+    config_hash: str = ""
+
+
+# -- sensitive paths ----------------------------------------------------------------------
+
+
+def schema_sensitive_paths(schema: ResourceSchema | None, value: Any) -> list[Path]:
+    """Paths of attributes the schema marks sensitive, within a concrete value."""
+    if schema is None or not isinstance(value, dict):
+        return []
+    return _block_sensitive(schema.body, value, ())
+
+
+def _block_sensitive(block: BlockSchema, value: dict[str, Any], path: Path) -> list[Path]:
+    out: list[Path] = [(*path, a.name) for a in block.attributes
+                       if a.sensitive and value.get(a.name) is not None]
+    for b in block.blocks:
+        v = value.get(b.name)
+        if isinstance(v, dict):
+            out += _block_sensitive(b, v, (*path, b.name))
+        elif isinstance(v, list):
+            for i, el in enumerate(v):
+                if isinstance(el, dict):
+                    out += _block_sensitive(b, el, (*path, b.name, i))
+    return out
+
+
+def _merge_paths(*groups: list[Path] | list[list[str | int]]) -> list[Path]:
+    seen: list[Path] = []
+    for g in groups:
+        for p in g:
+            t = tuple(p)
+            if t not in seen:
+                seen.append(t)
+    return sorted(seen, key=lambda p: tuple(str(x) for x in p))
+
+
+def remark(value: Any, paths: list[Path]) -> Any:
+    """Put Sensitive marks back at `paths`, so dependents of a sensitive attribute stay
+    sensitive."""
+    if not paths:
+        return value
+    if () in paths:
+        return Sensitive(value)
+    if isinstance(value, dict):
+        return {k: remark(v, [p[1:] for p in paths if p and p[0] == k])
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [remark(v, [p[1:] for p in paths if p and p[0] == i])
+                for i, v in enumerate(value)]
+    return value
+
+
+# -- targets ------------------------------------------------------------------------------
+
+
+def _matches(addr: Address, target: str) -> bool:
+    """`fg_service.web` matches all its instances, `module.m` everything inside."""
+    s = str(addr)
+    return s == target or s.startswith(target + "[") or s.startswith(target + ".")
+
+
+def _config_id(addr: Address) -> str:
+    """The graph's node id of an instance's resource: `module.a.fg_service.web`."""
+    mods = "".join(f"module.{s.name}." for s in addr.module)
+    return f"{mods}{addr.type}.{addr.name}"
+
+
+def _target_closure(config: Config, targets: list[str]) -> set[str]:
+    """Config-level ids of every resource a target depends on, transitively."""
+    from fgform.graph import build_graph, resource_dependencies
+
+    g = build_graph(config)
+    memo: dict[str, set[str]] = {}
+    todo: list[str] = []
+    for nid, node in g.nodes.items():
+        if node.kind != "resource":
+            continue
+        for t in targets:
+            tid = _strip_keys(t)
+            if nid == tid or nid.startswith(tid + "."):
+                todo.append(nid)
+    seen: set[str] = set()
+    while todo:
+        nid = todo.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        todo.extend(resource_dependencies(g, nid, memo))
+    return seen
+
+
+def _strip_keys(target: str) -> str:
+    try:
+        a = parse_address(target)
+        return _config_id(Address(a.type, a.name, None, a.module))
+    except AddressError:
+        # a module target: module.a[0].module.b -> module.a.module.b
+        import re
+        return re.sub(r"\[[^\]]*\]", "", target)
+
+
+# -- the plan -------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def refresh_state(prior: StateFile | None, live: dict[str, dict[str, Any] | None] | None
+                  ) -> tuple[StateFile | None, list[ResourceChange]]:
+    """The refreshed state and the drift it revealed (update and delete drift)."""
+    if prior is None:
+        return None, []
+    refreshed = copy.deepcopy(prior)
+    drift: list[ResourceChange] = []
+    if not live:
+        return refreshed, drift
+    for addr in prior.addresses():
+        key = str(addr)
+        if key not in live:
+            continue  # no driver answered for it: keep what state says
+        inst = refreshed.get(addr)
+        assert inst is not None
+        schema = get_schema(addr.type)
+        sens = _merge_paths(inst.sensitive_paths,
+                            schema_sensitive_paths(schema, inst.attributes))
+        observed = live[key]
+        if observed is None:
+            drift.append(ResourceChange(addr, Action.DELETE, before=inst.attributes,
+                                        after=None, before_sensitive=sens,
+                                        diffs=_diff.diff_attributes(inst.attributes, None,
+                                                                    schema)))
+            refreshed.remove(addr)
+            continue
+        # Drivers report what they read; attributes they do not read keep their state value.
+        new = {**inst.attributes, **copy.deepcopy(observed)}
+        diffs = _diff.diff_attributes(inst.attributes, new, schema)
+        if diffs:
+            drift.append(ResourceChange(addr, Action.UPDATE, before=inst.attributes,
+                                        after=new, before_sensitive=sens,
+                                        after_sensitive=sens, diffs=diffs))
+            inst.attributes = new
+    drift.sort(key=lambda c: c.address.sort_key())
+    return refreshed, drift
+
+
+def _find_config(config: Config, addr: Address) -> tuple[Config | None, Resource | None]:
+    cfg: Config | None = config
+    for step in addr.module:
+        cfg = cfg.children.get(step.name) if cfg is not None else None
+    if cfg is None:
+        return None, None
+    return cfg, cfg.module.resources.get(f"{addr.type}.{addr.name}")
+
+
+def _change(addr: Address, d: Decision, prior: InstanceState | None,
+            after_sensitive: list[Path], deps: list[str],
+            lifecycle: Lifecycle | None) -> ResourceChange:
+    schema = get_schema(addr.type)
+    before = prior.attributes if prior is not None else None
+    before_sens = _merge_paths(prior.sensitive_paths if prior else [],
+                               schema_sensitive_paths(schema, before)) if before else []
+    after = d.planned
+    after_sens = _merge_paths(after_sensitive, schema_sensitive_paths(schema, after)) \
+        if after is not None else []
+    return ResourceChange(
+        address=addr, action=d.action, reason=d.reason,
+        before=copy.deepcopy(before), after=after,
+        before_sensitive=before_sens, after_sensitive=after_sens,
+        replace_paths=[tuple(p) for p in d.replace_paths], diffs=d.diffs,
+        dependencies=sorted(deps),
+        create_before_destroy=bool(lifecycle and lifecycle.create_before_destroy),
+        prevent_destroy=bool(lifecycle and lifecycle.prevent_destroy), repair=d.repair,
+    )
+
+
+def make_plan(config: Config, variables: dict[str, Any], prior_state: StateFile | None,
+              live: dict[str, dict[str, Any] | None] | None,
+              options: PlanOptions | None = None) -> Plan:
+    """Plan the changes that bring the fleet to the configuration.
+
+    Raises DiagnosticsError when the configuration cannot be evaluated, and FgformError
+    (PreventDestroyError) when the plan would destroy a prevent_destroy resource.
+    """
+    options = options or PlanOptions()
+    refreshed, drift = refresh_state(prior_state, live if options.refresh else None)
+    plan = Plan(
+        changes=[], prior_state=refreshed, mode=options.mode, drift=drift,
+        variables=dict(variables), config_hash=options.config_hash,
+        targets=list(options.targets), timestamp=options.timestamp or _now(),
+        state_lineage=prior_state.lineage if prior_state else None,
+        state_serial=prior_state.serial if prior_state else None,
+        configuration=configuration_json(config),
+    )
+    if options.targets:
+        plan.warnings.append(TARGET_WARNING)
+    if options.mode is PlanMode.REFRESH_ONLY:
+        return plan
+    if options.mode is PlanMode.DESTROY:
+        _plan_destroy(plan, config, refreshed, options)
+        return plan
+    _plan_normal(plan, config, variables, refreshed, options)
+    return plan
+
+
+def _plan_destroy(plan: Plan, config: Config, state: StateFile | None,
+                  options: PlanOptions) -> None:
+    """Everything in state is deleted (with -target: the targets and what depends on them)."""
+    if state is None:
+        return
+    chosen = set(state.addresses())
+    if options.targets:
+        chosen = {a for a in chosen if any(_matches(a, t) for t in options.targets)}
+        # dependents of a destroyed object must go first, so they are destroyed too
+        grew = True
+        while grew:
+            grew = False
+            for a in state.addresses():
+                if a in chosen:
+                    continue
+                inst = state.get(a)
+                assert inst is not None
+                if any(_matches(c, dep) or _config_id(c) == dep
+                       for dep in inst.dependencies for c in chosen):
+                    chosen.add(a)
+                    grew = True
+    errors: list[FgformError] = []
+    for addr in sorted(chosen):
+        inst = state.get(addr)
+        assert inst is not None
+        _, res = _find_config(config, addr)
+        if res is not None and res.lifecycle.prevent_destroy:
+            errors.append(prevent_destroy_error(str(addr)))
+            continue
+        d = Decision(Action.DELETE, ActionReason.NONE,
+                     diffs=_diff.diff_attributes(inst.attributes, None, get_schema(addr.type)))
+        plan.changes.append(_change(addr, d, inst, [], inst.dependencies,
+                                    res.lifecycle if res else None))
+    _raise_all(errors)
+    if not options.targets:
+        for name, out in sorted(state.outputs.items()):
+            plan.output_changes.append(OutputChange(name, Action.DELETE, out.value, None,
+                                                    out.sensitive))
+
+
+def _raise_all(errors: list[FgformError]) -> None:
+    if not errors:
+        return
+    if len(errors) == 1:
+        raise errors[0]
+    raise DiagnosticsError([Diagnostic.error(e.message, hint=e.hint) for e in errors])
+
+
+def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
+                 state: StateFile | None, options: PlanOptions) -> None:
+    from fgform.graph import validate_resolver, walk
+
+    closure = _target_closure(config, options.targets) if options.targets else None
+    replace = set(options.replace)
+    errors: list[FgformError] = []
+    changes: dict[Address, ResourceChange] = {}
+
+    def targeted(addr: Address) -> bool:
+        if closure is None:
+            return True
+        return any(_matches(addr, t) for t in options.targets) or _config_id(addr) in closure
+
+    def on_resource(addr: Address, res: Resource, decoded: dict[str, Any],
+                    deps: list[str]) -> Any:
+        schema = get_schema(res.type)
+        prior = state.get(addr) if state is not None else None
+        if not targeted(addr):
+            # Not part of this plan: dependents see what state says (or, for an object not
+            # created yet, its configuration with computed attributes unknown).
+            if prior is not None:
+                return remark(copy.deepcopy(prior.attributes), [tuple(p) for p in
+                                                                prior.sensitive_paths])
+            return validate_resolver(addr, res, decoded, deps)
+        desired, sens = unmark(decoded)
+        try:
+            d = decide(prior, desired, schema, res.lifecycle, str(addr) in replace,
+                       address=str(addr), config_dir=options.config_dir)
+        except FgformError as exc:
+            errors.append(exc)  # reported after the walk, with every other such error
+            return validate_resolver(addr, res, decoded, deps)
+        rc = _change(addr, d, prior, sens, deps, res.lifecycle)
+        changes[addr] = rc
+        return remark(d.planned, rc.after_sensitive)
+
+    result = walk(config, variables, on_resource, cwd=options.config_dir)
+    errs = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+    if errs:
+        raise DiagnosticsError(result.diagnostics)
+    final_vars = result.variables.get("")
+    if final_vars:
+        plan.variables = dict(final_vars)
+
+    # (c) deletes: instances in state the configuration no longer has.
+    module_instances = {""} | set(result.module_outputs)
+    if state is not None:
+        for addr in state.addresses():
+            if addr in result.configs or addr in changes:
+                continue
+            if closure is not None and not any(_matches(addr, t) for t in options.targets):
+                continue
+            inst = state.get(addr)
+            assert inst is not None
+            reason, res = _delete_reason(config, addr, result, module_instances)
+            lifecycle = res.lifecycle if res is not None else None
+            try:
+                d = decide(inst, None, get_schema(addr.type), lifecycle, False,
+                           address=str(addr), delete_reason=reason)
+            except FgformError as exc:
+                errors.append(exc)
+                continue
+            changes[addr] = _change(addr, d, inst, [], inst.dependencies, lifecycle)
+    _raise_all(errors)
+    plan.changes = [changes[a] for a in sorted(changes)]
+    plan.output_changes = _output_changes(config, result.outputs, state)
+
+
+def _delete_reason(config: Config, addr: Address, result: Any, module_instances: set[str]
+                   ) -> tuple[ActionReason, Resource | None]:
+    cfg, res = _find_config(config, addr)
+    if cfg is None or (addr.module and format_module(addr.module) not in module_instances):
+        return ActionReason.DELETE_BECAUSE_NO_MODULE, None
+    if res is None:
+        return ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG, None
+    exp = result.expansions.get(Address(addr.type, addr.name, None, addr.module))
+    mode = exp.mode if exp is not None else (
+        "count" if res.count is not None else "for_each" if res.for_each is not None
+        else "single")
+    if mode == "count" and isinstance(addr.key, int):
+        return ActionReason.DELETE_BECAUSE_COUNT_INDEX, res
+    if mode == "for_each" and isinstance(addr.key, str):
+        return ActionReason.DELETE_BECAUSE_EACH_KEY, res
+    return ActionReason.DELETE_BECAUSE_WRONG_REPETITION, res
+
+
+def _output_changes(config: Config, outputs: dict[str, Any], state: StateFile | None
+                    ) -> list[OutputChange]:
+    prior = state.outputs if state is not None else {}
+    out: list[OutputChange] = []
+    for name in sorted(set(config.module.outputs) | set(prior)):
+        decl = config.module.outputs.get(name)
+        if decl is None:
+            p = prior[name]
+            out.append(OutputChange(name, Action.DELETE, p.value, None, p.sensitive))
+            continue
+        raw = outputs.get(name, UNKNOWN)
+        value, paths = unmark(raw)
+        sensitive = decl.sensitive or bool(paths)
+        if name not in prior:
+            out.append(OutputChange(name, Action.CREATE, None, value, sensitive))
+            continue
+        p = prior[name]
+        same = not contains_unknown(value) and value == p.value and sensitive == p.sensitive
+        out.append(OutputChange(name, Action.NOOP if same else Action.UPDATE, p.value, value,
+                                sensitive or p.sensitive))
+    return out
+
+
+# -- Terraform's JSON `configuration` section ------------------------------------------------
+
+_NOT_CONSTANT = object()
+
+
+def _constant(node: Node | None) -> Any:
+    """The value of an expression made of literals only, else _NOT_CONSTANT."""
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, Template) and all(isinstance(p, str) for p in node.parts):
+        return "".join(node.parts)  # type: ignore[arg-type]
+    if isinstance(node, Tuple):
+        items = [_constant(n) for n in node.items]
+        return _NOT_CONSTANT if any(i is _NOT_CONSTANT for i in items) else items
+    if isinstance(node, Object):
+        out: dict[str, Any] = {}
+        for k, v in node.items:
+            kc, vc = _constant(k), _constant(v)
+            if kc is _NOT_CONSTANT or vc is _NOT_CONSTANT or not isinstance(kc, str):
+                return _NOT_CONSTANT
+            out[kc] = vc
+        return out
+    return _NOT_CONSTANT
+
+
+def _reference_strings(refs: list[Reference]) -> list[str]:
+    """Terraform lists a reference and the object that contains it:
+    `fg_image.web.uri` gives ["fg_image.web.uri", "fg_image.web"]."""
+    out: list[str] = []
+
+    def add(s: str) -> None:
+        if s not in out:
+            out.append(s)
+
+    for ref in refs:
+        parts = ref.parts
+        add(str(ref))
+        root = parts[0]
+        if root in ("var", "local", "count", "each", "path", "self", "terraform"):
+            continue
+        if root == "module" and len(parts) >= 2:
+            add(str(Reference(parts[:2], ref.range)))
+            continue
+        if len(parts) >= 3 and isinstance(parts[2], int):
+            add(str(Reference(parts[:3], ref.range)))
+        if len(parts) >= 2:
+            add(str(Reference(parts[:2], ref.range)))
+    return out
+
+
+def expression_json(node: Node | None) -> dict[str, Any]:
+    if node is None:
+        return {}
+    refs = references(node)
+    if refs:
+        return {"references": _reference_strings(refs)}
+    c = _constant(node)
+    return {} if c is _NOT_CONSTANT else {"constant_value": c}
+
+
+def _body_expressions(body: Body) -> dict[str, Any]:
+    out: dict[str, Any] = {name: expression_json(a.expr)
+                           for name, a in sorted(body.attributes.items())}
+    for b in body.blocks:
+        inner = _body_expressions(b.body)
+        out.setdefault(b.type, []).append(inner)
+    return out
+
+
+def _module_json(config: Config) -> dict[str, Any]:
+    m = config.module
+    out: dict[str, Any] = {}
+    if m.outputs:
+        outputs: dict[str, Any] = {}
+        for name, o in sorted(m.outputs.items()):
+            entry: dict[str, Any] = {}
+            if o.sensitive:
+                entry["sensitive"] = True
+            entry["expression"] = expression_json(o.expr)
+            if o.description:
+                entry["description"] = o.description
+            if o.depends_on:
+                entry["depends_on"] = [str(r) for r in o.depends_on]
+            outputs[name] = entry
+        out["outputs"] = outputs
+    resources = []
+    for _, r in sorted(m.resources.items()):
+        entry = {"address": f"{r.type}.{r.name}", "mode": "managed", "type": r.type,
+                 "name": r.name, "provider_config_key": "fgform",
+                 "expressions": _body_expressions(r.body), "schema_version": 0}
+        if r.count is not None:
+            entry["count_expression"] = expression_json(r.count)
+        if r.for_each is not None:
+            entry["for_each_expression"] = expression_json(r.for_each)
+        if r.depends_on:
+            entry["depends_on"] = [str(d) for d in r.depends_on]
+        resources.append(entry)
+    if resources:
+        out["resources"] = resources
+    if m.module_calls:
+        calls: dict[str, Any] = {}
+        for name, call in sorted(m.module_calls.items()):
+            centry: dict[str, Any] = {
+                "source": call.source,
+                "expressions": {k: expression_json(a.expr)
+                                for k, a in sorted(call.inputs.items())},
+            }
+            if call.count is not None:
+                centry["count_expression"] = expression_json(call.count)
+            if call.for_each is not None:
+                centry["for_each_expression"] = expression_json(call.for_each)
+            child = config.children.get(name)
+            centry["module"] = _module_json(child) if child is not None else {}
+            if call.depends_on:
+                centry["depends_on"] = [str(d) for d in call.depends_on]
+            calls[name] = centry
+        out["module_calls"] = calls
+    if m.variables:
+        variables: dict[str, Any] = {}
+        for name, v in sorted(m.variables.items()):
+            ventry: dict[str, Any] = {}
+            if v.has_default:
+                c = _constant(v.default) if v.default is not None else None
+                if c is not _NOT_CONSTANT:
+                    ventry["default"] = c
+            if v.description:
+                ventry["description"] = v.description
+            if v.sensitive:
+                ventry["sensitive"] = True
+            variables[name] = ventry
+        out["variables"] = variables
+    return out
+
+
+def configuration_json(config: Config) -> dict[str, Any]:
+    """Terraform's JSON `configuration`: provider config and the module tree, with each
+    expression's references or constant value."""
+    return {
+        "provider_config": {"fgform": {"name": "fgform", "full_name": "fgform"}},
+        "root_module": _module_json(config),
+    }
+
+
+__all__ = ["PlanOptions", "make_plan", "refresh_state", "configuration_json",
+           "schema_sensitive_paths", "TARGET_WARNING", "UNKNOWN"]

@@ -1,0 +1,262 @@
+"""Terraform's JSON plan and state formats (`terraform show -json`), so plan-review and policy
+tools that read Terraform's output read fgform's.
+
+Checked field by field against Terraform 1.11 (`tests/unit/fixtures/plan/terraform_1.11_*`):
+unknown values are omitted from `after` (null inside lists) and flagged in `after_unknown`;
+sensitive values stay in `before`/`after` (as Terraform does) and are flagged in
+`before_sensitive`/`after_sensitive`, which, like `after_unknown`, mirror the value with `true`
+leaves, objects omitting `false` and lists keeping it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fgform import __version__
+from fgform.addresses import Address
+from fgform.plan.model import Action, ActionReason, OutputChange, Plan, ResourceChange
+from fgform.state.model import StateFile
+from fgform.values import UNKNOWN, Path, unmark
+
+FORMAT_VERSION = "1.2"
+STATE_FORMAT_VERSION = "1.0"
+PROVIDER = "fgform"
+
+
+# -- value helpers ----------------------------------------------------------------------------
+
+
+def omit_unknowns(value: Any) -> Any:
+    """Terraform's omitUnknowns: drop unknown object attributes, null unknown list items."""
+    if isinstance(value, dict):
+        return {k: omit_unknowns(v) for k, v in value.items() if v is not UNKNOWN}
+    if isinstance(value, (list, tuple)):
+        return [None if v is UNKNOWN else omit_unknowns(v) for v in value]
+    return None if value is UNKNOWN else value
+
+
+def unknown_as_bool(value: Any) -> Any:
+    """Terraform's unknownAsBool: the shape of the value with true where unknown."""
+    if value is UNKNOWN:
+        return True
+    if value is None:
+        return False
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            b = unknown_as_bool(v)
+            if b is not False:
+                out[k] = b
+        return out
+    if isinstance(value, (list, tuple)):
+        return [unknown_as_bool(v) for v in value]
+    return False
+
+
+def sensitive_as_bool(value: Any, paths: list[Path] | list[list[str | int]]) -> Any:
+    """The shape of the value with true at the sensitive paths (Terraform's
+    `sensitive_values`/`*_sensitive`)."""
+    marked = {tuple(p) for p in paths}
+    return _sens(value, (), marked)
+
+
+def _sens(value: Any, path: Path, marked: set[Path]) -> Any:
+    if path in marked:
+        return True
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            b = _sens(v, (*path, k), marked)
+            if b is not False:
+                out[k] = b
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_sens(v, (*path, i), marked) for i, v in enumerate(value)]
+    return False
+
+
+def type_json(value: Any) -> Any:
+    """A cty type in Terraform's JSON notation, inferred from a value (outputs' `type`)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return ["object", {k: type_json(v) for k, v in value.items()}]
+    if isinstance(value, (list, tuple)):
+        return ["tuple", [type_json(v) for v in value]]
+    return "dynamic"
+
+
+# -- resources --------------------------------------------------------------------------------
+
+
+def _addr_fields(addr: Address) -> dict[str, Any]:
+    out: dict[str, Any] = {"address": str(addr)}
+    if addr.module:
+        out["module_address"] = addr.module_address
+    out.update({"mode": "managed", "type": addr.type, "name": addr.name})
+    if addr.key is not None:
+        out["index"] = addr.key
+    out["provider_name"] = PROVIDER
+    return out
+
+
+def resource_change_json(rc: ResourceChange) -> dict[str, Any]:
+    """One entry of `resource_changes` (or `resource_drift`)."""
+    out = _addr_fields(rc.address)
+    before, after = rc.before, rc.after
+    change: dict[str, Any] = {
+        "actions": rc.action.json_actions,
+        "before": omit_unknowns(before),
+        "after": omit_unknowns(after),
+        "after_unknown": unknown_as_bool(after) if after is not None else {},
+        "before_sensitive": sensitive_as_bool(before, rc.before_sensitive)
+        if before is not None else False,
+        "after_sensitive": sensitive_as_bool(after, rc.after_sensitive)
+        if after is not None else False,
+    }
+    if rc.replace_paths:
+        change["replace_paths"] = [list(p) for p in rc.replace_paths]
+    out["change"] = change
+    if rc.reason is not ActionReason.NONE:
+        out["action_reason"] = rc.reason.value
+    return out
+
+
+def output_change_json(oc: OutputChange) -> dict[str, Any]:
+    before = oc.before if oc.action is not Action.CREATE else None
+    after = oc.after if oc.action is not Action.DELETE else None
+    out: dict[str, Any] = {"actions": oc.action.json_actions, "before": omit_unknowns(before)}
+    if after is not UNKNOWN:
+        out["after"] = omit_unknowns(after)
+    out["after_unknown"] = unknown_as_bool(after) if after is not None else False
+    out["before_sensitive"] = oc.sensitive
+    out["after_sensitive"] = oc.sensitive
+    return out
+
+
+def _resource_value(addr: Address, values: dict[str, Any], sensitive: list,
+                    depends_on: list[str] | None = None, tainted: bool = False
+                    ) -> dict[str, Any]:
+    out = _addr_fields(addr)
+    out.pop("module_address", None)  # state/planned_values resources don't carry it
+    out["schema_version"] = 0
+    out["values"] = omit_unknowns(values)
+    out["sensitive_values"] = sensitive_as_bool(values, sensitive)
+    if depends_on:
+        out["depends_on"] = sorted(depends_on)
+    if tainted:
+        out["tainted"] = True
+    return out
+
+
+def _module_tree(entries: list[tuple[Address, dict[str, Any]]]) -> dict[str, Any]:
+    """Nest resources into root_module / child_modules by module path, as Terraform does."""
+    root: dict[str, Any] = {"resources": []}
+    children: dict[tuple, dict[str, Any]] = {}
+
+    def node(path: tuple) -> dict[str, Any]:
+        if not path:
+            return root
+        if path not in children:
+            parent = node(path[:-1])
+            children[path] = {"resources": [],
+                              "address": ".".join(str(s) for s in path)}
+            parent.setdefault("child_modules", []).append(children[path])
+        return children[path]
+
+    for addr, res in sorted(entries, key=lambda e: e[0].sort_key()):
+        node(addr.module)["resources"].append(res)
+    if not root["resources"]:
+        del root["resources"]
+    for mod in children.values():
+        if not mod["resources"]:
+            del mod["resources"]
+    return root
+
+
+def state_values_json(state: StateFile | None) -> dict[str, Any]:
+    """Terraform's state `values`: outputs and the module tree of resources."""
+    if state is None:
+        return {}
+    outputs = {
+        k: {"sensitive": v.sensitive, "value": v.value, "type": type_json(v.value)}
+        for k, v in sorted(state.outputs.items())
+    }
+    entries = []
+    for addr in state.addresses():
+        inst = state.get(addr)
+        assert inst is not None
+        entries.append((addr, _resource_value(addr, inst.attributes, inst.sensitive_paths,
+                                              inst.dependencies, inst.status == "tainted")))
+    out: dict[str, Any] = {}
+    if outputs:
+        out["outputs"] = outputs
+    out["root_module"] = _module_tree(entries)
+    return out
+
+
+def state_json(state: StateFile | None) -> dict[str, Any]:
+    """`show -json` without a plan: Terraform's state JSON."""
+    out: dict[str, Any] = {"format_version": STATE_FORMAT_VERSION}
+    if state is None:
+        return out
+    out["terraform_version"] = __version__
+    out["values"] = state_values_json(state)
+    return out
+
+
+def planned_values_json(plan: Plan) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    for oc in plan.output_changes:
+        if oc.action is Action.DELETE:
+            continue
+        entry: dict[str, Any] = {"sensitive": oc.sensitive}
+        if oc.after is not UNKNOWN:
+            entry["type"] = type_json(oc.after)
+            entry["value"] = omit_unknowns(oc.after)
+        outputs[oc.name] = entry
+    entries = [
+        (rc.address, _resource_value(rc.address, rc.after, rc.after_sensitive))
+        for rc in plan.changes if rc.after is not None
+    ]
+    out: dict[str, Any] = {}
+    if outputs:
+        out["outputs"] = outputs
+    out["root_module"] = _module_tree(entries)
+    return out
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """The whole plan in Terraform's JSON plan format (format_version 1.2)."""
+    out: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        # Terraform's key, holding fgform's version, so tools that read it keep working.
+        "terraform_version": __version__,
+    }
+    if plan.variables:
+        # Terraform includes sensitive variables' values here too (only the flag is elsewhere).
+        out["variables"] = {k: {"value": unmark(v)[0]} for k, v in sorted(plan.variables.items())}
+    out["planned_values"] = planned_values_json(plan)
+    if plan.drift:
+        out["resource_drift"] = [resource_change_json(rc) for rc in plan.drift]
+    out["resource_changes"] = [resource_change_json(rc) for rc in plan.changes]
+    out["output_changes"] = {oc.name: output_change_json(oc) for oc in plan.output_changes}
+    if plan.prior_state is not None:
+        out["prior_state"] = {"format_version": STATE_FORMAT_VERSION,
+                              "terraform_version": __version__,
+                              "values": state_values_json(plan.prior_state)}
+    out["configuration"] = plan.configuration or {
+        "provider_config": {PROVIDER: {"name": PROVIDER, "full_name": PROVIDER}},
+        "root_module": {},
+    }
+    out["timestamp"] = plan.timestamp
+    out["applyable"] = plan.has_changes or bool(plan.drift and plan.mode.value ==
+                                                "refresh-only")
+    # Terraform marks a targeted plan incomplete: applying it does not converge everything.
+    out["complete"] = not plan.targets and not plan.errored
+    out["errored"] = plan.errored
+    return out

@@ -1,0 +1,484 @@
+"""The pure functions behind `fgform state list|show|rm|mv|pull` and `fgform output`.
+
+Each takes a `StateFile` and returns data or text; none reads files, takes locks or prints.
+The CLI reads the state, calls one of these, and for `rm`/`mv` writes the (mutated) state
+back under the lock. Returned text has no trailing newline: the CLI echoes it with one,
+except for `output -raw`, which Terraform prints without a newline so that shells can use
+`$(fgform output -raw url)`.
+
+The text formats follow Terraform's, so that scripts and habits carry over:
+- `state show`: the plan renderer's HCL (four-space indent, aligned `=`, nested blocks,
+  `(sensitive value)`);
+- `output`: the console's HCL (two-space indent, quoted object keys, `<sensitive>` in the
+  list form).
+"""
+
+from __future__ import annotations
+
+import json as _json
+import math
+from decimal import Decimal
+from typing import Any
+
+from fgform.addresses import Address, AddressError, ModulePath, format_module, parse_address
+from fgform.config.schema import BlockSchema, get_schema
+from fgform.errors import FgformError
+from fgform.state.model import ResourceState, StateFile
+from fgform.state.store import dumps_state
+
+# -- address patterns ------------------------------------------------------------------------
+
+
+class _Pattern:
+    """An address given on the command line: a module, a resource, or one instance.
+
+    A module step written without a key (`module.a`) stands for every instance of that module
+    call, as in Terraform's -target; a resource without a key stands for all its instances.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.module: ModulePath
+        self.address: Address | None
+        try:
+            self.address = parse_address(text)
+            self.module = self.address.module
+        except AddressError:
+            self.address = None
+            self.module = _parse_module_only(text)
+
+    def matches(self, addr: Address) -> bool:
+        if self.address is None:
+            return _module_prefix(self.module, addr.module)
+        a = self.address
+        if (a.type, a.name) != (addr.type, addr.name) or len(a.module) != len(addr.module):
+            return False
+        if not _module_prefix(a.module, addr.module):
+            return False
+        return a.key is None or a.key == addr.key
+
+
+def _parse_module_only(text: str) -> ModulePath:
+    if not text.strip().startswith("module."):
+        raise FgformError(
+            f"invalid address {text!r}",
+            hint='Use TYPE.NAME, TYPE.NAME[KEY], module.NAME, or module.NAME["KEY"].TYPE.NAME.',
+        )
+    try:
+        parsed = parse_address(text.strip() + ".x.y")
+    except AddressError as e:
+        raise FgformError(f"invalid address {text!r}: {e}") from e
+    if (parsed.type, parsed.name, parsed.key) != ("x", "y", None):
+        raise FgformError(f"invalid address {text!r}")
+    return parsed.module
+
+
+def _module_prefix(pattern: ModulePath, path: ModulePath) -> bool:
+    if len(pattern) > len(path):
+        return False
+    return all(p.name == s.name and (p.key is None or p.key == s.key)
+               for p, s in zip(pattern, path, strict=False))
+
+
+def _patterns(addrs: list[str] | tuple[str, ...] | str) -> list[_Pattern]:
+    return [_Pattern(a) for a in ([addrs] if isinstance(addrs, str) else addrs)]
+
+
+# -- state list / rm -------------------------------------------------------------------------
+
+def state_list(state: StateFile, addresses_filter: list[str] | str | None = None) -> list[str]:
+    """Instance addresses in state, in Terraform's order; only those matching a filter if any.
+
+    A filter may be an instance, a resource (all its instances) or a module (everything in it
+    and in its child modules). A filter that matches nothing contributes nothing.
+    """
+    addrs = state.addresses()
+    if addresses_filter:
+        pats = _patterns(addresses_filter)
+        addrs = [a for a in addrs if any(p.matches(a) for p in pats)]
+    return [str(a) for a in addrs]
+
+
+def state_rm(state: StateFile, addrs: list[str] | str) -> list[str]:
+    """Forget the matching instances (the objects themselves are left running).
+
+    Every address must match something, or nothing is removed: a typo must not half-apply.
+    Returns the removed instance addresses, in order.
+    """
+    pats = _patterns(addrs)
+    if not pats:
+        raise FgformError("at least one address is required")
+    all_addrs = state.addresses()
+    missing = [p.text for p in pats if not any(p.matches(a) for a in all_addrs)]
+    if missing:
+        raise FgformError(
+            "Invalid target address: no matching objects found for "
+            + ", ".join(missing),
+            hint="To view the available instances, use `fgform state list`.",
+        )
+    removed = [a for a in all_addrs if any(p.matches(a) for p in pats)]
+    for a in removed:
+        state.remove(a)
+    return [str(a) for a in removed]
+
+
+# -- state mv --------------------------------------------------------------------------------
+
+def state_mv(state: StateFile, src: str, dst: str) -> list[tuple[str, str]]:
+    """Rename an instance, a whole resource, or a module; return the (from, to) pairs moved.
+
+    Instances keep their attributes; only their address changes (renaming a block in config
+    without this makes fgform plan a destroy and a create). Fails, changing nothing, if the
+    source is absent, the destination is taken, or the resource types differ.
+    `dependencies` that named a moved resource are updated to its new address.
+    """
+    src_pat, dst_pat = _Pattern(src), _Pattern(dst)
+    if (src_pat.address is None) != (dst_pat.address is None):
+        raise FgformError(
+            f"Invalid state move request: cannot move {src} to {dst}",
+            hint="Move a module to a module, or a resource or instance to a resource or "
+                 "instance.",
+        )
+    if src_pat.address is None:
+        moves = _plan_module_move(state, src_pat.module, dst_pat.module, src, dst)
+    else:
+        assert dst_pat.address is not None
+        moves = _plan_resource_move(state, src_pat.address, dst_pat.address)
+    old_resources = {str(a.resource) for a, _ in moves}
+    taken = [(a, state.remove(a)) for a, _ in moves]
+    for (_, to), (_, inst) in zip(moves, taken, strict=True):
+        assert inst is not None
+        state.set(to, inst)
+    # Dependencies are resource-level: rename a resource only once nothing is left under its
+    # old address.
+    remaining = {str(a.resource) for a in state.addresses()}
+    renames = {str(a.resource): str(b.resource) for a, b in moves
+               if str(a.resource) in old_resources - remaining}
+    if renames:
+        for r in state.resources:
+            for inst in r.instances:
+                inst.dependencies = [renames.get(d, d) for d in inst.dependencies]
+    return [(str(a), str(b)) for a, b in moves]
+
+
+def _plan_module_move(state: StateFile, src: ModulePath, dst: ModulePath, src_text: str,
+                      dst_text: str) -> list[tuple[Address, Address]]:
+    if src == dst[:len(src)]:
+        raise FgformError(f"Invalid state move request: cannot move {src_text} into itself")
+    addrs = state.addresses()
+    moving = [a for a in addrs if a.module[:len(src)] == src]
+    if not moving:
+        raise FgformError(f"Invalid state move request: no objects in state under {src_text}",
+                          hint="To view the available instances, use `fgform state list`.")
+    if any(a.module[:len(dst)] == dst for a in addrs):
+        raise FgformError(f"Invalid state move request: {dst_text} already exists in state")
+    return [(a, Address(a.type, a.name, a.key, dst + a.module[len(src):])) for a in moving]
+
+
+def _plan_resource_move(state: StateFile, src: Address,
+                        dst: Address) -> list[tuple[Address, Address]]:
+    if src.type != dst.type:
+        raise FgformError(
+            f"Invalid state move request: cannot move {src} to {dst}: resource types don't "
+            "match"
+        )
+    src_res = _find_resource(state, src)
+    if src_res is None or not src_res.instances:
+        raise FgformError(f"Invalid state move request: no object {src} in state",
+                          hint="To view the available instances, use `fgform state list`.")
+    src_keys = [i.index_key for i in src_res.instances]
+    dst_res = _find_resource(state, dst)
+    dst_keys = [i.index_key for i in dst_res.instances] if dst_res else []
+
+    whole = src.key is None and src_keys != [None]
+    if not whole and src.key not in src_keys:
+        raise FgformError(f"Invalid state move request: no object {src} in state",
+                          hint="To view the available instances, use `fgform state list`.")
+    if whole:
+        if dst.key is not None:
+            raise FgformError(
+                f"Invalid state move request: cannot move all instances of {src} to the "
+                f"single instance {dst}"
+            )
+        if dst_res is not None and dst_keys:
+            raise FgformError(f"Invalid state move request: {dst} already exists in state")
+        return [(Address(src.type, src.name, k, src.module),
+                 Address(dst.type, dst.name, k, dst.module)) for k in src_keys]
+    # One instance. The destination resource must not end up mixing keyed and unkeyed
+    # instances: no config could produce that.
+    others = [k for k in dst_keys if not (dst_res is src_res and k == src.key)]
+    if dst.key in dst_keys:
+        raise FgformError(f"Invalid state move request: {dst} already exists in state")
+    if dst.key is None and others:
+        raise FgformError(
+            f"Invalid state move request: {dst.resource} has instances with keys "
+            f"({', '.join(str(Address(dst.type, dst.name, k, dst.module)) for k in others)});"
+            " give the destination a key"
+        )
+    if dst.key is not None and None in others:
+        raise FgformError(f"Invalid state move request: {dst.resource} already exists in state "
+                          "as a single instance without a key")
+    return [(Address(src.type, src.name, src.key, src.module), dst)]
+
+
+def _find_resource(state: StateFile, addr: Address) -> ResourceState | None:
+    mod = format_module(addr.module)
+    return next((r for r in state.resources
+                 if (r.module, r.type, r.name) == (mod, addr.type, addr.name)), None)
+
+
+# -- state pull ------------------------------------------------------------------------------
+
+def state_pull(state: StateFile) -> str:
+    """The state as JSON, exactly as the state file holds it (without the final newline)."""
+    return dumps_state(state).rstrip("\n")
+
+
+# -- state show ------------------------------------------------------------------------------
+
+_SENSITIVE_SHOW = "(sensitive value)"
+_IND = "    "
+
+
+def state_show(state: StateFile, addr: str) -> str:
+    """One instance as `terraform state show` prints it."""
+    try:
+        a = parse_address(addr)
+    except AddressError as e:
+        raise FgformError(f"invalid address {addr!r}: {e}") from e
+    inst = state.get(a)
+    if inst is None:
+        res = _find_resource(state, a)
+        if a.key is None and res is not None and res.instances:
+            keys = ", ".join(str(Address(a.type, a.name, i.index_key, a.module))
+                             for i in res.instances)
+            raise FgformError(f"{addr} has several instances; show one of them: {keys}")
+        raise FgformError(f"No instance found for the given address: {addr}",
+                          hint="To view the available instances, use `fgform state list`.")
+    schema = get_schema(a.type)
+    head = f"# {a}:" + (" (tainted)" if inst.status == "tainted" else "")
+    sensitive = {tuple(p) for p in inst.sensitive_paths}
+    body = _show_block(inst.attributes, schema.body if schema else None, (), sensitive, _IND)
+    if not body:
+        return f'{head}\nresource "{a.type}" "{a.name}" {{}}'
+    return "\n".join([head, f'resource "{a.type}" "{a.name}" {{', *body, "}"])
+
+
+def _show_block(values: dict[str, Any], schema: BlockSchema | None, path: tuple,
+                sensitive: set[tuple], ind: str, skip: str | None = None) -> list[str]:
+    """Lines of a block body: attributes (sorted, `=` aligned), then nested blocks."""
+    attrs: list[tuple[str, Any]] = []
+    blocks: list[tuple[BlockSchema, Any]] = []
+    for name in sorted(values):
+        value = values[name]
+        if name == skip:
+            continue
+        sub = schema.block(name) if schema else None
+        if sub is not None and isinstance(value, dict | list):
+            blocks.append((sub, value))
+        elif value is not None:  # Terraform leaves null attributes out
+            attrs.append((name, value))
+    width = max((len(n) for n, _ in attrs), default=0)
+    lines: list[str] = []
+    for name, value in attrs:
+        spec = schema.attr(name) if schema else None
+        p = (*path, name)
+        if (spec is not None and spec.sensitive) or p in sensitive:
+            text = _SENSITIVE_SHOW
+        else:
+            text = _show_value(value, p, sensitive, ind)
+        lines.append(f"{ind}{name:<{width}} = {text}")
+    for sub, value in blocks:
+        items = [(value, (*path, sub.name))] if isinstance(value, dict) else [
+            (v, (*path, sub.name, i)) for i, v in enumerate(value)]
+        for item, p in items:
+            if not isinstance(item, dict):
+                continue
+            label = f' "{item.get(sub.label, "")}"' if sub.label else ""
+            if p in sensitive:
+                lines += ["", f"{ind}# {sub.name}{label} block is sensitive"]
+                continue
+            inner = _show_block(item, sub, p, sensitive, ind + _IND, skip=sub.label)
+            lines.append("")
+            lines.append(f"{ind}{sub.name}{label} {{" + ("}" if not inner else ""))
+            if inner:
+                lines += [*inner, f"{ind}}}"]
+    return lines
+
+
+def _show_value(value: Any, path: tuple, sensitive: set[tuple], ind: str) -> str:
+    """A value in the plan renderer's HCL; `ind` is the indent of the line it starts on."""
+    if path in sensitive:
+        return _SENSITIVE_SHOW
+    inner = ind + _IND
+    if isinstance(value, str) and "\n" in value:
+        body = value[:-1] if value.endswith("\n") else value
+        return "<<-EOT\n" + "\n".join(inner + ln if ln else ln for ln in body.split("\n")) \
+            + f"\n{ind}EOT"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        rows = [f"{inner}{_show_value(v, (*path, i), sensitive, inner)}," for i, v in
+                enumerate(value)]
+        return "[\n" + "\n".join(rows) + f"\n{ind}]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        keys = sorted(value)
+        quoted = {k: _quote(str(k)) for k in keys}
+        width = max(len(q) for q in quoted.values())
+        rows = [f"{inner}{quoted[k]:<{width}} = {_show_value(value[k], (*path, k), sensitive, inner)}"
+                for k in keys]
+        return "{\n" + "\n".join(rows) + f"\n{ind}}}"
+    return _scalar(value)
+
+
+# -- output ----------------------------------------------------------------------------------
+
+def outputs(state: StateFile, name: str | None = None, json: bool = False,
+            raw: bool = False) -> str:
+    """`fgform output [NAME] [-json|-raw]`, as Terraform prints it.
+
+    - no flags, no name: `name = value` lines, sorted, sensitive values as `<sensitive>`
+      (empty string when there are no outputs; the CLI may warn);
+    - NAME: the value alone in HCL syntax (shown even when sensitive: asking by name is
+      asking for the value);
+    - `-json`: `{"name": {"sensitive": ..., "type": ..., "value": ...}}`, or the bare value
+      (compact) with NAME;
+    - `-raw NAME`: a string, number or bool as plain text, for shell scripts.
+    """
+    if json and raw:
+        raise FgformError("The -raw and -json options are mutually exclusive.")
+    if raw and name is None:
+        raise FgformError("Output name required",
+                          hint="You must give the name of a single output value when using "
+                               "the -raw option.")
+    if name is not None:
+        out = state.outputs.get(name)
+        if out is None:
+            raise FgformError(
+                f'Output "{name}" not found',
+                hint="The output value requested could not be found in the state file. If "
+                     "you recently added it to your configuration, run `fgform apply`: the "
+                     "state only gets new outputs when that command runs.",
+            )
+        if json:
+            return _json_dumps(out.value, compact=True)
+        if raw:
+            return _raw(name, out.value)
+        return _hcl_value(out.value, 0)
+    if json:
+        return _json_dumps({
+            k: {"sensitive": v.sensitive, "type": cty_type(v.value), "value": v.value}
+            for k, v in sorted(state.outputs.items())
+        }, compact=False)
+    return "\n".join(
+        f"{k} = {'<sensitive>' if v.sensitive else _hcl_value(v.value, 0)}"
+        for k, v in sorted(state.outputs.items())
+    )
+
+
+def _raw(name: str, value: Any) -> str:
+    if value is None:
+        raise FgformError(
+            "Unsupported value for raw output",
+            hint=f'The value for output "{name}" is null, so -raw mode cannot print it.',
+        )
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, str):
+        return value
+    kind = cty_type(value)
+    kind_name = kind[0] if isinstance(kind, list) else kind
+    raise FgformError(
+        "Unsupported value for raw output",
+        hint=f"The -raw option only supports strings, numbers, and boolean values, but output "
+             f'value "{name}" is {kind_name}. Use the -json option for machine-readable '
+             "representations of output values that have complex types.",
+    )
+
+
+def cty_type(value: Any) -> Any:
+    """The type Terraform's JSON output gives a value inferred from JSON data."""
+    if value is None:
+        return "dynamic"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return ["tuple", [cty_type(v) for v in value]]
+    if isinstance(value, dict):
+        return ["object", {str(k): cty_type(v) for k, v in sorted(value.items())}]
+    return "dynamic"
+
+
+def _hcl_value(value: Any, indent: int) -> str:
+    """A value as Terraform's console prints it (two-space indent, quoted keys, no alignment)."""
+    if isinstance(value, str) and "\n" in value:
+        return "<<EOT\n" + value + ("" if value.endswith("\n") else "\n") + "EOT"
+    sp = " " * (indent + 2)
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        rows = [f"{sp}{_hcl_value(v, indent + 2)}," for v in value]
+        return "[\n" + "\n".join(rows) + "\n" + " " * indent + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        rows = [f"{sp}{_quote(str(k))} = {_hcl_value(value[k], indent + 2)}"
+                for k in sorted(value)]
+        return "{\n" + "\n".join(rows) + "\n" + " " * indent + "}"
+    return _scalar(value)
+
+
+# -- scalars ---------------------------------------------------------------------------------
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, str):
+        return _quote(value)
+    return _quote(str(value))
+
+
+def _number(value: int | float) -> str:
+    # Terraform's numbers are arbitrary-precision decimals: 2.0 prints as 2, never 2.0 or 2e0.
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(value)
+    if "e" in text and math.isfinite(value):
+        # Terraform never prints exponents: 1e-07 is 0.0000001.
+        text = format(Decimal(text), "f")
+    return text
+
+
+def _quote(s: str) -> str:
+    return _json.dumps(s, ensure_ascii=False)
+
+
+def _json_dumps(value: Any, compact: bool) -> str:
+    if compact:
+        return _json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _json.dumps(value, ensure_ascii=False, indent=2)
+
+
+__all__ = [
+    "cty_type",
+    "outputs",
+    "state_list",
+    "state_mv",
+    "state_pull",
+    "state_rm",
+    "state_show",
+]

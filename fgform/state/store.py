@@ -1,0 +1,523 @@
+"""Reading and writing the state file: atomically, with a backup, and without needless churn.
+
+The on-disk format is `StateFile.to_dict()` as JSON with two-space indentation and sorted
+keys, so that two versions of a state diff line by line (`state/README.md` at the top of the
+repository describes the layout; `state/schema.json` is its JSON Schema).
+
+A write never leaves a half-written state file behind, whatever moment the process dies at:
+the new content goes to a temporary file in the same directory, is fsynced, and is renamed
+over the old file (rename is atomic within one file system); the directory is then fsynced so
+that the rename itself survives a power cut. The version being replaced is kept as
+`<path>.backup`.
+
+Writers are expected to hold the state lock (`fgform.state.lock`); `StateStore.lock()` is a
+shortcut for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fgform.errors import FgformError
+from fgform.state.model import STATE_VERSION, StateFile
+
+if TYPE_CHECKING:
+    from fgform.state.lock import StateLock
+
+STATE_SUFFIX = ".fgstate.json"
+BACKUP_SUFFIX = ".backup"
+STATE_DIR = "state"
+DEFAULT_WORKSPACE = "default"
+FILE_MODE = 0o600
+
+_WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Temporary files carry the writer's pid so that leftovers of a killed writer can be told
+# apart from the file another live process is writing right now.
+_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
+
+# Written into a `state/` folder that fgform creates itself: state holds every attribute of
+# every resource, secrets included, and has no business in version control.
+_GITIGNORE = """\
+# Written by fgform: state files hold secrets and machine-specific ids; keep them out of git.
+*.fgstate.json
+*.fgstate.json.backup
+*.fgstate.json.lock
+.*.tmp
+"""
+
+
+# -- where the state lives ------------------------------------------------------------------
+
+def default_state_path(
+    config_dir: str | os.PathLike[str],
+    workspace: str = DEFAULT_WORKSPACE,
+    override: str | os.PathLike[str] | None = None,
+    backend_path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The state file a command uses, by precedence.
+
+    1. `override` (the `-state PATH` flag): used as given; a relative path is taken relative
+       to `config_dir`, which is the working directory after `-chdir`, as in Terraform.
+       The workspace does not change an explicit file.
+    2. `backend_path` (`backend "local" { path = "..." }`): relative to `config_dir`. The
+       default workspace uses it as is; workspace W uses `<dir>/<file>.d/W/<file>` beside it,
+       the layout of Terraform's local backend (`terraform.tfstate.d/W/terraform.tfstate`).
+    3. Otherwise `<config_dir>/state/<workspace>.fgstate.json`.
+    """
+    base = Path(config_dir)
+    if override is not None and str(override) != "":
+        return _absolute(base, Path(override))
+    _check_workspace(workspace)
+    if backend_path is not None and str(backend_path) != "":
+        p = _absolute(base, Path(backend_path))
+        if workspace == DEFAULT_WORKSPACE:
+            return p
+        return p.parent / f"{p.name}.d" / workspace / p.name
+    return _absolute(base, Path(STATE_DIR) / f"{workspace}{STATE_SUFFIX}")
+
+
+def _absolute(base: Path, p: Path) -> Path:
+    p = p.expanduser()
+    return p if p.is_absolute() else (base / p).absolute()
+
+
+def _check_workspace(workspace: str) -> None:
+    # The workspace name becomes part of a file name: keep path separators and ".." out.
+    if not _WORKSPACE_NAME.match(workspace) or ".." in workspace:
+        raise FgformError(
+            f"invalid workspace name {workspace!r}",
+            hint="Workspace names use letters, digits, '-', '_' and '.', and start with a "
+                 "letter or digit.",
+        )
+
+
+# -- serialisation ---------------------------------------------------------------------------
+
+def dumps_state(state: StateFile) -> str:
+    """The state as the exact text `StateStore.write` puts on disk (ends with a newline)."""
+    return _encode_state(state.to_dict(), {})[0]
+
+
+def _set_serial(text: str, serial: int) -> str:
+    """Replace the top-level serial in encoded state text (a regex over 1 MB costs ~8 ms).
+
+    Only top-level keys sit two spaces in, and `serial` sorts after the big `resources`
+    list, so the last such line is found quickly from the end.
+    """
+    marker = '\n  "serial": '
+    start = text.rindex(marker) + len(marker)
+    end = start
+    while text[end].isdigit():
+        end += 1
+    return f"{text[:start]}{serial}{text[end:]}"
+
+
+def _encode_state(d: dict[str, Any], cache: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """`encode_json(d) + "\\n"`, reusing the text of resources that have not changed.
+
+    Encoding with indentation runs in Python and is most of a write's cost; apply writes
+    state after every step and each step changes one or two resources. So each entry of
+    `resources` is keyed by its compact JSON (the C encoder: ~10x faster than indenting)
+    and its indented text is taken from `cache` when the key is there. Returns the text
+    and the cache for the next call (only the current resources, so it never grows).
+    """
+    new_cache: dict[str, str] = {}
+
+    def resources(items: list[Any]) -> str:
+        if not items:
+            return "[]"
+        parts = []
+        for r in items:
+            try:
+                key: str | None = json.dumps(r, sort_keys=True, separators=(",", ":"),
+                                             allow_nan=False)
+            except (TypeError, ValueError):
+                key = None  # let encode_json report it, or cope with odd keys
+            frag = cache.get(key) if key is not None else None
+            if frag is None:
+                frag = encode_json(r, "    ")
+            if key is not None:
+                new_cache[key] = frag
+            parts.append(frag)
+        return "[\n    " + ",\n    ".join(parts) + "\n  ]"
+
+    rows = []
+    for k in sorted(d):
+        v = d[k]
+        text = resources(v) if k == "resources" and isinstance(v, list) else encode_json(v, "  ")
+        rows.append(f"  {_encode_str(k)}: {text}")
+    return "{\n" + ",\n".join(rows) + "\n}\n", new_cache
+
+
+def encode_json(obj: Any, indent: str = "") -> str:
+    """`json.dumps(obj, indent=2, sort_keys=True)`, byte for byte, about twice as fast.
+
+    The standard library only uses its C encoder without `indent`; the pure-Python path costs
+    ~45 ms for 1,000 resources, which is most of a write's budget. This walker still uses the
+    C string escaper, and refuses NaN and infinities (they are not JSON). `indent` is the
+    indentation of the line the value starts on, for embedding the text in a larger document.
+    """
+    out: list[str] = []
+    app = out.append
+
+    def enc(o: Any, ind: str) -> None:
+        t = type(o)
+        if t is str:
+            app(_encode_str(o))
+        elif t is dict:
+            if not o:
+                app("{}")
+                return
+            ind2 = ind + "  "
+            pre = "{\n" + ind2
+            sep = ",\n" + ind2
+            # JSON keys are strings; json.dumps stringifies int/float/bool/None keys the same
+            # way, and sorts after doing so only when all keys share a type. Stringify first.
+            items = o.items() if all(type(k) is str for k in o) else (
+                (_key(k), v) for k, v in o.items())
+            for k, v in sorted(items, key=lambda kv: kv[0]):
+                app(pre)
+                pre = sep
+                app(_encode_str(k))
+                app(": ")
+                enc(v, ind2)
+            app("\n" + ind + "}")
+        elif t is list or t is tuple:
+            if not o:
+                app("[]")
+                return
+            ind2 = ind + "  "
+            pre = "[\n" + ind2
+            sep = ",\n" + ind2
+            for v in o:
+                app(pre)
+                pre = sep
+                enc(v, ind2)
+            app("\n" + ind + "]")
+        elif o is None:
+            app("null")
+        elif o is True:
+            app("true")
+        elif o is False:
+            app("false")
+        elif t is int:
+            app(int.__repr__(o))
+        elif t is float:
+            if math.isnan(o) or math.isinf(o):
+                raise FgformError(f"cannot write {o!r} to state: not a JSON number")
+            app(float.__repr__(o))
+        elif isinstance(o, str | int | float | dict | list | tuple):
+            # Subclasses (enums with str/int bases, OrderedDict...): normalise, then encode.
+            enc(_plain(o), ind)
+        else:
+            raise FgformError(
+                f"cannot write a {type(o).__name__} value to state",
+                hint="State holds plain JSON values; this is a bug in whatever produced it.",
+            )
+
+    enc(obj, indent)
+    return "".join(out)
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return str(k)
+    if k is None:
+        return "null"
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    if isinstance(k, int | float):
+        return json.dumps(k)
+    raise FgformError(f"cannot write a {type(k).__name__} key to state")
+
+
+def _plain(o: Any) -> Any:
+    if isinstance(o, bool):
+        return bool(o)
+    if isinstance(o, str):
+        return str(o)
+    if isinstance(o, int):
+        return int(o)
+    if isinstance(o, float):
+        return float(o)
+    if isinstance(o, dict):
+        return dict(o)
+    return list(o)
+
+
+# -- the store -------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _DiskVersion:
+    """What this store last saw on disk, so that the next write need not re-read it."""
+
+    signature: tuple[int, ...]  # (device, inode, size, mtime): any other writer changes it
+    text: str
+    serial: int
+    lineage: str
+    canonical: bool  # written by us: equal content means equal text
+
+
+def _signature(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class StateStore:
+    """One state file on disk. Not thread-safe; cross-process safety comes from the lock.
+
+    Keep one store for a command's whole run: it remembers the version it last read or
+    wrote, which makes repeated writes (apply writes after every step) cheap.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._disk: _DiskVersion | None = None
+        self._fragments: dict[str, str] = {}
+
+    @property
+    def backup_path(self) -> Path:
+        return self.path.with_name(self.path.name + BACKUP_SUFFIX)
+
+    def __repr__(self) -> str:
+        return f"StateStore({str(self.path)!r})"
+
+    def lock(self, operation: str, timeout: float = 0.0) -> StateLock:
+        """Take the state lock for `operation`; use as `with store.lock("apply", 5):`."""
+        from fgform.state.lock import acquire  # lock.py imports this module
+
+        return acquire(self.path, operation, timeout)
+
+    # -- read ------------------------------------------------------------------------------
+    def read(self) -> StateFile | None:
+        """The state on disk, or None when there is no state file yet."""
+        loaded = self._load()
+        if loaded is None:
+            return None
+        data, _ = loaded
+        try:
+            return StateFile.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise self._corrupt(f"unexpected content ({type(e).__name__}: {e})") from e
+
+    def _load(self) -> tuple[dict[str, Any], _DiskVersion] | None:
+        """Parse the file; remember it as the version on disk."""
+        try:
+            with open(self.path, "rb") as f:
+                sig = _signature(os.fstat(f.fileno()))
+                raw = f.read()
+        except FileNotFoundError:
+            self._disk = None
+            return None
+        except IsADirectoryError as e:
+            raise self._corrupt("it is a directory") from e
+        except OSError as e:
+            raise self._corrupt(e.strerror or str(e)) from e
+        try:
+            text = raw.decode("utf-8")
+            data = json.loads(text)
+        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise self._corrupt(f"it is not valid JSON ({e})") from e
+        if not isinstance(data, dict) or "lineage" not in data or "serial" not in data:
+            raise self._corrupt("it is not an fgform state file (no lineage or serial)")
+        version = data.get("version", STATE_VERSION)
+        if not isinstance(version, int) or version > STATE_VERSION:
+            raise FgformError(
+                f"state file {self.path} has format version {version!r}, newer than this "
+                f"fgform understands ({STATE_VERSION})",
+                hint=f"It was written by fgform {data.get('fgform_version', '?')}; "
+                     "upgrade fgform to use it.",
+            )
+        try:
+            serial = int(data["serial"])
+        except (TypeError, ValueError) as e:
+            raise self._corrupt(f"its serial {data['serial']!r} is not a number") from e
+        self._disk = _DiskVersion(sig, text, serial, str(data["lineage"]), canonical=False)
+        return data, self._disk
+
+    def _corrupt(self, why: str) -> FgformError:
+        backup = self.backup_path
+        if backup.exists():
+            hint = (f"The previous version is in {backup}. If this file is damaged, inspect "
+                    f"the backup and copy it over {self.path.name} to restore it.")
+        else:
+            hint = f"No backup ({backup.name}) exists; repair the file by hand."
+        return FgformError(f"cannot read state file {self.path}: {why}", hint=hint)
+
+    def _current(self) -> tuple[_DiskVersion | None, dict[str, Any] | None]:
+        """The version on disk: from memory if the file is the one last seen, else parsed."""
+        try:
+            sig = _signature(os.stat(self.path))
+        except FileNotFoundError:
+            return None, None
+        except OSError:
+            sig = ()
+        if self._disk is not None and self._disk.signature == sig:
+            return self._disk, None
+        try:
+            loaded = self._load()
+        except FgformError as e:
+            # The damaged file would become the backup and push out the last good copy.
+            raise FgformError(
+                f"refusing to overwrite state file {self.path}: "
+                f"{e.message.split(': ', 1)[-1]}",
+                hint=e.hint,
+            ) from e
+        return (None, None) if loaded is None else (loaded[1], loaded[0])
+
+    # -- write -----------------------------------------------------------------------------
+    def write(self, state: StateFile, *, allow_lineage_change: bool = False) -> bool:
+        """Write `state` if its content differs from the file's; return whether it wrote.
+
+        Content is compared ignoring `serial`. On a change, `serial` becomes one more than
+        the larger of the file's and `state`'s, and `state.serial` is updated to match. The
+        lineage must match the file's (a different lineage means a different
+        infrastructure: overwriting it would orphan every resource it tracks) unless
+        `allow_lineage_change` is set.
+        """
+        new = state.to_dict()
+        disk, disk_data = self._current()
+        if disk is not None:
+            if disk.lineage != new["lineage"] and not allow_lineage_change:
+                raise FgformError(
+                    f"refusing to overwrite state file {self.path}: it belongs to lineage "
+                    f"{disk.lineage!r}, the state being written to {new['lineage']!r}",
+                    hint="Two different states are pointed at one file. Check -state, the "
+                         "backend path and the workspace.",
+                )
+            new["serial"] = disk.serial
+            text, self._fragments = _encode_state(new, self._fragments)
+            if text == disk.text or (not disk.canonical and self._same(disk, disk_data, new)):
+                state.serial = disk.serial
+                return False
+            serial = max(disk.serial, state.serial) + 1
+            text = _set_serial(text, serial)
+        else:
+            # The first write: serial 1 for a new state; a state carried over from elsewhere
+            # keeps counting from its own serial.
+            serial = state.serial + 1
+            new["serial"] = serial
+            text, self._fragments = _encode_state(new, self._fragments)
+        sig = self._write_atomically(text.encode("utf-8"), keep_backup=disk is not None)
+        state.serial = serial
+        self._disk = _DiskVersion(sig, text, serial, new["lineage"], canonical=True)
+        return True
+
+    @staticmethod
+    def _same(disk: _DiskVersion, data: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+        # The file was not written by this store (or by hand): compare values, not text.
+        old = data if data is not None else json.loads(disk.text)
+        return bool(old == new)
+
+    def _write_atomically(self, data: bytes, *, keep_backup: bool) -> tuple[int, ...]:
+        directory = self.path.parent
+        created = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True)
+        if created and directory.name == STATE_DIR:
+            _write_gitignore(directory)
+        self._remove_dead_temps()
+        tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            try:
+                # O_CREAT's mode is filtered by the umask; 0600 is a ceiling, make it exact.
+                os.fchmod(fd, FILE_MODE)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if keep_backup:
+                self._rotate_backup()
+            sig = _signature(os.stat(tmp))
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(directory)
+        return sig
+
+    def _rotate_backup(self) -> None:
+        """Make `<path>.backup` the current file, without a moment where either is missing.
+
+        A hard link shares the old file's bytes (no copy) and its 0600 mode; the link is made
+        under a temporary name and renamed over the old backup, so the backup too is always
+        complete. File systems without hard links get a copy instead.
+        """
+        backup = self.backup_path
+        tmp = backup.with_name(f".{backup.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        try:
+            os.link(self.path, tmp)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
+                               errno.EMLINK, errno.ENOSYS):
+                raise
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            try:
+                os.fchmod(fd, FILE_MODE)
+                os.write(fd, self.path.read_bytes())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, backup)
+
+    def _remove_dead_temps(self) -> None:
+        # A writer killed mid-write leaves its temporary file; sweep the ones whose writer is
+        # gone so that they do not pile up (a live writer's file is left alone).
+        try:
+            names = os.listdir(self.path.parent)
+        except OSError:
+            return
+        ours = {self.path.name, self.backup_path.name}
+        for name in names:
+            m = _TMP_NAME.match(name)
+            if m and m.group("name") in ours and not pid_alive(int(m.group("pid"))):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path.parent / name)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (signal 0 probes, sends nothing)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it belongs to someone else
+    except OSError:
+        return False
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # some platforms cannot open a directory; the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_gitignore(directory: Path) -> None:
+    gi = directory / ".gitignore"
+    if not gi.exists():
+        with contextlib.suppress(OSError):
+            gi.write_text(_GITIGNORE)

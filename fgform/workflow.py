@@ -1,0 +1,273 @@
+"""The use cases behind the commands: config -> graph -> plan -> apply -> state.
+
+The CLI calls these; they return data (diagnostics, plans, results) and never print.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fgform.addresses import Address
+from fgform.config.model import Config
+from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
+from fgform.state.model import OutputState, StateFile
+from fgform.values import UNKNOWN, contains_unknown, unmark
+
+VarArgs = Sequence[tuple[str, str]]
+
+
+def load(dir: Path) -> tuple[Config, list[Diagnostic]]:
+    """Load the configuration of a directory; loader errors come back as diagnostics."""
+    from fgform.config.loader import load_config
+
+    if not any(dir.glob("*.tf")) and not any(dir.glob("*.hcl")):
+        raise FgformError(
+            f"no configuration files in {dir}",
+            hint="fgform reads every *.hcl and *.tf file of the directory; use -chdir=DIR "
+                 "to point at another one.")
+    return load_config(dir)
+
+
+def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
+    """Every problem with the configuration in `dir`, errors and warnings."""
+    from fgform.config.validate import validate_config
+
+    config, diags = load(dir)
+    if any(d.severity is Severity.ERROR for d in diags):
+        return diags
+    return diags + validate_config(config, var_args=list(var_args), cwd=str(dir))
+
+
+def graph_dot(dir: Path, var_args: VarArgs = ()) -> str:
+    """The dependency graph of the configuration in DOT."""
+    from fgform.graph import build_graph, to_dot
+
+    config, diags = load(dir)
+    _raise(diags)
+    return to_dot(build_graph(config))
+
+
+def _raise(diags: list[Diagnostic]) -> None:
+    if any(d.severity is Severity.ERROR for d in diags):
+        raise DiagnosticsError(diags)
+
+
+# -- the workspace: config, variables, state ----------------------------------------------------
+@dataclass
+class Workspace:
+    """A loaded, validated configuration with its variables and state store."""
+
+    dir: Path
+    config: Config
+    variables: dict[str, Any]
+    state_path: Path
+    warnings: list[Diagnostic]
+
+    @property
+    def store(self):  # -> StateStore (imported lazily)
+        from fgform.state.store import StateStore
+
+        if not hasattr(self, "_store"):
+            self._store = StateStore(self.state_path)
+        return self._store
+
+
+def open_workspace(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
+                   check: bool = True) -> Workspace:
+    """Load and validate the configuration; raise DiagnosticsError on any error."""
+    from fgform.config.validate import validate_config
+    from fgform.config.variables import resolve_variables
+    from fgform.state.store import default_state_path
+
+    config, diags = load(dir)
+    _raise(diags)
+    variables, vdiags = resolve_variables(config.module, dir, list(var_args))
+    diags += vdiags
+    _raise(diags)
+    if check:
+        diags += validate_config(config, variables, cwd=str(dir))
+        _raise(diags)
+    backend = (config.module.backend or {}).get("path")
+    path = default_state_path(dir, override=state_override, backend_path=backend)
+    return Workspace(dir, config, variables, path, [d for d in diags])
+
+
+def state_only(dir: Path, state_override: str | None = None) -> Path:
+    """The state path of a directory without validating its configuration (state commands
+    must work even when the configuration is broken)."""
+    from fgform.state.store import default_state_path
+
+    backend = None
+    if any(dir.glob("*.tf")) or any(dir.glob("*.hcl")):
+        try:
+            from fgform.config.loader import load_module
+
+            module, _ = load_module(dir)
+            backend = (module.backend or {}).get("path")
+        except FgformError:
+            backend = None
+    return default_state_path(dir, override=state_override, backend_path=backend)
+
+
+# -- refresh ---------------------------------------------------------------------------------
+def fleet_context(ws_dir: Path, state: StateFile, log=None):
+    """The FleetContext drivers get: lineage labels, config dir, resources by address."""
+    from fgform.fleet.driver import FleetContext
+
+    ctx = FleetContext(lineage=state.lineage, config_dir=str(ws_dir))
+    if log is not None:
+        ctx.log = log
+    for addr in state.addresses():
+        inst = state.get(addr)
+        if inst is not None:
+            ctx.resources[str(addr)] = inst.attributes
+    return ctx
+
+
+def read_live(dir: Path, state: StateFile | None) -> dict[str, dict[str, Any] | None]:
+    """Refresh: what the fleet holds now for every instance in state, one driver call per
+    resource type."""
+    if state is None or not state.resources:
+        return {}
+    from fgform.fleet.docker.drivers import drivers
+
+    all_drivers = drivers()
+    ctx = fleet_context(dir, state)
+    by_type: dict[str, dict[Address, dict[str, Any]]] = {}
+    for addr in state.addresses():
+        inst = state.get(addr)
+        if inst is not None:
+            by_type.setdefault(addr.type, {})[addr] = inst.attributes
+    live: dict[str, dict[str, Any] | None] = {}
+    for type_name, items in sorted(by_type.items()):
+        driver = all_drivers.get(type_name)
+        if driver is None:
+            for addr, attrs in items.items():
+                live[str(addr)] = attrs
+            continue
+        for addr, attrs in driver.read(ctx, items).items():
+            live[str(addr)] = attrs
+    return live
+
+
+# -- plan ------------------------------------------------------------------------------------
+def make_plan(ws: Workspace, *, mode: str = "normal", targets: Sequence[str] = (),
+              replace: Sequence[str] = (), refresh: bool = True):
+    """Plan against the state on disk and (unless refresh is off) the live fleet."""
+    from fgform.plan.model import PlanMode
+    from fgform.plan.planfile import config_hash
+    from fgform.plan.planner import PlanOptions
+    from fgform.plan.planner import make_plan as plan_changes
+
+    prior = ws.store.read()
+    live = read_live(ws.dir, prior) if refresh else None
+    options = PlanOptions(mode=PlanMode(mode), targets=list(targets), replace=list(replace),
+                          refresh=refresh, config_dir=str(ws.dir),
+                          config_hash=config_hash(ws.dir, ws.config))
+    plan = plan_changes(ws.config, ws.variables, prior, live, options)
+    plan.state_lineage = prior.lineage if prior else None
+    plan.state_serial = prior.serial if prior else None
+    return plan
+
+
+# -- apply -----------------------------------------------------------------------------------
+def _resolver(ws: Workspace):
+    """Re-evaluate a resource's configuration once what it depends on is known.
+
+    The plan holds UNKNOWN where a value comes from something not yet applied (an image's
+    digest); by the time the executor reaches the dependent, those are in state.
+    """
+    from fgform.graph import walk
+
+    def resolve(addr: Address, after: dict[str, Any], state: StateFile) -> dict[str, Any]:
+        def on_resource(a: Address, resource, config: dict[str, Any], deps):
+            inst = state.get(a)
+            if inst is not None and a != addr:
+                return inst.attributes
+            from fgform.graph import validate_resolver
+
+            return validate_resolver(a, resource, config, deps)
+
+        result = walk(ws.config, ws.variables, on_resource, cwd=str(ws.dir))
+        config = result.configs.get(addr)
+        if config is None:
+            return after
+        merged = dict(after)
+        for k, v in config.items():
+            plain, _ = unmark(v)
+            if not contains_unknown(plain):
+                merged[k] = plain
+        return merged
+
+    return resolve
+
+
+def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
+    """Root outputs from the configuration and what state now holds."""
+    from fgform.graph import validate_resolver, walk
+    from fgform.values import Sensitive
+
+    def on_resource(a: Address, resource, config, deps):
+        inst = state.get(a)
+        return inst.attributes if inst is not None else validate_resolver(a, resource, config,
+                                                                            deps)
+
+    result = walk(ws.config, ws.variables, on_resource, cwd=str(ws.dir))
+    out: dict[str, OutputState] = {}
+    for name, value in sorted(result.outputs.items()):
+        declared = ws.config.module.outputs.get(name)
+        sensitive = isinstance(value, Sensitive) or bool(declared and declared.sensitive)
+        plain, paths = unmark(value)
+        if contains_unknown(plain):
+            continue
+        out[name] = OutputState(plain, sensitive or bool(paths))
+    return out
+
+
+@dataclass
+class ApplyOutcome:
+    result: Any  # fgform.apply.executor.ApplyResult
+    state: StateFile
+
+
+def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
+          cancel: threading.Event | None = None, abort: threading.Event | None = None,
+          progress_interval: float = 10.0) -> ApplyOutcome:
+    """Carry out a plan on the fleet, writing state after every finished operation.
+
+    The caller holds the state lock.
+    """
+    from fgform.apply.executor import apply_plan
+    from fgform.fleet.docker.drivers import drivers
+    from fgform.plan.model import PlanMode
+
+    store = ws.store
+    state = store.read()
+    if state is None:
+        state = StateFile()
+        if plan.prior_state is not None and plan.prior_state.lineage:
+            state.lineage = plan.prior_state.lineage
+    if plan.mode is PlanMode.REFRESH_ONLY or plan.prior_state is not None and \
+            plan.mode is not PlanMode.DESTROY:
+        # Refresh results (drift accepted into state) count as part of the plan.
+        if plan.prior_state is not None:
+            state.resources = plan.prior_state.resources
+    ctx = fleet_context(ws.dir, state)
+    result = apply_plan(plan, state, drivers(), ctx, store.write, parallelism=parallelism,
+                        hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(ws),
+                        progress_interval=progress_interval)
+    state = result.state
+    if plan.mode is PlanMode.DESTROY:
+        state.outputs = {} if not state.resources else state.outputs
+    else:
+        state.outputs = compute_outputs(ws, state)
+    store.write(state)
+    return ApplyOutcome(result, state)
+
+
+__all__ = ["UNKNOWN", "Workspace", "apply", "graph_dot", "load", "make_plan", "open_workspace",
+           "read_live", "validate"]

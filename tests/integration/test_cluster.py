@@ -1,0 +1,105 @@
+"""fg_cluster against the real engine: the network, its subnet, overlaps, capacity."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from typing import Any
+
+import docker
+import pytest
+
+from fgform.addresses import Address
+from fgform.errors import FgformError
+from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.cluster import DRIVER, host_size, instances
+from fgform.fleet.driver import FleetContext
+
+pytestmark = pytest.mark.docker
+
+
+def _free_cidr(client: docker.DockerClient) -> str:
+    """A /24 no Docker network uses (other engineers' tests run on this engine too)."""
+    used = [ipaddress.ip_network(c["Subnet"]) for n in client.api.networks()
+            for c in ((n.get("IPAM") or {}).get("Config") or []) if "Subnet" in c]
+    while True:
+        net = ipaddress.ip_network(f"10.{random.randint(100, 199)}.{random.randint(0, 255)}.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+
+
+def _planned(name: str | None, cidr: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "cidr_block": cidr, "placement_strategy": "spread",
+            "capacity": None, **extra}
+
+
+def _unique(ctx: FleetContext, base: str) -> str:
+    # Network names are global on the engine: make them per test.
+    return f"{base}-{ctx.lineage[5:13]}"
+
+
+def test_cluster_network_with_cidr(ctx: FleetContext,
+                                   docker_client: docker.DockerClient) -> None:
+    addr = Address("fg_cluster", "main")
+    cidr = _free_cidr(docker_client)
+    name = _unique(ctx, "main")
+    cl = DRIVER.create(ctx, addr, _planned(name, cidr))
+    assert cl["id"] == name and cl["network_name"] == f"fgform-{name}"
+
+    net = docker_client.networks.get(cl["network_name"])
+    assert net.attrs["Driver"] == "bridge"
+    assert net.attrs["IPAM"]["Config"][0]["Subnet"] == cidr
+    assert net.attrs["Labels"][L.LINEAGE] == ctx.lineage
+    assert net.attrs["Labels"][L.ADDRESS] == "fg_cluster.main"
+
+    assert DRIVER.read(ctx, {addr: cl}) == {addr: cl}
+    # capacity and placement change in place: bookkeeping only.
+    planned = _planned(name, cidr, placement_strategy="binpack",
+                       capacity={"instance_count": 2, "instance_cpu": 512,
+                                 "instance_memory": 1024})
+    updated = DRIVER.update(ctx, addr, cl, planned)
+    assert updated["placement_strategy"] == "binpack"
+    assert updated["network_name"] == cl["network_name"]
+    assert docker_client.networks.get(cl["network_name"]).id == net.id
+
+    DRIVER.delete(ctx, addr, updated)
+    assert DRIVER.read(ctx, {addr: updated}) == {addr: None}
+    DRIVER.delete(ctx, addr, updated)  # deleting what is gone is not an error
+
+
+def test_overlapping_cidr_is_a_clear_error(ctx: FleetContext,
+                                           docker_client: docker.DockerClient) -> None:
+    cidr = _free_cidr(docker_client)
+    first = DRIVER.create(ctx, Address("fg_cluster", "a"), _planned(_unique(ctx, "a"), cidr))
+    inner = str(next(ipaddress.ip_network(cidr).subnets(new_prefix=25)))
+    name_b = _unique(ctx, "b")
+    with pytest.raises(FgformError) as err:
+        DRIVER.create(ctx, Address("fg_cluster", "b"), _planned(name_b, inner))
+    assert err.value.message == (f"cidr_block {inner} overlaps subnet {cidr} of Docker network "
+                                 f"{first['network_name']}")
+    assert docker_client.api.networks(names=[f"fgform-{name_b}"]) == []
+
+
+def test_read_detects_network_removed_by_hand(ctx: FleetContext,
+                                              docker_client: docker.DockerClient) -> None:
+    # No `name`: the resource name and the instance key name it.
+    addr = Address("fg_cluster", _unique(ctx, "gone"), key=0)
+    cl = DRIVER.create(ctx, addr, _planned(None, _free_cidr(docker_client)))
+    assert cl["id"] == f"{addr.name}-0"
+    cl_name = cl["network_name"]
+    try:
+        docker_client.networks.get(cl_name).remove()
+        assert DRIVER.read(ctx, {addr: cl}) == {addr: None}
+    finally:
+        for n in docker_client.api.networks(names=[cl_name]):
+            docker_client.api.remove_network(n["Id"])
+
+
+def test_instances(docker_client: docker.DockerClient) -> None:
+    cpu, mem = host_size()
+    assert instances({"capacity": None}) == [{"id": "i-0", "cpu": cpu, "memory": mem}]
+    assert instances({"capacity": {"instance_count": 3, "instance_cpu": 256,
+                                   "instance_memory": 512}}) == [
+        {"id": f"i-{k}", "cpu": 256, "memory": 512} for k in range(3)]
+    halves = instances({"capacity": {"instance_count": 2}})
+    assert [i["cpu"] for i in halves] == [cpu // 2] * 2

@@ -1,0 +1,95 @@
+"""fg_registry against the real engine: serve, push, replace keeping data, clash, deletion."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import pytest
+from docker.errors import NotFound
+
+from fgform.addresses import Address
+from fgform.errors import FgformError
+from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.image import build_image
+from fgform.fleet.docker.registry import DRIVER, object_name
+from fgform.fleet.driver import FleetContext
+
+pytestmark = pytest.mark.docker
+
+ADDR = Address("fg_registry", "main")
+
+
+def _planned(port: int) -> dict:
+    return {"port": port, "bind_address": "127.0.0.1", "image": None}
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.status, resp.read()
+
+
+def test_registry_lifecycle_keeps_data_across_replacement(
+        ctx: FleetContext, docker_client: docker.DockerClient, free_port: int,
+        port_picker: Callable[[], int], tmp_path: Path) -> None:
+    reg = DRIVER.create(ctx, ADDR, _planned(free_port))
+    assert reg["endpoint"] == f"127.0.0.1:{free_port}"
+    assert reg["id"] == reg["volume"] == object_name(ctx, ADDR)
+    assert _get(f"http://{reg['endpoint']}/v2/")[0] == 200
+    container = docker_client.containers.get(reg["id"])
+    assert container.labels[L.LINEAGE] == ctx.lineage
+    assert container.labels[L.ADDRESS] == "fg_registry.main"
+
+    # Push something small (FROM scratch: one tiny layer), labelled for teardown.
+    ref = f"{reg['endpoint']}/keep/me"
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY data.txt /data.txt\n")
+    (tmp_path / "data.txt").write_text("kept\n")
+    build_image(ctx, tmp_path, "Dockerfile", f"{ref}:v1", labels=L.base_labels(ctx, ADDR))
+    pushed = docker_client.api.push(ref, tag="v1", stream=True, decode=True)
+    assert not [item for item in pushed if "error" in item]
+
+    # Replace (a port change forces it): delete without the volume, create on the new port.
+    DRIVER.delete(ctx, ADDR, reg)
+    assert DRIVER.read(ctx, {ADDR: reg}) == {ADDR: None}
+    new_port = port_picker()
+    reg2 = DRIVER.create(ctx, ADDR, _planned(new_port))
+    assert reg2["volume"] == reg["volume"]
+    _, body = _get(f"http://{reg2['endpoint']}/v2/_catalog")
+    assert "keep/me" in json.loads(body)["repositories"]
+
+    live = DRIVER.read(ctx, {ADDR: reg2})[ADDR]
+    assert live is not None and live["port"] == new_port and live["endpoint"] == reg2["endpoint"]
+
+    DRIVER.delete(ctx, ADDR, reg2, destroy_volume=True)
+    assert DRIVER.read(ctx, {ADDR: reg2}) == {ADDR: None}
+    with pytest.raises(NotFound):
+        docker_client.volumes.get(reg2["volume"])
+
+
+def test_port_clash_is_reported_and_leaves_no_container(
+        ctx: FleetContext, docker_client: docker.DockerClient) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(FgformError, match=f"port {port} on 127.0.0.1 is already in use"):
+            DRIVER.create(ctx, ADDR, _planned(port))
+    left = docker_client.api.containers(all=True, filters=L.lineage_filter(ctx.lineage))
+    assert left == []
+
+
+def test_read_detects_removal_by_hand(
+        ctx: FleetContext, docker_client: docker.DockerClient, free_port: int) -> None:
+    reg = DRIVER.create(ctx, ADDR, _planned(free_port))
+    other = Address("fg_registry", "never_created")
+    result = DRIVER.read(ctx, {ADDR: reg, other: _planned(1)})
+    assert result[ADDR] == reg and result[other] is None
+    docker_client.containers.get(reg["id"]).remove(force=True)
+    assert DRIVER.read(ctx, {ADDR: reg}) == {ADDR: None}
+    # Creating again adopts the kept volume.
+    again = DRIVER.create(ctx, ADDR, _planned(free_port))
+    assert again["volume"] == reg["volume"]

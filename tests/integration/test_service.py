@@ -1,0 +1,254 @@
+"""fg_service against the real Docker engine: tasks, health, scaling, failures, capacity."""
+
+from __future__ import annotations
+
+import io
+import random
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import docker
+import pytest
+from docker.errors import ImageNotFound
+
+from fgform.addresses import Address
+from fgform.fleet.capacity import InsufficientCapacityError
+from fgform.fleet.docker import inspect as I
+from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.cluster import DRIVER as CLUSTER
+from fgform.fleet.docker.labels import label_filter
+from fgform.fleet.docker.service import ServiceDriver
+from fgform.fleet.docker.task_definition import TaskDefinitionDriver
+from fgform.fleet.driver import FleetContext, PartialApplyError
+
+pytestmark = pytest.mark.docker
+
+TEST_IMAGE = "fgform-test/busybox:2"
+DOCKERFILE = (
+    "FROM debian:bookworm-slim\n"
+    "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
+    "&& rm -rf /var/lib/apt/lists/* && mkdir /www && echo ok > /www/index.html\n"
+    'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+)
+HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+HEALTH = {"command": ["CMD-SHELL", "busybox wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1"],
+          "interval": 1, "timeout": 2, "retries": 3, "start_period": 0}
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: docker.DockerClient) -> str:
+    """A tiny image with busybox, built once and kept by tag across tests and sessions."""
+    try:
+        docker_client.api.inspect_image(TEST_IMAGE)
+    except ImageNotFound:
+        docker_client.images.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=TEST_IMAGE,
+                                   rm=True, forcerm=True)
+    return TEST_IMAGE
+
+
+def make_cluster(ctx: FleetContext, count: int = 2, cpu: int = 1024, memory: int = 1024,
+                 strategy: str = "spread", prefix: int = 27) -> dict[str, Any]:
+    name = f"t{uuid.uuid4().hex[:8]}"
+    # A random subnet far from Docker's 172.17+/16 pools, so parallel tests don't collide.
+    step = 2 ** (32 - prefix)
+    cidr = (f"10.{random.randint(150, 250)}.{random.randint(0, 255)}."
+            f"{step * random.randint(0, 256 // step - 1)}/{prefix}")
+    addr = Address("fg_cluster", name)
+    attrs = CLUSTER.create(ctx, addr, {
+        "name": None, "cidr_block": cidr, "placement_strategy": strategy,
+        "capacity": {"instance_count": count, "instance_cpu": cpu, "instance_memory": memory},
+    })
+    ctx.resources[str(addr)] = attrs
+    return attrs
+
+
+def container(name: str, image: str, **kw: Any) -> dict[str, Any]:
+    spec = {"name": name, "image": image, "essential": True, "command": None,
+            "entry_point": None, "environment": {}, "working_directory": None, "user": None,
+            "stop_timeout": 2, "cpu": None, "memory": None, "port_mapping": [],
+            "health_check": None}
+    spec.update(kw)
+    return spec
+
+
+def make_taskdef(ctx: FleetContext, family: str, containers: list[dict[str, Any]],
+                 cpu: int = 256, memory: int = 128) -> tuple[Address, dict[str, Any]]:
+    addr = Address("fg_task_definition", family)
+    attrs = TaskDefinitionDriver().create(ctx, addr, {
+        "family": family, "cpu": cpu, "memory": memory, "container": containers})
+    ctx.resources[str(addr)] = attrs
+    return addr, attrs
+
+
+def service_config(cluster: dict[str, Any], td: dict[str, Any], count: int,
+                   **kw: Any) -> dict[str, Any]:
+    cfg = {"name": None, "cluster": cluster["id"], "task_definition": td["arn"],
+           "desired_count": count, "health_check_grace_period": 0,
+           "wait_for_steady_state": True, "steady_state_timeout": 40,
+           "load_balancer": [], "deployment": None}
+    cfg.update(kw)
+    return cfg
+
+
+def owned(client: docker.DockerClient, ctx: FleetContext) -> list[dict[str, Any]]:
+    return client.api.containers(all=True, filters=label_filter(ctx))
+
+
+def http_get(ip: str, port: int = 8080) -> int:
+    with urllib.request.urlopen(f"http://{ip}:{port}/", timeout=3) as resp:
+        return resp.status
+
+
+def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, test_image: str,
+                                              docker_client: docker.DockerClient) -> None:
+    cluster = make_cluster(ctx)
+    _, td = make_taskdef(ctx, "web", [container("web", test_image, command=HTTPD,
+                                                health_check=HEALTH)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "web")
+    t0 = time.monotonic()
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
+    elapsed = time.monotonic() - t0
+    assert attrs["running_count"] == 2
+    assert attrs["id"] == f"{cluster['id']}/web"
+    assert sorted(t["instance"] for t in attrs["tasks"]) == ["i-0", "i-1"]  # spread
+    assert elapsed < 15
+
+    for task in attrs["tasks"]:
+        assert task["revision"] == 1 and task["address"].startswith(cluster["cidr_block"][:5])
+        assert http_get(task["address"]) == 200
+    rows = I.list_tasks(ctx, "web")
+    assert [r.health for r in rows] == ["HEALTHY", "HEALTHY"]
+    assert all(r.status == "RUNNING" and r.revision == "web:1" for r in rows)
+
+    # Resource limits and labels as ECS would set them.
+    c = owned(docker_client, ctx)[0]
+    info = docker_client.api.inspect_container(c["Id"])
+    host = info["HostConfig"]
+    assert host["NanoCpus"] == 250_000_000 and host["Init"] is True
+    assert host["Memory"] == host["MemorySwap"] == 128 * 1024 * 1024
+    labels = info["Config"]["Labels"]
+    assert labels["fgform.task-definition"] == "web:1" and labels["fgform.memory"] == "128"
+    assert info["Name"] == f"/{cluster['id']}-web-{labels['fgform.task-id']}-web"
+
+    # Read reflects the fleet; a task container removed by hand lowers running_count...
+    assert drv.read(ctx, {addr: attrs})[addr] == attrs
+    docker_client.api.remove_container(c["Id"], force=True)
+    live = drv.read(ctx, {addr: attrs})[addr]
+    assert live is not None and live["running_count"] == 1
+    # ...and the next apply replaces it.
+    again = drv.update(ctx, addr, live, service_config(cluster, td, 2))
+    assert again["running_count"] == 2
+
+    lines = list(I.stream_logs(ctx, "web"))  # busybox httpd logs nothing; must not fail
+    assert isinstance(lines, list)
+
+    drv.delete(ctx, addr, again)
+    assert owned(docker_client, ctx) == []
+    assert drv.read(ctx, {addr: again})[addr] is None
+
+
+def test_containers_of_a_task_share_localhost(ctx: FleetContext, test_image: str) -> None:
+    cluster = make_cluster(ctx, count=1)
+    sidecar_health = dict(HEALTH)  # the sidecar checks the web container over localhost
+    _, td = make_taskdef(ctx, "pair", [
+        container("web", test_image, command=HTTPD),
+        container("probe", test_image, command=["busybox", "sleep", "600"],
+                  health_check=sidecar_health, essential=False),
+    ])
+    attrs = ServiceDriver().create(ctx, Address("fg_service", "pair"),
+                                   service_config(cluster, td, 1))
+    assert attrs["running_count"] == 1
+    task = attrs["tasks"][0]
+    assert [n.rsplit("-", 1)[1] for n in task["containers"]] == ["web", "probe"]
+    rows = I.list_tasks(ctx)
+    assert rows[0].health == "HEALTHY"
+
+
+def test_scaling_stops_newest_first(ctx: FleetContext, test_image: str,
+                                    docker_client: docker.DockerClient) -> None:
+    cluster = make_cluster(ctx, count=2)
+    _, td = make_taskdef(ctx, "scale", [container("web", test_image, command=HTTPD)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "scale")
+    a2 = drv.create(ctx, addr, service_config(cluster, td, 2))
+    first = {t["id"] for t in a2["tasks"]}
+    a4 = drv.update(ctx, addr, a2, service_config(cluster, td, 4))
+    assert a4["running_count"] == 4
+    assert sorted(t["instance"] for t in a4["tasks"]) == ["i-0", "i-0", "i-1", "i-1"]
+    oldest = min(a4["tasks"], key=lambda t: (t["started_at"], t["id"]))
+    a1 = drv.update(ctx, addr, a4, service_config(cluster, td, 1))
+    assert a1["running_count"] == 1
+    assert a1["tasks"][0]["id"] == oldest["id"] and oldest["id"] in first
+    assert len({c["Labels"]["fgform.task-id"] for c in owned(docker_client, ctx)}) == 1
+
+
+def test_rolling_update_moves_to_new_revision(ctx: FleetContext, test_image: str) -> None:
+    cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
+    tdaddr, td1 = make_taskdef(ctx, "roll", [container("web", test_image, command=HTTPD,
+                                                       health_check=HEALTH)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "roll")
+    a1 = drv.create(ctx, addr, service_config(cluster, td1, 2))
+    td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
+        **td1, "container": [container("web", test_image, command=HTTPD, health_check=HEALTH,
+                                       environment={"V": "2"})]})
+    ctx.resources[str(tdaddr)] = td2
+    assert td2["arn"] == "roll:2" and td2["revisions"][0]["status"] == "INACTIVE"
+    # Four 128 MiB tasks fit in 512 MiB: new ones start beside the old, then old ones stop.
+    a2 = drv.update(ctx, addr, a1, service_config(cluster, td2, 2))
+    assert a2["running_count"] == 2
+    assert [t["revision"] for t in a2["tasks"]] == [2, 2]
+    assert not {t["id"] for t in a1["tasks"]} & {t["id"] for t in a2["tasks"]}
+
+
+def test_task_that_exits_at_once_fails_with_logs(ctx: FleetContext, test_image: str,
+                                                 docker_client: docker.DockerClient) -> None:
+    cluster = make_cluster(ctx, count=1)
+    _, td = make_taskdef(ctx, "crash", [container(
+        "app", test_image, command=["busybox", "sh", "-c", "echo boom-marker >&2; exit 3"])])
+    with pytest.raises(PartialApplyError) as info:
+        ServiceDriver().create(ctx, Address("fg_service", "crash"),
+                               service_config(cluster, td, 2))
+    msg = info.value.message
+    assert "2 task(s) failed" in msg and "boom-marker" in msg and "exit code 3" in msg
+    assert info.value.attrs is not None and info.value.attrs["running_count"] == 0
+    assert info.value.attrs["tasks"] == []
+    assert owned(docker_client, ctx) == []  # nothing orphaned
+
+
+def test_insufficient_capacity_refused_before_starting(
+        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+    cluster = make_cluster(ctx, count=2, cpu=512, memory=256)
+    _, td = make_taskdef(ctx, "big", [container("web", test_image, command=HTTPD)],
+                         cpu=256, memory=256)
+    with pytest.raises(InsufficientCapacityError) as info:
+        ServiceDriver().create(ctx, Address("fg_service", "big"),
+                               service_config(cluster, td, 3))
+    assert str(info.value).startswith(
+        "Unable to place 3 task(s) of big:1 (cpu 256, memory 256): no instance has 256 free "
+        "memory units for more than 2 of them; free per instance: i-0 cpu 512 memory 256, "
+        "i-1 cpu 512 memory 256")
+    assert owned(docker_client, ctx) == []
+
+    # The subnet is capacity too: a /28 has 13 addresses for tasks.
+    small = make_cluster(ctx, count=1, cpu=65536, memory=65536, prefix=28)
+    with pytest.raises(InsufficientCapacityError, match="has 13 free address"):
+        ServiceDriver().create(ctx, Address("fg_service", "many"),
+                               service_config(small, td, 14))
+    assert owned(docker_client, ctx) == []
+
+
+def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
+                                                     test_image: str) -> None:
+    cluster = make_cluster(ctx, count=1)
+    bad = {**HEALTH, "command": ["CMD-SHELL", "echo probe-says-no; exit 1"], "retries": 1}
+    _, td = make_taskdef(ctx, "sick", [container("web", test_image, command=HTTPD,
+                                                 health_check=bad)])
+    with pytest.raises(PartialApplyError) as info:
+        ServiceDriver().create(ctx, Address("fg_service", "sick"),
+                               service_config(cluster, td, 1, steady_state_timeout=10))
+    assert "probe-says-no" in info.value.message and "unhealthy" in info.value.message
+    assert T.list_live_tasks(ctx) == []

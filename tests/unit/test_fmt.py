@@ -1,0 +1,169 @@
+"""fgform.fmt must write exactly what ``terraform fmt`` writes.
+
+The golden ``expected.tf`` files were produced by the real Terraform v1.11 binary; a
+live test re-runs the binary over every fixture so a drifting fixture is caught too.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fgform import fmt
+from fgform.errors import FgformError
+from fgform.fmt import FmtError, find_files, format_file, format_source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "fmt"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.tf").is_file())
+
+
+def _read(path: Path) -> str:
+    # Bytes, not read_text(): universal newlines would hide the CRLF fixture.
+    return path.read_bytes().decode("utf-8")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str) -> None:
+    got = format_source(_read(FIXTURES / case / "input.tf"))
+    assert got == _read(FIXTURES / case / "expected.tf")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_idempotent(case: str) -> None:
+    expected = _read(FIXTURES / case / "expected.tf")
+    assert format_source(expected) == expected
+
+
+def _jiggle(text: str, rng: random.Random) -> str:
+    """Re-space ``text`` between tokens without changing its tokens or its lines."""
+    template = {fmt.QUOTED_LIT, fmt.STRING_LIT, fmt.CQUOTE, fmt.CHEREDOC,
+                fmt.TEMPLATE_INTERP, fmt.TEMPLATE_CONTROL, fmt.EOF}
+    # After a heredoc's closing marker too: "EOT  " is still the marker, spaces included.
+    opens_text = {fmt.OQUOTE, fmt.QUOTED_LIT, fmt.STRING_LIT, fmt.OHEREDOC, fmt.CHEREDOC,
+                  fmt.TEMPLATE_SEQ_END}
+    tight = {fmt.OBRACK, fmt.CBRACK, fmt.OPAREN, fmt.CPAREN, fmt.OBRACE, fmt.CBRACE,
+             fmt.COMMA, fmt.NEWLINE}
+    out: list[str] = []
+    prev: fmt.Token | None = None
+    for tok in fmt._lex(text, "jiggle.tf"):
+        spaces = tok.spaces
+        if prev is not None and tok.type not in template and prev.type not in opens_text:
+            # Keep at least one space between tokens that could merge ("= =" vs "==").
+            choices = [0, 1, 3] if tok.type in tight or prev.type in tight else [1, 2, 5]
+            spaces = rng.choice(choices)
+        out.append("".join(rng.choice(" \t ") for _ in range(spaces)) + tok.text)
+        prev = tok
+    return "".join(out)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_whitespace_insensitive(case: str) -> None:
+    """Property: re-spacing the input between tokens never changes the result."""
+    rng = random.Random(case)
+    source = _read(FIXTURES / case / "input.tf")
+    expected = _read(FIXTURES / case / "expected.tf")
+    for _ in range(5):
+        assert format_source(_jiggle(source, rng)) == expected
+
+
+def test_fixtures_match_live_terraform(tmp_path: Path) -> None:
+    """Run the real binary once over every fixture (one process keeps this fast)."""
+    terraform = shutil.which("terraform")
+    assert terraform, "terraform must be on PATH: it is the oracle these tests check against"
+    for case in CASES:
+        shutil.copy(FIXTURES / case / "input.tf", tmp_path / f"{case}.tf")
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": os.devnull, "CHECKPOINT_DISABLE": "1"}
+    run = subprocess.run([terraform, "fmt", "-no-color", str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    for case in CASES:
+        by_terraform = _read(tmp_path / f"{case}.tf")
+        assert by_terraform == _read(FIXTURES / case / "expected.tf"), case
+        assert format_source(_read(FIXTURES / case / "input.tf")) == by_terraform, case
+
+
+@pytest.mark.parametrize(("source", "line", "fragment"), [
+    ("a = \n", 1, "expected a value"),
+    ("a = [1, 2\n", 1, "Unclosed '['"),
+    ('a = "${foo(1}"\n', 1, "')'"),
+    ("a = (1]\n", 1, "')'"),
+    ('a = "abc\n', 1, "Unterminated template string"),
+    ("x {\n  a = 1\n", 1, "Unclosed block"),
+    ("}\n", 1, "Unexpected '}'"),
+    ("a = 1 2\n", 1, "Missing newline after argument"),
+    ("x {\n  a = 1 }\n", 2, "Missing newline after argument"),
+    ("x { a = 1 b = 2 }\n", 1, "single-line block"),
+    ("x { y { a = 1 } }\n", 1, "single-line block"),
+    ("a = 1\n/* open\n", 2, "Unterminated block comment"),
+    ("x = <<EOT\nhi\nEOT", 1, "Unterminated heredoc"),
+    ("a = 1 +\n  2\n", 1, "expected a value"),
+    ("a = [for k, v in x : k => v]\n", 1, "build objects"),
+    ("a = 1\nb = @\n", 2, "Invalid character"),
+    ('r "${x}" {}\n', 1, "Invalid block label"),
+    ("= 1\n", 1, "Argument or block definition required"),
+])
+def test_invalid_syntax_is_a_clear_error(source: str, line: int, fragment: str) -> None:
+    with pytest.raises(FmtError) as info:
+        format_source(source, "main.tf")
+    err = info.value
+    assert isinstance(err, FgformError)
+    assert err.message.startswith(f"main.tf:{line}: ")
+    assert fragment in err.message
+    assert err.range.start_line == line
+
+
+def test_absurd_nesting_is_an_error_not_a_crash() -> None:
+    with pytest.raises(FmtError, match="nested too deeply"):
+        format_source("a = " + "[" * 5000 + "]" * 5000 + "\n")
+
+
+def test_format_file_rewrites_and_reports(tmp_path: Path) -> None:
+    path = tmp_path / "main.hcl"
+    path.write_bytes(b"a=1\r\nbb = 2\r\n")
+    changed, new, diff = format_file(path, check=True, diff=True)
+    assert changed and new == "a  = 1\r\nbb = 2\r\n"
+    assert diff.startswith("--- old/main.hcl\n+++ new/main.hcl\n") and "+a  = 1" in diff
+    assert path.read_bytes() == b"a=1\r\nbb = 2\r\n", "check=True must not write"
+    changed, _, diff = format_file(path)
+    assert changed and diff == ""
+    assert path.read_bytes() == b"a  = 1\r\nbb = 2\r\n", "CRLF is kept, like terraform"
+    assert format_file(path, diff=True) == (False, "a  = 1\r\nbb = 2\r\n", "")
+
+
+def test_format_file_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tf"
+    bad.write_text("ok = 1\nx = [\n")
+    with pytest.raises(FmtError, match=r"bad\.tf:2: "):
+        format_file(bad)
+    assert bad.read_text() == "ok = 1\nx = [\n"
+    latin1 = tmp_path / "latin1.tf"
+    latin1.write_bytes(b'a = 1\nb = "\xe9"\n')
+    with pytest.raises(FmtError, match=r"latin1\.tf:2: Invalid character encoding"):
+        format_file(latin1)
+
+
+def test_find_files(tmp_path: Path) -> None:
+    for name in ("a.tf", "b.hcl", "c.fgvars", "d.tfvars", "e.txt", "sub/f.tf",
+                 ".terraform/g.tf", "sub/deeper/h.hcl"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    top = [p.relative_to(tmp_path).as_posix() for p in find_files(tmp_path, recursive=False)]
+    assert top == ["a.tf", "b.hcl", "c.fgvars", "d.tfvars"]
+    every = [p.relative_to(tmp_path).as_posix() for p in find_files(tmp_path, recursive=True)]
+    assert every == ["a.tf", "b.hcl", "c.fgvars", "d.tfvars", "sub/deeper/h.hcl", "sub/f.tf"]
+    assert find_files(tmp_path / "a.tf", recursive=False) == [tmp_path / "a.tf"]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("", ""),
+    ("a = 1", "a = 1"),  # terraform adds no final newline (its stdin mode prints one)
+    ("a = 1\n   ", "a = 1\n   "),  # nor strips spaces at end of file
+    ("a = 1   # c   \n", "a = 1 # c   \n"),  # a comment's own bytes are its own
+])
+def test_file_edges_like_terraform(source: str, expected: str) -> None:
+    assert format_source(source) == expected

@@ -1,0 +1,169 @@
+"""The function library: several cases per function, errors naming function and argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config.loader import parse_expression
+from fgform.values import UNKNOWN, Sensitive
+
+
+def ev(text: str, **kw):
+    c = EvalContext(variables={"u": UNKNOWN, "pw": Sensitive("s3cret")}, **kw)
+    return evaluate(parse_expression(text), c)
+
+
+CASES = [
+    ("abs(-3)", 3), ("abs(2.5)", 2.5), ("ceil(1.2)", 2), ("floor(-1.2)", -2),
+    ("log(8, 2)", 3), ("pow(2, 10)", 1024), ("pow(4, 0.5)", 2), ("signum(-7)", -1),
+    ("signum(0)", 0), ('parseint("ff", 16)', 255), ('parseint("-101", 2)', -5),
+    ("max(1, 9, 3)", 9), ("min(4, -1)", -1), ('max("3", 2)', 3),
+    ('format("%s-%03d", "a", 7)', "a-007"), ('format("%.2f", 3.14159)', "3.14"),
+    ('format("%q %t %%", "x", true)', '"x" true %'), ('format("%v", [1, "a"])', '[1,"a"]'),
+    ('format("%[2]s %[1]s", "a", "b")', "b a"), ('format("%-4s|%4s", "a", "b")', "a   |   b"),
+    ('formatlist("%s=%s", ["a", "b"], "v")', ["a=v", "b=v"]),
+    ('formatlist("%s-%s", ["a", "b"], [1, 2])', ["a-1", "b-2"]),
+    ('join(",", ["a", "b"], ["c"])', "a,b,c"), ('join("-", [1, 2])', "1-2"),
+    ('join(",", [])', ""), ('split(",", "a,b,,c")', ["a", "b", "", "c"]),
+    ('split("", "ab")', ["a", "b"]), ('lower("AbC")', "abc"), ('upper("abc")', "ABC"),
+    ('title("hello world-wide web")', "Hello World-Wide Web"),
+    ('replace("a-b-c", "-", "+")', "a+b+c"),
+    ('replace("v1.2.3", "/v(\\\\d+)\\\\.(\\\\d+).*/", "$2.$1")', "2.1"),
+    ('trim("?!hi!?", "!?")', "hi"), ('trimspace("  x \\n")', "x"),
+    ('trimprefix("foobar", "foo")', "bar"), ('trimsuffix("foobar", "bar")', "foo"),
+    ('substr("hello", 1, 3)', "ell"), ('substr("hello", -3, -1)', "llo"),
+    ('substr("hi", 0, 10)', "hi"), ('strrev("abc")', "cba"),
+    ('startswith("hello", "he")', True), ('endswith("hello", "x")', False),
+    ('indent(2, "a\\nb")', "a\n  b"), ('chomp("x\\n\\n")', "x"), ('chomp("x")', "x"),
+    ('regex("[a-z]+", "123abc")', "abc"), ('regex("(\\\\d+)-(\\\\d+)", "1-2")', ["1", "2"]),
+    ('regex("(?P<a>\\\\d)", "x5")', {"a": "5"}), ('regexall("\\\\d", "a1b2")', ["1", "2"]),
+    ('length("abc")', 3), ("length([1, 2])", 2), ("length({a = 1})", 1),
+    ('lookup({a = 1}, "a")', 1), ('lookup({a = 1}, "b", 0)', 0),
+    ("merge({a = 1}, {b = 2}, {a = 3})", {"a": 3, "b": 2}), ("merge()", {}),
+    ("merge({a = 1}, null)", {"a": 1}), ("concat([1], [2, 3], [])", [1, 2, 3]),
+    ("keys({b = 1, a = 2})", ["a", "b"]), ("values({b = 1, a = 2})", [2, 1]),
+    ('contains(["a", "b"], "b")', True), ("contains([1], 2)", False),
+    ('element(["a", "b"], 3)', "b"), ('element(["a"], 0)', "a"),
+    ('index(["a", "b"], "b")', 1), ("flatten([[1, [2]], 3, []])", [1, 2, 3]),
+    ("distinct([1, 2, 1, 3])", [1, 2, 3]), ("range(3)", [0, 1, 2]),
+    ("range(1, 4)", [1, 2, 3]), ("range(5, 0, -2)", [5, 3, 1]), ("range(0, 1, 0.5)", [0, 0.5]),
+    ("reverse([1, 2, 3])", [3, 2, 1]), ("slice([1, 2, 3, 4], 1, 3)", [2, 3]),
+    ('sort(["b", "a", "c"])', ["a", "b", "c"]), ("sort([10, 9])", ["10", "9"]),
+    ('zipmap(["a", "b"], [1, 2])', {"a": 1, "b": 2}),
+    ('coalesce(null, "", "x")', "x"), ("coalesce(null, 2)", 2),
+    ("coalescelist([], [1])", [1]), ('compact(["a", "", null, "b"])', ["a", "b"]),
+    ("one([])", None), ("one([5])", 5), ("sum([1, 2, 3.5])", 6.5),
+    ('setunion(["b", "a"], ["a", "c"])', ["a", "b", "c"]),
+    ("setintersection([1, 2, 3], [2, 3, 4])", [2, 3]),
+    ('setproduct(["a", "b"], [1, 2])', [["a", 1], ["a", 2], ["b", 1], ["b", 2]]),
+    ("chunklist([1, 2, 3], 2)", [[1, 2], [3]]), ("chunklist([1, 2], 0)", [[1, 2]]),
+    ('transpose({a = ["x", "y"], b = ["x"]})', {"x": ["a", "b"], "y": ["a"]}),
+    ("tostring(5)", "5"), ("tostring(true)", "true"), ("tostring(null)", None),
+    ('tonumber("42")', 42), ('tonumber("1.5")', 1.5), ('tobool("true")', True),
+    ("tolist([1, 2])", [1, 2]), ('toset(["b", "a", "b"])', ["a", "b"]),
+    ("tomap({a = 1})", {"a": 1}),
+    ('jsonencode({b = [1, true, null], a = "<x>"})', '{"a":"\\u003cx\\u003e","b":[1,true,null]}'),
+    ('jsondecode("{\\"a\\": [1, 2.0]}")', {"a": [1, 2]}),
+    ('yamlencode({a = "x", b = [1, 2], c = {d = true}})',
+     '"a": "x"\n"b":\n- 1\n- 2\n"c":\n  "d": true\n'),
+    ('base64encode("hello")', "aGVsbG8="), ('base64decode("aGVsbG8=")', "hello"),
+    ('urlencode("a b&c/d")', "a+b%26c%2Fd"),
+    ('sha1("x")', "11f6ad8ec52a2984abaafd7c3b516503785c2072"),
+    ('sha256("x")', "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"),
+    ('md5("x")', "9dd4e461268c8034f5c8564e155c67a6"),
+    ('length(sha512("x"))', 128), ("uuid()", UNKNOWN), ("timestamp()", UNKNOWN),
+    ('basename("a/b/c.txt")', "c.txt"), ('basename("a/b/")', "b"),
+    ('dirname("a/b/c.txt")', "a/b"), ('dirname("c.txt")', "."),
+    ('cidrsubnet("10.0.0.0/16", 8, 3)', "10.0.3.0/24"),
+    ('cidrsubnet("172.16.0.0/12", 4, 15)', "172.31.0.0/16"),
+    ('cidrhost("10.0.1.0/24", 5)', "10.0.1.5"), ('cidrhost("10.0.1.0/24", -2)', "10.0.1.254"),
+    ('cidrnetmask("10.0.0.0/12")', "255.240.0.0"),
+    ('try(jsondecode("{"), "fallback")', "fallback"), ("try(1, 2)", 1),
+    ('can(regex("^a", "abc"))', True), ('can(regex("^z", "abc"))', False),
+    ("can([][0])", False), ("try(var.u, 1)", UNKNOWN), ("can(var.u)", UNKNOWN),
+    ('upper(var.pw)', Sensitive("S3CRET")), ("nonsensitive(var.pw)", "s3cret"),
+    ('join(",", [var.pw, "a"])', Sensitive("s3cret,a")),
+    ("length([var.u])", 1), ("length(var.u)", UNKNOWN), ('join(",", [var.u])', UNKNOWN),
+    ('keys({a = var.u})', ["a"]), ('lookup({a = var.u}, "a")', UNKNOWN),
+    ("coalesce(var.u, 1)", UNKNOWN), ('coalesce("a", var.u)', "a"),
+    ("max([1, 2]...)", 2), ('format("%s-%s", ["a", "b"]...)', "a-b"),
+]
+
+
+@pytest.mark.parametrize("text, expected", CASES)
+def test_function(text: str, expected) -> None:
+    result = ev(text)
+    assert result == expected
+    if not isinstance(expected, Sensitive) and expected is not UNKNOWN:
+        assert type(result) is type(expected)
+
+
+ERRORS = [
+    ('upper([1])', "Invalid function argument", '"str" parameter of function "upper"'),
+    ('join(",", "a")', "Invalid function argument", '"lists" parameter of function "join"'),
+    ("abs()", "Not enough function arguments", 'Missing value for "num"'),
+    ('lower("a", "b")', "Too many function arguments", 'Function "lower" expects 1 argument'),
+    ("max()", "Not enough function arguments", "at least 1"),
+    ('format("%d", "x")', "Invalid function argument", 'function "format"'),
+    ('format("%s")', "Invalid function argument", "not enough arguments"),
+    ('format("a", 1)', "Error in function call", "too many arguments"),
+    ('element([], 0)', "Invalid function argument", "empty list"),
+    ('index(["a"], "b")', "Invalid function argument", "item not found"),
+    ('regex("x", "abc")', "Error in function call", "did not match"),
+    ('one([1, 2])', "Invalid function argument", "zero or one"),
+    ("sum([])", "Invalid function argument", "empty list"),
+    ('zipmap(["a"], [])', "Invalid function argument", "does not match"),
+    ('coalesce(null, "")', "Error in function call", "no non-null"),
+    ('tonumber("x")', "Invalid function argument", "cannot convert"),
+    ('jsondecode("{")', "Invalid function argument", "invalid JSON"),
+    ('base64decode("!!")', "Invalid function argument", "base64"),
+    ('cidrsubnet("10.0.0.0/30", 8, 1)', "Invalid function argument", "insufficient"),
+    ('cidrhost("10.0.0.0/30", 9)', "Invalid function argument", "does not accommodate"),
+    ('file("does-not-exist.txt")', "Invalid function argument", "no file exists"),
+    ('lookup({a = 1}, "b")', "Invalid function argument", '"key" parameter'),
+    ('try(jsondecode("{"), [][1])', "Error in function call", "No expression"),
+    ('parseint("zz", 10)', "Invalid function argument", "cannot parse"),
+    ("range(1, 0, 1)", "Invalid function argument", "step"),
+    ("substr(\"abc\", 5, 1)", "Invalid function argument", '"offset" parameter'),
+    ("max(1...)", "Invalid expanding argument value", "tuple, list, or set"),
+    ('replace("a", "/(/", "")', "Invalid function argument", "invalid regular expression"),
+]
+
+
+@pytest.mark.parametrize("text, summary, fragment", ERRORS)
+def test_function_errors(text: str, summary: str, fragment: str) -> None:
+    with pytest.raises(EvalError) as info:
+        ev(text)
+    assert info.value.summary == summary
+    assert fragment in info.value.message
+    assert info.value.range is not None
+
+
+def test_argument_error_points_at_the_argument() -> None:
+    with pytest.raises(EvalError) as info:
+        ev('join(",", "a")')
+    assert info.value.range.start_col == 11
+
+
+def test_file_functions(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text("hi\n")
+    (tmp_path / "t.tpl").write_text(
+        "name=${name}\n%{ for p in ports ~}\nport ${p}\n%{ endfor ~}\n${upper(name)}")
+    kw = {"path_cwd": str(tmp_path), "path_module": "."}
+    assert ev('file("hello.txt")', **kw) == "hi\n"
+    assert ev(f'file("{tmp_path}/hello.txt")') == "hi\n"
+    assert ev('fileexists("hello.txt")', **kw) is True
+    assert ev('fileexists("nope.txt")', **kw) is False
+    assert ev('filebase64("hello.txt")', **kw) == "aGkK"
+    assert ev('filesha256("hello.txt")', **kw) == (
+        "98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4")
+    assert ev('templatefile("t.tpl", {name = "web", ports = [80, 81]})', **kw) == (
+        "name=web\nport 80\nport 81\nWEB")
+    with pytest.raises(EvalError) as info:
+        ev('templatefile("t.tpl", {name = "web"})', **kw)
+    assert "ports" in info.value.message and "templatefile" in info.value.message
+    assert ev('abspath("x")', **kw) == str(tmp_path / "x")
+    assert ev('pathexpand("~/x")').endswith("/x")

@@ -1,0 +1,284 @@
+"""Loader: files -> Config, syntax-error messages, duplicates, heredocs, the parse cache."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fgform.config import ast
+from fgform.config.expr import EvalContext, evaluate
+from fgform.config.loader import load_config, parse_expression, parse_file_text
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lang"
+
+
+def write(tmp_path: Path, text: str, name: str = "main.tf") -> Path:
+    (tmp_path / name).write_text(textwrap.dedent(text))
+    return tmp_path
+
+
+def load(tmp_path: Path, text: str):
+    return load_config(write(tmp_path, text), use_cache=False)
+
+
+def errors(diags) -> list[str]:
+    return [f"{d.range}: {d.summary}: {d.detail}" for d in diags]
+
+
+def test_basic_fixture(tmp_path: Path) -> None:
+    src = tmp_path / "cfg"
+    shutil.copytree(FIXTURES / "basic", src)
+    cfg, diags = load_config(src, use_cache=False)
+    assert diags == []
+    m = cfg.module
+    assert m.backend == {"type": "local", "path": "state/fg.tfstate"}
+    var = m.variables["replicas"]
+    assert var.has_default and isinstance(var.type, ast.Variable) and var.type.name == "number"
+    assert len(var.validations) == 1
+    svc = m.resources["fg_service.web"]
+    assert isinstance(svc.count, ast.Literal) and svc.count.value == 2
+    assert "count" not in svc.body.attributes and "depends_on" not in svc.body.attributes
+    assert [r.parts for r in svc.depends_on] == [("fg_task_definition", "web")]
+    td = m.resources["fg_task_definition.web"]
+    assert td.lifecycle.create_before_destroy and td.lifecycle.ignore_changes == ["cpu",
+                                                                                  "container"]
+    assert [b.type for b in td.body.blocks] == ["container"]
+    assert td.body.blocks[0].labels == ["web"]
+    assert "web" in cfg.children and cfg.children["web"].path == ("web",)
+    assert "n" in cfg.children["web"].module.outputs
+    ctx = EvalContext(locals={"name": "web"})
+    assert evaluate(m.locals["script"].expr, ctx) == (
+        "#!/bin/sh\necho web ${HOME}\nitem a\nitem b\n")
+    image = td.body.blocks[0].body.attributes["image"].expr
+    assert evaluate(image, ctx) == 'x:web\n"q" \u00e9'
+    assert str(svc.range).endswith("main.tf:41,1")
+
+
+def test_ranges_point_at_the_source(tmp_path: Path) -> None:
+    cfg, _ = load(tmp_path, """\
+        locals {
+          a = var.x + 1
+        }
+        """)
+    attr_expr = cfg.module.locals["a"].expr
+    assert isinstance(attr_expr, ast.Binary)
+    assert (attr_expr.left.range.start_line, attr_expr.left.range.start_col) == (2, 7)
+    assert (attr_expr.right.range.start_line, attr_expr.right.range.start_col) == (2, 15)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('resource "fg_service" "web" {\n  desired_count 5\n}\n',
+     "main.tf:2,17: Invalid syntax: Expected `=` or `{` after `desired_count`, found `5`."),
+    ("locals {\n  a = [1,\n}\n",
+     "main.tf:3,1: Invalid syntax: Expected an expression or `]` after `,`, found `}`."),
+    ("locals {\n a = 1 +\n}\n",
+     "main.tf:3,1: Invalid syntax: Expected an expression after `+`, found `}`."),
+    ("x {\n a = 1\n",
+     "main.tf:2,7: Invalid syntax: Expected `}` after `1`, found the end of the file."),
+    ("locals {\n  a = foo(1 2)\n}\n",
+     "main.tf:2,13: Invalid syntax: Expected `)`, `,`, a new line or `...` after `1`, found "
+     "`2`."),
+    ("locals {\n a = x.\n}\n",
+     "main.tf:2,8: Invalid syntax: Expected a name or a number after `x.`, found `}`."),
+    ("a = 1 b = 2\n",
+     "main.tf:1,7: Missing newline: Each argument and block must be on a line of its own; "
+     "put a new line before this one."),
+    ('locals {\n a = "\\q"\n}\n',
+     'main.tf:2,7: Invalid escape sequence: The symbol "q" is not a valid escape sequence '
+     "selector. Use \\\\ for a literal backslash."),
+])
+def test_syntax_error_messages(text: str, expected: str) -> None:
+    _, diags = parse_file_text(text, "main.tf")
+    assert errors(diags) == [expected]
+
+
+def test_syntax_error_through_load_config_names_the_file(tmp_path: Path) -> None:
+    _, diags = load(tmp_path, 'resource "fg_service" "web" {\n  desired_count 5\n}\n')
+    assert len(diags) == 1
+    assert diags[0].range.filename == str(tmp_path / "main.tf")
+    assert (diags[0].range.start_line, diags[0].range.start_col) == (2, 17)
+
+
+def test_object_items_need_a_separator() -> None:
+    _, diags = parse_file_text("locals {\n  a = {x = 1 y = 2}\n}\n", "m.tf")
+    assert [d.summary for d in diags] == ["Missing item separator"]
+
+
+def test_duplicate_attributes_are_recorded_and_reported(tmp_path: Path) -> None:
+    body, diags = parse_file_text('resource "a" "b" {\n  x = 1\n  x = 2\n}\n', "m.tf")
+    inner = body.blocks[0].body
+    assert [a.name_range.start_line for a in inner.duplicate_attributes] == [2]
+    assert evaluate(inner.attributes["x"].expr, EvalContext()) == 2
+    _, diags = load(tmp_path, 'resource "fg_service" "web" {\n  desired_count = 1\n'
+                              "  desired_count = 2\n}\n")
+    assert [d.summary for d in diags] == ["Duplicate argument"]
+    assert "main.tf:2,3" in diags[0].detail and diags[0].range.start_line == 3
+
+
+def test_duplicate_names_name_both_places(tmp_path: Path) -> None:
+    (tmp_path / "a.tf").write_text('resource "fg_cluster" "main" {}\nvariable "v" {}\n')
+    (tmp_path / "b.tf").write_text('resource "fg_cluster" "main" {}\nvariable "v" {}\n'
+                                   "locals {\n  x = 1\n}\nlocals {\n  x = 2\n}\n")
+    _, diags = load_config(tmp_path, use_cache=False)
+    msgs = errors(diags)
+    assert any("Duplicate resource" in m and "a.tf:1,1" in m and "b.tf:1,1" in m for m in msgs)
+    assert any("Duplicate variable" in m and "a.tf:2,1" in m for m in msgs)
+    assert any("Duplicate local value" in m and "b.tf:4,3" in m for m in msgs)
+
+
+def test_unknown_block_type_did_you_mean(tmp_path: Path) -> None:
+    _, diags = load(tmp_path, 'resorce "fg_cluster" "main" {}\n')
+    assert diags[0].summary == "Unsupported block type"
+    assert diags[0].hint == 'Did you mean the block type "resource"?'
+
+
+def test_label_count_and_backend_checks(tmp_path: Path) -> None:
+    _, diags = load(tmp_path, 'resource "fg_cluster" {}\nbackend "s3" {}\n')
+    assert [d.summary for d in diags] == ["Wrong number of block labels", "Unsupported backend"]
+
+
+def test_top_level_backend_and_module_source_rules(tmp_path: Path) -> None:
+    cfg, diags = load(tmp_path, """\
+        backend "local" {
+          path = "x.tfstate"
+        }
+        module "m" {
+          source = "modules/m"
+        }
+        """)
+    assert cfg.module.backend == {"type": "local", "path": "x.tfstate"}
+    assert [d.summary for d in diags] == ["Invalid module source"]
+    assert diags[0].hint == 'Did you mean "./modules/m"?'
+
+
+def test_missing_module_dir_and_cycle(tmp_path: Path) -> None:
+    _, diags = load(tmp_path, 'module "m" {\n  source = "./nope"\n  x = 1\n}\n')
+    assert [d.summary for d in diags] == ["Module not found"]
+    assert diags[0].range.start_line == 1
+    cfg, diags = load_config(FIXTURES / "modcycle", use_cache=False)
+    assert [d.summary for d in diags] == ["Module cycle"]
+    assert "a" in cfg.children
+
+
+def test_module_call_meta_arguments(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "main.tf").write_text('variable "n" {}\n')
+    cfg, diags = load(tmp_path, """\
+        module "m" {
+          source     = "./m"
+          for_each   = toset(["a"])
+          n          = each.key
+          depends_on = [fg_cluster.main]
+        }
+        """)
+    assert diags == []
+    call = cfg.module.module_calls["m"]
+    assert list(call.inputs) == ["n"] and call.for_each is not None
+    assert [r.parts for r in call.depends_on] == [("fg_cluster", "main")]
+
+
+def test_variable_and_output_fields(tmp_path: Path) -> None:
+    cfg, diags = load(tmp_path, """\
+        variable "pw" {
+          type        = string
+          description = "The password"
+          sensitive   = true
+          nullable    = false
+        }
+        output "o" {
+          value       = var.pw
+          description = "out"
+          sensitive   = true
+        }
+        output "bad" {
+          description = "no value"
+        }
+        """)
+    v = cfg.module.variables["pw"]
+    assert (v.description, v.sensitive, v.nullable, v.has_default) == ("The password", True,
+                                                                       False, False)
+    assert cfg.module.outputs["o"].sensitive
+    assert [d.summary for d in diags] == ["Missing required argument"]
+
+
+def test_heredocs() -> None:
+    text = 'locals {\n  a = <<EOT\n  keep ${x}\nEOT\n  b = <<-EOT\n    one\n      two\n    EOT\n}\n'
+    body, diags = parse_file_text(text, "h.tf")
+    assert diags == []
+    attrs = body.blocks[0].body.attributes
+    ctx = EvalContext(bindings={"x": 1})
+    assert evaluate(attrs["a"].expr, ctx) == "  keep 1\n"
+    assert evaluate(attrs["b"].expr, ctx) == "one\n  two\n"
+    interp = attrs["a"].expr.parts[1]
+    assert (interp.range.start_line, interp.range.start_col) == (3, 10)
+
+
+def test_string_escapes_and_literal_interpolation() -> None:
+    node = parse_expression(r'"a\tb\\c \u0041 $${x} %%{y}"')
+    assert evaluate(node, EvalContext()) == "a\tb\\c A ${x} %{y}"
+
+
+def test_unknown_attribute_at_top_level(tmp_path: Path) -> None:
+    _, diags = load(tmp_path, "x = 1\n")
+    assert diags[0].summary == "Unsupported argument"
+
+
+def test_empty_dir_and_missing_dir(tmp_path: Path) -> None:
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert [d.summary for d in diags] == ["No configuration files"]
+    _, diags = load_config(tmp_path / "nope", use_cache=False)
+    assert [d.summary for d in diags] == ["Configuration directory not readable"]
+
+
+def test_fuzzed_truncations_never_raise() -> None:
+    text = (FIXTURES / "basic" / "main.tf").read_text()
+    rng = random.Random(7)
+    cuts = sorted({rng.randrange(len(text)) for _ in range(60)})
+    for cut in cuts:
+        body, diags = parse_file_text(text[:cut], "f.tf")
+        assert body is not None
+    for _ in range(60):
+        i = rng.randrange(len(text))
+        mutated = text[:i] + rng.choice(['"', "{", "}", "$", "%{", "${", "\\", "<<EOT\n", "="]) \
+            + text[i + 1:]
+        parse_file_text(mutated, "f.tf")
+    for junk in ["\x00", "\ufeff", "{" * 2000, "a = " + "(" * 3000 + "1" + ")" * 3000,
+                 "a = <<EOT\n", 'a = "${', "%{ if }"]:
+        parse_file_text(junk, "f.tf")
+
+
+def test_parse_cache_hit_avoids_hcl2(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "basic", tmp_path / "cfg")
+    cfg_dir = tmp_path / "cfg"
+    cfg, diags = load_config(cfg_dir)
+    assert diags == []
+    entries = list((cfg_dir / ".fgform" / "cache").glob("*.pickle"))
+    assert len(entries) == 2  # root and child module files
+    code = (
+        "import sys\n"
+        "from fgform.config.loader import load_config\n"
+        f"cfg, diags = load_config({str(cfg_dir)!r})\n"
+        "assert not diags, diags\n"
+        "assert 'fg_service.web' in cfg.module.resources\n"
+        "print('hcl2' in sys.modules, 'lark' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "False"]
+    # A corrupt entry is ignored (and rewritten), never an error.
+    for e in entries:
+        e.write_bytes(b"not a pickle")
+    cfg2, diags = load_config(cfg_dir)
+    assert diags == [] and list(cfg2.module.resources) == list(cfg.module.resources)
+    # Editing the file changes the key.
+    main = cfg_dir / "main.tf"
+    main.write_text(main.read_text().replace('family = "web"', 'family = "web2"'))
+    cfg3, _ = load_config(cfg_dir)
+    fam = cfg3.module.resources["fg_task_definition.web"].body.attributes["family"].expr
+    assert fam.value == "web2"

@@ -1,0 +1,268 @@
+"""StateStore: atomic writes survive kill -9, backups, 0600, serial/lineage, speed, paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from fgform.errors import FgformError
+from fgform.state.model import InstanceState, OutputState, ResourceState, StateFile
+from fgform.state.store import StateStore, default_state_path, dumps_state, encode_json
+
+
+def make_state(n: int = 3, gen: int = 0, lineage: str | None = None) -> StateFile:
+    """A state of `n` services shaped like real ones; every instance carries `gen`."""
+    st = StateFile() if lineage is None else StateFile(lineage=lineage)
+    for i in range(n):
+        # Appended directly: StateFile.set re-sorts on every call, quadratic for 1,000.
+        st.resources.append(ResourceState("", "fg_service", f"svc{i}", [InstanceState(None, {
+            "id": f"svc-{i}-0123456789abcdef",
+            "cluster": "cl-0123456789",
+            "task_definition": "web:3",
+            "desired_count": 2,
+            "gen": gen,
+            "wait_for_steady_state": True,
+            "load_balancer": [{"target_group": "tg-1", "container_name": "web",
+                               "container_port": 8080}],
+            "deployment": {"minimum_healthy_percent": 100, "maximum_percent": 200,
+                           "circuit_breaker": {"enable": False, "rollback": False}},
+            "environment": {"A": "1", "B": "ünïcode \"quoted\"\n"},
+        }, dependencies=["fg_cluster.main"])]))
+    st.outputs["url"] = OutputState("http://127.0.0.1:8080")
+    return st
+
+
+# -- read ------------------------------------------------------------------------------------
+
+def test_read_missing_file_is_none(tmp_path: Path) -> None:
+    assert StateStore(tmp_path / "nope" / "s.json").read() is None
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    st = make_state()
+    assert store.write(st) is True
+    back = store.read()
+    assert back is not None
+    assert back.to_dict() == st.to_dict()
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[]", '{"serial": 1}', "\xff\xfe"])
+def test_corrupt_file_names_file_and_backup(tmp_path: Path, content: str) -> None:
+    store = StateStore(tmp_path / "s.json")
+    store.write(make_state())
+    store.write(make_state(gen=1, lineage=store.read().lineage))  # type: ignore[union-attr]
+    store.path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(FgformError) as ei:
+        store.read()
+    assert str(store.path) in ei.value.message
+    assert str(store.backup_path) in ei.value.hint
+    # ...and a write must not push the last good copy out of the backup slot.
+    with pytest.raises(FgformError, match="refusing to overwrite"):
+        store.write(make_state())
+    assert json.loads(store.backup_path.read_text())["serial"] == 1
+
+
+def test_newer_format_version_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "s.json"
+    d = make_state().to_dict()
+    d["version"] = 99
+    p.write_text(json.dumps(d))
+    with pytest.raises(FgformError, match="newer than this fgform"):
+        StateStore(p).read()
+
+
+# -- write -----------------------------------------------------------------------------------
+
+def test_write_creates_parent_mode_0600_and_gitignore(tmp_path: Path) -> None:
+    old = os.umask(0)  # the file must be 0600 whatever the umask lets through
+    try:
+        path = default_state_path(tmp_path / "cfg")
+        StateStore(path).write(make_state())
+    finally:
+        os.umask(old)
+    assert path == tmp_path / "cfg" / "state" / "default.fgstate.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # Ask git itself whether the state, its backup, lock and temp files are ignored.
+    StateStore(path).write(make_state(lineage=StateStore(path).read().lineage, gen=1))  # type: ignore[union-attr]
+    path.with_name(path.name + ".lock").write_text("{}")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "cfg")], check=True)
+    names = [path.name, path.name + ".backup", path.name + ".lock", ".x.123.ab.tmp"]
+    res = subprocess.run(["git", "check-ignore", *names], cwd=path.parent,
+                         capture_output=True, text=True)
+    assert res.stdout.split() == names
+    assert subprocess.run(["git", "check-ignore", "-q", "main.hcl"],
+                          cwd=tmp_path / "cfg").returncode == 1
+
+
+def test_file_is_sorted_indented_json(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    st = make_state()
+    store.write(st)
+    text = store.path.read_text()
+    assert text == json.dumps(st.to_dict(), indent=2, sort_keys=True) + "\n"
+    assert text == dumps_state(st)
+
+
+def test_serial_bumps_only_on_change_and_lineage_is_kept(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    st = make_state()
+    lineage = st.lineage
+    assert store.write(st) and st.serial == 1
+    mtime = store.path.stat().st_mtime_ns
+    assert store.write(st) is False and st.serial == 1
+    assert store.write(store.read()) is False  # type: ignore[arg-type]
+    assert store.path.stat().st_mtime_ns == mtime
+    assert not store.backup_path.exists()  # nothing was replaced yet
+
+    st.outputs["new"] = OutputState(1)
+    assert store.write(st) and st.serial == 2
+    st2 = store.read()
+    assert st2 is not None and st2.serial == 2 and st2.lineage == lineage
+    # A stale in-memory copy (serial 1) that changes still moves the serial forward.
+    stale = make_state(lineage=lineage)
+    stale.serial = 1
+    stale.outputs["other"] = OutputState(2)
+    assert store.write(stale) and stale.serial == 3
+
+
+def test_lineage_mismatch_is_refused(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    store.write(make_state())
+    with pytest.raises(FgformError, match="lineage"):
+        store.write(make_state())
+    other = make_state()
+    assert store.write(other, allow_lineage_change=True)
+    assert store.read().lineage == other.lineage  # type: ignore[union-attr]
+
+
+def test_backup_holds_previous_version(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    st = make_state(gen=0)
+    store.write(st)
+    first = store.path.read_bytes()
+    for gen in (1, 2):
+        before = store.path.read_bytes()
+        st.resources[0].instances[0].attributes["gen"] = gen
+        store.write(st)
+        assert store.backup_path.read_bytes() == before
+        assert stat.S_IMODE(store.backup_path.stat().st_mode) == 0o600
+    assert json.loads(store.backup_path.read_text())["serial"] == 2
+    assert json.loads(first)["serial"] == 1
+    # No temporary files are left behind by successful writes.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.json.backup"]
+
+
+def test_encode_json_matches_stdlib() -> None:
+    value = {"b": [1, 2.5, -0.0, 1e300, True, False, None, "x\u2028\"\\"], "a": {},
+             "c": [], "d": {"z": {"y": [[]]}}, "é": "ü", "n": 10**30}
+    assert encode_json(value) == json.dumps(value, indent=2, sort_keys=True)
+    with pytest.raises(FgformError):
+        encode_json({"x": float("nan")})
+    with pytest.raises(FgformError):
+        encode_json({"x": object()})
+
+
+def test_write_1000_resources_is_fast(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    st = make_state(1000)
+    store.write(st)
+    times = []
+    for gen in range(1, 6):
+        st.resources[gen].instances[0].attributes["gen"] = gen  # a real change each time
+        t = time.perf_counter()
+        store.write(st)
+        times.append(time.perf_counter() - t)
+    # Best of five: the brief asks for "well under 100 ms"; ~35 ms measured on 2 cores.
+    assert min(times) < 0.1, times
+
+
+# -- atomicity under kill -9 -----------------------------------------------------------------
+
+# Kept free of pytest imports: Python's start-up is most of each round's cost.
+_WRITER = textwrap.dedent("""
+    import sys
+    from fgform.state.store import StateStore
+    store = StateStore(sys.argv[1])
+    st = store.read()
+    gen = st.resources[0].instances[0].attributes["gen"] + 1
+    print("ready", flush=True)
+    while True:
+        for r in st.resources:
+            r.instances[0].attributes["gen"] = gen
+        store.write(st)
+        gen += 1
+""")
+
+
+def _check_complete(path: Path, n: int) -> int:
+    d = json.loads(path.read_text())
+    gens = {r["instances"][0]["attributes"]["gen"] for r in d["resources"]}
+    assert len(d["resources"]) == n and len(gens) == 1, f"mixed content in {path.name}"
+    return gens.pop()
+
+
+def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
+    # ~2 MB per version, mostly long strings: cheap to encode, slow to write and fsync, so
+    # that many kills land while the new file is half on disk.
+    n = 200
+    path = tmp_path / "s.json"
+    st = make_state(n)
+    for i, r in enumerate(st.resources):
+        r.instances[0].attributes["blob"] = f"{i:04d}" * 2500
+    StateStore(path).write(st)
+    rng = random.Random(1234)
+    seen = set()
+    mid_write = 0
+    for _ in range(25):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.15))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        # A temp file left over means the kill landed inside a write.
+        mid_write += any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+        gen = _check_complete(path, n)
+        seen.add(gen)
+        if path.with_name("s.json.backup").exists():
+            bgen = _check_complete(path.with_name("s.json.backup"), n)
+            # Killed between rotating the backup and the rename: both are the same version.
+            assert bgen in (gen - 1, gen)
+        d = json.loads(path.read_text())
+        assert d["serial"] == gen + 1  # one serial per completed write, none lost
+    print(f"versions seen {len(seen)}, kills inside a write {mid_write}/25")
+    assert len(seen) > 5  # the kills landed at many different points
+    assert mid_write >= 3, "no kill landed inside a write: the test proves nothing"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(leftovers) <= 1  # a killed writer's temp file is swept by the next write
+
+
+# -- paths -----------------------------------------------------------------------------------
+
+def test_default_state_path(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg"
+    assert default_state_path(cfg) == cfg / "state" / "default.fgstate.json"
+    assert default_state_path(cfg, "prod") == cfg / "state" / "prod.fgstate.json"
+    assert default_state_path(cfg, override="x/my.json") == cfg / "x" / "my.json"
+    assert default_state_path(cfg, "prod", override="/abs/s.json") == Path("/abs/s.json")
+    assert default_state_path(cfg, backend_path="tf/s.json") == cfg / "tf" / "s.json"
+    assert default_state_path(cfg, "prod", backend_path="tf/s.json") == (
+        cfg / "tf" / "s.json.d" / "prod" / "s.json")
+    # -state wins over the backend
+    assert default_state_path(cfg, override="a.json", backend_path="b.json") == cfg / "a.json"
+    for bad in ("../x", "a/b", "", ".hidden"):
+        with pytest.raises(FgformError, match="workspace"):
+            default_state_path(cfg, bad)
