@@ -539,15 +539,32 @@ def render_drift(plan: Plan, color: bool = False) -> list[str]:
     return lines
 
 
+def render_warnings(warnings: list[str], color: bool = False) -> list[str]:
+    """Warnings in Terraform's diagnostic box: the first line is the summary."""
+    st = _Style(color)
+    bar = st.c(_YELLOW, "│") if color else "│"
+    out: list[str] = []
+    for w in warnings:
+        summary, _, detail = w.partition("\n")
+        out += ["", st.c(_YELLOW, "╷"), f"{bar} " + st.c(_BOLD + _YELLOW, "Warning: ")
+                + st.c(_BOLD, summary)]
+        if detail.strip():
+            out.append(bar)
+            out += [f"{bar} {line}".rstrip() for line in detail.strip("\n").split("\n")]
+        out.append(st.c(_YELLOW, "╵"))
+    return out
+
+
 def render_plan(plan: Plan, color: bool = False) -> str:
-    """The whole plan as `terraform plan` prints it (without the refresh progress lines)."""
+    """The whole plan as `terraform plan` prints it (without the refresh progress lines);
+    warnings (-target) come last, in Terraform's box."""
+    return _render_plan_body(plan, color) + "".join(
+        line + "\n" for line in render_warnings(plan.warnings, color))
+
+
+def _render_plan_body(plan: Plan, color: bool) -> str:
     st = _Style(color)
     lines: list[str] = list(render_drift(plan, color))
-    for w in plan.warnings:
-        lines += ["", st.c(_BOLD + _YELLOW, "Warning: ") + w.split("\n", 1)[0]]
-        rest = w.split("\n", 1)[1] if "\n" in w else ""
-        if rest:
-            lines += ["", *rest.strip("\n").split("\n")]
     changes = [c for c in plan.changes if c.action is not Action.NOOP]
     outputs = [o for o in plan.output_changes if o.action is not Action.NOOP]
     if plan.mode is PlanMode.REFRESH_ONLY:

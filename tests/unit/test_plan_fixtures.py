@@ -15,6 +15,7 @@ starting point for a new case.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -64,6 +65,16 @@ def plan_case(case: Path):
         config_dir=str(cdir), timestamp="2026-01-01T00:00:00Z", config_hash="fixture",
     )
     return make_plan(config, variables, _load_state(case), live, options)
+
+
+_CACHE: dict[Path, Any] = {}
+
+
+def cached_plan(case: Path):
+    """plan_case, computed once per test session (a deep copy: callers may change it)."""
+    if case not in _CACHE:
+        _CACHE[case] = plan_case(case)
+    return copy.deepcopy(_CACHE[case])
 
 
 def _dump(data: Any) -> str:

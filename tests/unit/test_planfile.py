@@ -24,7 +24,7 @@ from fgform.values import UNKNOWN, Sensitive
 
 FIX = Path(__file__).parent / "fixtures" / "plan"
 sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import plan_case  # noqa: E402
+from test_plan_fixtures import cached_plan as plan_case  # noqa: E402
 
 
 def test_unknown_is_encoded_losslessly() -> None:

@@ -22,7 +22,7 @@ FIX = Path(__file__).parent / "fixtures" / "plan"
 TF_PLAN = json.loads((FIX / "terraform_1.11_plan.json").read_text())
 TF_STATE = json.loads((FIX / "terraform_1.11_state.json").read_text())
 sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import plan_case  # noqa: E402
+from test_plan_fixtures import cached_plan as plan_case  # noqa: E402
 
 
 def _plan(case: str) -> dict:

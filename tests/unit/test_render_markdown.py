@@ -16,7 +16,7 @@ from fgform.render.markdown import MARKER, diff_lines, render_markdown
 FIX = Path(__file__).parent / "fixtures" / "plan"
 GOLDEN = FIX / "pr_comment.golden.md"
 sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import plan_case  # noqa: E402
+from test_plan_fixtures import cached_plan as plan_case  # noqa: E402
 
 
 def _html(md: str) -> str:

@@ -33,7 +33,7 @@ def test_update_layout() -> None:
     assert "      ~ desired_count = 2 -> 3\n" in text
     assert "      ~ running_count = 2 -> (known after apply)\n" in text
     assert '        id            = "s-1"\n' in text
-    assert "        # (3 unchanged attributes hidden)\n" in text
+    assert "        # (2 unchanged attributes hidden)\n" in text
     assert text.endswith("Plan: 0 to add, 1 to change, 0 to destroy.\n")
 
 

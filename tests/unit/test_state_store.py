@@ -201,6 +201,7 @@ _WRITER = textwrap.dedent("""
         for r in st.resources:
             r.instances[0].attributes["gen"] = gen
         store.write(st)
+        print(gen, flush=True)
         gen += 1
 """)
 
@@ -213,23 +214,36 @@ def _check_complete(path: Path, n: int) -> int:
 
 
 def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
-    # ~2 MB per version, mostly long strings: cheap to encode, slow to write and fsync, so
-    # that many kills land while the new file is half on disk.
+    # ~1 MB per version, much of it long strings: a write that takes a few milliseconds.
     n = 200
     path = tmp_path / "s.json"
     st = make_state(n)
     for i, r in enumerate(st.resources):
-        r.instances[0].attributes["blob"] = f"{i:04d}" * 2500
+        r.instances[0].attributes["blob"] = f"{i:04d}" * 1000
     StateStore(path).write(st)
     rng = random.Random(1234)
     seen = set()
     mid_write = 0
-    for _ in range(25):
+    rounds = 20
+    for round_ in range(rounds):
         proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0.0, 0.15))
+        t0 = time.perf_counter()
+        assert proc.stdout.readline().strip().isdigit()  # one complete write
+        if round_ % 2:
+            # Anywhere in the next write or two, however fast this machine is.
+            time.sleep(rng.uniform(0.0, 2 * (time.perf_counter() - t0)))
+        else:
+            # Inside the file-writing part: wait for this writer's temp file to appear,
+            # then kill it a random moment later (partway through the bytes, the fsync,
+            # the backup rotation or the rename).
+            prefix = f".{path.name}.{proc.pid}."
+            deadline = time.monotonic() + 10
+            while not any(n.startswith(prefix) for n in os.listdir(tmp_path)):
+                assert time.monotonic() < deadline, "the writer never wrote"
+            time.sleep(rng.uniform(0.0, 0.004))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
@@ -243,9 +257,9 @@ def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
             assert bgen in (gen - 1, gen)
         d = json.loads(path.read_text())
         assert d["serial"] == gen + 1  # one serial per completed write, none lost
-    print(f"versions seen {len(seen)}, kills inside a write {mid_write}/25")
-    assert len(seen) > 5  # the kills landed at many different points
-    assert mid_write >= 3, "no kill landed inside a write: the test proves nothing"
+    print(f"versions seen {len(seen)}, kills inside a write {mid_write}/{rounds}")
+    assert len(seen) == rounds  # every round completed a write and was killed in a later one
+    assert mid_write >= rounds // 4, "too few kills landed inside a write"
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert len(leftovers) <= 1  # a killed writer's temp file is swept by the next write
 
