@@ -20,7 +20,7 @@ from gen_config import generate  # noqa: E402
 
 def run(dirpath: Path) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "fgform.cli", f"-chdir={dirpath}", "validate"],
+    proc = subprocess.run([sys.executable, "-m", "fgform", f"-chdir={dirpath}", "validate"],
                           capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:

@@ -7,9 +7,11 @@ Flags follow Terraform's names and accept one or two dashes (`-auto-approve`,
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,18 @@ def opt(name: str, *args: Any, **kwargs: Any):
     return click.option(f"-{name}", f"--{name}", *args, **kwargs)
 
 
+# The arguments of the command line being run (for -var/-var-file order) and the
+# configuration directory (diagnostics name files relative to it), for the boundary in `run`.
+_ARGV: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("argv", default=None)
+_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dir", default=None)
+
+
 class Env:
     """What every command needs: the configuration directory and the terminal's traits."""
 
     def __init__(self, chdir: str | None) -> None:
         self.dir = Path(chdir or ".").resolve()
+        _DIR.set(self.dir)
         self.color = (sys.stdout.isatty() and "NO_COLOR" not in os.environ
                       and os.environ.get("TERM") != "dumb")
 
@@ -64,21 +73,41 @@ def var_options(f):
 
 
 def _cli_vars(vars_: tuple[str, ...], var_files: tuple[str, ...]) -> list[tuple[str, str]]:
-    """-var and -var-file in command-line order (later wins), as Terraform applies them."""
-    argv = sys.argv[1:]
-    items: list[tuple[int, tuple[str, str]]] = []
-    for v in vars_:
-        items.append((_argpos(argv, v), ("var", v)))
-    for f in var_files:
-        items.append((_argpos(argv, f), ("file", f)))
-    return [x for _, x in sorted(items, key=lambda t: t[0])]
+    """-var and -var-file in command-line order (later wins), as Terraform applies them.
+
+    click hands over each option's values separately, so their interleaving is read back
+    from the command line; should that ever disagree with what click parsed, all -var-file
+    values come first, then all -var values.
+    """
+    argv = _ARGV.get()
+    if argv is None:
+        argv = sys.argv[1:]
+    ordered = _var_flags_in_order(argv)
+    parsed = [("var", v) for v in vars_] + [("file", f) for f in var_files]
+    if sorted(ordered) == sorted(parsed):
+        return ordered
+    return [("file", f) for f in var_files] + [("var", v) for v in vars_]
 
 
-def _argpos(argv: list[str], value: str) -> int:
-    for i, a in enumerate(argv):
-        if a == value or a.endswith("=" + value):
-            return i
-    return len(argv)
+def _var_flags_in_order(argv: list[str]) -> list[tuple[str, str]]:
+    kinds = {"var": "var", "var-file": "file"}
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            break
+        name, eq, value = a.partition("=")
+        kind = kinds.get(name[2:] if name.startswith("--") else name[1:]) \
+            if name.startswith("-") else None
+        if kind is not None:
+            if eq:
+                out.append((kind, value))
+            elif i + 1 < len(argv):
+                out.append((kind, argv[i + 1]))
+                i += 1
+        i += 1
+    return out
 
 
 # -- validate / fmt / graph / version -----------------------------------------------------------

@@ -228,6 +228,11 @@ def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
     return out
 
 
+# Resource types whose drivers talk to the Docker engine.
+_DOCKER_TYPES = frozenset({"fg_registry", "fg_image", "fg_cluster", "fg_service",
+                           "fg_load_balancer"})
+
+
 @dataclass
 class ApplyOutcome:
     result: Any  # fgform.apply.executor.ApplyResult
@@ -243,14 +248,27 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
     """
     from fgform.apply.executor import apply_plan
     from fgform.fleet.docker.drivers import drivers
-    from fgform.plan.model import PlanMode
+    from fgform.plan.model import Action, PlanMode
 
     store = ws.store
     state = store.read()
+    if any(c.address.type in _DOCKER_TYPES and c.action not in (Action.NOOP, Action.READ)
+           for c in plan.changes):
+        # Fail once, before anything changes, rather than once per resource half-way.
+        from fgform.fleet.docker.client import get_client
+
+        get_client()
     if state is None:
         state = StateFile()
         if plan.prior_state is not None and plan.prior_state.lineage:
             state.lineage = plan.prior_state.lineage
+        elif plan.state_lineage:
+            state.lineage = plan.state_lineage
+        # Every Docker object is labelled (and the registry named) with the lineage: it must
+        # be on disk before the first object exists, or a crash before the first state write
+        # leaves objects of a lineage the next run never learns (and can neither adopt nor
+        # clean up).
+        store.write(state)
     if plan.mode is PlanMode.REFRESH_ONLY or plan.prior_state is not None and \
             plan.mode is not PlanMode.DESTROY:
         # Refresh results (drift accepted into state) count as part of the plan.

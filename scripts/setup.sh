@@ -126,9 +126,11 @@ fi
 if [[ -z ${FGFORM_SKIP_PIP:-} ]]; then
     PY=$(command -v python3)
     # Reinstall only when pyproject.toml (the dependency list) or the interpreter changed.
-    want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1) $PY"
-    if [[ -f $PIP_STAMP && "$(cat "$PIP_STAMP")" == "$want" ]] \
-        && "$PY" -c 'import fgform, docker, pytest' >/dev/null 2>&1; then
+    # The checkout's path is part of it: CI clones elsewhere on the same machine, and an
+    # editable install of another checkout would run that checkout's code.
+    want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1) $PY $REPO_ROOT"
+    installed=$(cd / && "$PY" -c 'import fgform, docker, pytest, os; print(os.path.dirname(os.path.dirname(fgform.__file__)))' 2>/dev/null || true)
+    if [[ -f $PIP_STAMP && "$(cat "$PIP_STAMP")" == "$want" && "$installed" == "$REPO_ROOT" ]]; then
         log "fgform already installed"
     else
         t=$(now)

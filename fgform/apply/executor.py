@@ -102,6 +102,7 @@ from fgform.apply.events import (
 from fgform.config.schema import AttrSchema, BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.fleet.driver import Driver, FleetContext
+from fgform.fleet.driver import PartialApplyError as DriverPartialApplyError
 from fgform.plan.model import Action, Plan, PlanMode, ResourceChange
 from fgform.state.model import InstanceState, StateFile
 from fgform.values import UNKNOWN, Path, contains_unknown
@@ -118,6 +119,11 @@ __all__ = [
     "apply_plan",
     "build_operations",
 ]
+
+
+# Drivers raise `fleet.driver.PartialApplyError` (the fleet layer must not import the apply
+# layer); `apply.events.PartialApplyError` is the same idea for other callers. Both count.
+_PARTIAL = (PartialApplyError, DriverPartialApplyError)
 
 
 class UnresolvedValueError(FgformError):
@@ -365,7 +371,7 @@ class _Walk:
                                   destroy_volume=not change.action.is_replace)
                 else:
                     driver.delete(self.ctx, addr, prior)
-            except PartialApplyError as exc:
+            except _PARTIAL as exc:
                 if not op.deposed:
                     self._record(op, exc.attrs)
                 raise
@@ -378,7 +384,7 @@ class _Walk:
                 attrs = driver.create(self.ctx, addr, planned)
             else:
                 attrs = driver.update(self.ctx, addr, change.before or {}, planned)
-        except PartialApplyError as exc:
+        except _PARTIAL as exc:
             # A half-made new object is tainted so the next plan replaces it; a half-done
             # update leaves an object that is still the instance, just not fully updated.
             self._record(op, exc.attrs, tainted=op.action is Action.CREATE)

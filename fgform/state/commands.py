@@ -4,7 +4,8 @@ Each takes a `StateFile` and returns data or text; none reads files, takes locks
 The CLI reads the state, calls one of these, and for `rm`/`mv` writes the (mutated) state
 back under the lock. Returned text has no trailing newline: the CLI echoes it with one,
 except for `output -raw`, which Terraform prints without a newline so that shells can use
-`$(fgform output -raw url)`.
+`$(fgform output -raw url)`, and `state pull`, which is the file's exact text (newline
+included: echo it with `nl=False`).
 
 The text formats follow Terraform's, so that scripts and habits carry over:
 - `state show`: the plan renderer's HCL (four-space indent, aligned `=`, nested blocks,
@@ -230,8 +231,8 @@ def _find_resource(state: StateFile, addr: Address) -> ResourceState | None:
 # -- state pull ------------------------------------------------------------------------------
 
 def state_pull(state: StateFile) -> str:
-    """The state as JSON, exactly as the state file holds it (without the final newline)."""
-    return dumps_state(state).rstrip("\n")
+    """The state as JSON, exactly as the state file holds it, final newline included."""
+    return dumps_state(state)
 
 
 # -- state show ------------------------------------------------------------------------------
@@ -468,9 +469,10 @@ def _quote(s: str) -> str:
 
 
 def _json_dumps(value: Any, compact: bool) -> str:
+    # Sorted keys: Terraform's objects and maps iterate in key order, so its JSON does too.
     if compact:
-        return _json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return _json.dumps(value, ensure_ascii=False, indent=2)
+        return _json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
 
 
 __all__ = [

@@ -35,7 +35,7 @@ from types import TracebackType
 
 from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
-from fgform.state.store import pid_alive
+from fgform.state.store import ensure_state_dir, pid_alive
 
 LOCK_SUFFIX = ".lock"
 
@@ -145,7 +145,7 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
     """
     state_path = Path(state_path).absolute()
     lock_path = lock_path_for(state_path)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_state_dir(lock_path.parent)
     info = LockInfo(
         ID=str(uuid.uuid4()),
         Operation=operation,

@@ -419,10 +419,7 @@ class StateStore:
 
     def _write_atomically(self, data: bytes, *, keep_backup: bool) -> tuple[int, ...]:
         directory = self.path.parent
-        created = not directory.exists()
-        directory.mkdir(parents=True, exist_ok=True)
-        if created and directory.name == STATE_DIR:
-            _write_gitignore(directory)
+        ensure_state_dir(directory)
         self._remove_dead_temps()
         tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
@@ -516,8 +513,21 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_gitignore(directory: Path) -> None:
-    gi = directory / ".gitignore"
-    if not gi.exists():
-        with contextlib.suppress(OSError):
-            gi.write_text(_GITIGNORE)
+def ensure_state_dir(directory: Path) -> None:
+    """Create the state file's directory if needed; a new `state/` gets a `.gitignore`.
+
+    Called by both the lock and the store: commands take the lock before the first write,
+    so whichever comes first creates the folder.
+    """
+    if directory.is_dir():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory.name == STATE_DIR:
+        try:
+            fd = os.open(directory / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError:
+            return  # another process wrote it first, or the folder is read-only
+        try:
+            os.write(fd, _GITIGNORE.encode())
+        finally:
+            os.close(fd)

@@ -12,6 +12,7 @@ import pytest
 from docker.errors import ImageNotFound
 
 from fgform.addresses import Address
+from fgform.errors import FgformError
 from fgform.fleet.capacity import InsufficientCapacityError
 from fgform.fleet.docker.cluster import DRIVER as CLUSTER
 from fgform.fleet.docker.labels import label_filter
@@ -96,6 +97,16 @@ def test_several_tasks_prefix_logs_and_report_highest_code(
     for line in lines:
         prefix, _, text = line.partition(" | ")
         assert text == f"from {prefix}"
+
+
+def test_timeout_removes_the_task(ctx: FleetContext, cluster: dict[str, Any],
+                                  runtask_image: str,
+                                  docker_client: docker.DockerClient) -> None:
+    # The same clean-up path as Ctrl-C (a `finally`): nothing outlives run_task.
+    td = taskdef(ctx, runtask_image, "echo started; exec busybox sleep 30")
+    with pytest.raises(FgformError, match="longer than 1 s"):
+        run_task(ctx, cluster, td, timeout=1)
+    assert leftovers(docker_client, ctx) == []
 
 
 def test_refused_when_the_fleet_is_full(ctx: FleetContext, cluster: dict[str, Any],

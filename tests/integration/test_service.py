@@ -150,21 +150,38 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, test_image: str
     assert drv.read(ctx, {addr: again})[addr] is None
 
 
-def test_containers_of_a_task_share_localhost(ctx: FleetContext, test_image: str) -> None:
+def test_containers_of_a_task_share_localhost(ctx: FleetContext, test_image: str,
+                                              docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=1)
     sidecar_health = dict(HEALTH)  # the sidecar checks the web container over localhost
     _, td = make_taskdef(ctx, "pair", [
-        container("web", test_image, command=HTTPD),
+        container("web", test_image, command=["busybox", "sh", "-c",
+                                              "echo hello-from-web; exec " + " ".join(HTTPD)]),
         container("probe", test_image, command=["busybox", "sleep", "600"],
                   health_check=sidecar_health, essential=False),
     ])
-    attrs = ServiceDriver().create(ctx, Address("fg_service", "pair"),
-                                   service_config(cluster, td, 1))
+    drv = ServiceDriver()
+    addr = Address("fg_service", "pair")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     assert attrs["running_count"] == 1
     task = attrs["tasks"][0]
     assert [n.rsplit("-", 1)[1] for n in task["containers"]] == ["web", "probe"]
     rows = I.list_tasks(ctx)
     assert rows[0].health == "HEALTHY"
+    assert list(I.stream_logs(ctx, "pair")) == [f"{task['id']}/web   | hello-from-web"]
+
+    # The essential container dies: the task is stopped (the sidecar removed, the dead
+    # container kept for its logs), and the next apply replaces the task.
+    web = next(c for c in owned(docker_client, ctx) if c["Labels"]["fgform.container"] == "web")
+    docker_client.api.kill(web["Id"])
+    live = drv.read(ctx, {addr: attrs})[addr]
+    assert live is not None and live["running_count"] == 0 and live["tasks"] == []
+    left = owned(docker_client, ctx)
+    assert [(c["Labels"]["fgform.container"], c["State"]) for c in left] == [("web", "exited")]
+    assert I.list_tasks(ctx)[0].status.startswith("STOPPED")
+    again = drv.update(ctx, addr, live, service_config(cluster, td, 1))
+    assert again["running_count"] == 1 and again["tasks"][0]["id"] != task["id"]
+    assert len(owned(docker_client, ctx)) == 2
 
 
 def test_scaling_stops_newest_first(ctx: FleetContext, test_image: str,

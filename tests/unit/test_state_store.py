@@ -189,20 +189,30 @@ def test_write_1000_resources_is_fast(tmp_path: Path) -> None:
 
 # -- atomicity under kill -9 -----------------------------------------------------------------
 
-# Kept free of pytest imports: Python's start-up is most of each round's cost.
-_WRITER = textwrap.dedent("""
-    import sys
+# A "zygote": imports fgform once, then forks one writer per round, so that a round costs a
+# fork instead of a Python start-up. Each writer is a real process, killed with SIGKILL; the
+# zygote reaps it and reports back, so the test knows the writer is gone.
+_ZYGOTE = textwrap.dedent("""
+    import os, sys
     from fgform.state.store import StateStore
-    store = StateStore(sys.argv[1])
-    st = store.read()
-    gen = st.resources[0].instances[0].attributes["gen"] + 1
-    print("ready", flush=True)
-    while True:
-        for r in st.resources:
-            r.instances[0].attributes["gen"] = gen
-        store.write(st)
-        print(gen, flush=True)
-        gen += 1
+    for _ in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                store = StateStore(sys.argv[1])
+                st = store.read()
+                gen = st.resources[0].instances[0].attributes["gen"] + 1
+                print("ready", os.getpid(), flush=True)
+                while True:
+                    for r in st.resources:
+                        r.instances[0].attributes["gen"] = gen
+                    store.write(st)
+                    print(gen, flush=True)
+                    gen += 1
+            finally:
+                os._exit(1)  # never fall back into the zygote's loop
+        os.waitpid(pid, 0)
+        print("reaped", flush=True)
 """)
 
 
@@ -214,8 +224,8 @@ def _check_complete(path: Path, n: int) -> int:
 
 
 def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
-    # ~1 MB per version, much of it long strings: a write that takes a few milliseconds.
-    n = 200
+    # ~0.6 MB per version, much of it long strings: a write that takes a few milliseconds.
+    n = 120
     path = tmp_path / "s.json"
     st = make_state(n)
     for i, r in enumerate(st.resources):
@@ -225,28 +235,9 @@ def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
     seen = set()
     mid_write = 0
     rounds = 20
-    for round_ in range(rounds):
-        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)],
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        t0 = time.perf_counter()
-        assert proc.stdout.readline().strip().isdigit()  # one complete write
-        if round_ % 2:
-            # Anywhere in the next write or two, however fast this machine is.
-            time.sleep(rng.uniform(0.0, 2 * (time.perf_counter() - t0)))
-        else:
-            # Inside the file-writing part: wait for this writer's temp file to appear,
-            # then kill it a random moment later (partway through the bytes, the fsync,
-            # the backup rotation or the rename).
-            prefix = f".{path.name}.{proc.pid}."
-            deadline = time.monotonic() + 10
-            while not any(n.startswith(prefix) for n in os.listdir(tmp_path)):
-                assert time.monotonic() < deadline, "the writer never wrote"
-            time.sleep(rng.uniform(0.0, 0.004))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+
+    def _check_round() -> None:
+        nonlocal mid_write
         # A temp file left over means the kill landed inside a write.
         mid_write += any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
         gen = _check_complete(path, n)
@@ -257,6 +248,38 @@ def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
             assert bgen in (gen - 1, gen)
         d = json.loads(path.read_text())
         assert d["serial"] == gen + 1  # one serial per completed write, none lost
+
+    zygote = subprocess.Popen([sys.executable, "-c", _ZYGOTE, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert zygote.stdin is not None and zygote.stdout is not None
+    try:
+        for round_ in range(rounds):
+            zygote.stdin.write("go\n")
+            zygote.stdin.flush()
+            word, pid_text = zygote.stdout.readline().split()
+            assert word == "ready"
+            pid = int(pid_text)
+            t0 = time.perf_counter()
+            assert zygote.stdout.readline().strip().isdigit()  # one complete write
+            if round_ % 2:
+                # Anywhere in the next write or two, however fast this machine is.
+                time.sleep(rng.uniform(0.0, 2 * (time.perf_counter() - t0)))
+            else:
+                # Inside the file-writing part: wait for this writer's temp file to appear,
+                # then kill it a random moment later (partway through the bytes, the fsync,
+                # the backup rotation or the rename).
+                prefix = f".{path.name}.{pid}."
+                deadline = time.monotonic() + 10
+                while not any(f.startswith(prefix) for f in os.listdir(tmp_path)):
+                    assert time.monotonic() < deadline, "the writer never wrote"
+                time.sleep(rng.uniform(0.0, 0.004))
+            os.kill(pid, signal.SIGKILL)
+            while (line := zygote.stdout.readline()).strip() != "reaped":
+                assert line, "the zygote died"
+            _check_round()
+    finally:
+        zygote.kill()
+        zygote.wait()
     print(f"versions seen {len(seen)}, kills inside a write {mid_write}/{rounds}")
     assert len(seen) == rounds  # every round completed a write and was killed in a later one
     assert mid_write >= rounds // 4, "too few kills landed inside a write"

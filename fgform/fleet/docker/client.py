@@ -50,12 +50,32 @@ def get_client() -> docker.DockerClient:
             client.ping()
         except (DockerException, OSError) as exc:
             raise DockerUnavailableError(
-                f"Cannot reach the Docker engine at {url}: {exc}. Run scripts/setup.sh "
-                "(as root) to install and start it.",
-                hint="Run scripts/setup.sh",
+                f"Cannot reach the Docker engine at {url}: {_reason(exc)}",
+                hint="Start the engine (run scripts/setup.sh as root), or point DOCKER_HOST "
+                     "at a running one.",
             ) from exc
         _client = client
         return client
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause in words: "No such file or directory", "Connection refused"."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    best = str(exc)
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.strerror:
+            best = cur.strerror
+        for arg in getattr(cur, "args", ()):
+            if isinstance(arg, BaseException):
+                if isinstance(arg, OSError) and arg.strerror:
+                    best = arg.strerror
+                cur = arg
+                break
+        else:
+            cur = cur.__cause__ or cur.__context__
+    return best
 
 
 def reset_client() -> None:

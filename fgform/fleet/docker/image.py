@@ -192,7 +192,13 @@ class ImageDriver:
         build_image(ctx, context, dockerfile, f"{ref}:{tag}",
                     build_args=planned.get("build_args") or {}, labels=labels)
         ctx.log(f"pushing {ref}:{tag}")
-        digest = push_image(ctx, ref, tag)
+        try:
+            digest = push_image(ctx, ref, tag)
+        except FgformError:
+            # Nothing records a tag that never reached the registry: drop it (the layers stay
+            # in the build cache, so the retry builds in no time).
+            _remove_local(f"{ref}:{tag}", quiet=True)
+            raise
         return {**planned, "tag": tag, "dockerfile": dockerfile, "id": f"{ref}:{tag}",
                 "context_sha256": sha, "digest": digest, "uri": f"{ref}@{digest}"}
 
@@ -219,6 +225,19 @@ class ImageDriver:
                 ctx.log(f"registry {endpoint} is not reachable; nothing to delete there")
         if prior.get("id"):
             _remove_local(prior["id"])
+        # Earlier builds of this resource that a later build untagged (or that a killed apply
+        # built but never recorded) are labelled with its address: they go with it. Run last
+        # in a destroy (services go first), so no container uses them any more.
+        try:
+            leftovers = get_client().api.images(filters=L.label_filter(ctx, address=str(addr),
+                                                                       kind=KIND))
+        except APIError:
+            leftovers = []
+        for img in leftovers:
+            for ref in img.get("RepoTags") or [img["Id"]]:
+                if ref != "<none>:<none>":
+                    _remove_local(ref, quiet=True)
+            _remove_local(img["Id"], quiet=True)
 
 
 def _endpoint(attrs: dict[str, Any]) -> str | None:
@@ -227,14 +246,16 @@ def _endpoint(attrs: dict[str, Any]) -> str | None:
     return uri.split("/", 1)[0] if isinstance(uri, str) and "/" in uri else None
 
 
-def _remove_local(ref: str) -> None:
-    """Drop a local tag; the image itself goes when no tag is left (and no container uses it)."""
+def _remove_local(ref: str, quiet: bool = False) -> None:
+    """Drop a local tag; the image itself goes when no tag is left (and no container uses it).
+
+    `quiet`: best effort, never raise (clean-up after another failure)."""
     try:
         get_client().images.remove(ref)
     except ImageNotFound:
         pass
     except APIError as exc:
-        if exc.status_code != 409:
+        if exc.status_code != 409 and not quiet:
             raise
         # 409: a container still uses it; the tag is harmless and the image must stay.
 

@@ -194,26 +194,35 @@ class RegistryDriver:
         image = planned.get("image") or ensure_server_image(ctx)
         labels = L.base_labels(ctx, addr, attrs=_config(planned), kind=KIND)
 
+        new_volume = False
         try:
             client.volumes.get(name)
             ctx.log(f"reusing registry volume {name}")
         except NotFound:
             client.volumes.create(name, labels=L.base_labels(ctx, addr, kind=KIND))
-        self._remove_leftover(ctx, name)
-
-        container = client.containers.create(
-            image, name=name, detach=True, labels=labels,
-            ports={f"{CONTAINER_PORT}/tcp": (bind, port)},
-            volumes={name: {"bind": DATA_DIR, "mode": "rw"}},
-            # Comes back after an engine restart, like a managed service would.
-            restart_policy={"Name": "unless-stopped"},
-            init=True,  # stop() returns at once instead of waiting out SIGTERM
-        )
+            new_volume = True
+        try:
+            self._remove_leftover(ctx, name)
+            container = client.containers.create(
+                image, name=name, detach=True, labels=labels,
+                ports={f"{CONTAINER_PORT}/tcp": (bind, port)},
+                volumes={name: {"bind": DATA_DIR, "mode": "rw"}},
+                # Comes back after an engine restart, like a managed service would.
+                restart_policy={"Name": "unless-stopped"},
+                init=True,  # stop() returns at once instead of waiting out SIGTERM
+            )
+        except BaseException:
+            if new_volume:
+                self._remove_volume(name)
+            raise
         try:
             container.start()
         except APIError as exc:
-            # A failed start (port clash) leaves the container `created`: never leave it.
+            # A failed start (port clash) leaves the container `created`: never leave it, nor
+            # a volume made for it (nothing in state would ever name it again).
             container.remove(force=True)
+            if new_volume:
+                self._remove_volume(name)
             text = str(exc.explanation or exc)
             if "already allocated" in text or "address already in use" in text:
                 raise FgformError(
@@ -227,6 +236,8 @@ class RegistryDriver:
             self._wait_ready(container, endpoint)
         except FgformError:
             container.remove(force=True)
+            if new_volume:
+                self._remove_volume(name)
             raise
         ctx.log(f"registry {name} serving at {endpoint}")
         return {**planned, "bind_address": bind, "port": port, "image": planned.get("image"),
@@ -255,6 +266,13 @@ class RegistryDriver:
                 pass
 
     # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _remove_volume(name: str) -> None:
+        try:
+            get_client().volumes.get(name).remove(force=True)
+        except (NotFound, APIError):
+            pass
+
     @staticmethod
     def _remove_leftover(ctx: FleetContext, name: str) -> None:
         """A container with our name from an interrupted apply is ours to replace; one that is

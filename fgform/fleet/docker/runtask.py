@@ -44,16 +44,18 @@ def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: di
     taskdef = definition_of(taskdef_attrs)
     arn = str(taskdef.get("arn") or taskdef.get("family"))
     family = str(taskdef.get("family") or "task")
-    # Refused here, before anything starts, when the fleet is full.
-    instances = T.place_tasks(ctx, client, cluster, taskdef, count)
-    launches = [T.Launch(f"run-task:{arn}", T.KIND_RUN_TASK, cluster, f"run-{family}",
-                         taskdef, inst, command=override_command, environment=env)
-                for inst in instances]
     emit = _serialised(on_log or (lambda _line: None))
     specs = list(taskdef.get("container") or [])
     multi = len(specs) > 1
+    launches: list[T.Launch] = []
     try:
-        ok, errors = T.launch_tasks(client, ctx, launches)
+        with T.cluster_lock(cluster.name):
+            # Refused here, before anything starts, when the fleet is full.
+            instances = T.place_tasks(ctx, client, cluster, taskdef, count)
+            launches = [T.Launch(f"run-task:{arn}", T.KIND_RUN_TASK, cluster, f"run-{family}",
+                                 taskdef, inst, command=override_command, environment=env)
+                        for inst in instances]
+            ok, errors = T.launch_tasks(client, ctx, launches)
         if errors:
             raise FgformError("run-task: " + "; ".join(e.message for e in errors))
         log_threads = []

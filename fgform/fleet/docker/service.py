@@ -125,6 +125,7 @@ class ServiceDriver:
         timeout = float(planned.get("steady_state_timeout") or 300)
         deadline = started_at + timeout
         address = str(addr)
+        grace = float(planned.get("health_check_grace_period") or 0)
 
         live = T.list_live_tasks(ctx, client, address=address)
         dead = [t for t in live if not t.running]
@@ -149,12 +150,13 @@ class ServiceDriver:
         new_ids: list[str] = []
         if old:
             self._roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
-                       missing, deadline)
+                       missing, deadline, grace)
         elif missing > 0:
-            instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
-            launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
-                        for inst in instances]
-            ok, errors = T.launch_tasks(client, ctx, launches)
+            with T.cluster_lock(cluster.name):
+                instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
+                launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
+                            for inst in instances]
+                ok, errors = T.launch_tasks(client, ctx, launches)
             new_ids = [ln.task_id for ln in ok]
             if errors:
                 raise PartialApplyError(
@@ -167,7 +169,7 @@ class ServiceDriver:
             if waiting:
                 ctx.log(f"{address}: waiting for {len(waiting)} task(s) to become healthy")
                 res = T.wait_healthy(ctx, client, waiting, max(1.0, deadline - time.monotonic()),
-                                     address=address)
+                                     grace=grace, address=address)
                 if res.failed:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
         return self._final(ctx, client, address, attrs)
@@ -176,7 +178,7 @@ class ServiceDriver:
     def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
               cluster: T.ClusterInfo, taskdef: dict[str, Any], name: str,
               attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[T.LiveTask],
-              missing: int, deadline: float) -> None:
+              missing: int, deadline: float, grace: float) -> None:
         """Start new tasks in batches that fit, wait for them, then stop as many old ones.
 
         A simple rolling update (at most 200 % of tasks, never below the healthy count); the
@@ -186,8 +188,15 @@ class ServiceDriver:
         remaining = sorted(old, key=lambda t: (t.created, t.task_id))  # oldest first
         size = T.task_size(taskdef)
         while missing > 0:
-            usage = T.cluster_usage(ctx, client, cluster.name)
-            n = min(missing, capacity.fits_count(size, cluster.instances, usage, missing))
+            with T.cluster_lock(cluster.name):
+                usage = T.cluster_usage(ctx, client, cluster.name)
+                n = min(missing, capacity.fits_count(size, cluster.instances, usage, missing))
+                if n > 0:
+                    instances = T.place_tasks(ctx, client, cluster, taskdef, n)
+                    launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
+                                for inst in instances]
+                    ctx.log(f"{address}: rolling: starting {n} task(s) of {taskdef['arn']}")
+                    ok, errors = T.launch_tasks(client, ctx, launches)
             if n == 0:
                 if remaining:
                     # No room for even one more: make room by retiring one old task first.
@@ -195,15 +204,9 @@ class ServiceDriver:
                     continue
                 T.place_tasks(ctx, client, cluster, taskdef, missing)  # raises the shortfall
                 raise FgformError(f"{address}: no capacity for {taskdef['arn']}")
-            instances = capacity.place([size] * n, cluster.instances, usage, cluster.strategy,
-                                       what=str(taskdef["arn"]))
-            launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
-                        for inst in instances]
-            ctx.log(f"{address}: rolling: starting {n} task(s) of {taskdef['arn']}")
-            ok, errors = T.launch_tasks(client, ctx, launches)
             ids = [ln.task_id for ln in ok]
             res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
-                                 address=address)
+                                 grace=grace, address=address)
             if errors or res.failed:
                 # The old revision keeps serving; state keeps naming it, so the next apply
                 # tries the rollout again.

@@ -1,0 +1,112 @@
+"""state/schema.json describes exactly what StateStore writes."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from fgform.addresses import parse_address
+from fgform.state.model import STATE_VERSION, InstanceState, OutputState, StateFile
+from fgform.state.store import StateStore
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "state" / "schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def rich_state() -> StateFile:
+    st = StateFile()
+    st.set(parse_address("fg_cluster.main"), InstanceState(None, {
+        "id": "cl-1", "cidr_block": "10.123.0.0/16",
+        "capacity": {"instance_count": 2, "instance_cpu": 1024, "instance_memory": 1024}}))
+    st.set(parse_address("fg_service.web[0]"), InstanceState(0, {
+        "load_balancer": [{"target_group": "tg", "container_port": 8080}],
+        "desired_count": 2, "deployment": None}, dependencies=["fg_cluster.main"],
+        create_before_destroy=True))
+    st.set(parse_address('module.m["a b"].module.n[3].fg_task_definition.td["x"]'),
+           InstanceState("x", {"container": [{"name": "web", "environment": {"K": "v"}}]},
+                         sensitive_paths=[["container", 0, "environment", "K"]],
+                         status="tainted"))
+    st.outputs["url"] = OutputState("http://127.0.0.1:8080")
+    st.outputs["secret"] = OutputState({"a": [1, 2.5, None]}, sensitive=True)
+    return st
+
+
+def written(tmp_path: Path, st: StateFile) -> dict[str, Any]:
+    store = StateStore(tmp_path / "state" / "default.fgstate.json")
+    store.write(st)
+    return json.loads(store.path.read_text())
+
+
+def test_written_state_validates(tmp_path: Path,
+                                 validator: jsonschema.Draft202012Validator) -> None:
+    validator.validate(written(tmp_path, rich_state()))
+
+
+def test_empty_state_validates(tmp_path: Path,
+                               validator: jsonschema.Draft202012Validator) -> None:
+    validator.validate(written(tmp_path, StateFile()))
+
+
+def test_schema_matches_the_model() -> None:
+    """A field added to StateFile.to_dict() must be added to the schema too."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    d = rich_state().to_dict()
+    assert set(schema["properties"]) == set(d)
+    assert set(schema["required"]) == set(d)
+    assert schema["properties"]["version"]["const"] == STATE_VERSION
+    res = schema["$defs"]["resource"]
+    assert set(res["properties"]) == set(res["required"]) == set(d["resources"][0])
+    ins = schema["$defs"]["instance"]
+    assert set(ins["properties"]) == set(ins["required"]) == set(
+        d["resources"][0]["instances"][0])
+
+
+def _break(doc: dict[str, Any], how: str) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    r, i = doc["resources"][0], doc["resources"][0]["instances"][0]
+    if how == "no lineage":
+        del doc["lineage"]
+    elif how == "bad lineage":
+        doc["lineage"] = "not-a-uuid"
+    elif how == "negative serial":
+        doc["serial"] = -1
+    elif how == "future version":
+        doc["version"] = STATE_VERSION + 1
+    elif how == "extra key":
+        doc["extra"] = 1
+    elif how == "bad status":
+        i["status"] = "broken"
+    elif how == "float key":
+        i["index_key"] = 1.5
+    elif how == "bad module":
+        r["module"] = "modules.a"
+    elif how == "no instances":
+        r["instances"] = []
+    elif how == "output without sensitive":
+        del doc["outputs"]["url"]["sensitive"]
+    elif how == "attributes not an object":
+        i["attributes"] = []
+    return doc
+
+
+@pytest.mark.parametrize("how", [
+    "no lineage", "bad lineage", "negative serial", "future version", "extra key",
+    "bad status", "float key", "bad module", "no instances", "output without sensitive",
+    "attributes not an object",
+])
+def test_schema_rejects_broken_states(tmp_path: Path, how: str,
+                                      validator: jsonschema.Draft202012Validator) -> None:
+    doc = written(tmp_path, rich_state())
+    validator.validate(doc)
+    assert not validator.is_valid(_break(doc, how))
