@@ -122,7 +122,7 @@ def validate(env: Env, as_json: bool, vars: tuple[str, ...], var_files: tuple[st
 
     diags = workflow.validate(env.dir, _cli_vars(vars, var_files))
     if as_json:
-        env.out(dumps(diagnostics_json(diags)))
+        env.out(dumps(diagnostics_json(diags, env.dir)))
     elif diags:
         env.err(format_diagnostics(diags, env.dir))
     errors = [d for d in diags if d.severity.value == "error"]
@@ -144,27 +144,77 @@ def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: 
         target: str | None) -> None:
     """Rewrite configuration files to the canonical format (as `terraform fmt`)."""
     from fgform import fmt as fmtmod
+    from fgform.errors import Diagnostic, DiagnosticsError
 
     if target == "-":
-        text = fmtmod.format_source(sys.stdin.read(), "<stdin>")
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else \
+            sys.stdin.read().encode("utf-8")
+        try:
+            source = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FgformError("Invalid character encoding: standard input is not UTF-8 "
+                              f"(byte {exc.start + 1})") from None
+        try:
+            text = fmtmod.format_source(source, "<stdin>")
+        except fmtmod.FmtError as exc:
+            raise FgformError(f"<stdin> line {exc.range.start_line}: {exc.summary}",
+                              hint=exc.hint) from None
         # terraform fmt - ends its output with a newline even when the input had none
         env.out(text if text.endswith("\n") else text + "\n", nl=False)
         return
     base = env.dir / target if target else env.dir
+    if not base.exists():
+        raise FgformError(f"No file or directory at {target}",
+                          hint="fmt takes a configuration file, a directory, or - for "
+                               "standard input.")
     files = [base] if base.is_file() else fmtmod.find_files(base, recursive)
     unformatted = 0
+    problems: list[Diagnostic] = []
     for path in files:
         # format_file writes the file itself unless asked only to check
-        changed, _new_text, udiff = fmtmod.format_file(path, check=check or not write, diff=diff)
+        try:
+            changed, _new_text, udiff = fmtmod.format_file(path, check=check or not write,
+                                                           diff=diff)
+        except fmtmod.FmtError as exc:
+            problems.append(Diagnostic.error(exc.summary, range=_line_range(exc.range),
+                                             hint=exc.hint))
+            continue
+        except OSError as exc:
+            problems.append(Diagnostic.error(
+                "Failed to read file",
+                f"The file {_shown(path, env.dir)} could not be read: {exc.strerror}."))
+            continue
         if not changed:
             continue
         unformatted += 1
         if list_:
-            env.out(str(path.relative_to(env.dir)) if path.is_relative_to(env.dir) else str(path))
+            env.out(_shown(path, env.dir))
         if diff:
             env.out(udiff, nl=False)
+    if problems:
+        raise DiagnosticsError(problems)
     if check and unformatted:
         raise SystemExit(3)
+
+
+def _line_range(rng):
+    """fmt knows only the line of a syntax error: underline that line's text."""
+    from fgform.errors import SourceRange
+
+    try:
+        text = Path(rng.filename).read_text(encoding="utf-8").splitlines()[rng.start_line - 1]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return rng
+    start = len(text) - len(text.lstrip()) + 1
+    if not text.strip():
+        return rng
+    return SourceRange(rng.filename, rng.start_line, start, rng.start_line,
+                       len(text.rstrip()) + 1)
+
+
+def _shown(path: Path, base: Path) -> str:
+    """A path as users should read it: relative to the configuration directory if inside."""
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
 
 @cli.command()
@@ -189,46 +239,103 @@ def version(as_json: bool) -> None:
         click.echo(f"fgform v{__version__}")
 
 
-def main() -> None:
-    """Entry point: run the CLI inside the one error boundary."""
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on `argv` (default: the process's arguments) inside the one error
+    boundary and return the exit code. Every error the user can act on ends as one
+    `Error: ...` message; anything else is a bug, reported in one line (the traceback only
+    with FGFORM_LOG=debug)."""
     from fgform import commands  # noqa: F401  (registers plan/apply/state/... on `cli`)
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    argv_token = _ARGV.set(args)
+    dir_token = _DIR.set(None)
+    try:
+        return _run(args)
+    finally:
+        _ARGV.reset(argv_token)
+        _DIR.reset(dir_token)
+
+
+def _run(args: list[str]) -> int:
     debug = os.environ.get("FGFORM_LOG", "").lower() in ("debug", "trace")
     try:
-        cli.main(args=_normalise_args(sys.argv[1:]), prog_name="fgform", standalone_mode=False)
+        cli.main(args=_normalise_args(args), prog_name="fgform", standalone_mode=False)
+        return 0
     except click.exceptions.Abort:
         click.echo("\nInterrupted.", err=True)
-        sys.exit(1)
+        return 1
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
+    except SystemExit as exc:
+        return _exit_code(exc.code)
+    except click.UsageError as exc:
+        click.echo(f"Error: {_usage_message(exc, args)}", err=True)
+        if exc.ctx is not None:
+            click.echo(f"\nRun '{exc.ctx.command_path} -help' for usage.", err=True)
+        return 1
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(1)
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        return 1
     except DiagnosticsError as exc:
         from fgform.render.diagnostics import format_diagnostics
 
-        click.echo(format_diagnostics(exc.diagnostics, Path.cwd()), err=True)
-        sys.exit(exc.exit_code)
+        click.echo(format_diagnostics(exc.diagnostics, _DIR.get() or Path.cwd()), err=True)
+        return exc.exit_code
     except FgformError as exc:
         click.echo(f"Error: {exc.message}", err=True)
         if exc.hint:
             click.echo(f"\n{exc.hint}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)
-        sys.exit(130)
+        return 130
     except BrokenPipeError:
-        sys.exit(1)
+        return 1
     except Exception as exc:  # the boundary: a bug, not the user's fault
         if debug:
             traceback.print_exc()
-        click.echo(
-            f"Error: internal error in fgform {__version__}: {type(exc).__name__}: {exc}\n"
-            "This is a bug in fgform; please report it. Run with FGFORM_LOG=debug for the "
-            "traceback.",
-            err=True,
-        )
-        sys.exit(1)
+        click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"This is a bug in fgform {__version__}; please report it"
+                   + (" with the traceback above." if debug
+                      else " (FGFORM_LOG=debug shows the traceback)."), err=True)
+        return 1
+
+
+def _usage_message(exc: click.UsageError, args: list[str]) -> str:
+    """click's message, except that an unknown `-flag` is named whole (click would complain
+    about `-f`, reading it as a cluster of one-letter options), with a suggestion."""
+    if not isinstance(exc, click.NoSuchOption):
+        return exc.format_message()
+    name = exc.option_name
+    for a in args:
+        flag = a.partition("=")[0]
+        if flag.startswith(name) and flag.startswith("-"):
+            name = flag
+            break
+    known: list[str] = []
+    if exc.ctx is not None:
+        for param in exc.ctx.command.params:
+            known += [o.lstrip("-") for o in getattr(param, "opts", [])
+                      if o.startswith("--") and len(o) > 3]
+    import difflib
+
+    close = difflib.get_close_matches(name.lstrip("-"), known, n=1)
+    hint = f" Did you mean -{close[0]}?" if close else ""
+    return f"flag provided but not defined: {name}.{hint}"
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    click.echo(str(code), err=True)
+    return 1
+
+
+def main() -> None:
+    """Entry point of the `fgform` script."""
+    sys.exit(run())
 
 
 def _normalise_args(args: list[str]) -> list[str]:

@@ -141,6 +141,8 @@ def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, paralle
     with _Interrupts(env) as intr:
         outcome = workflow.apply(ws, the_plan, hooks=printer, parallelism=parallelism,
                                  cancel=intr.cancel, abort=intr.abort)
+    if not outcome.result.ok and isinstance(printer, TextProgress):
+        printer.write = env.err  # error diagnostics go to stderr, as Terraform's do
     printer.finish(outcome.result)
     if not outcome.result.ok:
         raise SystemExit(1)

@@ -45,7 +45,7 @@ _POLL_FIRST = 0.02
 _POLL_MAX = 0.25
 # A lock file that is unreadable for longer than this is reported, not waited on: the
 # O_EXCL fallback writes its content right after creating it.
-_UNREADABLE_GRACE = 1.0
+_UNREADABLE_GRACE = 0.5
 
 
 @dataclass(slots=True)
@@ -169,8 +169,8 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
                 warnings.append(
                     f"Took over a stale state lock: {holder.Operation!r} by {holder.Who} "
                     f"(pid {holder.Pid}, created {holder.Created}, ID {holder.ID}); that "
-                    "process no longer exists. If it died mid-write, review the state "
-                    "with `fgform state list`."
+                    "process no longer exists. It may have stopped part-way through an apply; "
+                    "`fgform plan` shows what is left to do."
                 )
                 continue  # retry at once; another acquirer may still win the race
             if now >= deadline:

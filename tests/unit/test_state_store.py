@@ -174,17 +174,20 @@ def test_encode_json_matches_stdlib() -> None:
 
 
 def test_write_1000_resources_is_fast(tmp_path: Path) -> None:
+    # CPU time, not wall time: CI machines are shared, and a busy neighbour must not fail
+    # this test. Measured here: ~35 ms for a first write, ~13 ms for an apply-style write.
     store = StateStore(tmp_path / "s.json")
     st = make_state(1000)
+    t = time.process_time()
     store.write(st)
+    first = time.process_time() - t
     times = []
     for gen in range(1, 6):
         st.resources[gen].instances[0].attributes["gen"] = gen  # a real change each time
-        t = time.perf_counter()
-        store.write(st)
-        times.append(time.perf_counter() - t)
-    # Best of five: the brief asks for "well under 100 ms"; ~35 ms measured on 2 cores.
-    assert min(times) < 0.1, times
+        t = time.process_time()
+        assert store.write(st)
+        times.append(time.process_time() - t)
+    assert first < 0.1 and min(times) < 0.05, (first, times)
 
 
 # -- atomicity under kill -9 -----------------------------------------------------------------
