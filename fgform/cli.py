@@ -110,6 +110,9 @@ def _var_flags_in_order(argv: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+MISSING_VALUE = "No value for required variable"  # fgform.config.variables' summary
+
+
 # -- validate / fmt / graph / version -----------------------------------------------------------
 @cli.command()
 @opt("json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -121,6 +124,9 @@ def validate(env: Env, as_json: bool, vars: tuple[str, ...], var_files: tuple[st
     from fgform.render.diagnostics import diagnostics_json, dumps, format_diagnostics
 
     diags = workflow.validate(env.dir, _cli_vars(vars, var_files))
+    # As `terraform validate`: a configuration is valid whatever values its variables will be
+    # given, so a variable nobody set yet is unknown, not an error (plan and apply report it).
+    diags = [d for d in diags if d.summary != MISSING_VALUE]
     if as_json:
         env.out(dumps(diagnostics_json(diags, env.dir)))
     elif diags:
@@ -159,8 +165,20 @@ def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: 
         except fmtmod.FmtError as exc:
             raise FgformError(f"<stdin> line {exc.range.start_line}: {exc.summary}",
                               hint=exc.hint) from None
-        # terraform fmt - ends its output with a newline even when the input had none
-        env.out(text if text.endswith("\n") else text + "\n", nl=False)
+        # As terraform fmt -: -diff prints only the diff, -check only sets the exit code.
+        if diff and text != source:
+            import difflib
+
+            env.out("".join(difflib.unified_diff(
+                source.splitlines(keepends=True), text.splitlines(keepends=True),
+                fromfile="old/<stdin>", tofile="new/<stdin>")), nl=False)
+        if check:
+            if text != source:
+                raise SystemExit(3)
+            return
+        if not diff:
+            # terraform fmt - ends its output with a newline even when the input had none
+            env.out(text if text.endswith("\n") else text + "\n", nl=False)
         return
     base = env.dir / target if target else env.dir
     if not base.exists():
@@ -282,14 +300,24 @@ def _run(args: list[str]) -> int:
         click.echo(format_diagnostics(exc.diagnostics, _DIR.get() or Path.cwd()), err=True)
         return exc.exit_code
     except FgformError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        from fgform.render.diagnostics import relativise
+
+        base = _DIR.get()
+        click.echo(f"Error: {relativise(exc.message, base)}", err=True)
         if exc.hint:
-            click.echo(f"\n{exc.hint}", err=True)
+            click.echo(f"\n{relativise(exc.hint, base)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)
         return 130
     except BrokenPipeError:
+        # `fgform show | head`: the reader left; say nothing, and keep Python from
+        # complaining about the unflushed rest when it exits.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
         return 1
     except Exception as exc:  # the boundary: a bug, not the user's fault
         if debug:
@@ -357,7 +385,8 @@ def _normalise_args(args: list[str]) -> list[str]:
 
 # Switches users write as -name=true/false in Terraform (click declares them as on/off pairs).
 _BOOL_SWITCHES = {"auto-approve", "detailed-exitcode", "no-color", "json", "check", "diff",
-                  "recursive", "destroy", "refresh-only"}
+                  "recursive", "destroy", "refresh-only", "force", "raw", "markdown", "watch",
+                  "follow"}
 
 
 if __name__ == "__main__":

@@ -30,6 +30,15 @@ def _duration(text: str) -> float:
         raise click.BadParameter(f"{text!r} is not a duration (e.g. 10s, 1m)") from None
 
 
+def _lock(env: Env, store, operation: str, lock_timeout: str):
+    """Take the state lock; say so when it was taken over from a dead process (a killed
+    apply), since that process may have left work half-done."""
+    held = store.lock(operation, _duration(lock_timeout))
+    for warning in held.warnings:
+        env.err(f"Warning: {warning}\n")
+    return held
+
+
 def plan_options(f):
     f = opt("out", metavar="FILE", help="Save the plan to FILE for `fgform apply FILE`.")(f)
     f = opt("target", "targets", multiple=True, metavar="ADDR",
@@ -178,7 +187,7 @@ def apply(env: Env, plan_file: str | None, auto_approve: bool, parallelism: int,
         return
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
     mode = _mode(destroy, refresh_only)
-    with ws.store.lock("OperationTypeApply", _duration(lock_timeout)):
+    with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
         the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
                                       refresh=refresh)
         if not as_json:
@@ -199,7 +208,7 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
     the_plan = load_plan(path)
     ws = workflow.open_workspace(env.dir, [], state_path, check=False)
     ws.variables = dict(the_plan.variables)
-    with ws.store.lock("OperationTypeApply", _duration(lock_timeout)):
+    with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
         _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
                    parallelism=parallelism, auto_approve=True,
@@ -223,7 +232,7 @@ def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targe
     from fgform import workflow
 
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
-    with ws.store.lock("OperationTypeApply", _duration(lock_timeout)):
+    with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
         the_plan = workflow.make_plan(ws, mode="destroy", targets=targets, refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)
@@ -363,7 +372,7 @@ def state_rm_cmd(env: Env, addresses, state_path, lock_timeout) -> None:
     from fgform.state.commands import state_rm
 
     store = _state_store(env, state_path)
-    with store.lock("OperationTypeStateRm", _duration(lock_timeout)):
+    with _lock(env, store, "OperationTypeStateRm", lock_timeout):
         st = store.read()
         if st is None:
             raise FgformError("No state file was found!")
@@ -385,7 +394,7 @@ def state_mv_cmd(env: Env, source: str, destination: str, state_path, lock_timeo
     from fgform.state.commands import state_mv
 
     store = _state_store(env, state_path)
-    with store.lock("OperationTypeStateMv", _duration(lock_timeout)):
+    with _lock(env, store, "OperationTypeStateMv", lock_timeout):
         st = store.read()
         if st is None:
             raise FgformError("No state file was found!")
@@ -551,7 +560,7 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
 
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
     while True:
-        with ws.store.lock("OperationTypeReconcile", _duration(lock_timeout)):
+        with _lock(env, ws.store, "OperationTypeReconcile", lock_timeout):
             the_plan = workflow.make_plan(ws, targets=[
                 str(a) for a in (ws.store.read().addresses() if ws.store.read() else [])
                 if a.type == "fg_service"])

@@ -61,7 +61,7 @@ def _display_name(filename: str, base: Path | None) -> str:
         return filename
 
 
-def _relativise(text: str, base: Path | None) -> str:
+def relativise(text: str, base: Path | None) -> str:
     """Paths inside the configuration directory quoted in a message, made relative."""
     if base is None or not text:
         return text
@@ -128,17 +128,17 @@ def format_diagnostic(diag: Diagnostic, base: Path | None = None) -> str:
     """Render one diagnostic as text: `Error: summary`, `on FILE line N, column C:`, the
     source line with a caret, then the detail and the hint."""
     word = "Error" if diag.severity is Severity.ERROR else "Warning"
-    out = [f"{word}: {_relativise(diag.summary, base)}"]
+    out = [f"{word}: {relativise(diag.summary, base)}"]
     rng = diag.range
     if rng is not None:
         name = _display_name(rng.filename, base)
         out += ["", f"  on {name} line {rng.start_line}, column {rng.start_col}:"]
         out += _snippet(diag, base)
-    detail = _relativise(diag.detail, base).strip("\n")
+    detail = relativise(diag.detail, base).strip("\n")
     if detail:
         out += [""] + _wrap(detail)
     if diag.hint:
-        out += [""] + _wrap(f"Hint: {_relativise(diag.hint, base)}")
+        out += [""] + _wrap(f"Hint: {relativise(diag.hint, base)}")
     return "\n".join(out)
 
 
@@ -198,8 +198,8 @@ def diagnostics_json(diags: list[Diagnostic], base: Path | None = None) -> dict:
     for d in diags:
         item: dict = {
             "severity": d.severity.value,
-            "summary": _relativise(d.summary, base),
-            "detail": _relativise(d.detail + (f"\n\nHint: {d.hint}" if d.hint else ""),
+            "summary": relativise(d.summary, base),
+            "detail": relativise(d.detail + (f"\n\nHint: {d.hint}" if d.hint else ""),
                                   base).strip("\n"),
         }
         if d.range is not None:
