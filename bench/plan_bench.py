@@ -3,6 +3,7 @@
     python bench/plan_bench.py [SIZES...]          # default: 100 1000
     python bench/plan_bench.py --no-terraform 1000  # fgform only
     python bench/plan_bench.py --repeat 5 1000      # median of 5 runs per step (default 3)
+    python bench/plan_bench.py --fgform "python /path/to/wrapper.py" 1000  # another fgform
 
 Every figure is one real command line in a fresh process, as a user runs it:
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -44,6 +46,9 @@ from gen_config import generate, generate_terraform  # noqa: E402
 
 FGFORM = [sys.executable, "-m", "fgform"]  # what the `fgform` console script runs
 TF_ENV = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+# As installed for a user, with bytecode caches: PYTHONDONTWRITEBYTECODE (set in some
+# sandboxes) would make every run compile fgform's modules again (~0.1-0.2 s a process).
+FG_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _cpu() -> float:
@@ -74,19 +79,27 @@ def fg(*args: str) -> list[str]:
     return [*FGFORM, *args]
 
 
+def fgrun(args: list[str], cwd: Path, repeat: int = 0) -> tuple[float, float]:
+    """One fgform run (repeat=0), or the median of `repeat` runs; exit 2 = "changes"."""
+    if repeat:
+        return median_run(args, cwd, repeat, FG_ENV)
+    return run(args, cwd, FG_ENV)
+
+
 def bench_fgform(n: int, work: Path, repeat: int) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
     mixed, tds = work / "fg-mixed", work / "fg-td"
     generate(n, mixed)
     generate(n, tds, kind="task_definitions")
-    run(fg("validate"), mixed)  # fills the parse cache
-    run(fg("validate"), tds)
-    out["plan (empty state)"] = median_run(fg("plan", "-no-color"), mixed, repeat)
-    out["plan -out"] = median_run(fg("plan", "-no-color", "-out=bench.plan"), mixed, repeat)
-    out["show -json (plan file)"] = median_run(fg("show", "-json", "bench.plan"), mixed, repeat)
-    out["apply (N task defs)"] = run(fg("apply", "-auto-approve", "-no-color"), tds)
-    out["no-op plan"] = median_run(fg("plan", "-no-color", "-detailed-exitcode"), tds, repeat)
-    out["no-op plan -refresh=false"] = median_run(
+    fgrun(fg("validate"), mixed)  # fills the parse cache
+    fgrun(fg("validate"), tds)
+    out["plan (empty state)"] = fgrun(fg("plan", "-no-color"), mixed, repeat)
+    out["plan -out"] = fgrun(fg("plan", "-no-color", "-out=bench.plan"), mixed, repeat)
+    out["show -json (plan file)"] = fgrun(fg("show", "-json", "bench.plan"), mixed, repeat)
+    out["apply (N task defs)"] = fgrun(fg("apply", "-auto-approve", "-no-color"), tds)
+    # -detailed-exitcode: exit 0 only when there is nothing to do, so a no-op is checked.
+    out["no-op plan"] = fgrun(fg("plan", "-no-color", "-detailed-exitcode"), tds, repeat)
+    out["no-op plan -refresh=false"] = fgrun(
         fg("plan", "-no-color", "-refresh=false", "-detailed-exitcode"), tds, repeat)
     return out
 
@@ -115,16 +128,17 @@ def bench_terraform(tf: str, n: int, work: Path, repeat: int) -> dict[str, tuple
     return out
 
 
-def bench_state_writes(n: int, work: Path) -> tuple[float, float]:
-    """Seconds for n writes of a state growing to n task definitions, and the last write's
-    size in MB (what apply does: one atomic write after every finished operation)."""
+def bench_state_writes(n: int, work: Path) -> tuple[float, float, float]:
+    """Wall and CPU seconds for n writes of a state growing to n task definitions, and the
+    last write's size in MB (what apply does: one atomic write after every finished
+    operation). The writes themselves only: building the state is not timed."""
     from fgform.addresses import Address
     from fgform.state.model import InstanceState, StateFile
     from fgform.state.store import StateStore
 
     store = StateStore(work / "writes" / "default.fgstate.json")
     state = StateFile()
-    t0 = time.perf_counter()
+    wall = cpu = 0.0
     for i in range(n):
         attrs = {
             "family": f"app{i}", "cpu": 256, "memory": 128, "id": f"app{i}:1",
@@ -139,9 +153,11 @@ def bench_state_writes(n: int, work: Path) -> tuple[float, float]:
             }],
         }
         state.set(Address("fg_task_definition", f"app{i}"), InstanceState(None, attrs))
+        c0, t0 = time.process_time(), time.perf_counter()
         store.write(state)
-    elapsed = time.perf_counter() - t0
-    return elapsed, store.path.stat().st_size / 1e6
+        wall += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+    return wall, cpu, store.path.stat().st_size / 1e6
 
 
 STEPS = ["plan (empty state)", "plan -out", "show -json (plan file)", "apply (N task defs)",
@@ -153,7 +169,11 @@ def main() -> None:
     ap.add_argument("sizes", nargs="*", type=int, default=[100, 1000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-terraform", action="store_true")
+    ap.add_argument("--fgform", metavar="CMD", help="the fgform command line to time "
+                    f"(default: {sys.executable} -m fgform)")
     args = ap.parse_args()
+    if args.fgform:
+        FGFORM[:] = shlex.split(args.fgform)
     tf = None if args.no_terraform else (os.environ.get("TERRAFORM") or shutil.which("terraform"))
     if not args.no_terraform and tf is None:
         print("terraform not found: fgform figures only (set $TERRAFORM)", file=sys.stderr)
@@ -180,15 +200,16 @@ def main() -> None:
                 line += f" {tw:>8.2f} ({tc:>6.2f}) {w / tw:>6.2f}"
             print(line)
 
-    print(f"\n{'state writes (in-process)':<27} {'N':>5} {'total s':>8} {'ms/write':>9} "
-          f"{'last MB':>8}")
+    print(f"\n{'state writes (in-process)':<27} {'N':>5} {'total s (cpu)':>15} "
+          f"{'ms/write (cpu)':>16} {'last MB':>8}")
     for n in args.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"fgstatebench{n}-"))
         try:
-            total, mb = bench_state_writes(n, work)
+            wall, cpu, mb = bench_state_writes(n, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"{'':<27} {n:>5} {total:>8.2f} {total / n * 1000:>9.2f} {mb:>8.2f}")
+        print(f"{'':<27} {n:>5} {wall:>7.2f} ({cpu:>5.2f}) {wall / n * 1000:>7.2f} "
+              f"({cpu / n * 1000:>6.2f}) {mb:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -703,13 +703,17 @@ def validate_resolver(addr: Address, resource: Resource, config: dict[str, Any],
 class _Walker:
     def __init__(self, config: Config, variables: dict[str, Any],
                  on_resource: ResourceCallback, finalize_variable: Callable | None,
-                 cwd: str | None) -> None:
+                 cwd: str | None, graph: Graph | None = None,
+                 only: Iterable[Address | str] | None = None) -> None:
         self.config = config
         self.root_vars = variables
         self.on_resource = on_resource
         self.finalize_variable = finalize_variable
         self.cwd = cwd or os.getcwd()
-        self.graph = build_graph(config)
+        self.graph = graph if graph is not None else build_graph(config)
+        # With `only`, the nodes those resources need (themselves included); else None.
+        self.closure = None if only is None else dependency_closure(
+            self.graph, (a if isinstance(a, str) else _config_node_id(a) for a in only))
         self.result = WalkResult(self.graph)
         self.diags: list[Diagnostic] = []
         self.instances: dict[tuple[str, ...], list[ModuleInstance]] = {
@@ -742,11 +746,13 @@ class _Walker:
     # -- the walk --
     def run(self) -> WalkResult:
         self.diags.extend(self.graph.diagnostics)
-        cycles = cycle_diagnostics(self.graph)
+        # A cycle outside the closure cannot reach it: the closure is closed under `deps`.
+        g = self.graph if self.closure is None else subgraph(self.graph, self.closure)
+        cycles = cycle_diagnostics(g)
         if cycles:
             self.diags.extend(cycles)
             return self.finish()
-        for nid in topological_order(self.graph):
+        for nid in topological_order(g):
             node = self.graph.nodes[nid]
             for mi in list(self.instances.get(node.path, ())):
                 getattr(self, f"visit_{node.kind}")(node, mi)
@@ -926,7 +932,8 @@ def _has_sensitive(value: Any) -> bool:
 
 def walk(config: Config, variables: dict[str, Any],
          on_resource: ResourceCallback = validate_resolver, *,
-         cwd: str | None = None) -> WalkResult:
+         cwd: str | None = None, graph: Graph | None = None,
+         only: Iterable[Address | str] | None = None) -> WalkResult:
     """Evaluate a configuration in dependency order.
 
     `variables` holds the root module's final variable values (from
@@ -935,7 +942,41 @@ def walk(config: Config, variables: dict[str, Any],
     is the instance's value for every later expression (`fg_service.web.id`). Instances whose
     config has errors are not passed to `on_resource` and are UNKNOWN to later expressions.
     Stops before evaluating anything when the graph has a cycle.
+
+    `graph` is `build_graph(config)` when the caller already has it (walking one
+    configuration many times). `only` limits the walk to the resources of these addresses
+    (instance keys are ignored: every instance of the resource is evaluated), or the graph
+    nodes of these ids (`"output.url"`), and what they depend on, transitively: their entries
+    in the result are the same as a full walk's, at the cost of their dependencies instead
+    of the whole configuration (apply's resolver re-evaluates one resource after each step).
+    Cycles are then only looked for there.
     """
     from fgform.config.variables import finalize_variable  # variables imports nothing here
 
-    return _Walker(config, variables, on_resource, finalize_variable, cwd).run()
+    return _Walker(config, variables, on_resource, finalize_variable, cwd, graph, only).run()
+
+
+def _config_node_id(addr: Address) -> str:
+    """The graph node id of an instance's resource block: `module.a.fg_service.web`."""
+    return f"{module_prefix(s.name for s in addr.module)}{addr.type}.{addr.name}"
+
+
+def dependency_closure(g: Graph, ids: Iterable[str]) -> set[str]:
+    """The given node ids (those in the graph) and every node they depend on, transitively."""
+    seen: set[str] = set()
+    todo = [i for i in ids if i in g.nodes]
+    while todo:
+        nid = todo.pop()
+        if nid in seen:
+            continue
+        seen.add(nid)
+        todo.extend(d for d in g.deps.get(nid, ()) if d in g.nodes and d not in seen)
+    return seen
+
+
+def subgraph(g: Graph, ids: set[str]) -> Graph:
+    """The graph restricted to `ids` (edges leaving it dropped; no diagnostics)."""
+    keep = sorted(n for n in ids if n in g.nodes)
+    return Graph(nodes={n: g.nodes[n] for n in keep},
+                 deps={n: {d for d in g.deps.get(n, ()) if d in ids} for n in keep},
+                 configs=g.configs)

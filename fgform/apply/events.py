@@ -12,24 +12,15 @@ from a worker, so a hooks implementation needs no locking of its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from fgform.addresses import Address
-from fgform.errors import FgformError
+from fgform.fleet.driver import PartialApplyError
 from fgform.plan.model import Action
 
-
-class PartialApplyError(FgformError):
-    """Raised by a driver whose operation failed half-way: some objects exist.
-
-    `attrs` holds the attributes of what does exist; the executor records them in state (so
-    the next plan sees, and can clean up, the objects) and then treats the operation as
-    failed. A partially created instance is recorded as tainted, so the next plan replaces it.
-    """
-
-    def __init__(self, message: str, attrs: dict[str, Any], *, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.attrs = attrs
+# Drivers raise it (the fleet layer defines it, so it never imports the apply layer); the
+# executor records its `attrs` in state before treating the operation as failed.
+__all__ = ["PartialApplyError"]
 
 
 @dataclass(frozen=True, slots=True)

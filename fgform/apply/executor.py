@@ -102,7 +102,6 @@ from fgform.apply.events import (
 from fgform.config.schema import AttrSchema, BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.fleet.driver import Driver, FleetContext
-from fgform.fleet.driver import PartialApplyError as DriverPartialApplyError
 from fgform.plan.model import Action, Plan, PlanMode, ResourceChange
 from fgform.state.model import InstanceState, StateFile
 from fgform.values import UNKNOWN, Path, contains_unknown
@@ -121,9 +120,7 @@ __all__ = [
 ]
 
 
-# Drivers raise `fleet.driver.PartialApplyError` (the fleet layer must not import the apply
-# layer); `apply.events.PartialApplyError` is the same idea for other callers. Both count.
-_PARTIAL = (PartialApplyError, DriverPartialApplyError)
+_PARTIAL = (PartialApplyError,)
 
 
 class UnresolvedValueError(FgformError):

@@ -37,7 +37,7 @@ class PartialApplyError(FgformError):
     starts from what exists and nothing is orphaned. `attrs=None` means nothing exists.
     """
 
-    def __init__(self, message: str, *, attrs: dict[str, Any] | None,
+    def __init__(self, message: str, attrs: dict[str, Any] | None = None, *,
                  hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.attrs = attrs

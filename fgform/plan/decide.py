@@ -24,6 +24,22 @@ class PreventDestroyError(FgformError):
     """The plan would destroy an instance whose lifecycle has prevent_destroy set."""
 
 
+_ATOMS = frozenset({str, int, float, bool, type(None), type(UNKNOWN)})
+
+
+def copy_value(value: Any) -> Any:
+    """`copy.deepcopy` of plain data (dicts, lists, scalars, UNKNOWN) in a fraction of its
+    time; anything else (tuples, Sensitive, objects) still goes through deepcopy."""
+    t = type(value)
+    if t is dict:
+        return {k: copy_value(v) for k, v in value.items()}
+    if t is list:
+        return [copy_value(v) for v in value]
+    if t in _ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
 def prevent_destroy_error(address: str) -> PreventDestroyError:
     """Terraform's wording, so users recognise it."""
     return PreventDestroyError(
@@ -65,7 +81,7 @@ def apply_ignore_changes(prior: dict[str, Any] | None, desired: dict[str, Any],
     for name in names:
         top = name.split(".")[0].split("[")[0]  # only top-level names are honoured for now
         if top in prior:
-            out[top] = copy.deepcopy(prior[top])
+            out[top] = copy_value(prior[top])
     return out
 
 
@@ -143,7 +159,7 @@ def decide(prior: InstanceState | None, desired: dict[str, Any] | None,
 
     repair = schema.needs_repair(prior.attributes) if (schema and schema.needs_repair) else None
     if not changed and repair is None:
-        return Decision(Action.NOOP, planned=copy.deepcopy(prior.attributes), diffs=[])
+        return Decision(Action.NOOP, planned=copy_value(prior.attributes), diffs=[])
 
     planned = dict(candidate)
     for name in (schema.recomputed_on_update if schema else ()):

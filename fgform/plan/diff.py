@@ -1,6 +1,7 @@
 """Attribute diffs between two object values of one resource type.
 
-This is the only module that imports deepdiff: everything else sees `AttributeDiff`s.
+This is the only module that imports deepdiff (lazily: only to compare two non-empty values
+that differ): everything else sees `AttributeDiff`s.
 
 Values are first normalised by the schema so that a diff means what a user means by
 "changed": a list of blocks whose schema names a `key` (port mappings by `container_port`,
@@ -14,8 +15,6 @@ maps such a path back to list indices of a concrete value (Terraform's `replace_
 from __future__ import annotations
 
 from typing import Any
-
-from deepdiff import DeepDiff
 
 from fgform.config.schema import BlockSchema, ResourceSchema
 from fgform.plan.model import AttributeDiff, DiffKind
@@ -161,10 +160,17 @@ def diff_attributes(before: dict[str, Any] | None, after: dict[str, Any] | None,
     # Most resources do not change: == is far cheaper than a DeepDiff (environment notes).
     if before == after:
         return []
+    if not before or not after:
+        # A create or a delete: every top-level attribute is added or removed, exactly what
+        # DeepDiff reports for an empty side, at a fraction of its cost (plans of 1,000 new
+        # resources spent most of their time here).
+        return _one_sided(before, after, schema)
     body = schema.body if schema else None
     nb, na = _normalise_pair(before, after, body)
     if nb == na:
         return []
+    from deepdiff import DeepDiff  # only for real changes: a no-op plan never imports it
+
     tree = DeepDiff(nb, na, threshold_to_diff_deeper=0, view="tree", verbose_level=2)
     diffs: list[AttributeDiff] = []
     for report, items in tree.items():
@@ -177,6 +183,22 @@ def diff_attributes(before: dict[str, Any] | None, after: dict[str, Any] | None,
                 path=path, kind=_kind(report, b, a), before=b, after=a,
                 forces_replacement=forces_replacement(path, b, a, schema),
             ))
+    diffs.sort(key=lambda d: _path_sort_key(d.path))
+    return diffs
+
+
+def _one_sided(before: dict[str, Any], after: dict[str, Any], schema: ResourceSchema | None
+               ) -> list[AttributeDiff]:
+    """The diffs when one side is empty: one ADD (or REMOVE) per top-level attribute."""
+    diffs: list[AttributeDiff] = []
+    adding = bool(after)
+    for k, v in (after if adding else before).items():
+        path = (k,)
+        b, a = (None, v) if adding else (v, None)
+        diffs.append(AttributeDiff(
+            path=path, kind=DiffKind.ADD if adding else DiffKind.REMOVE, before=b, after=a,
+            forces_replacement=forces_replacement(path, b, a, schema),
+        ))
     diffs.sort(key=lambda d: _path_sort_key(d.path))
     return diffs
 

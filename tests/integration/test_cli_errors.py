@@ -96,11 +96,11 @@ def test_dockerfile_that_fails_to_build(fleet: Fleet) -> None:
     fleet.write(REGISTRY_AND_IMAGE)
     res = fleet.fails("apply", "-auto-approve")
     # The failing step and its output, then the builder's verdict.
-    assert "Error: creating fg_image.web: image build failed at Step 2/" in res.flat_err
-    assert "RUN echo preparing the app && ls /no/such/dir" in res.flat_err
-    assert "preparing the app" in res.flat_err
-    assert "ls: cannot access '/no/such/dir': No such file or directory" in res.flat_err
-    assert "returned a non-zero code: 2" in res.flat_err
+    assert "Error: creating fg_image.web: image build failed at Step 2/" in res.flat_err, res.err
+    assert "RUN echo preparing the app && ls /no/such/dir" in res.flat_err, res.err
+    assert "preparing the app" in res.flat_err, res.err
+    assert "ls: cannot access '/no/such/dir': No such file or directory" in res.flat_err, res.err
+    assert "returned a non-zero code: 2" in res.flat_err, res.err
     assert "never" not in res.flat_err.replace("&& echo never", "")
     # State: the registry (which did get created), not the image.
     assert set(fleet.resources()) == {"fg_registry.main"}
@@ -120,7 +120,7 @@ def test_registry_port_already_taken(fleet: Fleet) -> None:
         res = fleet.fails("apply", "-auto-approve")
     assert f"Error: creating fg_registry.main: port {fleet.port} on 127.0.0.1 is already " \
            "in use" in res.flat_err
-    assert "choose another `port`" in res.flat_err
+    assert "choose another `port`" in res.flat_err, res.err
     assert fleet.resources() == {}
     # The container Docker left `created` is removed, and so is the volume made for it.
     fleet.assert_nothing_left()
@@ -140,9 +140,9 @@ def test_task_that_exits_at_once(fleet: Fleet) -> None:
     res = fleet.fails("apply", "-auto-approve")
     assert "Error: creating fg_service.app: fg_service.app did not reach a steady state" \
         in res.flat_err
-    assert "exit code 1" in res.flat_err
-    assert "last log lines:" in res.flat_err
-    assert "fatal: no config file" in res.flat_err and "booting" in res.flat_err
+    assert "exit code 1" in res.flat_err, res.err
+    assert "last log lines:" in res.flat_err, res.err
+    assert "fatal: no config file" in res.flat_err and "booting" in res.flat_err, res.err
     # The failed tasks are removed; state records the service as it is (no tasks), tainted.
     assert fleet.containers(kind="task") == []
     svc = fleet.resources().get("fg_service.app")
@@ -164,8 +164,8 @@ def test_insufficient_capacity_starts_nothing(fleet: Fleet) -> None:
     res = fleet.fails("apply", "-auto-approve")
     assert "Error: creating fg_service.app: Unable to place 3 task(s) of " \
            f"{fleet.name}-app:1 (cpu 128, memory 64)" in res.flat_err
-    assert "free per instance: i-0 cpu 256 memory 128" in res.flat_err
-    assert "raise capacity.instance_count" in res.flat_err
+    assert "free per instance: i-0 cpu 256 memory 128" in res.flat_err, res.err
+    assert "raise capacity.instance_count" in res.flat_err, res.err
     assert fleet.containers(kind="task") == []
     assert "fg_service.app" not in fleet.resources()
     fleet.ok("destroy", "-auto-approve")
@@ -178,8 +178,8 @@ def test_docker_engine_unreachable(fleet: Fleet) -> None:
     service_config(fleet)
     dead = cli_env(DOCKER_HOST="unix:///nonexistent.sock")
     res = fleet.fails("apply", "-auto-approve", env=dead)
-    assert "Error: Cannot reach the Docker engine at unix:///nonexistent.sock" in res.flat_err
-    assert "DOCKER_HOST" in res.flat_err
+    assert "Error: Cannot reach the Docker engine at unix:///nonexistent.sock" in res.flat_err, res.err
+    assert "DOCKER_HOST" in res.flat_err, res.err
     assert res.err.count("Cannot reach the Docker engine") == 1
     # Refused before anything changed: not even the task definition (no Docker object) is
     # recorded, so what state says stays true.
@@ -210,8 +210,8 @@ def test_push_refused_registry_stopped_after_plan(fleet: Fleet) -> None:
 
     res = fleet.fails("apply", "tfplan")
     endpoint = f"127.0.0.1:{fleet.port}"
-    assert f"Error: creating fg_image.web: push of {endpoint}/web:latest failed" in res.flat_err
-    assert "connection refused" in res.flat_err
+    assert f"Error: creating fg_image.web: push of {endpoint}/web:latest failed" in res.flat_err, res.err
+    assert "connection refused" in res.flat_err, res.err
     assert set(fleet.resources()) == {"fg_registry.main"}
     # The tag that never reached the registry is not left behind.
     assert fleet.client.api.images(name=f"{endpoint}/web") == []

@@ -90,8 +90,26 @@ def build_image(ctx: FleetContext, context: str | Path, dockerfile: str, tag: st
             buildargs=dict(build_args or {}), labels=dict(labels or {}),
             rm=True, forcerm=True, decode=True,
         )
+        # The engine sends a step's output in chunks as the process writes it, which do not
+        # follow line ends ("ls: ", "cannot access 'x'", ": No such file"): keep the
+        # unfinished line until its end arrives.
+        partial = ""
+
+        def take(line: str) -> None:
+            nonlocal last_step
+            line = line.rstrip()
+            if not line:
+                return
+            if line.startswith("Step "):
+                last_step = line
+            recent.append(line)
+            ctx.log(line)
+
         for item in stream:
             if "error" in item or "errorDetail" in item:
+                if partial:
+                    take(partial)
+                    partial = ""
                 msg = item.get("error") or (item.get("errorDetail") or {}).get("message", "")
                 lines = list(recent)
                 if last_step and last_step not in lines:
@@ -103,14 +121,12 @@ def build_image(ctx: FleetContext, context: str | Path, dockerfile: str, tag: st
             text = item.get("stream")
             if not text:
                 continue
-            for line in text.splitlines():
-                line = line.rstrip()
-                if not line:
-                    continue
-                if line.startswith("Step "):
-                    last_step = line
-                recent.append(line)
-                ctx.log(line)
+            text = (partial + text).replace("\r\n", "\n").replace("\r", "\n")
+            *done, partial = text.split("\n")
+            for line in done:
+                take(line)
+        if partial:
+            take(partial)
     except APIError as exc:
         raise FgformError(f"image build failed: {exc.explanation or exc}") from exc
     finally:

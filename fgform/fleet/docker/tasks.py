@@ -605,15 +605,77 @@ class WaitResult:
     live: list[LiveTask]  # the last list call's view of every task of the filter
 
 
+class _Wakeup:
+    """Wakes `wait_healthy` as soon as Docker reports that a watched container started, died
+    or changed health, instead of letting it sleep out the poll interval (a task is seen
+    healthy ~0.1 s sooner on average, up to POLL_SECONDS). One `GET /events` stream, filtered
+    by the same labels as the list call; exec events of the health checks are not asked for.
+
+    Only a wake-up: every decision still comes from the list call, and the loop still polls
+    every POLL_SECONDS, so a stream that fails (or is never opened) changes nothing else.
+    """
+
+    # Events within this long after a list call are answered by the next one, not by one
+    # list call each (ten tasks turn healthy within a few hundred milliseconds).
+    MIN_GAP = 0.05
+
+    def __init__(self, client: docker.DockerClient, filters: dict[str, list[str]]) -> None:
+        self._event = threading.Event()
+        self._stream: Any = None
+        try:
+            self._stream = client.api.events(decode=True, filters={
+                **filters, "type": ["container"],
+                # health_status matches "health_status: healthy" etc. by prefix.
+                "event": ["health_status", "start", "die", "destroy"]})
+        except (APIError, OSError, docker.errors.DockerException):
+            return
+        threading.Thread(target=self._pump, name="fgform-events", daemon=True).start()
+
+    def _pump(self) -> None:
+        try:
+            for _ in self._stream:
+                self._event.set()
+        except Exception:  # noqa: BLE001 - closed by close(), or the engine went away
+            pass
+
+    def wait(self, seconds: float, listed_at: float) -> None:
+        """Sleep until an event arrives or `seconds` pass; `listed_at` is when (monotonic)
+        the last list call was made."""
+        if self._event.wait(seconds):
+            since = time.monotonic() - listed_at
+            if since < self.MIN_GAP:
+                time.sleep(self.MIN_GAP - since)
+        self._event.clear()
+
+    def close(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+
+
 def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
                  timeout: float, log_lines: int = 10, grace: float = 0.0,
                  **extra: str) -> WaitResult:
-    """Poll (one list call per round) until every task in `task_ids` runs and is healthy.
+    """Wait (one list call per round) until every task in `task_ids` runs and is healthy.
 
-    A task fails at once when an essential container stops, or when a health check turns
-    unhealthy after the first `grace` seconds (the service's health_check_grace_period);
-    the others are waited for until `timeout`. Failures carry diagnostics.
+    A round starts when Docker reports a change of one of the tasks' containers (an event
+    stream), or after POLL_SECONDS at the latest. A task fails at once when an essential
+    container stops, or when a health check turns unhealthy after the first `grace` seconds
+    (the service's health_check_grace_period); the others are waited for until `timeout`.
+    Failures carry diagnostics.
     """
+    wakeup = _Wakeup(client, L.label_filter(ctx, **extra))
+    try:
+        return _wait_healthy(ctx, client, task_ids, timeout, log_lines, grace, wakeup, extra)
+    finally:
+        wakeup.close()
+
+
+def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
+                  timeout: float, log_lines: int, grace: float, wakeup: _Wakeup,
+                  extra: dict[str, str]) -> WaitResult:
     pending = set(task_ids)
     started = time.monotonic()
     deadline = started + timeout
@@ -624,6 +686,7 @@ def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Itera
     # cannot tell, as a busy engine may start a container well after creating it.
     seen_running: dict[str, float] = {}
     while True:
+        listed_at = time.monotonic()
         live = list_live_tasks(ctx, client, **extra)
         by_id = {t.task_id: t for t in live}
         for tid in sorted(pending):
@@ -649,7 +712,7 @@ def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Itera
                 failed[tid] = (describe_failure(client, task, f"not healthy after {timeout:g} s",
                                                 log_lines) if task else "gone")
             break
-        time.sleep(POLL_SECONDS)
+        wakeup.wait(POLL_SECONDS, listed_at)
     return WaitResult(list(healthy.values()), failed, live)
 
 
