@@ -72,10 +72,14 @@ class StateFile:
 
     def set(self, addr: Address, inst: InstanceState) -> None:
         inst.index_key = addr.key
+        created = self._resource(addr) is None
         r = self._resource(addr, create=True)
         assert r is not None
         r.instances = [i for i in r.instances if i.index_key != addr.key] + [inst]
-        self._sort()
+        # Apply calls this after every step: sort only what changed, not the whole state.
+        r.instances.sort(key=_instance_order)
+        if created:
+            self.resources.sort(key=_resource_order)
 
     def remove(self, addr: Address) -> InstanceState | None:
         r = self._resource(addr)
@@ -98,8 +102,8 @@ class StateFile:
 
     def _sort(self) -> None:
         for r in self.resources:
-            r.instances.sort(key=lambda i: Address("t", "n", i.index_key).sort_key())
-        self.resources.sort(key=lambda r: (r.module, r.type, r.name))
+            r.instances.sort(key=_instance_order)
+        self.resources.sort(key=_resource_order)
 
     # -- JSON -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -164,6 +168,14 @@ class StateFile:
                 ],
             ))
         return st
+
+
+def _instance_order(inst: InstanceState) -> tuple:
+    return Address("t", "n", inst.index_key).sort_key()
+
+
+def _resource_order(r: ResourceState) -> tuple[str, str, str]:
+    return (r.module, r.type, r.name)
 
 
 def _parse_module(text: str) -> tuple[ModuleStep, ...]:

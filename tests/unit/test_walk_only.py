@@ -22,6 +22,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "graph"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 
+def _acyclic(case: str) -> bool:
+    config, _ = load_config(FIXTURES / case, use_cache=False)
+    return not graph.find_cycles(graph.build_graph(config))
+
+
+# A cycle stops the whole walk, so there is nothing to compare in those fixtures.
+ACYCLIC = [c for c in CASES if _acyclic(c)]
+
+
 def known_resolver(addr: Address, res: Resource, config: dict[str, Any],
                    deps: list[str]) -> dict[str, Any]:
     """A planner stand-in: every computed attribute known, named after the instance."""
@@ -34,14 +43,12 @@ def known_resolver(addr: Address, res: Resource, config: dict[str, Any],
     return out
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", ACYCLIC)
 def test_walk_only_matches_the_full_walk(case: str) -> None:
     case_dir = FIXTURES / case
     config, diags = load_config(case_dir, use_cache=False)
     assert not diags
     g = graph.build_graph(config)
-    if graph.find_cycles(g):
-        pytest.skip("a cycle stops the whole walk")
     full = graph.walk(config, {}, known_resolver, cwd=str(case_dir))
     assert full.order, "the fixture has resource instances"
     for addr in full.order:
@@ -53,12 +60,10 @@ def test_walk_only_matches_the_full_walk(case: str) -> None:
         assert set(part.order) <= set(full.order)
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", ACYCLIC)
 def test_walk_only_outputs(case: str) -> None:
     case_dir = FIXTURES / case
     config, _ = load_config(case_dir, use_cache=False)
-    if graph.find_cycles(graph.build_graph(config)):
-        pytest.skip("a cycle stops the whole walk")
     full = graph.walk(config, {}, known_resolver, cwd=str(case_dir))
     part = graph.walk(config, {}, known_resolver, cwd=str(case_dir),
                       only=[f"output.{n}" for n in config.module.outputs])

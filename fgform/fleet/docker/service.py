@@ -127,6 +127,8 @@ class ServiceDriver:
         address = str(addr)
         grace = float(planned.get("health_check_grace_period") or 0)
 
+        # Before anything starts: the health wait replays the engine's `die` events from here.
+        since = time.time()
         live = T.list_live_tasks(ctx, client, address=address)
         dead = [t for t in live if not t.running]
         if dead:
@@ -150,7 +152,7 @@ class ServiceDriver:
         new_ids: list[str] = []
         if old:
             self._roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
-                       missing, deadline, grace)
+                       missing, deadline, grace, since)
         elif missing > 0:
             with T.cluster_lock(cluster.name):
                 instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
@@ -164,21 +166,25 @@ class ServiceDriver:
                     + summarize(errors),
                     attrs=self._final(ctx, client, address, attrs))
 
-        if planned.get("wait_for_steady_state", True):
+        wait = planned.get("wait_for_steady_state", True)
+        if wait:
             waiting = [t.task_id for t in current if not t.healthy] + new_ids
             if waiting:
                 ctx.log(f"{address}: waiting for {len(waiting)} task(s) to become healthy")
                 res = T.wait_healthy(ctx, client, waiting, max(1.0, deadline - time.monotonic()),
-                                     grace=grace, address=address)
+                                     grace=grace, since=since, address=address)
                 if res.failed:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
-        return self._final(ctx, client, address, attrs)
+        final, live_now = self._final_live(ctx, client, address, attrs)
+        if wait and final["running_count"] < desired:
+            self._short(ctx, client, address, attrs, final, live_now, desired)
+        return final
 
     # -- rolling onto a new task definition ----------------------------------------------------
     def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
               cluster: T.ClusterInfo, taskdef: dict[str, Any], name: str,
               attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[T.LiveTask],
-              missing: int, deadline: float, grace: float) -> None:
+              missing: int, deadline: float, grace: float, since: float) -> None:
         """Start new tasks in batches that fit, wait for them, then stop as many old ones.
 
         A simple rolling update (at most 200 % of tasks, never below the healthy count); the
@@ -206,7 +212,7 @@ class ServiceDriver:
                 raise FgformError(f"{address}: no capacity for {taskdef['arn']}")
             ids = [ln.task_id for ln in ok]
             res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
-                                 grace=grace, address=address)
+                                 grace=grace, since=since, address=address)
             if errors or res.failed:
                 # The old revision keeps serving; state keeps naming it, so the next apply
                 # tries the rollout again.
@@ -226,8 +232,40 @@ class ServiceDriver:
     def _final(ctx: FleetContext, client: docker.DockerClient, address: str,
                attrs: dict[str, Any]) -> dict[str, Any]:
         """attrs with running_count and tasks from one fresh list call."""
-        alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
-        return live_attrs(attrs, alive)
+        return ServiceDriver._final_live(ctx, client, address, attrs)[0]
+
+    @staticmethod
+    def _final_live(ctx: FleetContext, client: docker.DockerClient, address: str,
+                    attrs: dict[str, Any]) -> tuple[dict[str, Any], list[T.LiveTask]]:
+        """`_final`, and every task of the service that list call saw."""
+        live = T.list_live_tasks(ctx, client, address=address)
+        return live_attrs(attrs, [t for t in live if t.running]), live
+
+    @staticmethod
+    def _short(ctx: FleetContext, client: docker.DockerClient, address: str,
+               attrs: dict[str, Any], final: dict[str, Any], live: list[T.LiveTask],
+               desired: int) -> None:
+        """After the wait, fewer tasks run than desired (one passed the wait and died since,
+        or vanished): never report that as steady. The stopped tasks are described, then
+        removed (the service replaces them at the next apply); state records those running."""
+        stopped = [t for t in live if not t.running]
+        details = [T.describe_failure(client, t, "stopped") for t in stopped]
+        T.stop_tasks(client, stopped)
+        if stopped:
+            now = ServiceDriver._final(ctx, client, address, attrs)
+        else:
+            now = final
+            details.append(f"{desired - final['running_count']} task(s) are gone "
+                           "(removed by someone else?)")
+        raise PartialApplyError(
+            f"{address} did not reach a steady state: {now['running_count']} of {desired} "
+            f"task(s) running"
+            + (f" ({len(stopped)} stopped, removed)" if stopped else "") + ":\n"
+            + "\n".join(details),
+            attrs=now,
+            hint="Fix the task definition (image, command, health check) and apply again; "
+                 "the tasks that run are recorded in state and failed ones are replaced.",
+        )
 
     def _fail(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
               attrs: dict[str, Any], res: T.WaitResult, new_ids: list[str],
@@ -237,7 +275,8 @@ class ServiceDriver:
         address = str(addr)
         by_id = {t.task_id: t for t in res.live}
         doomed = [by_id[tid] for tid in res.failed if tid in by_id and tid in new_ids
-                  and (by_id[tid].stopped or by_id[tid].unhealthy or not by_id[tid].running)]
+                  and (tid in res.stopped or by_id[tid].stopped or by_id[tid].unhealthy
+                       or not by_id[tid].running)]
         T.stop_tasks(client, doomed)
         alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
         now = live_attrs(attrs, alive)

@@ -46,12 +46,33 @@ KIND_RUN_TASK = "run-task"
 # from 22 s (4 threads) to 16 s here; the engine serialises much of the network set-up.
 WORKERS = 16
 POLL_SECONDS = 0.25
-# A task without a health check counts as steady once seen running this long: a container
-# that exits at once may look running to the first poll, and must not pass for healthy.
+# A task counts as steady only once its essential containers have been up this long by the
+# engine's own clock (the list call's "Up N seconds"), no `die` event was seen for it, and an
+# inspect of each essential container confirms it still runs. A container that exits at once
+# must not pass for healthy: under load the list call's view lags the container's real state
+# by more than a second ("Up 1 second" for a process that exited before its start returned),
+# so neither two polls nor the creation time can tell.
 MIN_STABLE_SECONDS = 1.0
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 _EXIT = re.compile(r"Exited \((-?\d+)\)")
+# Docker's human duration (go-units HumanDuration) after "Up ": "Less than a second",
+# "1 second", "N seconds", "About a minute", "N minutes", "About an hour", "N hours", ...
+_UP = re.compile(r"^Up (?:(Less than a second)|(?:About an? |(\d+) )(second|minute|hour|day|"
+                 r"week|month|year)s?)")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800,
+                 "month": 2592000, "year": 31536000}
+
+
+def uptime(status: str) -> float | None:
+    """Seconds a container has been up, at least, from the list call's `Status` (computed by
+    the engine from its `State.StartedAt`); None when it is not up."""
+    m = _UP.match(status or "")
+    if m is None:
+        return None
+    if m.group(1):
+        return 0.0
+    return float(int(m.group(2) or 1) * _UNIT_SECONDS[m.group(3)])
 
 
 # -- live view -------------------------------------------------------------------------------
@@ -75,6 +96,11 @@ class LiveContainer:
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def uptime(self) -> float | None:
+        """Seconds up by the engine's clock (whole seconds, rounded down); None: not up."""
+        return uptime(self.status) if self.running else None
 
 
 @dataclass(slots=True)
@@ -603,6 +629,9 @@ class WaitResult:
     healthy: list[LiveTask]
     failed: dict[str, str]  # task id -> why (exit code, health output, last log lines)
     live: list[LiveTask]  # the last list call's view of every task of the filter
+    # Failed tasks known to have stopped, though the (lagging) list view may still show them
+    # running: a `die` event or an inspect said so.
+    stopped: set[str] = field(default_factory=set)
 
 
 class _Wakeup:
@@ -611,32 +640,61 @@ class _Wakeup:
     healthy ~0.1 s sooner on average, up to POLL_SECONDS). One `GET /events` stream, filtered
     by the same labels as the list call; exec events of the health checks are not asked for.
 
-    Only a wake-up: every decision still comes from the list call, and the loop still polls
-    every POLL_SECONDS, so a stream that fails (or is never opened) changes nothing else.
+    It also remembers every `die` of an essential container, by task id (`died`): the engine
+    reports the die before its list view catches up, so a task that died is failed even while
+    the list call still shows it "Up". With `since` (epoch seconds, taken before the tasks were
+    launched) the engine replays the events from then on, so a container that died before
+    the stream was opened is not missed.
+
+    Apart from `died`, only a wake-up: every decision still comes from the list call (and an
+    inspect), and the loop still polls every POLL_SECONDS, so a stream that fails (or is never
+    opened) changes nothing else.
     """
 
     # Events within this long after a list call are answered by the next one, not by one
     # list call each (ten tasks turn healthy within a few hundred milliseconds).
     MIN_GAP = 0.05
 
-    def __init__(self, client: docker.DockerClient, filters: dict[str, list[str]]) -> None:
+    def __init__(self, client: docker.DockerClient, filters: dict[str, list[str]],
+                 since: float | None = None) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._died: dict[str, str] = {}  # task id -> exit code (as the event gives it)
         self._stream: Any = None
         try:
-            self._stream = client.api.events(decode=True, filters={
-                **filters, "type": ["container"],
-                # health_status matches "health_status: healthy" etc. by prefix.
-                "event": ["health_status", "start", "die", "destroy"]})
+            self._stream = client.api.events(
+                decode=True,
+                # Whole seconds (rounded down): earlier events only cost a few more lines.
+                since=int(since) if since is not None else None,
+                filters={
+                    **filters, "type": ["container"],
+                    # health_status matches "health_status: healthy" etc. by prefix.
+                    "event": ["health_status", "start", "die", "destroy"]})
         except (APIError, OSError, docker.errors.DockerException):
             return
         threading.Thread(target=self._pump, name="fgform-events", daemon=True).start()
 
     def _pump(self) -> None:
         try:
-            for _ in self._stream:
+            for ev in self._stream:
+                self._note(ev)
                 self._event.set()
         except Exception:  # noqa: BLE001 - closed by close(), or the engine went away
             pass
+
+    def _note(self, ev: Any) -> None:
+        if not isinstance(ev, dict) or (ev.get("Action") or ev.get("status")) != "die":
+            return
+        attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+        tid = attrs.get(L.TASK_ID)
+        if tid and attrs.get(ESSENTIAL, "true") == "true":
+            with self._lock:
+                self._died.setdefault(tid, str(attrs.get("exitCode", "?")))
+
+    def died(self, task_id: str) -> str | None:
+        """The exit code of the first essential container of `task_id` seen to die."""
+        with self._lock:
+            return self._died.get(task_id)
 
     def wait(self, seconds: float, listed_at: float) -> None:
         """Sleep until an event arrives or `seconds` pass; `listed_at` is when (monotonic)
@@ -657,20 +715,45 @@ class _Wakeup:
 
 def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
                  timeout: float, log_lines: int = 10, grace: float = 0.0,
-                 **extra: str) -> WaitResult:
+                 since: float | None = None, **extra: str) -> WaitResult:
     """Wait (one list call per round) until every task in `task_ids` runs and is healthy.
 
     A round starts when Docker reports a change of one of the tasks' containers (an event
     stream), or after POLL_SECONDS at the latest. A task fails at once when an essential
-    container stops, or when a health check turns unhealthy after the first `grace` seconds
-    (the service's health_check_grace_period); the others are waited for until `timeout`.
-    Failures carry diagnostics.
+    container stops (in the list call, or by a `die` event), or when a health check turns
+    unhealthy after the first `grace` seconds (the service's health_check_grace_period); the
+    others are waited for until `timeout`. A task passes only when steady (`_steady`).
+    `since` (epoch seconds, before the tasks were launched) lets the event stream replay the
+    dies that came before it was opened. Failures carry diagnostics.
     """
-    wakeup = _Wakeup(client, L.label_filter(ctx, **extra))
+    wakeup = _Wakeup(client, L.label_filter(ctx, **extra), since)
     try:
         return _wait_healthy(ctx, client, task_ids, timeout, log_lines, grace, wakeup, extra)
     finally:
         wakeup.close()
+
+
+def _steady(client: docker.DockerClient, task: LiveTask) -> str:
+    """Whether a task the list call shows running and healthy may pass: "steady", "wait"
+    (not up long enough yet) or "stopped" (an inspect shows it is not running after all).
+
+    Every essential container must be up MIN_STABLE_SECONDS by the engine's clock (a task
+    with a health check has proven itself by passing it, so only that it runs is checked);
+    then an inspect of each confirms it: unlike the list view, an inspect waits for the
+    engine to finish handling an exit it has received.
+    """
+    if task.health == "UNKNOWN":
+        ups = [c.uptime for c in task.essentials]
+        if any(u is None or u < MIN_STABLE_SECONDS for u in ups):
+            return "wait"
+    for c in task.essentials:
+        try:
+            state = client.api.inspect_container(c.id).get("State") or {}
+        except NotFound:
+            return "stopped"
+        if not state.get("Running") or state.get("Restarting") or state.get("Dead"):
+            return "stopped"
+    return "steady"
 
 
 def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
@@ -681,10 +764,8 @@ def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iter
     deadline = started + timeout
     failed: dict[str, str] = {}
     healthy: dict[str, LiveTask] = {}
+    stopped: set[str] = set()
     live: list[LiveTask] = []
-    # When each task without a health check was first seen running: the creation label
-    # cannot tell, as a busy engine may start a container well after creating it.
-    seen_running: dict[str, float] = {}
     while True:
         listed_at = time.monotonic()
         live = list_live_tasks(ctx, client, **extra)
@@ -693,14 +774,21 @@ def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iter
             task = by_id.get(tid)
             if task is None:
                 failed[tid] = "its containers disappeared (removed by someone else?)"
-            elif task.stopped:
-                failed[tid] = describe_failure(client, task, "stopped", log_lines)
+            elif task.stopped or wakeup.died(tid) is not None:
+                failed[tid] = describe_failure(client, task, "stopped", log_lines,
+                                               died=wakeup.died(tid))
+                stopped.add(tid)
             elif task.unhealthy and time.monotonic() - started >= grace:
                 failed[tid] = describe_failure(client, task, "unhealthy", log_lines)
-            elif task.healthy and (task.health != "UNKNOWN" or time.monotonic()
-                                   - seen_running.setdefault(tid, time.monotonic())
-                                   >= MIN_STABLE_SECONDS):
-                healthy[tid] = task
+            elif task.healthy:
+                verdict = _steady(client, task)
+                if verdict == "wait":
+                    continue
+                if verdict == "stopped":
+                    failed[tid] = describe_failure(client, task, "stopped", log_lines)
+                    stopped.add(tid)
+                else:
+                    healthy[tid] = task
             else:
                 continue
             pending.discard(tid)
@@ -713,13 +801,16 @@ def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iter
                                                 log_lines) if task else "gone")
             break
         wakeup.wait(POLL_SECONDS, listed_at)
-    return WaitResult(list(healthy.values()), failed, live)
+    return WaitResult(list(healthy.values()), failed, live, stopped)
 
 
 def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
-                     log_lines: int = 10) -> str:
-    """Why a task failed: exit codes, the last health-check output, the last log lines."""
+                     log_lines: int = 10, died: str | None = None) -> str:
+    """Why a task failed: exit codes, the last health-check output, the last log lines.
+
+    `died`: the exit code a `die` event reported, shown when no inspect shows it (yet)."""
     parts = [f"task {task.task_id} ({task.task_definition} on {task.instance}) {what}"]
+    exited = False
     for c in task.containers:
         head = f"  container {c.container}: {c.status or c.state}"
         try:
@@ -728,7 +819,11 @@ def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
             parts.append(head + " (gone)")
             continue
         state = info.get("State") or {}
+        if state.get("Status") and state.get("Status") != c.state:
+            # The list view lagged behind: say what the container really is.
+            head = f"  container {c.container}: {state['Status']}"
         if state.get("Status") == "exited":
+            exited = True
             head += f" exit code {state.get('ExitCode')}"
             if state.get("OOMKilled"):
                 head += " (out of memory: raise the task's memory)"
@@ -751,4 +846,6 @@ def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
             parts.extend(f"      {line}" for line in text.splitlines()[-log_lines:])
         else:
             parts.append("    (no log output)")
+    if died is not None and not exited:
+        parts.append(f"  the engine reported an essential container died: exit code {died}")
     return "\n".join(parts)
