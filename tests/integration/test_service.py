@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 import time
 import urllib.request
 import uuid
@@ -269,3 +270,121 @@ def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
                                service_config(cluster, td, 1, steady_state_timeout=10))
     assert "probe-says-no" in info.value.message and "unhealthy" in info.value.message
     assert T.list_live_tasks(ctx) == []
+
+
+@pytest.mark.parametrize("command", [["sh", "-c", "sleep 0.3; exit 1"], ["false"]],
+                         ids=["sleep-then-exit", "false"])
+def test_task_without_health_check_that_exits_is_never_steady(
+        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient,
+        command: list[str]) -> None:
+    """Regression: with no health check, a task whose container exits at once could pass for
+    steady (the list call's view lags the engine by over a second under load: "Up 1 second"
+    for a process that had exited), so apply exited 0 with dead tasks. Every attempt fails,
+    with the exit code, and leaves nothing behind."""
+    cluster = make_cluster(ctx, count=1)
+    _, td = make_taskdef(ctx, "quick", [container("app", test_image, command=command)])
+    drv = ServiceDriver()
+    t0 = time.monotonic()
+    for attempt in range(5):
+        addr = Address("fg_service", f"quick{attempt}")
+        with pytest.raises(PartialApplyError) as info:
+            drv.create(ctx, addr, service_config(cluster, td, 2))
+        msg = info.value.message
+        assert "did not reach a steady state" in msg, msg
+        assert msg.count("exit code 1") == 2, msg
+        assert info.value.attrs is not None and info.value.attrs["running_count"] == 0
+        assert info.value.attrs["tasks"] == []
+        assert owned(docker_client, ctx) == [], f"attempt {attempt}: dead task left behind"
+    assert time.monotonic() - t0 < 15
+
+
+def test_task_that_dies_during_the_wait_is_not_reported_steady(
+        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+    """A task that passed before dies while the apply waits for new ones: the apply must not
+    report steady state with fewer tasks running than desired."""
+    cluster = make_cluster(ctx, count=1)
+    _, td = make_taskdef(ctx, "victim", [container("web", test_image, command=HTTPD)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "victim")
+    a1 = drv.create(ctx, addr, service_config(cluster, td, 1))
+    first = a1["tasks"][0]["id"]
+    first_cid = next(c["Id"] for c in owned(docker_client, ctx)
+                     if c["Labels"]["fgform.task-id"] == first)
+
+    # Scale to 2: the running task is not waited for, the new one must be up a second first.
+    # As soon as the new task's container exists, kill the first task (as a crash would).
+    killed = threading.Event()
+
+    def kill_first_once_second_exists() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if len({c["Labels"]["fgform.task-id"] for c in owned(docker_client, ctx)}) > 1:
+                docker_client.api.kill(first_cid)
+                killed.set()
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_first_once_second_exists, daemon=True)
+    killer.start()
+    with pytest.raises(PartialApplyError) as info:
+        drv.update(ctx, addr, a1, service_config(cluster, td, 2))
+    killer.join(5)
+    assert killed.is_set()
+    msg = info.value.message
+    assert "1 of 2 task(s) running" in msg and f"task {first}" in msg, msg
+    assert "exit code 137" in msg, msg
+    assert info.value.attrs is not None and info.value.attrs["running_count"] == 1
+    assert first not in {t["id"] for t in info.value.attrs["tasks"]}
+    # The dead task is removed; the next apply brings the service back to 2.
+    assert len(owned(docker_client, ctx)) == 1
+    again = drv.update(ctx, addr, info.value.attrs, service_config(cluster, td, 2))
+    assert again["running_count"] == 2
+
+
+def test_steady_check_sees_through_a_stale_list_view(
+        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+    """What the wait does when the list view lags (as it does under load), made
+    deterministic: a real list snapshot taken while the task was up over a second is judged
+    after the container exited. The inspect confirmation and the replayed `die` event both
+    see the truth, and the failure carries the exit code."""
+    cluster = T.cluster_info(make_cluster(ctx, count=1))
+    _, td = make_taskdef(ctx, "stale", [container(
+        "app", test_image, command=["sh", "-c", "sleep 1.4; exit 4"])])
+    since = time.time()
+    launch = T.Launch("fg_service.stale", T.KIND_SERVICE, cluster, "stale", td, "i-0")
+    ok, errors = T.launch_tasks(docker_client, ctx, [launch])
+    assert not errors
+    snapshot = None
+    deadline = time.monotonic() + 10
+    while snapshot is None and time.monotonic() < deadline:
+        (task,) = T.list_live_tasks(ctx, docker_client)
+        up = task.containers[0].uptime
+        if task.running and up is not None and up >= T.MIN_STABLE_SECONDS:
+            snapshot = task  # "Up 1 second": what a lagging list call still shows
+        time.sleep(0.05)
+    assert snapshot is not None
+    assert T._steady(docker_client, snapshot) == "steady"  # still truly running
+    docker_client.api.wait(launch.container_ids[0], timeout=10)
+    assert T._steady(docker_client, snapshot) == "stopped"  # the inspect is not fooled
+    msg = T.describe_failure(docker_client, snapshot, "stopped")
+    assert "container app: exited exit code 4" in msg, msg
+
+    # The die happened before this stream was opened: `since` replays it.
+    wakeup = T._Wakeup(docker_client, label_filter(ctx), since)
+    try:
+        deadline = time.monotonic() + 5
+        while wakeup.died(launch.task_id) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert wakeup.died(launch.task_id) == "4"
+    finally:
+        wakeup.close()
+
+
+def test_uptime_parses_dockers_status() -> None:
+    assert T.uptime("Up Less than a second") == 0.0
+    assert T.uptime("Up 1 second") == 1.0
+    assert T.uptime("Up 7 seconds (healthy)") == 7.0
+    assert T.uptime("Up About a minute") == 60.0
+    assert T.uptime("Up 3 hours (Paused)") == 3 * 3600.0
+    assert T.uptime("Exited (1) 2 seconds ago") is None
+    assert T.uptime("Created") is None

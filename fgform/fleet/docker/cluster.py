@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
@@ -144,20 +147,7 @@ class ClusterDriver:
 
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
         net_name = prior.get("network_name") or network_name(cluster_name(addr, prior))
-        try:
-            net = get_client().networks.get(net_name)
-        except NotFound:
-            return
-        try:
-            net.remove()
-        except APIError as exc:
-            if exc.status_code == 404:
-                return
-            attached = sorted((net.attrs.get("Containers") or {}).values(),
-                              key=lambda c: c.get("Name", ""))
-            names = ", ".join(c.get("Name", "?") for c in attached) or "unknown containers"
-            raise FgformError(f"cannot delete network {net_name}: still used by {names}",
-                              hint="stop the cluster's services and tasks first") from exc
+        remove_network(net_name, ctx.log)
 
     @staticmethod
     def _remove_leftover(ctx: FleetContext, net_name: str) -> None:
@@ -171,7 +161,100 @@ class ClusterDriver:
             raise FgformError(f"a Docker network named {net_name} already exists and is not "
                               "managed by this state", hint="give the cluster another name")
         ctx.log(f"removing leftover network {net_name}")
-        old.remove()
+        remove_network(old.id, ctx.log, name=net_name)
+
+
+# Removal of a network Docker says "has active endpoints": force-disconnect every endpoint,
+# retry; this many attempts, sleeping these seconds between them (about 1.5 s in all).
+REMOVE_ATTEMPTS = 5
+REMOVE_BACKOFF = (0.1, 0.2, 0.4, 0.8)
+ACTIVE_ENDPOINTS = "has active endpoints"
+
+
+def remove_network(net: str, log: Callable[[str], None] = lambda _m: None, *,
+                   name: str | None = None, force_disconnect: bool = True) -> None:
+    """Remove the network `net` (name or id); gone already is fine.
+
+    Containers still attached (a task container that outlived its service, anyone's container
+    connected by hand) are force-disconnected first: the network is being destroyed, so they
+    lose it either way. Docker may also refuse with "has active endpoints" for endpoints whose
+    containers no longer exist (moby#17217, after many parallel starts and stops): those are
+    force-disconnected by their endpoint name, which is the documented way out. After
+    REMOVE_ATTEMPTS the error names the network and the remedy; the caller's resource stays
+    in state, so the next destroy tries again. `force_disconnect=False` only retries (tests).
+    """
+    client = get_client()
+    label = name or net
+    last: APIError | None = None
+    for attempt in range(REMOVE_ATTEMPTS):
+        try:
+            client.api.remove_network(net)
+            return
+        except NotFound:
+            return
+        except APIError as exc:
+            if exc.status_code == 404:
+                return
+            last = exc
+            if ACTIVE_ENDPOINTS not in _explain(exc):
+                raise FgformError(f"cannot delete network {label}: {_explain(exc)}") from exc
+        if force_disconnect:
+            try:
+                _disconnect_all(client, net, label, log)
+                client.api.remove_network(net)  # at once: nothing else holds it now
+                return
+            except NotFound:
+                return
+            except APIError as exc:
+                if exc.status_code == 404:
+                    return
+                last = exc
+        if attempt < REMOVE_ATTEMPTS - 1:
+            time.sleep(REMOVE_BACKOFF[min(attempt, len(REMOVE_BACKOFF) - 1)])
+    stale = _endpoints(client, net)
+    who = (", ".join(sorted(stale.values())) if stale else
+           "none that Docker lists (stale endpoints of containers that no longer exist)")
+    raise FgformError(
+        f"cannot delete network {label}: Docker still reports active endpoints after "
+        f"{REMOVE_ATTEMPTS} attempts to force-disconnect them and remove it ({_explain(last)}); "
+        f"endpoints: {who}",
+        hint="This is Docker's stale-endpoint bug (moby#17217). Restart the Docker daemon "
+             "(e.g. `sudo systemctl restart docker`), which drops stale endpoints, then run "
+             "destroy again: the cluster stays in state until its network is gone.",
+    ) from last
+
+
+def _endpoints(client: docker.DockerClient, net: str) -> dict[str, str]:
+    """Endpoints Docker lists on `net`: container id (or `ep-<id>` for an endpoint whose
+    container is gone) -> endpoint name (the container's name)."""
+    try:
+        info = client.api.inspect_network(net)
+    except (NotFound, APIError):
+        return {}
+    return {key: str(ep.get("Name") or key)
+            for key, ep in (info.get("Containers") or {}).items()}
+
+
+def _disconnect_all(client: docker.DockerClient, net: str, label: str,
+                    log: Callable[[str], None]) -> None:
+    """Force-disconnect every endpoint of `net`: by container id, else by endpoint name (the
+    only handle left for an endpoint whose container no longer exists)."""
+    for key, ep_name in sorted(_endpoints(client, net).items(), key=lambda kv: kv[1]):
+        log(f"network {label}: force-disconnecting {ep_name}")
+        for target in dict.fromkeys((key, ep_name)):
+            try:
+                client.api.disconnect_container_from_network(target, net, force=True)
+                break
+            except NotFound:
+                continue  # this handle is unknown: try the next one
+            except APIError as exc:
+                if "is not connected" in _explain(exc):
+                    break
+                continue
+
+
+def _explain(exc: Exception | None) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
 
 
 def _config(attrs: dict[str, Any]) -> dict[str, Any]:
