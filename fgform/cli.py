@@ -110,9 +110,6 @@ def _var_flags_in_order(argv: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-MISSING_VALUE = "No value for required variable"  # fgform.config.variables' summary
-
-
 # -- validate / fmt / graph / version -----------------------------------------------------------
 @cli.command()
 @opt("json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -124,9 +121,6 @@ def validate(env: Env, as_json: bool, vars: tuple[str, ...], var_files: tuple[st
     from fgform.render.diagnostics import diagnostics_json, dumps, format_diagnostics
 
     diags = workflow.validate(env.dir, _cli_vars(vars, var_files))
-    # As `terraform validate`: a configuration is valid whatever values its variables will be
-    # given, so a variable nobody set yet is unknown, not an error (plan and apply report it).
-    diags = [d for d in diags if d.summary != MISSING_VALUE]
     if as_json:
         env.out(dumps(diagnostics_json(diags, env.dir)))
     elif diags:

@@ -29,7 +29,7 @@ from typing import Any
 from fgform.addresses import Address, Key, ModulePath, ModuleStep, format_module
 from fgform.config import types
 from fgform.config.ast import Node, Reference
-from fgform.config.decode import check_structure, decode_body, did_you_mean
+from fgform.config.decode import check_structure, decode_body
 from fgform.config.expr import EvalContext, EvalError, evaluate, references
 from fgform.config.model import (
     Body,
@@ -42,6 +42,7 @@ from fgform.config.model import (
 )
 from fgform.config.schema import SCHEMAS, get_schema
 from fgform.errors import Diagnostic, Severity, SourceRange
+from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, Sensitive, mark_sensitive, unmark
 
 # Root names that are not references to graph nodes.
@@ -527,24 +528,35 @@ def to_dot(g: Graph, *, resources_only: bool = False) -> str:
 @dataclass(slots=True)
 class Expansion:
     """How a resource or module call repeats: mode "single", "count" or "for_each"; `keys`
-    are the instance keys (None for single); `each_values` maps for_each keys to values."""
+    are the instance keys (None for single); `each_values` maps for_each keys to values.
+
+    `unknown`: the count or for_each is not known yet (only when validating): `keys` is then
+    one representative instance, key None, whose count.index or each.key/each.value are
+    unknown, and the resource's or module's value is unknown as a whole."""
 
     mode: str
     keys: list[Key]
     each_values: dict[str, Any] = field(default_factory=dict)
+    unknown: bool = False
 
 
-def expand(obj: Resource | ModuleCall, ctx: EvalContext,
-           diags: list[Diagnostic]) -> Expansion | None:
-    """Evaluate count/for_each into instance keys; None (and a diagnostic) when invalid."""
+def expand(obj: Resource | ModuleCall, ctx: EvalContext, diags: list[Diagnostic],
+           validating: bool = False) -> Expansion | None:
+    """Evaluate count/for_each into instance keys; None (and a diagnostic) when invalid.
+
+    A count or for_each that is not known yet is an error ("cannot be determined until
+    apply") unless `validating`: as `terraform validate`, validation then checks one
+    representative instance (an `Expansion` with `unknown` set) and leaves the rest to plan.
+    """
     if obj.count is not None:
-        return _expand_count(obj.count, ctx, diags)
+        return _expand_count(obj.count, ctx, diags, validating)
     if obj.for_each is not None:
-        return _expand_for_each(obj.for_each, ctx, diags)
+        return _expand_for_each(obj.for_each, ctx, diags, validating)
     return Expansion("single", [None])
 
 
-def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic]) -> Expansion | None:
+def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
+                  validating: bool = False) -> Expansion | None:
     def bad(detail: str) -> None:
         diags.append(Diagnostic.error("Invalid count argument", detail, node.range))
 
@@ -556,6 +568,8 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic]) -> Expa
         return None
     value, _ = unmark(raw)
     if value is UNKNOWN:
+        if validating:
+            return Expansion("count", [None], unknown=True)
         bad('The "count" value depends on resource attributes that cannot be determined '
             "until apply, so fgform cannot predict how many instances will be created. To "
             "work around this, use the -target argument to first apply only the resources "
@@ -581,8 +595,8 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic]) -> Expa
     return Expansion("count", list(range(n)))
 
 
-def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic]
-                     ) -> Expansion | None:
+def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
+                     validating: bool = False) -> Expansion | None:
     def bad(detail: str) -> None:
         diags.append(Diagnostic.error("Invalid for_each argument", detail, node.range))
 
@@ -605,6 +619,8 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic]
                    "cannot determine the full set of keys that will identify the instances "
                    "of this resource.")
     if raw is UNKNOWN:
+        if validating:
+            return Expansion("for_each", [None], unknown=True)
         bad(unknown_msg)
         return None
     if isinstance(raw, dict):
@@ -613,6 +629,8 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic]
     if isinstance(raw, (list, tuple)):
         items = [unmark(v)[0] for v in raw]
         if any(v is UNKNOWN for v in items):
+            if validating:
+                return Expansion("for_each", [None], unknown=True)
             bad(unknown_msg)
             return None
         if any(v is None for v in items):
@@ -704,8 +722,10 @@ class _Walker:
     def __init__(self, config: Config, variables: dict[str, Any],
                  on_resource: ResourceCallback, finalize_variable: Callable | None,
                  cwd: str | None, graph: Graph | None = None,
-                 only: Iterable[Address | str] | None = None) -> None:
+                 only: Iterable[Address | str] | None = None, validating: bool = False
+                 ) -> None:
         self.config = config
+        self.validating = validating
         self.root_vars = variables
         self.on_resource = on_resource
         self.finalize_variable = finalize_variable
@@ -828,13 +848,23 @@ class _Walker:
     def visit_module(self, node: GraphNode, mi: ModuleInstance) -> None:
         call: ModuleCall = node.obj  # type: ignore[assignment]
         child_cfg = mi.config.children.get(call.name)
-        exp = expand(call, self.ctx(mi), self.diags)
+        exp = expand(call, self.ctx(mi), self.diags, self.validating)
         if child_cfg is None:
             mi.modules[call.name] = UNKNOWN
             return
         cpath = (*node.path, call.name)
         bucket = self.instances.setdefault(cpath, [])
         if exp is None:
+            mi.modules[call.name] = UNKNOWN
+            return
+        if exp.unknown:
+            # Validating: one representative instance, its count.index or each unknown.
+            child = ModuleInstance((*mi.path, ModuleStep(call.name, None)), child_cfg, mi)
+            if exp.mode == "count":
+                child.count_index = UNKNOWN  # type: ignore[assignment]
+            else:
+                child.has_each, child.each_key, child.each_value = True, UNKNOWN, UNKNOWN
+            bucket.append(child)
             mi.modules[call.name] = UNKNOWN
             return
         holder: Any = {} if exp.mode == "for_each" else [] if exp.mode == "count" else None
@@ -861,7 +891,7 @@ class _Walker:
             # Structure does not depend on the instance: check once per resource block.
             self.diags.extend(check_structure(res.body, schema.body, res.range))
             self.result.structure_checked.add(node.id)
-        exp = expand(res, self.ctx(mi), self.diags)
+        exp = expand(res, self.ctx(mi), self.diags, self.validating)
         if exp is None:
             by_type[res.name] = UNKNOWN
             return
@@ -873,7 +903,11 @@ class _Walker:
         for key in exp.keys:
             addr = Address(res.type, res.name, key, mi.path)
             kw: dict[str, Any] = {}
-            if exp.mode == "count":
+            if exp.unknown and exp.mode == "count":  # validating: a representative instance
+                kw["count_index"] = UNKNOWN
+            elif exp.unknown:
+                kw.update(has_each=True, each_key=UNKNOWN, each_value=UNKNOWN)
+            elif exp.mode == "count":
                 kw["count_index"] = key
             elif exp.mode == "for_each":
                 kw.update(has_each=True, each_key=key, each_value=exp.each_values[key])
@@ -896,7 +930,9 @@ class _Walker:
             value = self.on_resource(addr, res, decoded, deps)
             self.result.values[addr] = value
             values[key] = value
-        if exp.mode == "single":
+        if exp.unknown:
+            by_type[res.name] = UNKNOWN  # how many instances is not known
+        elif exp.mode == "single":
             by_type[res.name] = values.get(None, UNKNOWN)
         elif exp.mode == "count":
             by_type[res.name] = [values[k] for k in exp.keys]
@@ -933,7 +969,8 @@ def _has_sensitive(value: Any) -> bool:
 def walk(config: Config, variables: dict[str, Any],
          on_resource: ResourceCallback = validate_resolver, *,
          cwd: str | None = None, graph: Graph | None = None,
-         only: Iterable[Address | str] | None = None) -> WalkResult:
+         only: Iterable[Address | str] | None = None,
+         validating: bool = False) -> WalkResult:
     """Evaluate a configuration in dependency order.
 
     `variables` holds the root module's final variable values (from
@@ -950,10 +987,18 @@ def walk(config: Config, variables: dict[str, Any],
     in the result are the same as a full walk's, at the cost of their dependencies instead
     of the whole configuration (apply's resolver re-evaluates one resource after each step).
     Cycles are then only looked for there.
+
+    `validating` (the `validate` command): a count or for_each that is not known yet (it
+    depends on an unset variable or on a computed attribute) is not an error: one
+    representative instance is checked, with count.index or each.key/each.value unknown,
+    and the resource or module call is unknown to later expressions. A plan walk
+    (`validating` false) reports it as "Invalid count argument" / "Invalid for_each
+    argument", since plan must know every instance.
     """
     from fgform.config.variables import finalize_variable  # variables imports nothing here
 
-    return _Walker(config, variables, on_resource, finalize_variable, cwd, graph, only).run()
+    return _Walker(config, variables, on_resource, finalize_variable, cwd, graph, only,
+                   validating).run()
 
 
 def _config_node_id(addr: Address) -> str:

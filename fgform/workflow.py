@@ -33,13 +33,18 @@ def load(dir: Path) -> tuple[Config, list[Diagnostic]]:
 
 
 def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
-    """Every problem with the configuration in `dir`, errors and warnings."""
+    """Every problem with the configuration in `dir`, errors and warnings.
+
+    As `terraform validate`: the configuration is checked for whatever values its
+    variables will be given, so a variable nobody set is unknown, not an error (plan and
+    apply report it), and so is a count or for_each that depends on it."""
     from fgform.config.validate import validate_config
 
     config, diags = load(dir)
     if any(d.severity is Severity.ERROR for d in diags):
         return diags
-    return diags + validate_config(config, var_args=list(var_args), cwd=str(dir))
+    return diags + validate_config(config, var_args=list(var_args), cwd=str(dir),
+                                   validating=True)
 
 
 def graph_dot(dir: Path, var_args: VarArgs = ()) -> str:
@@ -256,6 +261,15 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
     from fgform.plan.model import Action, PlanMode
 
     store = ws.store
+    all_drivers = drivers()
+    # Refuse before touching anything, rather than half-way through the walk.
+    missing = sorted({c.address.type for c in plan.changes
+                      if c.action.value != " " and c.address.type not in all_drivers})
+    if missing:
+        raise FgformError(
+            f"this version of fgform cannot apply {', '.join(missing)} resources yet",
+            hint="Plan and validate them as usual; to apply the rest now, use -target with "
+                 "the other resources.")
     state = store.read()
     if any(c.address.type in _DOCKER_TYPES and c.action not in (Action.NOOP, Action.READ)
            for c in plan.changes):
@@ -280,7 +294,7 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
         if plan.prior_state is not None:
             state.resources = plan.prior_state.resources
     ctx = fleet_context(ws.dir, state)
-    result = apply_plan(plan, state, drivers(), ctx, store.write, parallelism=parallelism,
+    result = apply_plan(plan, state, all_drivers, ctx, store.write, parallelism=parallelism,
                         hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(ws),
                         progress_interval=progress_interval)
     state = result.state

@@ -14,7 +14,6 @@ instances.
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import Any
 
@@ -23,13 +22,8 @@ from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.model import Attribute, Block, Body
 from fgform.config.schema import AttrSchema, BlockSchema
 from fgform.errors import Diagnostic, SourceRange
+from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, Sensitive, contains_unknown, unmark
-
-
-def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str:
-    """A `Did you mean "x"?` hint for a misspelt name, or "" when nothing is close."""
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f'Did you mean "{match[0]}"?' if match else ""
 
 
 @cache

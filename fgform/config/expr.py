@@ -11,7 +11,6 @@ compares without conversion (1 == "1" is false). Whole numbers stay ints.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from fgform.config import ast
 from fgform.config.ast import Node, Reference
 from fgform.errors import FgformError, SourceRange
+from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, Sensitive, contains_unknown
 
 
@@ -68,12 +68,6 @@ ROOT_NAMES = ("var", "local", "module", "each", "count", "path", "self", "terraf
 # ---------------------------------------------------------------------------------------------
 # Marks and conversions (shared with functions.py)
 # ---------------------------------------------------------------------------------------------
-
-
-def did_you_mean(name: str, candidates: Any) -> str:
-    """A ' Did you mean "x"?' hint, or '' when nothing is close."""
-    found = difflib.get_close_matches(name, [str(c) for c in candidates], n=1, cutoff=0.6)
-    return f'Did you mean "{found[0]}"?' if found else ""
 
 
 def strip(value: Any) -> tuple[Any, bool]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import gc
 import hashlib
 import os
@@ -41,9 +40,10 @@ from fgform.config.model import (
     Variable,
 )
 from fgform.errors import Diagnostic, SourceRange
+from fgform.suggest import did_you_mean
 
 # Bump when the AST or the conversion changes: old cache entries then stop matching.
-LOADER_VERSION = "2"
+LOADER_VERSION = "3"
 
 CONFIG_SUFFIXES = (".hcl", ".tf")
 TOP_LEVEL_BLOCKS = ("resource", "variable", "locals", "output", "module", "terraform",
@@ -215,10 +215,7 @@ def _load_file(path: Path, cache_dir: Path | None) -> tuple[Body | None, list[Di
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return None, [Diagnostic.error(
-            "Invalid file encoding",
-            f'The file "{filename}" is not valid UTF-8 (byte {e.start}).',
-            SourceRange(filename, data[:e.start].count(b"\n") + 1, 1))]
+        return None, [_encoding_diagnostic(data, e.start, filename)]
     text = text.lstrip("\ufeff")
     key = None
     if cache_dir is not None:
@@ -234,6 +231,25 @@ def _load_file(path: Path, cache_dir: Path | None) -> tuple[Body | None, list[Di
     if key is not None and cache_dir is not None:
         _cache_put(cache_dir, key, result)
     return result
+
+
+def _encoding_diagnostic(data: bytes, bad: int, filename: str) -> Diagnostic:
+    """A file that is not UTF-8, at the line and column of its first invalid byte (`bad`,
+    an offset into `data`); `filename` is the one every other diagnostic of the file uses."""
+    line_start = data.rfind(b"\n", 0, bad) + 1
+    line = data.count(b"\n", 0, bad) + 1
+    # Everything before the first invalid byte decodes; columns count characters, as the
+    # parser's do (so a byte order mark, which the parser never sees, does not count).
+    prefix = data[line_start:bad].decode("utf-8")
+    if line == 1:
+        prefix = prefix.lstrip("\ufeff")
+    col = len(prefix) + 1
+    return Diagnostic.error(
+        "Invalid file encoding",
+        f'The file "{filename}" is not valid UTF-8: byte {bad} (0x{data[bad]:02X}) is not part '
+        "of a UTF-8 character. All input files must be UTF-8 encoded; ensure that UTF-8 "
+        "encoding is selected in your editor.",
+        SourceRange(filename, line, col, line, col + 1))
 
 
 def _cache_get(cache_dir: Path, key: str) -> Any:
@@ -787,6 +803,8 @@ class _Converter:
             if not hasattr(inner, "data"):
                 ttype = inner.type
                 text = str(inner)
+                if "\n" in text:
+                    self._multiline_string(inner, text)
                 if ttype == "ESCAPED_INTERPOLATION":
                     flat.append(text[1:])
                 elif ttype == "ESCAPED_DIRECTIVE":
@@ -799,6 +817,36 @@ class _Converter:
             else:
                 flat.append(self._directive_from_tree(inner))
         return self._assemble(flat, self.rng(tree))
+
+    def _multiline_string(self, token: Any, text: str) -> None:
+        """As HCL: the literal text of a quoted string may not hold a new line (one error
+        at each, on the new line itself). A heredoc may, and so may the expression inside a
+        `${ }` or `%{ }` of a quoted string (not the quoted strings within it, though)."""
+        line, col = token.line, token.column
+        start = 0
+        while (nl := text.find("\n", start)) >= 0:
+            # A CRLF new line starts at its CR.
+            at = nl - 1 if nl > start and text[nl - 1] == "\r" else nl
+            at_line = line + text.count("\n", 0, at)
+            line_start = text.rfind("\n", 0, at) + 1
+            at_col = (col if line_start == 0 else 1) + at - line_start
+            self.diags.append(Diagnostic.error(
+                "Invalid multi-line string",
+                "Quoted strings may not be split over multiple lines. To produce a multi-line "
+                "string, either use the \\n escape to represent a newline character or use the "
+                '"heredoc" multi-line template syntax.',
+                self._position(at_line, at_col, at_line + 1, 1)))
+            start = nl + 1
+
+    def _position(self, line: int, col: int, end_line: int, end_col: int) -> SourceRange:
+        """A range from parser coordinates (shifted as `rng` shifts them)."""
+        if self.shift is not None:
+            base, dcol = self.shift
+            col = col + dcol if line == 1 else col
+            end_col = end_col + dcol if end_line == 1 else end_col
+            line += base - 1
+            end_line += base - 1
+        return SourceRange(self.filename, line, col, end_line, end_col)
 
     def _directive_from_tree(self, tree: Any) -> tuple[Any, ...]:
         kind = tree.data.replace("template_", "")
@@ -1137,13 +1185,13 @@ class _ModuleDecoder:
             self.err("Unsupported argument",
                      f'An argument named "{attr.name}" is not expected at the top level of a '
                      "file; only blocks are.", attr.name_range,
-                     hint=_hint(attr.name, TOP_LEVEL_BLOCKS, "block type"))
+                     hint=did_you_mean(attr.name, TOP_LEVEL_BLOCKS, "block type"))
         for block in body.blocks:
             want = _BLOCK_LABELS.get(block.type)
             if want is None:
                 self.err("Unsupported block type",
                          f'Blocks of type "{block.type}" are not expected here.', block.range,
-                         hint=_hint(block.type, TOP_LEVEL_BLOCKS, "block type"))
+                         hint=did_you_mean(block.type, TOP_LEVEL_BLOCKS, "block type"))
                 continue
             if len(block.labels) != want:
                 what = {0: "no labels", 1: "one label", 2: "two labels"}[want]
@@ -1185,12 +1233,12 @@ class _ModuleDecoder:
             if name not in allowed:
                 self.err("Unsupported argument",
                          f'An argument named "{name}" is not expected in {where}.',
-                         attr.name_range, hint=_hint(name, allowed, "argument"))
+                         attr.name_range, hint=did_you_mean(name, allowed, "argument"))
         for b in body.blocks:
             if b.type not in blocks:
                 self.err("Unsupported block type",
                          f'Blocks of type "{b.type}" are not expected in {where}.', b.range,
-                         hint=_hint(b.type, blocks, "block type"))
+                         hint=did_you_mean(b.type, blocks, "block type"))
 
     def block_resource(self, block: Block) -> None:
         rtype, name = block.labels
@@ -1431,7 +1479,7 @@ class _ModuleDecoder:
             elif b.type not in ("required_providers",):
                 self.err("Unsupported block type",
                          f'Blocks of type "{b.type}" are not expected in a terraform block.',
-                         b.range, hint=_hint(b.type, ("backend",), "block type"))
+                         b.range, hint=did_you_mean(b.type, ("backend",), "block type"))
         for name, attr in block.body.attributes.items():
             if name not in ("required_version",):
                 self.err("Unsupported argument",
@@ -1460,8 +1508,3 @@ class _ModuleDecoder:
 
 def _valid_name(name: str) -> bool:
     return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name) is not None
-
-
-def _hint(name: str, candidates: Any, what: str) -> str:
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f'Did you mean the {what} "{found[0]}"?' if found else ""

@@ -23,13 +23,14 @@ from typing import Any
 from fgform.addresses import Address
 from fgform.config import ast
 from fgform.config.ast import Reference
-from fgform.config.decode import check_structure, configurable, did_you_mean
+from fgform.config.decode import check_structure, configurable
 from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
 from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.config.variables import resolve_variables
 from fgform.errors import Diagnostic, Severity
 from fgform.graph import module_prefix, validate_resolver, walk
+from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, unmark
 
 # Attributes inside nested blocks that name another resource: (type, block path, attribute)
@@ -44,21 +45,29 @@ NESTED_REFERENCE_ATTRIBUTES: dict[tuple[str, tuple[str, ...], str], tuple[str, s
 def validate_config(config: Config, variables: Mapping[str, Any] | None = None, *,
                     var_args: Sequence[tuple[str, str]] = (),
                     env: Mapping[str, str] | None = None,
-                    cwd: str | None = None) -> list[Diagnostic]:
+                    cwd: str | None = None, validating: bool = False) -> list[Diagnostic]:
     """Every problem in a loaded configuration, errors and warnings, sorted by place.
 
     `variables` are the root module's final values (from `resolve_variables`); when None
     they are resolved here from defaults, `var_args` (("var", "k=v") / ("var-file", path)),
     `env` and the variables files of the configuration directory, and their problems are
     reported too.
+
+    `validating` is the `validate` command's mode, `terraform validate`'s: the configuration
+    is checked for whatever values its variables will be given, so a root variable nobody
+    set is unknown (not an error), and so is a count or for_each not known yet (one
+    representative instance is checked; plan reports it when it must know them all).
+    Without it (before a plan), a variable must have a value and every count and for_each
+    must be known.
     """
     diags: list[Diagnostic] = []
     if variables is None:
-        values, vdiags = resolve_variables(config.module, config.module.dir, var_args, env)
+        values, vdiags = resolve_variables(config.module, config.module.dir, var_args, env,
+                                           require_values=not validating)
         diags.extend(vdiags)
     else:
         values = dict(variables)
-    result = walk(config, values, validate_resolver, cwd=cwd)
+    result = walk(config, values, validate_resolver, cwd=cwd, validating=validating)
     diags.extend(result.diagnostics)
 
     for node in result.graph.nodes.values():

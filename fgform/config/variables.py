@@ -29,6 +29,7 @@ from fgform.config.ast import Node
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.model import Module, Variable
 from fgform.errors import Diagnostic, SourceRange
+from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, Sensitive, contains_unknown, mark_sensitive, unmark
 
 ENV_PREFIX = "FGFORM_VAR_"
@@ -67,14 +68,19 @@ def var_type(var: Variable) -> tuple[types.Type, list[Diagnostic]]:
 
 def resolve_variables(module: Module, config_dir: str | Path | None = None,
                       var_args: Sequence[tuple[str, str]] = (),
-                      env: Mapping[str, str] | None = None,
+                      env: Mapping[str, str] | None = None, *,
+                      require_values: bool = True,
                       ) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The final values of a root module's variables, and every problem found.
 
     `var_args` are the command line's `("var", "NAME=VALUE")` and `("var-file", "PATH")`
     (or `("file", "PATH")`) in the order given; a relative PATH is tried against the
-    current directory, then the configuration directory. `env` defaults to os.environ. A variable without a value gets UNKNOWN
-    (with a "No value for required variable" error), so validation can go on.
+    current directory, then the configuration directory. `env` defaults to os.environ.
+
+    A variable without a value (none given, no default) gets UNKNOWN. With
+    `require_values` (plan, apply) that is also a "No value for required variable" error;
+    without it (`validate`, which checks the configuration for any values its variables may
+    be given, as `terraform validate` does) it is not a problem at all.
     """
     env = os.environ if env is None else env
     cdir = Path(config_dir) if config_dir is not None else module.dir
@@ -128,6 +134,9 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
         raw = given.get(name)
         if raw is None:
             if not var.has_default:
+                if not require_values:
+                    values[name] = UNKNOWN
+                    continue
                 diags.append(Diagnostic.error(
                     "No value for required variable",
                     f'The root module input variable "{name}" is not set, and has no default '
@@ -152,8 +161,6 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
 
 
 def _hint(name: str, module: Module) -> str:
-    from fgform.config.decode import did_you_mean
-
     return did_you_mean(name, sorted(module.variables))
 
 

@@ -349,7 +349,7 @@ def test_steady_check_sees_through_a_stale_list_view(
     see the truth, and the failure carries the exit code."""
     cluster = T.cluster_info(make_cluster(ctx, count=1))
     _, td = make_taskdef(ctx, "stale", [container(
-        "app", test_image, command=["sh", "-c", "sleep 1.4; exit 4"])])
+        "app", test_image, command=["sh", "-c", "sleep 2.2; exit 4"])])
     since = time.time()
     launch = T.Launch("fg_service.stale", T.KIND_SERVICE, cluster, "stale", td, "i-0")
     ok, errors = T.launch_tasks(docker_client, ctx, [launch])

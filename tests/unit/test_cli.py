@@ -208,6 +208,24 @@ def test_validate_json_shape(simple: Path) -> None:
         "desired_cont"
 
 
+def test_validate_needs_no_variable_values(tmp_path: Path) -> None:
+    # As terraform validate: a variable nobody set is unknown, and so is a count from it.
+    d = tmp_path / "cfg"
+    d.mkdir()
+    (d / "main.tf").write_text(
+        'variable "n" {\n  type = number\n}\n\n'
+        'resource "fg_cluster" "main" {\n  count = var.n\n  name  = "c${count.index}"\n}\n')
+    r = fg(f"-chdir={d}", "validate")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "Success! The configuration is valid.\n", "")
+    r = fg(f"-chdir={d}", "validate", "-json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["diagnostics"] == []
+    r = fg(f"-chdir={REPO / 'modules' / 'web-service'}", "validate")
+    assert r.exit_code == 0, r.stderr
+    # plan needs the value
+    assert "No value for required variable" in fails(fg(f"-chdir={d}", "plan",
+                                                        "-refresh=false"))
+
+
 # -- fmt ------------------------------------------------------------------------------------
 UGLY = 'resource "fg_cluster" "main" {\nname="x"\n  cidr_block   =   "10.0.0.0/24"\n}\n'
 PRETTY = 'resource "fg_cluster" "main" {\n  name       = "x"\n  cidr_block = "10.0.0.0/24"\n}\n'

@@ -282,3 +282,125 @@ def test_parse_cache_hit_avoids_hcl2(tmp_path: Path) -> None:
     cfg3, _ = load_config(cfg_dir)
     fam = cfg3.module.resources["fg_task_definition.web"].body.attributes["family"].expr
     assert fam.value == "web2"
+
+
+# -- quoted strings may not span lines (as HCL) -------------------------------------------------
+MULTI_LINE_DETAIL = (
+    "Quoted strings may not be split over multiple lines. To produce a multi-line string, "
+    'either use the \\n escape to represent a newline character or use the "heredoc" '
+    "multi-line template syntax.")
+
+
+def _multi_line(diags) -> list[tuple[int, int, int, int]]:
+    out = []
+    for d in diags:
+        assert d.summary == "Invalid multi-line string", d
+        assert d.detail == MULTI_LINE_DETAIL
+        r = d.range
+        out.append((r.start_line, r.start_col, r.end_line, r.end_col))
+    return out
+
+
+def test_quoted_string_split_over_lines_is_an_error_at_the_new_line(tmp_path: Path) -> None:
+    # terraform validate: "Invalid multi-line string" at 2:12-3:1 (the new line itself).
+    _, diags = load(tmp_path, 'locals {\n  name = "a\nb"\n}\n')
+    assert _multi_line(diags) == [(2, 12, 3, 1)]
+    assert diags[0].range.filename == str(tmp_path / "main.tf")
+
+
+def test_every_new_line_of_a_quoted_string_is_reported(tmp_path: Path) -> None:
+    _, diags = load(tmp_path, 'locals {\n  name = "é${1}x\nb\n  c"\n}\n')
+    assert _multi_line(diags) == [(2, 17, 3, 1), (3, 2, 4, 1)]
+
+
+def test_multi_line_string_with_crlf_starts_at_the_cr(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_bytes(b'locals {\r\n  name = "a\r\nb"\r\n}\r\n')
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert _multi_line(diags) == [(2, 12, 3, 1)]
+
+
+@pytest.mark.parametrize("text,where", [
+    ('resource "fg_cluster" "a\nb" {}\n', (1, 25, 2, 1)),  # a block label
+    ('locals {\n  m = { "k\ney" = 1 }\n}\n', (2, 11, 3, 1)),  # an object key
+    ('locals {\n  z = "a${"x\ny"}b"\n}\n', (2, 13, 3, 1)),  # a string inside ${ } (terraform: 2:13)
+    ('locals {\n  e = "$${a\nb}"\n}\n', (2, 12, 3, 1)),  # an escaped interpolation
+])
+def test_multi_line_string_everywhere_a_quoted_string_is(tmp_path: Path, text: str,
+                                                          where: tuple) -> None:
+    _, diags = load(tmp_path, text)
+    assert _multi_line(diags) == [where]
+
+
+def test_new_lines_in_heredocs_and_interpolations_are_fine(tmp_path: Path) -> None:
+    cfg, diags = load(tmp_path, '''\
+        locals {
+          x = 1
+          h = <<EOT
+        a
+        b
+        EOT
+          i = "a${local.x +
+          1}b"
+          e = "a\\nb"
+        }
+        ''')
+    assert diags == []
+    ctx = EvalContext(locals={"x": 1})
+    assert evaluate(cfg.module.locals["i"].expr, ctx) == "a2b"
+    assert evaluate(cfg.module.locals["e"].expr, ctx) == "a\nb"
+
+
+def test_multi_line_string_in_a_variables_file_and_a_cached_load(tmp_path: Path) -> None:
+    _, diags = parse_file_text('v = "a\nb"\n', "x.fgvars")
+    assert _multi_line(diags) == [(1, 7, 2, 1)]
+    write(tmp_path, 'locals {\n  name = "a\nb"\n}\n')
+    for _ in range(2):  # the second load is a cache hit: same diagnostics
+        _, diags = load_config(tmp_path)
+        assert _multi_line(diags) == [(2, 12, 3, 1)]
+
+
+def test_multi_line_string_in_an_expression_keeps_its_place() -> None:
+    with pytest.raises(ValueError, match="Invalid multi-line string"):
+        parse_expression('"ab\nc"', "x.tf", line=3, col=5)
+    # Parsed on its own, then moved to its place (line 3, the text from column 5).
+    from fgform.config.loader import _parse_text
+
+    _, diags = _parse_text('__x = "ab\nc"\n', "x.tf", col_shift=(3, 5 - 7))
+    assert _multi_line(diags) == [(3, 8, 4, 1)]
+
+
+# -- files that are not UTF-8 -------------------------------------------------------------------
+@pytest.mark.parametrize("data,line,col,offset", [
+    (b'locals {\n  a = "x"\n  name = "caf\xe9 ok"\n}\n', 3, 14, 32),  # terraform: 3:14, byte 32
+    (b'locals {\n  name = "\xc3\xa9\xe2\x82\xac\xff"\n}\n', 2, 13, 24),  # after é and €
+    (b'\xef\xbb\xbflocals {\xfe\n}\n', 1, 9, 11),  # a byte order mark takes no column
+    (b'locals {\r\n  x = "\x80"\r\n}\r\n', 2, 8, 17),
+    (b'\xff\xfel\x00', 1, 1, 0),  # UTF-16
+])
+def test_invalid_utf8_is_reported_at_the_first_bad_byte(tmp_path: Path, data: bytes, line: int,
+                                                        col: int, offset: int) -> None:
+    (tmp_path / "main.tf").write_bytes(data)
+    _, diags = load_config(tmp_path, use_cache=False)
+    (d,) = diags
+    assert d.summary == "Invalid file encoding"
+    assert (d.range.start_line, d.range.start_col, d.range.end_line, d.range.end_col) == \
+        (line, col, line, col + 1)
+    assert f"byte {offset} (0x{data[offset]:02X})" in d.detail
+    # The file is named as in every other diagnostic of the file (the renderer shows both
+    # relative to the configuration directory).
+    assert d.range.filename == str(tmp_path / "main.tf")
+    assert f'"{d.range.filename}"' in d.detail
+
+
+def test_invalid_utf8_in_a_module_reads_relative_to_the_configuration(tmp_path: Path) -> None:
+    from fgform.render.diagnostics import format_diagnostics
+
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "main.tf").write_bytes(b'locals {\n  x = "\xe9"\n}\n')
+    write(tmp_path, 'module "m" {\n  source = "./mod"\n}\n')
+    _, diags = load_config(tmp_path, use_cache=False)
+    (d,) = diags
+    text = format_diagnostics(diags, tmp_path)
+    assert "on mod/main.tf line 2, column 8:" in text
+    assert 'The file "mod/main.tf" is not valid UTF-8' in text
+    assert str(tmp_path) not in text

@@ -115,6 +115,18 @@ def test_required_variable_without_value(tmp_path: Path) -> None:
     assert diags[0].range is not None and diags[0].range.start_line == 1
 
 
+def test_unset_variable_is_just_unknown_when_values_are_not_required(tmp_path: Path) -> None:
+    decls = 'variable "x" {\n  type = string\n}\n\nvariable "y" {\n  default = "d"\n}\n'
+    (tmp_path / "main.hcl").write_text(decls)
+    config, _ = load_config(tmp_path, use_cache=False)
+    values, diags = resolve_variables(config.module, tmp_path, [], {}, require_values=False)
+    assert values == {"x": UNKNOWN, "y": "d"} and diags == []
+    # Values given are still checked.
+    values, diags = resolve_variables(config.module, tmp_path, [("var", "z=1")], {},
+                                      require_values=False)
+    assert [d.summary for d in diags] == ["Value for undeclared variable"]
+
+
 def test_type_conversion_error_points_at_the_file(tmp_path: Path) -> None:
     values, diags = resolve(tmp_path, {"terraform.fgvars": 'ports = [1, "x"]\n'})
     assert values["ports"] is UNKNOWN
