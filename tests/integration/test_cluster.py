@@ -119,7 +119,7 @@ def _attach(client: docker.DockerClient, ctx: FleetContext, network: str, name: 
     """A running container (not a task: anyone's) attached to `network`."""
     c = client.api.create_container(
         HOLDER_IMAGE, command=["sleep", "600"], name=name,
-        labels={L.LINEAGE: ctx.lineage},
+        labels={L.MANAGED: "true", L.LINEAGE: ctx.lineage},  # removed by the teardown
         host_config=client.api.create_host_config(network_mode=network, init=True))
     client.api.start(c["Id"])
     return str(c["Id"])

@@ -275,7 +275,7 @@ def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
                 deadline = time.monotonic() + 10
                 while not any(f.startswith(prefix) for f in os.listdir(tmp_path)):
                     assert time.monotonic() < deadline, "the writer never wrote"
-                time.sleep(rng.uniform(0.0, 0.004))
+                time.sleep(rng.uniform(0.0, 0.001))
             os.kill(pid, signal.SIGKILL)
             while (line := zygote.stdout.readline()).strip() != "reaped":
                 assert line, "the zygote died"
