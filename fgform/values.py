@@ -109,3 +109,23 @@ def unknown_paths(value: Any, _path: Path = ()) -> list[Path]:
     if isinstance(value, (list, tuple)):
         return [p for i, v in enumerate(value) for p in unknown_paths(v, (*_path, i))]
     return []
+
+
+def cty_type(value: Any) -> Any:
+    """The type Terraform's JSON output gives a value inferred from plain data: "string",
+    ["tuple", [...]], ["object", {...}], "dynamic" for null."""
+    if value is None:
+        return "dynamic"
+    if isinstance(value, Sensitive):
+        return cty_type(value.value)
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return ["tuple", [cty_type(v) for v in value]]
+    if isinstance(value, dict):
+        return ["object", {str(k): cty_type(v) for k, v in sorted(value.items())}]
+    return "dynamic"

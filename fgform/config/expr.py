@@ -122,7 +122,7 @@ def type_name(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "tuple"
     if isinstance(value, dict):
         return "object"

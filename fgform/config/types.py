@@ -278,25 +278,6 @@ def parse_type_string(text: str) -> Type:
 
 
 # -- conversion ---------------------------------------------------------------------------
-def type_name(value: Any) -> str:
-    """Terraform's name for the type of a value, for error messages."""
-    if isinstance(value, Sensitive):
-        return type_name(value.value)
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "tuple"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _article(t: Type) -> str:
     text = t.friendly()
     if isinstance(t, Primitive):

@@ -16,7 +16,7 @@ from fgform import __version__
 from fgform.addresses import Address
 from fgform.plan.model import Action, ActionReason, OutputChange, Plan, ResourceChange
 from fgform.state.model import StateFile
-from fgform.values import UNKNOWN, Path, unmark
+from fgform.values import UNKNOWN, Path, cty_type, unmark
 
 FORMAT_VERSION = "1.2"
 STATE_FORMAT_VERSION = "1.0"
@@ -73,21 +73,6 @@ def _sens(value: Any, path: Path, marked: set[Path]) -> Any:
     if isinstance(value, (list, tuple)):
         return [_sens(v, (*path, i), marked) for i, v in enumerate(value)]
     return False
-
-
-def type_json(value: Any) -> Any:
-    """A cty type in Terraform's JSON notation, inferred from a value (outputs' `type`)."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, dict):
-        return ["object", {k: type_json(v) for k, v in value.items()}]
-    if isinstance(value, (list, tuple)):
-        return ["tuple", [type_json(v) for v in value]]
-    return "dynamic"
 
 
 # -- resources --------------------------------------------------------------------------------
@@ -183,7 +168,7 @@ def state_values_json(state: StateFile | None) -> dict[str, Any]:
     if state is None:
         return {}
     outputs = {
-        k: {"sensitive": v.sensitive, "value": v.value, "type": type_json(v.value)}
+        k: {"sensitive": v.sensitive, "value": v.value, "type": cty_type(v.value)}
         for k, v in sorted(state.outputs.items())
     }
     entries = []
@@ -216,7 +201,7 @@ def planned_values_json(plan: Plan) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {"sensitive": oc.sensitive}
         if oc.after is not UNKNOWN:
-            entry["type"] = type_json(oc.after)
+            entry["type"] = cty_type(oc.after)
             entry["value"] = omit_unknowns(oc.after)
         outputs[oc.name] = entry
     entries = [

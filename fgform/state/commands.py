@@ -26,6 +26,7 @@ from fgform.config.schema import BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.state.model import ResourceState, StateFile
 from fgform.state.store import dumps_state
+from fgform.values import cty_type
 
 # -- address patterns ------------------------------------------------------------------------
 
@@ -401,23 +402,6 @@ def _raw(name: str, value: Any) -> str:
     )
 
 
-def cty_type(value: Any) -> Any:
-    """The type Terraform's JSON output gives a value inferred from JSON data."""
-    if value is None:
-        return "dynamic"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return ["tuple", [cty_type(v) for v in value]]
-    if isinstance(value, dict):
-        return ["object", {str(k): cty_type(v) for k, v in sorted(value.items())}]
-    return "dynamic"
-
-
 def _hcl_value(value: Any, indent: int) -> str:
     """A value as Terraform's console prints it (two-space indent, quoted keys, no alignment)."""
     if isinstance(value, str) and "\n" in value:
@@ -476,7 +460,6 @@ def _json_dumps(value: Any, compact: bool) -> str:
 
 
 __all__ = [
-    "cty_type",
     "outputs",
     "state_list",
     "state_mv",
