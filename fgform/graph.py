@@ -30,7 +30,7 @@ from fgform.addresses import Address, Key, ModulePath, ModuleStep, format_module
 from fgform.config import types
 from fgform.config.ast import Node, Reference
 from fgform.config.decode import check_structure, decode_body
-from fgform.config.expr import EvalContext, EvalError, evaluate, references
+from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
 from fgform.config.model import (
     Body,
     Config,
@@ -640,13 +640,13 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
         if not all(isinstance(v, str) for v in items):
             bad('The given "for_each" argument value is unsuitable: "for_each" supports maps '
                 "and sets of strings, but you have provided a set containing type "
-                f"{types.type_name(next(v for v in items if not isinstance(v, str)))}.")
+                f"{type_name(next(v for v in items if not isinstance(v, str)))}.")
             return None
         keys = sorted(set(items))
         return Expansion("for_each", list(keys), {k: k for k in keys})
     bad('The given "for_each" argument value is unsuitable: the "for_each" argument must be a '
         f"map, or set of strings, and you have provided a value of type "
-        f"{types.type_name(raw)}.")
+        f"{type_name(raw)}.")
     return None
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from fgform.config import types
 from fgform.config.ast import Node
-from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config.expr import EvalContext, EvalError, evaluate, type_name
 from fgform.config.model import Module, Variable
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
@@ -316,7 +316,7 @@ def check_validations(var: Variable, value: Any,
             diags.append(Diagnostic.error(
                 "Invalid validation result",
                 "The validation condition must return true or false, not "
-                f"{types.type_name(ok)}.", v.condition.range or v.range))
+                f"{type_name(ok)}.", v.condition.range or v.range))
             continue
         if ok:
             continue

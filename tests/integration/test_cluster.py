@@ -9,6 +9,7 @@ from typing import Any
 
 import docker
 import pytest
+from docker.types import IPAMConfig, IPAMPool
 
 from fgform.addresses import Address
 from fgform.errors import FgformError
@@ -175,3 +176,26 @@ def test_network_that_cannot_be_removed_is_a_clear_error(
     # The next destroy (with disconnecting, as the driver does) succeeds.
     DRIVER.delete(ctx, addr, cl)
     assert docker_client.api.networks(names=[net]) == []
+
+
+def test_read_compares_the_config_hash_label(ctx: FleetContext,
+                                             docker_client: docker.DockerClient) -> None:
+    addr = Address("fg_cluster", "hashed")
+    name, cidr = _unique(ctx, "hashed"), _free_cidr(docker_client)
+    cl = DRIVER.create(ctx, addr, _planned(name, cidr))
+    net = docker_client.networks.get(cl["network_name"])
+    assert net.attrs["Labels"][L.CONFIG_HASH] == L.config_hash({"name": name, "cidr_block": cidr})
+    assert DRIVER.read(ctx, {addr: cl}) == {addr: cl}
+
+    # Removed and recreated by hand with another subnet, same labels but another config-hash.
+    labels = dict(net.attrs["Labels"])
+    net.remove()
+    other = _free_cidr(docker_client)
+    while other == cidr:
+        other = _free_cidr(docker_client)
+    labels[L.CONFIG_HASH] = L.config_hash({"name": name, "cidr_block": other})
+    docker_client.networks.create(cl["network_name"], driver="bridge", labels=labels,
+                                  ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=other)]))
+    live = DRIVER.read(ctx, {addr: cl})[addr]
+    assert live is not None
+    assert (live["cidr_block"], live["network_name"]) == (other, cl["network_name"])

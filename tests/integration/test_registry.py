@@ -93,3 +93,48 @@ def test_read_detects_removal_by_hand(
     # Creating again adopts the kept volume.
     again = DRIVER.create(ctx, ADDR, _planned(free_port))
     assert again["volume"] == reg["volume"]
+
+
+def test_read_compares_the_config_hash_label(
+        ctx: FleetContext, docker_client: docker.DockerClient,
+        port_picker: Callable[[], int]) -> None:
+    port = port_picker()
+    reg = DRIVER.create(ctx, ADDR, _planned(port))
+    # The label is the hash of the configuration in state: read reports state's attributes.
+    container = docker_client.containers.get(reg["id"])
+    assert container.labels[L.CONFIG_HASH] == L.config_hash(_planned(port))
+    assert DRIVER.read(ctx, {ADDR: reg}) == {ADDR: reg}
+
+    # Removed and recreated by hand on another port, same labels but another config-hash.
+    new_port = port_picker()
+    while new_port == port:
+        new_port = port_picker()
+    labels = {**container.labels, L.CONFIG_HASH: L.config_hash(_planned(new_port))}
+    image = container.attrs["Config"]["Image"]
+    container.remove(force=True)
+    docker_client.containers.run(
+        image, name=reg["id"], detach=True, init=True, labels=labels,
+        ports={"5000/tcp": ("127.0.0.1", new_port)},
+        volumes={reg["volume"]: {"bind": "/var/lib/docker-registry", "mode": "rw"}})
+    live = DRIVER.read(ctx, {ADDR: reg})[ADDR]
+    assert live is not None
+    assert (live["port"], live["bind_address"], live["endpoint"]) == (
+        new_port, "127.0.0.1", f"127.0.0.1:{new_port}")
+    assert (live["id"], live["volume"]) == (reg["id"], reg["volume"])
+
+
+def test_matching_config_hash_hides_dockers_spelling_of_the_image(
+        ctx: FleetContext, docker_client: docker.DockerClient, free_port: int) -> None:
+    """Made from the configuration in state (the label says so): when the image's tag moves
+    away, Docker lists the container's image by id, which is no drift to replace it for."""
+    from fgform.fleet.docker.registry import ensure_server_image
+
+    tag = f"fgform-test/registry-{ctx.lineage[5:17]}:v1"
+    docker_client.images.get(ensure_server_image(ctx)).tag(tag)
+    try:
+        reg = DRIVER.create(ctx, ADDR, {**_planned(free_port), "image": tag})
+    finally:
+        docker_client.images.remove(tag)  # only the tag: the server image keeps its own
+    (row,) = docker_client.api.containers(filters=L.label_filter(ctx, kind="registry"))
+    assert row["Image"].startswith("sha256:")
+    assert DRIVER.read(ctx, {ADDR: reg}) == {ADDR: reg}

@@ -15,8 +15,10 @@ import pytest
 from docker.errors import ImageNotFound
 
 from fgform.addresses import Address
+from fgform.config.schema import get_schema
 from fgform.fleet.capacity import InsufficientCapacityError
 from fgform.fleet.docker import inspect as I
+from fgform.fleet.docker import labels as L
 from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.cluster import DRIVER as CLUSTER
 from fgform.fleet.docker.labels import label_filter
@@ -378,6 +380,44 @@ def test_steady_check_sees_through_a_stale_list_view(
         assert wakeup.died(launch.task_id) == "4"
     finally:
         wakeup.close()
+
+
+def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
+        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+    """A task container replaced by hand with the same labels (revision and all) but another
+    command and config-hash is not one of the service's tasks: running_count drops, the plan
+    repairs the service, and the repair replaces that task."""
+    cluster = make_cluster(ctx, count=1)
+    _, td = make_taskdef(ctx, "forged", [container("web", test_image, command=HTTPD)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "forged")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
+    # Every container carries the hash of its revision's container: read counts them all.
+    expected = T.definition_hashes(td)["web"]
+    assert {c["Labels"][L.CONFIG_HASH] for c in owned(docker_client, ctx)} == {expected}
+    live = drv.read(ctx, {addr: attrs})[addr]
+    assert live is not None and live["running_count"] == 2 and live["tasks"] == attrs["tasks"]
+
+    victim = attrs["tasks"][0]["id"]
+    row = next(c for c in owned(docker_client, ctx) if c["Labels"][L.TASK_ID] == victim)
+    labels = {**row["Labels"], L.CONFIG_HASH: L.config_hash({"command": ["sleep", "60"]})}
+    docker_client.api.remove_container(row["Id"], force=True)
+    docker_client.containers.run(test_image, ["sleep", "60"], name=row["Names"][0][1:],
+                                 labels=labels, network=cluster["network_name"], detach=True,
+                                 init=True)
+    (forged,) = [t for t in T.list_live_tasks(ctx, docker_client) if t.task_id == victim]
+    assert forged.running and forged.task_definition == td["arn"]
+
+    live = drv.read(ctx, {addr: attrs})[addr]
+    assert live is not None and live["running_count"] == 1
+    assert victim not in {t["id"] for t in live["tasks"]}
+    assert get_schema("fg_service").needs_repair(live) == \
+        "running_count is 1 but desired_count is 2"
+
+    repaired = drv.update(ctx, addr, live, service_config(cluster, td, 2))
+    assert repaired["running_count"] == 2 and victim not in {t["id"] for t in repaired["tasks"]}
+    assert {c["Labels"][L.TASK_ID] for c in owned(docker_client, ctx)} == \
+        {t["id"] for t in repaired["tasks"]}
 
 
 def test_uptime_parses_dockers_status() -> None:

@@ -105,8 +105,12 @@ class ClusterDriver:
                 out[addr] = None
                 continue
             live = dict(prior)
+            # A network labelled with the hash of the configuration in state was made from it:
+            # its subnet is the state's cidr_block. Any other network under this address shows
+            # its real subnet, so the plan replaces it.
+            labels = net.attrs.get("Labels") or {}
             subnets = _subnets(net.attrs)
-            if subnets:
+            if labels.get(L.CONFIG_HASH) != L.config_hash(_config(prior)) and subnets:
                 live["cidr_block"] = subnets[0]
             live["network_name"] = net.name
             out[addr] = live
@@ -118,6 +122,7 @@ class ClusterDriver:
         name = cluster_name(addr, planned)
         net_name = network_name(name)
         cidr = str(planned.get("cidr_block") or "10.213.0.0/24")
+        config = _config({"name": planned.get("name"), "cidr_block": cidr})  # as returned
         self._remove_leftover(ctx, net_name)
         clash = _overlap(cidr)
         if clash is not None:
@@ -129,8 +134,7 @@ class ClusterDriver:
             net = client.networks.create(
                 net_name, driver="bridge", check_duplicate=True,
                 ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=cidr)]),
-                labels=L.base_labels(ctx, addr, attrs=_config(planned), kind=KIND,
-                                     **{L.CLUSTER: name}),
+                labels=L.base_labels(ctx, addr, attrs=config, kind=KIND, **{L.CLUSTER: name}),
             )
         except APIError as exc:
             # A race with another network being created, or a subnet Docker refuses.

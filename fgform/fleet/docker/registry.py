@@ -172,13 +172,19 @@ class RegistryDriver:
                 out[addr] = None
                 continue
             live = dict(prior)
-            for p in c.get("Ports") or []:
-                if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort"):
-                    live["bind_address"], live["port"] = p.get("IP") or "0.0.0.0", p["PublicPort"]
-                    live["endpoint"] = endpoint_for(live["bind_address"], live["port"])
-                    break
-            if prior.get("image"):  # only a user-chosen image is an attribute to compare
-                live["image"] = c.get("Image")
+            # A container labelled with the hash of the configuration in state was made from
+            # it: its port and image are what state says (Docker's own spelling of them, such
+            # as an image listed by id once its tag moved, is no drift). Any other container
+            # under this address shows its real port and image, so the plan replaces it.
+            if (c.get("Labels") or {}).get(L.CONFIG_HASH) != L.config_hash(_config(prior)):
+                for p in c.get("Ports") or []:
+                    if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort"):
+                        live["bind_address"] = p.get("IP") or "0.0.0.0"
+                        live["port"] = p["PublicPort"]
+                        live["endpoint"] = endpoint_for(live["bind_address"], live["port"])
+                        break
+                if prior.get("image"):  # only a user-chosen image is an attribute to compare
+                    live["image"] = c.get("Image")
             live["id"] = (c.get("Names") or ["/" + str(prior.get("id"))])[0].lstrip("/")
             vol = object_name(ctx, addr)
             live["volume"] = vol if vol in volumes else None
@@ -192,7 +198,9 @@ class RegistryDriver:
         bind, port = str(planned.get("bind_address") or "127.0.0.1"), int(planned.get("port")
                                                                           or 5000)
         image = planned.get("image") or ensure_server_image(ctx)
-        labels = L.base_labels(ctx, addr, attrs=_config(planned), kind=KIND)
+        # The hash of the attributes as returned (and so stored in state), which read compares.
+        labels = L.base_labels(ctx, addr, kind=KIND, attrs=_config(
+            {"port": port, "bind_address": bind, "image": planned.get("image")}))
 
         new_volume = False
         try:

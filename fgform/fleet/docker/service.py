@@ -13,6 +13,7 @@ When an apply fails part-way, the tasks that exist are reported through
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -51,6 +52,31 @@ def service_name(addr: Address, attrs: dict[str, Any]) -> str:
     return str(attrs.get("name") or addr.name)
 
 
+def revision_check(ctx: FleetContext) -> Callable[[T.LiveTask], bool]:
+    """A test: do a task's containers carry the config-hashes of the revision its
+    `fgform.task-definition` label names? Each revision is resolved (from ctx.resources) once.
+
+    A task that fails it is not one of the service's tasks whatever its labels say (e.g. a
+    container replaced by hand with the same labels and another command): it does not count
+    as running, and converge replaces it. A task of a revision known nowhere cannot be checked
+    and passes (it is not the current revision, so converge rolls it anyway).
+    """
+    expected: dict[str, dict[str, str] | None] = {}
+
+    def check(task: T.LiveTask) -> bool:
+        arn = task.task_definition
+        if arn not in expected:
+            try:
+                # Services launch without overrides: the revision alone defines the hashes.
+                expected[arn] = T.definition_hashes(resolve(ctx, arn))
+            except FgformError:
+                expected[arn] = None
+        hashes = expected[arn]
+        return hashes is None or task.matches(hashes)
+
+    return check
+
+
 def live_attrs(attrs: dict[str, Any], alive: list[T.LiveTask]) -> dict[str, Any]:
     """`attrs` with the computed attributes taken from the live tasks."""
     out = dict(attrs)
@@ -83,6 +109,7 @@ class ServiceDriver:
         by_address: dict[str, list[T.LiveTask]] = {}
         for task in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE):
             by_address.setdefault(task.address, []).append(task)
+        fits = revision_check(ctx)
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, attrs in items.items():
             found = by_address.get(str(addr), [])
@@ -95,7 +122,9 @@ class ServiceDriver:
             if not found and int(attrs.get("desired_count") or 0) > 0:
                 out[addr] = None  # no trace at all: the service is gone
                 continue
-            out[addr] = live_attrs(attrs, [t for t in found if t.running])
+            # A running task whose containers are not what its revision defines does not
+            # count: running_count drops and the plan repairs the service.
+            out[addr] = live_attrs(attrs, [t for t in found if t.running and fits(t)])
         return out
 
     # -- create / update ---------------------------------------------------------------------
@@ -135,8 +164,15 @@ class ServiceDriver:
             ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
             T.stop_tasks(client, dead)
         alive = [t for t in live if t.running]
-        current = [t for t in alive if t.task_definition == arn]
-        old = [t for t in alive if t.task_definition != arn]
+        fits = revision_check(ctx)
+        current = [t for t in alive if t.task_definition == arn and fits(t)]
+        kept = {t.task_id for t in current}
+        drifted = [t for t in alive if t.task_definition == arn and t.task_id not in kept]
+        if drifted:
+            ctx.log(f"{address}: replacing {len(drifted)} task(s) whose containers differ "
+                    f"from {arn} (config-hash)")
+        # Rolled like tasks of an older revision: new ones start before they stop.
+        old = [t for t in alive if t.task_id not in kept]
         desired = int(planned.get("desired_count") or 0)
 
         if len(current) > desired:
@@ -239,7 +275,8 @@ class ServiceDriver:
                     attrs: dict[str, Any]) -> tuple[dict[str, Any], list[T.LiveTask]]:
         """`_final`, and every task of the service that list call saw."""
         live = T.list_live_tasks(ctx, client, address=address)
-        return live_attrs(attrs, [t for t in live if t.running]), live
+        fits = revision_check(ctx)
+        return live_attrs(attrs, [t for t in live if t.running and fits(t)]), live
 
     @staticmethod
     def _short(ctx: FleetContext, client: docker.DockerClient, address: str,
@@ -278,7 +315,9 @@ class ServiceDriver:
                   and (tid in res.stopped or by_id[tid].stopped or by_id[tid].unhealthy
                        or not by_id[tid].running)]
         T.stop_tasks(client, doomed)
-        alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
+        fits = revision_check(ctx)
+        alive = [t for t in T.list_live_tasks(ctx, client, address=address)
+                 if t.running and fits(t)]
         now = live_attrs(attrs, alive)
         details = "\n".join(res.failed[tid] for tid in sorted(res.failed))
         msgs = "\n".join(extra or [])

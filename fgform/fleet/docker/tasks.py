@@ -92,6 +92,7 @@ class LiveContainer:
     ip: str | None
     ports: list[str]
     stop_timeout: int
+    config_hash: str | None = None  # its `fgform.config-hash` label (None: launched without)
 
     @property
     def running(self) -> bool:
@@ -146,6 +147,14 @@ class LiveTask:
     @property
     def unhealthy(self) -> bool:
         return any(c.health == "unhealthy" for c in self.containers)
+
+    def matches(self, expected: dict[str, str]) -> bool:
+        """Whether each container carries the config-hash of its container in `expected`
+        (`definition_hashes` of the revision the task's label names). A container replaced by
+        hand with the same labels but another command or environment does not; a container
+        with no config-hash label at all (launched before fgform wrote one) is not judged."""
+        return all(c.config_hash is None or expected.get(c.container) == c.config_hash
+                   for c in self.containers)
 
     @property
     def health(self) -> str:
@@ -224,6 +233,7 @@ def _container_from_row(row: dict[str, Any]) -> LiveContainer:
         ip=ip,
         ports=sorted(set(ports)),
         stop_timeout=_int(labels.get(STOP_TIMEOUT), 10),
+        config_hash=labels.get(L.CONFIG_HASH),
     )
 
 
@@ -445,16 +455,62 @@ def _explain(exc: Exception) -> str:
     return getattr(exc, "explanation", None) or str(exc)
 
 
-def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: Launch,
-                      index: int, spec: dict[str, Any], first_name: str | None,
-                      publish: dict[str, Any]) -> str:
-    """Create one container of the task; returns its id."""
-    td = launch.taskdef
+def container_config(td: dict[str, Any], index: int, spec: dict[str, Any],
+                     command: list[str] | None = None,
+                     environment: dict[str, str] | None = None) -> dict[str, Any]:
+    """The effective definition of container `index` (`spec`) of a task of `td`: what
+    `_create_container` hands Docker, after the launch's overrides (`command` for the first
+    essential container, `environment` added to every container's) and the task's cpu/memory.
+
+    Its `config_hash` is the container's `fgform.config-hash` label. Only what reaches Docker
+    is in it, normalised (256 and 256.0 alike, seconds as Docker's nanoseconds), so the hash of
+    a revision does not change when the revision is only re-recorded (an INACTIVE revision's
+    `status`, another key order, a schema default added to state later).
+    """
     cpu = spec.get("cpu") or td.get("cpu") or 0
     mem = spec.get("memory") or td.get("memory") or 0
+    env = dict(spec.get("environment") or {})
+    env.update(environment or {})
+    cmd = spec.get("command")
+    if command is not None and index == _first_essential(td):
+        cmd = command
+    return {
+        "name": spec["name"],
+        "image": spec["image"],
+        "command": list(cmd) if cmd is not None else None,
+        "entry_point": (list(spec["entry_point"]) if spec.get("entry_point") is not None
+                        else None),
+        "environment": env,
+        "working_directory": spec.get("working_directory"),
+        "user": spec.get("user"),
+        "health_check": healthcheck(spec.get("health_check")),
+        "stop_timeout": int(spec.get("stop_timeout") or 10),
+        "essential": bool(spec.get("essential", True)),
+        "nano_cpus": int(cpu * 1_000_000_000 / 1024) if cpu else None,
+        "memory_bytes": int(mem) * 1024 * 1024 if mem else None,
+        # The task-level reservation (cpu/memory labels) and, on the namespace owner, the
+        # host ports of the whole task.
+        "task_cpu": int(td.get("cpu") or 0),
+        "task_memory": int(td.get("memory") or 0),
+        "publish": _publish(td) if index == 0 else {},
+    }
+
+
+def definition_hashes(td: dict[str, Any], command: list[str] | None = None,
+                      environment: dict[str, str] | None = None) -> dict[str, str]:
+    """Container name -> the `fgform.config-hash` its container in a task of `td` carries."""
+    return {spec["name"]: L.config_hash(container_config(td, i, spec, command, environment))
+            for i, spec in enumerate(td.get("container") or [])}
+
+
+def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: Launch,
+                      index: int, spec: dict[str, Any], first_name: str | None) -> str:
+    """Create one container of the task; returns its id."""
+    td = launch.taskdef
+    cfg = container_config(td, index, spec, launch.command, launch.environment)
     name = container_name(launch.cluster.name, launch.service, launch.task_id, spec["name"])
     labels = L.base_labels(
-        ctx, launch.address, kind=launch.kind,
+        ctx, launch.address, attrs=cfg, kind=launch.kind,
         **{
             L.CLUSTER: launch.cluster.name,
             L.SERVICE: launch.service,
@@ -464,24 +520,19 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
             CONTAINER: spec["name"],
             CONTAINER_INDEX: str(index),
             # Task-level reservation on every container: usage is summed once per task id.
-            CPU: str(td.get("cpu") or 0),
-            MEMORY: str(td.get("memory") or 0),
-            ESSENTIAL: "true" if spec.get("essential", True) else "false",
+            CPU: str(cfg["task_cpu"]),
+            MEMORY: str(cfg["task_memory"]),
+            ESSENTIAL: "true" if cfg["essential"] else "false",
             CREATED: datetime.now(UTC).isoformat(timespec="microseconds"),
-            STOP_TIMEOUT: str(int(spec.get("stop_timeout") or 10)),
+            STOP_TIMEOUT: str(cfg["stop_timeout"]),
         },
     )
-    env = dict(spec.get("environment") or {})
-    env.update(launch.environment or {})
-    command = spec.get("command")
-    if launch.command is not None and index == _first_essential(td):
-        command = launch.command
-    mem_bytes = int(mem) * 1024 * 1024 if mem else None
+    publish = cfg["publish"]
     host_kwargs: dict[str, Any] = {
         "init": True,  # PID 1 forwards SIGTERM and reaps: stop takes 0.1 s, not the timeout
-        "nano_cpus": int(cpu * 1_000_000_000 / 1024) if cpu else None,
-        "mem_limit": mem_bytes,
-        "memswap_limit": mem_bytes,  # equal to the limit: no swap, as on Fargate
+        "nano_cpus": cfg["nano_cpus"],
+        "mem_limit": cfg["memory_bytes"],
+        "memswap_limit": cfg["memory_bytes"],  # equal to the limit: no swap, as on Fargate
     }
     if first_name is None:
         host_kwargs["network_mode"] = launch.cluster.network
@@ -496,17 +547,17 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
     host_config = client.api.create_host_config(
         **{k: v for k, v in host_kwargs.items() if v is not None})
     resp = client.api.create_container(
-        spec["image"],
-        command=command,
-        entrypoint=spec.get("entry_point"),
+        cfg["image"],
+        command=cfg["command"],
+        entrypoint=cfg["entry_point"],
         name=name,
         hostname=launch.task_id if first_name is None else None,
         labels=labels,
-        environment=env or None,
-        working_dir=spec.get("working_directory"),
-        user=spec.get("user"),
-        healthcheck=healthcheck(spec.get("health_check")),
-        stop_timeout=int(spec.get("stop_timeout") or 10),
+        environment=cfg["environment"] or None,
+        working_dir=cfg["working_directory"],
+        user=cfg["user"],
+        healthcheck=cfg["health_check"],
+        stop_timeout=cfg["stop_timeout"],
         ports=list(publish) if first_name is None and publish else None,
         host_config=host_config,
         networking_config=networking,
@@ -544,8 +595,7 @@ def launch_task(client: docker.DockerClient, ctx: FleetContext, launch: Launch) 
     first_name: str | None = None
     try:
         for index, spec in enumerate(specs):
-            cid = _create_container(client, ctx, launch, index, spec, first_name,
-                                    _publish(launch.taskdef) if index == 0 else {})
+            cid = _create_container(client, ctx, launch, index, spec, first_name)
             ids.append(cid)
             if index == 0:
                 first_name = container_name(launch.cluster.name, launch.service,
