@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextvars
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -315,6 +314,8 @@ def _run(args: list[str]) -> int:
         return 1
     except Exception as exc:  # the boundary: a bug, not the user's fault
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo(f"This is a bug in fgform {__version__}; please report it"

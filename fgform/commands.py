@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 import time
@@ -86,7 +85,7 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     if as_json:
         from fgform.render.json_plan import plan_json
 
-        env.out(json.dumps(plan_json(the_plan), sort_keys=False))
+        env.out(json.dumps(plan_json(the_plan), separators=(",", ":")))  # compact, as Terraform
     else:
         _render_plan(env, the_plan, no_color)
     if out:
@@ -119,10 +118,14 @@ class _Interrupts:
                 self.env.err("\nTwo interrupts received. Exiting immediately; state is saved.")
                 self.abort.set()
 
+        import signal  # only apply and destroy catch Ctrl-C
+
         self._old = signal.signal(signal.SIGINT, handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        import signal
+
         signal.signal(signal.SIGINT, self._old)
 
 
@@ -251,8 +254,6 @@ def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targe
 def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_path,
          no_color: bool) -> None:
     """Show a saved plan (even a stale one), or the state."""
-    from fgform import workflow
-
     if plan_file:
         from fgform.plan.planfile import load_plan
 
@@ -261,7 +262,7 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
         if as_json:
             from fgform.render.json_plan import plan_json
 
-            env.out(json.dumps(plan_json(the_plan)))
+            env.out(json.dumps(plan_json(the_plan), separators=(",", ":")))
         elif markdown:
             from fgform.render.markdown import render_markdown
 
@@ -269,13 +270,14 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
         else:
             _render_plan(env, the_plan, no_color)
         return
+    from fgform import workflow
     from fgform.state.store import StateStore
 
     state = StateStore(workflow.state_only(env.dir, state_path)).read()
     if as_json:
         from fgform.render.json_plan import state_json
 
-        env.out(json.dumps(state_json(state)))
+        env.out(json.dumps(state_json(state), separators=(",", ":")))
         return
     if markdown:
         raise FgformError("show -markdown needs a saved plan file")

@@ -10,6 +10,7 @@ leaves, objects omitting `false` and lists keeping it.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from fgform import __version__
@@ -75,7 +76,75 @@ def _sens(value: Any, path: Path, marked: set[Path]) -> Any:
     return False
 
 
+# One walk for what a resource change shows of a value with no sensitive paths: the value
+# without unknowns, its unknown_as_bool and its sensitive_as_bool shapes, built together and
+# visiting leaves only once (the three walks above made up most of `show -json`).
+_LEAF = frozenset({str, int, float, bool, type(None)})
+
+
+def _shapes(value: Any) -> tuple[Any, Any, Any]:
+    """(omit_unknowns(value), unknown_as_bool(value), sensitive_as_bool(value, []))."""
+    t = type(value)
+    if t is dict:
+        return _shapes_dict(value)
+    if t is list or t is tuple:
+        return _shapes_list(value)
+    if value is UNKNOWN:
+        return None, True, False
+    if t in _LEAF:
+        return value, False, False
+    return omit_unknowns(value), unknown_as_bool(value), _sens(value, (), set())
+
+
+def _shapes_dict(value: dict) -> tuple[dict, dict, dict]:
+    omitted: dict[Any, Any] = {}
+    unknown: dict[Any, Any] = {}
+    sens: dict[Any, Any] = {}
+    for k, v in value.items():
+        t = type(v)
+        if t in _LEAF:
+            omitted[k] = v
+        elif v is UNKNOWN:
+            unknown[k] = True
+        else:
+            o, u, s = _shapes(v)
+            omitted[k] = o
+            if u is not False:
+                unknown[k] = u
+            if s is not False:
+                sens[k] = s
+    return omitted, unknown, sens
+
+
+def _shapes_list(value: list | tuple) -> tuple[list, list, list]:
+    omitted: list[Any] = []
+    unknown: list[Any] = []
+    sens: list[Any] = []
+    for v in value:
+        if type(v) in _LEAF:
+            omitted.append(v)
+            unknown.append(False)
+            sens.append(False)
+        else:
+            o, u, s = _shapes(v)
+            omitted.append(o)
+            unknown.append(u)
+            sens.append(s)
+    return omitted, unknown, sens
+
+
+def _change_values(value: Any, sensitive: list) -> tuple[Any, Any, Any]:
+    """(omit_unknowns, after_unknown, *_sensitive) of a change's before or after value."""
+    if value is None:
+        return None, {}, False
+    if not sensitive:
+        return _shapes(value)
+    return omit_unknowns(value), unknown_as_bool(value), sensitive_as_bool(value, sensitive)
+
+
 # -- resources --------------------------------------------------------------------------------
+
+_JSON_ACTIONS = {a: tuple(a.json_actions) for a in Action}
 
 
 def _addr_fields(addr: Address) -> dict[str, Any]:
@@ -89,19 +158,20 @@ def _addr_fields(addr: Address) -> dict[str, Any]:
     return out
 
 
-def resource_change_json(rc: ResourceChange) -> dict[str, Any]:
-    """One entry of `resource_changes` (or `resource_drift`)."""
+def resource_change_json(rc: ResourceChange,
+                         after: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
+    """One entry of `resource_changes` (or `resource_drift`); `after` is
+    `_change_values(rc.after, rc.after_sensitive)` when the caller has it already."""
     out = _addr_fields(rc.address)
-    before, after = rc.before, rc.after
+    before_v, _, before_s = _change_values(rc.before, rc.before_sensitive)
+    after_v, after_u, after_s = after or _change_values(rc.after, rc.after_sensitive)
     change: dict[str, Any] = {
-        "actions": rc.action.json_actions,
-        "before": omit_unknowns(before),
-        "after": omit_unknowns(after),
-        "after_unknown": unknown_as_bool(after) if after is not None else {},
-        "before_sensitive": sensitive_as_bool(before, rc.before_sensitive)
-        if before is not None else False,
-        "after_sensitive": sensitive_as_bool(after, rc.after_sensitive)
-        if after is not None else False,
+        "actions": list(_JSON_ACTIONS[rc.action]),
+        "before": before_v,
+        "after": after_v,
+        "after_unknown": after_u,
+        "before_sensitive": before_s,
+        "after_sensitive": after_s,
     }
     if rc.replace_paths:
         change["replace_paths"] = [list(p) for p in rc.replace_paths]
@@ -114,7 +184,8 @@ def resource_change_json(rc: ResourceChange) -> dict[str, Any]:
 def output_change_json(oc: OutputChange) -> dict[str, Any]:
     before = oc.before if oc.action is not Action.CREATE else None
     after = oc.after if oc.action is not Action.DELETE else None
-    out: dict[str, Any] = {"actions": oc.action.json_actions, "before": omit_unknowns(before)}
+    out: dict[str, Any] = {"actions": list(_JSON_ACTIONS[oc.action]),
+                           "before": omit_unknowns(before)}
     if after is not UNKNOWN:
         out["after"] = omit_unknowns(after)
     out["after_unknown"] = unknown_as_bool(after) if after is not None else False
@@ -124,13 +195,16 @@ def output_change_json(oc: OutputChange) -> dict[str, Any]:
 
 
 def _resource_value(addr: Address, values: dict[str, Any], sensitive: list,
-                    depends_on: list[str] | None = None, tainted: bool = False
-                    ) -> dict[str, Any]:
+                    depends_on: list[str] | None = None, tainted: bool = False,
+                    shapes: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
     out = _addr_fields(addr)
     out.pop("module_address", None)  # state/planned_values resources don't carry it
     out["schema_version"] = 0
-    out["values"] = omit_unknowns(values)
-    out["sensitive_values"] = sensitive_as_bool(values, sensitive)
+    if shapes is None:
+        shapes = _shapes(values) if not sensitive else \
+            (omit_unknowns(values), None, sensitive_as_bool(values, sensitive))
+    out["values"] = shapes[0]
+    out["sensitive_values"] = shapes[2]
     if depends_on:
         out["depends_on"] = sorted(depends_on)
     if tainted:
@@ -172,8 +246,7 @@ def state_values_json(state: StateFile | None) -> dict[str, Any]:
         for k, v in sorted(state.outputs.items())
     }
     entries = []
-    for addr in state.addresses():
-        inst = state.get(addr)
+    for addr, inst in state.sorted_instances():
         assert inst is not None
         entries.append((addr, _resource_value(addr, inst.attributes, inst.sensitive_paths,
                                               inst.dependencies, inst.status == "tainted")))
@@ -194,7 +267,12 @@ def state_json(state: StateFile | None) -> dict[str, Any]:
     return out
 
 
-def planned_values_json(plan: Plan) -> dict[str, Any]:
+def planned_values_json(plan: Plan,
+                        afters: list[tuple[Any, Any, Any]] | None = None) -> dict[str, Any]:
+    """`planned_values`; `afters` holds `_change_values` of each change's after value (in
+    plan.changes order) when the caller has them already."""
+    if afters is None:
+        afters = [_change_values(rc.after, rc.after_sensitive) for rc in plan.changes]
     outputs: dict[str, Any] = {}
     for oc in plan.output_changes:
         if oc.action is Action.DELETE:
@@ -205,8 +283,8 @@ def planned_values_json(plan: Plan) -> dict[str, Any]:
             entry["value"] = omit_unknowns(oc.after)
         outputs[oc.name] = entry
     entries = [
-        (rc.address, _resource_value(rc.address, rc.after, rc.after_sensitive))
-        for rc in plan.changes if rc.after is not None
+        (rc.address, _resource_value(rc.address, rc.after, rc.after_sensitive, shapes=shapes))
+        for rc, shapes in zip(plan.changes, afters, strict=True) if rc.after is not None
     ]
     out: dict[str, Any] = {}
     if outputs:
@@ -217,6 +295,18 @@ def planned_values_json(plan: Plan) -> dict[str, Any]:
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The whole plan in Terraform's JSON plan format (format_version 1.2)."""
+    # Tens of thousands of new containers, none of them garbage: the cyclic GC would only
+    # rescan them (as in load_plan).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_json(plan)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _plan_json(plan: Plan) -> dict[str, Any]:
     out: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         # Terraform's key, holding fgform's version, so tools that read it keep working.
@@ -225,10 +315,14 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     if plan.variables:
         # Terraform includes sensitive variables' values here too (only the flag is elsewhere).
         out["variables"] = {k: {"value": unmark(v)[0]} for k, v in sorted(plan.variables.items())}
-    out["planned_values"] = planned_values_json(plan)
+    # planned_values and resource_changes show each after value the same way: work it out
+    # once (the output shares those objects; json.dumps writes each occurrence).
+    afters = [_change_values(rc.after, rc.after_sensitive) for rc in plan.changes]
+    out["planned_values"] = planned_values_json(plan, afters)
     if plan.drift:
         out["resource_drift"] = [resource_change_json(rc) for rc in plan.drift]
-    out["resource_changes"] = [resource_change_json(rc) for rc in plan.changes]
+    out["resource_changes"] = [resource_change_json(rc, a)
+                               for rc, a in zip(plan.changes, afters, strict=True)]
     out["output_changes"] = {oc.name: output_change_json(oc) for oc in plan.output_changes}
     if plan.prior_state is not None:
         out["prior_state"] = {"format_version": STATE_FORMAT_VERSION,

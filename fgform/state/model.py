@@ -100,6 +100,36 @@ class StateFile:
                 out.append(Address(r.type, r.name, inst.index_key, module))
         return sorted(out)
 
+    def sorted_instances(self) -> list[tuple[Address, InstanceState | None]]:
+        """`[(a, self.get(a)) for a in self.addresses()]`, without get()'s scan of every
+        resource for each address (quadratic: most of `show -json` of a 1,000-resource
+        state)."""
+        first: dict[tuple[str, str, str], ResourceState] = {}
+        for r in self.resources:
+            first.setdefault((r.module, r.type, r.name), r)
+        by_key: dict[int, dict[Any, InstanceState]] = {}
+        out: list[tuple[Address, InstanceState | None]] = []
+        for addr in self.addresses():
+            r = first.get((format_module(addr.module), addr.type, addr.name))
+            inst = None
+            if r is not None:
+                keys = by_key.get(id(r))
+                if keys is None:
+                    keys = by_key[id(r)] = {}
+                    for i in r.instances:
+                        try:
+                            keys.setdefault(i.index_key, i)  # the first, as get() finds
+                        except TypeError:  # an unhashable key (not one fgform writes)
+                            pass
+                try:
+                    inst = keys.get(addr.key)
+                except TypeError:
+                    inst = None
+                if inst is None:  # absent, or unhashable: get()'s own scan
+                    inst = next((i for i in r.instances if i.index_key == addr.key), None)
+            out.append((addr, inst))
+        return out
+
     def _sort(self) -> None:
         for r in self.resources:
             r.instances.sort(key=_instance_order)
