@@ -25,6 +25,7 @@ from typing import Any
 
 from fgform.addresses import parse_address
 from fgform.errors import FgformError
+from fgform.jsonenc import encode_json
 from fgform.plan.model import (
     Action,
     ActionReason,
@@ -287,71 +288,9 @@ def _plan_from_dict(data: dict[str, Any], decode: Any) -> Plan:
     )
 
 
-class _NotPlain(Exception):
-    """A value the fast encoder leaves to json.dumps."""
-
-
 def dumps_indented(obj: Any) -> str:
-    """`json.dumps(obj, indent=1, sort_keys=True)`, byte for byte, several times faster.
-
-    json only uses its C encoder without `indent`; its Python one made up most of
-    `plan -out` for 1,000 resources. This walker handles exactly the plain types a plan
-    holds (dicts with str keys, lists, str, int, finite float, bool, None) and hands
-    anything else (other keys, subclasses, NaN, tuples) back to json.dumps.
-    """
-    try:
-        out: list[str] = []
-        _enc(obj, "\n", out.append)
-        return "".join(out)
-    except _NotPlain:
-        return json.dumps(obj, indent=1, sort_keys=True)
-
-
-_esc = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-
-
-def _enc(o: Any, nl: str, app: Any) -> None:
-    t = type(o)
-    if t is str:
-        app(_esc(o))
-    elif t is dict:
-        if not o:
-            app("{}")
-            return
-        nl2 = nl + " "
-        pre = "{" + nl2
-        for k in sorted(o):
-            if type(k) is not str:
-                raise _NotPlain
-            app(pre)
-            pre = "," + nl2
-            app(_esc(k))
-            app(": ")
-            _enc(o[k], nl2, app)
-        app(nl + "}")
-    elif t is list:
-        if not o:
-            app("[]")
-            return
-        nl2 = nl + " "
-        pre = "[" + nl2
-        for v in o:
-            app(pre)
-            pre = "," + nl2
-            _enc(v, nl2, app)
-        app(nl + "]")
-    elif o is None:
-        app("null")
-    elif o is True:
-        app("true")
-    elif o is False:
-        app("false")
-    elif t is int:
-        app(int.__repr__(o))
-    elif t is float and o == o and o not in (float("inf"), float("-inf")):
-        app(float.__repr__(o))
-    else:
-        raise _NotPlain
+    """`json.dumps(obj, indent=1, sort_keys=True)`, byte for byte, several times faster."""
+    return encode_json(obj, step=" ")
 
 
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:

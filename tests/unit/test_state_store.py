@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from fgform.errors import FgformError
+from fgform.jsonenc import encode_json
 from fgform.state.model import InstanceState, OutputState, ResourceState, StateFile
-from fgform.state.store import StateStore, default_state_path, dumps_state, encode_json
+from fgform.state.store import StateStore, default_state_path, dumps_state
 
 
 def make_state(n: int = 3, gen: int = 0, lineage: str | None = None) -> StateFile:
