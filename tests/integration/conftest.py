@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 import docker
 import pytest
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, ImageNotFound, NotFound
 
 from fgform.errors import DockerUnavailableError
 from fgform.fleet.docker.client import get_client
@@ -107,3 +108,24 @@ def module_registry(docker_client: docker.DockerClient) -> Iterator[dict[str, An
                              "image": None})
     finally:
         remove_lineage(docker_client, reg_ctx.lineage)
+
+
+BUSYBOX_IMAGE = "fgform-test/busybox:2"
+BUSYBOX_DOCKERFILE = (
+    "FROM debian:bookworm-slim\n"
+    "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
+    "&& rm -rf /var/lib/apt/lists/* && mkdir /www && echo ok > /www/index.html\n"
+    'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+)
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: docker.DockerClient) -> str:
+    """A tiny image with busybox httpd serving /www on 8080, built once and kept by tag
+    across tests and sessions."""
+    try:
+        docker_client.api.inspect_image(BUSYBOX_IMAGE)
+    except ImageNotFound:
+        docker_client.images.build(fileobj=io.BytesIO(BUSYBOX_DOCKERFILE.encode()),
+                                   tag=BUSYBOX_IMAGE, rm=True, forcerm=True)
+    return BUSYBOX_IMAGE

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import random
 import uuid
 from typing import Any
 
 import docker
 import pytest
-from docker.errors import ImageNotFound
 
 from fgform.addresses import Address
 from fgform.errors import FgformError
@@ -22,25 +20,6 @@ from fgform.fleet.driver import FleetContext
 
 pytestmark = pytest.mark.docker
 
-# The same image test_service.py builds (same tag and Dockerfile): whichever runs first
-# builds it, the other finds it.
-TEST_IMAGE = "fgform-test/busybox:2"
-DOCKERFILE = (
-    "FROM debian:bookworm-slim\n"
-    "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
-    "&& rm -rf /var/lib/apt/lists/* && mkdir /www && echo ok > /www/index.html\n"
-    'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
-)
-
-
-@pytest.fixture(scope="session")
-def runtask_image(docker_client: docker.DockerClient) -> str:
-    try:
-        docker_client.api.inspect_image(TEST_IMAGE)
-    except ImageNotFound:
-        docker_client.images.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=TEST_IMAGE,
-                                   rm=True, forcerm=True)
-    return TEST_IMAGE
 
 
 @pytest.fixture
@@ -66,19 +45,19 @@ def leftovers(client: docker.DockerClient, ctx: FleetContext) -> list[Any]:
     return client.api.containers(all=True, filters=label_filter(ctx))
 
 
-def test_exit_zero_and_logs(ctx: FleetContext, cluster: dict[str, Any], runtask_image: str,
+def test_exit_zero_and_logs(ctx: FleetContext, cluster: dict[str, Any], busybox_image: str,
                             docker_client: docker.DockerClient) -> None:
     lines: list[str] = []
-    td = taskdef(ctx, runtask_image, "echo hello $WHO; echo to-stderr >&2")
+    td = taskdef(ctx, busybox_image, "echo hello $WHO; echo to-stderr >&2")
     assert run_task(ctx, cluster, td, on_log=lines.append) == 0
     assert sorted(lines) == ["hello world", "to-stderr"]
     assert leftovers(docker_client, ctx) == []
 
 
 def test_exit_code_and_overrides(ctx: FleetContext, cluster: dict[str, Any],
-                                 runtask_image: str, docker_client: docker.DockerClient) -> None:
+                                 busybox_image: str, docker_client: docker.DockerClient) -> None:
     lines: list[str] = []
-    td = taskdef(ctx, runtask_image, "echo never")
+    td = taskdef(ctx, busybox_image, "echo never")
     code = run_task(ctx, cluster, td, override_command=["busybox", "sh", "-c",
                                                         "echo bye $WHO; exit 3"],
                     env={"WHO": "moon"}, on_log=lines.append)
@@ -88,10 +67,10 @@ def test_exit_code_and_overrides(ctx: FleetContext, cluster: dict[str, Any],
 
 
 def test_several_tasks_prefix_logs_and_report_highest_code(
-        ctx: FleetContext, cluster: dict[str, Any], runtask_image: str) -> None:
+        ctx: FleetContext, cluster: dict[str, Any], busybox_image: str) -> None:
     lines: list[str] = []
     # The hostname is the task id: each line must carry its own task's prefix.
-    td = taskdef(ctx, runtask_image, "echo from $(hostname); exit 2")
+    td = taskdef(ctx, busybox_image, "echo from $(hostname); exit 2")
     assert run_task(ctx, cluster, td, count=2, on_log=lines.append) == 2
     assert len(lines) == 2
     for line in lines:
@@ -100,19 +79,19 @@ def test_several_tasks_prefix_logs_and_report_highest_code(
 
 
 def test_timeout_removes_the_task(ctx: FleetContext, cluster: dict[str, Any],
-                                  runtask_image: str,
+                                  busybox_image: str,
                                   docker_client: docker.DockerClient) -> None:
     # The same clean-up path as Ctrl-C (a `finally`): nothing outlives run_task.
-    td = taskdef(ctx, runtask_image, "echo started; exec busybox sleep 30")
+    td = taskdef(ctx, busybox_image, "echo started; exec busybox sleep 30")
     with pytest.raises(FgformError, match="longer than 1 s"):
         run_task(ctx, cluster, td, timeout=1)
     assert leftovers(docker_client, ctx) == []
 
 
 def test_refused_when_the_fleet_is_full(ctx: FleetContext, cluster: dict[str, Any],
-                                        runtask_image: str,
+                                        busybox_image: str,
                                         docker_client: docker.DockerClient) -> None:
-    td = taskdef(ctx, runtask_image, "true", memory=200)
+    td = taskdef(ctx, busybox_image, "true", memory=200)
     with pytest.raises(InsufficientCapacityError, match="Unable to place 3 task"):
         run_task(ctx, cluster, td, count=3)
     assert leftovers(docker_client, ctx) == []

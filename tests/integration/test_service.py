@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import random
 import threading
 import time
@@ -12,7 +11,6 @@ from typing import Any
 
 import docker
 import pytest
-from docker.errors import ImageNotFound
 
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
@@ -28,27 +26,9 @@ from fgform.fleet.driver import FleetContext, PartialApplyError
 
 pytestmark = pytest.mark.docker
 
-TEST_IMAGE = "fgform-test/busybox:2"
-DOCKERFILE = (
-    "FROM debian:bookworm-slim\n"
-    "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
-    "&& rm -rf /var/lib/apt/lists/* && mkdir /www && echo ok > /www/index.html\n"
-    'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
-)
 HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
 HEALTH = {"command": ["CMD-SHELL", "busybox wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1"],
           "interval": 1, "timeout": 2, "retries": 3, "start_period": 0}
-
-
-@pytest.fixture(scope="session")
-def test_image(docker_client: docker.DockerClient) -> str:
-    """A tiny image with busybox, built once and kept by tag across tests and sessions."""
-    try:
-        docker_client.api.inspect_image(TEST_IMAGE)
-    except ImageNotFound:
-        docker_client.images.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=TEST_IMAGE,
-                                   rm=True, forcerm=True)
-    return TEST_IMAGE
 
 
 def make_cluster(ctx: FleetContext, count: int = 2, cpu: int = 1024, memory: int = 1024,
@@ -104,10 +84,10 @@ def http_get(ip: str, port: int = 8080) -> int:
         return resp.status
 
 
-def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, test_image: str,
+def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: str,
                                               docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx)
-    _, td = make_taskdef(ctx, "web", [container("web", test_image, command=HTTPD,
+    _, td = make_taskdef(ctx, "web", [container("web", busybox_image, command=HTTPD,
                                                 health_check=HEALTH)])
     drv = ServiceDriver()
     addr = Address("fg_service", "web")
@@ -153,14 +133,14 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, test_image: str
     assert drv.read(ctx, {addr: again})[addr] is None
 
 
-def test_containers_of_a_task_share_localhost(ctx: FleetContext, test_image: str,
+def test_containers_of_a_task_share_localhost(ctx: FleetContext, busybox_image: str,
                                               docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=1)
     sidecar_health = dict(HEALTH)  # the sidecar checks the web container over localhost
     _, td = make_taskdef(ctx, "pair", [
-        container("web", test_image, command=["busybox", "sh", "-c",
+        container("web", busybox_image, command=["busybox", "sh", "-c",
                                               "echo hello-from-web; exec " + " ".join(HTTPD)]),
-        container("probe", test_image, command=["busybox", "sleep", "600"],
+        container("probe", busybox_image, command=["busybox", "sleep", "600"],
                   health_check=sidecar_health, essential=False),
     ])
     drv = ServiceDriver()
@@ -187,10 +167,10 @@ def test_containers_of_a_task_share_localhost(ctx: FleetContext, test_image: str
     assert len(owned(docker_client, ctx)) == 2
 
 
-def test_scaling_stops_newest_first(ctx: FleetContext, test_image: str,
+def test_scaling_stops_newest_first(ctx: FleetContext, busybox_image: str,
                                     docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=2)
-    _, td = make_taskdef(ctx, "scale", [container("web", test_image, command=HTTPD)])
+    _, td = make_taskdef(ctx, "scale", [container("web", busybox_image, command=HTTPD)])
     drv = ServiceDriver()
     addr = Address("fg_service", "scale")
     a2 = drv.create(ctx, addr, service_config(cluster, td, 2))
@@ -205,15 +185,15 @@ def test_scaling_stops_newest_first(ctx: FleetContext, test_image: str,
     assert len({c["Labels"]["fgform.task-id"] for c in owned(docker_client, ctx)}) == 1
 
 
-def test_rolling_update_moves_to_new_revision(ctx: FleetContext, test_image: str) -> None:
+def test_rolling_update_moves_to_new_revision(ctx: FleetContext, busybox_image: str) -> None:
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
-    tdaddr, td1 = make_taskdef(ctx, "roll", [container("web", test_image, command=HTTPD,
+    tdaddr, td1 = make_taskdef(ctx, "roll", [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
     drv = ServiceDriver()
     addr = Address("fg_service", "roll")
     a1 = drv.create(ctx, addr, service_config(cluster, td1, 2))
     td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
-        **td1, "container": [container("web", test_image, command=HTTPD, health_check=HEALTH,
+        **td1, "container": [container("web", busybox_image, command=HTTPD, health_check=HEALTH,
                                        environment={"V": "2"})]})
     ctx.resources[str(tdaddr)] = td2
     assert td2["arn"] == "roll:2" and td2["revisions"][0]["status"] == "INACTIVE"
@@ -224,11 +204,11 @@ def test_rolling_update_moves_to_new_revision(ctx: FleetContext, test_image: str
     assert not {t["id"] for t in a1["tasks"]} & {t["id"] for t in a2["tasks"]}
 
 
-def test_task_that_exits_at_once_fails_with_logs(ctx: FleetContext, test_image: str,
+def test_task_that_exits_at_once_fails_with_logs(ctx: FleetContext, busybox_image: str,
                                                  docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "crash", [container(
-        "app", test_image, command=["busybox", "sh", "-c", "echo boom-marker >&2; exit 3"])])
+        "app", busybox_image, command=["busybox", "sh", "-c", "echo boom-marker >&2; exit 3"])])
     with pytest.raises(PartialApplyError) as info:
         ServiceDriver().create(ctx, Address("fg_service", "crash"),
                                service_config(cluster, td, 2))
@@ -240,9 +220,9 @@ def test_task_that_exits_at_once_fails_with_logs(ctx: FleetContext, test_image: 
 
 
 def test_insufficient_capacity_refused_before_starting(
-        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+        ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=2, cpu=512, memory=256)
-    _, td = make_taskdef(ctx, "big", [container("web", test_image, command=HTTPD)],
+    _, td = make_taskdef(ctx, "big", [container("web", busybox_image, command=HTTPD)],
                          cpu=256, memory=256)
     with pytest.raises(InsufficientCapacityError) as info:
         ServiceDriver().create(ctx, Address("fg_service", "big"),
@@ -262,10 +242,10 @@ def test_insufficient_capacity_refused_before_starting(
 
 
 def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
-                                                     test_image: str) -> None:
+                                                     busybox_image: str) -> None:
     cluster = make_cluster(ctx, count=1)
     bad = {**HEALTH, "command": ["CMD-SHELL", "echo probe-says-no; exit 1"], "retries": 1}
-    _, td = make_taskdef(ctx, "sick", [container("web", test_image, command=HTTPD,
+    _, td = make_taskdef(ctx, "sick", [container("web", busybox_image, command=HTTPD,
                                                  health_check=bad)])
     with pytest.raises(PartialApplyError) as info:
         ServiceDriver().create(ctx, Address("fg_service", "sick"),
@@ -277,14 +257,14 @@ def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
 @pytest.mark.parametrize("command", [["sh", "-c", "sleep 0.3; exit 1"], ["false"]],
                          ids=["sleep-then-exit", "false"])
 def test_task_without_health_check_that_exits_is_never_steady(
-        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient,
+        ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient,
         command: list[str]) -> None:
     """Regression: with no health check, a task whose container exits at once could pass for
     steady (the list call's view lags the engine by over a second under load: "Up 1 second"
     for a process that had exited), so apply exited 0 with dead tasks. Every attempt fails,
     with the exit code, and leaves nothing behind."""
     cluster = make_cluster(ctx, count=1)
-    _, td = make_taskdef(ctx, "quick", [container("app", test_image, command=command)])
+    _, td = make_taskdef(ctx, "quick", [container("app", busybox_image, command=command)])
     drv = ServiceDriver()
     t0 = time.monotonic()
     for attempt in range(5):
@@ -301,11 +281,11 @@ def test_task_without_health_check_that_exits_is_never_steady(
 
 
 def test_task_that_dies_during_the_wait_is_not_reported_steady(
-        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+        ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient) -> None:
     """A task that passed before dies while the apply waits for new ones: the apply must not
     report steady state with fewer tasks running than desired."""
     cluster = make_cluster(ctx, count=1)
-    _, td = make_taskdef(ctx, "victim", [container("web", test_image, command=HTTPD)])
+    _, td = make_taskdef(ctx, "victim", [container("web", busybox_image, command=HTTPD)])
     drv = ServiceDriver()
     addr = Address("fg_service", "victim")
     a1 = drv.create(ctx, addr, service_config(cluster, td, 1))
@@ -344,14 +324,14 @@ def test_task_that_dies_during_the_wait_is_not_reported_steady(
 
 
 def test_steady_check_sees_through_a_stale_list_view(
-        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+        ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient) -> None:
     """What the wait does when the list view lags (as it does under load), made
     deterministic: a real list snapshot taken while the task was up over a second is judged
     after the container exited. The inspect confirmation and the replayed `die` event both
     see the truth, and the failure carries the exit code."""
     cluster = T.cluster_info(make_cluster(ctx, count=1))
     _, td = make_taskdef(ctx, "stale", [container(
-        "app", test_image, command=["sh", "-c", "sleep 2.2; exit 4"])])
+        "app", busybox_image, command=["sh", "-c", "sleep 2.2; exit 4"])])
     since = time.time()
     launch = T.Launch("fg_service.stale", T.KIND_SERVICE, cluster, "stale", td, "i-0")
     ok, errors = T.launch_tasks(docker_client, ctx, [launch])
@@ -383,12 +363,12 @@ def test_steady_check_sees_through_a_stale_list_view(
 
 
 def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
-        ctx: FleetContext, test_image: str, docker_client: docker.DockerClient) -> None:
+        ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient) -> None:
     """A task container replaced by hand with the same labels (revision and all) but another
     command and config-hash is not one of the service's tasks: running_count drops, the plan
     repairs the service, and the repair replaces that task."""
     cluster = make_cluster(ctx, count=1)
-    _, td = make_taskdef(ctx, "forged", [container("web", test_image, command=HTTPD)])
+    _, td = make_taskdef(ctx, "forged", [container("web", busybox_image, command=HTTPD)])
     drv = ServiceDriver()
     addr = Address("fg_service", "forged")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
@@ -402,7 +382,7 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
     row = next(c for c in owned(docker_client, ctx) if c["Labels"][L.TASK_ID] == victim)
     labels = {**row["Labels"], L.CONFIG_HASH: L.config_hash({"command": ["sleep", "60"]})}
     docker_client.api.remove_container(row["Id"], force=True)
-    docker_client.containers.run(test_image, ["sleep", "60"], name=row["Names"][0][1:],
+    docker_client.containers.run(busybox_image, ["sleep", "60"], name=row["Names"][0][1:],
                                  labels=labels, network=cluster["network_name"], detach=True,
                                  init=True)
     (forged,) = [t for t in T.list_live_tasks(ctx, docker_client) if t.task_id == victim]
