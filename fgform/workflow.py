@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from fgform.addresses import Address
 from fgform.config.model import Config
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.state.model import OutputState, StateFile
-from fgform.values import UNKNOWN, contains_unknown, unmark
+from fgform.state.store import StateStore
+from fgform.values import contains_unknown, unmark
 
 VarArgs = Sequence[tuple[str, str]]
 
@@ -71,14 +72,12 @@ class Workspace:
     variables: dict[str, Any]
     state_path: Path
     warnings: list[Diagnostic]
+    # One store for the whole command: it remembers what it last wrote, which keeps
+    # apply's write-after-every-step cheap.
+    store: StateStore = field(init=False)
 
-    @property
-    def store(self):  # -> StateStore (imported lazily)
-        from fgform.state.store import StateStore
-
-        if not hasattr(self, "_store"):
-            self._store = StateStore(self.state_path)
-        return self._store
+    def __post_init__(self) -> None:
+        self.store = StateStore(self.state_path)
 
 
 def open_workspace(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
@@ -304,7 +303,3 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
         state.outputs = compute_outputs(ws, state)
     store.write(state)
     return ApplyOutcome(result, state)
-
-
-__all__ = ["UNKNOWN", "Workspace", "apply", "graph_dot", "load", "make_plan", "open_workspace",
-           "read_live", "validate"]
