@@ -32,6 +32,7 @@ class ApplyStarted:
     id_key: str = ""  # the prior object's id, shown for updates and deletes
     id_value: str = ""
     deposed: bool = False  # the old object of a create-before-destroy replacement
+    deposed_key: str = ""  # its deposed key in state, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class ApplyProgress:
     id_key: str = ""
     id_value: str = ""
     deposed: bool = False
+    deposed_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class ApplyFinished:
     id_value: str = ""
     error: BaseException | None = None
     deposed: bool = False
+    deposed_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class SkippedChange:
     action: Action
     reason: str  # e.g. "dependency fg_cluster.main failed", "apply was cancelled"
     deposed: bool = False
+    deposed_key: str = ""
 
 
 class ApplyHooks(Protocol):

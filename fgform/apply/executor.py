@@ -14,6 +14,10 @@ Each planned change becomes one or two operations (NOOP and READ become none):
 - DELETE_THEN_CREATE: destroy, then apply.
 - CREATE_THEN_DELETE: apply (the new object), then destroy the *deposed* old object, and only
   after every dependent's apply, so dependents have moved to the new object first.
+- DELETE of a deposed object (`change.deposed` holds its key: left in state by an earlier
+  apply that was interrupted or failed): one *destroy-deposed* operation, after the apply of
+  the same instance if there is one (as in a create_before_destroy replacement), before the
+  destroy of the instance's current object if that is deleted too.
 
 Edges (an instance depends on every instance of a resource named in its `dependencies`):
 
@@ -49,17 +53,25 @@ driver is not called.
 State
 -----
 After each finished operation the executor updates `state` (create/update:
-`state.set(addr, InstanceState(...))`; delete: `state.remove(addr)`), mirrors the attributes
-into `ctx.resources` (so drivers can look up what they need), and calls `save_state(state)`,
-all under one lock: writes are serialised and each save shows a complete state. A crash at
-any moment therefore loses at most the operation that was running.
+`state.set(addr, InstanceState(...))`; delete: `state.remove(addr, keep_deposed=True)`),
+mirrors the attributes into `ctx.resources` (so drivers can look up what they need), and calls
+`save_state(state)`, all under one lock: writes are serialised and each save shows a complete
+state. A crash at any moment therefore loses at most the operation that was running.
 
 A driver that fails half-way raises `PartialApplyError(message, attrs)`: the attrs are recorded
 (a partially created instance as `tainted`) and the operation counts as failed.
 
-The old object of a CREATE_THEN_DELETE replacement is not in state once its successor is
-(`StateFile` has no deposed slot yet): if the process dies between the two, the old object is
-left behind, labelled with its address and lineage.
+Deposed objects (Terraform's): a CREATE_THEN_DELETE replacement first moves the current object
+to the instance's deposed objects under a new random key (`state.depose`) and saves, then
+creates the new object and records it as current, and its destroy-deposed operation deletes
+the deposed object and forgets it (`state.remove_deposed`), saving after each step. So state
+names the old object at every moment: killed between the create and the delete, the state
+holds the new object as current and the old one as deposed, and the next plan destroys it
+(`# fg_x.y (deposed object ab12cd34) will be destroyed`). If the create fails and leaves
+nothing, the deposed object becomes current again (Terraform's "maybe restore deposed");
+a `PartialApplyError` with attrs records the new object as current and `tainted` while the
+old one stays deposed, as Terraform does: the next plan replaces the tainted object and
+destroys the deposed one.
 
 Failure, cancel and abort
 -------------------------
@@ -159,6 +171,9 @@ class Operation:
     deposed: bool = False
     order: int = 0  # position for a deterministic start order among ready operations
     waits_for: set[str] = field(default_factory=set)
+    # The deposed object's key when the plan names it (a leftover deposed object); for a
+    # CREATE_THEN_DELETE replacement it is made when the apply operation deposes the object.
+    deposed_key: str = ""
 
     @property
     def address(self) -> Address:
@@ -180,17 +195,25 @@ def build_operations(plan: Plan, state: StateFile) -> dict[str, Operation]:
     """The operations for `plan` with their `waits_for` edges; raises on a cycle."""
     ops: dict[str, Operation] = {}
     applies: dict[Address, Operation] = {}
-    destroys: dict[Address, Operation] = {}
+    # (address, deposed key): "" for the current object or a replacement's deposed one
+    destroys: dict[tuple[Address, str], Operation] = {}
     n = 0
     for change in plan.changes:
         a = change.action
         if a in (Action.NOOP, Action.READ):
             continue
         addr = change.address
+        if change.deposed:
+            # A deposed object left by an earlier apply: only ever destroyed.
+            key = f"destroy-deposed {addr} {change.deposed}"
+            destroys[(addr, change.deposed)] = ops[key] = Operation(
+                key, change, Action.DELETE, True, n, deposed_key=change.deposed)
+            n += 1
+            continue
         if a in (Action.DELETE, Action.DELETE_THEN_CREATE, Action.CREATE_THEN_DELETE):
             deposed = a is Action.CREATE_THEN_DELETE
             key = f"{'destroy-deposed' if deposed else 'destroy'} {addr}"
-            destroys[addr] = ops[key] = Operation(key, change, Action.DELETE, deposed, n)
+            destroys[(addr, "")] = ops[key] = Operation(key, change, Action.DELETE, deposed, n)
             n += 1
         if a is not Action.DELETE:
             kind = Action.UPDATE if a is Action.UPDATE else Action.CREATE
@@ -198,14 +221,23 @@ def build_operations(plan: Plan, state: StateFile) -> dict[str, Operation]:
             applies[addr] = ops[key] = Operation(key, change, kind, False, n)
             n += 1
         if a is Action.DELETE_THEN_CREATE:
-            applies[addr].waits_for.add(destroys[addr].key)
+            applies[addr].waits_for.add(destroys[(addr, "")].key)
         elif a is Action.CREATE_THEN_DELETE:
-            destroys[addr].waits_for.add(applies[addr].key)
+            destroys[(addr, "")].waits_for.add(applies[addr].key)
+    for (addr, dkey), op in destroys.items():
+        if dkey and addr in applies:
+            # The instance's new object first, as in a create_before_destroy replacement.
+            op.waits_for.add(applies[addr].key)
+        current = destroys.get((addr, ""))
+        if dkey and current is not None and current.change.action is Action.DELETE:
+            # The whole instance goes: its current object last (it may take shared data
+            # with it, such as a registry's volume).
+            current.waits_for.add(op.key)
 
     def old_deps(addr: Address, change: ResourceChange) -> list[str]:
         # The old object's dependencies are the ones recorded in state; a plain DELETE's
         # change carries them too (the planner copies them), so take both.
-        inst = state.get(addr)
+        inst = state.instance(addr)
         deps = list(inst.dependencies) if inst is not None else []
         if change.action is Action.DELETE:
             deps += change.dependencies
@@ -216,13 +248,13 @@ def build_operations(plan: Plan, state: StateFile) -> dict[str, Operation]:
             for other, other_op in applies.items():
                 if other != addr and _depends_on(dep, other):
                     op.waits_for.add(other_op.key)
-    for addr, op in destroys.items():
+    for (addr, _), op in destroys.items():
         # Reverse edges: what this old object depended on is destroyed after it.
         for dep in old_deps(addr, op.change):
-            for other, other_op in destroys.items():
+            for (other, _), other_op in destroys.items():
                 if other != addr and _depends_on(dep, other):
                     other_op.waits_for.add(op.key)
-    for addr, op in destroys.items():
+    for (addr, _), op in destroys.items():
         if op.change.action is Action.DELETE_THEN_CREATE:
             continue
         # Dependents (old or new) move off this object before it goes.
@@ -347,6 +379,9 @@ class _Walk:
         self.ops = build_operations(plan, state)
         self.errors: list[ApplyError] = []
         self.skipped: list[SkippedChange] = []
+        # Deposed keys made by this run's CREATE_THEN_DELETE applies, by address (read by
+        # their destroy-deposed operations, which wait for them).
+        self.deposed_keys: dict[Address, str] = {}
         self.counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0}
 
     # -- worker side --------------------------------------------------------------------
@@ -356,6 +391,9 @@ class _Walk:
         driver = self.drivers.get(addr.type)
         if driver is None:
             raise FgformError(f"no driver for resource type {addr.type!r}")
+        if op.action is Action.DELETE and op.deposed:
+            self._destroy_deposed(op, driver)
+            return None
         if op.action is Action.DELETE:
             prior = change.before
             if prior is None:
@@ -369,25 +407,114 @@ class _Walk:
                 else:
                     driver.delete(self.ctx, addr, prior)
             except _PARTIAL as exc:
-                if not op.deposed:
-                    self._record(op, exc.attrs)
+                self._record(op, exc.attrs)
                 raise
-            if not op.deposed:  # a deposed object was never in state under its address
-                self._record(op, None)
+            self._record(op, None)
             return None
         planned = self._planned(op)
+        # create_before_destroy: the old object becomes deposed (and is saved so) before
+        # its successor exists, so that no moment leaves it out of state.
+        deposed_key = self._depose(op) if change.action is Action.CREATE_THEN_DELETE else None
         try:
             if op.action is Action.CREATE:
                 attrs = driver.create(self.ctx, addr, planned)
             else:
                 attrs = driver.update(self.ctx, addr, change.before or {}, planned)
-        except _PARTIAL as exc:
-            # A half-made new object is tainted so the next plan replaces it; a half-done
-            # update leaves an object that is still the instance, just not fully updated.
-            self._record(op, exc.attrs, tainted=op.action is Action.CREATE)
+        except BaseException as exc:
+            made = None
+            if isinstance(exc, _PARTIAL):
+                # A half-made new object is tainted so the next plan replaces it; a half-done
+                # update leaves an object that is still the instance, just not fully updated.
+                made = exc.attrs
+                self._record(op, made, tainted=op.action is Action.CREATE)
+            if deposed_key is not None and made is None:
+                # No new object: the old one is the instance's current object again. (With
+                # one, the old object stays deposed for the next plan to destroy.)
+                self._restore_deposed(op, deposed_key)
             raise
         self._record(op, attrs)
         return attrs
+
+    def _destroy_deposed(self, op: Operation, driver: Driver) -> None:
+        """Delete a deposed object and forget it (its key: from the plan, or made by this
+        run's apply of the same instance)."""
+        addr, change = op.address, op.change
+        key = self._deposed_key(op)
+        with self.lock:
+            inst = self.state.instance(addr)
+            prior = inst.deposed.get(key) if inst is not None and key else None
+            has_current = self.state.get(addr) is not None
+        if prior is None:  # not in state (no current object to depose): what the plan says
+            prior = change.before or {}
+        try:
+            if getattr(driver, "keeps_data_on_replace", False):
+                # The data volume is shared with the instance's current object: it goes only
+                # when the whole instance is destroyed and nothing else is left using it.
+                driver.delete(self.ctx, addr, prior,  # type: ignore[call-arg]
+                              destroy_volume=(self.plan.mode is PlanMode.DESTROY
+                                              and not has_current))
+            else:
+                driver.delete(self.ctx, addr, prior)
+        except _PARTIAL as exc:
+            if key:
+                self._record_deposed(addr, key, exc.attrs)
+            raise
+        if key:
+            self._record_deposed(addr, key, None)
+
+    def _deposed_key(self, op: Operation) -> str:
+        return op.deposed_key or (self.deposed_keys.get(op.address, "") if op.deposed else "")
+
+    def _depose(self, op: Operation) -> str | None:
+        """Move the instance's current object to its deposed objects and save; return the
+        new deposed key (None: no current object in state, nothing to depose)."""
+        addr = op.address
+        with self.lock:
+            if self.closed:
+                raise FgformError(f"{addr}: apply was interrupted before the replacement")
+            key = self.state.depose(addr)
+            if key is None:
+                return None
+            try:
+                self.save_state(self.state)
+            except Exception as exc:
+                self.state.restore_deposed(addr, key)
+                raise FgformError(
+                    f"saving the state failed before replacing {addr}: {exc}",
+                    hint="nothing was created; the old object is still the current one"
+                ) from exc
+            self.deposed_keys[addr] = key
+            return key
+
+    def _restore_deposed(self, op: Operation, key: str) -> None:
+        """The create of a replacement failed and left nothing: the deposed object becomes
+        the current one again (if no new object was recorded meanwhile)."""
+        addr = op.address
+        with self.lock:
+            if self.closed or not self.state.restore_deposed(addr, key):
+                return
+            self.deposed_keys.pop(addr, None)
+            inst = self.state.get(addr)
+            if inst is not None and inst.attributes is not None:
+                self.ctx.resources[str(addr)] = inst.attributes
+            try:
+                self.save_state(self.state)
+            except Exception:  # noqa: BLE001 - the create's own error is what is reported
+                # The file still says "deposed, no current object": also true to the fleet
+                # (the next plan creates a new object and destroys the old one), and the
+                # next save writes the restored state anyway.
+                pass
+
+    def _record_deposed(self, addr: Address, key: str, attrs: dict[str, Any] | None) -> None:
+        """A deposed object was deleted (attrs None) or partly deleted: record and save."""
+        with self.lock:
+            if self.closed:
+                return
+            if attrs is None:
+                self.state.remove_deposed(addr, key)
+            else:
+                self.state.set_deposed(addr, key, attrs)
+            self._save()
 
     def _planned(self, op: Operation) -> dict[str, Any]:
         after = dict(op.change.after or {})
@@ -413,7 +540,7 @@ class _Walk:
             if self.closed:
                 return
             if attrs is None:
-                self.state.remove(addr)
+                self.state.remove(addr, keep_deposed=True)
                 self.ctx.resources.pop(str(addr), None)
             else:
                 self.state.set(addr, InstanceState(
@@ -425,14 +552,18 @@ class _Walk:
                     create_before_destroy=change.create_before_destroy,
                 ))
                 self.ctx.resources[str(addr)] = attrs
-            try:
-                self.save_state(self.state)
-            except Exception as exc:
-                # The fleet changed but the disk does not say so: the user must know.
-                raise FgformError(f"the operation succeeded but saving the state failed: {exc}",
-                                  hint="the object exists but the state file may not list "
-                                       "it; the next save (after the next operation) retries"
-                                  ) from exc
+            self._save()
+
+    def _save(self) -> None:
+        """save_state, with the lock held."""
+        try:
+            self.save_state(self.state)
+        except Exception as exc:
+            # The fleet changed but the disk does not say so: the user must know.
+            raise FgformError(f"the operation succeeded but saving the state failed: {exc}",
+                              hint="the object exists but the state file may not list "
+                                   "it; the next save (after the next operation) retries"
+                              ) from exc
 
     def _worker(self, op: Operation) -> None:
         start = time.monotonic()
@@ -477,7 +608,7 @@ class _Walk:
                 if op.action is not Action.CREATE:
                     id_key, id_value = _object_id(op.change.before, or_name=True)
                 self.hooks.pre_apply(ApplyStarted(op.address, op.action, id_key, id_value,
-                                                  op.deposed))
+                                                  op.deposed, self._deposed_key(op)))
                 now = time.monotonic()
                 running[key] = (now, now + self.progress_interval)
                 threading.Thread(target=self._worker, args=(op,), daemon=True,
@@ -497,7 +628,8 @@ class _Walk:
                 self.counts[op.action] += 1
                 id_key, id_value = _object_id(done.attrs, or_name=False)
                 self.hooks.post_apply(ApplyFinished(op.address, op.action, done.elapsed,
-                                                    id_key, id_value, None, op.deposed))
+                                                    id_key, id_value, None, op.deposed,
+                                                    self._deposed_key(op)))
                 for d in dependents[key]:
                     if d in waiting:
                         waiting[d].discard(key)
@@ -506,7 +638,8 @@ class _Walk:
                 ready.sort(key=lambda k: self.ops[k].order)
             else:
                 self.hooks.post_apply(ApplyFinished(op.address, op.action, done.elapsed,
-                                                    error=done.error, deposed=op.deposed))
+                                                    error=done.error, deposed=op.deposed,
+                                                    deposed_key=self._deposed_key(op)))
                 self._fail(op, done.error)
                 self._skip_dependents(key, dependents, waiting, ready)
                 if not self.keep_going and not stop_reason:
@@ -527,7 +660,7 @@ class _Walk:
                 continue
             op = self.ops[key]
             self.skipped.append(SkippedChange(op.address, op.action, stop_reason or "not reached",
-                                              op.deposed))
+                                              op.deposed, self._deposed_key(op)))
         return ApplyResult(
             added=self.counts[Action.CREATE],
             changed=self.counts[Action.UPDATE],
@@ -545,7 +678,10 @@ class _Walk:
         message = getattr(error, "message", None) or str(error) or type(error).__name__
         verb = {Action.CREATE: "creating", Action.UPDATE: "updating",
                 Action.DELETE: "destroying"}[op.action]
-        what = f"{op.address} (deposed object)" if op.deposed else str(op.address)
+        what = str(op.address)
+        if op.deposed:
+            key = self._deposed_key(op)
+            what += f" (deposed object {key})" if key else " (deposed object)"
         self.errors.append(ApplyError(op.address, op.action, f"{verb} {what}: {message}",
                                       error, getattr(error, "hint", "") or ""))
 
@@ -563,7 +699,8 @@ class _Walk:
             if k in ready:
                 ready.remove(k)
             op = self.ops[k]
-            self.skipped.append(SkippedChange(op.address, op.action, reason, op.deposed))
+            self.skipped.append(SkippedChange(op.address, op.action, reason, op.deposed,
+                                              self._deposed_key(op)))
             stack.extend(dependents[k])
 
     def _progress(self, running: dict[str, tuple[float, float]]) -> None:
@@ -575,7 +712,8 @@ class _Walk:
                 if op.action is not Action.CREATE:
                     id_key, id_value = _object_id(op.change.before, or_name=True)
                 self.hooks.still_running(ApplyProgress(op.address, op.action, now - start,
-                                                       id_key, id_value, op.deposed))
+                                                       id_key, id_value, op.deposed,
+                                                       self._deposed_key(op)))
                 running[key] = (start, due + self.progress_interval)
 
 

@@ -91,6 +91,9 @@ class ResourceChange:
     # Why an update is planned although the configuration did not change (the schema's
     # needs_repair hook, e.g. a service running fewer tasks than desired_count).
     repair: str | None = None
+    # The deposed key when this change is to a deposed object (always a DELETE: the old
+    # object of an interrupted create_before_destroy replacement); "" for the current one.
+    deposed: str = ""
 
 
 @dataclass(slots=True)

@@ -171,6 +171,7 @@ def _change_to_json(rc: ResourceChange) -> dict[str, Any]:
         "create_before_destroy": rc.create_before_destroy,
         "prevent_destroy": rc.prevent_destroy,
         "repair": rc.repair,
+        "deposed": rc.deposed,
     }
 
 
@@ -206,6 +207,7 @@ def _change_from_json(d: dict[str, Any], decode: Any = decode_value) -> Resource
         create_before_destroy=d.get("create_before_destroy", False),
         prevent_destroy=d.get("prevent_destroy", False),
         repair=d.get("repair"),
+        deposed=d.get("deposed", ""),
     )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fgform.addresses import Address, AddressError, format_module, parse_address
 from fgform.config.ast import Literal, Node, Object, Reference, Template, Tuple
@@ -42,6 +42,9 @@ from fgform.plan.model import (
 )
 from fgform.state.model import InstanceState, OutputState, ResourceState, StateFile
 from fgform.values import UNKNOWN, Path, Sensitive, contains_unknown, unmark
+
+if TYPE_CHECKING:
+    from fgform.graph import Graph
 
 TARGET_WARNING = (
     "Resource targeting is in effect\n"
@@ -213,7 +216,8 @@ class _StateIndex:
                 continue
             seen.add(rk)
             for inst in r.instances:
-                self.by_key.setdefault((*rk, inst.index_key), inst)
+                if inst.attributes is not None:  # deposed objects only: get() sees nothing
+                    self.by_key.setdefault((*rk, inst.index_key), inst)
 
     def get(self, addr: Address) -> InstanceState | None:
         if self.state is None:
@@ -223,7 +227,11 @@ class _StateIndex:
 
 def refresh_state(prior: StateFile | None, live: dict[str, dict[str, Any] | None] | None
                   ) -> tuple[StateFile | None, list[ResourceChange]]:
-    """The refreshed state and the drift it revealed (update and delete drift)."""
+    """The refreshed state and the drift it revealed (update and delete drift).
+
+    Deposed objects are not refreshed: drivers find objects by their address label, which a
+    deposed object shares with its successor, so they are taken to exist as recorded (the
+    plan deletes them, and deleting an object that is already gone succeeds)."""
     if prior is None:
         return None, []
     refreshed = copy_state(prior)
@@ -249,7 +257,7 @@ def refresh_state(prior: StateFile | None, live: dict[str, dict[str, Any] | None
                                         after=None, before_sensitive=sens,
                                         diffs=_diff.diff_attributes(inst.attributes, None,
                                                                     schema)))
-            refreshed.remove(addr)
+            refreshed.remove(addr, keep_deposed=True)
             continue
         # Drivers report what they read; attributes they do not read keep their state value.
         new = {**inst.attributes, **copy_value(observed)}
@@ -357,6 +365,8 @@ def _plan_destroy(plan: Plan, config: Config, state: StateFile | None,
         plan.changes.append(_change(addr, d, inst, [], inst.dependencies,
                                     res.lifecycle if res else None))
     _raise_all(errors)
+    plan.changes += _deposed_changes(config, state, options.targets, chosen)
+    plan.changes.sort(key=_change_order)
     if not options.targets:
         for name, out in sorted(state.outputs.items()):
             plan.output_changes.append(OutputChange(name, Action.DELETE, out.value, None,
@@ -373,9 +383,11 @@ def _raise_all(errors: list[FgformError]) -> None:
 
 def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                  state: StateFile | None, options: PlanOptions) -> None:
-    from fgform.graph import validate_resolver, walk
+    from fgform.graph import build_graph, validate_resolver, walk
 
     closure = _target_closure(config, options.targets) if options.targets else None
+    graph = build_graph(config)
+    forced_cbd = forced_create_before_destroy(graph)
     replace = set(options.replace)
     errors: list[FgformError] = []
     changes: dict[Address, ResourceChange] = {}
@@ -398,17 +410,21 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                                                              prior.sensitive_paths])
             return validate_resolver(addr, res, decoded, deps)
         desired, sens = unmark(decoded)
+        lifecycle = res.lifecycle
+        if not lifecycle.create_before_destroy and _config_id(addr) in forced_cbd:
+            # A dependent has create_before_destroy: so must this (a replacement is +/-).
+            lifecycle = dataclasses.replace(lifecycle, create_before_destroy=True)
         try:
-            d = decide(prior, desired, schema, res.lifecycle, str(addr) in replace,
+            d = decide(prior, desired, schema, lifecycle, str(addr) in replace,
                        address=str(addr), config_dir=options.config_dir)
         except FgformError as exc:
             errors.append(exc)  # reported after the walk, with every other such error
             return validate_resolver(addr, res, decoded, deps)
-        rc = _change(addr, d, prior, sens, deps, res.lifecycle)
+        rc = _change(addr, d, prior, sens, deps, lifecycle)
         changes[addr] = rc
         return remark(d.planned, rc.after_sensitive)
 
-    result = walk(config, variables, on_resource, cwd=options.config_dir)
+    result = walk(config, variables, on_resource, cwd=options.config_dir, graph=graph)
     errs = [d for d in result.diagnostics if d.severity is Severity.ERROR]
     if errs:
         raise DiagnosticsError(result.diagnostics)
@@ -437,7 +453,56 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
             changes[addr] = _change(addr, d, inst, [], inst.dependencies, lifecycle)
     _raise_all(errors)
     plan.changes = [changes[a] for a in sorted(changes)]
+    if state is not None:
+        plan.changes += _deposed_changes(config, state, options.targets, set())
+        plan.changes.sort(key=_change_order)
     plan.output_changes = _output_changes(config, result.outputs, state)
+
+
+def _change_order(rc: ResourceChange) -> tuple[Any, str]:
+    """Changes by address; an instance's current object before its deposed ones."""
+    return rc.address.sort_key(), rc.deposed
+
+
+def _deposed_changes(config: Config, state: StateFile, targets: list[str],
+                     chosen: set[Address]) -> list[ResourceChange]:
+    """A DELETE for every deposed object in state (with -target: of the instances a target
+    matches, or that `chosen` holds). prevent_destroy does not stop it, as in Terraform: the
+    replacement that deposed the object was checked when it was planned, and the object's
+    successor exists already."""
+    out: list[ResourceChange] = []
+    for addr, key, attrs, inst in state.deposed_objects():
+        if targets and addr not in chosen and not any(_matches(addr, t) for t in targets):
+            continue
+        _, res = _find_config(config, addr)
+        d = Decision(Action.DELETE, ActionReason.NONE,
+                     diffs=_diff.diff_attributes(attrs, None, get_schema(addr.type)))
+        old = InstanceState(addr.key, attrs, inst.sensitive_paths, inst.dependencies)
+        rc = _change(addr, d, old, [], inst.dependencies, res.lifecycle if res else None)
+        rc.deposed = key
+        out.append(rc)
+    return out
+
+
+def forced_create_before_destroy(g: Graph) -> set[str]:
+    """Config ids of the resources create_before_destroy is forced onto: everything a
+    resource with create_before_destroy depends on, transitively (Terraform's
+    ForcedCBDTransformer). Otherwise a dependency replaced destroy-first would have to be
+    destroyed before its CBD dependent's old object lets go of it, and its new object
+    created before the dependent's new one: a cycle in the apply order."""
+    from fgform.graph import resource_dependencies
+
+    memo: dict[str, set[str]] = {}
+    todo = [nid for nid, node in g.nodes.items() if node.kind == "resource"
+            and node.obj.lifecycle.create_before_destroy]
+    forced: set[str] = set()
+    while todo:
+        nid = todo.pop()
+        for dep in resource_dependencies(g, nid, memo):
+            if dep not in forced:
+                forced.add(dep)
+                todo.append(dep)
+    return forced
 
 
 def _delete_reason(config: Config, addr: Address, result: Any, module_instances: set[str]
@@ -625,4 +690,5 @@ def configuration_json(config: Config) -> dict[str, Any]:
 
 
 __all__ = ["PlanOptions", "make_plan", "refresh_state", "configuration_json",
+           "forced_create_before_destroy",
            "schema_sensitive_paths", "TARGET_WARNING", "UNKNOWN"]

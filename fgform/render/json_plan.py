@@ -163,6 +163,11 @@ def resource_change_json(rc: ResourceChange,
     """One entry of `resource_changes` (or `resource_drift`); `after` is
     `_change_values(rc.after, rc.after_sensitive)` when the caller has it already."""
     out = _addr_fields(rc.address)
+    if rc.deposed:
+        # Terraform's place for it: after the address fields, before provider_name.
+        provider = out.pop("provider_name")
+        out["deposed"] = rc.deposed
+        out["provider_name"] = provider
     before_v, _, before_s = _change_values(rc.before, rc.before_sensitive)
     after_v, after_u, after_s = after or _change_values(rc.after, rc.after_sensitive)
     change: dict[str, Any] = {
@@ -196,7 +201,8 @@ def output_change_json(oc: OutputChange) -> dict[str, Any]:
 
 def _resource_value(addr: Address, values: dict[str, Any], sensitive: list,
                     depends_on: list[str] | None = None, tainted: bool = False,
-                    shapes: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
+                    shapes: tuple[Any, Any, Any] | None = None,
+                    deposed_key: str = "") -> dict[str, Any]:
     out = _addr_fields(addr)
     out.pop("module_address", None)  # state/planned_values resources don't carry it
     out["schema_version"] = 0
@@ -209,6 +215,8 @@ def _resource_value(addr: Address, values: dict[str, Any], sensitive: list,
         out["depends_on"] = sorted(depends_on)
     if tainted:
         out["tainted"] = True
+    if deposed_key:
+        out["deposed_key"] = deposed_key
     return out
 
 
@@ -250,6 +258,11 @@ def state_values_json(state: StateFile | None) -> dict[str, Any]:
         assert inst is not None
         entries.append((addr, _resource_value(addr, inst.attributes, inst.sensitive_paths,
                                               inst.dependencies, inst.status == "tainted")))
+    # Terraform lists each deposed object as a resource of its own, with its deposed_key
+    # (after the instance's current object: the module tree's sort is stable).
+    for addr, key, attrs, holder in state.deposed_objects():
+        entries.append((addr, _resource_value(addr, attrs, holder.sensitive_paths,
+                                              holder.dependencies, deposed_key=key)))
     out: dict[str, Any] = {}
     if outputs:
         out["outputs"] = outputs

@@ -80,7 +80,9 @@ def render_markdown(plan: Plan, *, plan_file: str = "plan.fgplan", title: str = 
         summary = f"**{add}** to add, **{change}** to change, **{destroy}** to destroy"
     else:
         summary = "no changes"
-    dangerous = [{"address": str(c.address), "what": _what(c.action, c.reason)}
+    dangerous = [{"address": str(c.address) + (f" (deposed object {c.deposed})"
+                                               if c.deposed else ""),
+                  "what": _what(c.action, c.reason)}
                  for c in plan.changes if c.action is Action.DELETE or c.action.is_replace]
     drift = [{"address": str(c.address),
               "what": "was deleted" if c.action is Action.DELETE else

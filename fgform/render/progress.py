@@ -76,10 +76,16 @@ def truncate_id(value: str, max_len: int = MAX_ID_LEN) -> str:
     return left + "..." + value[right_idx:]
 
 
-def _display(addr: Address, deposed: bool) -> str:
-    # Terraform names the old object of a create-before-destroy replacement by its deposed
-    # key; fgform keeps no key, so the marker alone says which object is meant.
-    return f"{addr} (deposed object)" if deposed else str(addr)
+def _display(addr: Address, deposed: bool, key: str = "") -> str:
+    """Terraform names the old object of a create-before-destroy replacement by its deposed
+    key: `fg_service.web (deposed object ab12cd34)`."""
+    if not deposed and not key:
+        return str(addr)
+    return f"{addr} (deposed object {key})" if key else f"{addr} (deposed object)"
+
+
+def _shown(event: ApplyStarted | ApplyProgress | ApplyFinished) -> str:
+    return _display(event.address, event.deposed, event.deposed_key)
 
 
 def summary_line(added: int, changed: int, destroyed: int, destroy_mode: bool = False) -> str:
@@ -120,14 +126,14 @@ class TextProgress:
     def pre_apply(self, event: ApplyStarted) -> None:
         verb = _START_VERB.get(event.action, "Applying")
         suffix = f" [{event.id_key}={event.id_value}]" if event.id_key and event.id_value else ""
-        self.write(self._bold(f"{_display(event.address, event.deposed)}: {verb}...{suffix}"))
+        self.write(self._bold(f"{_shown(event)}: {verb}...{suffix}"))
 
     def still_running(self, event: ApplyProgress) -> None:
         verb = _PROGRESS_VERB.get(event.action, "applying")
         id_part = ""
         if event.id_key and event.id_value:
             id_part = f"{event.id_key}={truncate_id(event.id_value)}, "
-        self.write(self._bold(f"{_display(event.address, event.deposed)}: Still {verb}... "
+        self.write(self._bold(f"{_shown(event)}: Still {verb}... "
                               f"[{id_part}{format_duration(event.elapsed)} elapsed]"))
 
     def post_apply(self, event: ApplyFinished) -> None:
@@ -135,7 +141,7 @@ class TextProgress:
             return  # errors are printed once, together, by finish()
         noun = _NOUN.get(event.action, "Apply")
         suffix = f" [{event.id_key}={event.id_value}]" if event.id_key and event.id_value else ""
-        self.write(self._bold(f"{_display(event.address, event.deposed)}: {noun} complete "
+        self.write(self._bold(f"{_shown(event)}: {noun} complete "
                               f"after {format_duration(event.elapsed)}{suffix}"))
 
     def finish(self, result: ApplyResult) -> None:
@@ -200,13 +206,13 @@ class JsonProgress:
             extra = {"id_key": event.id_key, "id_value": event.id_value}
             suffix = f" [{event.id_key}={event.id_value}]"
         verb = _START_VERB.get(event.action, "Applying")
-        self.emit("info", f"{_display(event.address, event.deposed)}: {verb}...{suffix}",
+        self.emit("info", f"{_shown(event)}: {verb}...{suffix}",
                   "apply_start", hook=self._hook(event.address, event.action, **extra))
 
     def still_running(self, event: ApplyProgress) -> None:
         verb = _PROGRESS_VERB.get(event.action, "applying")
         elapsed = int(round(event.elapsed))
-        self.emit("info", f"{_display(event.address, event.deposed)}: Still {verb}... "
+        self.emit("info", f"{_shown(event)}: Still {verb}... "
                           f"[{format_duration(elapsed)} elapsed]",
                   "apply_progress",
                   hook=self._hook(event.address, event.action, elapsed_seconds=elapsed))
@@ -214,7 +220,7 @@ class JsonProgress:
     def post_apply(self, event: ApplyFinished) -> None:
         noun = _NOUN.get(event.action, "Apply")
         elapsed = int(round(event.elapsed))
-        shown = _display(event.address, event.deposed)
+        shown = _shown(event)
         if event.error is not None:
             self.emit("info", f"{shown}: {noun} errored after {format_duration(elapsed)}",
                       "apply_errored",

@@ -432,10 +432,14 @@ def _header(rc: ResourceChange, st: _Style, drift: bool) -> list[str]:
             out.append(f"  # (because {rc.repair})")
         return out
     if a is Action.DELETE:
-        out = [f"{bold} will be {st.c(_BOLD + _RED, 'destroyed')}"]
+        deposed = f" (deposed object {rc.deposed})" if rc.deposed else ""
+        out = [f"{bold}{deposed} will be {st.c(_BOLD + _RED, 'destroyed')}"]
         why = _delete_reason(rc)
         if why:
             out.append(f"  # ({why})")
+        if rc.deposed:
+            # Terraform's words for this unusual situation.
+            out.append("  # (left over from a partially-failed replacement of this instance)")
         return out
     if a.is_replace:
         if rc.reason is ActionReason.REPLACE_BECAUSE_TAINTED:

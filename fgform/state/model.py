@@ -6,6 +6,7 @@ and writes it atomically under a lock; nothing here touches the disk.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,35 @@ STATE_VERSION = 1
 
 @dataclass(slots=True)
 class InstanceState:
+    """One resource instance: its current object and any deposed ones.
+
+    `attributes` is the current object; None only while the instance has deposed objects
+    but no current one (a create_before_destroy replacement deposed the old object and its
+    successor does not exist yet). Such an entry is invisible to `StateFile.get`,
+    `addresses` and `sorted_instances`: there is no current object to plan or refresh.
+
+    `deposed` holds Terraform's deposed objects: old objects of a create_before_destroy
+    replacement that still exist, by deposed key (8 hex digits) -> their attributes. Apply
+    deposes the current object before creating its successor and forgets the deposed one
+    once it is deleted; whatever a crash or failure leaves here, the next plan deletes.
+    Deposed objects share the instance's `sensitive_paths` and `dependencies`.
+    """
+
     index_key: Key
-    attributes: dict[str, Any]
+    attributes: dict[str, Any] | None
     sensitive_paths: list[list[str | int]] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)  # resource addresses
     status: str = "ready"  # "ready" or "tainted"
     create_before_destroy: bool = False
+    deposed: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def new_deposed_key(taken: Any = ()) -> str:
+    """A random deposed key (8 hex digits, as Terraform's), not one of `taken`."""
+    while True:
+        key = secrets.token_hex(4)
+        if key not in taken:
+            return key
 
 
 @dataclass(slots=True)
@@ -61,7 +85,8 @@ class StateFile:
         self.resources.append(r)
         return r
 
-    def get(self, addr: Address) -> InstanceState | None:
+    def instance(self, addr: Address) -> InstanceState | None:
+        """The instance entry, whether or not it has a current object (see `get`)."""
         r = self._resource(addr)
         if r is None:
             return None
@@ -70,34 +95,116 @@ class StateFile:
                 return inst
         return None
 
+    def get(self, addr: Address) -> InstanceState | None:
+        """The instance with its current object; None when it has none (absent, or only
+        deposed objects)."""
+        inst = self.instance(addr)
+        return inst if inst is not None and inst.attributes is not None else None
+
     def set(self, addr: Address, inst: InstanceState) -> None:
+        """Make `inst` the instance at `addr`. Deposed objects already recorded there stay
+        (they are the instance's, not its current object's)."""
         inst.index_key = addr.key
         created = self._resource(addr) is None
         r = self._resource(addr, create=True)
         assert r is not None
+        old = next((i for i in r.instances if i.index_key == addr.key), None)
+        if old is not None and old.deposed and old is not inst:
+            inst.deposed = {**old.deposed, **inst.deposed}
         r.instances = [i for i in r.instances if i.index_key != addr.key] + [inst]
         # Apply calls this after every step: sort only what changed, not the whole state.
         r.instances.sort(key=_instance_order)
         if created:
             self.resources.sort(key=_resource_order)
 
-    def remove(self, addr: Address) -> InstanceState | None:
+    def remove(self, addr: Address, *, keep_deposed: bool = False) -> InstanceState | None:
+        """Forget the instance at `addr` and return it (None if absent).
+
+        With `keep_deposed`, only the current object is forgotten: deposed objects stay
+        (in an entry without a current object), and the returned instance has none.
+        """
         r = self._resource(addr)
         if r is None:
             return None
         found = next((i for i in r.instances if i.index_key == addr.key), None)
         r.instances = [i for i in r.instances if i.index_key != addr.key]
+        if keep_deposed and found is not None and found.deposed:
+            holder = InstanceState(found.index_key, None, list(found.sensitive_paths),
+                                   list(found.dependencies), found.status,
+                                   found.create_before_destroy, found.deposed)
+            found.deposed = {}
+            r.instances.append(holder)
+            r.instances.sort(key=_instance_order)
         if not r.instances:
             self.resources.remove(r)
         return found
 
+    # -- deposed objects --------------------------------------------------------------------
+    def depose(self, addr: Address, key: str | None = None) -> str | None:
+        """Move the current object at `addr` to the deposed objects (under `key`, or a new
+        random key); return the key, or None when there is no current object."""
+        inst = self.get(addr)
+        if inst is None:
+            return None
+        key = key or new_deposed_key(inst.deposed)
+        assert inst.attributes is not None
+        inst.deposed[key] = inst.attributes
+        inst.attributes = None
+        inst.status = "ready"
+        return key
+
+    def restore_deposed(self, addr: Address, key: str) -> bool:
+        """Make the deposed object `key` current again, if the instance has no current
+        object (Terraform's MaybeRestoreResourceInstanceDeposed)."""
+        inst = self.instance(addr)
+        if inst is None or inst.attributes is not None or key not in inst.deposed:
+            return False
+        inst.attributes = inst.deposed.pop(key)
+        return True
+
+    def set_deposed(self, addr: Address, key: str, attributes: dict[str, Any]) -> None:
+        """Record (or replace) the deposed object `key` at `addr`."""
+        inst = self.instance(addr)
+        if inst is None:
+            self.set(addr, InstanceState(addr.key, None, deposed={key: attributes}))
+        else:
+            inst.deposed[key] = attributes
+
+    def remove_deposed(self, addr: Address, key: str) -> dict[str, Any] | None:
+        """Forget the deposed object `key` (it was deleted); an instance left with neither
+        a current nor a deposed object goes too. Returns the object's attributes."""
+        inst = self.instance(addr)
+        if inst is None or key not in inst.deposed:
+            return None
+        attrs = inst.deposed.pop(key)
+        if inst.attributes is None and not inst.deposed:
+            self.remove(addr)
+        return attrs
+
+    def deposed_objects(self) -> list[tuple[Address, str, dict[str, Any], InstanceState]]:
+        """Every deposed object as (address, deposed key, attributes, its instance), sorted
+        by address and key."""
+        out = []
+        for r in self.resources:
+            module: tuple[ModuleStep, ...] | None = None
+            for inst in r.instances:
+                if not inst.deposed:
+                    continue
+                if module is None:
+                    module = _parse_module(r.module)
+                addr = Address(r.type, r.name, inst.index_key, module)
+                out.extend((addr, k, v, inst) for k, v in inst.deposed.items())
+        out.sort(key=lambda t: (t[0].sort_key(), t[1]))
+        return out
+
     def addresses(self) -> list[Address]:
-        """Every instance address in state, sorted."""
+        """Every instance address in state that has a current object, sorted."""
         out = []
         for r in self.resources:
             module = _parse_module(r.module)
             for inst in r.instances:
-                out.append(Address(r.type, r.name, inst.index_key, module))
+                if inst.attributes is not None:
+                    out.append(Address(r.type, r.name, inst.index_key, module))
         return sorted(out)
 
     def sorted_instances(self) -> list[tuple[Address, InstanceState | None]]:
@@ -117,6 +224,8 @@ class StateFile:
                 if keys is None:
                     keys = by_key[id(r)] = {}
                     for i in r.instances:
+                        if i.attributes is None:
+                            continue  # no current object: get() does not see it
                         try:
                             keys.setdefault(i.index_key, i)  # the first, as get() finds
                         except TypeError:  # an unhashable key (not one fgform writes)
@@ -126,7 +235,8 @@ class StateFile:
                 except TypeError:
                     inst = None
                 if inst is None:  # absent, or unhashable: get()'s own scan
-                    inst = next((i for i in r.instances if i.index_key == addr.key), None)
+                    inst = next((i for i in r.instances if i.index_key == addr.key
+                                 and i.attributes is not None), None)
             out.append((addr, inst))
         return out
 
@@ -152,17 +262,7 @@ class StateFile:
                     "module": r.module,
                     "type": r.type,
                     "name": r.name,
-                    "instances": [
-                        {
-                            "index_key": i.index_key,
-                            "status": i.status,
-                            "attributes": i.attributes,
-                            "sensitive_paths": i.sensitive_paths,
-                            "dependencies": sorted(i.dependencies),
-                            "create_before_destroy": i.create_before_destroy,
-                        }
-                        for i in r.instances
-                    ],
+                    "instances": [_instance_dict(i) for i in r.instances],
                 }
                 for r in self.resources
             ],
@@ -193,11 +293,26 @@ class StateFile:
                         dependencies=i.get("dependencies", []),
                         status=i.get("status", "ready"),
                         create_before_destroy=i.get("create_before_destroy", False),
+                        deposed=dict(i.get("deposed") or {}),
                     )
                     for i in r.get("instances", [])
                 ],
             ))
         return st
+
+
+def _instance_dict(i: InstanceState) -> dict[str, Any]:
+    out = {
+        "index_key": i.index_key,
+        "status": i.status,
+        "attributes": i.attributes,
+        "sensitive_paths": i.sensitive_paths,
+        "dependencies": sorted(i.dependencies),
+        "create_before_destroy": i.create_before_destroy,
+    }
+    if i.deposed:  # written only when there are any: most states never have one
+        out["deposed"] = {k: i.deposed[k] for k in sorted(i.deposed)}
+    return out
 
 
 def _instance_order(inst: InstanceState) -> tuple:

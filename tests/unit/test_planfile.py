@@ -34,7 +34,8 @@ def test_unknown_is_encoded_losslessly() -> None:
     assert decode_value(json.loads(json.dumps(enc))) == v
 
 
-@pytest.mark.parametrize("case", ["replace_force_new", "drift", "destroy", "create"])
+@pytest.mark.parametrize("case", ["replace_force_new", "drift", "destroy", "create",
+                                  "deposed_objects"])
 def test_round_trip(tmp_path: Path, case: str) -> None:
     plan = plan_case(FIX / case)
     plan.variables["api_key"] = Sensitive("s3cr3t")

@@ -23,6 +23,7 @@ C, U, D = Action.CREATE, Action.UPDATE, Action.DELETE
 WEB = parse_address("fg_service.web")
 MAIN = parse_address("fg_cluster.main")
 MOD = parse_address('module.app.fg_service.api["blue"]')
+DK = "ab12cd34"  # the deposed key of MOD's old object
 
 
 def result(added: int = 0, changed: int = 0, destroyed: int = 0, **kw) -> ApplyResult:
@@ -37,9 +38,9 @@ def drive(printer) -> None:
     printer.pre_apply(ApplyStarted(MAIN, U, "id", "main"))
     printer.still_running(ApplyProgress(MAIN, U, 70, "id", "main"))
     printer.post_apply(ApplyFinished(MAIN, U, 71, "id", "main"))
-    printer.pre_apply(ApplyStarted(MOD, D, "id", "api", deposed=True))
-    printer.still_running(ApplyProgress(MOD, D, 10, "id", "api", deposed=True))
-    printer.post_apply(ApplyFinished(MOD, D, 0.4, deposed=True))
+    printer.pre_apply(ApplyStarted(MOD, D, "id", "api", deposed=True, deposed_key=DK))
+    printer.still_running(ApplyProgress(MOD, D, 10, "id", "api", deposed=True, deposed_key=DK))
+    printer.post_apply(ApplyFinished(MOD, D, 0.4, deposed=True, deposed_key=DK))
 
 
 TEXT_GOLDEN = """\
@@ -49,9 +50,9 @@ fg_service.web: Creation complete after 12s [id=web-1a2b]
 fg_cluster.main: Modifying... [id=main]
 fg_cluster.main: Still modifying... [id=main, 1m10s elapsed]
 fg_cluster.main: Modifications complete after 1m11s [id=main]
-module.app.fg_service.api["blue"] (deposed object): Destroying... [id=api]
-module.app.fg_service.api["blue"] (deposed object): Still destroying... [id=api, 10s elapsed]
-module.app.fg_service.api["blue"] (deposed object): Destruction complete after 0s
+module.app.fg_service.api["blue"] (deposed object ab12cd34): Destroying... [id=api]
+module.app.fg_service.api["blue"] (deposed object ab12cd34): Still destroying... [id=api, 10s elapsed]
+module.app.fg_service.api["blue"] (deposed object ab12cd34): Destruction complete after 0s
 
 Apply complete! Resources: 1 added, 1 changed, 1 destroyed.
 """

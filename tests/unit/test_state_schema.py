@@ -32,7 +32,11 @@ def rich_state() -> StateFile:
     st.set(parse_address("fg_service.web[0]"), InstanceState(0, {
         "load_balancer": [{"target_group": "tg", "container_port": 8080}],
         "desired_count": 2, "deployment": None}, dependencies=["fg_cluster.main"],
-        create_before_destroy=True))
+        create_before_destroy=True, deposed={"0a1b2c3d": {"desired_count": 1}}))
+    # An instance whose replacement was interrupted before the new object existed: only a
+    # deposed object, no current one.
+    st.set(parse_address("fg_service.web[1]"), InstanceState(1, None, deposed={
+        "deadbeef": {"desired_count": 2}}))
     st.set(parse_address('module.m["a b"].module.n[3].fg_task_definition.td["x"]'),
            InstanceState("x", {"container": [{"name": "web", "environment": {"K": "v"}}]},
                          sensitive_paths=[["container", 0, "environment", "K"]],
@@ -68,8 +72,23 @@ def test_schema_matches_the_model() -> None:
     res = schema["$defs"]["resource"]
     assert set(res["properties"]) == set(res["required"]) == set(d["resources"][0])
     ins = schema["$defs"]["instance"]
-    assert set(ins["properties"]) == set(ins["required"]) == set(
-        d["resources"][0]["instances"][0])
+    svc = next(r for r in d["resources"] if r["type"] == "fg_service")
+    # `deposed` is written only when there are deposed objects: the one optional field.
+    assert set(ins["properties"]) == set(svc["instances"][0])
+    assert set(ins["required"]) == set(ins["properties"]) - {"deposed"}
+    assert set(d["resources"][0]["instances"][0]) == set(ins["required"])
+
+
+def test_deposed_objects_round_trip() -> None:
+    st = rich_state()
+    again = StateFile.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert again.to_dict() == st.to_dict()
+    web0, web1 = parse_address("fg_service.web[0]"), parse_address("fg_service.web[1]")
+    assert again.get(web0).deposed == {"0a1b2c3d": {"desired_count": 1}}
+    # No current object: invisible to get/addresses, but its deposed object is listed.
+    assert again.get(web1) is None and web1 not in again.addresses()
+    assert [(str(a), k) for a, k, _, _ in again.deposed_objects()] == [
+        ("fg_service.web[0]", "0a1b2c3d"), ("fg_service.web[1]", "deadbeef")]
 
 
 def _break(doc: dict[str, Any], how: str) -> dict[str, Any]:
@@ -97,13 +116,22 @@ def _break(doc: dict[str, Any], how: str) -> dict[str, Any]:
         del doc["outputs"]["url"]["sensitive"]
     elif how == "attributes not an object":
         i["attributes"] = []
+    elif how == "null attributes without deposed":
+        i["attributes"] = None
+    elif how == "bad deposed key":
+        i["deposed"] = {"old": {"id": "x"}}
+    elif how == "empty deposed":
+        i["deposed"] = {}
+    elif how == "deposed not an object":
+        i["deposed"] = {"0a1b2c3d": "x"}
     return doc
 
 
 @pytest.mark.parametrize("how", [
     "no lineage", "bad lineage", "negative serial", "future version", "extra key",
     "bad status", "float key", "bad module", "no instances", "output without sensitive",
-    "attributes not an object",
+    "attributes not an object", "null attributes without deposed", "bad deposed key",
+    "empty deposed", "deposed not an object",
 ])
 def test_schema_rejects_broken_states(tmp_path: Path, how: str,
                                       validator: jsonschema.Draft202012Validator) -> None:
