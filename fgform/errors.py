@@ -106,3 +106,20 @@ class StaleLockError(FgformError):
 
 class DockerUnavailableError(FgformError):
     """The Docker engine cannot be reached."""
+
+
+def redact(diags: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]:
+    """The diagnostics with every occurrence of a secret replaced by `(sensitive value)`;
+    longest first, so a secret containing another is replaced whole."""
+    if not secrets:
+        return diags
+    order = sorted(secrets, key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for secret in order:
+            text = text.replace(secret, "(sensitive value)")
+        return text
+
+    for d in diags:
+        d.summary, d.detail, d.hint = scrub(d.summary), scrub(d.detail), scrub(d.hint)
+    return diags

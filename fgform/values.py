@@ -129,3 +129,18 @@ def cty_type(value: Any) -> Any:
     if isinstance(value, dict):
         return ["object", {str(k): cty_type(v) for k, v in sorted(value.items())}]
     return "dynamic"
+
+
+def sensitive_strings(value: Any, _inside: bool = False) -> set[str]:
+    """The text of every sensitive leaf in a value (strings of 3+ characters and numbers),
+    so messages that quote a value can be scrubbed of them."""
+    if isinstance(value, Sensitive):
+        return sensitive_strings(value.value, True)
+    if isinstance(value, dict):
+        return {s for v in value.values() for s in sensitive_strings(v, _inside)}
+    if isinstance(value, (list, tuple)):
+        return {s for v in value for s in sensitive_strings(v, _inside)}
+    if not _inside or value is None or isinstance(value, bool) or value is UNKNOWN:
+        return set()
+    text = str(value)
+    return {text} if len(text) >= 3 else set()

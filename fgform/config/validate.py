@@ -28,10 +28,10 @@ from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
 from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.config.variables import resolve_variables
-from fgform.errors import Diagnostic, Severity
+from fgform.errors import Diagnostic, Severity, redact
 from fgform.graph import module_prefix, validate_resolver, walk
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, unmark
+from fgform.values import UNKNOWN, sensitive_strings, unmark
 
 # Attributes inside nested blocks that name another resource: (type, block path, attribute)
 # -> (target type, target attribute). The top-level ones are in schema.REFERENCE_ATTRIBUTES.
@@ -83,7 +83,9 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
             diags.extend(check_reference_attributes(res, cfg, path))
             diags.extend(check_ignore_changes(res))
     diags.extend(check_load_balancers(result.configs, result.resources))
-    return sort_diagnostics(_dedupe(diags))
+    # Conversion and lookup errors quote the offending value; a sensitive one must not reach
+    # a terminal or a CI log that way.
+    return sort_diagnostics(redact(_dedupe(diags), sensitive_strings(values)))
 
 
 def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:
