@@ -80,8 +80,18 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     from fgform import workflow
 
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
-    the_plan = workflow.make_plan(ws, mode=_mode(destroy, refresh_only), targets=targets,
-                                  replace=replaces, refresh=refresh)
+    mode = _mode(destroy, refresh_only)
+    # Held while planning, as Terraform does: refresh talks to the fleet, which must not
+    # interleave with a concurrent apply. Not when the state's directory does not exist yet:
+    # there is nothing to refresh and nobody holds the lock (taking it would make the
+    # directory, and a plan leaves no files behind).
+    import contextlib
+
+    held = _lock(env, ws.store, "OperationTypePlan", lock_timeout) \
+        if Path(ws.store.path).parent.exists() else contextlib.nullcontext()
+    with held:
+        the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
+                                      refresh=refresh)
     if as_json:
         from fgform.render.json_plan import plan_json
 
@@ -209,7 +219,7 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
     if not path.is_file():
         path = Path(plan_file)
     the_plan = load_plan(path)
-    ws = workflow.open_workspace(env.dir, [], state_path, check=False)
+    ws = workflow.open_workspace(env.dir, [], state_path, check=False, require_values=False)
     ws.variables = dict(the_plan.variables)
     with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
@@ -556,24 +566,67 @@ def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> 
 @pass_env
 def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, vars,
               var_files) -> None:
-    """The service scheduler: restore every service's desired count of healthy tasks."""
-    from fgform import workflow
-    from fgform.render.progress import TextProgress
+    """The service scheduler: restore every service's desired count of healthy tasks.
 
-    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    Works from the state alone (never the configuration: a change there is for plan and
+    apply to review). Exits 1 when any service could not be reconciled."""
+    del vars, var_files  # accepted for compatibility; the configuration is not read
+    from fgform import workflow
+    from fgform.state.store import StateStore
+
+    store = StateStore(workflow.state_only(env.dir, state_path))
     while True:
-        with _lock(env, ws.store, "OperationTypeReconcile", lock_timeout):
-            the_plan = workflow.make_plan(ws, targets=[
-                str(a) for a in (ws.store.read().addresses() if ws.store.read() else [])
-                if a.type == "fg_service"])
-            services = [c for c in the_plan.changes
-                        if c.address.type == "fg_service" and c.action.value != " "]
-            if services:
-                printer = TextProgress(env.out, color=env.color)
-                outcome = workflow.apply(ws, the_plan, hooks=printer)
-                printer.finish(outcome.result)
-            elif not watch:
-                env.out("All services are at their desired count.")
+        with _lock(env, store, "OperationTypeReconcile", lock_timeout):
+            failed = _reconcile_pass(env, store)
         if not watch:
+            if failed:
+                raise SystemExit(1)
             return
         time.sleep(interval)
+
+
+def _reconcile_pass(env: Env, store) -> int:
+    """One pass over the services in state (the caller holds the lock); prints a line per
+    service, writes what each reconcile returns to state; returns how many failed."""
+    import dataclasses
+
+    from fgform import workflow
+    from fgform.fleet.docker.drivers import drivers
+
+    st = store.read()
+    if st is None:
+        raise FgformError("No state file was found: apply the configuration first.")
+    services = [a for a in st.addresses() if a.type == "fg_service"]
+    if not services:
+        env.out("No services in the state.")
+        return 0
+    driver: Any = drivers()["fg_service"]
+    ctx = workflow.fleet_context(env.dir, st)
+    items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
+    try:
+        live = driver.read(ctx, items)
+    except Exception as exc:  # noqa: BLE001 - reported, then exit 1
+        env.err(f"Error: reading the services: {exc}")
+        return len(services)
+    failed = 0
+    for addr in services:
+        inst = st.get(addr)
+        assert inst is not None
+        before = (live.get(addr) or {}).get("running_count") or 0
+        try:
+            after = driver.reconcile(ctx, addr, dict(inst.attributes))
+        except Exception as exc:  # noqa: BLE001 - one service's failure is reported
+            failed += 1
+            env.err(f"Error: {addr}: {exc}")
+            continue
+        st.set(addr, dataclasses.replace(inst, attributes=after))
+        store.write(st)
+        ctx.resources[str(addr)] = after
+        count = after.get("running_count") or 0
+        desired = after.get("desired_count") or 0
+        if isinstance(count, int) and isinstance(before, int) and count > before:
+            env.out(f"{addr}: restored {count - before} task(s) "
+                    f"({count}/{desired} running)")
+        else:
+            env.out(f"{addr}: at desired count ({count}/{desired} running)")
+    return failed

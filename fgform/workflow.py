@@ -81,15 +81,19 @@ class Workspace:
 
 
 def open_workspace(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
-                   check: bool = True) -> Workspace:
-    """Load and validate the configuration; raise DiagnosticsError on any error."""
+                   check: bool = True, require_values: bool = True) -> Workspace:
+    """Load and validate the configuration; raise DiagnosticsError on any error.
+
+    With `require_values` False a variable without a value is no error (applying a saved
+    plan: the plan's variables replace the workspace's)."""
     from fgform.config.validate import validate_config
     from fgform.config.variables import resolve_variables
     from fgform.state.store import default_state_path
 
     config, diags = load(dir)
     _raise(diags)
-    variables, vdiags = resolve_variables(config.module, dir, list(var_args))
+    variables, vdiags = resolve_variables(config.module, dir, list(var_args),
+                                          require_values=require_values)
     diags += vdiags
     _raise(diags)
     if check:
@@ -237,6 +241,17 @@ def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
     return out
 
 
+def forget_gone(state: StateFile, refreshed: StateFile) -> list[Address]:
+    """Drop from `state` the current objects that `refreshed` (the plan's refreshed state)
+    no longer has: refresh found them deleted outside fgform. Deposed objects stay. Returns
+    the addresses forgotten."""
+    gone = [a for a in state.addresses()
+            if (r := refreshed.instance(a)) is None or r.attributes is None]
+    for addr in gone:
+        state.remove(addr, keep_deposed=True)
+    return gone
+
+
 # Resource types whose drivers talk to the Docker engine.
 _DOCKER_TYPES = frozenset({"fg_registry", "fg_image", "fg_cluster", "fg_service",
                            "fg_load_balancer"})
@@ -292,6 +307,10 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
         # Refresh results (drift accepted into state) count as part of the plan.
         if plan.prior_state is not None:
             state.resources = plan.prior_state.resources
+    elif plan.mode is PlanMode.DESTROY and plan.prior_state is not None:
+        # Nothing is planned for what refresh found deleted outside fgform: forget it here,
+        # or it stays in state for ever. Everything else stays as recorded.
+        forget_gone(state, plan.prior_state)
     ctx = fleet_context(ws.dir, state)
     result = apply_plan(plan, state, all_drivers, ctx, store.write, parallelism=parallelism,
                         hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(ws),

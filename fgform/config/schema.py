@@ -78,6 +78,13 @@ class ResourceSchema:
     # though its configuration did not change (a service with a task removed by hand), or
     # None. The planner turns a reason into an in-place update that repairs the object.
     needs_repair: Callable[[dict[str, Any]], str | None] | None = None
+    # False when the new object of a replacement would share its Docker identity with the
+    # old one (a fixed container or network name, tasks adopted by address label): deleting
+    # the deposed old object would then take the new one with it. The planner replaces such
+    # a resource destroy-first even under create_before_destroy, and says why (the reason
+    # below, completing "its new object ...").
+    create_before_destroy_supported: bool = True
+    create_before_destroy_conflict: str = ""
 
     def attr(self, name: str) -> AttrSchema | None:
         return self.body.attr(name)
@@ -139,6 +146,8 @@ FG_REGISTRY = ResourceSchema(
         _computed("endpoint", "string", "host:port to push to and pull from."),
         _computed("volume", "string", "Named volume holding the registry's data."),
     )),
+    create_before_destroy_supported=False,
+    create_before_destroy_conflict="would use the same fixed container name as the old one",
 )
 
 def _image_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
@@ -262,6 +271,8 @@ FG_CLUSTER = ResourceSchema(
                         _a("instance_memory", "number", "Memory per instance, MiB.", min=64),
                     )),
     )),
+    create_before_destroy_supported=False,
+    create_before_destroy_conflict="would use the same Docker network name as the old one",
 )
 
 # -- fg_target_group -------------------------------------------------------------------------
@@ -397,6 +408,9 @@ FG_SERVICE = ResourceSchema(
     # A deployment replaces or adds tasks: which tasks run is only known after apply.
     recomputed_on_update=("running_count", "tasks"),
     needs_repair=_service_needs_repair,
+    create_before_destroy_supported=False,
+    create_before_destroy_conflict="would adopt the old object's tasks (found by the "
+                                   "address label), which deleting the old object stops",
 )
 
 SCHEMAS: dict[str, ResourceSchema] = {

@@ -452,6 +452,7 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                 continue
             changes[addr] = _change(addr, d, inst, [], inst.dependencies, lifecycle)
     _raise_all(errors)
+    plan.warnings += downgrade_create_before_destroy(changes, graph)
     plan.changes = [changes[a] for a in sorted(changes)]
     if state is not None:
         plan.changes += _deposed_changes(config, state, options.targets, set())
@@ -503,6 +504,83 @@ def forced_create_before_destroy(g: Graph) -> set[str]:
                 forced.add(dep)
                 todo.append(dep)
     return forced
+
+
+def downgrade_create_before_destroy(changes: dict[Address, ResourceChange],
+                                    g: Graph) -> list[str]:
+    """Turn create-first replacements destroy-first where create-first cannot work, in place;
+    returns a warning for each.
+
+    (1) A type whose new object shares its Docker identity with the old one
+    (`create_before_destroy_supported` False): deleting the deposed old object would delete
+    the new one. (2) Then, to a fixpoint, a create-first replacement that depends
+    (transitively) on a destroy-first one: the destroy-first dependency waits for the
+    dependent's old object to go, which (create-first) waits for its new object, which waits
+    for the dependency's new object, which waits for its destroy: a cycle in the apply order.
+    """
+    from fgform.graph import resource_dependencies
+
+    memo: dict[str, set[str]] = {}
+    closure: dict[str, set[str]] = {}
+
+    def deps_of(cid: str) -> set[str]:
+        if cid not in closure:
+            closure[cid] = set()  # guards against cycles
+            out: set[str] = set()
+            for d in resource_dependencies(g, cid, memo) if cid in g.nodes else ():
+                out |= {d} | deps_of(d)
+            closure[cid] = out
+        return closure[cid]
+
+    warnings: list[str] = []
+    destroy_first: set[str] = set()  # config ids with a destroy-first replacement
+    for addr, rc in sorted(changes.items()):
+        schema = get_schema(addr.type)
+        if schema is None or schema.create_before_destroy_supported:
+            if rc.action is Action.DELETE_THEN_CREATE:
+                destroy_first.add(_config_id(addr))
+            continue
+        if rc.action is Action.CREATE_THEN_DELETE:
+            rc.action = Action.DELETE_THEN_CREATE
+            warnings.append(_warning(
+                f"create_before_destroy is not possible for {addr}",
+                f"{addr} must be replaced, and create_before_destroy is in effect for it "
+                f"(set in its lifecycle, or forced by a dependent that has it), but a new "
+                f"{addr.type} {schema.create_before_destroy_conflict}: deleting the old "
+                f"object would delete the new one too.",
+                "It will be destroyed first and then created (-/+) instead."))
+        # Never recorded as create-first: a later replacement must not be either.
+        rc.create_before_destroy = False
+        if rc.action is Action.DELETE_THEN_CREATE:
+            destroy_first.add(_config_id(addr))
+    grew = True
+    while grew:
+        grew = False
+        for addr, rc in sorted(changes.items()):
+            if rc.action is not Action.CREATE_THEN_DELETE:
+                continue
+            blockers = sorted(deps_of(_config_id(addr)) & destroy_first)
+            if not blockers:
+                continue
+            rc.action = Action.DELETE_THEN_CREATE
+            rc.create_before_destroy = False
+            destroy_first.add(_config_id(addr))
+            grew = True
+            warnings.append(_warning(
+                f"create_before_destroy is not possible for {addr}",
+                f"{addr} must be replaced, and create_before_destroy is in effect for it, "
+                f"but it depends on {', '.join(blockers)}, which must be destroyed before "
+                f"it is created again: replacing {addr} create-first would make a cycle in "
+                f"the apply order.",
+                "It will be destroyed first and then created (-/+) instead."))
+    return warnings
+
+
+def _warning(summary: str, *paragraphs: str) -> str:
+    """A plan warning: the summary line, then the paragraphs wrapped as Terraform wraps."""
+    import textwrap
+
+    return "\n".join([summary] + [textwrap.fill(p, 76) for p in paragraphs])
 
 
 def _delete_reason(config: Config, addr: Address, result: Any, module_instances: set[str]
@@ -690,5 +768,5 @@ def configuration_json(config: Config) -> dict[str, Any]:
 
 
 __all__ = ["PlanOptions", "make_plan", "refresh_state", "configuration_json",
-           "forced_create_before_destroy",
+           "forced_create_before_destroy", "downgrade_create_before_destroy",
            "schema_sensitive_paths", "TARGET_WARNING", "UNKNOWN"]

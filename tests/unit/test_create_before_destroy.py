@@ -7,6 +7,7 @@ running operation does afterwards), which is what a kill -9 leaves on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from pathlib import Path
@@ -238,23 +239,33 @@ def test_leftover_deposed_delete_waits_for_the_instances_new_object() -> None:
 
 
 # -- plan -> crash -> plan -> apply, with the real planner ----------------------------------
+# (A load balancer: a cluster cannot be replaced create-first, see the downgrade tests.)
 CLUSTER_CBD = """
-resource "fg_cluster" "main" {
-  cidr_block = "10.99.0.0/24"
+resource "fg_load_balancer" "main" {
+  cluster      = "cl-1"
+  bind_address = "127.0.0.2"
+  listener {
+    port = 8080
+    fixed_response {}
+  }
 
   lifecycle {
     create_before_destroy = true
   }
 }
 """
-MAIN = parse_address("fg_cluster.main")
+MAIN = parse_address("fg_load_balancer.main")
+CLUSTER = parse_address("fg_cluster.main")
 
 
 def _old_cluster_state() -> StateFile:
     st = StateFile(lineage="00000000-0000-4000-8000-000000000000", serial=3)
     st.set(MAIN, InstanceState(None, {
-        "capacity": None, "cidr_block": "10.1.0.0/24", "id": "cl-old", "name": None,
-        "network_name": "fgform-old", "placement_strategy": "spread"},
+        "bind_address": "127.0.0.1", "cluster": "cl-1", "dns_name": "lb-old.fgform.local",
+        "endpoints": ["http://127.0.0.1:8080"], "id": "cl-old", "name": None,
+        "listener": [{"port": 8080, "default_target_group": None, "rule": [],
+                      "fixed_response": {"status_code": 404, "body": "",
+                                         "content_type": "text/plain"}}]},
         create_before_destroy=True))
     return st
 
@@ -285,26 +296,26 @@ def test_next_plan_destroys_what_a_crash_left_deposed(cluster_dir: Path) -> None
     assert [c.action for c in plan.changes] == [CTD]
     abort, release = threading.Event(), threading.Event()
     w = _world()
-    crash_on(w, "delete", "fg_cluster.main", abort, release)
+    crash_on(w, "delete", "fg_load_balancer.main", abort, release)
     try:
         r = _apply(w, plan, plan.prior_state, abort=abort)
     finally:
         release.set()
     assert r.aborted
     crashed = StateFile.from_dict(w.saves[-1])  # what a kill -9 leaves on disk
-    assert ids(w.saves[-1], "fg_cluster.main") == ("main-new", ["cl-old"])
+    assert ids(w.saves[-1], "fg_load_balancer.main") == ("main-new", ["cl-old"])
     key = next(iter(crashed.instance(MAIN).deposed))
 
     again = _plan(cluster_dir, crashed)
     assert [(c.action, c.deposed) for c in again.changes] == [(Action.NOOP, ""), (D, key)]
     assert again.changes[1].before["id"] == "cl-old"
     text = render_plan(again)
-    assert f"  # fg_cluster.main (deposed object {key}) will be destroyed\n" \
+    assert f"  # fg_load_balancer.main (deposed object {key}) will be destroyed\n" \
            "  # (left over from a partially-failed replacement of this instance)\n" in text
     assert "Plan: 0 to add, 0 to change, 1 to destroy." in text
     rc = plan_json(again)["resource_changes"]
     assert [(c["address"], c.get("deposed"), c["change"]["actions"]) for c in rc] == [
-        ("fg_cluster.main", None, ["no-op"]), ("fg_cluster.main", key, ["delete"])]
+        ("fg_load_balancer.main", None, ["no-op"]), ("fg_load_balancer.main", key, ["delete"])]
 
     # A destroy plan destroys it too.
     destroy = _plan(cluster_dir, crashed, PlanMode.DESTROY)
@@ -312,7 +323,7 @@ def test_next_plan_destroys_what_a_crash_left_deposed(cluster_dir: Path) -> None
 
     w2 = _world()
     r2 = _apply(w2, again, again.prior_state)
-    assert r2.ok and w2.log == [("delete", "fg_cluster.main")]
+    assert r2.ok and w2.log == [("delete", "fg_load_balancer.main")]
     final = StateFile.from_dict(w2.saves[-1])
     assert final.get(MAIN).attributes["id"] == "main-new" and final.deposed_objects() == []
     assert _plan(cluster_dir, final).changes[0].action is Action.NOOP
@@ -321,13 +332,13 @@ def test_next_plan_destroys_what_a_crash_left_deposed(cluster_dir: Path) -> None
 def test_partial_failure_then_the_next_plan_replaces_the_tainted_and_drops_the_deposed(
         cluster_dir: Path) -> None:
     plan = _plan(cluster_dir, _old_cluster_state())
-    w = _world(fail={"fg_cluster.main": PartialApplyError("network made, not labelled",
+    w = _world(fail={"fg_load_balancer.main": PartialApplyError("network made, not labelled",
                                                           {"id": "cl-half"})})
     r = _apply(w, plan, plan.prior_state)
     assert not r.ok
     after = StateFile.from_dict(w.saves[-1])
     assert after.get(MAIN).status == "tainted"
-    assert ids(w.saves[-1], "fg_cluster.main") == ("cl-half", ["cl-old"])
+    assert ids(w.saves[-1], "fg_load_balancer.main") == ("cl-half", ["cl-old"])
     key = next(iter(after.instance(MAIN).deposed))
 
     again = _plan(cluster_dir, after)
@@ -336,7 +347,7 @@ def test_partial_failure_then_the_next_plan_replaces_the_tainted_and_drops_the_d
     w2 = _world()
     r2 = _apply(w2, again, again.prior_state)
     assert r2.ok and (r2.added, r2.destroyed) == (1, 2)
-    assert w2.log[0] == ("create", "fg_cluster.main")
+    assert w2.log[0] == ("create", "fg_load_balancer.main")
     final = StateFile.from_dict(w2.saves[-1])
     assert final.get(MAIN).attributes["id"] == "main-new" and final.deposed_objects() == []
 
@@ -346,7 +357,7 @@ def test_refresh_keeps_deposed_objects_of_an_instance_deleted_outside(cluster_di
     st = _old_cluster_state()
     st.get(MAIN).deposed["ab12cd34"] = {"id": "cl-older"}
     config, _ = load_config(cluster_dir, use_cache=False)
-    plan = make_plan(config, {}, st, {"fg_cluster.main": None},
+    plan = make_plan(config, {}, st, {"fg_load_balancer.main": None},
                      PlanOptions(config_dir=str(cluster_dir), timestamp="x"))
     assert [(c.action, c.deposed) for c in plan.changes] == [(C, ""), (D, "ab12cd34")]
     assert plan.prior_state.instance(MAIN).deposed == {"ab12cd34": {"id": "cl-older"}}
@@ -383,17 +394,24 @@ def test_without_forcing_the_apply_order_has_a_cycle() -> None:
                                ch("t_b.b", DTC)], st), st)
 
 
+TG = parse_address("fg_target_group.web")
+LB = parse_address("fg_load_balancer.front")
+
+
 def test_forced_cbd_plan_applies_in_order_without_a_cycle() -> None:
     plan = plan_case(FIXTURES / "create_before_destroy_forced")
     actions = {str(c.address): (c.action, c.create_before_destroy) for c in plan.changes}
-    assert actions == {"fg_cluster.main": (CTD, True),  # forced: no lifecycle of its own
+    assert actions == {"fg_target_group.web": (CTD, True),  # forced: no lifecycle of its own
                        "fg_load_balancer.front": (CTD, True),
-                       "fg_target_group.web": (Action.NOOP, True)}
+                       "fg_cluster.main": (Action.NOOP, False)}  # no create-first for clusters
+    assert plan.warnings == []
     build_operations(plan, plan.prior_state)  # no cycle
 
     def resolve(addr: Address, after: dict[str, Any], state: StateFile) -> dict[str, Any]:
-        if addr.type == "fg_load_balancer" and after.get("cluster") is UNKNOWN:
-            after = {**after, "cluster": state.get(MAIN).attributes["id"]}
+        if addr.type == "fg_load_balancer":
+            listener = [{**lst, "default_target_group": state.get(TG).attributes["id"]}
+                        for lst in after["listener"]]
+            after = {**after, "listener": listener}
         return after
 
     w = _world()
@@ -401,12 +419,88 @@ def test_forced_cbd_plan_applies_in_order_without_a_cycle() -> None:
     assert r.ok, r.errors
     log = w.log
     # New objects dependencies first, old ones dependents first.
-    assert log == [("create", "fg_cluster.main"), ("create", "fg_load_balancer.front"),
-                   ("delete", "fg_load_balancer.front"), ("delete", "fg_cluster.main")]
-    # The new load balancer was made on the new cluster (resolved from state).
-    assert w.drivers["fg_load_balancer"].planned["fg_load_balancer.front"]["cluster"] == \
-        "main-new"
-    assert before(log, ("create", "fg_load_balancer.front"), ("delete", "fg_cluster.main"))
+    assert log == [("create", "fg_target_group.web"), ("create", "fg_load_balancer.front"),
+                   ("delete", "fg_load_balancer.front"), ("delete", "fg_target_group.web")]
+    # The new load balancer was made on the new target group (resolved from state).
+    assert w.drivers["fg_load_balancer"].planned["fg_load_balancer.front"]["listener"][0][
+        "default_target_group"] == "web-new"
     final = r.state
     assert final.deposed_objects() == []
-    assert final.get(MAIN).create_before_destroy  # recorded, as Terraform does
+    assert final.get(TG).create_before_destroy  # recorded, as Terraform does
+
+
+def test_cbd_is_downgraded_for_types_sharing_their_docker_identity() -> None:
+    # fg_cluster.main is replaced with create_before_destroy forced onto it (its dependent
+    # fg_load_balancer.front has it), but a new cluster would take the old network's name:
+    # destroy-first, with a warning; and so the load balancer too, or the order has a cycle.
+    plan = plan_case(FIXTURES / "create_before_destroy_downgraded")
+    actions = {str(c.address): (c.action, c.create_before_destroy) for c in plan.changes}
+    assert actions == {"fg_cluster.main": (DTC, False),
+                       "fg_load_balancer.front": (DTC, False),
+                       "fg_target_group.web": (Action.NOOP, True)}
+    assert [w.split("\n", 1)[0] for w in plan.warnings] == [
+        "create_before_destroy is not possible for fg_cluster.main",
+        "create_before_destroy is not possible for fg_load_balancer.front"]
+    assert "cycle" in plan.warnings[1]
+    build_operations(plan, plan.prior_state)  # no cycle
+
+    def resolve(addr: Address, after: dict[str, Any], state: StateFile) -> dict[str, Any]:
+        if addr.type == "fg_load_balancer" and after.get("cluster") is UNKNOWN:
+            after = {**after, "cluster": state.get(CLUSTER).attributes["id"]}
+        return after
+
+    w = _world()
+    r = _apply(w, plan, plan.prior_state, resolve=resolve)
+    assert r.ok, r.errors
+    # Old objects dependents first, then new ones dependencies first; never both networks.
+    assert w.log == [("delete", "fg_load_balancer.front"), ("delete", "fg_cluster.main"),
+                     ("create", "fg_cluster.main"), ("create", "fg_load_balancer.front")]
+    assert w.drivers["fg_load_balancer"].planned["fg_load_balancer.front"]["cluster"] == \
+        "main-new"
+    assert r.state.deposed_objects() == []
+    assert not r.state.get(CLUSTER).create_before_destroy
+
+
+def test_downgrade_reaches_transitive_cbd_dependents() -> None:
+    # c (CBD, a type without create-first) <- b (CBD) <- a (CBD, through noop m): all three
+    # must go destroy-first; then the executor orders them without a cycle.
+    from fgform.graph import Graph, GraphNode
+    from fgform.plan.model import ResourceChange
+    from fgform.plan.planner import downgrade_create_before_destroy
+
+    g = Graph()
+    for nid, deps in (("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
+                      ("fg_target_group.m", ("fg_task_definition.b",)),
+                      ("fg_target_group.a", ("fg_target_group.m",))):
+        g.nodes[nid] = GraphNode(nid, "resource", (), nid, None)  # type: ignore[arg-type]
+        g.deps[nid] = set(deps)
+    st = state_with(("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
+                    ("fg_target_group.m", ("fg_task_definition.b",)),
+                    ("fg_target_group.a", ("fg_target_group.m",)))
+    changes = {parse_address(a): ch(a, act, deps, cbd=True) for a, act, deps in (
+        ("fg_service.c", CTD, ()), ("fg_task_definition.b", CTD, ("fg_service.c",)),
+        ("fg_target_group.m", Action.NOOP, ("fg_task_definition.b",)),
+        ("fg_target_group.a", CTD, ("fg_target_group.m",)))}
+    assert all(isinstance(c, ResourceChange) for c in changes.values())
+    with pytest.raises(FgformError, match="cycle"):  # c alone downgraded: a cycle
+        bad = {a: dataclasses.replace(c) for a, c in changes.items()}
+        bad[parse_address("fg_service.c")].action = DTC
+        build_operations(Plan(list(bad.values()), st), st)
+    warnings = downgrade_create_before_destroy(changes, g)
+    assert len(warnings) == 3
+    assert {str(a): c.action for a, c in changes.items()} == {
+        "fg_service.c": DTC, "fg_task_definition.b": DTC,
+        "fg_target_group.m": Action.NOOP, "fg_target_group.a": DTC}
+    plan = Plan(list(changes.values()), st)
+    build_operations(plan, st)  # no cycle
+    w = _world()
+    r = _apply(w, plan, st)
+    assert r.ok, r.errors
+    log = w.log
+    assert sorted(log) == sorted((v, a) for v in ("create", "delete") for a in (
+        "fg_service.c", "fg_task_definition.b", "fg_target_group.a"))
+    for x, y in ((("delete", "fg_task_definition.b"), ("delete", "fg_service.c")),
+                 (("delete", "fg_service.c"), ("create", "fg_service.c")),
+                 (("create", "fg_service.c"), ("create", "fg_task_definition.b")),
+                 (("delete", "fg_target_group.a"), ("create", "fg_target_group.a"))):
+        assert before(log, x, y), (x, y, log)
