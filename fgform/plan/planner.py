@@ -135,28 +135,49 @@ def _config_id(addr: Address) -> str:
     return f"{mods}{addr.type}.{addr.name}"
 
 
-def _target_closure(config: Config, targets: list[str]) -> set[str]:
-    """Config-level ids of every resource a target depends on, transitively."""
+def _target_closure(config: Config, targets: list[str]) -> dict[str, set[str | None]]:
+    """What the targets depend on, transitively: config-level resource id -> the module
+    instances (`module.m["a"]`) whose instances are included, None meaning all of them.
+
+    The targets themselves are not in it (`_matches` decides for them, keys included), and a
+    dependency in the target's own module stays in the target's module instance: targeting
+    `module.svc["a"]` or `fg_x.y[1]` plans nothing of `module.svc["b"]` or `fg_x.y[0]`.
+    """
     from fgform.graph import build_graph, resource_dependencies
 
     g = build_graph(config)
     memo: dict[str, set[str]] = {}
-    todo: list[str] = []
-    for nid, node in g.nodes.items():
-        if node.kind != "resource":
-            continue
-        for t in targets:
-            tid = _strip_keys(t)
-            if nid == tid or nid.startswith(tid + "."):
-                todo.append(nid)
-    seen: set[str] = set()
+    todo: list[tuple[str, str | None, str]] = []  # (node id, module instance, module config)
+    for t in targets:
+        tid = _strip_keys(t)
+        inst_module, conf_module = _module_of_target(t)
+        for nid, node in g.nodes.items():
+            if node.kind == "resource" and (nid == tid or nid.startswith(tid + ".")):
+                todo.extend((d, inst_module, conf_module)
+                            for d in resource_dependencies(g, nid, memo))
+    out: dict[str, set[str | None]] = {}
+    seen: set[tuple[str, str | None]] = set()
     while todo:
-        nid = todo.pop()
-        if nid in seen:
+        nid, inst_module, conf_module = todo.pop()
+        scope = inst_module if conf_module and nid.startswith(conf_module + ".") else None
+        if (nid, scope) in seen:
             continue
-        seen.add(nid)
-        todo.extend(resource_dependencies(g, nid, memo))
-    return seen
+        seen.add((nid, scope))
+        out.setdefault(nid, set()).add(scope)
+        todo.extend((d, inst_module, conf_module) for d in resource_dependencies(g, nid, memo))
+    return out
+
+
+def _module_of_target(target: str) -> tuple[str | None, str]:
+    """The module instance a target lives in (`module.m["a"]`) and its config path
+    (`module.m`); (None, "") for the root module."""
+    try:
+        a = parse_address(target)
+        if not a.module:
+            return None, ""
+        return a.module_address, "".join(f"module.{m.name}." for m in a.module)[:-1]
+    except AddressError:
+        return (target if target.startswith("module.") else None), _strip_keys(target)
 
 
 def _strip_keys(target: str) -> str:
@@ -396,7 +417,14 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
     def targeted(addr: Address) -> bool:
         if closure is None:
             return True
-        return any(_matches(addr, t) for t in options.targets) or _config_id(addr) in closure
+        if any(_matches(addr, t) for t in options.targets):
+            return True
+        scopes = closure.get(_config_id(addr))
+        if scopes is None:
+            return False
+        return None in scopes or any(addr.module_address == m or
+                                     addr.module_address.startswith(m + ".") for m in scopes
+                                     if m is not None)
 
     def on_resource(addr: Address, res: Resource, decoded: dict[str, Any],
                     deps: list[str]) -> Any:
