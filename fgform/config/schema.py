@@ -106,9 +106,16 @@ def check_cidr(value: Any) -> str | None:
     return None
 
 
+def check_whole(value: Any) -> str | None:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value} is not a whole number"
+    return None
+
+
 def check_port(value: Any) -> str | None:
-    if isinstance(value, int) and not 1 <= value <= 65535:
-        return f"{value} is not a TCP port (1-65535)"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if check_whole(value) or not 1 <= value <= 65535:
+            return f"{value} is not a TCP port (a whole number, 1-65535)"
     return None
 
 
@@ -266,6 +273,7 @@ FG_CLUSTER = ResourceSchema(
         BlockSchema("capacity", "The fleet the capacity manager places tasks on.", max_items=1,
                     attributes=(
                         _a("instance_count", "number", "Number of instances.", default=1,
+                           check=check_whole, check_doc="a whole number",
                            min=1, max=1000),
                         _a("instance_cpu", "number", "CPU units per instance.", min=128),
                         _a("instance_memory", "number", "Memory per instance, MiB.", min=64),
@@ -368,7 +376,8 @@ FG_SERVICE = ResourceSchema(
            force_new=True),
         _a("task_definition", "string", "The `arn` of the task definition to run.",
            required=True, optional=False),
-        _a("desired_count", "number", "Tasks to keep running.", default=1, min=0, max=1000),
+        _a("desired_count", "number", "Tasks to keep running.", default=1, min=0, max=1000,
+           check=check_whole, check_doc="a whole number"),
         _a("health_check_grace_period", "number",
            "Seconds to ignore failing health checks after a task starts.", default=0, min=0,
            max=3600),
