@@ -55,6 +55,15 @@ def plan_options(f):
     return var_options(f)
 
 
+def _warn(env: Env, ws) -> None:
+    """Warnings found while loading (an undeclared name in a variables file...), printed
+    before the plan as Terraform prints them."""
+    if ws.warnings:
+        from fgform.render.diagnostics import format_diagnostics
+
+        env.err(format_diagnostics(ws.warnings, env.dir) + "\n")
+
+
 def _mode(destroy: bool, refresh_only: bool) -> str:
     if destroy and refresh_only:
         raise FgformError("-destroy and -refresh-only cannot be used together")
@@ -80,6 +89,7 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     from fgform import workflow
 
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     # Held while planning, as Terraform does: refresh talks to the fleet, which must not
     # interleave with a concurrent apply. Not when the state's directory does not exist yet:
@@ -199,6 +209,7 @@ def apply(env: Env, plan_file: str | None, auto_approve: bool, parallelism: int,
                      no_color=no_color, state_path=state_path, lock_timeout=lock_timeout)
         return
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
         the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
@@ -245,6 +256,7 @@ def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targe
     from fgform import workflow
 
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    _warn(env, ws)
     with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
         the_plan = workflow.make_plan(ws, mode="destroy", targets=targets, refresh=refresh)
         if not as_json:

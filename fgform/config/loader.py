@@ -1344,6 +1344,10 @@ class _ModuleDecoder:
         var.description = self._static_str_attr(body, "description") or ""
         var.sensitive = bool(self._static_bool_attr(body, "sensitive", False))
         var.nullable = bool(self._static_bool_attr(body, "nullable", True))
+        if not var.nullable and isinstance(var.default, ast.Literal) and var.default.value is None:
+            self.err("Invalid default value for variable",
+                     "A null default value is not valid when nullable=false.",
+                     var.default.range)
         for v in body.blocks_of("validation"):
             self._unexpected(v.body, ("condition", "error_message"), (), "a validation block")
             cond = v.body.attributes.get("condition")
