@@ -199,3 +199,46 @@ def test_read_compares_the_config_hash_label(ctx: FleetContext,
     live = DRIVER.read(ctx, {addr: cl})[addr]
     assert live is not None
     assert (live["cidr_block"], live["network_name"]) == (other, cl["network_name"])
+
+
+def test_same_cluster_in_two_modules_gets_two_networks(
+        ctx: FleetContext, docker_client: docker.DockerClient) -> None:
+    """`module "a"` and `module "b"` each with `fg_cluster "main"` (no name)."""
+    from fgform.addresses import ModuleStep
+
+    base = _unique(ctx, "main")
+    a = Address("fg_cluster", base, module=(ModuleStep("a"),))
+    b = Address("fg_cluster", base, key=0, module=(ModuleStep("b", "x y"),))
+    cl_a = DRIVER.create(ctx, a, _planned(None, _free_cidr(docker_client)))
+    cl_b = DRIVER.create(ctx, b, _planned(None, _free_cidr(docker_client)))
+    assert cl_a["id"] == f"module.a.{base}"
+    assert cl_b["id"] == f"module.b-x-y.{base}-0"
+    assert cl_a["network_name"] != cl_b["network_name"]
+    assert DRIVER.read(ctx, {a: cl_a, b: cl_b}) == {a: cl_a, b: cl_b}
+
+    DRIVER.delete(ctx, a, cl_a)
+    assert DRIVER.read(ctx, {a: cl_a, b: cl_b}) == {a: None, b: cl_b}
+    DRIVER.delete(ctx, b, cl_b)
+    assert DRIVER.read(ctx, {b: cl_b}) == {b: None}
+
+
+def test_network_of_another_address_is_never_removed(
+        ctx: FleetContext, docker_client: docker.DockerClient) -> None:
+    """Same explicit name at two addresses: the second create is a clear error and neither
+    it nor a delete at the second address removes the first's network."""
+    name = _unique(ctx, "shared")
+    a, b = Address("fg_cluster", "a"), Address("fg_cluster", "b")
+    cl_a = DRIVER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
+    net_id = docker_client.networks.get(cl_a["network_name"]).id
+    with pytest.raises(FgformError) as err:
+        DRIVER.create(ctx, b, _planned(name, _free_cidr(docker_client)))
+    assert err.value.message == f"network fgform-{name} is in use by fg_cluster.a"
+    DRIVER.delete(ctx, b, {**cl_a})  # b's state naming a's network: not b's to delete
+    assert [n["Id"] for n in docker_client.api.networks(names=[cl_a["network_name"]])] \
+        == [net_id]
+
+    # A leftover of the same address (an interrupted apply) is still replaced.
+    again = DRIVER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
+    assert docker_client.networks.get(again["network_name"]).id != net_id
+    DRIVER.delete(ctx, a, again)
+    assert docker_client.api.networks(names=[again["network_name"]]) == []

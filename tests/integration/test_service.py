@@ -153,14 +153,16 @@ def test_containers_of_a_task_share_localhost(ctx: FleetContext, busybox_image: 
     assert rows[0].health == "HEALTHY"
     assert list(I.stream_logs(ctx, "pair")) == [f"{task['id']}/web   | hello-from-web"]
 
-    # The essential container dies: the task is stopped (the sidecar removed, the dead
-    # container kept for its logs), and the next apply replaces the task.
+    # The essential container dies: the task is stopped and no longer counts. Refresh only
+    # reports it (read never stops or removes anything); the next apply replaces the task,
+    # removing the dead one's containers.
     web = next(c for c in owned(docker_client, ctx) if c["Labels"]["fgform.container"] == "web")
     docker_client.api.kill(web["Id"])
     live = drv.read(ctx, {addr: attrs})[addr]
     assert live is not None and live["running_count"] == 0 and live["tasks"] == []
     left = owned(docker_client, ctx)
-    assert [(c["Labels"]["fgform.container"], c["State"]) for c in left] == [("web", "exited")]
+    assert sorted((c["Labels"]["fgform.container"], c["State"]) for c in left) == [
+        ("probe", "running"), ("web", "exited")]
     assert I.list_tasks(ctx)[0].status.startswith("STOPPED")
     again = drv.update(ctx, addr, live, service_config(cluster, td, 1))
     assert again["running_count"] == 1 and again["tasks"][0]["id"] != task["id"]
@@ -408,3 +410,74 @@ def test_uptime_parses_dockers_status() -> None:
     assert T.uptime("Up 3 hours (Paused)") == 3 * 3600.0
     assert T.uptime("Exited (1) 2 seconds ago") is None
     assert T.uptime("Created") is None
+
+
+def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str,
+                                           docker_client: docker.DockerClient) -> None:
+    """A refresh during an apply must not touch the apply's tasks: here one task's second
+    container is still `created`, another task's only container is `created`."""
+    cluster = make_cluster(ctx)
+    _, td = make_taskdef(ctx, "web", [container("web", busybox_image, command=HTTPD),
+                                      container("side", busybox_image,
+                                                command=["sleep", "300"])])
+    _, td1 = make_taskdef(ctx, "one", [container("one", busybox_image, command=HTTPD)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "web")
+    info = T.cluster_info(cluster)
+    # Task A: as launch_task leaves it between starting the first container and the second.
+    a = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td, "i-0")
+    first = T._create_container(docker_client, ctx, a, 0, td["container"][0], None)
+    docker_client.api.start(first)
+    owner = T.container_name(info.name, "web", a.task_id, "web")
+    second = T._create_container(docker_client, ctx, a, 1, td["container"][1], owner)
+    # Task B: a single-container task between create and start.
+    b = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td1, "i-1")
+    only = T._create_container(docker_client, ctx, b, 0, td1["container"][0], None)
+
+    def states() -> dict[str, str]:
+        return {c["Id"]: c["State"] for c in owned(docker_client, ctx)}
+
+    before = states()
+    assert before == {first: "running", second: "created", only: "created"}
+    attrs = service_config(cluster, td, 2)
+    live = drv.read(ctx, {addr: attrs})[addr]
+    assert live is not None and live["running_count"] == 0
+    assert states() == before  # nothing stopped, nothing removed
+
+    # The task can still finish starting, as the apply that launched it goes on to do.
+    docker_client.api.start(second)
+    docker_client.api.start(only)
+    assert set(states().values()) == {"running"}
+
+    drv.delete(ctx, addr, attrs)
+    assert owned(docker_client, ctx) == []
+
+
+def test_host_port_is_published_on_loopback(ctx: FleetContext, busybox_image: str,
+                                            free_port: int,
+                                            docker_client: docker.DockerClient) -> None:
+    cluster = make_cluster(ctx)
+    _, td = make_taskdef(ctx, "pub", [container(
+        "web", busybox_image, command=HTTPD, health_check=HEALTH,
+        port_mapping=[{"container_port": 8080, "host_port": free_port, "protocol": "tcp"}])])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "pub")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
+    assert attrs["running_count"] == 1
+    c = owned(docker_client, ctx)[0]
+    info = docker_client.api.inspect_container(c["Id"])
+    assert list(info["Config"]["ExposedPorts"]) == ["8080/tcp"]
+    assert info["HostConfig"]["PortBindings"]["8080/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": str(free_port)}]
+    assert http_get("127.0.0.1", free_port) == 200
+    drv.delete(ctx, addr, attrs)
+    assert owned(docker_client, ctx) == []
+
+
+def test_counted_services_get_distinct_default_names() -> None:
+    from fgform.fleet.docker.service import service_name
+
+    assert service_name(Address("fg_service", "web"), {"name": None}) == "web"
+    assert service_name(Address("fg_service", "web", 0), {"name": None}) == "web-0"
+    assert service_name(Address("fg_service", "web", "a b"), {"name": None}) == "web-a-b"
+    assert service_name(Address("fg_service", "web", 1), {"name": "x"}) == "x"

@@ -83,3 +83,14 @@ def test_task_matches_its_revision_by_label() -> None:
             _row("odd", "extra", 0, hashes["web"])]
     verdict = {t.task_id: t.matches(hashes) for t in T.group_tasks(rows)}
     assert verdict == {"good": True, "bad": False, "old": True, "odd": False}
+
+
+def test_published_ports_reach_docker_once_suffixed() -> None:
+    """docker-py appends "/tcp" to a plain port string: pass (port, protocol) pairs."""
+    from docker.types import ContainerConfig
+
+    publish = T._publish(_taskdef())
+    assert publish == {"8080/tcp": ("127.0.0.1", 18080)}
+    assert T._exposed(publish) == [(8080, "tcp")]
+    cfg = ContainerConfig("1.41", "busybox:1", None, ports=T._exposed(publish))
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}}

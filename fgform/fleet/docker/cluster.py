@@ -9,6 +9,7 @@ cluster is addressed by name); `network_name` is the Docker network.
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,12 +33,27 @@ _host: tuple[int, int] | None = None
 
 
 def cluster_name(addr: Address | None, attrs: dict[str, Any]) -> str:
-    """The `name` attribute, else the resource name (plus the key of a counted instance)."""
+    """The `name` attribute, else a name derived from the whole address: `main`, `main-0`,
+    `module.a.main`, `module.m-x.main-0` (module path and keys folded into Docker's name
+    alphabet), so instances of one resource in different modules or under different keys
+    never share a network."""
     if attrs.get("name"):
         return str(attrs["name"])
     if addr is None:
         raise FgformError("a cluster needs a name")
-    return addr.name if addr.key is None else f"{addr.name}-{addr.key}"
+    return default_name(addr)
+
+
+def _step(name: str, key: object) -> str:
+    return name if key is None else f"{name}-{key}"
+
+
+def default_name(addr: Address) -> str:
+    """`addr` without its resource type, as a Docker-safe name (see `cluster_name`)."""
+    parts = [f"module.{_step(s.name, s.key)}" for s in addr.module]
+    parts.append(_step(addr.name, addr.key))
+    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", ".".join(parts)).strip("-.")
+    return slug or addr.type
 
 
 def network_name(name: str) -> str:
@@ -123,7 +139,7 @@ class ClusterDriver:
         net_name = network_name(name)
         cidr = str(planned.get("cidr_block") or "10.213.0.0/24")
         config = _config({"name": planned.get("name"), "cidr_block": cidr})  # as returned
-        self._remove_leftover(ctx, net_name)
+        self._remove_leftover(ctx, addr, net_name)
         clash = _overlap(cidr)
         if clash is not None:
             raise FgformError(
@@ -151,21 +167,36 @@ class ClusterDriver:
 
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
         net_name = prior.get("network_name") or network_name(cluster_name(addr, prior))
-        remove_network(net_name, ctx.log)
+        # Only this address's network: by name AND labels, removed by its id. A network of
+        # that name owned by another address (or state) is not ours to delete.
+        for net in _named(get_client(), net_name):
+            labels = net.get("Labels") or {}
+            if labels.get(L.LINEAGE) == ctx.lineage and labels.get(L.ADDRESS) == str(addr):
+                remove_network(net["Id"], ctx.log, name=net_name)
 
     @staticmethod
-    def _remove_leftover(ctx: FleetContext, net_name: str) -> None:
-        """A network of this name from an interrupted apply of this state is replaced; anyone
-        else's is an error (names are global on the engine)."""
-        try:
-            old = get_client().networks.get(net_name)
-        except NotFound:
-            return
-        if (old.attrs.get("Labels") or {}).get(L.LINEAGE) != ctx.lineage:
-            raise FgformError(f"a Docker network named {net_name} already exists and is not "
-                              "managed by this state", hint="give the cluster another name")
-        ctx.log(f"removing leftover network {net_name}")
-        remove_network(old.id, ctx.log, name=net_name)
+    def _remove_leftover(ctx: FleetContext, addr: Address, net_name: str) -> None:
+        """A network of this name left by an interrupted apply of this very address is
+        replaced; anyone else's (another address of this state included) is an error: names
+        are global on the engine."""
+        for old in _named(get_client(), net_name):
+            labels = old.get("Labels") or {}
+            if labels.get(L.LINEAGE) != ctx.lineage:
+                raise FgformError(f"a Docker network named {net_name} already exists and is "
+                                  "not managed by this state",
+                                  hint="give the cluster another name")
+            owner = labels.get(L.ADDRESS) or "an unknown resource"
+            if owner != str(addr):
+                raise FgformError(f"network {net_name} is in use by {owner}",
+                                  hint="give one of the clusters another name")
+            ctx.log(f"removing leftover network {net_name}")
+            remove_network(old["Id"], ctx.log, name=net_name)
+
+
+def _named(client: docker.DockerClient, net_name: str) -> list[dict[str, Any]]:
+    """Networks named exactly `net_name` (the list filter matches substrings; several can
+    exist after racing creates)."""
+    return [n for n in client.api.networks(names=[net_name]) if n.get("Name") == net_name]
 
 
 # Removal of a network Docker says "has active endpoints": force-disconnect every endpoint,

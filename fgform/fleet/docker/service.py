@@ -12,6 +12,7 @@ When an apply fails part-way, the tasks that exist are reported through
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,8 +49,13 @@ def find_cluster(ctx: FleetContext, cluster_id: str) -> dict[str, Any]:
 
 
 def service_name(addr: Address, attrs: dict[str, Any]) -> str:
-    """The service's name: its `name`, else the resource name."""
-    return str(attrs.get("name") or addr.name)
+    """The service's name: its `name`, else the resource name plus the key of a counted
+    instance (`web-0`, `web-a`), so two instances never share `fgform.service` labels."""
+    if attrs.get("name"):
+        return str(attrs["name"])
+    if addr.key is None:
+        return addr.name
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{addr.name}-{addr.key}").strip("-.")
 
 
 def revision_check(ctx: FleetContext) -> Callable[[T.LiveTask], bool]:
@@ -113,12 +119,9 @@ class ServiceDriver:
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, attrs in items.items():
             found = by_address.get(str(addr), [])
-            # As the ECS agent does: a task whose essential container stopped is stopped, its
-            # other containers removed. The stopped essential container stays for its logs
-            # until the service replaces the task.
-            dead = [t for t in found if not t.running]
-            if dead:
-                T.stop_tasks(client, dead, keep_stopped=True)
+            # Strictly read-only: a refresh may run while an apply is starting tasks (their
+            # containers still `created`), so nothing is stopped or removed here. Tasks that
+            # do not run simply do not count; converge cleans up the dead ones.
             if not found and int(attrs.get("desired_count") or 0) > 0:
                 out[addr] = None  # no trace at all: the service is gone
                 continue
@@ -159,6 +162,10 @@ class ServiceDriver:
         # Before anything starts: the health wait replays the engine's `die` events from here.
         since = time.time()
         live = T.list_live_tasks(ctx, client, address=address)
+        # Converge runs under the state lock (apply, reconcile), so no other fgform process
+        # is launching tasks of this lineage: a task left in `created` is the leftover of a
+        # killed apply and is cleaned up like a dead one. (Refresh, which may run beside an
+        # apply, never removes anything: see `read`.)
         dead = [t for t in live if not t.running]
         if dead:
             ctx.log(f"{address}: removing {len(dead)} stopped task(s)")

@@ -558,7 +558,8 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
         user=cfg["user"],
         healthcheck=cfg["health_check"],
         stop_timeout=cfg["stop_timeout"],
-        ports=list(publish) if first_name is None and publish else None,
+        # (port, protocol) pairs: docker-py appends "/tcp" to a plain "8080/tcp" string.
+        ports=_exposed(publish) if first_name is None and publish else None,
         host_config=host_config,
         networking_config=networking,
         detach=True,
@@ -569,6 +570,15 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
 def _first_essential(td: dict[str, Any]) -> int:
     specs = td.get("container") or []
     return next((i for i, c in enumerate(specs) if c.get("essential", True)), 0)
+
+
+def _exposed(publish: dict[str, Any]) -> list[tuple[int, str]]:
+    """The `ports=` of create_container for `_publish`'s keys ("8080/tcp" -> (8080, "tcp"))."""
+    out = []
+    for key in publish:
+        port, _, proto = str(key).partition("/")
+        out.append((int(port), proto or "tcp"))
+    return out
 
 
 def _publish(td: dict[str, Any], bind: str = "127.0.0.1") -> dict[str, Any]:
