@@ -9,6 +9,7 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.fleet.docker.cluster import DRIVER as CLUSTER_DRIVER
+from fgform.fleet.docker.cluster import default_name
 from fgform.fleet.docker.image import DRIVER as IMAGE_DRIVER
 from fgform.fleet.docker.registry import DRIVER as REGISTRY_DRIVER
 from fgform.fleet.docker.service import ServiceDriver
@@ -18,7 +19,7 @@ from fgform.fleet.driver import Driver, FleetContext
 
 class TargetGroupDriver:
     """fg_target_group is pure configuration until the load balancer uses it: no Docker
-    object, `id` is its name (or the resource name)."""
+    object, `id` is its name (or its address, module path and key included)."""
 
     type_name = "fg_target_group"
 
@@ -27,9 +28,8 @@ class TargetGroupDriver:
         return {addr: dict(attrs) for addr, attrs in items.items()}
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]) -> dict[str, Any]:
-        name = planned.get("name") or (addr.name if addr.key is None
-                                       else f"{addr.name}-{addr.key}")
-        return {**planned, "id": str(name)}
+        # From the whole address: the same module called twice must not share target groups.
+        return {**planned, "id": str(planned.get("name") or default_name(addr))}
 
     def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
                planned: dict[str, Any]) -> dict[str, Any]:
