@@ -163,6 +163,33 @@ def read_live(dir: Path, state: StateFile | None) -> dict[str, dict[str, Any] | 
 
 
 # -- plan ------------------------------------------------------------------------------------
+def check_addresses(targets: Sequence[str], replace: Sequence[str]) -> None:
+    """`-target` takes a resource, an instance or a module (`module.m["a"]`); `-replace` an
+    instance or a resource. Anything else is an error, not an empty plan."""
+    from fgform.addresses import AddressError, parse_address
+
+    for flag, values in (("-target", targets), ("-replace", replace)):
+        for text in values:
+            try:
+                parse_address(text)
+                continue
+            except AddressError:
+                pass
+            module_only = flag == "-target" and text.startswith("module.")
+            if module_only:
+                try:  # module.m["a"].module.n: parse it as the module path of a resource
+                    parse_address(f"{text}.t.n")
+                    continue
+                except AddressError:
+                    pass
+            what = ("a resource, resource instance or module address" if flag == "-target"
+                    else "a resource instance address")
+            raise FgformError(f"Invalid {flag[1:]} address {text!r}: {what} is required",
+                              hint='For example fg_service.web, fg_service.web[0], '
+                                   'module.m["a"].fg_service.web' +
+                                   (" or module.m" if flag == "-target" else "") + ".")
+
+
 def make_plan(ws: Workspace, *, mode: str = "normal", targets: Sequence[str] = (),
               replace: Sequence[str] = (), refresh: bool = True):
     """Plan against the state on disk and (unless refresh is off) the live fleet."""
@@ -171,6 +198,7 @@ def make_plan(ws: Workspace, *, mode: str = "normal", targets: Sequence[str] = (
     from fgform.plan.planner import PlanOptions
     from fgform.plan.planner import make_plan as plan_changes
 
+    check_addresses(targets, replace)
     prior = ws.store.read()
     live = read_live(ws.dir, prior) if refresh else None
     options = PlanOptions(mode=PlanMode(mode), targets=list(targets), replace=list(replace),
