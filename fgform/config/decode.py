@@ -23,7 +23,7 @@ from fgform.config.model import Attribute, Block, Body
 from fgform.config.schema import AttrSchema, BlockSchema
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, Sensitive, contains_unknown, unmark
+from fgform.values import UNKNOWN, Sensitive, contains_unknown, copy_value, unmark
 
 
 @cache
@@ -157,7 +157,7 @@ def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
             out[a.name] = None  # set by _decode_blocks from the label
             continue
         attr = body.attributes.get(a.name)
-        value = _copy(a.default)
+        value = copy_value(a.default)
         if attr is not None:
             v = _eval_attr(attr, a, ctx, diags)
             if v is not None:
@@ -246,11 +246,3 @@ def _num(v: float) -> str:
 
 def _show(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(v)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value

@@ -22,7 +22,7 @@ from typing import Any
 
 from fgform.config import ast
 from fgform.errors import SourceRange
-from fgform.values import UNKNOWN, Sensitive
+from fgform.values import UNKNOWN, Sensitive, copy_value
 
 
 class TypeMismatch(ValueError):
@@ -353,7 +353,7 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
             if name in value and value[name] is not None:
                 out_obj[name] = convert(value[name], t, (*_path, name))
             elif name in type_.optional:
-                out_obj[name] = _copy(type_.optional[name])
+                out_obj[name] = copy_value(type_.optional[name])
             elif name in value:
                 out_obj[name] = None
             else:
@@ -361,15 +361,6 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
         # Terraform drops attributes the object type does not declare.
         return out_obj
     raise TypeMismatch(f"unsupported type {type_}", _path)
-
-
-def _copy(value: Any) -> Any:
-    # Defaults are shared by every conversion; callers may mutate what they get.
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def _as_sequence(value: Any, type_: Type, path: tuple[str | int, ...]) -> list[Any]:

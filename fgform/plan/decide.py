@@ -7,7 +7,6 @@ directory, never Docker). Everything here works on plain data so it can be teste
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,27 +16,13 @@ from fgform.errors import FgformError
 from fgform.plan import diff as _diff
 from fgform.plan.model import Action, ActionReason, AttributeDiff
 from fgform.state.model import InstanceState
-from fgform.values import UNKNOWN
+from fgform.values import UNKNOWN, copy_value
 
 
 class PreventDestroyError(FgformError):
     """The plan would destroy an instance whose lifecycle has prevent_destroy set."""
 
 
-_ATOMS = frozenset({str, int, float, bool, type(None), type(UNKNOWN)})
-
-
-def copy_value(value: Any) -> Any:
-    """`copy.deepcopy` of plain data (dicts, lists, scalars, UNKNOWN) in a fraction of its
-    time; anything else (tuples, Sensitive, objects) still goes through deepcopy."""
-    t = type(value)
-    if t is dict:
-        return {k: copy_value(v) for k, v in value.items()}
-    if t is list:
-        return [copy_value(v) for v in value]
-    if t in _ATOMS:
-        return value
-    return copy.deepcopy(value)
 
 
 def prevent_destroy_error(address: str) -> PreventDestroyError:

@@ -31,7 +31,7 @@ from fgform.config.model import Body, Config, Lifecycle, Resource
 from fgform.config.schema import BlockSchema, ResourceSchema, get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.plan import diff as _diff
-from fgform.plan.decide import Decision, copy_value, decide, prevent_destroy_error
+from fgform.plan.decide import Decision, decide, prevent_destroy_error
 from fgform.plan.model import (
     Action,
     ActionReason,
@@ -41,7 +41,7 @@ from fgform.plan.model import (
     ResourceChange,
 )
 from fgform.state.model import InstanceState, OutputState, ResourceState, StateFile
-from fgform.values import UNKNOWN, Path, Sensitive, contains_unknown, unmark
+from fgform.values import UNKNOWN, Path, Sensitive, contains_unknown, copy_value, unmark
 
 if TYPE_CHECKING:
     from fgform.graph import Graph
