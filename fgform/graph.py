@@ -555,16 +555,23 @@ def expand(obj: Resource | ModuleCall, ctx: EvalContext, diags: list[Diagnostic]
     return Expansion("single", [None])
 
 
+def _evaluate_meta(node: Node, ctx: EvalContext, diags: list[Diagnostic]) -> tuple[bool, Any]:
+    """Evaluate a count or for_each expression; an error becomes a diagnostic."""
+    try:
+        return True, evaluate(node, ctx)
+    except EvalError as exc:
+        diags.append(Diagnostic.error(exc.summary, exc.message, exc.range or node.range,
+                                      exc.hint))
+        return False, None
+
+
 def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
                   validating: bool = False) -> Expansion | None:
     def bad(detail: str) -> None:
         diags.append(Diagnostic.error("Invalid count argument", detail, node.range))
 
-    try:
-        raw = evaluate(node, ctx)
-    except EvalError as exc:
-        diags.append(Diagnostic.error(exc.summary, exc.message, exc.range or node.range,
-                                      exc.hint))
+    ok, raw = _evaluate_meta(node, ctx, diags)
+    if not ok:
         return None
     value, _ = unmark(raw)
     if value is UNKNOWN:
@@ -600,11 +607,8 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     def bad(detail: str) -> None:
         diags.append(Diagnostic.error("Invalid for_each argument", detail, node.range))
 
-    try:
-        raw = evaluate(node, ctx)
-    except EvalError as exc:
-        diags.append(Diagnostic.error(exc.summary, exc.message, exc.range or node.range,
-                                      exc.hint))
+    ok, raw = _evaluate_meta(node, ctx, diags)
+    if not ok:
         return None
     if isinstance(raw, Sensitive):
         bad("Sensitive values, or values derived from sensitive values, cannot be used as "

@@ -206,6 +206,17 @@ REMOVE_BACKOFF = (0.1, 0.2, 0.4, 0.8)
 ACTIVE_ENDPOINTS = "has active endpoints"
 
 
+def _try_remove(client: docker.DockerClient, net: str) -> APIError | None:
+    """Remove a network; None when it is gone (removed now or already), else the error."""
+    try:
+        client.api.remove_network(net)
+    except NotFound:
+        return None
+    except APIError as exc:
+        return None if exc.status_code == 404 else exc
+    return None
+
+
 def remove_network(net: str, log: Callable[[str], None] = lambda _m: None, *,
                    name: str | None = None, force_disconnect: bool = True) -> None:
     """Remove the network `net` (name or id); gone already is fine.
@@ -222,28 +233,24 @@ def remove_network(net: str, log: Callable[[str], None] = lambda _m: None, *,
     label = name or net
     last: APIError | None = None
     for attempt in range(REMOVE_ATTEMPTS):
-        try:
-            client.api.remove_network(net)
+        last = _try_remove(client, net)
+        if last is None:
             return
-        except NotFound:
-            return
-        except APIError as exc:
-            if exc.status_code == 404:
-                return
-            last = exc
-            if ACTIVE_ENDPOINTS not in _explain(exc):
-                raise FgformError(f"cannot delete network {label}: {_explain(exc)}") from exc
+        if ACTIVE_ENDPOINTS not in _explain(last):
+            raise FgformError(f"cannot delete network {label}: {_explain(last)}") from last
         if force_disconnect:
             try:
                 _disconnect_all(client, net, label, log)
-                client.api.remove_network(net)  # at once: nothing else holds it now
-                return
             except NotFound:
                 return
             except APIError as exc:
                 if exc.status_code == 404:
                     return
                 last = exc
+            else:
+                last = _try_remove(client, net)  # at once: nothing else holds it now
+                if last is None:
+                    return
         if attempt < REMOVE_ATTEMPTS - 1:
             time.sleep(REMOVE_BACKOFF[min(attempt, len(REMOVE_BACKOFF) - 1)])
     stale = _endpoints(client, net)
