@@ -135,7 +135,7 @@ def _config_id(addr: Address) -> str:
     return f"{mods}{addr.type}.{addr.name}"
 
 
-def _target_closure(config: Config, targets: list[str]) -> dict[str, set[str | None]]:
+def _target_closure(g: Graph, targets: list[str]) -> dict[str, set[str | None]]:
     """What the targets depend on, transitively: config-level resource id -> the module
     instances (`module.m["a"]`) whose instances are included, None meaning all of them.
 
@@ -143,9 +143,8 @@ def _target_closure(config: Config, targets: list[str]) -> dict[str, set[str | N
     dependency in the target's own module stays in the target's module instance: targeting
     `module.svc["a"]` or `fg_x.y[1]` plans nothing of `module.svc["b"]` or `fg_x.y[0]`.
     """
-    from fgform.graph import build_graph, resource_dependencies
+    from fgform.graph import resource_dependencies
 
-    g = build_graph(config)
     memo: dict[str, set[str]] = {}
     todo: list[tuple[str, str | None, str]] = []  # (node id, module instance, module config)
     for t in targets:
@@ -406,8 +405,8 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                  state: StateFile | None, options: PlanOptions) -> None:
     from fgform.graph import build_graph, validate_resolver, walk
 
-    closure = _target_closure(config, options.targets) if options.targets else None
     graph = build_graph(config)
+    closure = _target_closure(graph, options.targets) if options.targets else None
     forced_cbd = forced_create_before_destroy(graph)
     replace = set(options.replace)
     errors: list[FgformError] = []
