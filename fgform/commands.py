@@ -292,10 +292,8 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
         else:
             _render_plan(env, the_plan, no_color)
         return
-    from fgform import workflow
-    from fgform.state.store import StateStore
 
-    state = StateStore(workflow.state_only(env.dir, state_path)).read()
+    state = _state_store(env, state_path).read()
     if as_json:
         from fgform.render.json_plan import state_json
 
@@ -319,12 +317,10 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
 @pass_env
 def output(env: Env, name: str | None, as_json: bool, raw: bool, state_path) -> None:
     """Print output values from the state."""
-    from fgform import workflow
     from fgform.state.commands import outputs
     from fgform.state.model import StateFile
-    from fgform.state.store import StateStore
 
-    state = StateStore(workflow.state_only(env.dir, state_path)).read() or StateFile()
+    state = _state_store(env, state_path).read() or StateFile()
     text = outputs(state, name, json=as_json, raw=raw)
     if not text and not name:
         env.err("Warning: No outputs found")
@@ -451,9 +447,8 @@ def force_unlock_cmd(env: Env, lock_id: str, force: bool, state_path) -> None:
 # -- ECS-style operations -----------------------------------------------------------------------
 def _fleet(env: Env, state_path: str | None):
     from fgform import workflow
-    from fgform.state.store import StateStore
 
-    st = StateStore(workflow.state_only(env.dir, state_path)).read()
+    st = _state_store(env, state_path).read()
     if st is None:
         raise FgformError("No state file was found: apply the configuration first.")
     return st, workflow.fleet_context(env.dir, st)
@@ -583,10 +578,8 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
     Works from the state alone (never the configuration: a change there is for plan and
     apply to review). Exits 1 when any service could not be reconciled."""
     del vars, var_files  # accepted for compatibility; the configuration is not read
-    from fgform import workflow
-    from fgform.state.store import StateStore
 
-    store = StateStore(workflow.state_only(env.dir, state_path))
+    store = _state_store(env, state_path)
     while True:
         with _lock(env, store, "OperationTypeReconcile", lock_timeout):
             failed = _reconcile_pass(env, store)
