@@ -197,7 +197,8 @@ def _from_string(text: str, var: Variable, diags: list[Diagnostic], source: str)
         node = parse_expression(text, f"<value for var.{var.name}>")
     except ValueError as exc:
         # A parse error quotes the text around its place: the value, when it is a secret.
-        why = "" if var.sensitive else f": {exc}"
+        why = (". It does not parse; the parser's message is not shown, as it would quote "
+               "the sensitive value.") if var.sensitive else f": {exc}"
         diags.append(Diagnostic.error(
             "Invalid expression for variable",
             f'The value of var.{var.name} from {source} must be an HCL expression for type '
