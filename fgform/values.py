@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -175,16 +176,18 @@ def scrub(text: str, secrets: set[str] | frozenset[str]) -> str:
     the escaped form a JSON string or a quoted message gives it (`"a\\"b"`)."""
     if not secrets or not text:
         return text
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms.add(secret)
-            forms.add(json.dumps(secret)[1:-1])
-            forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-    for form in sorted(forms, key=len, reverse=True):
+    for form in _forms(frozenset(secrets)):
         if form in text:
             text = text.replace(form, SENSITIVE_TEXT)
     return text
+
+
+@lru_cache(maxsize=8)
+def _forms(secrets: frozenset[str]) -> tuple[str, ...]:
+    # Cached: apply's progress printer scrubs every line with the same secrets.
+    forms = {f for secret in secrets if secret for f in (
+        secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])}
+    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
 _ATOMS = frozenset({str, int, float, bool, type(None), Unknown})

@@ -338,3 +338,14 @@ def test_progress_without_secrets_shows_ids() -> None:
 
 def test_scrub_catches_the_escaped_form_of_a_secret() -> None:
     assert scrub('x "a\\"b-secret" y', {'a"b-secret'}) == 'x "(sensitive value)" y'
+
+
+def test_output_hides_sensitive_values_in_the_list_and_shows_one_asked_for_by_name() -> None:
+    from fgform.state.commands import outputs
+    from fgform.state.model import OutputState
+
+    state = StateFile()
+    state.outputs = {"pw": OutputState(SECRET, True), "open": OutputState("x", False)}
+    assert outputs(state) == 'open = "x"\npw = <sensitive>'
+    # as `terraform output pw` (1.11): naming the output is asking for its value
+    assert outputs(state, "pw") == f'"{SECRET}"'
