@@ -189,7 +189,9 @@ def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
         if not spec.structural and any(contains_unknown(a) for a in args):
             return mark(UNKNOWN, sens)
     try:
-        converted = [_convert(spec, i, a, has_sensitive(m))
+        # `sens and ...`: no walk of the arguments in the common case of no secret at all
+        # (a mark nested in a structural function's argument is left to _unquoted).
+        converted = [_convert(spec, i, a, sens and has_sensitive(m))
                      for i, (a, m) in enumerate(zip(args, marked, strict=True))]
         result = spec.impl(info, *converted)
     except FuncError as e:
