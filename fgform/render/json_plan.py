@@ -21,7 +21,7 @@ from fgform import __version__
 from fgform.addresses import Address
 from fgform.plan.model import Action, ActionReason, OutputChange, Plan, ResourceChange
 from fgform.state.model import StateFile
-from fgform.values import UNKNOWN, Path, Sensitive, cty_type, unmark
+from fgform.values import UNKNOWN, Path, Sensitive, copy_value, cty_type, unmark
 
 FORMAT_VERSION = "1.2"
 STATE_FORMAT_VERSION = "1.0"
@@ -416,15 +416,8 @@ def mask_plan_json(doc: dict[str, Any], plan: Plan) -> dict[str, Any]:
     _mask_state_values(doc.get("planned_values", {}))
     _mask_state_values(doc.get("prior_state", {}).get("values", {}))
     if "configuration" in doc:
-        doc["configuration"] = _copy_json(doc["configuration"])
+        # plan.configuration is shared with the plan: mask a copy.
+        doc["configuration"] = copy_value(doc["configuration"])
         _mask_configuration(doc["configuration"].get("root_module", {}))
     return doc
 
-
-def _copy_json(value: Any) -> Any:
-    # plan.configuration is shared with the plan: mask a copy.
-    if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) for v in value]
-    return value

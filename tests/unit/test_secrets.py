@@ -274,6 +274,28 @@ def test_plan_json_for_a_terminal_has_no_sensitive_value() -> None:
     assert masked["output_changes"]["pw"]["after"] is None
 
 
+def test_plan_json_for_a_terminal_masks_the_prior_state_and_configuration() -> None:
+    from fgform.state.model import InstanceState, OutputState
+
+    plan = _secret_plan()
+    prior = StateFile()
+    prior.set(parse_address("fg_cluster.main"),
+              InstanceState(None, {"name": "state-secret", "port": 1}, [["name"]]))
+    prior.outputs = {"pw": OutputState("state-output-secret", True)}
+    plan.prior_state = prior
+    plan.configuration = {"root_module": {
+        "variables": {"pw": {"default": "default-secret", "sensitive": True},
+                      "open": {"default": "visible-value"}},
+        "outputs": {"lit": {"sensitive": True,
+                            "expression": {"constant_value": "literal-secret"}}}}}
+    text = json.dumps(mask_plan_json(plan_json(plan), plan))
+    for secret in ("state-secret", "state-output-secret", "default-secret", "literal-secret"):
+        assert secret not in text
+    assert "visible-value" in text
+    # the plan's own configuration is not changed: `show -json FILE` still exports it
+    assert plan.configuration["root_module"]["variables"]["pw"]["default"] == "default-secret"
+
+
 def test_text_and_markdown_renderers_mask_sensitive_values() -> None:
     plan = _secret_plan()
     for text in (render_plan(plan), render_markdown(plan)):
