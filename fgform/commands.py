@@ -611,10 +611,13 @@ def _reconcile_pass(env: Env, store) -> int:
     driver: Any = drivers()["fg_service"]
     ctx = workflow.fleet_context(env.dir, st)
     items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
+    from fgform.values import scrub
+
+    secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
     try:
         live = driver.read(ctx, items)
     except Exception as exc:  # noqa: BLE001 - reported, then exit 1
-        env.err(f"Error: reading the services: {exc}")
+        env.err(scrub(f"Error: reading the services: {exc}", secrets))
         return len(services)
     failed = 0
     for addr in services:
@@ -625,7 +628,7 @@ def _reconcile_pass(env: Env, store) -> int:
             after = driver.reconcile(ctx, addr, dict(inst.attributes))
         except Exception as exc:  # noqa: BLE001 - one service's failure is reported
             failed += 1
-            env.err(f"Error: {addr}: {exc}")
+            env.err(scrub(f"Error: {addr}: {exc}", secrets))
             continue
         st.set(addr, dataclasses.replace(inst, attributes=after))
         store.write(st)

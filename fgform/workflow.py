@@ -282,13 +282,23 @@ def known_secrets(ws: Workspace, plan) -> frozenset[str]:
     for oc in plan.output_changes:
         if oc.sensitive:
             found |= strings_at({"v": oc.before, "w": oc.after}, [("v",), ("w",)])
-    for state in [plan.prior_state] if plan.prior_state is not None else []:
-        for _addr, inst in state.sorted_instances():
-            if inst is not None:
-                found |= strings_at(inst.attributes, inst.sensitive_paths)
-        for out in state.outputs.values():
-            if out.sensitive:
-                found |= strings_at({"v": out.value}, [("v",)])
+    if plan.prior_state is not None:
+        found |= state_secrets(plan.prior_state)
+    return frozenset(found)
+
+
+def state_secrets(state: StateFile) -> frozenset[str]:
+    """The sensitive values a state holds (attributes at their sensitive paths, sensitive
+    outputs): what a command working from the state alone scrubs its messages of."""
+    from fgform.values import strings_at
+
+    found: set[str] = set()
+    for _addr, inst in state.sorted_instances():
+        if inst is not None:
+            found |= strings_at(inst.attributes, inst.sensitive_paths)
+    for out in state.outputs.values():
+        if out.sensitive:
+            found |= strings_at({"v": out.value}, [("v",)])
     return frozenset(found)
 
 

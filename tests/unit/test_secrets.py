@@ -371,3 +371,41 @@ def test_output_hides_sensitive_values_in_the_list_and_shows_one_asked_for_by_na
     assert outputs(state) == 'open = "x"\npw = <sensitive>'
     # as `terraform output pw` (1.11): naming the output is asking for its value
     assert outputs(state, "pw") == f'"{SECRET}"'
+
+
+def test_state_secrets_are_the_sensitive_attributes_and_outputs() -> None:
+    from fgform.state.model import InstanceState, OutputState
+    from fgform.workflow import state_secrets
+
+    state = StateFile()
+    state.set(parse_address("fg_service.web"),
+              InstanceState(None, {"env": {"TOKEN": "env-secret"}, "name": "web"},
+                            [["env", "TOKEN"]]))
+    state.outputs = {"pw": OutputState("output-secret", True), "o": OutputState("open")}
+    assert state_secrets(state) == {"env-secret", "output-secret"}
+
+
+def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, monkeypatch,
+                                                               capsys) -> None:
+    from fgform import commands
+    from fgform.cli import Env
+    from fgform.fleet.docker import drivers as drivers_module
+    from fgform.state.model import InstanceState
+    from fgform.state.store import StateStore
+
+    class Failing:
+        def read(self, ctx, items):
+            return {}
+
+        def reconcile(self, ctx, addr, attrs):
+            raise RuntimeError("container env TOKEN=env-secret was refused")
+
+    monkeypatch.setattr(drivers_module, "drivers", lambda: {"fg_service": Failing()})
+    store = StateStore(tmp_path / "state.json")
+    state = StateFile()
+    state.set(parse_address("fg_service.web"),
+              InstanceState(None, {"env": {"TOKEN": "env-secret"}}, [["env", "TOKEN"]]))
+    store.write(state)
+    assert commands._reconcile_pass(Env(str(tmp_path)), store) == 1
+    err = capsys.readouterr().err
+    assert "TOKEN=(sensitive value) was refused" in err and "env-secret" not in err
