@@ -103,9 +103,11 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
         the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
                                       refresh=refresh)
     if as_json:
-        from fgform.render.json_plan import plan_json
+        from fgform.render.json_plan import mask_plan_json, plan_json
 
-        env.out(json.dumps(plan_json(the_plan), separators=(",", ":")))  # compact, as Terraform
+        # Printed to a terminal or a CI log: no sensitive value (`show -json FILE` exports them).
+        env.out(json.dumps(mask_plan_json(plan_json(the_plan), the_plan),
+                           separators=(",", ":")))  # compact, as Terraform
     else:
         _render_plan(env, the_plan, no_color)
     if out:
@@ -167,8 +169,9 @@ def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, paralle
         if answer.strip() != "yes":
             raise FgformError("Apply cancelled." if not destroying else "Destroy cancelled.")
     write = env.out
-    printer = JsonProgress(write) if as_json else TextProgress(
-        write, color=env.color and not no_color)
+    secrets = workflow.known_secrets(ws, the_plan)
+    printer = JsonProgress(write, secrets=secrets) if as_json else TextProgress(
+        write, color=env.color and not no_color, secrets=secrets)
     env.out("")
     with _Interrupts(env) as intr:
         outcome = workflow.apply(ws, the_plan, hooks=printer, parallelism=parallelism,
@@ -608,10 +611,13 @@ def _reconcile_pass(env: Env, store) -> int:
     driver: Any = drivers()["fg_service"]
     ctx = workflow.fleet_context(env.dir, st)
     items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
+    from fgform.values import scrub
+
+    secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
     try:
         live = driver.read(ctx, items)
     except Exception as exc:  # noqa: BLE001 - reported, then exit 1
-        env.err(f"Error: reading the services: {exc}")
+        env.err(scrub(f"Error: reading the services: {exc}", secrets))
         return len(services)
     failed = 0
     for addr in services:
@@ -622,7 +628,7 @@ def _reconcile_pass(env: Env, store) -> int:
             after = driver.reconcile(ctx, addr, dict(inst.attributes))
         except Exception as exc:  # noqa: BLE001 - one service's failure is reported
             failed += 1
-            env.err(f"Error: {addr}: {exc}")
+            env.err(scrub(f"Error: {addr}: {exc}", secrets))
             continue
         st.set(addr, dataclasses.replace(inst, attributes=after))
         store.write(st)

@@ -34,6 +34,9 @@ class Diagnostic:
     detail: str = ""
     range: SourceRange | None = None
     hint: str = ""
+    # False when the source line at `range` holds a sensitive value (a variable's value in
+    # a .tfvars file or its default): the place is named, the line is not printed.
+    show_source: bool = True
 
     @classmethod
     def error(cls, summary: str, detail: str = "", range: SourceRange | None = None,
@@ -113,13 +116,9 @@ def redact(diags: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]:
     longest first, so a secret containing another is replaced whole."""
     if not secrets:
         return diags
-    order = sorted(secrets, key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        for secret in order:
-            text = text.replace(secret, "(sensitive value)")
-        return text
+    from fgform.values import scrub  # values imports nothing of fgform's
 
     for d in diags:
-        d.summary, d.detail, d.hint = scrub(d.summary), scrub(d.detail), scrub(d.hint)
+        d.summary, d.detail, d.hint = (scrub(d.summary, secrets), scrub(d.detail, secrets),
+                                       scrub(d.hint, secrets))
     return diags

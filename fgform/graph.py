@@ -586,7 +586,8 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
         bad('The given "count" argument value is null. An integer is required.')
         return None
     try:
-        n = types.convert(value, types.NUMBER)
+        # `raw` keeps its Sensitive mark, so that the mismatch does not quote a secret.
+        n, _ = unmark(types.convert(raw, types.NUMBER))
     except types.TypeMismatch as exc:
         bad(f'The given "count" argument value is unsuitable: {exc.message}.')
         return None

@@ -14,7 +14,9 @@ ride on top of them:
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -132,19 +134,60 @@ def cty_type(value: Any) -> Any:
     return "dynamic"
 
 
-def sensitive_strings(value: Any, _inside: bool = False) -> set[str]:
-    """The text of every sensitive leaf in a value (strings of 3+ characters and numbers),
-    so messages that quote a value can be scrubbed of them."""
+def sensitive_strings(value: Any, _inside: bool = False, *, min_len: int = 3) -> set[str]:
+    """The text of every sensitive leaf in a value (strings and numbers of `min_len`+
+    characters: shorter ones would mask unrelated text), so messages that quote a value can
+    be scrubbed of them."""
     if isinstance(value, Sensitive):
-        return sensitive_strings(value.value, True)
+        return sensitive_strings(value.value, True, min_len=min_len)
     if isinstance(value, dict):
-        return {s for v in value.values() for s in sensitive_strings(v, _inside)}
+        return {s for v in value.values() for s in sensitive_strings(v, _inside,
+                                                                     min_len=min_len)}
     if isinstance(value, (list, tuple)):
-        return {s for v in value for s in sensitive_strings(v, _inside)}
+        return {s for v in value for s in sensitive_strings(v, _inside, min_len=min_len)}
     if not _inside or value is None or isinstance(value, bool) or value is UNKNOWN:
         return set()
     text = str(value)
-    return {text} if len(text) >= 3 else set()
+    return {text} if len(text) >= max(1, min_len) else set()
+
+
+def strings_at(value: Any, paths: list[Path] | list[list[str | int]]) -> set[str]:
+    """`sensitive_strings` of the parts of a plain value at `paths` (a state's or a plan's
+    sensitive paths); a path that is not in the value is skipped."""
+    out: set[str] = set()
+    for path in paths:
+        part = value
+        for step in path:
+            try:
+                part = part[step]
+            except (KeyError, IndexError, TypeError):
+                part = None
+                break
+        out |= sensitive_strings(Sensitive(part))
+    return out
+
+
+SENSITIVE_TEXT = "(sensitive value)"
+
+
+def scrub(text: str, secrets: set[str] | frozenset[str]) -> str:
+    """`text` with every occurrence of a secret replaced by `(sensitive value)`, longest
+    first, so that a secret containing another is replaced whole. A secret also counts in
+    the escaped form a JSON string or a quoted message gives it (`"a\\"b"`)."""
+    if not secrets or not text:
+        return text
+    for form in _forms(frozenset(secrets)):
+        if form in text:
+            text = text.replace(form, SENSITIVE_TEXT)
+    return text
+
+
+@lru_cache(maxsize=8)
+def _forms(secrets: frozenset[str]) -> tuple[str, ...]:
+    # Cached: apply's progress printer scrubs every line with the same secrets.
+    forms = {f for secret in secrets if secret for f in (
+        secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])}
+    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
 _ATOMS = frozenset({str, int, float, bool, type(None), Unknown})

@@ -269,6 +269,39 @@ def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
     return out
 
 
+def known_secrets(ws: Workspace, plan) -> frozenset[str]:
+    """Every sensitive value this run knows (variables, the planned changes' sensitive
+    attributes before and after, the prior state's): what apply's progress lines and the
+    drivers' error messages are scrubbed of before they reach a terminal."""
+    from fgform.values import sensitive_strings, strings_at
+
+    found = sensitive_strings(ws.variables) | sensitive_strings(plan.variables)
+    for rc in [*plan.changes, *plan.drift]:
+        found |= strings_at(rc.before, rc.before_sensitive)
+        found |= strings_at(rc.after, rc.after_sensitive)
+    for oc in plan.output_changes:
+        if oc.sensitive:
+            found |= strings_at({"v": oc.before, "w": oc.after}, [("v",), ("w",)])
+    if plan.prior_state is not None:
+        found |= state_secrets(plan.prior_state)
+    return frozenset(found)
+
+
+def state_secrets(state: StateFile) -> frozenset[str]:
+    """The sensitive values a state holds (attributes at their sensitive paths, sensitive
+    outputs): what a command working from the state alone scrubs its messages of."""
+    from fgform.values import strings_at
+
+    found: set[str] = set()
+    for _addr, inst in state.sorted_instances():
+        if inst is not None:
+            found |= strings_at(inst.attributes, inst.sensitive_paths)
+    for out in state.outputs.values():
+        if out.sensitive:
+            found |= strings_at({"v": out.value}, [("v",)])
+    return frozenset(found)
+
+
 def forget_gone(state: StateFile, refreshed: StateFile) -> list[Address]:
     """Drop from `state` the current objects that `refreshed` (the plan's refreshed state)
     no longer has: refresh found them deleted outside fgform. Deposed objects stay. Returns

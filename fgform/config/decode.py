@@ -23,7 +23,16 @@ from fgform.config.model import Attribute, Block, Body
 from fgform.config.schema import AttrSchema, BlockSchema
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, Sensitive, contains_unknown, copy_value, unmark
+from fgform.values import (
+    SENSITIVE_TEXT,
+    UNKNOWN,
+    Sensitive,
+    contains_unknown,
+    copy_value,
+    scrub,
+    sensitive_strings,
+    unmark,
+)
 
 
 @cache
@@ -216,21 +225,22 @@ def check_value(a: AttrSchema, value: Any) -> str | None:
 
     Unknown values (and lists holding them) pass: they are checked when known, at apply.
     """
-    plain, _ = unmark(value)
+    plain, marked = unmark(value)
     if plain is None or contains_unknown(plain):
         return None
+    # A sensitive value (or one computed from it) is not quoted: say what was expected.
+    got = f", got {SENSITIVE_TEXT}" if marked else f", got {_show(plain)}"
     if a.enum and plain not in a.enum:
         allowed = ", ".join(f'"{e}"' if isinstance(e, str) else str(e) for e in a.enum)
-        return f"expected one of {allowed}, got {_show(plain)}"
+        return f"expected one of {allowed}{got}"
     if isinstance(plain, (int, float)) and not isinstance(plain, bool):
-        if a.min is not None and plain < a.min:
-            return _range_message(a, plain)
-        if a.max is not None and plain > a.max:
-            return _range_message(a, plain)
+        if a.min is not None and plain < a.min or a.max is not None and plain > a.max:
+            return _range_message(a, plain) if not marked else \
+                _range_message(a, plain).rpartition(", got ")[0] + got
     if a.check is not None:
         msg = a.check(plain)
         if msg:
-            return msg
+            return scrub(msg, sensitive_strings(value, min_len=1)) if marked else msg
     return None
 
 

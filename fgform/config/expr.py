@@ -143,8 +143,9 @@ class ConversionError(Exception):
     """A value cannot be converted to the wanted type; the message reads in a sentence."""
 
 
-def to_number(value: Any) -> int | float:
-    """HCL's number conversion: numbers as they are, numeric strings parsed."""
+def to_number(value: Any, sensitive: bool = False) -> int | float:
+    """HCL's number conversion: numbers as they are, numeric strings parsed. A `sensitive`
+    value is not quoted by the error."""
     if isinstance(value, bool):
         raise ConversionError("a number is required, got bool")
     if isinstance(value, (int, float)):
@@ -155,14 +156,16 @@ def to_number(value: Any) -> int | float:
             if re.fullmatch(r"-?\d+", s):
                 return int(s)
             return norm_number(float(s))
-        raise ConversionError(f'cannot convert "{value}" to a number')
+        raise ConversionError("cannot convert this sensitive string to a number" if sensitive
+                              else f'cannot convert "{value}" to a number')
     if value is None:
         raise ConversionError("a number is required, got null")
     raise ConversionError(f"a number is required, got {type_name(value)}")
 
 
-def to_bool(value: Any) -> bool:
-    """HCL's bool conversion: true/false, or the strings "true"/"false"."""
+def to_bool(value: Any, sensitive: bool = False) -> bool:
+    """HCL's bool conversion: true/false, or the strings "true"/"false". A `sensitive` value
+    is not quoted by the error."""
     if isinstance(value, bool):
         return value
     if value == "true":
@@ -172,7 +175,8 @@ def to_bool(value: Any) -> bool:
     if value is None:
         raise ConversionError("a bool is required, got null")
     if isinstance(value, str):
-        raise ConversionError(f'cannot convert "{value}" to a bool; only "true" or "false" '
+        shown = "this sensitive string" if sensitive else f'"{value}"'
+        raise ConversionError(f'cannot convert {shown} to a bool; only "true" or "false" '
                               "are allowed")
     raise ConversionError(f"a bool is required, got {type_name(value)}")
 
@@ -282,7 +286,7 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
                 state[0] = True
                 continue
             try:
-                ok = to_bool(cond)
+                ok = to_bool(cond, sens)
             except ConversionError as e:
                 raise EvalError(f"Invalid template if condition: {e}.", part.condition.range,
                                 summary="Invalid template directive") from None
@@ -297,8 +301,8 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
             try:
                 for k, v in _iter_collection(coll, part.collection.range, "template for"):
                     if part.key_var:
-                        ctx.bindings[part.key_var] = k
-                    ctx.bindings[part.value_var] = v
+                        ctx.bindings[part.key_var] = mark(k, sens)
+                    ctx.bindings[part.value_var] = mark(v, sens)
                     _render_parts(part.parts, ctx, buf, state)
             finally:
                 ctx.bindings.clear()
@@ -451,8 +455,9 @@ def get_attr(target: Any, name: str, node: Node, ctx: EvalContext | None = None)
     if isinstance(target, dict):
         if name in target:
             return mark(target[name], sens)
-        hint = did_you_mean(name, target)
-        if (not hint and isinstance(node, ast.GetAttr) and _is_resource_ref(node.target)
+        # The keys of a sensitive object are part of its value: no suggestion names one.
+        hint = "" if sens else did_you_mean(name, target)
+        if (not hint and not sens and isinstance(node, ast.GetAttr) and _is_resource_ref(node.target)
                 and target and all(isinstance(v, dict) for v in target.values())
                 and all(isinstance(v, dict) and name in v for v in target.values())):
             hint = (f'{where} has "for_each" set, so its attributes must be accessed on '
@@ -525,6 +530,10 @@ def index_value(target: Any, key: Any, node: Node) -> Any:
             raise EvalError("The given key does not identify an element in this collection "
                             "value: indexes must be whole numbers.", key_range,
                             summary="Invalid index")
+        if (idx < 0 or idx >= len(target)) and sens:
+            raise EvalError("The given key does not identify an element in this collection "
+                            "value: the index is out of range.", key_range,
+                            summary="Invalid index")
         if idx < 0 or idx >= len(target):
             raise EvalError(f"The given key does not identify an element in this collection "
                             f"value: the collection has {len(target)} element"
@@ -538,6 +547,10 @@ def index_value(target: Any, key: Any, node: Node) -> Any:
             raise EvalError(f"The given key does not identify an element in this collection "
                             f"value: a string is required, got {type_name(key)}.", key_range,
                             summary="Invalid index") from None
+        if skey not in target and sens:
+            # As Terraform: neither the sensitive key nor a key of a sensitive map is named.
+            raise EvalError("The given key does not identify an element in this collection "
+                            "value.", key_range, summary="Invalid index")
         if skey not in target:
             raise EvalError(f'The given key does not identify an element in this collection '
                             f'value: there is no element with key "{skey}".', key_range,
@@ -559,7 +572,7 @@ def _eval_splat(node: ast.Splat, ctx: EvalContext) -> Any:
     out = []
     try:
         for item in items:
-            ctx.bindings[_SPLAT_KEY] = item
+            ctx.bindings[_SPLAT_KEY] = mark(item, sens)
             out.append(evaluate(node.each, ctx))
     finally:
         if had:
@@ -584,8 +597,8 @@ def _eval_unary(node: ast.Unary, ctx: EvalContext) -> Any:
         return mark(UNKNOWN, sens)
     try:
         if node.op == "!":
-            return mark(not to_bool(value), sens)
-        return mark(norm_number(-to_number(value)), sens)
+            return mark(not to_bool(value, sens), sens)
+        return mark(norm_number(-to_number(value, sens)), sens)
     except ConversionError as e:
         raise EvalError(f'Unsuitable value for unary operand "{node.op}": {e}.',
                         node.operand.range, summary="Invalid operand") from None
@@ -610,12 +623,12 @@ def _eval_binary(node: ast.Binary, ctx: EvalContext) -> Any:
     if left is UNKNOWN or right is UNKNOWN:
         return mark(UNKNOWN, sens)
     try:
-        a = to_number(left)
+        a = to_number(left, lsens)
     except ConversionError as e:
         raise EvalError(f'Unsuitable value for left operand of "{op}": {e}.', node.left.range,
                         summary="Invalid operand") from None
     try:
-        b = to_number(right)
+        b = to_number(right, rsens)
     except ConversionError as e:
         raise EvalError(f'Unsuitable value for right operand of "{op}": {e}.',
                         node.right.range, summary="Invalid operand") from None
@@ -650,7 +663,7 @@ def _eval_logic(node: ast.Binary, ctx: EvalContext) -> Any:
     left, lsens = strip(evaluate(node.left, ctx))
     if left is not UNKNOWN:
         try:
-            lb = to_bool(left)
+            lb = to_bool(left, lsens)
         except ConversionError as e:
             raise EvalError(f'Unsuitable value for left operand of "{op}": {e}.',
                             node.left.range, summary="Invalid operand") from None
@@ -664,7 +677,7 @@ def _eval_logic(node: ast.Binary, ctx: EvalContext) -> Any:
     rb: Any = UNKNOWN
     if right is not UNKNOWN:
         try:
-            rb = to_bool(right)
+            rb = to_bool(right, rsens)
         except ConversionError as e:
             raise EvalError(f'Unsuitable value for right operand of "{op}": {e}.',
                             node.right.range, summary="Invalid operand") from None
@@ -698,7 +711,7 @@ def _eval_conditional(node: ast.Conditional, ctx: EvalContext) -> Any:
     if cond is UNKNOWN:
         return mark(UNKNOWN, sens)
     try:
-        ok = to_bool(cond)
+        ok = to_bool(cond, sens)
     except ConversionError as e:
         raise EvalError(f"The condition value is unsuitable: {e}.", node.condition.range,
                         summary="Incorrect condition type") from None
@@ -733,9 +746,11 @@ def _eval_for(node: ast.For, ctx: EvalContext) -> Any:
     out_obj: dict[str, Any] = {}
     try:
         for k, v in pairs:
+            # The elements of a sensitive collection are sensitive: an error about one of
+            # them must not quote it.
             if node.key_var:
-                ctx.bindings[node.key_var] = k
-            ctx.bindings[node.value_var] = v
+                ctx.bindings[node.key_var] = mark(k, sens)
+            ctx.bindings[node.value_var] = mark(v, sens)
             if node.condition is not None:
                 c, csens = strip(evaluate(node.condition, ctx))
                 sens = sens or csens
@@ -743,7 +758,7 @@ def _eval_for(node: ast.For, ctx: EvalContext) -> Any:
                     unknown = True
                     continue
                 try:
-                    if not to_bool(c):
+                    if not to_bool(c, csens):
                         continue
                 except ConversionError as e:
                     raise EvalError(f"The filter expression is unsuitable: {e}.",
@@ -766,7 +781,8 @@ def _eval_for(node: ast.For, ctx: EvalContext) -> Any:
             if node.group:
                 out_obj.setdefault(skey, []).append(value)
             elif skey in out_obj:
-                raise EvalError(f'Two different items produced the key "{skey}" in this '
+                shown = "the same sensitive key" if ksens else f'the key "{skey}"'
+                raise EvalError(f"Two different items produced {shown} in this "
                                 "'for' expression. If duplicates are expected, use the "
                                 "ellipsis (...) after the value expression to enable "
                                 "grouping by key.", node.key.range,

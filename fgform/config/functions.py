@@ -46,7 +46,14 @@ from fgform.config.expr import (
     type_name,
     values_equal,
 )
-from fgform.values import UNKNOWN, Sensitive, contains_unknown
+from fgform.values import (
+    SENSITIVE_TEXT,
+    UNKNOWN,
+    Sensitive,
+    contains_unknown,
+    scrub,
+    sensitive_strings,
+)
 
 
 class FuncError(Exception):
@@ -162,6 +169,7 @@ def _param(spec: Func, i: int) -> tuple[str, str]:
 
 def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
     """Call a function on evaluated arguments, with the common marks/unknown handling."""
+    marked = args  # as given: what an error message must not quote
     sens = False
     if not spec.keep_marks:
         if spec.structural:
@@ -181,19 +189,36 @@ def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
         if not spec.structural and any(contains_unknown(a) for a in args):
             return mark(UNKNOWN, sens)
     try:
-        converted = [_convert(spec, i, a) for i, a in enumerate(args)]
+        # `sens and ...`: no walk of the arguments in the common case of no secret at all
+        # (a mark nested in a structural function's argument is left to _unquoted).
+        converted = [_convert(spec, i, a, sens and has_sensitive(m))
+                     for i, (a, m) in enumerate(zip(args, marked, strict=True))]
         result = spec.impl(info, *converted)
     except FuncError as e:
-        raise _arg_error(spec, e.arg, e.message, info) from None
+        raise _arg_error(spec, e.arg, _unquoted(e.message, marked), info) from None
     except ConversionError as e:  # raised by helpers deep inside an implementation
-        raise _arg_error(spec, None, str(e), info) from None
+        raise _arg_error(spec, None, _unquoted(str(e), marked), info) from None
     except EvalError:
         raise
     except (ValueError, TypeError, OverflowError, ArithmeticError, re.error, KeyError,
             IndexError) as e:
-        raise EvalError(f'Call to function "{spec.name}" failed: {e}.', info.node.range,
-                        summary="Error in function call") from None
+        raise EvalError(f'Call to function "{spec.name}" failed: {_unquoted(str(e), marked)}.',
+                        info.node.range, summary="Error in function call") from None
     return mark(norm_result(result), sens)
+
+
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _unquoted(message: str, args: list[Any]) -> str:
+    """A function's error message without the sensitive values of its arguments: each one,
+    and any quoted part of one (`cannot parse "hun"`), reads `(sensitive value)`."""
+    if not any(has_sensitive(a) for a in args):
+        return message
+    secrets = sensitive_strings(args, min_len=1)
+    message = _QUOTED.sub(lambda m: SENSITIVE_TEXT if m.group(1) and any(
+        m.group(1) in s for s in secrets) else m.group(0), message)
+    return scrub(message, sensitive_strings(args))
 
 
 def norm_result(value: Any) -> Any:
@@ -214,7 +239,7 @@ def _arg_error(spec: Func, arg: int | None, message: str, info: CallInfo) -> Eva
                      f"{message}.", rng, summary="Invalid function argument")
 
 
-def _convert(spec: Func, i: int, value: Any) -> Any:
+def _convert(spec: Func, i: int, value: Any, sensitive: bool = False) -> Any:
     ptype = _param(spec, i)[1]
     if ptype == "any" or value is UNKNOWN:
         return value
@@ -224,14 +249,15 @@ def _convert(spec: Func, i: int, value: Any) -> Any:
         if ptype == "string":
             return to_string(value)
         if ptype == "number":
-            return to_number(value)
+            return to_number(value, sensitive)
         if ptype == "int":
-            n = to_number(value)
+            n = to_number(value, sensitive)
             if isinstance(n, float):
-                raise FuncError(f"a whole number is required, got {format_number(n)}", i)
+                raise FuncError("a whole number is required" + (
+                    "" if sensitive else f", got {format_number(n)}"), i)
             return n
         if ptype == "bool":
-            return to_bool(value)
+            return to_bool(value, sensitive)
     except ConversionError as e:
         raise FuncError(str(e), i) from None
     if ptype == "list":

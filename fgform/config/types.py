@@ -26,18 +26,34 @@ from fgform.values import UNKNOWN, Sensitive, copy_value
 
 
 class TypeMismatch(ValueError):
-    """A value does not fit a type; `path` is where inside the value, `reason` is why."""
+    """A value does not fit a type; `path` is where inside the value, `reason` is why.
 
-    def __init__(self, reason: str, path: tuple[str | int, ...] = ()) -> None:
+    `quoted` is the part of the reason that shows the value (`, not the string "abc"`);
+    `sensitive_from` is set to the depth of `path` at which the value became sensitive, and
+    from there on the message shows neither the value nor the map keys inside it."""
+
+    def __init__(self, reason: str, path: tuple[str | int, ...] = (), quoted: str = "") -> None:
         self.reason = reason
         self.path = path
-        super().__init__(self.message)
+        self.quoted = quoted
+        self.sensitive_from: int | None = None
+        super().__init__(reason + quoted)
 
     @property
     def message(self) -> str:
         """The reason, prefixed by where in the value: `element 1: a number is required`."""
-        prefix = "".join(_path_step(p) + ": " for p in self.path)
-        return prefix + self.reason
+        cut = len(self.path) if self.sensitive_from is None else self.sensitive_from
+        steps = [_path_step(p) for i, p in enumerate(self.path)
+                 if i < cut or not isinstance(p, _MapKey)]
+        prefix = "".join(s + ": " for s in steps)
+        return prefix + self.reason + (self.quoted if self.sensitive_from is None else "")
+
+
+class _MapKey(str):
+    """A path step that is a key of the value itself (a map's), not of its type: hidden when
+    the value is sensitive."""
+
+    __slots__ = ()
 
 
 def _path_step(p: str | int) -> str:
@@ -325,7 +341,12 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
     if value is UNKNOWN or value is None:
         return value
     if isinstance(value, Sensitive):
-        return Sensitive(convert(value.value, type_, _path))
+        try:
+            return Sensitive(convert(value.value, type_, _path))
+        except TypeMismatch as exc:
+            if exc.sensitive_from is None:
+                exc.sensitive_from = len(_path)
+            raise
     if isinstance(type_, AnyType):
         return value
     if isinstance(type_, Primitive):
@@ -344,7 +365,7 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
     if isinstance(type_, MapType):
         if not isinstance(value, dict):
             raise TypeMismatch(f"{_article(type_)} is required", _path)
-        return {k: convert(v, type_.element, (*_path, k)) for k, v in value.items()}
+        return {k: convert(v, type_.element, (*_path, _MapKey(k))) for k, v in value.items()}
     if isinstance(type_, ObjectType):
         if not isinstance(value, dict):
             raise TypeMismatch("an object is required", _path)
@@ -400,7 +421,7 @@ def _convert_primitive(value: Any, type_: Primitive, path: tuple[str | int, ...]
             n = _parse_number(value)
             if n is not None:
                 return n
-            raise TypeMismatch(f'a number is required, not the string "{value}"', path)
+            raise TypeMismatch("a number is required", path, f', not the string "{value}"')
         raise TypeMismatch("a number is required", path)
     if name == "bool":
         if isinstance(value, bool):

@@ -28,9 +28,18 @@ from fgform.config import types
 from fgform.config.ast import Node
 from fgform.config.expr import EvalContext, EvalError, evaluate, type_name
 from fgform.config.model import Module, Variable
-from fgform.errors import Diagnostic, SourceRange
+from fgform.errors import Diagnostic, SourceRange, redact
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, Sensitive, contains_unknown, mark_sensitive, unmark
+from fgform.values import (
+    SENSITIVE_TEXT,
+    UNKNOWN,
+    Sensitive,
+    contains_unknown,
+    mark_sensitive,
+    scrub,
+    sensitive_strings,
+    unmark,
+)
 
 ENV_PREFIX = "FGFORM_VAR_"
 DEFAULT_FILES = ("terraform.tfvars", "terraform.tfvars.json", "terraform.fgvars",
@@ -157,7 +166,14 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
             continue
         values[name], d = finalize_variable(var, value, rng)
         diags.extend(d)
-    return values, diags
+    # Every message above is written not to quote a sensitive value; this catches one that
+    # still would (a parse error quoting a -var's text, say).
+    secrets = sensitive_strings(values)
+    for name, raw in given.items():
+        var = module.variables.get(name)
+        if var is not None and var.sensitive:
+            secrets |= sensitive_strings(Sensitive(raw.value))
+    return values, redact(diags, secrets)
 
 
 def _hint(name: str, module: Module) -> str:
@@ -180,12 +196,23 @@ def _from_string(text: str, var: Variable, diags: list[Diagnostic], source: str)
     try:
         node = parse_expression(text, f"<value for var.{var.name}>")
     except ValueError as exc:
+        # A parse error quotes the text around its place: the value, when it is a secret.
+        why = (". It does not parse; the parser's message is not shown, as it would quote "
+               "the sensitive value.") if var.sensitive else f": {exc}"
         diags.append(Diagnostic.error(
             "Invalid expression for variable",
             f'The value of var.{var.name} from {source} must be an HCL expression for type '
-            f"{t.friendly()}: {exc}", var.range))
+            f"{t.friendly()}{why}", var.range))
         return UNKNOWN
-    return _eval(node, diags)
+    if not var.sensitive:
+        return _eval(node, diags)
+    found: list[Diagnostic] = []
+    value = _eval(node, found)
+    for d in found:
+        diags.append(Diagnostic.error(
+            d.summary, f"The value of var.{var.name} from {source} cannot be evaluated; "
+            "it is sensitive, so the reason is not shown.", var.range))
+    return value
 
 
 def parse_expression(text: str, filename: str) -> Node:
@@ -230,7 +257,10 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
             return
         diags.extend(d)
         for name, attr in attrs.items():
-            items[name] = (_eval(attr.expr, diags), attr.range)
+            found: list[Diagnostic] = []
+            items[name] = (_eval(attr.expr, found), attr.range)
+            _hide_source(found, module.variables.get(name))
+            diags.extend(found)
     for name, (value, rng) in items.items():
         if name not in module.variables:
             # Terraform warns for files (they may be shared by several configurations).
@@ -262,10 +292,26 @@ def parse_file_attributes(path: Path) -> tuple[dict[str, Any], list[Diagnostic]]
     return dict(body.attributes), diags
 
 
+def _hide_source(diags: list[Diagnostic], var: Variable | None) -> list[Diagnostic]:
+    """A sensitive variable's problems name the place of its value but do not print that
+    source line: it holds the value (`password = "..."` in a .tfvars file, its default)."""
+    if var is not None and var.sensitive:
+        for d in diags:
+            # The declaration (`variable "x" {`) is shown: it holds no value.
+            d.show_source = d.range == var.range
+    return diags
+
+
 def finalize_variable(var: Variable, value: Any, range: SourceRange | None = None
                       ) -> tuple[Any, list[Diagnostic]]:
     """Convert a variable's raw value to its type, apply `nullable`, `sensitive` and the
     `validation` blocks. Returns the final value (UNKNOWN when unusable) and the problems."""
+    value, diags = _finalize(var, value, range)
+    return value, _hide_source(diags, var)
+
+
+def _finalize(var: Variable, value: Any, range: SourceRange | None) -> tuple[Any,
+                                                                            list[Diagnostic]]:
     diags: list[Diagnostic] = []
     where = range or var.range
     t, d = var_type(var)
@@ -281,6 +327,10 @@ def finalize_variable(var: Variable, value: Any, range: SourceRange | None = Non
                 "null.", where))
             return UNKNOWN, diags
     if value is not None:
+        if var.sensitive:
+            # Marked before converting, so that a mismatch says what type was expected
+            # without quoting the value.
+            value = mark_sensitive(value)
         try:
             value = types.convert(value, t)
         except types.TypeMismatch as exc:
@@ -322,13 +372,28 @@ def check_validations(var: Variable, value: Any,
             continue
         try:
             msg = evaluate(v.error_message, ctx)
-            msg, _ = unmark(msg)
+            msg, marked = unmark(msg)
         except EvalError:
-            msg = "The value is invalid."
+            msg, marked = "The value is invalid.", []
         if not isinstance(msg, str) or msg is UNKNOWN:
             msg = "The value is invalid."
+        elif marked:
+            msg = mask_message(msg, value)
         diags.append(Diagnostic.error(
             "Invalid value for variable",
             f"{msg}\n\nThis was checked by the validation rule at {v.range}.",
             range or var.range))
     return diags
+
+
+def mask_message(message: str, value: Any) -> str:
+    """An error message built from a sensitive value, with that value masked as
+    `(sensitive value)`; when a part of it too short to mask safely (`"ab"`) still shows,
+    the whole message is withheld instead."""
+    secrets = sensitive_strings(value)
+    masked = scrub(message, secrets)
+    rest = masked.replace(SENSITIVE_TEXT, "")
+    if any(t in rest for t in sensitive_strings(value, min_len=1) - secrets):
+        return ("The error message refers to a sensitive value, so fgform does not show it. "
+                "Use nonsensitive() in error_message where the value may be shown.")
+    return masked

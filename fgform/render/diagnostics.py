@@ -105,7 +105,7 @@ def _wrap(text: str) -> list[str]:
 def _snippet(diag: Diagnostic, base: Path | None) -> list[str]:
     """The offending source line with the range underlined, or nothing."""
     rng = diag.range
-    if rng is None:
+    if rng is None or not diag.show_source:
         return []
     lines = _lines(_source_path(rng.filename, base))
     if not 0 < rng.start_line <= len(lines):
@@ -204,7 +204,7 @@ def diagnostics_json(diags: list[Diagnostic], base: Path | None = None) -> dict:
         }
         if d.range is not None:
             item["range"] = _json_range(d, base)
-            snippet = _json_snippet(d, base)
+            snippet = _json_snippet(d, base) if d.show_source else None
             if snippet is not None:
                 item["snippet"] = snippet
         items.append(item)

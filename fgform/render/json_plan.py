@@ -6,6 +6,10 @@ unknown values are omitted from `after` (null inside lists) and flagged in `afte
 sensitive values stay in `before`/`after` (as Terraform does) and are flagged in
 `before_sensitive`/`after_sensitive`, which, like `after_unknown`, mirror the value with `true`
 leaves, objects omitting `false` and lists keeping it.
+
+That is the export of a saved plan (`show -json FILE`), read by policy tools. `plan -json`
+prints to a terminal or a CI log: `mask_plan_json` turns the same document into one where
+every sensitive value is null (its `*_sensitive` marker still says it is there).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from fgform import __version__
 from fgform.addresses import Address
 from fgform.plan.model import Action, ActionReason, OutputChange, Plan, ResourceChange
 from fgform.state.model import StateFile
-from fgform.values import UNKNOWN, Path, cty_type, unmark
+from fgform.values import UNKNOWN, Path, Sensitive, copy_value, cty_type, unmark
 
 FORMAT_VERSION = "1.2"
 STATE_FORMAT_VERSION = "1.0"
@@ -352,3 +356,68 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
     out["complete"] = not plan.targets and not plan.errored
     out["errored"] = plan.errored
     return out
+
+
+# -- masking, for output meant for a terminal -----------------------------------------------
+
+
+def _null_at(value: Any, marks: Any) -> Any:
+    """`value` with null wherever `marks` (a *_sensitive shape) holds true."""
+    if marks is True:
+        return None
+    if isinstance(value, dict) and isinstance(marks, dict):
+        return {k: _null_at(v, marks[k]) if k in marks else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(marks, list):
+        return [_null_at(v, m) for v, m in zip(value, marks, strict=False)] + \
+            value[len(marks):]
+    return value
+
+
+def _mask_change(change: dict[str, Any]) -> None:
+    for side in ("before", "after"):
+        if side in change:
+            change[side] = _null_at(change[side], change.get(f"{side}_sensitive", False))
+
+
+def _mask_state_values(values: dict[str, Any]) -> None:
+    for out in values.get("outputs", {}).values():
+        if out.get("sensitive"):
+            out["value"] = None
+    stack = [values.get("root_module", {})]
+    while stack:
+        mod = stack.pop()
+        for res in mod.get("resources", []):
+            res["values"] = _null_at(res.get("values"), res.get("sensitive_values", False))
+        stack.extend(mod.get("child_modules", []))
+
+
+def _mask_configuration(module: dict[str, Any]) -> None:
+    for var in module.get("variables", {}).values():
+        if var.get("sensitive"):
+            var.pop("default", None)
+    for out in module.get("outputs", {}).values():
+        if out.get("sensitive"):
+            out.get("expression", {}).pop("constant_value", None)
+    for call in module.get("module_calls", {}).values():
+        _mask_configuration(call.get("module", {}))
+
+
+def mask_plan_json(doc: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """`plan_json(plan)` with every sensitive value replaced by null, in place: variables,
+    planned values, resource and output changes, drift, prior state and the defaults of
+    sensitive variables in `configuration`."""
+    for name, var in doc.get("variables", {}).items():
+        if isinstance(plan.variables.get(name), Sensitive):
+            var["value"] = None
+    for rc in doc.get("resource_changes", []) + doc.get("resource_drift", []):
+        _mask_change(rc["change"])
+    for oc in doc.get("output_changes", {}).values():
+        _mask_change(oc)
+    _mask_state_values(doc.get("planned_values", {}))
+    _mask_state_values(doc.get("prior_state", {}).get("values", {}))
+    if "configuration" in doc:
+        # plan.configuration is shared with the plan: mask a copy.
+        doc["configuration"] = copy_value(doc["configuration"])
+        _mask_configuration(doc["configuration"].get("root_module", {}))
+    return doc
+

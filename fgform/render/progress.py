@@ -31,6 +31,7 @@ from fgform.apply.executor import ApplyResult
 from fgform.errors import Diagnostic
 from fgform.plan.model import Action
 from fgform.render.diagnostics import format_diagnostic
+from fgform.values import scrub
 
 Write = Callable[[str], None]
 
@@ -113,35 +114,54 @@ def result_diagnostics(result: ApplyResult) -> list[Diagnostic]:
     return diags
 
 
-class TextProgress:
-    """Terminal lines, as `terraform apply` prints them."""
+def _id_suffix(event: ApplyStarted | ApplyFinished, secrets: frozenset[str]) -> str:
+    """` [id=web]`, or nothing when there is no id or it holds a sensitive value (as
+    Terraform leaves out a marked id)."""
+    if not event.id_key or not event.id_value or _holds_secret(event.id_value, secrets):
+        return ""
+    return f" [{event.id_key}={event.id_value}]"
 
-    def __init__(self, write: Write, color: bool = False) -> None:
+
+def _holds_secret(text: str, secrets: frozenset[str]) -> bool:
+    return scrub(text, secrets) != text
+
+
+class TextProgress:
+    """Terminal lines, as `terraform apply` prints them. `secrets` are the run's sensitive
+    values: no line shows one (an id holding one is left out, a driver's error message that
+    quotes one shows `(sensitive value)`)."""
+
+    def __init__(self, write: Write, color: bool = False,
+                 secrets: frozenset[str] = frozenset()) -> None:
         self.write = write
         self.color = color
+        self.secrets = secrets
+
+    def _out(self, text: str) -> None:
+        self.write(scrub(text, self.secrets))
 
     def _bold(self, text: str) -> str:
         return f"\x1b[0m\x1b[1m{text}\x1b[0m" if self.color else text
 
     def pre_apply(self, event: ApplyStarted) -> None:
         verb = _START_VERB.get(event.action, "Applying")
-        suffix = f" [{event.id_key}={event.id_value}]" if event.id_key and event.id_value else ""
-        self.write(self._bold(f"{_shown(event)}: {verb}...{suffix}"))
+        suffix = _id_suffix(event, self.secrets)
+        self._out(self._bold(f"{_shown(event)}: {verb}...{suffix}"))
 
     def still_running(self, event: ApplyProgress) -> None:
         verb = _PROGRESS_VERB.get(event.action, "applying")
         id_part = ""
-        if event.id_key and event.id_value:
+        if event.id_key and event.id_value and not _holds_secret(event.id_value, self.secrets):
             id_part = f"{event.id_key}={truncate_id(event.id_value)}, "
-        self.write(self._bold(f"{_shown(event)}: Still {verb}... "
+        self._out(self._bold(f"{_shown(event)}: Still {verb}... "
                               f"[{id_part}{format_duration(event.elapsed)} elapsed]"))
 
     def post_apply(self, event: ApplyFinished) -> None:
         if event.error is not None:
             return  # errors are printed once, together, by finish()
         noun = _NOUN.get(event.action, "Apply")
-        suffix = f" [{event.id_key}={event.id_value}]" if event.id_key and event.id_value else ""
-        self.write(self._bold(f"{_shown(event)}: {noun} complete "
+        suffix = _id_suffix(event, self.secrets)
+        self._out(self._bold(f"{_shown(event)}: {noun} complete "
                               f"after {format_duration(event.elapsed)}{suffix}"))
 
     def finish(self, result: ApplyResult) -> None:
@@ -149,13 +169,13 @@ class TextProgress:
         diags = result_diagnostics(result)
         if diags:
             for d in diags:
-                self.write("")
+                self._out("")
                 for line in format_diagnostic(d).splitlines():
-                    self.write(line)
+                    self._out(line)
             return
-        self.write("")
+        self._out("")
         line = summary_line(result.added, result.changed, result.destroyed, result.destroy_mode)
-        self.write(f"\x1b[0m\x1b[1m\x1b[32m{line}\x1b[0m" if self.color else line)
+        self._out(f"\x1b[0m\x1b[1m\x1b[32m{line}\x1b[0m" if self.color else line)
 
 
 def _timestamp() -> str:
@@ -182,16 +202,18 @@ class JsonProgress:
     """`-json` lines: one compact JSON object per line in Terraform's machine-readable UI
     format (`@level`, `@message`, `@module`, `@timestamp`, `type`, and `hook`)."""
 
-    def __init__(self, write: Write, clock: Callable[[], str] = _timestamp) -> None:
+    def __init__(self, write: Write, clock: Callable[[], str] = _timestamp,
+                 secrets: frozenset[str] = frozenset()) -> None:
         self.write = write
         self.clock = clock
+        self.secrets = secrets  # as TextProgress's
 
     def emit(self, level: str, message: str, type_: str, **fields: Any) -> None:
         obj: dict[str, Any] = {"@level": level, "@message": message,
                                "@module": JSON_UI_MODULE, "@timestamp": self.clock()}
         obj.update(fields)
         obj["type"] = type_
-        self.write(json.dumps(obj, separators=(",", ":")))
+        self.write(scrub(json.dumps(obj, separators=(",", ":")), self.secrets))
 
     @staticmethod
     def _hook(addr: Address, action: Action, **extra: Any) -> dict[str, Any]:
@@ -201,10 +223,9 @@ class JsonProgress:
 
     def pre_apply(self, event: ApplyStarted) -> None:
         extra: dict[str, Any] = {}
-        suffix = ""
-        if event.id_key and event.id_value:
+        suffix = _id_suffix(event, self.secrets)
+        if suffix:
             extra = {"id_key": event.id_key, "id_value": event.id_value}
-            suffix = f" [{event.id_key}={event.id_value}]"
         verb = _START_VERB.get(event.action, "Applying")
         self.emit("info", f"{_shown(event)}: {verb}...{suffix}",
                   "apply_start", hook=self._hook(event.address, event.action, **extra))
@@ -227,10 +248,9 @@ class JsonProgress:
                       hook=self._hook(event.address, event.action, elapsed_seconds=elapsed))
             return
         extra: dict[str, Any] = {}
-        suffix = ""
-        if event.id_key and event.id_value:
+        suffix = _id_suffix(event, self.secrets)
+        if suffix:
             extra = {"id_key": event.id_key, "id_value": event.id_value}
-            suffix = f" [{event.id_key}={event.id_value}]"
         self.emit("info", f"{shown}: {noun} complete after {format_duration(elapsed)}{suffix}",
                   "apply_complete",
                   hook=self._hook(event.address, event.action, **extra, elapsed_seconds=elapsed))

@@ -1,0 +1,4 @@
+variable "api_keys" {
+  type      = list(string)
+  sensitive = true
+}

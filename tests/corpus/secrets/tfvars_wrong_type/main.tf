@@ -1,0 +1,8 @@
+variable "db_password" {
+  type      = number
+  sensitive = true
+}
+
+output "ok" {
+  value = "fine"
+}

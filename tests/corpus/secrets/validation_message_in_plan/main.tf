@@ -1,0 +1,9 @@
+variable "api_token" {
+  type      = string
+  sensitive = true
+
+  validation {
+    condition     = startswith(var.api_token, "tok-")
+    error_message = "The token ${var.api_token} must start with \"tok-\"."
+  }
+}
