@@ -833,21 +833,29 @@ class _Walker:
                 self.result.variables[format_module(mi.path)] = mi.variables
         return self.result
 
+    def default(self, var: Variable, mi: ModuleInstance) -> Any:
+        """A variable's default value; unknown when it refers to anything, which validation
+        reports as "Variables not allowed" (a default is a constant)."""
+        if var.default is None:
+            return None
+        if references(var.default):
+            return UNKNOWN
+        return self.eval(var.default, self.ctx(mi))
+
     def visit_variable(self, node: GraphNode, mi: ModuleInstance) -> None:
         var: Variable = node.obj  # type: ignore[assignment]
         if not mi.path:
             if var.name in self.root_vars:
                 mi.variables[var.name] = self.root_vars[var.name]
                 return
-            raw = self.eval(var.default, self.ctx(mi)) if var.has_default and var.default \
-                else (None if var.has_default else UNKNOWN)
+            raw = self.default(var, mi) if var.has_default else UNKNOWN
         else:
             call = mi.parent.config.module.module_calls[mi.path[-1].name]  # type: ignore
             attr = call.inputs.get(var.name)
             if attr is not None:
                 raw = self.eval(attr.expr, self.call_ctx(mi), attr.range)
             elif var.has_default:
-                raw = self.eval(var.default, self.ctx(mi)) if var.default else None
+                raw = self.default(var, mi)
             else:
                 raw = UNKNOWN  # reported by build_graph as a missing argument
         if self.finalize_variable is not None:

@@ -14,3 +14,7 @@ variable "name" {
   type    = string
   default = local.suffix
 }
+
+module "net" {
+  source = "./net"
+}
