@@ -93,3 +93,10 @@ def test_function_result_limits(text: str, ok: bool) -> None:
 def test_regex_replace_keeps_its_meaning() -> None:
     assert ev('replace("a-b", "/(\\\\w)/", "$1$1")') == "aa-bb"
     assert ev('replace("abc", "/x*/", "-")') == "-a-b-c-"
+
+
+def test_a_large_file_is_read_whole(tmp_path: Path) -> None:
+    (tmp_path / "big.txt").write_text("x" * (MAX_STRING_LENGTH + 1))
+    ctx = EvalContext(path_cwd=str(tmp_path))
+    got = evaluate(parse_expression('file("big.txt")', "t.tf"), ctx)
+    assert len(got) == MAX_STRING_LENGTH + 1
