@@ -524,6 +524,17 @@ def to_dot(g: Graph, *, resources_only: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _as_declared(var: Variable, value: Any) -> Any:
+    """A root variable's value converted to its declared type again: values read back from
+    a saved plan are plain JSON, where a set is a list (and for_each takes sets only)."""
+    if var.type is None:
+        return value
+    try:
+        return types.convert(value, types.parse_type(var.type))
+    except (types.TypeSyntaxError, types.TypeMismatch, EvalError):
+        return value  # reported where the value was resolved
+
+
 # -- instance expansion ---------------------------------------------------------------------
 # The most instances one resource or module call may have (docs/language.md, "Limits"): a
 # count of 10**9 would otherwise build a billion-node graph before anything else is checked.
@@ -846,7 +857,7 @@ class _Walker:
         var: Variable = node.obj  # type: ignore[assignment]
         if not mi.path:
             if var.name in self.root_vars:
-                mi.variables[var.name] = self.root_vars[var.name]
+                mi.variables[var.name] = _as_declared(var, self.root_vars[var.name])
                 return
             raw = self.default(var, mi) if var.has_default else UNKNOWN
         else:

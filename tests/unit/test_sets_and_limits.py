@@ -13,7 +13,7 @@ from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.functions import MAX_COLLECTION_LENGTH, MAX_STRING_LENGTH
 from fgform.config.loader import load_config, parse_expression
 from fgform.config.validate import validate_config
-from fgform.graph import MAX_INSTANCES
+from fgform.graph import MAX_INSTANCES, validate_resolver, walk
 from fgform.values import Sensitive, SetValue, copy_value, unmark
 
 
@@ -100,3 +100,16 @@ def test_a_large_file_is_read_whole(tmp_path: Path) -> None:
     ctx = EvalContext(path_cwd=str(tmp_path))
     got = evaluate(parse_expression('file("big.txt")', "t.tf"), ctx)
     assert len(got) == MAX_STRING_LENGTH + 1
+
+
+def test_a_set_variable_read_back_from_a_saved_plan_is_a_set_again(tmp_path: Path) -> None:
+    # A saved plan stores variables as JSON: the set comes back a list, and applying the
+    # plan walks the configuration with it.
+    (tmp_path / "main.tf").write_text(
+        'variable "zones" {\n  type = set(string)\n}\n'
+        'resource "fg_target_group" "t" {\n  for_each = var.zones\n}\n')
+    config, _ = load_config(tmp_path, use_cache=False)
+    result = walk(config, {"zones": ["b", "a"]}, validate_resolver, cwd=str(tmp_path))
+    assert [d.summary for d in result.diagnostics] == []
+    assert sorted(str(a) for a in result.configs) == ['fg_target_group.t["a"]',
+                                                      'fg_target_group.t["b"]']
