@@ -43,7 +43,7 @@ from fgform.config.model import (
 from fgform.config.schema import SCHEMAS, get_schema
 from fgform.errors import Diagnostic, Severity, SourceRange
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, Sensitive, mark_sensitive, unmark
+from fgform.values import UNKNOWN, Sensitive, SetValue, mark_sensitive, unmark
 
 # Root names that are not references to graph nodes.
 _NO_NODE_ROOTS = {"each", "count", "path", "self", "terraform"}
@@ -524,7 +524,28 @@ def to_dot(g: Graph, *, resources_only: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _as_declared(var: Variable, value: Any) -> Any:
+    """A root variable's value converted to its declared type again: values read back from
+    a saved plan are plain JSON, where a set is a list (and for_each takes sets only)."""
+    if var.type is None:
+        return value
+    try:
+        return types.convert(value, types.parse_type(var.type))
+    except (types.TypeSyntaxError, types.TypeMismatch, EvalError):
+        return value  # reported where the value was resolved
+
+
 # -- instance expansion ---------------------------------------------------------------------
+# The most instances one resource or module call may have (docs/language.md, "Limits"): a
+# count of 10**9 would otherwise build a billion-node graph before anything else is checked.
+MAX_INSTANCES = 10_000
+
+
+def _too_many(meta: str, n: int) -> str:
+    return (f'The given "{meta}" argument value is unsuitable: it makes {n} instances, more '
+            f"than fgform's limit of {MAX_INSTANCES} for one resource or module block.")
+
+
 @dataclass(slots=True)
 class Expansion:
     """How a resource or module call repeats: mode "single", "count" or "for_each"; `keys`
@@ -600,6 +621,9 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
         bad('The given "count" argument value is unsuitable: must be greater than or equal '
             f"to zero, got {n}.")
         return None
+    if n > MAX_INSTANCES:
+        bad(_too_many("count", n))
+        return None
     return Expansion("count", list(range(n)))
 
 
@@ -628,10 +652,23 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
             return Expansion("for_each", [None], unknown=True)
         bad(unknown_msg)
         return None
+    if isinstance(raw, (dict, SetValue)) and len(raw) > MAX_INSTANCES:
+        bad(_too_many("for_each", len(raw)))
+        return None
     if isinstance(raw, dict):
         keys = sorted(raw)
         return Expansion("for_each", list(keys), {k: raw[k] for k in keys})
-    if isinstance(raw, (list, tuple)):
+    if isinstance(raw, (list, tuple)) and not isinstance(raw, SetValue):
+        # A list may hold duplicates and its order is its identity: Terraform wants the
+        # keys spelled out as a set (or a map), so a reordered list never renames instances.
+        diags.append(Diagnostic.error(
+            "Invalid for_each argument",
+            'The given "for_each" argument value is unsuitable: the "for_each" argument must '
+            "be a map, or set of strings, and you have provided a value of type "
+            f"{type_name(raw)}.", node.range,
+            "Convert a list of strings to a set with toset(): for_each = toset(...)."))
+        return None
+    if isinstance(raw, SetValue):
         items = [unmark(v)[0] for v in raw]
         if any(v is UNKNOWN for v in items):
             if validating:
@@ -808,21 +845,29 @@ class _Walker:
                 self.result.variables[format_module(mi.path)] = mi.variables
         return self.result
 
+    def default(self, var: Variable, mi: ModuleInstance) -> Any:
+        """A variable's default value; unknown when it refers to anything, which validation
+        reports as "Variables not allowed" (a default is a constant)."""
+        if var.default is None:
+            return None
+        if references(var.default):
+            return UNKNOWN
+        return self.eval(var.default, self.ctx(mi))
+
     def visit_variable(self, node: GraphNode, mi: ModuleInstance) -> None:
         var: Variable = node.obj  # type: ignore[assignment]
         if not mi.path:
             if var.name in self.root_vars:
-                mi.variables[var.name] = self.root_vars[var.name]
+                mi.variables[var.name] = _as_declared(var, self.root_vars[var.name])
                 return
-            raw = self.eval(var.default, self.ctx(mi)) if var.has_default and var.default \
-                else (None if var.has_default else UNKNOWN)
+            raw = self.default(var, mi) if var.has_default else UNKNOWN
         else:
             call = mi.parent.config.module.module_calls[mi.path[-1].name]  # type: ignore
             attr = call.inputs.get(var.name)
             if attr is not None:
                 raw = self.eval(attr.expr, self.call_ctx(mi), attr.range)
             elif var.has_default:
-                raw = self.eval(var.default, self.ctx(mi)) if var.default else None
+                raw = self.default(var, mi)
             else:
                 raw = UNKNOWN  # reported by build_graph as a missing argument
         if self.finalize_variable is not None:

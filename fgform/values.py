@@ -60,6 +60,17 @@ def contains_unknown(value: Any) -> bool:
     return False
 
 
+class SetValue(list):
+    """A set-typed value (`toset(...)`, a `set(...)` variable): a list, ordered as Terraform
+    orders sets, that remembers being a set. `for_each` accepts sets of strings but not
+    lists, so the difference must survive evaluation; everything else treats it as a list."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"SetValue({list.__repr__(self)})"
+
+
 @dataclass(frozen=True, slots=True)
 class Sensitive:
     """A value that must never be shown: plan output, PR comments and logs print (sensitive)."""
@@ -97,7 +108,7 @@ def unmark(value: Any, _path: Path = ()) -> tuple[Any, list[Path]]:
             u, p = unmark(v, (*_path, i))
             items.append(u)
             paths.extend(p)
-        return items, paths
+        return (SetValue(items) if isinstance(value, SetValue) else items), paths
     return value, []
 
 
@@ -201,6 +212,8 @@ def copy_value(value: Any) -> Any:
         return {k: copy_value(v) for k, v in value.items()}
     if t is list:
         return [copy_value(v) for v in value]
+    if t is SetValue:
+        return SetValue(copy_value(v) for v in value)
     if t in _ATOMS:
         return value
     return copy.deepcopy(value)

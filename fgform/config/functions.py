@@ -50,6 +50,7 @@ from fgform.values import (
     SENSITIVE_TEXT,
     UNKNOWN,
     Sensitive,
+    SetValue,
     contains_unknown,
     scrub,
     sensitive_strings,
@@ -89,6 +90,39 @@ class Func:
 
 
 FUNCTIONS: dict[str, Func] = {}
+
+# The largest results a function may build (docs/language.md, "Limits"): without them one
+# `format("%999999999d", 1)` or a `setproduct` of a few long lists takes minutes and
+# gigabytes before anything can be reported.
+MAX_STRING_LENGTH = 1 << 20  # characters
+MAX_COLLECTION_LENGTH = 100_000  # elements of a list, set or map
+
+
+def _check_string_length(n: int) -> None:
+    if n > MAX_STRING_LENGTH:
+        raise FuncError(f"the result would be a string of {n} characters, more than the "
+                        f"limit of {MAX_STRING_LENGTH}", None)
+
+
+def _check_collection_length(n: int) -> None:
+    if n > MAX_COLLECTION_LENGTH:
+        raise FuncError(f"the result would have {n} elements, more than the limit of "
+                        f"{MAX_COLLECTION_LENGTH}", None)
+
+
+# Their results are a file's content as it is: no amplification to stop, and a large
+# template or JSON file is legitimate.
+_READ_FILES = frozenset({"file", "filebase64", "templatefile"})
+
+
+def _check_result_size(value: Any) -> None:
+    """Every function's result, however it was built, stays within the limits: repeated
+    doubling (`concat(local.a, local.a)` through a chain of locals) grows as fast as any
+    single call."""
+    if isinstance(value, str):
+        _check_string_length(len(value))
+    elif isinstance(value, (list, dict)):
+        _check_collection_length(len(value))
 
 
 def _fn(name: str, *params: str, variadic: str | None = None, min_variadic: int = 0,
@@ -194,6 +228,8 @@ def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
         converted = [_convert(spec, i, a, sens and has_sensitive(m))
                      for i, (a, m) in enumerate(zip(args, marked, strict=True))]
         result = spec.impl(info, *converted)
+        if spec.name not in _READ_FILES:
+            _check_result_size(result)
     except FuncError as e:
         raise _arg_error(spec, e.arg, _unquoted(e.message, marked), info) from None
     except ConversionError as e:  # raised by helpers deep inside an implementation
@@ -375,6 +411,7 @@ def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
     pos = 0
     next_arg = 0
     used: set[int] = set()
+    total = 0
     for m in _VERB_RE.finditer(fmt):
         out.append(fmt[pos:m.start()])
         pos = m.end()
@@ -394,7 +431,13 @@ def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
         next_arg += 1
         if width == "*":
             raise FuncError("* width is not supported", 0)
+        for what, n in (("width", width), ("precision", prec)):
+            if n is not None and int(n) > MAX_STRING_LENGTH:
+                raise FuncError(f"the {what} {n} of the verb at offset {m.start()} is more "
+                                f"than the longest string allowed, {MAX_STRING_LENGTH}", 0)
         out.append(_format_one(value, flags, width, prec, verb, i + arg_base))
+        total += len(out[-2]) + len(out[-1])
+        _check_string_length(total)
     out.append(fmt[pos:])
     if len(used) < len(args) and args:
         raise FuncError(f"too many arguments; only {len(used)} used by the format string", None)
@@ -490,6 +533,7 @@ def _join(c: CallInfo, sep: str, *lists: list[Any]) -> Any:
     items: list[str] = []
     for k, lst in enumerate(lists):
         items.extend(_strs(lst, k + 1))
+    _check_string_length(sum(map(len, items)) + len(sep) * max(len(items) - 1, 0))
     return sep.join(items)
 
 
@@ -545,7 +589,19 @@ def _replace(c: CallInfo, s: str, sub: str, rep: str) -> Any:
             pattern = re.compile(_re2(sub[1:-1]))
         except re.error as e:
             raise FuncError(f"invalid regular expression: {e}", 1) from None
-        return pattern.sub(_go_replacement(rep), s)
+        expand = _go_replacement(rep)
+        pieces: list[str] = []
+        pos = total = 0
+        for m in pattern.finditer(s):
+            piece = expand(m)
+            total += m.start() - pos + len(piece)
+            _check_string_length(total)
+            pieces += [s[pos:m.start()], piece]
+            pos = m.end()
+        pieces.append(s[pos:])
+        return "".join(pieces)
+    hits = len(s) + 1 if sub == "" else s.count(sub)
+    _check_string_length(len(s) + hits * (len(rep) - len(sub)))
     return s.replace(sub, rep)
 
 
@@ -604,8 +660,9 @@ def _endswith(c: CallInfo, s: str, p: str) -> Any:
 
 @_fn("indent", "spaces:int", "str:string")
 def _indent(c: CallInfo, spaces: int, s: str) -> Any:
-    pad = " " * max(spaces, 0)
     lines = s.split("\n")
+    _check_string_length(len(s) + max(spaces, 0) * (len(lines) - 1))
+    pad = " " * max(spaces, 0)
     return "\n".join([lines[0]] + [pad + ln if ln else ln for ln in lines[1:]])
 
 
@@ -731,6 +788,7 @@ def _flatten(lst: list[Any]) -> Any:
             if inner is UNKNOWN:
                 return UNKNOWN
             out.extend(inner)
+            _check_collection_length(len(out))
         else:
             out.append(x)
     return out
@@ -859,14 +917,14 @@ def _sum(c: CallInfo, lst: list[Any]) -> Any:
     return total
 
 
-def _as_set(values: list[Any]) -> list[Any]:
+def _as_set(values: list[Any]) -> SetValue:
     """A set as Terraform orders it: distinct, strings lexically, numbers numerically."""
     out = _distinct(values)
     if out and all(isinstance(v, str) for v in out):
-        return sorted(out)
+        return SetValue(sorted(out))
     if out and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
-        return sorted(out)
-    return out
+        return SetValue(sorted(out))
+    return SetValue(out)
 
 
 @_fn("setunion", variadic="sets:list", min_variadic=1)
@@ -887,6 +945,7 @@ def _setsubtract(c: CallInfo, a: list[Any], b: list[Any]) -> Any:
 
 @_fn("setproduct", variadic="sets:list", min_variadic=2)
 def _setproduct(c: CallInfo, *sets: list[Any]) -> Any:
+    _check_collection_length(math.prod(len(s) for s in sets))
     out: list[list[Any]] = [[]]
     for s in sets:
         out = [prefix + [v] for prefix in out for v in s]

@@ -1240,10 +1240,21 @@ class _ModuleDecoder:
                          f'Blocks of type "{b.type}" are not expected in {where}.', b.range,
                          hint=did_you_mean(b.type, blocks, "block type"))
 
+    def _check_name(self, kind: str, block: Block) -> None:
+        """A block's name label must be an identifier: it becomes part of addresses and
+        references (`fg_cluster.my cluster.id` could never be written)."""
+        name = block.labels[-1]
+        # A label with a line break is already reported as an invalid multi-line string.
+        if not _valid_name(name) and "\n" not in name:
+            self.err(f"Invalid {kind} name", "A name must start with a letter or underscore "
+                     "and may contain only letters, digits, underscores, and dashes.",
+                     block.label_ranges[-1] if block.label_ranges else block.range)
+
     def block_resource(self, block: Block) -> None:
         rtype, name = block.labels
         key = f"{rtype}.{name}"
         self._no_dups(block.body)
+        self._check_name("resource", block)
         body = block.body
         res = Resource(type=rtype, name=name, body=body, range=block.range)
         attrs = dict(body.attributes)
@@ -1400,6 +1411,7 @@ class _ModuleDecoder:
     def block_output(self, block: Block) -> None:
         name = block.labels[0]
         self._no_dups(block.body)
+        self._check_name("output", block)
         body = block.body
         self._unexpected(body, ("value", "description", "sensitive", "depends_on"), (),
                          f'output "{name}"')
@@ -1425,6 +1437,7 @@ class _ModuleDecoder:
     def block_module(self, block: Block) -> None:
         name = block.labels[0]
         self._no_dups(block.body)
+        self._check_name("module", block)
         body = block.body
         src = body.attributes.get("source")
         if src is None:

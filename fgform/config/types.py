@@ -22,7 +22,8 @@ from typing import Any
 
 from fgform.config import ast
 from fgform.errors import SourceRange
-from fgform.values import UNKNOWN, Sensitive, copy_value
+from fgform.suggest import did_you_mean
+from fgform.values import UNKNOWN, Sensitive, SetValue, copy_value
 
 
 class TypeMismatch(ValueError):
@@ -62,11 +63,14 @@ def _path_step(p: str | int) -> str:
 
 
 class TypeSyntaxError(ValueError):
-    """A type expression that is not a valid type constraint."""
+    """A type expression that is not a valid type constraint; `summary` heads its error."""
 
-    def __init__(self, message: str, range: SourceRange | None = None) -> None:
+    def __init__(self, message: str, range: SourceRange | None = None,
+                 summary: str = "Invalid type specification", hint: str = "") -> None:
         super().__init__(message)
         self.range = range
+        self.summary = summary
+        self.hint = hint
 
 
 # -- the type model -----------------------------------------------------------------------
@@ -185,12 +189,12 @@ def parse_type(node: ast.Node, evaluate_default: Any = None) -> Type:
                     f'The {node.name} type constructor requires one argument specifying '
                     f'the element type, e.g. {node.name}(string).', node.range)
             raise TypeSyntaxError(f'The keyword "{node.name}" is not a valid type '
-                                  "specification.", node.range)
+                                  "specification.", node.range,
+                                  hint=did_you_mean(node.name, [*_PRIMITIVES, *_COLLECTIONS],
+                                                    "type"))
         return t
-    if isinstance(node, ast.Literal) and isinstance(node.value, str) and \
-            node.value in _PRIMITIVES:
-        # A quoted "string": Terraform 0.11 syntax, still accepted by the loader's tree.
-        return _PRIMITIVES[node.value]
+    if isinstance(node, ast.Literal) and isinstance(node.value, str):
+        raise _quoted_type(node.value, node.range)
     if isinstance(node, ast.Call):
         name, args = node.name, node.args
         if name in _COLLECTIONS:
@@ -225,8 +229,9 @@ def _parse_object(obj: ast.Object, evaluate_default: Any) -> ObjectType:
         key = _object_key(key_node)
         if isinstance(value_node, ast.Call) and value_node.name == "optional":
             if not 1 <= len(value_node.args) <= 2:
-                raise TypeSyntaxError("Optional attribute modifier expects one or two "
-                                      "arguments: the type and a default.", value_node.range)
+                raise TypeSyntaxError("Optional attribute modifier expects at most two "
+                                      "arguments: the attribute type, and a default value.",
+                                      value_node.range)
             t = parse_type(value_node.args[0], evaluate_default)
             default = None
             if len(value_node.args) == 2:
@@ -242,6 +247,22 @@ def _parse_object(obj: ast.Object, evaluate_default: Any) -> ObjectType:
         else:
             attrs[key] = parse_type(value_node, evaluate_default)
     return ObjectType(attrs, optional)
+
+
+def _quoted_type(text: str, range: SourceRange | None) -> TypeSyntaxError:
+    # Terraform 0.11's quoted types: Terraform 0.12+ rejects them, in these words.
+    message = ("Terraform 0.11 and earlier required type constraints to be given in quotes, "
+               "but that form is now deprecated and will be removed in a future version of "
+               f'Terraform. Remove the quotes around "{text}"')
+    if text in _COLLECTIONS:
+        message += (f" and write {text}(string) instead to explicitly indicate that the "
+                    f"{text} elements are strings")
+    elif text not in _PRIMITIVES:
+        return TypeSyntaxError(
+            "A type specification is either a primitive type keyword (bool, number, "
+            "string), any, or a complex type constructor call, like list(string); "
+            f'"{text}" is a quoted string.', range)
+    return TypeSyntaxError(message + ".", range, "Invalid quoted type constraints")
 
 
 def _object_key(node: ast.Node) -> str:
@@ -390,9 +411,9 @@ def _as_sequence(value: Any, type_: Type, path: tuple[str | int, ...]) -> list[A
     raise TypeMismatch(f"{_article(type_)} is required", path)
 
 
-def _as_set(items: list[Any]) -> list[Any]:
+def _as_set(items: list[Any]) -> SetValue:
     # Sets have no duplicates; Terraform orders a set of strings or numbers by value.
-    out: list[Any] = []
+    out = SetValue()
     for v in items:
         if v not in out:
             out.append(v)

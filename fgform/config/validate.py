@@ -17,6 +17,7 @@ the caller reports `load_config`'s diagnostics first, then these.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,8 +28,9 @@ from fgform.config.decode import check_structure, configurable
 from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
 from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
-from fgform.config.variables import resolve_variables
-from fgform.errors import Diagnostic, Severity, redact
+from fgform.config.variables import check_declaration, resolve_variables
+from fgform.errors import Diagnostic, Severity, SourceRange, redact
+from fgform.fleet.context_hash import resolve_context
 from fgform.graph import module_prefix, validate_resolver, walk
 from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, sensitive_strings, unmark
@@ -79,10 +81,15 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
             diags.extend(check_structure(res.body, schema.body, res.range))
 
     for path, cfg in result.graph.configs.items():
+        for var in cfg.module.variables.values():
+            diags.extend(check_declaration(var))
         for res in cfg.module.resources.values():
             diags.extend(check_reference_attributes(res, cfg, path))
             diags.extend(check_ignore_changes(res))
     diags.extend(check_load_balancers(result.configs, result.resources))
+    diags.extend(check_host_ports(result.configs, result.resources))
+    diags.extend(check_image_contexts(result.configs, result.resources,
+                                      cwd or str(config.module.dir)))
     # Conversion and lookup errors quote the offending value; a sensitive one must not reach
     # a terminal or a CI log that way.
     return sort_diagnostics(redact(_dedupe(diags), sensitive_strings(values)))
@@ -291,3 +298,114 @@ def _check_one_lb(lb: dict[str, Any], block: Block | None, td_addr: Address,
 def resource_node_id(path: tuple[str, ...], res: Resource) -> str:
     """The graph node id of a resource block: `module.a.fg_service.web`."""
     return f"{module_prefix(path)}{res.type}.{res.name}"
+
+
+# -- host ports -------------------------------------------------------------------------------
+# Addresses that publish a port on every host interface: they clash with any other address.
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _listeners(addr: Address, cfg: dict[str, Any], res: Resource
+               ) -> list[tuple[Any, Any, SourceRange]]:
+    """(bind address, port, where it is written) of each host port a resource listens on:
+    a registry's `port`, each `listener` of a load balancer. Task `host_port`s are placed
+    by the capacity manager on its instances, not on the host's addresses."""
+    bind, _ = unmark(cfg.get("bind_address"))
+    if addr.type == "fg_registry":
+        attr = res.body.attributes.get("port")
+        return [(bind, unmark(cfg.get("port"))[0], attr.range if attr else res.range)]
+    if addr.type == "fg_load_balancer":
+        blocks = res.body.blocks_of("listener")
+        out = []
+        for i, listener in enumerate(unmark(cfg.get("listener"))[0] or []):
+            block = blocks[i] if i < len(blocks) else None
+            attr = block.body.attributes.get("port") if block is not None else None
+            where = attr.range if attr else block.range if block else res.range
+            out.append((bind, listener.get("port") if isinstance(listener, dict) else None,
+                        where))
+        return out
+    return []
+
+
+def check_host_ports(configs: dict[Address, dict[str, Any]],
+                     resources: dict[Address, Resource]) -> list[Diagnostic]:
+    """Two registries, load balancer listeners or a mix of them cannot listen on the same
+    host port and address: the second one would fail at apply, after the first was made."""
+    diags: list[Diagnostic] = []
+    taken: list[tuple[str, int, Address, SourceRange]] = []
+    for addr, cfg in configs.items():
+        for bind, port, where in _listeners(addr, cfg, resources[addr]):
+            if not isinstance(port, int | float) or isinstance(port, bool) or \
+                    not isinstance(bind, str):
+                continue  # unknown until apply, or already reported as the wrong type
+            clash = next((t for t in taken if t[1] == port and (
+                t[0] == bind or t[0] in _WILDCARDS or bind in _WILDCARDS)), None)
+            if clash is None:
+                taken.append((bind, int(port), addr, where))
+                continue
+            other = clash[2] if clash[2] != addr else "another listener of the same block"
+            diags.append(Diagnostic.error(
+                "Duplicate host port",
+                f"{addr} listens on {bind}:{int(port)}, but {other} already listens on "
+                f"{clash[0]}:{int(port)} (at {clash[3]}). Two listeners cannot share a host "
+                "port: give one of them another port.", where))
+    return diags
+
+
+# -- image build contexts ---------------------------------------------------------------------
+def check_image_contexts(configs: dict[Address, dict[str, Any]],
+                         resources: dict[Address, Resource], config_dir: str
+                         ) -> list[Diagnostic]:
+    """An fg_image's `context` must be a directory inside the configuration directory
+    (relative paths are taken from it) holding its `dockerfile`: found missing at apply, it
+    fails after other resources were already changed, and a context elsewhere (an absolute
+    path, `..`, a symbolic link out) would have plan read, and apply send to the engine,
+    files that the reviewed change does not hold."""
+    diags = []
+    root = os.path.realpath(config_dir)
+    for addr, cfg in configs.items():
+        context, _ = unmark(cfg.get("context"))
+        if addr.type != "fg_image" or not isinstance(context, str):
+            continue
+        res = resources[addr]
+        attr = res.body.attributes.get("context")
+        where = attr.range if attr else res.range
+        path = resolve_context(context, config_dir)
+        if not _inside(path, root):
+            diags.append(Diagnostic.error(
+                "Build context outside the configuration",
+                f'The build context "{context}" of {addr} is outside the configuration '
+                "directory. fgform builds only from files of the configuration, so that a "
+                "plan never reads, and an apply never sends to Docker, files elsewhere on "
+                "the machine.", where, "Move the context into the configuration directory."))
+            continue
+        if not os.path.isdir(path):
+            what = "is not a directory" if os.path.exists(path) else "does not exist"
+            diags.append(Diagnostic.error(
+                "Invalid build context",
+                f'The build context "{context}" of {addr} {what}. The context is a directory '
+                "inside the configuration directory (a relative path starts there).", where))
+            continue
+        dockerfile, _ = unmark(cfg.get("dockerfile"))
+        if not isinstance(dockerfile, str):
+            continue
+        df_attr = res.body.attributes.get("dockerfile")
+        if not _inside(os.path.join(path, dockerfile), root):
+            diags.append(Diagnostic.error(
+                "Dockerfile outside the configuration",
+                f'The dockerfile "{dockerfile}" of {addr} is outside the configuration '
+                "directory: fgform builds only from files of the configuration.",
+                df_attr.range if df_attr else where))
+        elif not os.path.isfile(os.path.join(path, dockerfile)):
+            diags.append(Diagnostic.error(
+                "Missing Dockerfile",
+                f'The build context "{context}" of {addr} has no file "{dockerfile}" to '
+                "build from.", df_attr.range if df_attr else where,
+                "Add it, or set `dockerfile` to its path within the context."))
+    return diags
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether a path, its symbolic links resolved, is `root` (a resolved path) or in it."""
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)

@@ -26,7 +26,7 @@ from typing import Any
 
 from fgform.config import types
 from fgform.config.ast import Node
-from fgform.config.expr import EvalContext, EvalError, evaluate, type_name
+from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
 from fgform.config.model import Module, Variable
 from fgform.errors import Diagnostic, SourceRange, redact
 from fgform.suggest import did_you_mean
@@ -68,11 +68,30 @@ def var_type(var: Variable) -> tuple[types.Type, list[Diagnostic]]:
     try:
         return types.parse_type(var.type), []
     except types.TypeSyntaxError as exc:
-        return types.ANY, [Diagnostic.error("Invalid type specification", str(exc),
-                                            exc.range or var.range)]
+        return types.ANY, [Diagnostic.error(exc.summary, str(exc), exc.range or var.range,
+                                            exc.hint)]
     except EvalError as exc:
         return types.ANY, [Diagnostic.error("Invalid type specification", exc.message,
                                             exc.range or var.range)]
+
+
+def default_references(var: Variable) -> list[Diagnostic]:
+    """A variable's default is a constant: it is read before anything else exists, so a
+    reference in it (`default = var.a`) is an error, as in Terraform, not an undeclared
+    name."""
+    if var.default is None:
+        return []
+    return [Diagnostic.error(
+        "Variables not allowed",
+        f"Variables may not be used here: the default of var.{var.name} must be a constant "
+        f"value, so it cannot refer to {ref}. Use a local value to combine variables.",
+        ref.range) for ref in references(var.default)[:1]]
+
+
+def check_declaration(var: Variable) -> list[Diagnostic]:
+    """The problems of a variable block itself, whether or not it is given a value: its
+    type constraint and its default."""
+    return var_type(var)[1] + default_references(var)
 
 
 def resolve_variables(module: Module, config_dir: str | Path | None = None,
@@ -114,9 +133,10 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
             if not path.is_absolute() and not path.exists():
                 path = cdir / text
             if not path.is_file():
+                what = ("is a directory, not a file" if path.is_dir() else
+                        "is not a regular file" if path.exists() else "does not exist")
                 diags.append(Diagnostic.error(
-                    "Failed to read variables file",
-                    f'Given variables file {text} does not exist.'))
+                    "Failed to read variables file", f"Given variables file {text} {what}."))
                 continue
             _read_var_file(path, module, given, diags, explicit=True)
             continue
@@ -152,6 +172,11 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
                     "value. Use a -var or -var-file command line argument, an "
                     f"{ENV_PREFIX}{name} environment variable or a terraform.fgvars file to "
                     "provide a value for this variable.", var.range))
+                values[name] = UNKNOWN
+                continue
+            bad_default = default_references(var)
+            if bad_default:
+                diags.extend(bad_default)
                 values[name] = UNKNOWN
                 continue
             value = _eval(var.default, diags) if var.default is not None else None

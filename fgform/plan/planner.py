@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
+import textwrap
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +33,7 @@ from fgform.config.model import Body, Config, Lifecycle, Resource
 from fgform.config.schema import BlockSchema, ResourceSchema, get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.plan import diff as _diff
-from fgform.plan.decide import Decision, decide, prevent_destroy_error
+from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
 from fgform.plan.model import (
     Action,
     ActionReason,
@@ -372,13 +374,13 @@ def _plan_destroy(plan: Plan, config: Config, state: StateFile | None,
                        for dep in inst.dependencies for c in chosen):
                     chosen.add(a)
                     grew = True
-    errors: list[FgformError] = []
+    errors: list[Diagnostic] = []
     for addr in sorted(chosen):
         inst = index.get(addr)
         assert inst is not None
         _, res = _find_config(config, addr)
         if res is not None and res.lifecycle.prevent_destroy:
-            errors.append(prevent_destroy_error(str(addr)))
+            errors.append(_planning_error(prevent_destroy_error(str(addr)), addr, res))
             continue
         d = Decision(Action.DELETE, ActionReason.NONE,
                      diffs=_diff.diff_attributes(inst.attributes, None, get_schema(addr.type)))
@@ -393,12 +395,22 @@ def _plan_destroy(plan: Plan, config: Config, state: StateFile | None,
                                                     out.sensitive))
 
 
-def _raise_all(errors: list[FgformError]) -> None:
-    if not errors:
-        return
-    if len(errors) == 1:
-        raise errors[0]
-    raise DiagnosticsError([Diagnostic.error(e.message, hint=e.hint) for e in errors])
+def _raise_all(errors: list[Diagnostic]) -> None:
+    if errors:
+        raise DiagnosticsError(errors)
+
+
+def _planning_error(exc: FgformError, addr: Address, res: Resource | None) -> Diagnostic:
+    """A decision's error as a diagnostic at the configuration that caused it: for
+    prevent_destroy, the resource's lifecycle block, in Terraform's words."""
+    if not isinstance(exc, PreventDestroyError):
+        return Diagnostic.error(exc.message, hint=exc.hint,
+                                range=res.range if res is not None else None)
+    where = None if res is None else res.lifecycle.range or res.range
+    return Diagnostic.error(
+        "Instance cannot be destroyed",
+        f"Resource {addr} has lifecycle.prevent_destroy set, but the plan calls for this "
+        "resource to be destroyed.", where, exc.hint)
 
 
 def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
@@ -409,7 +421,7 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
     closure = _target_closure(graph, options.targets) if options.targets else None
     forced_cbd = forced_create_before_destroy(graph)
     replace = set(options.replace)
-    errors: list[FgformError] = []
+    errors: list[Diagnostic] = []
     changes: dict[Address, ResourceChange] = {}
     index = _StateIndex(state)
 
@@ -445,7 +457,8 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
             d = decide(prior, desired, schema, lifecycle, str(addr) in replace,
                        address=str(addr), config_dir=options.config_dir)
         except FgformError as exc:
-            errors.append(exc)  # reported after the walk, with every other such error
+            # Reported after the walk, with every other such error.
+            errors.append(_planning_error(exc, addr, res))
             return validate_resolver(addr, res, decoded, deps)
         rc = _change(addr, d, prior, sens, deps, lifecycle)
         changes[addr] = rc
@@ -475,10 +488,12 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                 d = decide(inst, None, get_schema(addr.type), lifecycle, False,
                            address=str(addr), delete_reason=reason)
             except FgformError as exc:
-                errors.append(exc)
+                errors.append(_planning_error(exc, addr, res))
                 continue
             changes[addr] = _change(addr, d, inst, [], inst.dependencies, lifecycle)
     _raise_all(errors)
+    plan.warnings += incomplete_replace_warnings(options.replace, result.expansions,
+                                                 list(result.configs) + list(changes))
     plan.warnings += downgrade_create_before_destroy(changes, graph)
     plan.changes = [changes[a] for a in sorted(changes)]
     if state is not None:
@@ -603,10 +618,34 @@ def downgrade_create_before_destroy(changes: dict[Address, ResourceChange],
     return warnings
 
 
+def incomplete_replace_warnings(replace: list[str], expansions: dict[Address, Any],
+                                instances: list[Address]) -> list[str]:
+    """`-replace` of a resource that has count or for_each, without an instance key, matches
+    no instance: as Terraform does, say so and list the addresses that were perhaps meant,
+    instead of a plan that silently replaces nothing."""
+    from fgform.addresses import parse_address
+
+    warnings = []
+    for text in replace:
+        addr = parse_address(text)
+        exp = expansions.get(addr)
+        if addr.key is not None or exp is None or exp.mode == "single":
+            continue
+        options = sorted({a for a in instances if a.resource == addr})
+        lines = [_warning(
+            "Incompletely-matched force-replace resource instance",
+            f"Your force-replace request for {addr} doesn't match any resource instances "
+            "because it lacks an instance key.")]
+        if options:
+            lines += ["", textwrap.fill("To force replacement of particular instances, use "
+                                        "one or more of the following options instead:", 76)]
+            lines += [f"  -replace={json.dumps(str(a))}" for a in options]
+        warnings.append("\n".join(lines))
+    return warnings
+
+
 def _warning(summary: str, *paragraphs: str) -> str:
     """A plan warning: the summary line, then the paragraphs wrapped as Terraform wraps."""
-    import textwrap
-
     return "\n".join([summary] + [textwrap.fill(p, 76) for p in paragraphs])
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.loader import parse_expression
-from fgform.values import UNKNOWN, Sensitive
+from fgform.values import UNKNOWN, Sensitive, SetValue
 
 
 def ev(text: str, **kw):
@@ -56,14 +56,14 @@ CASES = [
     ('coalesce(null, "", "x")', "x"), ("coalesce(null, 2)", 2),
     ("coalescelist([], [1])", [1]), ('compact(["a", "", null, "b"])', ["a", "b"]),
     ("one([])", None), ("one([5])", 5), ("sum([1, 2, 3.5])", 6.5),
-    ('setunion(["b", "a"], ["a", "c"])', ["a", "b", "c"]),
-    ("setintersection([1, 2, 3], [2, 3, 4])", [2, 3]),
+    ('setunion(["b", "a"], ["a", "c"])', SetValue(["a", "b", "c"])),
+    ("setintersection([1, 2, 3], [2, 3, 4])", SetValue([2, 3])),
     ('setproduct(["a", "b"], [1, 2])', [["a", 1], ["a", 2], ["b", 1], ["b", 2]]),
     ("chunklist([1, 2, 3], 2)", [[1, 2], [3]]), ("chunklist([1, 2], 0)", [[1, 2]]),
     ('transpose({a = ["x", "y"], b = ["x"]})', {"x": ["a", "b"], "y": ["a"]}),
     ("tostring(5)", "5"), ("tostring(true)", "true"), ("tostring(null)", None),
     ('tonumber("42")', 42), ('tonumber("1.5")', 1.5), ('tobool("true")', True),
-    ("tolist([1, 2])", [1, 2]), ('toset(["b", "a", "b"])', ["a", "b"]),
+    ("tolist([1, 2])", [1, 2]), ('toset(["b", "a", "b"])', SetValue(["a", "b"])),
     ("tomap({a = 1})", {"a": 1}),
     ('jsonencode({b = [1, true, null], a = "<x>"})', '{"a":"\\u003cx\\u003e","b":[1,true,null]}'),
     ('jsondecode("{\\"a\\": [1, 2.0]}")', {"a": [1, 2]}),

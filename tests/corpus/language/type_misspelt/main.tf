@@ -1,0 +1,9 @@
+variable "image" {
+  type = strin
+}
+
+variable "settings" {
+  type = object({
+    mode = optional(string, "a", "b")
+  })
+}

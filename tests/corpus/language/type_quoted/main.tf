@@ -1,0 +1,8 @@
+variable "image" {
+  type    = "string"
+  default = "nginx"
+}
+
+variable "zones" {
+  type = "list"
+}
