@@ -143,16 +143,15 @@ class ParseCache:
 # The codec. An object is {"<class name>": [its fields in order]}; a SourceRange is one integer
 # packing start line/column and end line/column (the file's own name implied) or, when a
 # number does not fit or the range is another file's, the list [filename, l, c, el, ec];
-# tuples and lists are lists; a dict[str, X] is [[key, X], ...]. Every field's kind comes from
+# tuples and lists are lists; a Body's attributes (a dict by name) the list of them. Every field's kind comes from
 # the dataclass annotations, so a new AST node needs no change here unless it brings a new
 # kind of field. Decoding is json's C parser plus one object_hook call per object, checked
 # with a type map rather than a call per field: a warm load decodes ~25,000 objects per
 # 1,000 resources, and the cache exists only to be fast.
 # ---------------------------------------------------------------------------------------------
 
-_BITS = 20
+_BITS = 20  # the decoder spells out its multiples: 60, 40, 20 and the mask 0xFFFFF
 _LIMIT = 1 << _BITS
-_MASK = _LIMIT - 1
 
 
 class _Unencodable(Exception):
@@ -291,7 +290,10 @@ def _encoder(filename: str) -> Callable[[Any, int], dict[str, Any]]:
         if k == "NN*":
             return [[obj(a, depth + 2), obj(b, depth + 2)] for a, b in v]
         if k == "Attribute{}":
-            return [[name, obj(a, depth + 2)] for name, a in v.items()]
+            # Keyed by their own names (as the loader builds them), so the list is enough.
+            if any(type(a) is not Attribute or a.name != name for name, a in v.items()):
+                raise _Unencodable("attributes not keyed by name")
+            return [obj(a, depth + 1) for a in v.values()]
         raise _Unencodable(k)
 
     plan = {}
@@ -331,13 +333,14 @@ class _Decoder:
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
+        self.packed = _packed_ranges(filename)
         self.hook = self._make_hook()
 
     def _make_hook(self) -> Callable[[dict[str, Any]], Any]:
         """The object_hook: called innermost first, so an object's children are already
         objects when it is built. It runs once per object of a warm load (~25,000 per 1,000
         resources), so everything it needs is a local of the closure."""
-        filename, slow_range = self.filename, self.range
+        packed, slow_range = self.packed, self.range
         conv: dict[str, Callable[[Any], Any]] = {
             "N*": _nodes, "P*": _parts, "NN*": _pairs, "S*": _strs, "R*": self.ranges,
             "Block*": _list_of(Block), "Attribute*": _list_of(Attribute),
@@ -351,30 +354,35 @@ class _Decoder:
                    tuple((i, _optional(conv[k[:-1]]) if k.endswith("?") else conv[k])
                          for i, k in enumerate(spec.kinds) if k.rstrip("?") in conv))
             for name, spec in SPECS.items()}
-        # (class name, the types of its fields) -> whether they are acceptable: a file has
-        # few distinct shapes, so each is checked once.
-        shapes: dict[tuple[str, tuple[type, ...]], bool] = {}
+        # (class name, type of the fields value, type of each field) -> what building such
+        # an object needs, once its shape was checked: a file has few distinct shapes, so the
+        # per-object check is one dict lookup.
+        checked: dict[tuple[Any, ...], tuple[type, bool, tuple[int, ...], tuple[Any, ...]]] = {}
+
+        def check(shape: tuple[Any, ...]
+                  ) -> tuple[type, bool, tuple[int, ...], tuple[Any, ...]]:
+            tag, ftype, *types = shape
+            cls, accepts, ranges, convs = table[tag]
+            if ftype is not list or len(types) != len(accepts) or not all(
+                    _CATEGORY.get(t) in a for t, a in zip(types, accepts, strict=True)):
+                raise _Invalid(f"fields of {tag}")
+            # Most objects have one range, first, and nothing to convert: they take the
+            # short way through the hook.
+            checked[shape] = (cls, ranges == (0,) and not convs and types[0] is int, ranges,
+                              convs)
+            return checked[shape]
 
         def hook(d: dict[str, Any]) -> Any:
-            if len(d) != 1:
-                raise _Invalid("not an object of the format")
-            ((tag, f),) = d.items()
-            cls, accepts, ranges, convs = table[tag]
-            if type(f) is not list:
-                raise _Invalid(f"fields of {tag}")
-            shape = (tag, tuple(map(type, f)))
-            ok = shapes.get(shape)
-            if ok is None:
-                ok = shapes[shape] = len(f) == len(accepts) and all(
-                    _CATEGORY.get(t) in a for t, a in zip(shape[1], accepts, strict=False))
-            if not ok:
-                raise _Invalid(f"fields of {tag}")
+            ((tag, f),) = d.items()  # exactly one key, or ValueError
+            shape = (tag, type(f), *map(type, f))
+            cls, simple, ranges, convs = checked.get(shape) or check(shape)
+            if simple:
+                v = f[0]
+                f[0] = packed(v) if v >= 0 else slow_range(v)
+                return cls(*f)
             for i in ranges:
                 v = f[i]
-                # The packed form, inline (20-bit fields): one call per range was a fifth of
-                # a warm load.
-                f[i] = SourceRange(filename, v >> 60, (v >> 40) & 0xFFFFF, (v >> 20) & 0xFFFFF,
-                                   v & 0xFFFFF) if type(v) is int and v >= 0 else slow_range(v)
+                f[i] = packed(v) if type(v) is int and v >= 0 else slow_range(v)
             for i, c in convs:
                 f[i] = c(f[i])
             return cls(*f)
@@ -386,15 +394,42 @@ class _Decoder:
             return None
         if type(v) is int:
             _check(v >= 0)
-            return SourceRange(self.filename, v >> (3 * _BITS), (v >> (2 * _BITS)) & _MASK,
-                               (v >> _BITS) & _MASK, v & _MASK)
+            return self.packed(v)
         _check(type(v) is list and len(v) == 5 and type(v[0]) is str
                and all(type(x) is int for x in v[1:]))
         return SourceRange(*v)
 
     def ranges(self, v: list[Any]) -> list[SourceRange | None]:
         _check(None not in v)
-        return [self.range(r) for r in v]
+        packed = self.packed
+        return [packed(r) if type(r) is int and r >= 0 else self.range(r) for r in v]
+
+
+def _packed_ranges(filename: str) -> Callable[[int], SourceRange]:
+    """SourceRange(filename, ...) from a packed range (a non-negative int). A warm load builds
+    one per object: filling SourceRange's slots directly takes half the time of its frozen
+    dataclass __init__ (which does only that, through object.__setattr__), so that is done
+    while SourceRange stays a plain slots dataclass of these five fields."""
+    names = ("filename", "start_line", "start_col", "end_line", "end_col")
+    slots = [vars(SourceRange).get(n) for n in names]
+    if (tuple(f.name for f in dataclasses.fields(SourceRange)) != names
+            or hasattr(SourceRange, "__post_init__")
+            or not all(type(s).__name__ == "member_descriptor" for s in slots)):
+        return lambda v: SourceRange(filename, v >> 60, (v >> 40) & 0xFFFFF,
+                                     (v >> 20) & 0xFFFFF, v & 0xFFFFF)
+    new = object.__new__
+    set_file, set_line, set_col, set_end_line, set_end_col = (s.__set__ for s in slots)
+
+    def make(v: int) -> SourceRange:
+        r = new(SourceRange)
+        set_file(r, filename)
+        set_line(r, v >> 60)
+        set_col(r, (v >> 40) & 0xFFFFF)
+        set_end_line(r, (v >> 20) & 0xFFFFF)
+        set_end_col(r, v & 0xFFFFF)
+        return r
+
+    return make
 
 
 def _optional(conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -433,9 +468,6 @@ def _list_of(cls: type) -> Callable[[Any], Any]:
 
 
 def _attr_dict(v: list[Any]) -> dict[str, Attribute]:
-    out = {}
-    for p in v:
-        _check(type(p) is list and len(p) == 2 and type(p[0]) is str
-               and type(p[1]) is Attribute)
-        out[p[0]] = p[1]
+    out = {a.name: a for a in v if type(a) is Attribute}
+    _check(len(out) == len(v))  # nothing else, and no name twice
     return out

@@ -261,19 +261,21 @@ def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[
         data = path.read_bytes()
     except OSError as e:
         return None, [_read_failed(filename, _link_problem(path, e) or str(e.strerror or e))]
+    key = None
+    if cache is not None:
+        # Looked up before decoding: only files that decoded are stored, under their bytes.
+        key = entry_key(data, filename, (FGFORM_VERSION, LOADER_VERSION))
+        cached = cache.get(key, filename)
+        if cached is not None:
+            return cached
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         return None, [_encoding_diagnostic(data, e.start, filename)]
     text = text.lstrip("\ufeff")
-    if cache is None:
-        return _parse_text(text, filename)
-    key = entry_key(data, filename, (FGFORM_VERSION, LOADER_VERSION))
-    cached = cache.get(key, filename)
-    if cached is not None:
-        return cached
     result = _parse_text(text, filename)
-    cache.put(key, filename, result)
+    if cache is not None and key is not None:
+        cache.put(key, filename, result)
     return result
 
 

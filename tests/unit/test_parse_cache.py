@@ -142,6 +142,9 @@ def test_garbage_truncated_and_wrong_shape_entries_are_misses(tmp_path: Path, xd
     lit = {"Literal": [(1 << 60) | (1 << 40) | (1 << 20) | 2, "x"]}
     body_of = lambda attrs: {"Body": [attrs, [], [], None]}  # noqa: E731
     attr_of = lambda expr: {"Attribute": ["x", expr, 1 << 60, 1 << 60]}  # noqa: E731
+    # The helpers build a good entry: each bad one below differs from it in one way.
+    fine = decode(json.dumps([FORMAT, key0, body_of([attr_of(lit)]), []]).encode(), key0, "f.tf")
+    assert fine[0].attributes["x"].expr.value == "x"
     bad: dict[str, bytes] = {
         "garbage": b"\x80\x00 not json",
         "empty": b"",
@@ -152,23 +155,25 @@ def test_garbage_truncated_and_wrong_shape_entries_are_misses(tmp_path: Path, xd
         "not a list": json.dumps({"format": FORMAT}).encode(),
         "body is a node": json.dumps([FORMAT, key0, lit, []]).encode(),
         "unknown class": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({"system": ["id"]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({"system": ["id"]})]), []]).encode(),
         "two keys": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({**lit, "Tuple": [1, []]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({**lit, "Tuple": [1, []]})]), []]).encode(),
         "literal holding a list": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({"Literal": [1, [1, 2]]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({"Literal": [1, [1, 2]]})]), []]).encode(),
         "range as a string": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({"Literal": ["1:2", 1]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({"Literal": ["1:2", 1]})]), []]).encode(),
         "negative range": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({"Literal": [-1, 1]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({"Literal": [-1, 1]})]), []]).encode(),
         "bool for a node": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of(True)]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of(True)]), []]).encode(),
         "missing field": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({"Binary": [1, "+", lit]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({"Binary": [1, "+", lit]})]), []]).encode(),
         "extra field": json.dumps(
-            [FORMAT, key0, body_of([["x", attr_of({"Literal": [1, 2, 3]})]]), []]).encode(),
+            [FORMAT, key0, body_of([attr_of({"Literal": [1, 2, 3]})]), []]).encode(),
         "attribute dict of non-attributes": json.dumps(
-            [FORMAT, key0, body_of([["x", lit]]), []]).encode(),
+            [FORMAT, key0, body_of([lit]), []]).encode(),
+        "an attribute twice": json.dumps(
+            [FORMAT, key0, body_of([attr_of(lit), attr_of(lit)]), []]).encode(),
         "bad severity": json.dumps(
             [FORMAT, key0, body_of([]), [{"Diagnostic": ["fatal", "s", "d", None, ""]}]]).encode(),
         "nested a million deep": b"[" * 1_000_000 + b"]" * 1_000_000,
