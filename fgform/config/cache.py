@@ -12,6 +12,7 @@ writable by group or others. `FGFORM_NO_CACHE=1` turns the cache off.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -19,6 +20,7 @@ import operator
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,11 @@ FORMAT = "fgform-parse-cache/1"
 # near the interpreter's recursion limit must not fail because of the cache. 400 JSON levels
 # are about 130 nested expressions; deeper files are simply parsed each time.
 MAX_DEPTH = 400
+
+# Entries unused this long are removed when the cache is next written; a hit refreshes an
+# entry's time when it is older than TOUCH_AFTER.
+PRUNE_AFTER = 30 * 24 * 3600
+TOUCH_AFTER = 24 * 3600
 
 Entry = tuple[Body, list[Diagnostic]]
 
@@ -84,6 +91,7 @@ class ParseCache:
 
     def __init__(self, dir: Path) -> None:
         self.dir = dir
+        self._pruned = False
 
     @classmethod
     def open(cls, environ: Mapping[str, str] = os.environ) -> ParseCache | None:
@@ -108,6 +116,8 @@ class ParseCache:
                 return None
             with os.fdopen(fd, "rb", closefd=False) as fh:
                 raw = fh.read()
+            if st.st_mtime < time.time() - TOUCH_AFTER:
+                os.utime(fd)  # in use: keep it from being pruned (at most a write a day)
         except OSError:
             return None
         finally:
@@ -137,6 +147,26 @@ class ParseCache:
                 os.unlink(tmp)
             except OSError:
                 pass
+        if not self._pruned:
+            self._pruned = True
+            self.prune()
+
+    def prune(self, now: float | None = None) -> None:
+        """Remove entries (and temporary files of interrupted writes) unused for
+        PRUNE_AFTER seconds: the cache is shared by every configuration the user has, and
+        each edit of a file adds an entry. Runs once per process that writes, which parses
+        anyway (milliseconds per block), so the scan is lost in that."""
+        limit = (time.time() if now is None else now) - PRUNE_AFTER
+        try:
+            with os.scandir(self.dir) as it:
+                old = [e.path for e in it if e.name.endswith(".json")
+                       and e.is_file(follow_symlinks=False)
+                       and e.stat(follow_symlinks=False).st_mtime < limit]
+        except OSError:
+            return
+        for path in old:
+            with contextlib.suppress(OSError):  # another process may have removed it
+                os.unlink(path)
 
 
 # ---------------------------------------------------------------------------------------------

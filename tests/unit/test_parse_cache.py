@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -367,3 +368,29 @@ def test_a_warm_validate_imports_no_heavy_package(tmp_path: Path, xdg: Path) -> 
     assert "Success" in runs[1].stdout, runs[1].stdout + runs[1].stderr
     assert "'lark'" in runs[0].stderr  # the cold run parsed
     assert runs[1].stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_unused_entries_are_pruned_and_used_ones_kept(tmp_path: Path, xdg: Path) -> None:
+    cfg = copy_basic(tmp_path)
+    load_config(cfg)
+    used = entries(xdg)
+    now = time.time()
+    days = 24 * 3600
+    for e in used:  # in use, last touched 40 days ago
+        os.utime(e, (now - 40 * days, now - 40 * days))
+    stale = xdg / "fgform" / f"{'0' * 64}.json"
+    stale.write_text("[]")
+    os.utime(stale, (now - 31 * days, now - 31 * days))
+    fresh = xdg / "fgform" / f"{'1' * 64}.json"
+    fresh.write_text("[]")
+    os.utime(fresh, (now - 29 * days, now - 29 * days))
+    interrupted = xdg / "fgform" / ".tmp-x.json"
+    interrupted.write_text("[")
+    os.utime(interrupted, (now - 31 * days, now - 31 * days))
+    load_config(cfg)  # hits: each refreshes its entry's time
+    assert all(e.stat().st_mtime > now - days for e in used)
+    (cfg / "new.tf").write_text('locals {\n  x = 1\n}\n')
+    load_config(cfg)  # a write prunes
+    left = set(entries(xdg)) | set((xdg / "fgform").glob(".tmp-*"))
+    assert fresh in left and stale not in left and interrupted not in left
+    assert set(used) <= left
