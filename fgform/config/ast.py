@@ -2,7 +2,7 @@
 
 The loader builds these nodes from python-hcl2's parse tree; the evaluator (`config/expr.py`)
 walks them. Every node carries its SourceRange so errors point at the user's text.
-Nodes are plain frozen dataclasses so a parsed configuration can be cached with pickle.
+Nodes are plain frozen dataclasses (config/cache.py stores them as JSON data).
 """
 
 from __future__ import annotations

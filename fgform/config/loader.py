@@ -4,27 +4,27 @@ This is the only module that touches python-hcl2 and lark. It uses python-hcl2's
 (LALR, fast) but not its transformer: the raw lark tree is converted straight into fgform's
 AST (config/ast.py), which keeps line/column ranges and sees duplicate attributes.
 
-Parsing costs milliseconds per block, so each file's converted body is cached (pickle) under
-`<root>/.fgform/cache/`, keyed by the file's content and name and the fgform/loader versions.
-A hit never imports hcl2 or lark.
+Parsing costs milliseconds per block, so each file's converted body is kept in the user's
+parse cache (config/cache.py: plain JSON in `~/.cache/fgform`, never in the configuration
+directory), keyed by the file's content and name and the fgform/loader versions. A hit never
+imports hcl2 or lark.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import errno
 import gc
-import hashlib
 import os
-import pickle
 import re
-import tempfile
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fgform import __version__ as FGFORM_VERSION
 from fgform.config import ast
+from fgform.config.cache import ParseCache, entry_key
 from fgform.config.model import (
     Attribute,
     Block,
@@ -73,22 +73,21 @@ def load_config(dir: str | os.PathLike[str], *, use_cache: bool = True
     as the input allows).
     """
     root = Path(dir)
-    cache_dir = root / ".fgform" / "cache" if use_cache else None
+    cache = ParseCache.open() if use_cache else None
     diags: list[Diagnostic] = []
     with _gc_paused():
-        config = _load_tree(root, (), [_real(root)], cache_dir, diags)
+        config = _load_tree(root, (), [_real(root)], cache, diags)
     return config, diags
 
 
-def load_module(dir: str | os.PathLike[str], *, use_cache: bool = True,
-                cache_dir: Path | None = None) -> tuple[Module, list[Diagnostic]]:
+def load_module(dir: str | os.PathLike[str], *, use_cache: bool = True
+                ) -> tuple[Module, list[Diagnostic]]:
     """Load the files of one directory into a Module (module calls are not followed)."""
     root = Path(dir)
-    if cache_dir is None and use_cache:
-        cache_dir = root / ".fgform" / "cache"
+    cache = ParseCache.open() if use_cache else None
     diags: list[Diagnostic] = []
     with _gc_paused():
-        module = _load_module(root, cache_dir if use_cache else None, diags)
+        module = _load_module(root, cache, diags)
     return module, diags
 
 
@@ -148,16 +147,44 @@ def parse_template(text: str, filename: str = "<template>", line: int = 1, col: 
 def _real(path: Path) -> str:
     try:
         return str(path.resolve())
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (pathlib's own error)
         return str(path)
 
 
-def _load_tree(dir: Path, path: tuple[str, ...], stack: list[str], cache_dir: Path | None,
+def _broken_link(path: Path) -> str | None:
+    """Why `path` cannot be opened when a symbolic link is the cause (a loop, or a link to
+    nothing), as a clause for a message; None when it opens or is simply missing."""
+    try:
+        os.stat(path)
+        return None
+    except OSError as e:
+        return _link_problem(path, e)
+
+
+def _link_problem(path: Path, e: OSError) -> str | None:
+    if e.errno == errno.ELOOP:
+        return f"it is a symbolic link that loops back on itself ({e.strerror})"
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return None
+    return f'it is a symbolic link to "{target}", which does not exist ({e.strerror})'
+
+
+def _load_tree(dir: Path, path: tuple[str, ...], stack: list[str], cache: ParseCache | None,
                diags: list[Diagnostic]) -> Config:
-    module = _load_module(dir, cache_dir, diags, is_root=not path)
+    module = _load_module(dir, cache, diags, is_root=not path)
     config = Config(module=module, path=path)
     for name, call in module.module_calls.items():
         child_dir = Path(os.path.normpath(dir / call.source))
+        broken = _broken_link(child_dir)
+        if broken is not None:
+            diags.append(Diagnostic.error(
+                "Module not found",
+                f'The module "{name}" has source "{call.source}", but "{child_dir}" cannot be '
+                f"opened: {broken}.", call.range,
+                hint="The source must be a directory of *.tf files; fix or remove the link."))
+            continue
         real = _real(child_dir)
         if real in stack:
             chain = " -> ".join([*(f'module "{p}"' for p in (*path, name))])
@@ -174,12 +201,12 @@ def _load_tree(dir: Path, path: tuple[str, ...], stack: list[str], cache_dir: Pa
                 f'"{child_dir}" does not exist.', call.range,
                 hint="The source is a path relative to the directory of the calling module."))
             continue
-        config.children[name] = _load_tree(child_dir, (*path, name), [*stack, real], cache_dir,
+        config.children[name] = _load_tree(child_dir, (*path, name), [*stack, real], cache,
                                            diags)
     return config
 
 
-def _load_module(dir: Path, cache_dir: Path | None, diags: list[Diagnostic],
+def _load_module(dir: Path, cache: ParseCache | None, diags: list[Diagnostic],
                  is_root: bool = True) -> Module:
     module = Module(dir=dir)
     try:
@@ -189,7 +216,10 @@ def _load_module(dir: Path, cache_dir: Path | None, diags: list[Diagnostic],
             "Configuration directory not readable",
             f'Cannot read the directory "{dir}": {e.strerror or e}.'))
         return module
-    files = [dir / n for n in names if n.endswith(CONFIG_SUFFIXES) and (dir / n).is_file()]
+    # Every entry but a directory is read, as Terraform does: a dangling or looping symlink
+    # must be an error, never skipped (a skipped file makes the next plan destroy what it
+    # declares).
+    files = [dir / n for n in names if n.endswith(CONFIG_SUFFIXES) and not _is_dir(dir / n)]
     module.files = files
     if not files:
         diags.append(Diagnostic.error(
@@ -198,38 +228,54 @@ def _load_module(dir: Path, cache_dir: Path | None, diags: list[Diagnostic],
         return module
     decoder = _ModuleDecoder(module, diags)
     for f in files:
-        body, file_diags = _load_file(f, cache_dir)
+        body, file_diags = _load_file(f, cache)
         diags.extend(file_diags)
         if body is not None:
             decoder.add_file(body)
     return module
 
 
-def _load_file(path: Path, cache_dir: Path | None) -> tuple[Body | None, list[Diagnostic]]:
+def _is_dir(path: Path) -> bool:
+    """A real directory (not a symlink to one: that is read, and fails, as in Terraform)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_failed(filename: str, why: str) -> Diagnostic:
+    return Diagnostic.error("Failed to read file",
+                            f'The file "{filename}" could not be read: {why}.')
+
+
+def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[Diagnostic]]:
     filename = str(path)
     try:
+        st = os.stat(path)
+        # Only regular files: reading a FIFO named x.tf would block forever.
+        if not stat.S_ISREG(st.st_mode):
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            if path.is_symlink():
+                what = f'a symbolic link to "{os.readlink(path)}", which is {what}'
+            return None, [_read_failed(filename, f"it is {what}")]
         data = path.read_bytes()
     except OSError as e:
-        return None, [Diagnostic.error("Failed to read file",
-                                       f'Cannot read "{filename}": {e.strerror or e}.')]
+        return None, [_read_failed(filename, _link_problem(path, e) or str(e.strerror or e))]
+    key = None
+    if cache is not None:
+        # Looked up before decoding: only files that decoded are stored, under their bytes.
+        key = entry_key(data, filename, (FGFORM_VERSION, LOADER_VERSION))
+        cached = cache.get(key, filename)
+        if cached is not None:
+            return cached
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         return None, [_encoding_diagnostic(data, e.start, filename)]
     text = text.lstrip("\ufeff")
-    key = None
-    if cache_dir is not None:
-        h = hashlib.sha256()
-        for part in (data, filename.encode(), FGFORM_VERSION.encode(), LOADER_VERSION.encode()):
-            h.update(part)
-            h.update(b"\x00")
-        key = h.hexdigest()
-        cached = _cache_get(cache_dir, key)
-        if cached is not None:
-            return cached
     result = _parse_text(text, filename)
-    if key is not None and cache_dir is not None:
-        _cache_put(cache_dir, key, result)
+    if cache is not None and key is not None:
+        cache.put(key, filename, result)
     return result
 
 
@@ -250,64 +296,6 @@ def _encoding_diagnostic(data: bytes, bad: int, filename: str) -> Diagnostic:
         "of a UTF-8 character. All input files must be UTF-8 encoded; ensure that UTF-8 "
         "encoding is selected in your editor.",
         SourceRange(filename, line, col, line, col + 1))
-
-
-def _cache_get(cache_dir: Path, key: str) -> Any:
-    try:
-        with open(cache_dir / f"{key}.pickle", "rb") as fh:
-            value = pickle.load(fh)
-    except FileNotFoundError:
-        return None
-    except Exception:  # a corrupt or foreign entry is a miss, never an error
-        return None
-    if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Body)
-            and isinstance(value[1], list)):
-        return value
-    return None
-
-
-def _field_names(cls: type) -> tuple[str, ...] | None:
-    names = _FIELDS.get(cls)
-    if names is None and dataclasses.is_dataclass(cls):
-        names = tuple(f.name for f in dataclasses.fields(cls) if f.init)
-        _FIELDS[cls] = names
-    return names
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_OWN_MODULES = ("fgform.config.ast", "fgform.config.model", "fgform.errors")
-
-
-class _FastPickler(pickle.Pickler):
-    """Pickles our dataclasses as `cls(*fields)` calls: unpickling them through the
-    dataclass __setstate__ (what slots dataclasses get by default) was five times slower and
-    made up most of a warm load."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        cls = type(obj)
-        if cls.__module__ in _OWN_MODULES:
-            names = _field_names(cls)
-            if names is not None:
-                return cls, tuple(getattr(obj, n) for n in names)
-        return NotImplemented
-
-
-def _cache_put(cache_dir: Path, key: str, value: Any) -> None:
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".pickle")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                _FastPickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-            os.replace(tmp, cache_dir / f"{key}.pickle")
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except Exception:  # a read-only directory just means no cache
-        pass
 
 
 # ---------------------------------------------------------------------------------------------

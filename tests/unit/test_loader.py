@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -253,37 +252,6 @@ def test_fuzzed_truncations_never_raise() -> None:
         parse_file_text(junk, "f.tf")
 
 
-def test_parse_cache_hit_avoids_hcl2(tmp_path: Path) -> None:
-    shutil.copytree(FIXTURES / "basic", tmp_path / "cfg")
-    cfg_dir = tmp_path / "cfg"
-    cfg, diags = load_config(cfg_dir)
-    assert diags == []
-    entries = list((cfg_dir / ".fgform" / "cache").glob("*.pickle"))
-    assert len(entries) == 2  # root and child module files
-    code = (
-        "import sys\n"
-        "from fgform.config.loader import load_config\n"
-        f"cfg, diags = load_config({str(cfg_dir)!r})\n"
-        "assert not diags, diags\n"
-        "assert 'fg_service.web' in cfg.module.resources\n"
-        "print('hcl2' in sys.modules, 'lark' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["False", "False"]
-    # A corrupt entry is ignored (and rewritten), never an error.
-    for e in entries:
-        e.write_bytes(b"not a pickle")
-    cfg2, diags = load_config(cfg_dir)
-    assert diags == [] and list(cfg2.module.resources) == list(cfg.module.resources)
-    # Editing the file changes the key.
-    main = cfg_dir / "main.tf"
-    main.write_text(main.read_text().replace('family = "web"', 'family = "web2"'))
-    cfg3, _ = load_config(cfg_dir)
-    fam = cfg3.module.resources["fg_task_definition.web"].body.attributes["family"].expr
-    assert fam.value == "web2"
-
-
 # -- quoted strings may not span lines (as HCL) -------------------------------------------------
 MULTI_LINE_DETAIL = (
     "Quoted strings may not be split over multiple lines. To produce a multi-line string, "
@@ -404,3 +372,67 @@ def test_invalid_utf8_in_a_module_reads_relative_to_the_configuration(tmp_path: 
     assert "on mod/main.tf line 2, column 8:" in text
     assert 'The file "mod/main.tf" is not valid UTF-8' in text
     assert str(tmp_path) not in text
+
+
+# -- symlinks in the configuration: an error naming the file, never skipped ---------------------
+VALID = 'output "ok" {\n  value = 1\n}\n'
+
+
+def read_failures(diags) -> list[str]:
+    return [d.detail for d in diags if d.summary == "Failed to read file"]
+
+
+def test_a_dangling_or_looping_tf_symlink_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(VALID)
+    (tmp_path / "gone.tf").symlink_to("renamed.tf")
+    (tmp_path / "a.tf").symlink_to("b.tf")
+    (tmp_path / "b.tf").symlink_to("a.tf")
+    (tmp_path / "self.hcl").symlink_to("self.hcl")
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert read_failures(diags) == [
+        f'The file "{tmp_path / name}" could not be read: it is a symbolic link that loops '
+        "back on itself (Too many levels of symbolic links)." for name in ("a.tf", "b.tf")
+    ] + [
+        f'The file "{tmp_path / "gone.tf"}" could not be read: it is a symbolic link to '
+        '"renamed.tf", which does not exist (No such file or directory).',
+        f'The file "{tmp_path / "self.hcl"}" could not be read: it is a symbolic link that '
+        "loops back on itself (Too many levels of symbolic links).",
+    ]
+
+
+def test_only_a_real_directory_named_tf_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(VALID)
+    (tmp_path / "notes.tf").mkdir()
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert diags == []
+    (tmp_path / "linked.tf").symlink_to("notes.tf")
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert read_failures(diags) == [
+        f'The file "{tmp_path / "linked.tf"}" could not be read: it is a symbolic link to '
+        '"notes.tf", which is a directory.']
+
+
+def test_a_fifo_named_tf_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(VALID)
+    os.mkfifo(tmp_path / "pipe.tf")
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert read_failures(diags) == [
+        f'The file "{tmp_path / "pipe.tf"}" could not be read: it is not a regular file.']
+
+
+@pytest.mark.parametrize("link", ["loop", "dangling"])
+def test_a_broken_module_source_link_is_an_error_at_the_call(tmp_path: Path, link: str
+                                                              ) -> None:
+    (tmp_path / "main.tf").write_text(VALID + '\nmodule "app" {\n  source = "./app"\n}\n')
+    if link == "loop":
+        (tmp_path / "app").symlink_to("app2")
+        (tmp_path / "app2").symlink_to("app")
+        why = "that loops back on itself (Too many levels of symbolic links)"
+    else:
+        (tmp_path / "app").symlink_to("../shared/app")
+        why = 'to "../shared/app", which does not exist (No such file or directory)'
+    _, diags = load_config(tmp_path, use_cache=False)
+    assert [(d.summary, d.detail, d.range.start_line) for d in diags] == [
+        ("Module not found", f'The module "app" has source "./app", but "{tmp_path / "app"}" '
+         f"cannot be opened: it is a symbolic link {why}.", 5)]
+    assert diags[0].range.filename == str(tmp_path / "main.tf")

@@ -1,0 +1,503 @@
+"""The parse cache: each configuration file's parsed Body and diagnostics, kept as plain JSON.
+
+Parsing costs milliseconds per block, so the loader keeps each file's result between runs.
+The cache lives in the user's own cache directory (`$XDG_CACHE_HOME/fgform`, else
+`~/.cache/fgform`), never beside the configuration: whoever writes a configuration (a pull
+request under review) could plant files there, and nothing fgform reads may run code. An
+entry is data only, JSON rebuilt into the AST's own classes with every field's type
+checked, so a planted, truncated, stale or foreign entry is at worst a miss. The directory
+is used only if it is a real directory (not a symlink) owned by the current user and not
+writable by group or others. `FGFORM_NO_CACHE=1` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import operator
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fgform.config import ast
+from fgform.config.model import Attribute, Block, Body
+from fgform.errors import Diagnostic, Severity, SourceRange
+
+# Bump when the entry layout changes (the AST's own changes are the loader's version).
+FORMAT = "fgform-parse-cache/1"
+
+# Deeper entries are not cached: json's encoder and decoder recurse in C, and a loader running
+# near the interpreter's recursion limit must not fail because of the cache. 400 JSON levels
+# are about 190 nested parentheses; deeper files are simply parsed each time.
+MAX_DEPTH = 400
+
+# Entries unused this long are removed when the cache is next written; a hit refreshes an
+# entry's time when it is older than TOUCH_AFTER.
+PRUNE_AFTER = 30 * 24 * 3600
+TOUCH_AFTER = 24 * 3600
+
+Entry = tuple[Body, list[Diagnostic]]
+
+
+def cache_dir(environ: Mapping[str, str] = os.environ) -> Path | None:
+    """The checked cache directory, created 0700 if missing, or None when the cache is off
+    (`FGFORM_NO_CACHE`) or the directory is unsafe to use (a symlink, not a directory,
+    another user's, writable by group or others) or cannot be made."""
+    if environ.get("FGFORM_NO_CACHE", "") not in ("", "0"):
+        return None
+    base = environ.get("XDG_CACHE_HOME", "")
+    try:
+        # The XDG spec says a relative XDG_CACHE_HOME is invalid and must be ignored.
+        root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+        d = root / "fgform"
+        if not root.is_dir():
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            pass
+        st = os.lstat(d)
+    except (OSError, RuntimeError):  # RuntimeError: Path.home() with no home directory
+        return None
+    if not _private_dir(st):
+        return None
+    return d
+
+
+def _private_dir(st: os.stat_result) -> bool:
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def entry_key(data: bytes, filename: str, versions: tuple[str, ...]) -> str:
+    """The name of a file's entry: a hash of its bytes, its name (every range carries it)
+    and the versions of everything that shapes the result."""
+    h = hashlib.sha256()
+    for part in (data, filename.encode("utf-8", "surrogatepass"), FORMAT.encode(),
+                 *(v.encode() for v in versions)):
+        h.update(part)
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class ParseCache:
+    """Entries in one checked directory (see `cache_dir`); reads and writes never raise."""
+
+    def __init__(self, dir: Path) -> None:
+        self.dir = dir
+        self._pruned = False
+
+    @classmethod
+    def open(cls, environ: Mapping[str, str] = os.environ) -> ParseCache | None:
+        """The user's cache, or None when it is off or unsafe."""
+        d = cache_dir(environ)
+        return cls(d) if d is not None else None
+
+    def _path(self, key: str) -> Path:
+        return self.dir / f"{key}.json"
+
+    def get(self, key: str, filename: str) -> Entry | None:
+        """The entry stored under `key` for `filename`, or None for a missing, unreadable or
+        invalid one."""
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                raw = fh.read()
+            if st.st_mtime < time.time() - TOUCH_AFTER:
+                os.utime(fd)  # in use: keep it from being pruned (at most a write a day)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        try:
+            return decode(raw, key, filename)
+        except Exception:  # planted, truncated, stale: a miss, whatever the bytes are
+            return None
+
+    def put(self, key: str, filename: str, value: Entry) -> None:
+        """Store `value` under `key`: written to a fresh 0600 file, then renamed into place,
+        so readers see the old entry or the whole new one. Failures are ignored."""
+        try:
+            data = encode(value, key, filename)
+        except (_Unencodable, RecursionError, ValueError, TypeError):
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, self._path(key))
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if not self._pruned:
+            self._pruned = True
+            self.prune()
+
+    def prune(self, now: float | None = None) -> None:
+        """Remove entries (and temporary files of interrupted writes) unused for
+        PRUNE_AFTER seconds: the cache is shared by every configuration the user has, and
+        each edit of a file adds an entry. Runs once per process that writes, which parses
+        anyway (milliseconds per block), so the scan is lost in that."""
+        limit = (time.time() if now is None else now) - PRUNE_AFTER
+        try:
+            with os.scandir(self.dir) as it:
+                old = [e.path for e in it if e.name.endswith(".json")
+                       and e.is_file(follow_symlinks=False)
+                       and e.stat(follow_symlinks=False).st_mtime < limit]
+        except OSError:
+            return
+        for path in old:
+            with contextlib.suppress(OSError):  # another process may have removed it
+                os.unlink(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The codec. An object is {"<class name>": [its fields in order]}; a SourceRange is one
+# integer packing start line/column and end line/column (the file's own name implied) or,
+# when a number does not fit or the range is another file's, [filename, l, c, el, ec];
+# tuples and lists are lists; a Body's attributes (a dict by name) are the list of them.
+# Every field's kind comes from the dataclass annotations, so a new AST node needs no change
+# here unless it brings a new kind of field. Decoding is json's C parser plus one
+# object_hook call per object, whose shape (class, field types) is checked once per file: a
+# warm load decodes ~25,000 objects per 1,000 resources, and the cache exists to be fast.
+# ---------------------------------------------------------------------------------------------
+
+_BITS = 20  # the decoder spells out its multiples: 60, 40, 20 and the mask 0xFFFFF
+_LIMIT = 1 << _BITS
+
+
+class _Unencodable(Exception):
+    pass
+
+
+class _Invalid(Exception):
+    pass
+
+
+# Annotation text -> kind. Unknown annotations make their class unencodable (a test checks
+# every AST node class is encodable, so a new field kind is noticed).
+_KINDS = {
+    "SourceRange": "R", "SourceRange | None": "R?",
+    "Node": "N", "Node | None": "N?",
+    "str": "S", "str | None": "S?", "bool": "B", "Any": "V",
+    "tuple[Node, ...]": "N*", "tuple[Any, ...]": "P*", "tuple[tuple[Node, Node], ...]": "NN*",
+    "list[str]": "S*", "list[SourceRange]": "R*",
+    "Body": "Body", "Body | None": "Body?", "list[Block]": "Block*",
+    "list[Attribute]": "Attribute*", "dict[str, Attribute]": "Attribute{}",
+    "Severity": "Sev",
+}
+
+# What json gives for each kind, as categories of Python types (see _CATEGORY): a field's
+# value must be one of these before any conversion.
+_ACCEPTS = {
+    "R": {"int", "list"}, "N": {"node"}, "S": {"str"}, "B": {"bool"},
+    "V": {"str", "int", "float", "bool", "none"},
+    "N*": {"list"}, "P*": {"list"}, "NN*": {"list"}, "S*": {"list"}, "R*": {"list"},
+    "Body": {"Body"}, "Block*": {"list"}, "Attribute*": {"list"}, "Attribute{}": {"list"},
+    "Sev": {"str"},
+}
+_CATEGORY: dict[type, str] = {str: "str", int: "int", float: "float", bool: "bool",
+                              type(None): "none", list: "list"}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+    cls: type
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    accepts: tuple[frozenset[str], ...]
+
+
+def _spec(cls: type) -> _Spec | None:
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    kinds = [_KINDS.get(str(f.type)) for f in fields]
+    if None in kinds:
+        return None
+    kinds_ = tuple(k for k in kinds if k)
+    accepts = tuple(frozenset(_ACCEPTS[k.rstrip("?")] | ({"none"} if k.endswith("?") else set()))
+                    for k in kinds_)
+    return _Spec(cls, tuple(f.name for f in fields), kinds_, accepts)
+
+
+def _specs() -> dict[str, _Spec]:
+    classes: list[type] = [c for c in vars(ast).values()
+                           if isinstance(c, type) and issubclass(c, ast.Node)]
+    classes += [Attribute, Block, Body, Diagnostic]
+    out = {}
+    for c in classes:
+        s = _spec(c)
+        if s is not None:
+            out[c.__name__] = s
+    return out
+
+
+SPECS = _specs()
+for _name, _s in SPECS.items():
+    _CATEGORY[_s.cls] = "node" if issubclass(_s.cls, ast.Node) else _name
+
+
+def encode(value: Entry, key: str, filename: str) -> bytes:
+    """The JSON bytes of an entry. Raises _Unencodable for what the format cannot hold (a
+    class without a spec, a tree nested deeper than MAX_DEPTH), TypeError or ValueError for
+    a value json cannot write."""
+    body, diags = value
+    obj = _encoder(filename)
+    doc = [FORMAT, key, obj(body, 1), [obj(d, 1) for d in diags]]
+    # Not ensure_ascii: json would write a str holding the two code units of a surrogate pair
+    # (which "\\ud83d\\ude00" in HCL gives) as escapes that read back as one character.
+    # Written raw, with surrogatepass, every str reads back exactly.
+    text = json.dumps(doc, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _encoder(filename: str) -> Callable[[Any, int], dict[str, Any]]:
+    """`obj(o, depth)`: the JSON form of one object. Cold loads encode every object they
+    parse, so the per-class work is looked up once and scalars go through untouched (json
+    itself refuses what it cannot write)."""
+
+    def rng(r: Any) -> Any:
+        if r is None:
+            return None
+        if type(r) is not SourceRange:
+            raise _Unencodable("range")
+        a, b, c, d = r.start_line, r.start_col, r.end_line, r.end_col
+        if r.filename == filename and 0 <= a < _LIMIT and 0 <= b < _LIMIT \
+                and 0 <= c < _LIMIT and 0 <= d < _LIMIT:
+            return (((((a << _BITS) | b) << _BITS) | c) << _BITS) | d
+        return [r.filename, a, b, c, d]
+
+    def obj(o: Any, depth: int) -> dict[str, Any]:
+        if depth > MAX_DEPTH:
+            raise _Unencodable("nested too deeply")
+        try:
+            name, get, ranges, nodes, others = plan[type(o)]
+        except KeyError:
+            raise _Unencodable(type(o).__name__) from None
+        out = list(get(o))
+        depth += 2
+        for i in ranges:
+            out[i] = rng(out[i])
+        for i in nodes:
+            v = out[i]
+            if v is not None:
+                out[i] = obj(v, depth)
+        for i, k in others:
+            out[i] = other(k, out[i], depth)
+        return {name: out}
+
+    def other(k: str, v: Any, depth: int) -> Any:
+        if v is None and k.endswith("?"):
+            return None
+        k = k.rstrip("?")
+        if k == "Sev":
+            return v.value
+        if k == "S*":
+            return list(v)
+        if k == "R*":
+            return [rng(r) for r in v]
+        if k in ("N*", "Block*", "Attribute*"):
+            return [obj(x, depth + 1) for x in v]
+        if k == "P*":
+            return [x if type(x) is str else obj(x, depth + 1) for x in v]
+        if k == "NN*":
+            return [[obj(a, depth + 2), obj(b, depth + 2)] for a, b in v]
+        if k == "Attribute{}":
+            # Keyed by their own names (as the loader builds them), so the list is enough.
+            if any(type(a) is not Attribute or a.name != name for name, a in v.items()):
+                raise _Unencodable("attributes not keyed by name")
+            return [obj(a, depth + 1) for a in v.values()]
+        raise _Unencodable(k)
+
+    plan = {}
+    for name, spec in SPECS.items():
+        get = operator.attrgetter(*spec.names) if len(spec.names) > 1 else \
+            (lambda o, _n=spec.names[0]: (getattr(o, _n),))
+        plan[spec.cls] = (
+            name, get,
+            tuple(i for i, k in enumerate(spec.kinds) if k in ("R", "R?")),
+            tuple(i for i, k in enumerate(spec.kinds) if k in ("N", "N?", "Body", "Body?")),
+            tuple((i, k) for i, k in enumerate(spec.kinds)
+                  if k.rstrip("?") not in ("R", "N", "Body", "S", "B", "V")))
+    return obj
+
+
+def decode(raw: bytes, key: str, filename: str) -> Entry:
+    """The entry in `raw`, checked shape by shape; raises on anything that is not exactly
+    what `encode` writes for `key` (callers treat every exception as a miss)."""
+    dec = _Decoder(filename)
+    doc = json.loads(raw.decode("utf-8", "surrogatepass"), object_hook=dec.hook)
+    if not (type(doc) is list and len(doc) == 4 and doc[0] == FORMAT and doc[1] == key):
+        raise _Invalid("not an entry of this format and key")
+    body, diags = doc[2], doc[3]
+    if type(body) is not Body or type(diags) is not list \
+            or any(type(d) is not Diagnostic for d in diags):
+        raise _Invalid("entry shape")
+    return body, diags
+
+
+def _check(ok: bool) -> None:
+    if not ok:
+        raise _Invalid("field type")
+
+
+class _Decoder:
+    """Builds json's object_hook for one file's entry (see `hook`)."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.packed = _packed_ranges(filename)
+        self.hook = self._make_hook()
+
+    def _make_hook(self) -> Callable[[dict[str, Any]], Any]:
+        """The object_hook: called innermost first, so an object's children are already
+        objects when it is built. It runs once per object of a warm load (~25,000 per 1,000
+        resources), so everything it needs is a local of the closure."""
+        packed, slow_range = self.packed, self.range
+        conv: dict[str, Callable[[Any], Any]] = {
+            "N*": _nodes, "P*": _parts, "NN*": _pairs, "S*": _strs, "R*": self.ranges,
+            "Block*": _list_of(Block), "Attribute*": _list_of(Attribute),
+            "Attribute{}": _attr_dict, "Sev": Severity,
+        }
+        # Per class: its accepted field type categories, the positions of its ranges, and
+        # (position, converter) for the other fields that need more than a type check.
+        table = {
+            name: (spec.cls, spec.accepts,
+                   tuple(i for i, k in enumerate(spec.kinds) if k.rstrip("?") == "R"),
+                   tuple((i, _optional(conv[k[:-1]]) if k.endswith("?") else conv[k])
+                         for i, k in enumerate(spec.kinds) if k.rstrip("?") in conv))
+            for name, spec in SPECS.items()}
+        # (class name, type of the fields value, type of each field) -> what building such
+        # an object needs, once its shape was checked: a file has few distinct shapes, so the
+        # per-object check is one dict lookup.
+        checked: dict[tuple[Any, ...], tuple[type, bool, tuple[int, ...], tuple[Any, ...]]] = {}
+
+        def check(shape: tuple[Any, ...]
+                  ) -> tuple[type, bool, tuple[int, ...], tuple[Any, ...]]:
+            tag, ftype, *types = shape
+            cls, accepts, ranges, convs = table[tag]
+            if ftype is not list or len(types) != len(accepts) or not all(
+                    _CATEGORY.get(t) in a for t, a in zip(types, accepts, strict=True)):
+                raise _Invalid(f"fields of {tag}")
+            # Most objects have one range, first, and nothing to convert: they take the
+            # short way through the hook.
+            checked[shape] = (cls, ranges == (0,) and not convs and types[0] is int, ranges,
+                              convs)
+            return checked[shape]
+
+        def hook(d: dict[str, Any]) -> Any:
+            ((tag, f),) = d.items()  # exactly one key, or ValueError
+            shape = (tag, type(f), *map(type, f))
+            cls, simple, ranges, convs = checked.get(shape) or check(shape)
+            if simple:
+                v = f[0]
+                f[0] = packed(v) if v >= 0 else slow_range(v)
+                return cls(*f)
+            for i in ranges:
+                v = f[i]
+                f[i] = packed(v) if type(v) is int and v >= 0 else slow_range(v)
+            for i, c in convs:
+                f[i] = c(f[i])
+            return cls(*f)
+
+        return hook
+
+    def range(self, v: Any) -> SourceRange | None:
+        if v is None:
+            return None
+        if type(v) is int:
+            _check(v >= 0)
+            return self.packed(v)
+        _check(type(v) is list and len(v) == 5 and type(v[0]) is str
+               and all(type(x) is int for x in v[1:]))
+        return SourceRange(*v)
+
+    def ranges(self, v: list[Any]) -> list[SourceRange | None]:
+        _check(None not in v)
+        packed = self.packed
+        return [packed(r) if type(r) is int and r >= 0 else self.range(r) for r in v]
+
+
+def _packed_ranges(filename: str) -> Callable[[int], SourceRange]:
+    """SourceRange(filename, ...) from a packed range (a non-negative int). A warm load builds
+    one per object: filling SourceRange's slots directly takes half the time of its frozen
+    dataclass __init__ (which does only that, through object.__setattr__), so that is done
+    while SourceRange stays a plain slots dataclass of these five fields."""
+    names = ("filename", "start_line", "start_col", "end_line", "end_col")
+    slots = [vars(SourceRange).get(n) for n in names]
+    if (tuple(f.name for f in dataclasses.fields(SourceRange)) != names
+            or hasattr(SourceRange, "__post_init__")
+            or not all(type(s).__name__ == "member_descriptor" for s in slots)):
+        return lambda v: SourceRange(filename, v >> 60, (v >> 40) & 0xFFFFF,
+                                     (v >> 20) & 0xFFFFF, v & 0xFFFFF)
+    new = object.__new__
+    set_file, set_line, set_col, set_end_line, set_end_col = (s.__set__ for s in slots)
+
+    def make(v: int) -> SourceRange:
+        r = new(SourceRange)
+        set_file(r, filename)
+        set_line(r, v >> 60)
+        set_col(r, (v >> 40) & 0xFFFFF)
+        set_end_line(r, (v >> 20) & 0xFFFFF)
+        set_end_col(r, v & 0xFFFFF)
+        return r
+
+    return make
+
+
+def _optional(conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else conv(v)
+
+
+def _nodes(v: list[Any]) -> tuple[ast.Node, ...]:
+    _check(all(isinstance(x, ast.Node) for x in v))
+    return tuple(v)
+
+
+def _parts(v: list[Any]) -> tuple[Any, ...]:
+    _check(all(type(x) is str or isinstance(x, ast.Node) for x in v))
+    return tuple(v)
+
+
+def _pairs(v: list[Any]) -> tuple[tuple[ast.Node, ast.Node], ...]:
+    out = []
+    for p in v:
+        _check(type(p) is list and len(p) == 2 and isinstance(p[0], ast.Node)
+               and isinstance(p[1], ast.Node))
+        out.append((p[0], p[1]))
+    return tuple(out)
+
+
+def _strs(v: list[Any]) -> list[str]:
+    _check(all(type(x) is str for x in v))
+    return v
+
+
+def _list_of(cls: type) -> Callable[[Any], Any]:
+    def conv(v: list[Any]) -> Any:
+        _check(all(type(x) is cls for x in v))
+        return v
+    return conv
+
+
+def _attr_dict(v: list[Any]) -> dict[str, Attribute]:
+    out = {a.name: a for a in v if type(a) is Attribute}
+    _check(len(out) == len(v))  # nothing else, and no name twice
+    return out

@@ -1,0 +1,8 @@
+variable "name" {
+  type    = string
+  default = "web"
+}
+
+output "greeting" {
+  value = "hello ${var.name}"
+}

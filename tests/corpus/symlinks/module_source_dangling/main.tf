@@ -1,0 +1,7 @@
+output "ok" {
+  value = 1
+}
+
+module "app" {
+  source = "./modules/app"
+}

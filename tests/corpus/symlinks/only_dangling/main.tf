@@ -1,0 +1,1 @@
+../elsewhere/main.tf
