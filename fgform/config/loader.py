@@ -248,8 +248,9 @@ def _read_failed(filename: str, why: str) -> Diagnostic:
                             f'The file "{filename}" could not be read: {why}.')
 
 
-def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[Diagnostic]]:
-    filename = str(path)
+def read_input_file(path: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of a configuration or variables file, or why it cannot be read (a dangling
+    or looping symlink, a directory, a FIFO...): such a file is an error, never skipped."""
     try:
         st = os.stat(path)
         # Only regular files: reading a FIFO named x.tf would block forever.
@@ -257,10 +258,17 @@ def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[
             what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             if path.is_symlink():
                 what = f'a symbolic link to "{os.readlink(path)}", which is {what}'
-            return None, [_read_failed(filename, f"it is {what}")]
-        data = path.read_bytes()
+            return None, f"it is {what}"
+        return path.read_bytes(), None
     except OSError as e:
-        return None, [_read_failed(filename, _link_problem(path, e) or str(e.strerror or e))]
+        return None, _link_problem(path, e) or str(e.strerror or e)
+
+
+def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[Diagnostic]]:
+    filename = str(path)
+    data, problem = read_input_file(path)
+    if data is None:
+        return None, [_read_failed(filename, problem or "unknown reason")]
     key = None
     if cache is not None:
         # Looked up before decoding: only files that decoded are stored, under their bytes.
@@ -271,7 +279,7 @@ def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return None, [_encoding_diagnostic(data, e.start, filename)]
+        return None, [encoding_diagnostic(data, e.start, filename)]
     text = text.lstrip("\ufeff")
     result = _parse_text(text, filename)
     if cache is not None and key is not None:
@@ -279,7 +287,7 @@ def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[
     return result
 
 
-def _encoding_diagnostic(data: bytes, bad: int, filename: str) -> Diagnostic:
+def encoding_diagnostic(data: bytes, bad: int, filename: str) -> Diagnostic:
     """A file that is not UTF-8, at the line and column of its first invalid byte (`bad`,
     an offset into `data`); `filename` is the one every other diagnostic of the file uses."""
     line_start = data.rfind(b"\n", 0, bad) + 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,9 +121,11 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
             # Undeclared FGFORM_VAR_ names are ignored, as Terraform ignores TF_VAR_ ones.
             given[key[len(ENV_PREFIX):]] = _Raw(text, True, None, f"environment {key}")
 
-    files = [cdir / n for n in DEFAULT_FILES if (cdir / n).is_file()]
+    # Present means any entry but a real directory: a dangling or looping symlink named
+    # terraform.fgvars is an error (read_input_file says why), never silently skipped.
+    files = [cdir / n for n in DEFAULT_FILES if _present(cdir / n)]
     if cdir.is_dir():
-        files += sorted((p for p in cdir.iterdir() if p.is_file()
+        files += sorted((p for p in cdir.iterdir() if _present(p)
                          and p.name.endswith(AUTO_SUFFIXES)), key=lambda p: p.name)
     for f in files:
         _read_var_file(f, module, given, diags, explicit=False)
@@ -259,10 +262,17 @@ def parse_expression(text: str, filename: str) -> Node:
 
 def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
                    diags: list[Diagnostic], explicit: bool) -> None:
+    from fgform.config.loader import read_input_file
+
+    raw, problem = read_input_file(path)
+    if raw is None:
+        diags.append(Diagnostic.error("Failed to read variables file",
+                                      f'The file "{path}" could not be read: {problem}.'))
+        return
     if path.name.endswith(".json"):
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             diags.append(Diagnostic.error("Failed to read variables file",
                                           f"{path}: {exc}", SourceRange(str(path), 1)))
             return
@@ -274,12 +284,7 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
         items = {k: (v, SourceRange(str(path), 1)) for k, v in data.items()}
     else:
         items = {}
-        try:
-            attrs, d = parse_file_attributes(path)
-        except ValueError as exc:
-            diags.append(Diagnostic.error("Failed to read variables file", f"{path}: {exc}",
-                                          SourceRange(str(path), 1)))
-            return
+        attrs, d = parse_file_attributes(path, raw)
         diags.extend(d)
         for name, attr in attrs.items():
             found: list[Diagnostic] = []
@@ -298,15 +303,15 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
         given[name] = _Raw(value, False, rng, str(path))
 
 
-def parse_file_attributes(path: Path) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """The top-level attributes of an HCL file (a .tfvars/.fgvars file), parsed by the
-    loader's parser; blocks in such a file are errors."""
-    from fgform.config.loader import parse_file_text
+def parse_file_attributes(path: Path, raw: bytes) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The top-level attributes of an HCL file (a .tfvars/.fgvars file whose bytes are
+    `raw`), parsed by the loader's parser; blocks in such a file are errors."""
+    from fgform.config.loader import encoding_diagnostic, parse_file_text
 
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ValueError(str(exc)) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {}, [encoding_diagnostic(raw, exc.start, str(path))]
     body, diags = parse_file_text(text, str(path))
     diags = list(diags)
     for block in body.blocks:
@@ -315,6 +320,14 @@ def parse_file_attributes(path: Path) -> tuple[dict[str, Any], list[Diagnostic]]
             f'A variables file holds only "name = value" assignments, not "{block.type}" '
             "blocks.", block.range))
     return dict(body.attributes), diags
+
+
+def _present(path: Path) -> bool:
+    """Any directory entry but a real directory (symlinks included, even dangling ones)."""
+    try:
+        return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _hide_source(diags: list[Diagnostic], var: Variable | None) -> list[Diagnostic]:
