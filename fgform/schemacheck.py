@@ -22,10 +22,12 @@ checks (versions, names, statuses) are shown.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+from collections.abc import Callable
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 # Keywords that only describe (annotations): accepted and ignored.
@@ -41,13 +43,44 @@ _TYPE_NAMES = {"null": "null", "boolean": "a boolean", "integer": "an integer",
 _SHOWN = 60  # longest scalar quoted in a message
 
 
-class SchemaError(ValueError):
-    """A document that does not match its schema; `path` is where, `message` says why."""
+# Where a value sits, built cheaply while walking and formatted only for a message: () for
+# the top level, else (parent location, key or index).
+Location = tuple[Any, ...]
 
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path or 'the top level'}: {message}")
-        self.path = path
-        self.message = message
+
+class SchemaError(ValueError):
+    """A document that does not match its schema; `path` is where, `message` says why.
+
+    Both are formatted on first use: while a oneOf or if is being tried, mismatches are
+    raised and caught by the thousand and never shown.
+    """
+
+    def __init__(self, where: Location | str, message: str | Callable[[], str]) -> None:
+        super().__init__()
+        self._where = where
+        self._message = message
+
+    @property
+    def path(self) -> str:
+        return self._where if isinstance(self._where, str) else _format(self._where)
+
+    @property
+    def message(self) -> str:
+        return self._message if isinstance(self._message, str) else self._message()
+
+    def __str__(self) -> str:
+        return f"{self.path or 'the top level'}: {self.message}"
+
+
+def _format(where: Location) -> str:
+    steps: list[Any] = []
+    while where:
+        where, key = where
+        steps.append(key)
+    out = ""
+    for key in reversed(steps):
+        out = _child(out, key)
+    return out
 
 
 def _type_of(value: Any) -> str:
@@ -101,6 +134,8 @@ class Schema:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.root = schema
+        self._compiled: dict[int, Check] = {}
+        self._root_check: Check | None = None
         self._verify(schema, "#")
 
     # -- loading ----------------------------------------------------------------------------
@@ -131,8 +166,15 @@ class Schema:
 
     # -- checking ---------------------------------------------------------------------------
     def check(self, doc: Any, path: str = "") -> None:
-        """Raise SchemaError for the first place (in document order) `doc` does not match."""
-        self._check(self.root, doc, path)
+        """Raise SchemaError for the first place (in document order) `doc` does not match;
+        `path` names where `doc` sits in a larger document, for the message."""
+        self._check_root(doc, ((), path) if path else ())
+
+    @property
+    def _check_root(self) -> Check:
+        if self._root_check is None:
+            self._root_check = self._compile(self.root)
+        return self._root_check
 
     def describe(self, node: dict[str, Any]) -> str:
         """What a value matching `node` looks like, for "expected ..." messages."""
@@ -156,104 +198,228 @@ class Schema:
             text += f" >= {node['minimum']}"
         return text
 
-    def _type_fits(self, node: dict[str, Any], doc: Any) -> bool:
+    def _compile(self, node: dict[str, Any]) -> Check:
+        """One function that checks `node`'s keywords, built once per schema node (a walk
+        that looked each keyword up at every value cost 5x more than parsing the JSON)."""
+        key = id(node)
+        done = self._compiled.get(key)
+        if done is not None:
+            return done
+        checks: list[Check] = []
+
+        def run(doc: Any, where: Location) -> None:
+            for c in checks:
+                c(doc, where)
+
+        self._compiled[key] = run  # before the parts: a $ref cycle finds it here
+        if "$ref" in node:
+            target = self._compile(self._resolve(node["$ref"]))
+            if target is not anything:
+                checks.append(target)
+        # An object or array check tests the type itself: one call less per value.
+        fused = node.get("type") in ("object", "array") and (
+            {"required", "minProperties", "properties", "additionalProperties",
+             "propertyNames", "minItems", "items", "uniqueItems"} & node.keys())
+        if "type" in node and not fused and not (self._types_of(node) or set()) >= _ALL_TYPES:
+            checks.append(self._compile_type(node))
+        if "const" in node:
+            const = node["const"]
+
+            def check_const(doc: Any, where: Location) -> None:
+                if not _equal(doc, const):
+                    raise SchemaError(where, lambda: f"expected {_show(const)}, got {_show(doc)}")
+            checks.append(check_const)
+        if "enum" in node:
+            choices = node["enum"]
+            scalars = frozenset(v for v in choices if isinstance(v, str))
+            want = self.describe({"enum": choices})
+
+            def check_enum(doc: Any, where: Location) -> None:
+                if type(doc) is str and doc in scalars:
+                    return
+                if not any(_equal(doc, v) for v in choices):
+                    raise SchemaError(where, lambda: f"expected {want}, got {_show(doc)}")
+            checks.append(check_enum)
+        for word in ("oneOf", "anyOf"):
+            if word in node:
+                checks.append(self._compile_alternatives(node[word], word == "oneOf"))
+        if "minLength" in node or "pattern" in node:
+            checks.append(self._compile_string(node))
+        if "minimum" in node:
+            low = node["minimum"]
+
+            def check_minimum(doc: Any, where: Location) -> None:
+                if type(doc) in (int, float) and doc < low:
+                    raise SchemaError(where, lambda: f"expected a number >= {low}, got "
+                                                     f"{_show(doc)}")
+            checks.append(check_minimum)
+        if {"minItems", "items", "uniqueItems"} & node.keys():
+            checks.append(self._compile_array(node))
+        if {"required", "minProperties", "properties", "additionalProperties",
+                "propertyNames"} & node.keys():
+            checks.append(self._compile_object(node))
+        if "if" in node and "then" in node:
+            cond, then = self._compile(node["if"]), self._compile(node["then"])
+
+            def check_if(doc: Any, where: Location) -> None:
+                try:
+                    cond(doc, where)
+                except SchemaError:
+                    return
+                then(doc, where)
+            checks.append(check_if)
+        if len(checks) <= 1:
+            self._compiled[key] = checks[0] if checks else anything
+        return self._compiled[key]
+
+    def _compile_type(self, node: dict[str, Any]) -> Check:
+        types = node["type"]
+        names = frozenset([types] if isinstance(types, str) else types)
+        accepted = frozenset(t for t, name in _PY_TYPES.items()
+                             if name in names or (name == "integer" and "number" in names))
+        want = self.describe(node)
+
+        def check_type(doc: Any, where: Location) -> None:
+            if type(doc) in accepted:
+                return
+            t = _type_of(doc)
+            if t in names or (t == "integer" and "number" in names):
+                return  # an integral float where an integer is asked, as jsonschema
+            raise SchemaError(where, lambda: f"expected {want}, got "
+                                             f"{_TYPE_NAMES.get(_type_of(doc), 'a value')}")
+        return check_type
+
+    def _compile_alternatives(self, alts: list[dict[str, Any]], one: bool) -> Check:
+        compiled = [self._compile(a) for a in alts]
+        typed = [self._types_of(a) for a in alts]
+        want = self.describe({"oneOf": alts})
+
+        def fits(types: frozenset[str] | None, doc: Any) -> bool:
+            t = _type_of(doc)
+            return types is not None and (t in types or (t == "integer" and "number" in types))
+
+        def check_alternatives(doc: Any, where: Location) -> None:
+            hits = 0
+            for c in compiled:
+                try:
+                    c(doc, where)
+                except SchemaError:
+                    continue
+                hits += 1
+                if not one:
+                    return
+            if hits == 1 and one:
+                return
+            if hits == 0:
+                # One alternative of the value's type (an object where an object is
+                # allowed): its own error says what is wrong inside.
+                same = [c for c, types in zip(compiled, typed, strict=True) if fits(types, doc)]
+                if len(same) == 1:
+                    same[0](doc, where)
+            raise SchemaError(where, lambda: f"expected {want}, got {_show(doc)}")
+        return check_alternatives
+
+    def _types_of(self, node: dict[str, Any]) -> frozenset[str] | None:
         if "$ref" in node:
             node = self._resolve(node["$ref"])
         types = node.get("type")
         if types is None:
-            return False
-        names = [types] if isinstance(types, str) else types
-        return any(_matches_type(doc, t) for t in names)
+            return None
+        return frozenset([types] if isinstance(types, str) else types)
 
-    def _matches(self, node: dict[str, Any], doc: Any) -> bool:
-        try:
-            self._check(node, doc, "")
-        except SchemaError:
-            return False
-        return True
+    def _compile_string(self, node: dict[str, Any]) -> Check:
+        shortest = node.get("minLength", 0)
+        pattern = re.compile(node["pattern"]) if "pattern" in node else None
+        want = node.get("title") or f"a string matching {node.get('pattern')}"
 
-    def _check(self, node: dict[str, Any], doc: Any, path: str) -> None:
-        if "$ref" in node:
-            self._check(self._resolve(node["$ref"]), doc, path)
-        types = node.get("type")
-        if types is not None:
-            names = [types] if isinstance(types, str) else types
-            if not any(_matches_type(doc, t) for t in names):
-                raise SchemaError(path, f"expected {self.describe(node)}, got "
-                                        f"{_TYPE_NAMES.get(_type_of(doc), 'a value')}")
-        if "const" in node and not _equal(doc, node["const"]):
-            raise SchemaError(path, f"expected {_show(node['const'])}, got {_show(doc)}")
-        if "enum" in node and not any(_equal(doc, v) for v in node["enum"]):
-            raise SchemaError(path, f"expected {self.describe({'enum': node['enum']})}, "
-                                    f"got {_show(doc)}")
-        for key in ("oneOf", "anyOf"):
-            alts = node.get(key)
-            if alts is not None:
-                hits = sum(1 for a in alts if self._matches(a, doc))
-                if hits == 0:
-                    # One alternative of the value's type (an object where an object is
-                    # allowed): its own error says what is wrong inside.
-                    same = [a for a in alts if self._type_fits(a, doc)]
-                    if len(same) == 1:
-                        self._check(same[0], doc, path)
-                if hits == 0 or (key == "oneOf" and hits > 1):
-                    raise SchemaError(path, f"expected {self.describe({key: alts})}, got "
-                                            f"{_show(doc)}")
-        if isinstance(doc, str) and len(doc) < node.get("minLength", 0):
-            raise SchemaError(path, f"expected at least {node['minLength']} character(s), "
-                                    f"got {_show(doc)}")
-        if isinstance(doc, str) and "pattern" in node and not re.search(node["pattern"], doc):
-            want = node.get("title") or f"a string matching {node['pattern']}"
-            raise SchemaError(path, f"expected {want}, got {_show(doc)}")
-        if "minimum" in node and _type_of(doc) in ("integer", "number") \
-                and doc < node["minimum"]:
-            raise SchemaError(path, f"expected a number >= {node['minimum']}, got {_show(doc)}")
-        if isinstance(doc, list):
-            self._check_array(node, doc, path)
-        elif isinstance(doc, dict):
-            self._check_object(node, doc, path)
-        if "if" in node and self._matches(node["if"], doc) and "then" in node:
-            self._check(node["then"], doc, path)
+        def check_string(doc: Any, where: Location) -> None:
+            if type(doc) is not str:
+                return
+            if len(doc) < shortest:
+                raise SchemaError(where, lambda: f"expected at least {shortest} "
+                                                 f"character(s), got {_show(doc)}")
+            if pattern is not None and not pattern.search(doc):
+                raise SchemaError(where, lambda: f"expected {want}, got {_show(doc)}")
+        return check_string
 
-    def _check_array(self, node: dict[str, Any], doc: list[Any], path: str) -> None:
-        if len(doc) < node.get("minItems", 0):
-            raise SchemaError(path, f"expected at least {node['minItems']} item(s), got "
-                                    f"{len(doc)}")
-        items = node.get("items")
-        if items is not None:
-            for i, x in enumerate(doc):
-                self._check(items, x, _child(path, i))
-        if node.get("uniqueItems"):
-            seen: list[Any] = []
-            for i, x in enumerate(doc):
-                if any(_equal(x, y) for y in seen):
-                    raise SchemaError(_child(path, i), f"{_show(x)} is listed twice")
-                seen.append(x)
+    def _compile_array(self, node: dict[str, Any]) -> Check:
+        fewest = node.get("minItems", 0)
+        items = self._compile(node["items"]) if "items" in node else None
+        if items is anything:
+            items = None
+        unique = bool(node.get("uniqueItems"))
+        wrong_type = self._compile_type(node) if node.get("type") == "array" else None
 
-    def _check_object(self, node: dict[str, Any], doc: dict[str, Any], path: str) -> None:
-        for name in node.get("required", ()):
-            if name not in doc:
-                raise SchemaError(path, f"missing required property {_show(name)}")
-        if len(doc) < node.get("minProperties", 0):
-            raise SchemaError(path, f"expected at least {node['minProperties']} "
-                                    "property(ies), got none" if not doc else
-                                    f"expected at least {node['minProperties']} properties")
-        props = node.get("properties", {})
-        extra = node.get("additionalProperties", True)
-        names = node.get("propertyNames")
-        for key, value in doc.items():
-            if names is not None and not self._matches(names, key):
-                raise SchemaError(_child(path, key),
-                                  f"property name {_show(key)} is not "
-                                  f"{self.describe(names)}")
-            if key in props:
-                self._check(props[key], value, _child(path, key))
-            elif extra is False:
-                allowed = ", ".join(sorted(props))
-                raise SchemaError(_child(path, key),
-                                  f"unexpected property (expected only {allowed})")
-            elif isinstance(extra, dict):
-                self._check(extra, value, _child(path, key))
+        def check_array(doc: Any, where: Location) -> None:
+            if type(doc) is not list:
+                if wrong_type is not None:
+                    wrong_type(doc, where)
+                return
+            if len(doc) < fewest:
+                raise SchemaError(where, f"expected at least {fewest} item(s), got {len(doc)}")
+            if items is not None:
+                for i, x in enumerate(doc):
+                    items(x, (where, i))
+            if unique and len(doc) > 1:
+                seen: list[Any] = []
+                for i, x in enumerate(doc):
+                    if any(_equal(x, y) for y in seen):
+                        raise SchemaError((where, i), f"{_show(x)} is listed twice")
+                    seen.append(x)
+        return check_array
+
+    def _compile_object(self, node: dict[str, Any]) -> Check:
+        required = tuple(node.get("required", ()))
+        fewest = node.get("minProperties", 0)
+        props = {k: self._compile(v) for k, v in node.get("properties", {}).items()}
+        wrong_type = self._compile_type(node) if node.get("type") == "object" else None
+        extra_node = node.get("additionalProperties", True)
+        extra = self._compile(extra_node) if isinstance(extra_node, dict) else None
+        if extra is anything:
+            extra = None
+        closed = extra_node is False
+        names = self._compile(node["propertyNames"]) if "propertyNames" in node else None
+        names_want = self.describe(node["propertyNames"]) if "propertyNames" in node else ""
+        allowed = ", ".join(sorted(props))
+
+        def check_object(doc: Any, where: Location) -> None:
+            if type(doc) is not dict:
+                if wrong_type is not None:
+                    wrong_type(doc, where)
+                return
+            for name in required:
+                if name not in doc:
+                    raise SchemaError(where, f"missing required property {_show(name)}")
+            if len(doc) < fewest:
+                raise SchemaError(where, f"expected at least {fewest} property(ies), got "
+                                         f"{len(doc)}")
+            for key, value in doc.items():
+                if names is not None:
+                    try:
+                        names(key, ())
+                    except SchemaError:
+                        raise SchemaError((where, key), lambda k=key: f"property name "
+                                          f"{_show(k)} is not {names_want}") from None
+                check = props.get(key)
+                if check is not None:
+                    if check is not anything:
+                        check(value, (where, key))
+                elif closed:
+                    raise SchemaError((where, key),
+                                      f"unexpected property (expected only {allowed})")
+                elif extra is not None:
+                    extra(value, (where, key))
+        return check_object
+
+
+def anything(doc: Any, where: Location) -> None:
+    """The check of a schema that accepts any value (skipped by its callers)."""
+
+
+_ALL_TYPES = frozenset(_TYPE_NAMES) - {"integer"}  # "number" covers integers
+_PY_TYPES: dict[type, str] = {type(None): "null", bool: "boolean", int: "integer",
+                              str: "string", list: "array", dict: "object"}
+Check = Callable[[Any, Location], None]
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -271,5 +437,7 @@ def _equal(a: Any, b: Any) -> bool:
 @cache
 def packaged(package: str, name: str) -> Schema:
     """The schema file `name` shipped inside `package` (package data), loaded once."""
-    text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    # Beside the package's modules (importlib.resources would cost ~10 ms of imports).
+    module = importlib.import_module(package)
+    text = Path(module.__file__ or "").with_name(name).read_text(encoding="utf-8")
     return Schema(json.loads(text))

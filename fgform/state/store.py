@@ -2,13 +2,15 @@
 
 The on-disk format is `StateFile.to_dict()` as JSON with two-space indentation and sorted
 keys, so that two versions of a state diff line by line (`state/README.md` at the top of the
-repository describes the layout; `state/schema.json` is its JSON Schema).
+repository describes the layout; `fgform/state/schema.json` is its JSON Schema, and every
+file read is checked against it before use).
 
 A write never leaves a half-written state file behind, whatever moment the process dies at:
-the new content goes to a temporary file in the same directory, is fsynced, and is renamed
-over the old file (rename is atomic within one file system); the directory is then fsynced so
-that the rename itself survives a power cut. The version being replaced is kept as
-`<path>.backup`.
+the new content goes to a fresh 0600 temporary file in the same directory (never a name that
+exists, never through a symlink: `fgform.safefile`), is fsynced, and is renamed over the old
+file (rename is atomic within one file system); the directory is then fsynced so that the
+rename itself survives a power cut. The version being replaced is kept as `<path>.backup`,
+a 0600 copy. A state path that is itself a symlink is refused.
 
 Writers are expected to hold the state lock (`fgform.state.lock`); `StateStore.lock()` is a
 shortcut for it.
