@@ -38,12 +38,13 @@ def create_private(path: str | os.PathLike[str], mode: int = PRIVATE_MODE) -> in
     return fd
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes, *, fsync: bool = True) -> None:
     """Write all of `data` to `fd` (os.write may write less than asked) and fsync it."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-    os.fsync(fd)
+    if fsync:
+        os.fsync(fd)
 
 
 def replace_file(target: str | os.PathLike[str], data: bytes,

@@ -504,7 +504,10 @@ class StateStore:
         fd = create_private(tmp, FILE_MODE)
         try:
             try:
-                write_all(fd, old)
+                # Not fsynced: apply writes state after every step, and an fsync per backup
+                # would add ~3 ms to each. The state file itself is fsynced (and so is the
+                # directory) right after; a power cut can at worst cost the backup.
+                write_all(fd, old, fsync=False)
             finally:
                 os.close(fd)
             os.replace(tmp, backup)

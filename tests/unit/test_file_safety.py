@@ -229,3 +229,13 @@ def test_fmt_rewrite_keeps_the_mode_and_replaces_atomically(tmp_path: Path) -> N
     assert f.read_text() == 'variable "a" {\n  default = 1\n}\n'
     assert mode(f) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["main.tf"]
+
+
+def test_a_leftover_temp_name_with_an_absurd_pid_is_swept_without_a_crash(
+        tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "default.fgstate.json")
+    junk = tmp_path / ".default.fgstate.json.99999999999999999999.abcd1234.tmp"
+    junk.write_text("x")
+    store.write(state())
+    assert not junk.exists()
+    assert mode(store.path) == 0o600
