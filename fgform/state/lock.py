@@ -185,7 +185,7 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
                 continue  # retry at once; another acquirer may still win the race
             if now >= deadline:
                 raise _locked_error(holder)
-        elif lock_path.exists():
+        elif os.path.lexists(lock_path):  # a dangling symlink too: it blocks the link
             # Being created by the O_EXCL fallback (content follows), or garbage.
             unreadable_since = unreadable_since or now
             if now >= deadline and now - unreadable_since >= _UNREADABLE_GRACE:

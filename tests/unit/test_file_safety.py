@@ -239,3 +239,11 @@ def test_a_leftover_temp_name_with_an_absurd_pid_is_swept_without_a_crash(
     store.write(state())
     assert not junk.exists()
     assert mode(store.path) == 0o600
+
+
+def test_a_dangling_symlink_at_the_lock_path_is_reported_not_spun_on(tmp_path: Path) -> None:
+    path = tmp_path / "default.fgstate.json"
+    os.symlink(tmp_path / "nowhere", lock_path_for(path))
+    with pytest.raises(StateLockedError, match="symbolic link"):
+        acquire(path, "apply")
+    assert not (tmp_path / "nowhere").exists()
