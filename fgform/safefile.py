@@ -13,7 +13,9 @@ link at the target name, it never writes through it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -71,6 +73,31 @@ def replace_file(target: str | os.PathLike[str], data: bytes,
             os.unlink(tmp)
         raise
     return st
+
+
+def read_regular(path: str | os.PathLike[str], *,
+                 nofollow: bool = False) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file at `path` and its stat.
+
+    Opened non-blocking and checked with fstat before reading: a FIFO planted at a state
+    or plan file's name would otherwise hang the command, a device could stream forever.
+    A directory raises IsADirectoryError, anything else but a regular file OSError(EINVAL);
+    with `nofollow`, a symlink raises OSError(ELOOP).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if nofollow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read(), st
+    finally:
+        os.close(fd)
 
 
 def refuse_symlink(path: str | os.PathLike[str], what: str) -> None:

@@ -36,7 +36,7 @@ from fgform.plan.model import (
     PlanMode,
     ResourceChange,
 )
-from fgform.safefile import refuse_symlink, replace_file
+from fgform.safefile import read_regular, refuse_symlink, replace_file
 from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import StateFile
 from fgform.state.store import state_schema
@@ -349,7 +349,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     nesting) is a PlanFileError naming the file and, for a shape error, the JSON path."""
     name = os.fspath(path)
     try:
-        raw = FsPath(path).read_bytes()
+        raw = read_regular(path)[0]
     except IsADirectoryError:
         raise PlanFileError(f"Cannot read the plan file {name}: it is a directory.") from None
     except OSError as exc:

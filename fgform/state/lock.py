@@ -35,7 +35,7 @@ from types import TracebackType
 
 from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
-from fgform.safefile import create_private, write_all
+from fgform.safefile import create_private, read_regular, write_all
 from fgform.state.store import MAX_PID, ensure_state_dir, pid_alive
 
 LOCK_SUFFIX = ".lock"
@@ -291,9 +291,7 @@ def _read_info(lock_path: Path) -> LockInfo | None:
 def _read_text(lock_path: Path) -> str:
     # O_NOFOLLOW: a symlink at the lock's name is not a lock anyone here took; reading
     # through it would let a planted link decide who holds the lock.
-    fd = os.open(lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, encoding="utf-8") as f:
-        return f.read(1 << 20)  # lock info is a few hundred bytes
+    return read_regular(lock_path, nofollow=True)[0].decode("utf-8")
 
 
 def _unreadable_why(lock_path: Path) -> str:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from fgform.errors import FgformError
 from fgform.jsonenc import encode_json
-from fgform.safefile import create_private, refuse_symlink, write_all
+from fgform.safefile import create_private, read_regular, refuse_symlink, write_all
 from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
 
@@ -339,9 +339,8 @@ class StateStore:
     def _load(self) -> tuple[dict[str, Any], _DiskVersion] | None:
         """Parse the file; remember it as the version on disk."""
         try:
-            with open(self.path, "rb") as f:
-                sig = _signature(os.fstat(f.fileno()))
-                raw = f.read()
+            raw, st = read_regular(self.path)
+            sig = _signature(st)
         except FileNotFoundError:
             self._disk = None
             return None

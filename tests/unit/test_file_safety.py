@@ -247,3 +247,19 @@ def test_a_dangling_symlink_at_the_lock_path_is_reported_not_spun_on(tmp_path: P
     with pytest.raises(StateLockedError, match="symbolic link"):
         acquire(path, "apply")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_fifo_at_the_state_plan_or_lock_name_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    # A FIFO cannot be committed to git, but can be planted in a shared directory; opening
+    # one for reading blocks until a writer appears.
+    path = tmp_path / "default.fgstate.json"
+    os.mkfifo(path)
+    with pytest.raises(FgformError, match="not a regular file"):
+        StateStore(path).read()
+    os.mkfifo(tmp_path / "tfplan")
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        load_plan(tmp_path / "tfplan")
+    other = tmp_path / "other.fgstate.json"
+    os.mkfifo(lock_path_for(other))
+    with pytest.raises(StateLockedError, match="not a regular file"):
+        acquire(other, "apply")
