@@ -190,6 +190,10 @@ def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: 
             problems.append(Diagnostic.error(exc.summary, range=_line_range(exc.range),
                                              hint=exc.hint))
             continue
+        except FgformError as exc:  # a rewrite refused (the file is a symlink)
+            problems.append(Diagnostic.error("Failed to write file", exc.message,
+                                             hint=exc.hint))
+            continue
         except OSError as exc:
             problems.append(Diagnostic.error(
                 "Failed to read file",

@@ -88,6 +88,11 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     """Show what apply would change."""
     from fgform import workflow
 
+    out_path = None if not out else env.dir / out if not Path(out).is_absolute() else Path(out)
+    if out_path is not None:
+        from fgform.plan.planfile import check_plan_path
+
+        check_plan_path(out_path, out)  # before planning, not after a long refresh
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
@@ -113,7 +118,7 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     if out:
         from fgform.plan.planfile import save_plan
 
-        save_plan(the_plan, env.dir / out if not Path(out).is_absolute() else out)
+        save_plan(the_plan, out_path, out)
         if not as_json:
             env.out(f"\nSaved the plan to: {out}\n\nTo perform exactly these actions, run:\n"
                     f"    fgform apply {out}")
@@ -230,7 +235,7 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
     from fgform.plan.planfile import check_stale, config_hash, load_plan
 
     path = Path(plan_file) if Path(plan_file).is_absolute() else env.dir / plan_file
-    if not path.is_file():
+    if not path.exists():
         path = Path(plan_file)
     the_plan = load_plan(path)
     ws = workflow.open_workspace(env.dir, [], state_path, check=False, require_values=False)
@@ -283,7 +288,7 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
         from fgform.plan.planfile import load_plan
 
         path = Path(plan_file) if Path(plan_file).is_absolute() else env.dir / plan_file
-        the_plan = load_plan(path if path.is_file() else Path(plan_file))
+        the_plan = load_plan(path if path.exists() else Path(plan_file))
         if as_json:
             from fgform.render.json_plan import plan_json
 

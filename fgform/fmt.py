@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1026,8 +1027,21 @@ def format_file(path: str | Path, check: bool = False,
             old.splitlines(keepends=True), new.splitlines(keepends=True),
             fromfile=f"old/{path.name}", tofile=f"new/{path.name}"))
     if changed and not check:
-        path.write_bytes(new.encode("utf-8"))
+        _write_back(path, new.encode("utf-8"))
     return changed, new, patch
+
+
+def _write_back(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically, keeping its mode; never through a symlink.
+
+    A linked configuration file may point out of the configuration directory (or at
+    someone else's file): fmt reports it instead of writing through the link or replacing
+    the link with a copy.
+    """
+    from fgform.safefile import refuse_symlink, replace_file
+
+    refuse_symlink(path, "the formatted file")
+    replace_file(path, data, mode=os.stat(path).st_mode & 0o7777)
 
 
 def find_files(dir: str | Path, recursive: bool = False) -> list[Path]:

@@ -36,7 +36,10 @@ from fgform.plan.model import (
     PlanMode,
     ResourceChange,
 )
+from fgform.safefile import read_regular, refuse_symlink, replace_file
+from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import StateFile
+from fgform.state.store import state_schema
 from fgform.values import UNKNOWN, Sensitive
 
 FORMAT = "fgform-plan"
@@ -243,17 +246,26 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
     return _plan_from_dict(data, decode_value)
 
 
-def _plan_from_dict(data: dict[str, Any], decode: Any) -> Plan:
-    """plan_from_dict with the value decoder given: decode_value copies, _decode_owned
-    (load_plan's freshly parsed dict) decodes in place."""
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:36] + "..."
+
+
+def _check_header(data: dict[str, Any], name: str = "The file") -> None:
     if data.get("format") != FORMAT:
-        raise PlanFileError("The file is not an fgform plan file.",
+        raise PlanFileError(f"{name} is not an fgform plan file.",
                             hint="Make one with `fgform plan -out FILE`.")
     if data.get("format_version") != FORMAT_VERSION:
         raise PlanFileError(
-            f"Unsupported plan file format version {data.get('format_version')!r} "
+            f"Unsupported plan file format version {_short(data.get('format_version'))} "
             f"(this fgform reads version {FORMAT_VERSION}).",
             hint="Make the plan again with this version of fgform.")
+
+
+def _plan_from_dict(data: dict[str, Any], decode: Any) -> Plan:
+    """plan_from_dict with the value decoder given: decode_value copies, _decode_owned
+    (load_plan's freshly parsed dict) decodes in place."""
+    _check_header(data)
     variables: dict[str, Any] = {}
     for k, v in data.get("variables", {}).items():
         value = decode(v.get("value"))
@@ -295,26 +307,59 @@ def dumps_indented(obj: Any) -> str:
     return encode_json(obj, step=" ")
 
 
-def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write a plan file atomically (a half-written plan must never be applied)."""
+def plan_schema() -> Schema:
+    """The plan file's JSON Schema (`fgform/plan/schema.json`, shipped with the package)."""
+    return packaged("fgform.plan", "schema.json")
+
+
+def check_plan_path(path: str | os.PathLike[str], shown: str | None = None) -> None:
+    """Refuse a `plan -out` path that cannot take a plan, before any planning is done.
+
+    `shown` is the path as the user wrote it. A symlink at the path is refused, not
+    replaced or followed: the plan holds secrets and must land exactly where the user
+    expects, in a file only they can read.
+    """
     p = FsPath(path)
-    tmp = p.with_name(p.name + ".tmp")
+    name = shown if shown is not None else os.fspath(path)
+    if p.is_dir() and not p.is_symlink():
+        raise PlanFileError(f"Failed to write plan file: {name} is a directory.",
+                            hint="Give -out the path of a file, e.g. -out=tfplan.")
+    if not p.parent.is_dir():
+        raise PlanFileError(
+            f"Failed to write plan file: the directory of {name} does not exist.",
+            hint="Create the directory first, or choose another -out path.")
+    refuse_symlink(p, "the plan file")
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str], shown: str | None = None) -> None:
+    """Write a plan file atomically (a half-written plan must never be applied), mode 0600
+    (it may hold sensitive variables' values), under a fresh temporary name: a file or link
+    planted at any name beside it is never written through or reused."""
+    check_plan_path(path, shown)
     text = dumps_indented(plan_to_dict(plan)) + "\n"
-    # 0600: the file may hold sensitive variables' values.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
+    try:
+        replace_file(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"Failed to write plan file {shown or os.fspath(path)}: "
+                            f"{exc.strerror or exc}") from exc
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read a saved plan; a file that is not one (wrong shape, bad encoding, absurd
+    nesting) is a PlanFileError naming the file and, for a shape error, the JSON path."""
+    name = os.fspath(path)
     try:
-        text = FsPath(path).read_text(encoding="utf-8")
+        raw = read_regular(path)[0]
+    except IsADirectoryError:
+        raise PlanFileError(f"Cannot read the plan file {name}: it is a directory.") from None
     except OSError as exc:
-        raise PlanFileError(f"Cannot read the plan file {os.fspath(path)}: {exc.strerror}") \
-            from exc
+        raise PlanFileError(f"Cannot read the plan file {name}: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"{name} is not an fgform plan file (not UTF-8 text: byte "
+                            f"{exc.start + 1}).") from None
+    del raw
     # Decoding allocates tens of thousands of long-lived objects and frees few: the cyclic
     # GC would only rescan them (~25 ms of `show -json` at 1,000 resources).
     was_enabled = gc.isenabled()
@@ -324,11 +369,32 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PlanFileError(
-                f"{os.fspath(path)} is not an fgform plan file (not JSON).") from exc
+                f"{name} is not an fgform plan file (not JSON: {exc}).") from None
+        except RecursionError:
+            raise PlanFileError(
+                f"{name} is not an fgform plan file (its JSON is nested too deeply).") from None
         del text
         if not isinstance(data, dict):
-            raise PlanFileError(f"{os.fspath(path)} is not an fgform plan file.")
-        return _plan_from_dict(data, _decode_owned)
+            raise PlanFileError(f"{name} is not an fgform plan file.")
+        _check_header(data, name)
+        try:
+            plan_schema().check(data)
+            if data.get("prior_state") is not None:
+                state_schema().check(data["prior_state"], "prior_state")
+        except SchemaError as exc:
+            raise PlanFileError(f"{name} is not a valid fgform plan file: {exc}",
+                                hint="Make the plan again with `fgform plan -out FILE`.") \
+                from None
+        try:
+            return _plan_from_dict(data, _decode_owned)
+        except RecursionError:
+            raise PlanFileError(f"{name} is not a valid fgform plan file: a value is nested "
+                                "too deeply.") from None
+        except (FgformError, ValueError) as exc:  # AddressError is a ValueError
+            why = exc.message if isinstance(exc, FgformError) else str(exc)
+            raise PlanFileError(f"{name} is not a valid fgform plan file: {why}",
+                                hint="Make the plan again with `fgform plan -out FILE`.") \
+                from None
     finally:
         # The plan lives as long as the command: keep it out of later collections' scans
         # (refcounting still frees it), as the configuration loader does.

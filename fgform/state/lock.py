@@ -35,7 +35,8 @@ from types import TracebackType
 
 from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
-from fgform.state.store import ensure_state_dir, pid_alive
+from fgform.safefile import create_private, read_regular, write_all
+from fgform.state.store import MAX_PID, ensure_state_dir, pid_alive
 
 LOCK_SUFFIX = ".lock"
 
@@ -71,12 +72,21 @@ class LockInfo:
     def from_json(cls, text: str) -> LockInfo:
         d = json.loads(text)
         if not isinstance(d, dict):
-            raise ValueError("lock info is not a JSON object")
+            raise ValueError("the lock info is not a JSON object")
+        if not isinstance(d.get("ID"), str) or not d["ID"]:
+            raise ValueError("the lock info has no ID")
+        pid = d.get("Pid", 0)
+        # A pid that no process can have would make the lock look stale (and be taken over)
+        # or crash the liveness probe: the file is damaged, and a person must look at it.
+        if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid <= MAX_PID:
+            shown = json.dumps(pid)
+            raise ValueError(f"its Pid {shown if len(shown) <= 30 else shown[:26] + '...'} "
+                             "is not a process id")
         return cls(
-            ID=str(d["ID"]),
+            ID=d["ID"],
             Operation=str(d.get("Operation", "")),
             Who=str(d.get("Who", "")),
-            Pid=int(d.get("Pid", 0)),
+            Pid=pid,
             Created=str(d.get("Created", "")),
             Path=str(d.get("Path", "")),
             Version=str(d.get("Version", "")),
@@ -175,13 +185,14 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
                 continue  # retry at once; another acquirer may still win the race
             if now >= deadline:
                 raise _locked_error(holder)
-        elif lock_path.exists():
+        elif os.path.lexists(lock_path):  # a dangling symlink too: it blocks the link
             # Being created by the O_EXCL fallback (content follows), or garbage.
             unreadable_since = unreadable_since or now
             if now >= deadline and now - unreadable_since >= _UNREADABLE_GRACE:
                 raise StateLockedError(
                     f"Error acquiring the state lock\n\nThe lock file {lock_path} exists "
-                    "but cannot be read, so its holder is unknown.",
+                    f"but cannot be read ({_unreadable_why(lock_path)}), so its holder is "
+                    "unknown.",
                     hint=f"If no fgform command is running on this state, delete {lock_path}.",
                 )
         else:
@@ -210,9 +221,10 @@ def force_unlock(state_path: str | os.PathLike[str], lock_id: str) -> LockInfo:
     lock_path = lock_path_for(Path(state_path).absolute())
     holder = _read_info(lock_path)
     if holder is None:
-        if lock_path.exists():
+        if lock_path.exists() or lock_path.is_symlink():
             raise FgformError(
-                f"Failed to unlock state: the lock file {lock_path} cannot be read",
+                f"Failed to unlock state: the lock file {lock_path} cannot be read "
+                f"({_unreadable_why(lock_path)})",
                 hint=f"If no fgform command is running on this state, delete {lock_path}.",
             )
         raise FgformError(f"Failed to unlock state: no lock is held on {state_path}")
@@ -238,10 +250,9 @@ def _try_create(lock_path: Path, info: LockInfo) -> bool:
     data = info.to_json().encode()
     tmp = lock_path.with_name(f".{lock_path.name}.{os.getpid()}.{info.ID[:8]}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = create_private(tmp)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            write_all(fd, data)
         finally:
             os.close(fd)
         try:
@@ -260,12 +271,11 @@ def _try_create(lock_path: Path, info: LockInfo) -> bool:
 
 def _try_create_excl(lock_path: Path, data: bytes) -> bool:
     try:
-        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = create_private(lock_path)
     except FileExistsError:
         return False
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        write_all(fd, data)
     finally:
         os.close(fd)
     return True
@@ -273,9 +283,38 @@ def _try_create_excl(lock_path: Path, data: bytes) -> bool:
 
 def _read_info(lock_path: Path) -> LockInfo | None:
     try:
-        return LockInfo.from_json(lock_path.read_text())
-    except (OSError, ValueError, KeyError, TypeError):
+        return LockInfo.from_json(_read_text(lock_path))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+
+
+def _read_text(lock_path: Path) -> str:
+    # O_NOFOLLOW: a symlink at the lock's name is not a lock anyone here took; reading
+    # through it would let a planted link decide who holds the lock.
+    return read_regular(lock_path, nofollow=True)[0].decode("utf-8")
+
+
+def _unreadable_why(lock_path: Path) -> str:
+    """Why `_read_info` found no lock info in the file, for the error message."""
+    if lock_path.is_symlink():
+        return "it is a symbolic link"
+    try:
+        LockInfo.from_json(_read_text(lock_path))
+    except IsADirectoryError:
+        return "it is a directory"
+    except OSError as e:
+        return e.strerror or str(e)
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    except json.JSONDecodeError:
+        return "it is not JSON"
+    except RecursionError:
+        return "its JSON is nested too deeply"
+    except ValueError as e:
+        return str(e)
+    except (KeyError, TypeError):
+        return "it is not lock information"
+    return "it changed while being read"
 
 
 def _is_stale(holder: LockInfo) -> bool:

@@ -1,7 +1,8 @@
 """The state file's content: the single source of truth for what fgform manages.
 
-Serialised as JSON (see `state/schema.json` at the top of the repository). `store.py` reads
-and writes it atomically under a lock; nothing here touches the disk.
+Serialised as JSON (`fgform/state/schema.json`; `state/README.md` at the top of the
+repository describes it). `store.py` reads and writes it atomically under a lock; nothing
+here touches the disk.
 """
 
 from __future__ import annotations

@@ -2,13 +2,15 @@
 
 The on-disk format is `StateFile.to_dict()` as JSON with two-space indentation and sorted
 keys, so that two versions of a state diff line by line (`state/README.md` at the top of the
-repository describes the layout; `state/schema.json` is its JSON Schema).
+repository describes the layout; `fgform/state/schema.json` is its JSON Schema, and every
+file read is checked against it before use).
 
 A write never leaves a half-written state file behind, whatever moment the process dies at:
-the new content goes to a temporary file in the same directory, is fsynced, and is renamed
-over the old file (rename is atomic within one file system); the directory is then fsynced so
-that the rename itself survives a power cut. The version being replaced is kept as
-`<path>.backup`.
+the new content goes to a fresh 0600 temporary file in the same directory (never a name that
+exists, never through a symlink: `fgform.safefile`), is fsynced, and is renamed over the old
+file (rename is atomic within one file system); the directory is then fsynced so that the
+rename itself survives a power cut. The version being replaced is kept as `<path>.backup`,
+a 0600 copy. A state path that is itself a symlink is refused.
 
 Writers are expected to hold the state lock (`fgform.state.lock`); `StateStore.lock()` is a
 shortcut for it.
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import json
 import marshal
 import operator
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from fgform.errors import FgformError
 from fgform.jsonenc import encode_json
+from fgform.safefile import create_private, read_regular, refuse_symlink, write_all
+from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
 
 if TYPE_CHECKING:
@@ -42,6 +45,9 @@ BACKUP_SUFFIX = ".backup"
 STATE_DIR = "state"
 DEFAULT_WORKSPACE = "default"
 FILE_MODE = 0o600
+# The largest pid any supported system hands out (Linux's pid_max ceiling is 2**22); a
+# larger "pid" in a lock or temporary file name is garbage, not a process.
+MAX_PID = 2**31 - 1
 
 _WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Temporary files carry the writer's pid so that leftovers of a killed writer can be told
@@ -259,6 +265,17 @@ def _encode_state(d: dict[str, Any], cache: dict[str, str]) -> tuple[str, dict[s
     return "{\n" + ",\n".join(rows) + "\n}\n", new_cache
 
 
+def state_schema() -> Schema:
+    """The state file's JSON Schema (`fgform/state/schema.json`, shipped with the package)."""
+    return packaged("fgform.state", "schema.json")
+
+
+def _shown(value: Any) -> str:
+    # Quoted short, for messages about the file's structure (no attribute values).
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:36] + "..."
+
+
 # -- the store -------------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -296,9 +313,15 @@ class StateStore:
         return f"StateStore({str(self.path)!r})"
 
     def lock(self, operation: str, timeout: float = 0.0) -> StateLock:
-        """Take the state lock for `operation`; use as `with store.lock("apply", 5):`."""
+        """Take the state lock for `operation`; use as `with store.lock("apply", 5):`.
+
+        Refuses a state path that is a symbolic link before anything starts: a write would
+        have to either follow it or replace it (forking the state in two), and finding out
+        at the first write of an apply would be too late.
+        """
         from fgform.state.lock import acquire  # lock.py imports this module
 
+        refuse_symlink(self.path, "state file")
         return acquire(self.path, operation, timeout)
 
     # -- read ------------------------------------------------------------------------------
@@ -316,9 +339,8 @@ class StateStore:
     def _load(self) -> tuple[dict[str, Any], _DiskVersion] | None:
         """Parse the file; remember it as the version on disk."""
         try:
-            with open(self.path, "rb") as f:
-                sig = _signature(os.fstat(f.fileno()))
-                raw = f.read()
+            raw, st = read_regular(self.path)
+            sig = _signature(st)
         except FileNotFoundError:
             self._disk = None
             return None
@@ -328,13 +350,26 @@ class StateStore:
             raise self._corrupt(e.strerror or str(e)) from e
         try:
             text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[:e.start].count(b"\n") + 1
+            raise self._corrupt(f"it is not valid UTF-8 (line {line}, byte {e.start + 1})") \
+                from e
+        try:
             data = json.loads(text)
-        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        except ValueError as e:  # JSONDecodeError
             raise self._corrupt(f"it is not valid JSON ({e})") from e
+        except RecursionError as e:
+            raise self._corrupt("it is not a state file: its JSON is nested too deeply") from e
         if not isinstance(data, dict) or "lineage" not in data or "serial" not in data:
             raise self._corrupt("it is not an fgform state file (no lineage or serial)")
-        version = data.get("version", STATE_VERSION)
-        if not isinstance(version, int) or version > STATE_VERSION:
+        version = data.get("version")
+        if version is None:
+            raise self._corrupt(f"it has no format version (this fgform writes version "
+                                f"{STATE_VERSION})")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise self._corrupt(f"its format version {_shown(version)} is not a whole number "
+                                f"(this fgform writes version {STATE_VERSION})")
+        if version > STATE_VERSION:
             raise FgformError(
                 f"state file {self.path} has format version {version!r}, newer than this "
                 f"fgform understands ({STATE_VERSION})",
@@ -342,9 +377,10 @@ class StateStore:
                      "upgrade fgform to use it.",
             )
         try:
-            serial = int(data["serial"])
-        except (TypeError, ValueError) as e:
-            raise self._corrupt(f"its serial {data['serial']!r} is not a number") from e
+            state_schema().check(data)
+        except SchemaError as e:
+            raise self._corrupt(f"unexpected content at {e}") from e
+        serial = int(data["serial"])
         self._disk = _DiskVersion(sig, text, serial, str(data["lineage"]), canonical=False)
         return data, self._disk
 
@@ -388,6 +424,7 @@ class StateStore:
         infrastructure: overwriting it would orphan every resource it tracks) unless
         `allow_lineage_change` is set.
         """
+        refuse_symlink(self.path, "state file")
         lineage = str(state.lineage)
         disk, disk_data = self._current()
         if disk is not None:
@@ -409,7 +446,8 @@ class StateStore:
             # keeps counting from its own serial.
             serial = state.serial + 1
             text, self._fragments = _encode_incremental(state, serial, self._fragments)
-        sig = self._write_atomically(text.encode("utf-8"), keep_backup=disk is not None)
+        sig = self._write_atomically(text.encode("utf-8"),
+                                     backup=None if disk is None else disk.text.encode("utf-8"))
         state.serial = serial
         self._disk = _DiskVersion(sig, text, serial, lineage, canonical=True)
         return True
@@ -422,25 +460,22 @@ class StateStore:
         new["serial"] = disk.serial
         return bool(old == new)
 
-    def _write_atomically(self, data: bytes, *, keep_backup: bool) -> tuple[int, ...]:
+    def _write_atomically(self, data: bytes, *, backup: bytes | None) -> tuple[int, ...]:
+        """Replace the state file with `data`; `backup` (the content being replaced) goes
+        to `<path>.backup` first."""
         directory = self.path.parent
         ensure_state_dir(directory)
         self._remove_dead_temps()
-        tmp = directory / f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        tmp = self._temp_name(self.path)
+        fd = create_private(tmp, FILE_MODE)
         try:
             try:
-                # O_CREAT's mode is filtered by the umask; 0600 is a ceiling, make it exact.
-                os.fchmod(fd, FILE_MODE)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
+                write_all(fd, data)
+                sig = _signature(os.fstat(fd))
             finally:
                 os.close(fd)
-            if keep_backup:
-                self._rotate_backup()
-            sig = _signature(os.stat(tmp))
+            if backup is not None:
+                self._write_backup(backup)
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -449,31 +484,36 @@ class StateStore:
         _fsync_dir(directory)
         return sig
 
-    def _rotate_backup(self) -> None:
-        """Make `<path>.backup` the current file, without a moment where either is missing.
+    @staticmethod
+    def _temp_name(target: Path) -> Path:
+        # A fresh, unguessable name; the pid lets _remove_dead_temps tell a dead writer's
+        # leftover from a live writer's file.
+        return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
-        A hard link shares the old file's bytes (no copy) and its 0600 mode; the link is made
-        under a temporary name and renamed over the old backup, so the backup too is always
-        complete. File systems without hard links get a copy instead.
+    def _write_backup(self, old: bytes) -> None:
+        """Make `<path>.backup` a 0600 copy of `old`, without a moment where it is missing.
+
+        A copy, not a hard link: a link would keep the old file's mode, which may be looser
+        than 0600 (a state file made by hand, or by an older fgform). The copy is written
+        under a fresh name and renamed over the backup, so a symlink planted at the backup's
+        name is replaced, never followed.
         """
         backup = self.backup_path
-        tmp = backup.with_name(f".{backup.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        tmp = self._temp_name(backup)
+        fd = create_private(tmp, FILE_MODE)
         try:
-            os.link(self.path, tmp)
-        except FileNotFoundError:
-            return
-        except OSError as e:
-            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
-                               errno.EMLINK, errno.ENOSYS):
-                raise
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             try:
-                os.fchmod(fd, FILE_MODE)
-                os.write(fd, self.path.read_bytes())
-                os.fsync(fd)
+                # Not fsynced: apply writes state after every step, and an fsync per backup
+                # would add ~3 ms to each. The state file itself is fsynced (and so is the
+                # directory) right after; a power cut can at worst cost the backup.
+                write_all(fd, old, fsync=False)
             finally:
                 os.close(fd)
-        os.replace(tmp, backup)
+            os.replace(tmp, backup)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def _remove_dead_temps(self) -> None:
         # A writer killed mid-write leaves its temporary file; sweep the ones whose writer is
@@ -492,7 +532,7 @@ class StateStore:
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host (signal 0 probes, sends nothing)."""
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:
         return False
     try:
         os.kill(pid, 0)
@@ -529,7 +569,7 @@ def ensure_state_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     if directory.name == STATE_DIR:
         try:
-            fd = os.open(directory / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = create_private(directory / ".gitignore", 0o644)
         except OSError:
             return  # another process wrote it first, or the folder is read-only
         try:

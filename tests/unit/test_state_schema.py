@@ -1,4 +1,4 @@
-"""state/schema.json describes exactly what StateStore writes."""
+"""fgform/state/schema.json describes exactly what StateStore writes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fgform.addresses import parse_address
 from fgform.state.model import STATE_VERSION, InstanceState, OutputState, StateFile
 from fgform.state.store import StateStore
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "state" / "schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "fgform" / "state" / "schema.json"
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def _break(doc: dict[str, Any], how: str) -> dict[str, Any]:
     if how == "no lineage":
         del doc["lineage"]
     elif how == "bad lineage":
-        doc["lineage"] = "not-a-uuid"
+        doc["lineage"] = ""
     elif how == "negative serial":
         doc["serial"] = -1
     elif how == "future version":

@@ -1,0 +1,9 @@
+variable "token" {
+  type      = string
+  sensitive = true
+  default   = "tok-SECRET-1234"
+}
+
+resource "fg_cluster" "main" {
+  name = "main"
+}
