@@ -447,7 +447,7 @@ def _config_dirs(config_dir: str | os.PathLike[str], config: Any | None) -> list
     root = FsPath(config_dir)
     dirs = [root]
     for d, subdirs, _ in os.walk(root):
-        # .fgform holds caches and state; hidden directories are not configuration
+        # Hidden directories (.git, .terraform, ...) are not configuration
         subdirs[:] = sorted(s for s in subdirs if not s.startswith("."))
         if FsPath(d) != root:
             dirs.append(FsPath(d))
