@@ -46,6 +46,7 @@ from fgform.config.expr import (
     type_name,
     values_equal,
 )
+from fgform.config.limits import MAX_COLLECTION_LENGTH, MAX_STRING_LENGTH
 from fgform.values import (
     SENSITIVE_TEXT,
     UNKNOWN,
@@ -91,11 +92,6 @@ class Func:
 
 FUNCTIONS: dict[str, Func] = {}
 
-# The largest results a function may build (docs/language.md, "Limits"): without them one
-# `format("%999999999d", 1)` or a `setproduct` of a few long lists takes minutes and
-# gigabytes before anything can be reported.
-MAX_STRING_LENGTH = 1 << 20  # characters
-MAX_COLLECTION_LENGTH = 100_000  # elements of a list, set or map
 
 
 def _check_string_length(n: int) -> None:
