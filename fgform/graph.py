@@ -541,8 +541,10 @@ def _as_declared(var: Variable, value: Any) -> Any:
 MAX_INSTANCES = 10_000
 
 
-def _too_many(meta: str, n: int) -> str:
-    return (f'The given "{meta}" argument value is unsuitable: it makes {n} instances, more '
+def _too_many(meta: str, n: int | None) -> str:
+    """`n` is None when the number must not be shown (a sensitive count)."""
+    makes = "it makes more instances" if n is None else f"it makes {n} instances, more"
+    return (f'The given "{meta}" argument value is unsuitable: {makes} '
             f"than fgform's limit of {MAX_INSTANCES} for one resource or module block.")
 
 
@@ -594,7 +596,8 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     ok, raw = _evaluate_meta(node, ctx, diags)
     if not ok:
         return None
-    value, _ = unmark(raw)
+    value, marked = unmark(raw)
+    sensitive = bool(marked)
     if value is UNKNOWN:
         if validating:
             return Expansion("count", [None], unknown=True)
@@ -612,17 +615,19 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     except types.TypeMismatch as exc:
         bad(f'The given "count" argument value is unsuitable: {exc.message}.')
         return None
+    # A sensitive count is not quoted, however wrong: the message would show the secret.
+    got = "" if sensitive else f", got {n}"
     if isinstance(n, float) and not n.is_integer():
-        bad(f'The given "count" argument value is unsuitable: value must be a whole number, '
-            f"got {n}.")
+        bad(f'The given "count" argument value is unsuitable: value must be a whole number'
+            f"{got}.")
         return None
     n = int(n)
     if n < 0:
         bad('The given "count" argument value is unsuitable: must be greater than or equal '
-            f"to zero, got {n}.")
+            f"to zero{got}.")
         return None
     if n > MAX_INSTANCES:
-        bad(_too_many("count", n))
+        bad(_too_many("count", None if sensitive else n))
         return None
     return Expansion("count", list(range(n)))
 
