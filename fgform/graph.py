@@ -31,6 +31,7 @@ from fgform.config import types
 from fgform.config.ast import Node, Reference
 from fgform.config.decode import check_structure, decode_body
 from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
+from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
 from fgform.config.model import (
     Body,
     Config,
@@ -804,11 +805,19 @@ class _Walker:
 
     def eval(self, node: Node, ctx: EvalContext, where: SourceRange | None = None) -> Any:
         try:
-            return evaluate(node, ctx)
+            value = evaluate(node, ctx)
         except EvalError as exc:
             self.diags.append(Diagnostic.error(exc.summary, exc.message,
                                                exc.range or where or node.range, exc.hint))
             return UNKNOWN
+        if isinstance(value, (list, dict, Sensitive)) and element_count(
+                value) > MAX_VALUE_ELEMENTS:
+            self.diags.append(Diagnostic.error(
+                "Value too large", f"This value holds more than {MAX_VALUE_ELEMENTS} values, "
+                "counting nested ones each time they appear: fgform's limit for one value.",
+                where or node.range))
+            return UNKNOWN
+        return value
 
     # -- the walk --
     def run(self) -> WalkResult:

@@ -88,20 +88,10 @@ def has_sensitive(value: Any) -> bool:
     """True when the value or anything nested in it is marked sensitive."""
     if isinstance(value, Sensitive):
         return True
-    if not isinstance(value, (dict, list)):
-        return False
-    # Each container is looked into once: locals that each hold the last one twice
-    # (`[local.a, local.a]`) share their parts, and a walk of every path through them
-    # would take 2**depth steps.
-    seen: set[int] = set()
-    stack: list[Any] = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, Sensitive):
-            return True
-        if isinstance(v, (dict, list)) and id(v) not in seen:
-            seen.add(id(v))
-            stack.extend(v.values() if isinstance(v, dict) else v)
+    if isinstance(value, dict):
+        return any(has_sensitive(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_sensitive(v) for v in value)
     return False
 
 

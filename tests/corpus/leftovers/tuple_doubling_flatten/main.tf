@@ -1,4 +1,4 @@
-# Each local holds the last one twice: 2**30 strings in all, sharing their parts.
+# Each local holds the last one twice, sharing its parts: l19 is 1.5 million values.
 locals {
   l0 = ["x"]
   l1 = [local.l0, local.l0]
@@ -20,19 +20,12 @@ locals {
   l17 = [local.l16, local.l16]
   l18 = [local.l17, local.l17]
   l19 = [local.l18, local.l18]
-  l20 = [local.l19, local.l19]
-  l21 = [local.l20, local.l20]
-  l22 = [local.l21, local.l21]
-  l23 = [local.l22, local.l22]
-  l24 = [local.l23, local.l23]
-  l25 = [local.l24, local.l24]
-  l26 = [local.l25, local.l25]
-  l27 = [local.l26, local.l26]
-  l28 = [local.l27, local.l27]
-  l29 = [local.l28, local.l28]
-  l30 = [local.l29, local.l29]
 }
 
 output "strings" {
-  value = length(flatten(local.l30))
+  value = length(flatten([for i in range(1024) : local.l19]))
+}
+
+output "text" {
+  value = length(join(",", [for i in range(1024) : local.l19]))
 }
