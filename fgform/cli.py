@@ -321,7 +321,11 @@ def _run(args: list[str]) -> int:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+        # The boundary cannot know which secrets the run had read, and an unexpected
+        # exception may quote one (a KeyError of a sensitive map key): its text is left to
+        # the traceback the user asks for.
+        click.echo(f"Error: internal error: {type(exc).__name__} (its message is not shown: "
+                   "it may hold a sensitive value)", err=True)
         click.echo(f"This is a bug in fgform {__version__}; please report it"
                    + (" with the traceback above." if debug
                       else " (FGFORM_LOG=debug shows the traceback)."), err=True)
@@ -330,7 +334,11 @@ def _run(args: list[str]) -> int:
 
 def _usage_message(exc: click.UsageError, args: list[str]) -> str:
     """click's message, except that an unknown `-flag` is named whole (click would complain
-    about `-f`, reading it as a cluster of one-letter options), with a suggestion."""
+    about `-f`, reading it as a cluster of one-letter options), with a suggestion; a bad
+    flag value names the flag as it is written (`-tail`, not click's `'-tail' / '--tail'`)."""
+    if type(exc) is click.BadParameter and isinstance(exc.param, click.Option):
+        flag = max(exc.param.opts, key=len).lstrip("-")
+        return f"Invalid value for -{flag}: {exc.message}."
     if not isinstance(exc, click.NoSuchOption):
         return exc.format_message()
     name = exc.option_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 import time
@@ -17,16 +18,79 @@ from fgform.errors import FgformError
 LOCK_TIMEOUT_HELP = "How long to wait for the state lock, e.g. 10s (default 0s)."
 
 
-def _duration(text: str) -> float:
-    """Terraform's durations: 10s, 1m, 500ms, or plain seconds."""
+def _seconds(text: str) -> float:
+    """Terraform's durations: 10s, 1m, 500ms, or plain seconds; ValueError if not one."""
     t = text.strip()
+    mult = 1.0
+    for suffix, m in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if t.endswith(suffix):
+            t, mult = t[: -len(suffix)], m
+            break
+    value = float(t) * mult
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _duration(text: str) -> float:
+    """The seconds a -lock-timeout flag says (already checked by `Duration`)."""
     try:
-        for suffix, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-            if t.endswith(suffix):
-                return float(t[: -len(suffix)]) * mult
-        return float(t)
+        return _seconds(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a duration (e.g. 10s, 1m)") from None
+        raise click.BadParameter(f'"{text}" is not a duration') from None
+
+
+class Duration(click.ParamType):
+    """A duration flag, checked as the command line is read: a wrong one is an error even
+    when the command turns out not to need it (a plan without state takes no lock)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        try:
+            _seconds(str(value))
+        except ValueError:
+            self.fail(f'"{value}" is not a duration: write a number and a unit, such as '
+                      "500ms, 10s or 1m", param, ctx)
+        return value
+
+
+class Whole(click.ParamType):
+    """A whole-number flag within [low, high] (high None: no upper bound)."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int | None = None) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> int:
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            self.fail(f'"{value}" is not a whole number', param, ctx)
+        if n < self.low or (self.high is not None and n > self.high):
+            want = (f"at least {self.low}" if self.high is None
+                    else f"from {self.low} to {self.high}")
+            self.fail(f"must be {want}, not {n}", param, ctx)
+        return n
+
+
+class Seconds(click.ParamType):
+    """A positive number of seconds (-interval, -timeout)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> float:
+        try:
+            n = float(str(value).strip())
+        except ValueError:
+            self.fail(f'"{value}" is not a number of seconds', param, ctx)
+        if not (math.isfinite(n) and n > 0):
+            self.fail(f"must be a positive number of seconds, not {value}", param, ctx)
+        return n
 
 
 def _lock(env: Env, store, operation: str, lock_timeout: str):
@@ -50,7 +114,8 @@ def plan_options(f):
             help="Plan only to accept changes made outside fgform into state.")(f)
     f = opt("destroy", is_flag=True, help="Plan to destroy everything.")(f)
     f = opt("state", "state_path", metavar="PATH", help="State file to use.")(f)
-    f = opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)(f)
+    f = opt("lock-timeout", "lock_timeout", default="0s", type=Duration(),
+            help=LOCK_TIMEOUT_HELP)(f)
     f = opt("no-color", "no_color", is_flag=True, help="No colour in the output.")(f)
     return var_options(f)
 
@@ -195,7 +260,7 @@ def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, paralle
 @cli.command()
 @click.argument("plan_file", required=False)
 @opt("auto-approve", "auto_approve", is_flag=True, help="Skip the interactive approval.")
-@opt("parallelism", default=10, type=click.IntRange(1, 256), help="Operations at once.")
+@opt("parallelism", default=10, type=Whole(1, 256), help="Operations at once.")
 @opt("json", "as_json", is_flag=True, help="Machine-readable progress (implies approval).")
 @plan_options
 @pass_env
@@ -249,12 +314,13 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
 
 @cli.command()
 @opt("auto-approve", "auto_approve", is_flag=True, help="Skip the interactive approval.")
-@opt("parallelism", default=10, type=click.IntRange(1, 256))
+@opt("parallelism", default=10, type=Whole(1, 256))
 @opt("json", "as_json", is_flag=True)
 @opt("target", "targets", multiple=True, metavar="ADDR")
 @opt("refresh", default=True, type=bool, metavar="BOOL")
 @opt("state", "state_path", metavar="PATH")
-@opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)
+@opt("lock-timeout", "lock_timeout", default="0s", type=Duration(),
+            help=LOCK_TIMEOUT_HELP)
 @opt("no-color", "no_color", is_flag=True)
 @var_options
 @pass_env
@@ -393,7 +459,8 @@ def state_pull_cmd(env: Env, state_path) -> None:
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
 @opt("state", "state_path", metavar="PATH")
-@opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)
+@opt("lock-timeout", "lock_timeout", default="0s", type=Duration(),
+            help=LOCK_TIMEOUT_HELP)
 @pass_env
 def state_rm_cmd(env: Env, addresses, state_path, lock_timeout) -> None:
     """Forget resources without destroying them."""
@@ -415,7 +482,8 @@ def state_rm_cmd(env: Env, addresses, state_path, lock_timeout) -> None:
 @click.argument("source")
 @click.argument("destination")
 @opt("state", "state_path", metavar="PATH")
-@opt("lock-timeout", "lock_timeout", default="0s", help=LOCK_TIMEOUT_HELP)
+@opt("lock-timeout", "lock_timeout", default="0s", type=Duration(),
+            help=LOCK_TIMEOUT_HELP)
 @pass_env
 def state_mv_cmd(env: Env, source: str, destination: str, state_path, lock_timeout) -> None:
     """Rename a resource in the state."""
@@ -475,11 +543,11 @@ def _find(st, type_name: str, match) -> tuple[str, dict[str, Any]] | None:
 @cli.command("run-task")
 @click.argument("family")
 @opt("cluster", metavar="NAME", help="Cluster name or address (default: the only one).")
-@opt("count", default=1, type=click.IntRange(1, 100))
+@opt("count", default=1, type=Whole(1, 100))
 @opt("override-command", "override_command", metavar="CMD",
      help="Command to run instead of the task definition's (a shell-style string).")
 @opt("env", "envs", multiple=True, metavar="K=V", help="Extra environment (repeatable).")
-@opt("timeout", "timeout_s", default=None, type=float, help="Seconds before giving up.")
+@opt("timeout", "timeout_s", default=None, type=Seconds(), help="Seconds before giving up.")
 @opt("state", "state_path", metavar="PATH")
 @pass_env
 def run_task_cmd(env: Env, family: str, cluster: str | None, count: int,
@@ -557,7 +625,7 @@ def _uptime(seconds: float | None) -> str:
 @cli.command()
 @click.argument("service")
 @opt("follow", is_flag=True, help="Keep printing new lines.")
-@opt("tail", default=None, type=int, help="Lines from the end of each task's log.")
+@opt("tail", default=None, type=Whole(0), help="Lines from the end of each task's log.")
 @opt("state", "state_path", metavar="PATH")
 @pass_env
 def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> None:
@@ -574,9 +642,9 @@ def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> 
 
 @cli.command()
 @opt("watch", is_flag=True, help="Keep reconciling until interrupted.")
-@opt("interval", default=5.0, type=float, help="Seconds between passes with -watch.")
+@opt("interval", default=5.0, type=Seconds(), help="Seconds between passes with -watch.")
 @opt("state", "state_path", metavar="PATH")
-@opt("lock-timeout", "lock_timeout", default="30s", help=LOCK_TIMEOUT_HELP)
+@opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), help=LOCK_TIMEOUT_HELP)
 @var_options
 @pass_env
 def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, vars,

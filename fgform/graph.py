@@ -31,6 +31,7 @@ from fgform.config import types
 from fgform.config.ast import Node, Reference
 from fgform.config.decode import check_structure, decode_body
 from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
+from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
 from fgform.config.model import (
     Body,
     Config,
@@ -541,8 +542,10 @@ def _as_declared(var: Variable, value: Any) -> Any:
 MAX_INSTANCES = 10_000
 
 
-def _too_many(meta: str, n: int) -> str:
-    return (f'The given "{meta}" argument value is unsuitable: it makes {n} instances, more '
+def _too_many(meta: str, n: int | None) -> str:
+    """`n` is None when the number must not be shown (a sensitive count)."""
+    makes = "it makes more instances" if n is None else f"it makes {n} instances, more"
+    return (f'The given "{meta}" argument value is unsuitable: {makes} '
             f"than fgform's limit of {MAX_INSTANCES} for one resource or module block.")
 
 
@@ -594,7 +597,8 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     ok, raw = _evaluate_meta(node, ctx, diags)
     if not ok:
         return None
-    value, _ = unmark(raw)
+    value, marked = unmark(raw)
+    sensitive = bool(marked)
     if value is UNKNOWN:
         if validating:
             return Expansion("count", [None], unknown=True)
@@ -612,17 +616,19 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     except types.TypeMismatch as exc:
         bad(f'The given "count" argument value is unsuitable: {exc.message}.')
         return None
+    # A sensitive count is not quoted, however wrong: the message would show the secret.
+    got = "" if sensitive else f", got {n}"
     if isinstance(n, float) and not n.is_integer():
-        bad(f'The given "count" argument value is unsuitable: value must be a whole number, '
-            f"got {n}.")
+        bad(f'The given "count" argument value is unsuitable: value must be a whole number'
+            f"{got}.")
         return None
     n = int(n)
     if n < 0:
         bad('The given "count" argument value is unsuitable: must be greater than or equal '
-            f"to zero, got {n}.")
+            f"to zero{got}.")
         return None
     if n > MAX_INSTANCES:
-        bad(_too_many("count", n))
+        bad(_too_many("count", None if sensitive else n))
         return None
     return Expansion("count", list(range(n)))
 
@@ -799,11 +805,19 @@ class _Walker:
 
     def eval(self, node: Node, ctx: EvalContext, where: SourceRange | None = None) -> Any:
         try:
-            return evaluate(node, ctx)
+            value = evaluate(node, ctx)
         except EvalError as exc:
             self.diags.append(Diagnostic.error(exc.summary, exc.message,
                                                exc.range or where or node.range, exc.hint))
             return UNKNOWN
+        if isinstance(value, (list, dict, Sensitive)) and element_count(
+                value) > MAX_VALUE_ELEMENTS:
+            self.diags.append(Diagnostic.error(
+                "Value too large", f"This value holds more than {MAX_VALUE_ELEMENTS} values, "
+                "counting nested ones each time they appear: fgform's limit for one value.",
+                where or node.range))
+            return UNKNOWN
+        return value
 
     # -- the walk --
     def run(self) -> WalkResult:

@@ -18,6 +18,7 @@ from typing import Any
 
 from fgform.config import ast
 from fgform.config.ast import Node, Reference
+from fgform.config.limits import MAX_FOR_ITERATIONS, MAX_STRING_LENGTH
 from fgform.errors import FgformError, SourceRange
 from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, Sensitive, contains_unknown
@@ -56,6 +57,9 @@ class EvalContext:
     self_value: Any = None
     # Names bound by for-expressions and splats, innermost last (the evaluator manages it).
     bindings: dict[str, Any] = field(default_factory=dict)
+    # Iterations of for-expressions and template `for` directives so far (the evaluator
+    # counts them against MAX_FOR_ITERATIONS).
+    iterations: int = 0
 
 
 # The key under which a splat binds its current element; not a valid HCL name, so it can
@@ -266,19 +270,41 @@ def _eval_template(node: ast.Template, ctx: EvalContext) -> Any:
     if len(parts) == 1 and isinstance(parts[0], Node) and not isinstance(
             parts[0], (ast.TemplateIf, ast.TemplateFor)):
         return evaluate(parts[0], ctx)
-    state = [False, False]  # unknown, sensitive
+    state: list[Any] = [False, False, 0]  # unknown, sensitive, characters so far
     buf: list[str] = []
-    _render_parts(parts, ctx, buf, state)
+    _render_parts(parts, ctx, buf, state, node.range)
     if state[0]:
         return mark(UNKNOWN, state[1])
     return mark("".join(buf), state[1])
 
 
+def _append(buf: list[str], text: str, state: list[Any], rng: SourceRange) -> None:
+    # Checked as the string grows: a chain of locals each doubling the last, or a template
+    # `for` repeating a long one, must stop before the string is built, not after.
+    state[2] += len(text)
+    if state[2] > MAX_STRING_LENGTH:
+        raise EvalError(f"The template's result would be a string of more than "
+                        f"{MAX_STRING_LENGTH} characters, fgform's limit for a string an "
+                        "expression builds.", rng, summary="Template result too long")
+    buf.append(text)
+
+
+def _count_iteration(ctx: EvalContext, start: int, rng: SourceRange) -> None:
+    """Count one iteration of a for-expression or template `for` that began when
+    `ctx.iterations` was `start`: nested loops count towards every loop around them, so
+    the outermost one that does too much work is the one reported."""
+    ctx.iterations += 1
+    if ctx.iterations - start > MAX_FOR_ITERATIONS:
+        raise EvalError(f"This 'for' would iterate more than {MAX_FOR_ITERATIONS} times, "
+                        "counting the 'for' expressions nested in it: fgform's limit for "
+                        "one expression.", rng, summary="Too many iterations")
+
+
 def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
-                  state: list[bool]) -> None:
+                  state: list[Any], rng: SourceRange) -> None:
     for part in parts:
         if isinstance(part, str):
-            buf.append(part)
+            _append(buf, part, state, rng)
         elif isinstance(part, ast.TemplateIf):
             cond, sens = strip(evaluate(part.condition, ctx))
             state[1] = state[1] or sens
@@ -290,7 +316,7 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
             except ConversionError as e:
                 raise EvalError(f"Invalid template if condition: {e}.", part.condition.range,
                                 summary="Invalid template directive") from None
-            _render_parts(part.then_parts if ok else part.else_parts, ctx, buf, state)
+            _render_parts(part.then_parts if ok else part.else_parts, ctx, buf, state, rng)
         elif isinstance(part, ast.TemplateFor):
             coll, sens = strip(evaluate(part.collection, ctx))
             state[1] = state[1] or sens
@@ -298,12 +324,14 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
                 state[0] = True
                 continue
             saved = dict(ctx.bindings)
+            start = ctx.iterations
             try:
                 for k, v in _iter_collection(coll, part.collection.range, "template for"):
+                    _count_iteration(ctx, start, part.collection.range)
                     if part.key_var:
                         ctx.bindings[part.key_var] = mark(k, sens)
                     ctx.bindings[part.value_var] = mark(v, sens)
-                    _render_parts(part.parts, ctx, buf, state)
+                    _render_parts(part.parts, ctx, buf, state, rng)
             finally:
                 ctx.bindings.clear()
                 ctx.bindings.update(saved)
@@ -324,7 +352,7 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
             if contains_unknown(value):
                 state[0] = True
                 continue
-            buf.append(to_string(value))
+            _append(buf, to_string(value), state, part.range)
 
 
 # -- references ------------------------------------------------------------------------------
@@ -744,8 +772,10 @@ def _eval_for(node: ast.For, ctx: EvalContext) -> Any:
     unknown = False
     out_list: list[Any] = []
     out_obj: dict[str, Any] = {}
+    start = ctx.iterations
     try:
         for k, v in pairs:
+            _count_iteration(ctx, start, node.collection.range)
             # The elements of a sensitive collection are sensitive: an error about one of
             # them must not quote it.
             if node.key_var:

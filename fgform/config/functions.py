@@ -46,6 +46,12 @@ from fgform.config.expr import (
     type_name,
     values_equal,
 )
+from fgform.config.limits import (
+    MAX_COLLECTION_LENGTH,
+    MAX_STRING_LENGTH,
+    MAX_VALUE_ELEMENTS,
+    element_count,
+)
 from fgform.values import (
     SENSITIVE_TEXT,
     UNKNOWN,
@@ -91,11 +97,6 @@ class Func:
 
 FUNCTIONS: dict[str, Func] = {}
 
-# The largest results a function may build (docs/language.md, "Limits"): without them one
-# `format("%999999999d", 1)` or a `setproduct` of a few long lists takes minutes and
-# gigabytes before anything can be reported.
-MAX_STRING_LENGTH = 1 << 20  # characters
-MAX_COLLECTION_LENGTH = 100_000  # elements of a list, set or map
 
 
 def _check_string_length(n: int) -> None:
@@ -204,6 +205,13 @@ def _param(spec: Func, i: int) -> tuple[str, str]:
 def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
     """Call a function on evaluated arguments, with the common marks/unknown handling."""
     marked = args  # as given: what an error message must not quote
+    for i, a in enumerate(args):
+        # Before any walk over the arguments: a list holding shared parts many times over
+        # (`[for i in range(1024) : local.big]`) is cheap to build but not to walk.
+        if isinstance(a, (list, dict, Sensitive)) and element_count(a) > MAX_VALUE_ELEMENTS:
+            raise _arg_error(spec, i, f"the value holds more than {MAX_VALUE_ELEMENTS} values, "
+                             "counting nested ones each time they appear: fgform's limit "
+                             "for one value", info)
     sens = False
     if not spec.keep_marks:
         if spec.structural:

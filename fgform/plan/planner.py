@@ -620,18 +620,22 @@ def downgrade_create_before_destroy(changes: dict[Address, ResourceChange],
 
 def incomplete_replace_warnings(replace: list[str], expansions: dict[Address, Any],
                                 instances: list[Address]) -> list[str]:
-    """`-replace` of a resource that has count or for_each, without an instance key, matches
-    no instance: as Terraform does, say so and list the addresses that were perhaps meant,
-    instead of a plan that silently replaces nothing."""
+    """`-replace` of a resource that has count or for_each, or of one inside a module call
+    that has, without an instance key, matches no instance: as Terraform does, say so and
+    list the addresses that were perhaps meant, instead of a plan that silently replaces
+    nothing."""
     from fgform.addresses import parse_address
 
+    exact = set(instances)
     warnings = []
     for text in replace:
         addr = parse_address(text)
-        exp = expansions.get(addr)
-        if addr.key is not None or exp is None or exp.mode == "single":
+        if addr in exact:
             continue
-        options = sorted({a for a in instances if a.resource == addr})
+        options = sorted({a for a in instances if _completes(addr, a)})
+        exp = expansions.get(addr)
+        if not options and (addr.key is not None or exp is None or exp.mode == "single"):
+            continue  # names nothing that exists: not a missing key
         lines = [_warning(
             "Incompletely-matched force-replace resource instance",
             f"Your force-replace request for {addr} doesn't match any resource instances "
@@ -642,6 +646,18 @@ def incomplete_replace_warnings(replace: list[str], expansions: dict[Address, An
             lines += [f"  -replace={json.dumps(str(a))}" for a in options]
         warnings.append("\n".join(lines))
     return warnings
+
+
+def _completes(partial: Address, instance: Address) -> bool:
+    """Whether `instance` is `partial` with the instance keys it lacks filled in (the
+    resource's own, a module call's or both)."""
+    if (partial.type, partial.name) != (instance.type, instance.name) or len(
+            partial.module) != len(instance.module):
+        return False
+    if partial.key is not None and partial.key != instance.key:
+        return False
+    return all(p.name == i.name and (p.key is None or p.key == i.key)
+               for p, i in zip(partial.module, instance.module, strict=True))
 
 
 def _warning(summary: str, *paragraphs: str) -> str:

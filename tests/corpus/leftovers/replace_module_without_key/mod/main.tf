@@ -1,0 +1,3 @@
+resource "fg_cluster" "web" {
+  name = "web"
+}
