@@ -604,6 +604,17 @@ class _Converter:
         """The first (or last) token under `tree`, None when it holds none. Every tree on the
         way down is remembered, so asking again for any of them, as the conversion does
         from the outside in, costs nothing: a chain of n nested nodes stays O(n)."""
+        # Usually the edge child holds the token a few levels down: go straight there.
+        node = tree
+        for _ in range(16):
+            kids = node.children
+            if not kids:
+                break
+            node = kids[-1] if last else kids[0]
+            if node is None:
+                break
+            if not hasattr(node, "data"):
+                return node
         memo = self._edges[last]
         found = memo.get(id(tree), _UNSEEN)
         if found is not _UNSEEN:
