@@ -19,7 +19,7 @@ _HEREDOC_START = re.compile(r"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _BAD_EXPONENT = re.compile(r"[eE][+-]?")
-_BARE_LINE = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9._-]*)[ \t]*\r?$")
+_BARE_LINE = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9._-]*)([ \t]*)\r?$")
 
 
 @dataclass(frozen=True)
@@ -41,21 +41,42 @@ class _Found(Exception):
 def first_problem(text: str) -> LexProblem | None:
     """The first unterminated string or heredoc, or malformed number, in `text`."""
     try:
-        _code(text, 0, nested=False)
+        _code(text, 0, False, [])
     except _Found as found:
         return found.problem
     return None
 
 
-def _code(text: str, i: int, nested: bool) -> int:
+def trim_heredoc_markers(text: str) -> str | None:
+    """`text` without the spaces after heredoc closing markers (`EOF  `), which Terraform
+    allows and python-hcl2's grammar does not; None when there are none. Only line ends
+    change, so every position the parser reports stays the same."""
+    spans: list[tuple[int, int]] = []
+    try:
+        _code(text, 0, False, spans)
+    except _Found:
+        pass
+    if not spans:
+        return None
+    parts = []
+    pos = 0
+    for start, end in spans:
+        parts.append(text[pos:start])
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _code(text: str, i: int, nested: bool, trailing: list[tuple[int, int]]) -> int:
     """Scan code from `i`; inside a `${ }` (`nested`) stop at its closing `}` and return the
-    offset after it. Raises _Found at the first problem."""
+    offset after it. Raises _Found at the first problem; adds to `trailing` the spans of
+    spaces after heredoc closing markers."""
     n = len(text)
     depth = 0
     while i < n:
         c = text[i]
         if c == '"':
-            i = _string(text, i)
+            i = _string(text, i, trailing)
         elif c == "#" or text.startswith("//", i):
             nl = text.find("\n", i)
             i = n if nl < 0 else nl + 1
@@ -63,7 +84,7 @@ def _code(text: str, i: int, nested: bool) -> int:
             end = text.find("*/", i + 2)
             i = n if end < 0 else end + 2
         elif c == "<" and text.startswith("<<", i):
-            i = _heredoc(text, i)
+            i = _heredoc(text, i, trailing)
         elif c.isalpha() or c == "_":
             m = _NAME.match(text, i)
             i = m.end() if m else i + 1
@@ -85,7 +106,7 @@ def _code(text: str, i: int, nested: bool) -> int:
     return n
 
 
-def _string(text: str, start: int) -> int:
+def _string(text: str, start: int, trailing: list[tuple[int, int]]) -> int:
     """Scan the quoted string opening at `start`; return the offset after its closing
     quote."""
     n = len(text)
@@ -103,7 +124,7 @@ def _string(text: str, start: int) -> int:
             i += 3
             continue
         if text.startswith(("${", "%{"), i):
-            i = _code(text, i + 2, nested=True)
+            i = _code(text, i + 2, True, trailing)
             continue
         i += 1
     line_end = text.find("\n", start)
@@ -114,7 +135,7 @@ def _string(text: str, start: int) -> int:
         'represent a newline character or use the "heredoc" multi-line template syntax.'))
 
 
-def _heredoc(text: str, start: int) -> int:
+def _heredoc(text: str, start: int, trailing: list[tuple[int, int]]) -> int:
     """Skip the heredoc opening at `start` (if `<<` opens one) up to its closing marker."""
     m = _HEREDOC_START.match(text, start)
     if m is None:
@@ -128,6 +149,8 @@ def _heredoc(text: str, start: int) -> int:
         b = _BARE_LINE.match(text, pos, line_end)
         if b is not None:
             if b.group(1) == marker:
+                if b.group(2):
+                    trailing.append(b.span(2))
                 return line_end
             bare.append((b.group(1), text.count("\n", 0, pos) + 1))
         pos = line_end + 1

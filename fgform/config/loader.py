@@ -363,7 +363,14 @@ def _parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = No
     gc.disable()
     try:
         try:
-            tree = parser.parse(src)
+            try:
+                tree = parser.parse(src)
+            except exc.UnexpectedInput:
+                trimmed = lexscan.trim_heredoc_markers(src)
+                if trimmed is None:
+                    raise
+                tree = parser.parse(trimmed)
+                src = trimmed
         except exc.UnexpectedInput as e:
             return Body(), [_lexical_diagnostic(e, src, filename, col_shift)
                             or _syntax_diagnostic(e, src, filename, col_shift)]

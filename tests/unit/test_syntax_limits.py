@@ -119,6 +119,15 @@ def test_misspelled_heredoc_marker_is_named() -> None:
     assert 'Line 4 holds "EOF"' in diags[0].detail
 
 
+def test_spaces_after_a_heredoc_closing_marker_are_accepted_as_terraform_does() -> None:
+    body, diags = parse_file_text("a = <<EOF\nx\nEOF  \nb = <<-X\n  y\n  X\t\n", "main.tf")
+    assert diags == []
+    assert [body.attributes[k].expr.value for k in ("a", "b")] == ["x\n", "y\n"]
+    # Still a syntax error elsewhere is reported at its own place.
+    _, diags = parse_file_text("a = <<EOF\nx\nEOF \nb =\n", "main.tf")
+    assert errors(diags) == [("Invalid syntax", 4, 4)]
+
+
 @pytest.mark.parametrize("text, summary, detail, span", [
     ('a = "x\\uZZZZy"\n', "Invalid escape sequence",
      "The \\u escape sequence must be followed by four hexadecimal digits.", (7, 13)),
