@@ -757,7 +757,10 @@ class _Converter:
         if getattr(first, "type", None) == "LPAR":
             inner = self._trees(kids)[0]
             return ast.Parens(self.rng(tree), self.expr(inner))
-        return self.expr(self._trees(kids)[0])
+        inner = self._trees(kids)[0]
+        fn = self._expr.get(getattr(inner, "data", None))
+        # A wrapper around one term, not a level of nesting: do not count it as one.
+        return fn(inner) if fn is not None else self.expr(inner)
 
     def conditional(self, tree: Any) -> ast.Node:
         c, t, f = self._trees(tree.children)

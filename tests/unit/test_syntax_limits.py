@@ -81,6 +81,13 @@ def test_nesting_over_the_cap_is_an_error_at_the_level_that_crosses_it() -> None
     assert f"more than {MAX_NESTING:,} levels" in diags[0].detail
 
 
+def test_a_function_call_or_a_list_is_one_level_of_nesting() -> None:
+    n = MAX_NESTING - 10
+    for text in (nested("abs(", "1", ")", n), nested("[", "1", "]", n)):
+        _, diags = parse_file_text(f"a = {text}\n", "main.tf")
+        assert diags == []
+
+
 def test_long_operator_chains_keep_left_associativity_and_reference_order() -> None:
     node = parse_expression(" - ".join(["var.a"] + [str(i) for i in range(1, 20_001)]))
     assert isinstance(node, ast.Binary) and node.op == "-"
