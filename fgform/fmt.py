@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fgform.config.nesting import MAX_NESTING, make_room
 from fgform.errors import FgformError, SourceRange
 
 __all__ = ["FmtError", "FORMAT_SUFFIXES", "find_files", "format_file", "format_source"]
@@ -411,6 +412,10 @@ class _Parser:
         saved, self.nl = self.nl, nl
         if opener:
             self.opens.append(self.toks[i - 1])
+            if len(self.opens) > MAX_NESTING:
+                self.opens.pop()
+                raise self.error("Expressions are nested too deeply to format (more than "
+                                 f"{MAX_NESTING:,} levels)", self.toks[i - 1])
         try:
             return fn(i)
         finally:
@@ -993,6 +998,8 @@ def format_source(text: str, filename: str = "<input>") -> str:
     Raises FmtError (with ``filename:line``) when the text is not valid HCL syntax;
     like Terraform, nothing is formatted then.
     """
+    # The expression walk recurses once per bracket: follow what validate accepts.
+    make_room()
     try:
         tokens = _rewrite(_lex(text, filename), filename)
     except RecursionError:

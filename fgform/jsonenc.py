@@ -1,4 +1,5 @@
-"""A fast, exact `json.dumps(obj, indent=N, sort_keys=True)` for the files fgform writes."""
+"""The JSON of the files fgform writes and reads back (state, saved plans, locks): a fast,
+exact `json.dumps(obj, indent=N, sort_keys=True)`, and one decoder for them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
 from typing import Any
 
+from fgform.config.nesting import make_room
 from fgform.errors import FgformError
 
 
@@ -106,3 +108,14 @@ def _plain(o: Any) -> Any:
     if isinstance(o, dict):
         return dict(o)
     return list(o)
+
+
+def decode_json(text: str) -> Any:
+    """`json.loads(text)` for a state, plan or lock file, accepting the same depth of nesting
+    whatever ran before in the process: the loader raises the recursion limit for deep
+    expressions (config/nesting.py), and a file must not be readable or "nested too deeply"
+    depending on whether a configuration was loaded first. Deeper input still raises
+    RecursionError, which the callers report."""
+    make_room()
+    return json.loads(text)
+

@@ -637,10 +637,25 @@ _COMPARE = {"<", ">", "<=", ">="}
 
 
 def _eval_binary(node: ast.Binary, ctx: EvalContext) -> Any:
+    # A chain `a + b + ... + z` leans left as deep as it is long (20,000 terms are valid
+    # HCL): evaluate its first operand, then fold the chain in a loop, not by recursion.
+    spine = []
+    cur: Node = node
+    while isinstance(cur, ast.Binary):
+        spine.append(cur)
+        cur = cur.left
+    value = evaluate(cur, ctx)
+    for step in reversed(spine):
+        value = _apply_binary(step, value, ctx)
+    return value
+
+
+def _apply_binary(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:
+    """`node`'s operator applied to its left operand's value and its right operand."""
     op = node.op
     if op in ("&&", "||"):
-        return _eval_logic(node, ctx)
-    left, lsens = strip(evaluate(node.left, ctx))
+        return _eval_logic(node, left_value, ctx)
+    left, lsens = strip(left_value)
     right, rsens = strip(evaluate(node.right, ctx))
     sens = lsens or rsens
     if op in ("==", "!="):
@@ -686,9 +701,9 @@ def _eval_binary(node: ast.Binary, ctx: EvalContext) -> Any:
     return mark(norm_number(result), sens)
 
 
-def _eval_logic(node: ast.Binary, ctx: EvalContext) -> Any:
+def _eval_logic(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:
     op = node.op
-    left, lsens = strip(evaluate(node.left, ctx))
+    left, lsens = strip(left_value)
     if left is not UNKNOWN:
         try:
             lb = to_bool(left, lsens)
@@ -979,8 +994,15 @@ def _collect(node: Any, bound: frozenset[str], out: list[Reference]) -> None:
         _collect(node.operand, bound, out)
         return
     if isinstance(node, ast.Binary):
-        _collect(node.left, bound, out)
-        _collect(node.right, bound, out)
+        # Down the left edge of an operator chain in a loop (it can be 20,000 terms long),
+        # then the right operands in source order.
+        spine = []
+        while isinstance(node, ast.Binary):
+            spine.append(node.right)
+            node = node.left
+        _collect(node, bound, out)
+        for right in reversed(spine):
+            _collect(right, bound, out)
         return
     if isinstance(node, ast.Conditional):
         _collect(node.condition, bound, out)

@@ -2,7 +2,8 @@
 
 This is the only module that touches python-hcl2 and lark. It uses python-hcl2's grammar
 (LALR, fast) but not its transformer: the raw lark tree is converted straight into fgform's
-AST (config/ast.py), which keeps line/column ranges and sees duplicate attributes.
+AST (config/ast.py), which keeps line/column ranges (read from the tokens: lark does not
+propagate positions up the tree, which halved the parse time) and sees duplicate attributes.
 
 Parsing costs milliseconds per block, so each file's converted body is kept in the user's
 parse cache (config/cache.py: plain JSON in `~/.cache/fgform`, never in the configuration
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fgform import __version__ as FGFORM_VERSION
-from fgform.config import ast
+from fgform.config import ast, lexscan, nesting
 from fgform.config.cache import ParseCache, entry_key
 from fgform.config.model import (
     Attribute,
@@ -43,7 +44,7 @@ from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
 
 # Bump when the AST or the conversion changes: old cache entries then stop matching.
-LOADER_VERSION = "3"
+LOADER_VERSION = "4"
 
 CONFIG_SUFFIXES = (".hcl", ".tf")
 TOP_LEVEL_BLOCKS = ("resource", "variable", "locals", "output", "module", "terraform",
@@ -75,6 +76,9 @@ def load_config(dir: str | os.PathLike[str], *, use_cache: bool = True
     root = Path(dir)
     cache = ParseCache.open() if use_cache else None
     diags: list[Diagnostic] = []
+    # A cache hit converts nothing, so it cannot see how deep its expressions go: make room
+    # for the deepest one up front (this only raises limits).
+    nesting.make_room()
     with _gc_paused():
         config = _load_tree(root, (), [_real(root)], cache, diags)
     return config, diags
@@ -86,6 +90,7 @@ def load_module(dir: str | os.PathLike[str], *, use_cache: bool = True
     root = Path(dir)
     cache = ParseCache.open() if use_cache else None
     diags: list[Diagnostic] = []
+    nesting.make_room()  # as load_config does
     with _gc_paused():
         module = _load_module(root, cache, diags)
     return module, diags
@@ -321,9 +326,27 @@ def _import_parser() -> Any:
         import lark.exceptions as lark_exceptions
         from hcl2.parser import parser as hcl2_parser
 
-        _parser = hcl2_parser()
+        _parser = _without_positions(hcl2_parser())
         _lark_exceptions = lark_exceptions
     return _parser
+
+
+def _without_positions(parser: Any) -> Any:
+    """python-hcl2's parser (compiled once, cached by python-hcl2) rebuilt in memory without
+    `propagate_positions`: copying every rule's position up the tree as it is built was half
+    of the parse time (9 of 18 s on a 5 MB file). `_Converter.rng` finds positions from the
+    tokens instead, and only for the nodes it keeps. Should lark's internals change, the
+    parser as python-hcl2 built it still works, only slower."""
+    try:
+        from lark import Lark
+        from lark.grammar import Rule
+        from lark.lexer import TerminalDef
+
+        data, memo = parser.memo_serialize([TerminalDef, Rule])
+        return Lark._load_from_dict(data, memo, propagate_positions=False,
+                                    postlex=parser.options.postlex)
+    except Exception:  # noqa: BLE001 - any failure here only costs speed
+        return parser
 
 
 def _parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = None
@@ -337,9 +360,17 @@ def _parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = No
     gc.disable()
     try:
         try:
-            tree = parser.parse(src)
+            try:
+                tree = parser.parse(src)
+            except exc.UnexpectedInput:
+                trimmed = lexscan.trim_heredoc_markers(src)
+                if trimmed is None:
+                    raise
+                tree = parser.parse(trimmed)
+                src = trimmed
         except exc.UnexpectedInput as e:
-            return Body(), [_syntax_diagnostic(e, src, filename, col_shift)]
+            return Body(), [_lexical_diagnostic(e, src, filename, col_shift)
+                            or _syntax_diagnostic(e, src, filename, col_shift)]
         except RecursionError:
             return Body(), [Diagnostic.error("Invalid syntax", "The expression is nested too "
                                              "deeply.", SourceRange(filename, 1, 1))]
@@ -442,6 +473,33 @@ def _previous_word(src: str, line: int, col: int) -> str:
     return m.group(1) if m else ""
 
 
+def _lexical_diagnostic(e: Any, src: str, filename: str,
+                        col_shift: tuple[int, int] | None) -> Diagnostic | None:
+    """The first unclosed string or heredoc, or malformed number, when it comes before the
+    parse error `e` (which it usually caused, lines later): None when there is none."""
+    problem = lexscan.first_problem(src)
+    if problem is None:
+        return None
+    line, col = _line_col(src, problem.offset)
+    err_line = getattr(e, "line", -1)
+    err_col = getattr(e, "column", -1)
+    if isinstance(err_line, int) and err_line >= 1 and (line, col) > (err_line, err_col):
+        return None
+    end_line, end_col = _line_col(src, problem.end)
+    if col_shift is not None:
+        base_line, dcol = col_shift
+        col = col + dcol if line == 1 else col
+        end_col = end_col + dcol if end_line == 1 else end_col
+        line, end_line = base_line + line - 1, base_line + end_line - 1
+    return Diagnostic.error(problem.summary, problem.detail,
+                            SourceRange(filename, line, col, end_line, end_col))
+
+
+def _line_col(src: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of `offset` in `src`."""
+    return src.count("\n", 0, offset) + 1, offset - src.rfind("\n", 0, offset)
+
+
 def _syntax_diagnostic(e: Any, src: str, filename: str, col_shift: tuple[int, int] | None
                        ) -> Diagnostic:
     exc = _lark_exceptions
@@ -480,6 +538,7 @@ def _syntax_diagnostic(e: Any, src: str, filename: str, col_shift: tuple[int, in
 # Tree conversion
 # ---------------------------------------------------------------------------------------------
 
+_UNSEEN = object()
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
 
@@ -494,6 +553,11 @@ class _Converter:
         self.diags: list[Diagnostic] = []
         # (line, dcol): positions on the tree's line 1 move by dcol, all lines by line - 1.
         self.shift = col_shift
+        # First and last tokens of the trees seen (by id: trees live as long as this).
+        self._edges: tuple[dict[int, Any], dict[int, Any]] = ({}, {})
+        # Nesting depth of the expression being converted, and how deep it may go.
+        self.depth = 0
+        self.room = nesting.SHALLOW_NESTING
         self._expr = {
             "expr_term": self.expr_term,
             "conditional": self.conditional,
@@ -521,11 +585,12 @@ class _Converter:
     # -- positions ------------------------------------------------------------------------
 
     def rng(self, item: Any) -> SourceRange:
-        if hasattr(item, "meta"):
-            m = item.meta
-            if getattr(m, "empty", True):
+        if hasattr(item, "data"):  # a tree: from its first token to its last
+            first = self._edge_token(item, last=False)
+            if first is None:
                 return SourceRange(self.filename, 1, 1)
-            line, col, eline, ecol = m.line, m.column, m.end_line, m.end_column
+            end = self._edge_token(item, last=True)
+            line, col, eline, ecol = first.line, first.column, end.end_line, end.end_column
         else:
             line = getattr(item, "line", None) or 1
             col = getattr(item, "column", None) or 1
@@ -538,6 +603,52 @@ class _Converter:
             line += base - 1
             eline += base - 1
         return SourceRange(self.filename, line, col, eline, ecol)
+
+    def _edge_token(self, tree: Any, last: bool) -> Any:
+        """The first (or last) token under `tree`, None when it holds none. Every tree on the
+        way down is remembered, so asking again for any of them, as the conversion does
+        from the outside in, costs nothing: a chain of n nested nodes stays O(n)."""
+        # Usually the edge child holds the token a few levels down: go straight there.
+        node = tree
+        for _ in range(16):
+            kids = node.children
+            if not kids:
+                break
+            node = kids[-1] if last else kids[0]
+            if node is None:
+                break
+            if not hasattr(node, "data"):
+                return node
+        memo = self._edges[last]
+        found = memo.get(id(tree), _UNSEEN)
+        if found is not _UNSEEN:
+            return found
+        # Depth-first in token order (reversed for the last token); a None in the stack marks
+        # the end of the subtree opened last, which then held no token at all.
+        opened: list[Any] = []
+        stack: list[Any] = [tree]
+        found = None
+        while stack:
+            node = stack.pop()
+            if node is None:
+                memo[id(opened.pop())] = None
+                continue
+            if not hasattr(node, "data"):
+                found = node
+                break
+            known = memo.get(id(node), _UNSEEN)
+            if known is not _UNSEEN:
+                if known is not None:
+                    found = known
+                    break
+                continue
+            opened.append(node)
+            stack.append(None)
+            kids = [k for k in node.children if k is not None]
+            stack.extend(kids if last else reversed(kids))
+        for node in opened:  # what is still open holds the token found
+            memo[id(node)] = found
+        return found
 
     def span(self, a: Any, b: Any) -> SourceRange:
         ra, rb = self.rng(a), self.rng(b)
@@ -618,7 +729,24 @@ class _Converter:
         if fn is None:
             raise self.error("Invalid expression", f"Unsupported syntax ({getattr(tree, 'data', tree)}).",
                              tree)
-        return fn(tree)
+        self.depth += 1
+        if self.depth > self.room:
+            self._make_room(tree)
+        try:
+            return fn(tree)
+        finally:
+            self.depth -= 1
+
+    def _make_room(self, tree: Any) -> None:
+        """The expression goes deeper than the recursion limits allow: raise them once for
+        the whole pipeline, or stop at the level that crosses the cap, right where it is."""
+        if self.depth <= nesting.MAX_NESTING:
+            self.room = nesting.make_room(nesting.MAX_NESTING)
+        if self.depth > self.room:
+            raise self.error("Expression nested too deeply",
+                             f"This expression is nested more than {self.room:,} levels deep "
+                             "(parentheses, brackets, braces, function calls and operators "
+                             "inside one another); split it into local values.", tree)
 
     def expr_term(self, tree: Any) -> ast.Node:
         kids = tree.children
@@ -626,17 +754,29 @@ class _Converter:
         if getattr(first, "type", None) == "LPAR":
             inner = self._trees(kids)[0]
             return ast.Parens(self.rng(tree), self.expr(inner))
-        return self.expr(self._trees(kids)[0])
+        inner = self._trees(kids)[0]
+        fn = self._expr.get(getattr(inner, "data", None))
+        # A wrapper around one term, not a level of nesting: do not count it as one.
+        return fn(inner) if fn is not None else self.expr(inner)
 
     def conditional(self, tree: Any) -> ast.Node:
         c, t, f = self._trees(tree.children)
         return ast.Conditional(self.rng(tree), self.expr(c), self.expr(t), self.expr(f))
 
     def binary_op(self, tree: Any) -> ast.Node:
-        left_tree, term = self._trees(tree.children)[:2]
-        op_tree, right_tree = self._trees(term.children)[:2]
-        op = str(op_tree.children[0]).strip()
-        return ast.Binary(self.rng(tree), op, self.expr(left_tree), self.expr(right_tree))
+        # `a + b + ... + z` parses as a left-leaning tree as deep as the chain is long: walk
+        # its left edge in a loop, so only the operands' own nesting costs recursion.
+        spine = []
+        while getattr(tree, "data", None) == "binary_op":
+            spine.append(tree)
+            tree = self._trees(tree.children)[0]
+        node = self.expr(tree)
+        for op_tree in reversed(spine):
+            term = self._trees(op_tree.children)[1]
+            op_token, right_tree = self._trees(term.children)[:2]
+            op = str(op_token.children[0]).strip()
+            node = ast.Binary(self.rng(op_tree), op, node, self.expr(right_tree))
+        return node
 
     def unary_op(self, tree: Any) -> ast.Node:
         op = str(tree.children[0]).strip()
@@ -770,11 +910,13 @@ class _Converter:
 
     def template_string(self, tree: Any) -> ast.Node:
         raw = str(tree.children[0])
-        return ast.Literal(self.rng(tree), self.unescape(raw[2:-2], tree))
+        return ast.Literal(self.rng(tree), self.unescape(raw[2:-2], tree, 2))
 
     # -- strings and templates ------------------------------------------------------------
 
-    def unescape(self, raw: str, where: Any) -> str:
+    def unescape(self, raw: str, where: Any, offset: int = 0) -> str:
+        """Resolve the backslash escapes of `raw`, the text `offset` characters into the
+        token or tree `where` (errors point at the escape itself)."""
         if "\\" not in raw:
             return raw
 
@@ -783,10 +925,33 @@ class _Converter:
             if s in _ESCAPES:
                 return _ESCAPES[s]
             if s[0] in "uU" and len(s) > 1:
-                return chr(int(s[1:], 16))
+                code = int(s[1:], 16)
+                # A surrogate half or a number past U+10FFFF is no character: UTF-8 cannot
+                # hold it (Python would carry it and fail only when writing it out).
+                if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                    raise self.error("Invalid escape sequence",
+                                     f"Cannot encode character U+{code:04x} in UTF-8.",  # Terraform's %04x
+                                     escape_range(m.start(), m.end()))
+                return chr(code)
+            if s in "uU":
+                # Blame the escape with the characters that should have been its digits.
+                digits = 4 if s == "u" else 8
+                bad = re.match(rf'[^\s"\\]{{0,{digits}}}', raw[m.end():])
+                width = bad.end() if bad else 0
+                raise self.error("Invalid escape sequence",
+                                 f"The \\{s} escape sequence must be followed by "
+                                 f"{'four' if s == 'u' else 'eight'} hexadecimal digits.",
+                                 escape_range(m.start(), m.end() + width))
             raise self.error("Invalid escape sequence",
                              f'The symbol "{s}" is not a valid escape sequence selector. '
-                             'Use \\\\ for a literal backslash.', where)
+                             'Use \\\\ for a literal backslash.',
+                             escape_range(m.start(), m.end()))
+
+        def escape_range(start: int, end: int) -> SourceRange:
+            first = self.rng(where)
+            line, col = _pos(raw, start, first.start_line, first.start_col + offset)
+            end_line, end_col = _pos(raw, end, first.start_line, first.start_col + offset)
+            return SourceRange(self.filename, line, col, end_line, end_col)
 
         return _ESCAPE_RE.sub(repl, raw)
 
@@ -1026,13 +1191,15 @@ class _Converter:
 
 def _last_line(tree: Any) -> int | None:
     """The line of the last real token of a tree (trailing newlines and comments aside)."""
-    for child in reversed(tree.children):
-        if hasattr(child, "data"):
-            if child.data == "new_line_or_comment":
-                continue
-            line = _last_line(child)
-            if line is not None:
-                return line
+    # An explicit stack: the last item of a file may be nested thousands of levels deep.
+    stack = [reversed(tree.children)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif hasattr(child, "data"):
+            if child.data != "new_line_or_comment":
+                stack.append(reversed(child.children))
         elif child.type != "NL_OR_COMMENT":
             value = str(child)
             line = child.end_line

@@ -25,7 +25,7 @@ from typing import Any
 
 from fgform.addresses import parse_address
 from fgform.errors import FgformError
-from fgform.jsonenc import encode_json
+from fgform.jsonenc import decode_json, encode_json
 from fgform.plan.model import (
     Action,
     ActionReason,
@@ -366,7 +366,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     gc.disable()
     try:
         try:
-            data = json.loads(text)
+            data = decode_json(text)
         except json.JSONDecodeError as exc:
             raise PlanFileError(
                 f"{name} is not an fgform plan file (not JSON: {exc}).") from None

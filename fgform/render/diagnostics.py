@@ -33,7 +33,10 @@ _TAB = "  "
 @lru_cache(maxsize=64)
 def _read_lines(filename: str, mtime_ns: int) -> tuple[str, ...]:
     try:
-        return tuple(Path(filename).read_text(encoding="utf-8", errors="replace").splitlines())
+        # Lines as the parser counts them: only "\n" ends one. splitlines() also splits at
+        # form feeds, lone CRs, U+2028 and others, and then showed a line further down.
+        text = Path(filename).read_bytes().decode("utf-8", errors="replace")
+        return tuple(ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n"))
     except (OSError, ValueError):
         return ()
 

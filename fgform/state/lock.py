@@ -35,6 +35,7 @@ from types import TracebackType
 
 from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
+from fgform.jsonenc import decode_json
 from fgform.safefile import create_private, read_regular, write_all
 from fgform.state.store import MAX_PID, ensure_state_dir, pid_alive
 
@@ -70,7 +71,7 @@ class LockInfo:
 
     @classmethod
     def from_json(cls, text: str) -> LockInfo:
-        d = json.loads(text)
+        d = decode_json(text)
         if not isinstance(d, dict):
             raise ValueError("the lock info is not a JSON object")
         if not isinstance(d.get("ID"), str) or not d["ID"]:

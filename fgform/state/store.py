@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fgform.errors import FgformError
-from fgform.jsonenc import encode_json
+from fgform.jsonenc import decode_json, encode_json
 from fgform.safefile import create_private, read_regular, refuse_symlink, write_all
 from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
@@ -355,7 +355,7 @@ class StateStore:
             raise self._corrupt(f"it is not valid UTF-8 (line {line}, byte {e.start + 1})") \
                 from e
         try:
-            data = json.loads(text)
+            data = decode_json(text)
         except ValueError as e:  # JSONDecodeError
             raise self._corrupt(f"it is not valid JSON ({e})") from e
         except RecursionError as e:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fgform import fmt
+from fgform.config.nesting import MAX_NESTING
 from fgform.errors import FgformError
 from fgform.fmt import FmtError, find_files, format_file, format_source
 
@@ -117,9 +118,14 @@ def test_invalid_syntax_is_a_clear_error(source: str, line: int, fragment: str) 
     assert err.range.start_line == line
 
 
-def test_absurd_nesting_is_an_error_not_a_crash() -> None:
-    with pytest.raises(FmtError, match="nested too deeply"):
-        format_source("a = " + "[" * 5000 + "]" * 5000 + "\n")
+def test_deep_nesting_formats_and_absurd_nesting_is_an_error_at_its_line() -> None:
+    # Terraform formats 20,000 nested brackets; fgform follows up to its nesting cap.
+    deep = "a = " + "[" * 20_000 + "]" * 20_000 + "\n"
+    assert format_source(deep) == deep
+    with pytest.raises(FmtError, match="nested too deeply") as info:
+        format_source("a = 1\nb = " + "(" * (MAX_NESTING + 1) + "1" + ")" * (MAX_NESTING + 1)
+                      + "\n", "main.tf")
+    assert info.value.range.start_line == 2
 
 
 def test_format_file_rewrites_and_reports(tmp_path: Path) -> None:

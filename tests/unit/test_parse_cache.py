@@ -53,7 +53,7 @@ RICH = textwrap.dedent('''\
       l = concat([1], [2]...)
       m = local.a > 0 ? "p" : "q"
       n = { a = 1, "b c" = [2, 3], (local.h) = 4 }
-      o = "caf\\u00e9 \\ud83d\\ude00 \\"quoted\\""
+      o = "caf\\u00e9 \\U0001F600 \\"quoted\\""
       p = 123456789012345678901234567890
     }
     resource "fg_service" "web" {

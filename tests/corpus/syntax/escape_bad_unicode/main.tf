@@ -1,0 +1,3 @@
+resource "fg_cluster" "main" {
+  name = "caf\uZZZZ-cluster"
+}
