@@ -355,5 +355,5 @@ def render_haproxy_config(lb: Mapping[str, Any], target_groups: Mapping[str, Map
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              autoescape=False, undefined=jinja2.StrictUndefined)
     return env.get_template("haproxy.cfg.j2").render(
-        name=_printable(str(lb.get("name") or lb.get("id") or "lb")), frontends=frontends,
+        name=_printable(str(lb.get("name") or "lb")), frontends=frontends,
         backends=backend_list, admin_socket=ADMIN_SOCKET, no_target=NO_TARGET_BACKEND)
