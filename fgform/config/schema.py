@@ -527,10 +527,20 @@ FG_LOAD_BALANCER = ResourceSchema(
 
 def _service_needs_repair(attrs: dict[str, Any]) -> str | None:
     """A service whose refreshed running_count is below or above desired_count (a task
-    removed by hand) must be updated to restore the count."""
+    removed by hand), or whose running task is missing from a target group's proxy, must be
+    updated to restore it."""
     running, desired = attrs.get("running_count"), attrs.get("desired_count")
     if isinstance(running, int) and isinstance(desired, int) and running != desired:
         return f"running_count is {running} but desired_count is {desired}"
+    targets = attrs.get("targets")
+    if isinstance(targets, list):
+        have = {(t.get("target_group"), t.get("id")) for t in targets if isinstance(t, dict)}
+        for lb in attrs.get("load_balancer") or []:
+            for task in attrs.get("tasks") or []:
+                if isinstance(lb, dict) and isinstance(task, dict) and task.get("address") \
+                        and (lb.get("target_group"), task.get("id")) not in have:
+                    return (f"task {task.get('id')} is not registered in target group "
+                            f"{lb.get('target_group')}")
     return None
 
 
@@ -556,6 +566,9 @@ FG_SERVICE = ResourceSchema(
         ID,
         _computed("running_count", "number", "Tasks running."),
         _computed("tasks", "list(any)", "The running tasks: id, instance, address, revision."),
+        _computed("targets", "list(any)", "Each task in each `load_balancer` target group: "
+                  "target_group, id, address, port. A target missing from its load "
+                  "balancer is drift that the plan repairs."),
     ), blocks=(
         BlockSchema("load_balancer", "Registers each task with a target group.",
                     key="target_group", attributes=(
@@ -583,7 +596,7 @@ FG_SERVICE = ResourceSchema(
         )),
     )),
     # A deployment replaces or adds tasks: which tasks run is only known after apply.
-    recomputed_on_update=("running_count", "tasks"),
+    recomputed_on_update=("running_count", "tasks", "targets"),
     needs_repair=_service_needs_repair,
     create_before_destroy_supported=False,
     create_before_destroy_conflict="would adopt the old object's tasks (found by the "

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, free_port, remove_lineages
+from fixtures.fgcli import Fleet, ensure_base_image, free_port, remove_lineages
 
 from fgform.errors import FgformError
 from fgform.fleet.docker import load_balancer as LB
@@ -284,3 +284,175 @@ def test_every_rendered_feature_passes_haproxy_check(docker_client: docker.Docke
                                        "haproxy -c -f /tmp/c.cfg"],
         environment={"CFG": text}, remove=True, labels={"fgform.lineage": ctx.lineage})
     assert b"Configuration file is valid" in out
+
+
+# -- a service behind the load balancer -------------------------------------------------------
+SERVICE_CONFIG = """
+variable "replicas" {
+  type    = number
+  default = 2
+}
+
+resource "fg_cluster" "main" {
+  name       = "$name"
+  cidr_block = "$cidr"
+  capacity {
+    instance_count  = 2
+    instance_cpu    = 1024
+    instance_memory = 512
+  }
+}
+
+resource "fg_task_definition" "web" {
+  family = "$name-web"
+  cpu    = 128
+  memory = 64
+  container "web" {
+    image        = "$base_image"
+    # Each task answers with its own host name: which task served a request is visible.
+    command      = ["sh", "-c", "hostname > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]
+    stop_timeout = 1
+    port_mapping {
+      container_port = 8080
+    }
+    health_check {
+      command  = $health
+      interval = 1
+      retries  = 3
+    }
+  }
+}
+
+resource "fg_target_group" "web" {
+  port                 = 8080
+  deregistration_delay = 2
+  health_check {
+    path     = "/"
+    interval = 1
+  }
+}
+
+resource "fg_load_balancer" "front" {
+  cluster = fg_cluster.main.id
+  listener {
+    port                 = $lbport
+    default_target_group = fg_target_group.web.id
+  }
+}
+
+resource "fg_service" "web" {
+  name                 = "web"
+  cluster              = fg_cluster.main.id
+  task_definition      = fg_task_definition.web.arn
+  desired_count        = var.replicas
+  steady_state_timeout = 60
+  load_balancer {
+    target_group   = fg_target_group.web.id
+    container_name = "web"
+    container_port = 8080
+  }
+}
+
+output "url" {
+  value = fg_load_balancer.front.endpoints[0]
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def svc_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[Fleet]:
+    ensure_base_image(docker_client)
+    f = Fleet(tmp_path_factory.mktemp("lb-svc"), docker_client)
+    f.lbport = free_port()  # type: ignore[attr-defined]
+    f.write(SERVICE_CONFIG, lbport=f.lbport)  # type: ignore[attr-defined]
+    try:
+        yield f
+    finally:
+        lineages = set(f.lineages)
+        left = {lin: f.objects(lin) for lin in lineages}
+        remove_lineages(docker_client, lineages)
+        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+
+
+def answers(port: int, n: int = 30) -> dict[str, int]:
+    """Which task answered how many of n requests (each on a new connection)."""
+    seen: dict[str, int] = {}
+    for _ in range(n):
+        status, _h, body = request(port, "/")
+        assert status == 200, (status, body)
+        seen[body.strip()] = seen.get(body.strip(), 0) + 1
+    return seen
+
+
+def task_hosts(fleet: Fleet) -> set[str]:
+    """The host names of the service's task containers (fgform names a task's host after it)."""
+    return {fleet.client.api.inspect_container(c["Id"])["Config"]["Hostname"]
+            for c in fleet.containers(service="web") if c["State"] == "running"}
+
+
+def wait_for(what, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_service_tasks_are_registered_and_scale_without_reload(svc_fleet: Fleet) -> None:
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    svc_fleet.ok("apply", "-auto-approve")
+    c = proxy(svc_fleet)
+    reloads = LB.reload_counts(c)
+    # Both tasks answer through the load balancer.
+    assert wait_for(lambda: set(answers(port)) == task_hosts(svc_fleet)), answers(port)
+    assert len(task_hosts(svc_fleet)) == 2
+    svc = svc_fleet.resources()["fg_service.web"]["attributes"]
+    tg_id = svc_fleet.resources()["fg_target_group.web"]["attributes"]["id"]
+    assert sorted(t["id"] for t in svc["targets"]) == sorted(t["id"] for t in svc["tasks"])
+    assert {t["target_group"] for t in svc["targets"]} == {tg_id}
+    assert "No changes." in svc_fleet.ok("plan", "-detailed-exitcode").out
+
+    for count in (3, 1):
+        res = svc_fleet.ok("apply", "-auto-approve", "-var", f"replicas={count}")
+        assert "1 changed" in res.out, str(res)
+        hosts = task_hosts(svc_fleet)
+        assert len(hosts) == count
+        assert wait_for(lambda: set(answers(port)) == task_hosts(svc_fleet)), answers(port)
+        # Registration and draining went through the runtime API: no reload at all.
+        assert LB.reload_counts(c) == reloads
+        svc_fleet.assert_no_orphans()
+    assert "No changes." in svc_fleet.ok(
+        "plan", "-detailed-exitcode", "-var", "replicas=1").out
+
+
+def test_a_target_removed_from_the_proxy_is_drift(svc_fleet: Fleet) -> None:
+    from fgform.fleet.docker import registration
+    from fgform.render.haproxy import backend_name, server_name
+
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    c = proxy(svc_fleet)
+    tg_id = svc_fleet.resources()["fg_target_group.web"]["attributes"]["id"]
+    task = svc_fleet.resources()["fg_service.web"]["attributes"]["tasks"][0]
+    backend = backend_name(tg_id)
+    registration.runtime(c, f"set server {backend}/{server_name(task['id'])} state maint")
+    registration.runtime(c, f"del server {backend}/{server_name(task['id'])}")
+    res = svc_fleet.run("plan", "-detailed-exitcode", "-var", "replicas=2")
+    assert res.code == 2, str(res)
+    assert f"task {task['id']} is not registered in target group {tg_id}" in res.out, str(res)
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    assert server_name(task["id"]) in (registration.servers(c, backend) or {})
+    assert wait_for(lambda: set(answers(port)) == task_hosts(svc_fleet))
+    assert "No changes." in svc_fleet.ok(
+        "plan", "-detailed-exitcode", "-var", "replicas=2").out
+
+
+def test_service_destroy_leaves_nothing(svc_fleet: Fleet) -> None:
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    res = svc_fleet.ok("destroy", "-auto-approve", "-var", "replicas=2")
+    assert "5 destroyed" in res.out, str(res)
+    svc_fleet.assert_nothing_left()

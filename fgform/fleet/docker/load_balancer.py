@@ -35,6 +35,7 @@ from fgform.addresses import Address, AddressError, parse_address
 from fgform.errors import FgformError
 from fgform.fleet.context_hash import context_sha256
 from fgform.fleet.docker import labels as L
+from fgform.fleet.docker import registration
 from fgform.fleet.docker.client import get_client
 from fgform.fleet.docker.service import find_cluster
 from fgform.fleet.driver import FleetContext
@@ -118,31 +119,13 @@ def target_groups_of(ctx: FleetContext, lb: dict[str, Any],
     return {t: known[t] for t in used_target_groups(lb) if t in known}
 
 
-def targets_of(ctx: FleetContext, tg_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The registered targets of each target group: the running tasks of every service
-    whose `load_balancer` names it, at their cluster address and `container_port`."""
-    out: dict[str, list[dict[str, Any]]] = {t: [] for t in tg_ids}
-    for addr, attrs in ctx.resources.items():
-        if not isinstance(attrs, dict) or _type_of(addr) != "fg_service":
-            continue
-        for lb in attrs.get("load_balancer") or []:
-            tg = lb.get("target_group")
-            if tg not in out:
-                continue
-            for task in attrs.get("tasks") or []:
-                if task.get("address"):
-                    out[tg].append({"id": task["id"], "address": task["address"],
-                                    "port": int(lb["container_port"])})
-    return out
-
-
 def render_for(ctx: FleetContext, lb: dict[str, Any], name: str,
                override: dict[str, dict[str, Any]] | None = None) -> str:
     """The HAProxy configuration of load balancer container `name`, from this run's state."""
     tgs = target_groups_of(ctx, lb, override)
     try:
         return render_haproxy_config({**lb, "name": lb.get("name") or name}, tgs,
-                                     targets_of(ctx, list(tgs)))
+                                     registration.targets_of(ctx, list(tgs)))
     except RenderError as exc:
         raise FgformError(f"cannot configure the load balancer: {exc}",
                           hint="Forward only to fg_target_group ids (fg_target_group.NAME.id)."
@@ -292,7 +275,6 @@ class LoadBalancerDriver:
         cluster = find_cluster(ctx, str(planned["cluster"]))
         bind = str(planned.get("bind_address") or "127.0.0.1")
         ports = listener_ports(planned)
-        text = render_for(ctx, planned, name)
         image = planned.get("image") or ensure_proxy_image(ctx)
         self._remove_leftover(ctx, name)
         container = client.containers.create(
@@ -318,7 +300,11 @@ class LoadBalancerDriver:
                 raise FgformError(f"the proxy container {name} failed to start: "
                                   f"{explanation}") from exc
             _wait_master(container)
-            apply_config(container, text)
+            # Under the registration lock: a service registering targets meanwhile either
+            # did so before the render (which lists them) or waits and finds this proxy.
+            with registration.LOCK:
+                apply_config(container, render_for(ctx, planned, name))
+                registration.proxy_configured(planned, name)
             _wait_listening(bind, ports)
         except BaseException:
             # Nothing in state will name a half-made proxy: never leave it behind.
@@ -335,12 +321,17 @@ class LoadBalancerDriver:
             # New ports need a new container (published ports are fixed at creation).
             self.delete(ctx, addr, prior)
             return self.create(ctx, addr, planned)
-        if apply_config(container, render_for(ctx, planned, container.name)):
-            ctx.log(f"load balancer {container.name} reloaded its configuration")
+        with registration.LOCK:
+            if apply_config(container, render_for(ctx, planned, container.name)):
+                ctx.log(f"load balancer {container.name} reloaded its configuration")
+            registration.proxy_configured(prior, None)
+            registration.proxy_configured(planned, container.name)
         return self._attrs(planned, container.name, str(planned.get("bind_address")))
 
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
         container = self._container(prior.get("id") or object_name(ctx, addr))
+        with registration.LOCK:
+            registration.proxy_configured(prior, None)
         if container is not None and container.labels.get(L.LINEAGE) == ctx.lineage:
             container.remove(force=True)
 
@@ -381,7 +372,9 @@ def reconfigure_for_target_group(ctx: FleetContext, tg: dict[str, Any]) -> None:
                 tg.get("id") not in used_target_groups(lb) or not lb.get("id"):
             continue
         container = LoadBalancerDriver._container(str(lb["id"]))
-        if container is not None and container.status == "running":
+        if container is None or container.status != "running":
+            continue
+        with registration.LOCK:
             if apply_config(container, render_for(ctx, lb, container.name,
                                                  {str(tg["id"]): tg})):
                 ctx.log(f"load balancer {container.name} reloaded for target group "
