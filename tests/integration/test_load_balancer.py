@@ -429,6 +429,31 @@ def test_service_tasks_are_registered_and_scale_without_reload(svc_fleet: Fleet)
         "plan", "-detailed-exitcode", "-var", "replicas=1").out
 
 
+def test_apply_prints_endpoints_and_lb_status_and_access_log(svc_fleet: Fleet) -> None:
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    res = svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    assert res.out.rstrip().endswith(
+        f"Endpoints:\n\nfg_load_balancer.front = http://127.0.0.1:{port}"), res.out
+    assert wait_for(lambda: len(answers(port, 10)) == 2)
+    status = json.loads(svc_fleet.ok("lb", "status", "front", "-json").out)
+    (lb,) = status
+    assert lb["address"] == "fg_load_balancer.front" and lb["running"]
+    (tg,) = lb["target_groups"]
+    tasks = svc_fleet.resources()["fg_service.web"]["attributes"]["tasks"]
+    assert sorted(t["id"] for t in tg["targets"]) == sorted(t["id"] for t in tasks)
+    assert {t["state"] for t in tg["targets"]} == {"healthy"}
+    assert sum(t["requests"] for t in tg["targets"]) >= 10
+    assert all(t["errors_5xx"] == 0 for t in tg["targets"])
+    text = svc_fleet.ok("lb", "status").out
+    assert "TARGET" in text and "healthy" in text
+    assert "no load balancer named 'nope'" in svc_fleet.fails("lb", "status", "nope").err
+    request(port, "/?access-log-probe")
+    log = wait_for(lambda: [ln for ln in svc_fleet.ok(
+        "logs", "fg_load_balancer.front", "-tail", "50").out.splitlines()
+        if "access-log-probe" in ln])
+    assert log and " GET /?access-log-probe 200 tg_" in log[-1], log
+
+
 def test_a_target_removed_from_the_proxy_is_drift(svc_fleet: Fleet) -> None:
     from fgform.fleet.docker import registration
     from fgform.render.haproxy import backend_name, server_name
