@@ -8,9 +8,14 @@ hand), destroy. Run alone, each test still works (the fixture applies when neede
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -309,8 +314,9 @@ resource "fg_task_definition" "web" {
   memory = 64
   container "web" {
     image        = "$base_image"
-    # Each task answers with its own host name: which task served a request is visible.
-    command      = ["sh", "-c", "hostname > /www/index.html && exec busybox httpd -f -p 8080 -h /www"]
+    # START_SCRIPT: each task answers with its own host name, has /health for the target
+    # group's check and /cgi-bin/slow (2 s).
+    command      = ["sh", "-c", "echo $start | busybox base64 -d > /start.sh && exec sh /start.sh"]
     stop_timeout = 1
     port_mapping {
       container_port = 8080
@@ -325,10 +331,11 @@ resource "fg_task_definition" "web" {
 
 resource "fg_target_group" "web" {
   port                 = 8080
-  deregistration_delay = 2
+  deregistration_delay = 4
   health_check {
-    path     = "/"
-    interval = 1
+    path                = "/health"
+    interval            = 1
+    unhealthy_threshold = 2
   }
 }
 
@@ -359,13 +366,25 @@ output "url" {
 """
 
 
+START_SCRIPT = """\
+mkdir -p /www/cgi-bin
+hostname > /www/index.html
+echo ok > /www/health
+printf '#!/bin/sh\\nsleep 2\\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n"\\nhostname\\n' \\
+  > /www/cgi-bin/slow
+chmod +x /www/cgi-bin/slow
+exec busybox httpd -f -p 8080 -h /www
+"""
+
+
 @pytest.fixture(scope="module")
 def svc_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[Fleet]:
     ensure_base_image(docker_client)
     f = Fleet(tmp_path_factory.mktemp("lb-svc"), docker_client)
     f.lbport = free_port()  # type: ignore[attr-defined]
-    f.write(SERVICE_CONFIG, lbport=f.lbport)  # type: ignore[attr-defined]
+    f.write(SERVICE_CONFIG, lbport=f.lbport,  # type: ignore[attr-defined]
+            start=base64.b64encode(START_SCRIPT.encode()).decode())
     try:
         yield f
     finally:
@@ -375,11 +394,14 @@ def svc_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempP
         assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
 
 
-def answers(port: int, n: int = 30) -> dict[str, int]:
-    """Which task answered how many of n requests (each on a new connection)."""
+def answers(port: int, n: int = 30, *, strict: bool = True) -> dict[str, int]:
+    """Which task answered how many of n requests (each on a new connection); a failed
+    request fails the test, or with `strict=False` makes the answer empty."""
     seen: dict[str, int] = {}
     for _ in range(n):
         status, _h, body = request(port, "/")
+        if not strict and status != 200:
+            return {}
         assert status == 200, (status, body)
         seen[body.strip()] = seen.get(body.strip(), 0) + 1
     return seen
@@ -474,6 +496,95 @@ def test_a_target_removed_from_the_proxy_is_drift(svc_fleet: Fleet) -> None:
     assert wait_for(lambda: set(answers(port)) == task_hosts(svc_fleet))
     assert "No changes." in svc_fleet.ok(
         "plan", "-detailed-exitcode", "-var", "replicas=2").out
+
+
+def _task_container(fleet: Fleet, hostname: str) -> docker.models.containers.Container:
+    for c in fleet.containers(service="web"):
+        if fleet.client.api.inspect_container(c["Id"])["Config"]["Hostname"] == hostname:
+            return fleet.client.containers.get(c["Id"])
+    raise AssertionError(f"no task container named {hostname}")
+
+
+def test_failing_target_stops_getting_traffic_within_interval_times_threshold(
+        svc_fleet: Fleet) -> None:
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    assert wait_for(lambda: len(answers(port, 10)) == 2)
+    hosts = sorted(task_hosts(svc_fleet))
+    sick = _task_container(svc_fleet, hosts[0])
+    sick.exec_run(["rm", "/www/health"])
+    failed_at = time.monotonic()
+    last_seen = failed_at
+    while time.monotonic() - failed_at < 5:
+        status, _h, body = request(port, "/")
+        assert status == 200, (status, body)  # the other task answers: nothing fails
+        if body.strip() == hosts[0]:
+            last_seen = time.monotonic()
+        time.sleep(0.02)
+    took = last_seen - failed_at
+    # interval 1 s x unhealthy_threshold 2, plus a check's own time and the polling step.
+    assert took <= 2 * 1 + 0.5, f"the failing target still got traffic after {took:.2f} s"
+    print(f"\nfailing target out of rotation after {took:.2f} s (bound: 2 s)")
+    status = json.loads(svc_fleet.ok("lb", "status", "-json").out)[0]["target_groups"][0]
+    states = {t["id"]: t["state"] for t in status["targets"]}
+    assert sorted(states.values()) == ["healthy", "unhealthy"], states
+
+    # No healthy target at all: 503, as an ALB answers.
+    _task_container(svc_fleet, hosts[1]).exec_run(["rm", "/www/health"])
+    assert wait_for(lambda: request(port, "/")[0] == 503, timeout=5)
+    for h in hosts:
+        _task_container(svc_fleet, h).exec_run(["sh", "-c", "echo ok > /www/health"])
+    assert wait_for(lambda: set(answers(port, 10, strict=False)) == set(hosts), timeout=10)
+
+
+def test_draining_lets_an_in_flight_request_finish(svc_fleet: Fleet) -> None:
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    assert wait_for(lambda: len(answers(port, 10)) == 2)
+    slow: list[tuple[int, str]] = []
+
+    def slow_request() -> None:
+        status, _h, body = request(port, "/cgi-bin/slow")
+        slow.append((status, body.strip()))
+
+    # Round robin: two slow requests in flight, one on each task.
+    threads = [threading.Thread(target=slow_request) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=1")
+    for t in threads:
+        t.join()
+    (left,) = task_hosts(svc_fleet)
+    # Both finished, the one on the stopped task too: it was drained, not cut.
+    assert sorted(st for st, _ in slow) == [200, 200], slow
+    assert len({body for _, body in slow}) == 2, slow
+    # New requests went to the remaining task only.
+    assert set(answers(port, 10)) == {left}
+
+
+def test_scale_under_load_fails_no_request(svc_fleet: Fleet) -> None:
+    """300 requests a second, each on a new connection, while the service scales
+    2 -> 6 -> 2 -> 6 -> 2: no failed request, and no proxy reload."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    from lb_load import Load
+
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    assert wait_for(lambda: len(answers(port, 10)) == 2)
+    c = proxy(svc_fleet)
+    reloads = LB.reload_counts(c)
+    load = Load(f"http://127.0.0.1:{port}/", rps=300, workers=24).start()
+    try:
+        for count in (6, 2, 6, 2):
+            svc_fleet.ok("apply", "-auto-approve", "-var", f"replicas={count}")
+    finally:
+        result = load.stop()
+    print(f"\nscale 2-6-2-6-2 under load: {result.summary()}, "
+          f"reloads {LB.reload_counts(c)[0] - reloads[0]}")
+    assert result.failed == 0, (result.summary(), result.errors)
+    assert result.rate >= 250, result.summary()  # the load held (the machine is shared)
+    assert LB.reload_counts(c) == reloads
 
 
 def test_service_destroy_leaves_nothing(svc_fleet: Fleet) -> None:
