@@ -119,7 +119,10 @@ def request(port: int, path: str, *, method: str = "GET",
     try:
         conn.request(method, path, headers=headers or {})
         resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode()
+        headers: dict[str, str] = {}
+        for k, v in resp.getheaders():  # repeated headers (Set-Cookie) one a line
+            headers[k.lower()] = headers[k.lower()] + "\n" + v if k.lower() in headers else v
+        return resp.status, headers, resp.read().decode()
     finally:
         conn.close()
 
@@ -592,3 +595,165 @@ def test_service_destroy_leaves_nothing(svc_fleet: Fleet) -> None:
     res = svc_fleet.ok("destroy", "-auto-approve", "-var", "replicas=2")
     assert "5 destroyed" in res.out, str(res)
     svc_fleet.assert_nothing_left()
+
+
+# -- weighted forward and stickiness ----------------------------------------------------------
+WEIGHTED_CONFIG = """
+resource "fg_cluster" "main" {
+  name       = "$name"
+  cidr_block = "$cidr"
+  capacity {
+    instance_count  = 2
+    instance_cpu    = 1024
+    instance_memory = 512
+  }
+}
+
+resource "fg_task_definition" "web" {
+  family = "$name-web"
+  cpu    = 128
+  memory = 64
+  container "web" {
+    image        = "$base_image"
+    command      = ["sh", "-c", "echo $start | busybox base64 -d > /start.sh && exec sh /start.sh"]
+    stop_timeout = 1
+    port_mapping {
+      container_port = 8080
+    }
+  }
+}
+
+resource "fg_target_group" "blue" {
+  port = 8080
+  health_check {
+    path     = "/health"
+    interval = 1
+  }
+  stickiness {
+    cookie_duration = 300
+  }
+}
+
+resource "fg_target_group" "green" {
+  port = 8080
+  health_check {
+    path     = "/health"
+    interval = 1
+  }
+}
+
+resource "fg_service" "blue" {
+  name            = "blue"
+  cluster         = fg_cluster.main.id
+  task_definition = fg_task_definition.web.arn
+  desired_count   = 2
+  load_balancer {
+    target_group   = fg_target_group.blue.id
+    container_name = "web"
+    container_port = 8080
+  }
+}
+
+resource "fg_service" "green" {
+  name            = "green"
+  cluster         = fg_cluster.main.id
+  task_definition = fg_task_definition.web.arn
+  desired_count   = 1
+  load_balancer {
+    target_group   = fg_target_group.green.id
+    container_name = "web"
+    container_port = 8080
+  }
+}
+
+resource "fg_load_balancer" "front" {
+  cluster = fg_cluster.main.id
+  listener {
+    port = $lbport
+    forward {
+      target_group {
+        id     = fg_target_group.blue.id
+        weight = 80
+      }
+      target_group {
+        id     = fg_target_group.green.id
+        weight = 20
+      }
+    }
+
+    rule {
+      priority = 1
+      query_strings {
+        key   = "sticky"
+        value = "1"
+      }
+      forward {
+        target_group {
+          id     = fg_target_group.blue.id
+          weight = 1
+        }
+        target_group {
+          id     = fg_target_group.green.id
+          weight = 1
+        }
+        stickiness {
+          enabled  = true
+          duration = 300
+        }
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def weighted_fleet(docker_client: docker.DockerClient,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    ensure_base_image(docker_client)
+    f = Fleet(tmp_path_factory.mktemp("lb-weighted"), docker_client)
+    f.lbport = free_port()  # type: ignore[attr-defined]
+    f.write(WEIGHTED_CONFIG, lbport=f.lbport,  # type: ignore[attr-defined]
+            start=base64.b64encode(START_SCRIPT.encode()).decode())
+    try:
+        yield f
+    finally:
+        lineages = set(f.lineages)
+        left = {lin: f.objects(lin) for lin in lineages}
+        remove_lineages(docker_client, lineages)
+        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+
+
+def _hosts_of(fleet: Fleet, service: str) -> set[str]:
+    return {fleet.client.api.inspect_container(c["Id"])["Config"]["Hostname"]
+            for c in fleet.containers(service=service) if c["State"] == "running"}
+
+
+def test_weighted_forward_and_stickiness(weighted_fleet: Fleet) -> None:
+    port = weighted_fleet.lbport  # type: ignore[attr-defined]
+    weighted_fleet.ok("apply", "-auto-approve")
+    blue, green = _hosts_of(weighted_fleet, "blue"), _hosts_of(weighted_fleet, "green")
+    assert len(blue) == 2 and len(green) == 1
+    assert wait_for(lambda: set(answers(port, 40, strict=False)) == blue | green)
+    seen = answers(port, 1000)
+    share = sum(n for h, n in seen.items() if h in blue) / 1000
+    print(f"\nweighted forward 80/20: blue got {share:.1%} of 1000 requests")
+    assert 0.76 <= share <= 0.84, seen
+
+    # Stickiness: the rule's target group choice (its cookie), then the target within the
+    # target group (the target group's lb_cookie): a client keeps getting the same task.
+    clients = 0
+    for _ in range(20):
+        status, headers, body = request(port, "/?sticky=1")
+        assert status == 200
+        cookies = [c.split(";")[0] for c in headers.get("set-cookie", "").splitlines()]
+        assert any(c.startswith("fgform_tg_") for c in cookies), headers
+        if body.strip() in blue:
+            assert any(c.startswith("fgform_lb_") for c in cookies), headers
+        again = {request(port, "/?sticky=1", headers={"Cookie": "; ".join(cookies)})[2].strip()
+                 for _ in range(10)}
+        assert again == {body.strip()}, (cookies, again)
+        clients += body.strip() in blue
+    assert 0 < clients < 20  # both target groups got sticky clients
+    weighted_fleet.ok("destroy", "-auto-approve")
+    weighted_fleet.assert_nothing_left()

@@ -179,6 +179,10 @@ def register(ctx: FleetContext, service: str, attrs: dict[str, Any],
             # Servers of tasks that no service runs any more (stopped by hand, crashed).
             for name in set(have) - {server_name(x) for x in desired}:
                 _remove(container, backend, name)
+            if (tg.get("stickiness") or {}).get("enabled"):
+                # `add server` gives a server no stickiness cookie: this computes one for
+                # each server from its address and the backend's key.
+                _checked(container, f"enable dynamic-cookie backend {backend}")
 
 
 def deregister(ctx: FleetContext, service: str, attrs: dict[str, Any],
