@@ -127,19 +127,29 @@ def request(port: int, path: str, *, method: str = "GET",
         conn.close()
 
 
-@pytest.fixture(scope="module")
-def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Fleet]:
-    f = Fleet(tmp_path_factory.mktemp("lb"), docker_client)
+def module_fleet(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
+                 name: str, config: str) -> Iterator[Fleet]:
+    """A Fleet for one test module with `config` on a free listener port (`lbport`, also
+    `$lbport` in the config) and the task start script (`$start`); whatever its tests left
+    is removed afterwards, and the teardown fails when there was anything."""
+    ensure_base_image(client)
+    f = Fleet(tmp_path_factory.mktemp(name), client)
     f.lbport = free_port()  # type: ignore[attr-defined]
-    f.write(CONFIG, lbport=f.lbport)  # type: ignore[attr-defined]
+    f.write(config, lbport=f.lbport,  # type: ignore[attr-defined]
+            start=base64.b64encode(START_SCRIPT.encode()).decode())
     try:
         yield f
     finally:
         lineages = set(f.lineages)
         left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
+        remove_lineages(client, lineages)
         assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+
+
+@pytest.fixture(scope="module")
+def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Fleet]:
+    yield from module_fleet(docker_client, tmp_path_factory, "lb", CONFIG)
 
 
 @pytest.fixture
@@ -383,18 +393,7 @@ exec busybox httpd -f -p 8080 -h /www
 @pytest.fixture(scope="module")
 def svc_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[Fleet]:
-    ensure_base_image(docker_client)
-    f = Fleet(tmp_path_factory.mktemp("lb-svc"), docker_client)
-    f.lbport = free_port()  # type: ignore[attr-defined]
-    f.write(SERVICE_CONFIG, lbport=f.lbport,  # type: ignore[attr-defined]
-            start=base64.b64encode(START_SCRIPT.encode()).decode())
-    try:
-        yield f
-    finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+    yield from module_fleet(docker_client, tmp_path_factory, "lb-svc", SERVICE_CONFIG)
 
 
 def answers(port: int, n: int = 30, *, strict: bool = True) -> dict[str, int]:
@@ -710,18 +709,7 @@ resource "fg_load_balancer" "front" {
 @pytest.fixture(scope="module")
 def weighted_fleet(docker_client: docker.DockerClient,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    ensure_base_image(docker_client)
-    f = Fleet(tmp_path_factory.mktemp("lb-weighted"), docker_client)
-    f.lbport = free_port()  # type: ignore[attr-defined]
-    f.write(WEIGHTED_CONFIG, lbport=f.lbport,  # type: ignore[attr-defined]
-            start=base64.b64encode(START_SCRIPT.encode()).decode())
-    try:
-        yield f
-    finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+    yield from module_fleet(docker_client, tmp_path_factory, "lb-weighted", WEIGHTED_CONFIG)
 
 
 def _hosts_of(fleet: Fleet, service: str) -> set[str]:

@@ -276,7 +276,7 @@ class LoadBalancerDriver:
         bind = str(planned.get("bind_address") or "127.0.0.1")
         ports = listener_ports(planned)
         image = planned.get("image") or ensure_proxy_image(ctx)
-        self._remove_leftover(ctx, name)
+        L.remove_leftover(ctx, name, "load balancer")
         container = client.containers.create(
             image, name=name, detach=True,
             labels=L.base_labels(ctx, addr, kind=KIND, attrs=_container_config(planned)),
@@ -347,20 +347,6 @@ class LoadBalancerDriver:
             return get_client().containers.get(name)
         except NotFound:
             return None
-
-    @staticmethod
-    def _remove_leftover(ctx: FleetContext, name: str) -> None:
-        """A container with our name from an interrupted apply is ours to replace; one that is
-        not labelled with this lineage is someone else's, and we must not touch it."""
-        try:
-            old = get_client().containers.get(name)
-        except NotFound:
-            return
-        if old.labels.get(L.LINEAGE) != ctx.lineage:
-            raise FgformError(f"a container named {name} already exists and fgform does not "
-                              "manage it in this state")
-        ctx.log(f"removing leftover load balancer container {name}")
-        old.remove(force=True)
 
 
 def reconfigure_for_target_group(ctx: FleetContext, tg: dict[str, Any]) -> None:
