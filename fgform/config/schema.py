@@ -380,14 +380,17 @@ FG_TARGET_GROUP = ResourceSchema(
                            check_doc="\"traffic-port\" or 1-65535"),
                         _a("interval", "number", "Seconds between checks. ALB's default is "
                            "30; fgform's local default is 5.", default=5, min=1, max=300),
-                        _a("timeout", "number", "Seconds before a check fails.", default=2,
+                        _a("timeout", "number", "Seconds before a check fails. ALB's "
+                           "default is 5; fgform's local default is 2.", default=2,
                            min=1, max=120),
-                        _a("healthy_threshold", "number", "Passes before healthy.", default=2,
+                        _a("healthy_threshold", "number", "Passes before healthy. ALB's "
+                           "default is 5; fgform's local default is 2.", default=2,
                            min=1, max=10),
-                        _a("unhealthy_threshold", "number", "Failures before unhealthy.",
-                           default=2, min=1, max=10),
+                        _a("unhealthy_threshold", "number", "Failures before unhealthy "
+                           "(ALB's default).", default=2, min=1, max=10),
                         _a("matcher", "string", "Expected status codes: \"200\", "
-                           "\"200-299\" or \"200,204\".", default="200-399",
+                           "\"200-299\" or \"200,204\". ALB's default is \"200\"; "
+                           "fgform's is \"200-399\".", default="200-399",
                            check=check_matcher, check_doc="codes 200-499"),
                     )),
         BlockSchema("stickiness", "Sends a client back to the same target (a cookie the "
