@@ -45,17 +45,16 @@ class LoadBalancerStatus:
         return asdict(self)
 
 
-def target_state(status: str, admin_drain: bool = False) -> str:
+def target_state(status: str) -> str:
     """HAProxy's server `status` column in ALB's words."""
-    if status.startswith("DRAIN") or admin_drain:
+    if status.startswith("DRAIN"):
         return "draining"
     if status.startswith("MAINT"):
         return "unused"
-    if status.startswith("DOWN ") or status == "no check":
-        # "DOWN 1/2": checks passing, not yet `rise` of them: ALB's initial.
-        return "initial" if status != "no check" else "healthy"
-    if status.startswith("UP"):
-        return "healthy"  # "UP 1/3" is still serving while its checks start failing
+    if status.startswith("DOWN "):
+        return "initial"  # "DOWN 1/2": checks passing, not yet `rise` of them
+    if status.startswith("UP") or status == "no check":
+        return "healthy"  # "UP 1/3" still serves while its checks start failing
     return "unhealthy"
 
 
