@@ -500,6 +500,29 @@ ACTIONS = {"listener": ("default_target_group", "forward", "redirect", "fixed_re
 # The conditions a rule must have at least one of.
 CONDITIONS = ("path_patterns", "host_headers", "http_request_methods", "source_ips",
               "http_headers", "query_strings")
+def endpoint_url(bind_address: str, port: int) -> str:
+    """The URL the host reaches a load balancer listener at (a wildcard bind on loopback)."""
+    ip = ipaddress.ip_address(bind_address)
+    if ip.is_unspecified:
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{ip}]:{port}" if ip.version == 6 else f"http://{ip}:{port}"
+
+
+def _lb_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
+    """A load balancer's `endpoints`, known at plan time from `bind_address` and the
+    listener ports (so an output of them, and a port change, show in the plan)."""
+    bind, listeners = attrs.get("bind_address"), attrs.get("listener")
+    if not isinstance(bind, str) or not isinstance(listeners, list):
+        return {}
+    ports = [x.get("port") if isinstance(x, dict) else None for x in listeners]
+    if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in ports):
+        return {}
+    try:
+        return {"endpoints": [endpoint_url(bind, int(p)) for p in ports]}
+    except ValueError:
+        return {}  # not an IP address: validation reports it
+
+
 FG_LOAD_BALANCER = ResourceSchema(
     "fg_load_balancer",
     "An application load balancer: a real proxy (HAProxy) in a container on the cluster "
@@ -526,6 +549,7 @@ FG_LOAD_BALANCER = ResourceSchema(
                            "Default action: forward to the target group with this `id`."),
                     ), blocks=(_FORWARD, _REDIRECT, _FIXED, _RULE)),
     )),
+    plan_time=_lb_plan_time,
 )
 
 def _service_needs_repair(attrs: dict[str, Any]) -> str | None:

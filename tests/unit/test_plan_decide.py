@@ -130,3 +130,19 @@ def test_registry_port_change_replaces() -> None:
                                  "id": "r", "endpoint": "127.0.0.1:5000", "volume": "v"})
     d = decide(prior, {"port": 5001, "bind_address": "127.0.0.1", "image": None}, REG, None)
     assert d.action is Action.DELETE_THEN_CREATE and d.replace_paths == [["port"]]
+
+
+def test_load_balancer_endpoints_are_known_at_plan_time() -> None:
+    lb_schema = SCHEMAS["fg_load_balancer"]
+    cfg = {"name": None, "cluster": "c1", "bind_address": "0.0.0.0", "image": None,
+           "listener": [{"port": 8080}, {"port": 9090}]}
+    d = decide(None, cfg, lb_schema, Lifecycle())
+    assert d.planned["endpoints"] == ["http://127.0.0.1:8080", "http://127.0.0.1:9090"]
+    assert d.planned["id"] is UNKNOWN
+    prior = InstanceState(None, {**d.planned, "id": "lb", "dns_name": "lb"})
+    moved = decide(prior, {**cfg, "listener": [{"port": 8081}, {"port": 9090}]}, lb_schema,
+                   Lifecycle())
+    assert moved.action is Action.UPDATE
+    assert moved.planned["endpoints"] == ["http://127.0.0.1:8081", "http://127.0.0.1:9090"]
+    unknown = decide(None, {**cfg, "listener": [{"port": UNKNOWN}]}, lb_schema, Lifecycle())
+    assert unknown.planned["endpoints"] is UNKNOWN

@@ -32,6 +32,7 @@ from typing import Any
 from docker.errors import APIError, ImageNotFound, NotFound
 
 from fgform.addresses import Address, AddressError, parse_address
+from fgform.config.schema import endpoint_url
 from fgform.errors import FgformError
 from fgform.fleet.context_hash import context_sha256
 from fgform.fleet.docker import labels as L
@@ -63,14 +64,6 @@ def object_name(ctx: FleetContext, addr: Address) -> str:
     rest = str(addr).replace(f"{addr.type}.", "", 1)
     slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", rest).strip("-.") or "lb"
     return f"fgform-lb-{ctx.lineage[:8]}-{slug}"
-
-
-def endpoint_url(bind_address: str, port: int) -> str:
-    """The URL the host reaches a listener at (a wildcard bind on loopback)."""
-    ip = ipaddress.ip_address(bind_address)
-    if ip.is_unspecified:
-        return f"http://127.0.0.1:{port}"
-    return f"http://[{ip}]:{port}" if ip.version == 6 else f"http://{ip}:{port}"
 
 
 def listener_ports(attrs: dict[str, Any]) -> list[int]:
