@@ -499,6 +499,18 @@ def test_a_target_removed_from_the_proxy_is_drift(svc_fleet: Fleet) -> None:
     assert "No changes." in svc_fleet.ok(
         "plan", "-detailed-exitcode", "-var", "replicas=2").out
 
+    # The proxy container removed by hand: the plan makes it again and re-registers the
+    # service's targets; afterwards both tasks answer at the same URL.
+    c.remove(force=True)
+    res = svc_fleet.run("plan", "-detailed-exitcode", "-var", "replicas=2")
+    assert res.code == 2, str(res)
+    assert "fg_load_balancer.front will be created" in res.out, str(res)
+    assert "fg_service.web will be updated in-place" in res.out, str(res)
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
+    assert wait_for(lambda: set(answers(port, 10, strict=False)) == task_hosts(svc_fleet))
+    assert "No changes." in svc_fleet.ok(
+        "plan", "-detailed-exitcode", "-var", "replicas=2").out
+
 
 def _task_container(fleet: Fleet, hostname: str) -> docker.models.containers.Container:
     for c in fleet.containers(service="web"):
