@@ -271,7 +271,11 @@ def live_targets(ctx: FleetContext, attrs: dict[str, Any]) -> list[dict[str, Any
             continue
         if tg_id not in cache:
             proxy = _proxy_of(ctx, tg_id)
-            cache[tg_id] = None if proxy is None else servers(proxy[0], backend_name(tg_id))
+            try:
+                cache[tg_id] = None if proxy is None else servers(proxy[0],
+                                                                  backend_name(tg_id))
+            except (FgformError, APIError):
+                cache[tg_id] = None  # a proxy that does not answer holds no target
         srv = (cache[tg_id] or {}).get(server_name(t["id"]))
         if srv is not None and (srv["address"], srv["port"]) == (t["address"], t["port"]):
             out.append(t)
