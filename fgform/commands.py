@@ -255,6 +255,14 @@ def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, paralle
         from fgform.state.commands import outputs
 
         env.out("\nOutputs:\n\n" + outputs(outcome.state))
+    if not destroying and not as_json:
+        endpoints = [(str(a), url) for a, inst in outcome.state.sorted_instances()
+                     if a.type == "fg_load_balancer" and inst is not None and inst.attributes
+                     for url in inst.attributes.get("endpoints") or []]
+        if endpoints:
+            width = max(len(a) for a, _ in endpoints)
+            env.out("\nEndpoints:\n\n" + "\n".join(f"{a.ljust(width)} = {url}"
+                                                   for a, url in endpoints))
 
 
 @cli.command()
@@ -629,15 +637,58 @@ def _uptime(seconds: float | None) -> str:
 @opt("state", "state_path", metavar="PATH")
 @pass_env
 def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> None:
-    """The interleaved logs of a service's tasks, each line prefixed with its task."""
+    """The interleaved logs of a service's tasks, each line prefixed with its task; for a
+    load balancer (its address or name), its access log."""
     from fgform.fleet.docker.inspect import stream_logs
+    from fgform.fleet.docker.lb_status import proxy_logs
 
-    _st, ctx = _fleet(env, state_path)
+    st, ctx = _fleet(env, state_path)
+    balancer = _find(st, "fg_load_balancer", lambda a, attrs: service in (
+        a, attrs.get("name"), attrs.get("id"), a.split(".", 1)[1]))
     try:
-        for line in stream_logs(ctx, service, follow=follow, tail=tail):
+        lines = proxy_logs(str(balancer[1]["id"]), follow=follow, tail=tail) if balancer else \
+            stream_logs(ctx, service, follow=follow, tail=tail)
+        for line in lines:
             env.out(line)
     except KeyboardInterrupt:
         return
+
+
+@cli.group()
+def lb() -> None:
+    """Load balancers: what their proxies see."""
+
+
+@lb.command("status")
+@click.argument("name", required=False)
+@opt("json", "as_json", is_flag=True)
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None:
+    """Each target group's targets with their health, state, connections, requests served
+    and 5xx responses, from the proxy's runtime API. NAME: an address or name."""
+    from fgform.fleet.docker.lb_status import format_status, lb_status
+
+    st, _ctx = _fleet(env, state_path)
+    lbs, services = [], []
+    for addr in st.addresses():
+        inst = st.get(addr)
+        if inst is None or inst.attributes is None:
+            continue
+        if addr.type == "fg_service":
+            services.append(inst.attributes)
+        elif addr.type == "fg_load_balancer" and (name is None or name in (
+                str(addr), str(addr).split(".", 1)[1], inst.attributes.get("name"),
+                inst.attributes.get("id"))):
+            lbs.append((str(addr), inst.attributes))
+    if not lbs:
+        raise FgformError(f"no load balancer named {name!r} in the state" if name else
+                          "no load balancer in the state")
+    statuses = lb_status(lbs, services)
+    if as_json:
+        env.out(json.dumps([s.to_json() for s in statuses], indent=2))
+    else:
+        env.out(format_status(statuses))
 
 
 @cli.command()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, apply examples/hello from nothing to a serving service, show it
-# answering, then destroy it. Pass --keep to leave it running.
+# The main job: set up, apply examples/hello from nothing to a serving service behind its
+# load balancer, show answers from more than one task at the load balancer's URL, then
+# destroy it. Pass --keep to leave it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,10 +11,14 @@ fgform -chdir=$dir apply -auto-approve
 echo
 fgform -chdir=$dir tasks
 echo
-for url in $(fgform -chdir=$dir output -json task_addresses | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do
-  echo "\$ curl -s ${url}cgi-bin/info"
-  curl -fsS --max-time 5 "${url}cgi-bin/info"
+# Through the load balancer: each request goes to one of the healthy tasks.
+url=$(fgform -chdir=$dir output -raw url)
+for i in 1 2 3 4; do
+  echo "\$ curl -s $url/cgi-bin/info"
+  curl -fsS --max-time 5 "$url/cgi-bin/info"
 done
+echo
+fgform -chdir=$dir lb status
 if [ "$keep" != "--keep" ]; then
   echo
   fgform -chdir=$dir destroy -auto-approve

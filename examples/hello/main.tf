@@ -1,5 +1,5 @@
-# The smallest fgform fleet: one image, built and pushed to fgform's own registry,
-# run as a service of two tasks on a cluster.
+# The smallest fgform fleet: one image, built and pushed to fgform's own registry, run as a
+# service of two tasks on a cluster, behind a load balancer that ends the apply with its URL.
 
 variable "replicas" {
   type        = number
@@ -59,11 +59,40 @@ resource "fg_cluster" "main" {
   }
 }
 
+resource "fg_target_group" "web" {
+  port = 8080
+
+  health_check {
+    path     = "/health"
+    interval = 2
+  }
+}
+
+resource "fg_load_balancer" "front" {
+  cluster = fg_cluster.main.id
+
+  listener {
+    port                 = 8080
+    default_target_group = fg_target_group.web.id
+  }
+}
+
 resource "fg_service" "web" {
   name            = "web"
   cluster         = fg_cluster.main.id
   task_definition = fg_task_definition.web.arn
   desired_count   = var.replicas
+
+  load_balancer {
+    target_group   = fg_target_group.web.id
+    container_name = "web"
+    container_port = 8080
+  }
+}
+
+output "url" {
+  description = "The load balancer: each request goes to one of the healthy tasks."
+  value       = fg_load_balancer.front.endpoints[0]
 }
 
 output "task_definition" {

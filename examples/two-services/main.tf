@@ -1,5 +1,5 @@
 # Two services behind one load balancer that routes by path: /api/* to the api service,
-# everything else to the web service.
+# everything else to the web service; /docs redirects to /api/, and /healthz answers itself.
 
 resource "fg_registry" "main" {
   port = 5001
@@ -49,6 +49,27 @@ resource "fg_load_balancer" "front" {
       priority      = 10
       path_patterns = [module.api.path_pattern]
       target_group  = module.api.target_group_id
+    }
+
+    rule {
+      priority      = 20
+      path_patterns = ["/docs", "/docs/*"]
+      redirect {
+        path        = "/api/"
+        query       = ""
+        status_code = "HTTP_302"
+      }
+    }
+
+    rule {
+      priority             = 30
+      path_patterns        = ["/healthz"]
+      http_request_methods = ["GET", "HEAD"]
+      fixed_response {
+        status_code  = 200
+        content_type = "application/json"
+        body         = "{\"status\": \"ok\"}"
+      }
     }
   }
 }

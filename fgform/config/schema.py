@@ -283,56 +283,246 @@ FG_CLUSTER = ResourceSchema(
     create_before_destroy_conflict="would use the same Docker network name as the old one",
 )
 
+# -- load balancer checks ----------------------------------------------------------------------
+# Characters a value that ends up in the proxy's configuration may not hold: control
+# characters cannot be written in it (the rendering escapes everything else).
+def check_printable(value: Any) -> str | None:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, str) and any(ord(c) < 32 or ord(c) == 127 for c in v):
+            return f"{v!r} holds a control character (a newline, a tab...)"
+    return None
+
+
+def check_matcher(value: Any) -> str | None:
+    """ALB's `matcher`: one code, a range "200-299" or a list "200,204" of codes 200-499."""
+    text = str(value)
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        bounds = [lo, hi] if hi else [lo]
+        if not all(b.isdigit() and 200 <= int(b) <= 499 for b in bounds) or \
+                hi and int(lo) > int(hi):
+            return (f"{text!r} is not a status code matcher: codes 200-499, as one code "
+                    '("200"), a range ("200-299") or a list ("200,204")')
+    return None
+
+
+def check_health_port(value: Any) -> str | None:
+    if str(value) == "traffic-port" or str(value).isdigit() and 1 <= int(str(value)) <= 65535:
+        return None
+    return f'{value!r} is not "traffic-port" or a TCP port (1-65535)'
+
+
+def check_source_ips(value: Any) -> str | None:
+    for v in value if isinstance(value, list) else []:
+        try:
+            ipaddress.ip_network(str(v), strict=False)
+        except ValueError:
+            return f"{v!r} is not a CIDR block (like 10.0.0.0/8 or 192.0.2.7/32)"
+        if "/" not in str(v):
+            return f"{v!r} has no prefix length: write {v}/32 for one address"
+    return None
+
+
+# Header names as written in the proxy's configuration unquoted: a subset of HTTP's token
+# characters (the others, such as # or ', would need quoting there and are rare in names).
+_HEADER_CHARS = frozenset("-_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_header_name(value: Any) -> str | None:
+    if isinstance(value, str) and value and all(c in _HEADER_CHARS for c in value) and \
+            len(value) <= 40:
+        return None
+    return f"{value!r} is not a header name fgform supports (letters, digits, - and _)"
+
+
+def check_methods(value: Any) -> str | None:
+    for v in value if isinstance(value, list) else []:
+        if not (isinstance(v, str) and v and len(v) <= 40 and
+                all(c.isascii() and (c.isupper() or c in "-_") for c in v)):
+            return f"{v!r} is not an HTTP method (upper-case letters, - and _)"
+    return None
+
+
+def _condition_list(name: str, desc: str, check: Callable[[Any], str | None] | None = None,
+                    doc: str = "") -> AttrSchema:
+    return _a(name, "list(string)", desc, default=[], check=check or check_printable,
+              check_doc=doc or "no control characters")
+
+
 # -- fg_target_group -------------------------------------------------------------------------
 FG_TARGET_GROUP = ResourceSchema(
     "fg_target_group",
-    "Where a load balancer sends traffic, and how it checks the targets' health.",
+    "Where a load balancer sends traffic (a backend of its proxy), and how it checks the "
+    "targets' health. ALB's defaults, except where a faster local default is named.",
     BlockSchema("fg_target_group", attributes=(
         _a("name", "string", "Name; the resource name when unset."),
         _a("port", "number", "Default target port.", default=80, check=check_port,
            check_doc="1-65535"),
         _a("protocol", "string", "Protocol.", default="HTTP", enum=("HTTP",)),
-        _a("deregistration_delay", "number", "Seconds of draining.", default=5, min=0,
-           max=3600),
+        _a("deregistration_delay", "number", "Seconds a deregistered target keeps its "
+           "in-flight requests (draining) before its task is stopped. ALB's default is 300; "
+           "fgform's local default is 5.", default=5, min=0, max=3600),
+        _a("load_balancing_algorithm_type", "string", "round_robin, or "
+           "least_outstanding_requests (HAProxy's leastconn).", default="round_robin",
+           enum=("round_robin", "least_outstanding_requests")),
+        _a("slow_start", "number", "Seconds a new target takes to ramp up to its full share "
+           "(0: off).", default=0, min=0, max=900),
         ID,
     ), blocks=(
-        BlockSchema("health_check", "HTTP health check of each target.", max_items=1,
+        BlockSchema("health_check", "HTTP health check of each target (HAProxy's "
+                    "`option httpchk`, `inter`, `fall`, `rise`).", max_items=1,
                     attributes=(
-                        _a("path", "string", "Request path.", default="/"),
-                        _a("interval", "number", "Seconds between checks.", default=5, min=1,
-                           max=300),
-                        _a("timeout", "number", "Seconds before a check fails.", default=2,
+                        _a("path", "string", "Request path.", default="/",
+                           check=check_printable, check_doc="no control characters"),
+                        _a("port", "string", "\"traffic-port\" (the target's port) or a "
+                           "port number.", default="traffic-port", check=check_health_port,
+                           check_doc="\"traffic-port\" or 1-65535"),
+                        _a("interval", "number", "Seconds between checks. ALB's default is "
+                           "30; fgform's local default is 5.", default=5, min=1, max=300),
+                        _a("timeout", "number", "Seconds before a check fails. ALB's "
+                           "default is 5; fgform's local default is 2.", default=2,
                            min=1, max=120),
-                        _a("healthy_threshold", "number", "Passes before healthy.", default=2,
+                        _a("healthy_threshold", "number", "Passes before healthy. ALB's "
+                           "default is 5; fgform's local default is 2.", default=2,
                            min=1, max=10),
-                        _a("unhealthy_threshold", "number", "Failures before unhealthy.",
-                           default=2, min=1, max=10),
-                        _a("matcher", "string", "Expected status codes, e.g. 200 or 200-399.",
-                           default="200-399"),
+                        _a("unhealthy_threshold", "number", "Failures before unhealthy "
+                           "(ALB's default).", default=2, min=1, max=10),
+                        _a("matcher", "string", "Expected status codes: \"200\", "
+                           "\"200-299\" or \"200,204\". ALB's default is \"200\"; "
+                           "fgform's is \"200-399\".", default="200-399",
+                           check=check_matcher, check_doc="codes 200-499"),
+                    )),
+        BlockSchema("stickiness", "Sends a client back to the same target (a cookie the "
+                    "proxy sets).", max_items=1, attributes=(
+                        _a("type", "string", "lb_cookie.", default="lb_cookie",
+                           enum=("lb_cookie",)),
+                        _a("enabled", "bool", "Whether stickiness is on.", default=True),
+                        _a("cookie_duration", "number", "Seconds the cookie lasts.",
+                           default=86400, min=1, max=604800),
                     )),
     )),
 )
 
 # -- fg_load_balancer ------------------------------------------------------------------------
-_RULE = BlockSchema(
-    "rule", "Routes matching requests to a target group.", key="priority",
-    attributes=(
-        _a("priority", "number", "Lower is evaluated first.", required=True, optional=False,
-           min=1, max=50000),
-        _a("path_patterns", "list(string)", "Path patterns, * as wildcard.", default=[]),
-        _a("host_headers", "list(string)", "Host names.", default=[]),
-        _a("target_group", "string", "The `id` of the target group.", required=True,
-           optional=False),
-    ),
-)
 _FIXED = BlockSchema(
     "fixed_response", "Answer directly instead of forwarding.", max_items=1,
     attributes=(
-        _a("status_code", "number", "HTTP status.", default=404, min=200, max=599),
-        _a("body", "string", "Response body.", default=""),
-        _a("content_type", "string", "Content-Type.", default="text/plain"),
+        _a("status_code", "number", "HTTP status (2XX, 4XX or 5XX).", default=404, min=200,
+           max=599, check=lambda v: f"{v} is a redirect status: use a redirect block"
+           if 300 <= v < 400 else None, check_doc="not 3XX"),
+        _a("body", "string", "Response body (at most 1024 characters).", default="",
+           check=lambda v: "longer than 1024 characters" if len(str(v)) > 1024 else None,
+           check_doc="at most 1024 characters"),
+        _a("content_type", "string", "Content-Type.", default="text/plain",
+           enum=("text/plain", "text/css", "text/html", "application/javascript",
+                 "application/json")),
     ),
 )
+_REDIRECT = BlockSchema(
+    "redirect", "Answer with a redirect. Each part may use #{protocol}, #{host}, #{port}, "
+    "#{path} (without its leading /) and #{query}, the request's own.", max_items=1,
+    attributes=(
+        _a("protocol", "string", "HTTP, HTTPS or #{protocol}.", default="#{protocol}",
+           enum=("HTTP", "HTTPS", "#{protocol}")),
+        _a("host", "string", "Host name.", default="#{host}", check=check_printable,
+           check_doc="no control characters"),
+        _a("port", "string", "Port.", default="#{port}", check=check_printable,
+           check_doc="no control characters"),
+        _a("path", "string", "Path, starting with /.", default="/#{path}",
+           check=lambda v: None if str(v).startswith("/") else f"{v!r} does not start with /",
+           check_doc="starts with /"),
+        _a("query", "string", "Query string, without the leading ?.", default="#{query}",
+           check=check_printable, check_doc="no control characters"),
+        _a("status_code", "string", "HTTP_301 (permanent) or HTTP_302 (found).",
+           required=True, optional=False, enum=("HTTP_301", "HTTP_302")),
+    ),
+)
+_FORWARD = BlockSchema(
+    "forward", "Weighted forward: splits requests between target groups by weight (blue/green, "
+    "canaries).", max_items=1,
+    blocks=(
+        BlockSchema("target_group", "One target group and its share.", min_items=1,
+                    max_items=5, attributes=(
+                        _a("id", "string", "The `id` of the target group.", required=True,
+                           optional=False),
+                        _a("weight", "number", "Share of requests, relative to the others.",
+                           default=1, min=0, max=999, check=check_whole,
+                           check_doc="a whole number"),
+                    )),
+        BlockSchema("stickiness", "Keeps a client on the target group it was sent to.",
+                    max_items=1, attributes=(
+                        _a("enabled", "bool", "Whether it is on.", default=False),
+                        _a("duration", "number", "Seconds.", default=3600, min=1,
+                           max=604800),
+                    )),
+    ),
+)
+_HTTP_HEADER = BlockSchema(
+    "http_headers", "Matches a request header's value (wildcards, case-insensitive).",
+    attributes=(
+        _a("name", "string", "Header name.", required=True, optional=False,
+           check=check_header_name, check_doc="an HTTP header name"),
+        _condition_list("values", "Values; any one matches."),
+    ),
+)
+_QUERY_STRING = BlockSchema(
+    "query_strings", "Matches a query string parameter (wildcards, case-insensitive); "
+    "several blocks: any one matches.",
+    attributes=(
+        _a("key", "string", "Parameter name; any parameter when unset.",
+           check=check_printable, check_doc="no control characters"),
+        _a("value", "string", "Parameter value.", required=True, optional=False,
+           check=check_printable, check_doc="no control characters"),
+    ),
+)
+_RULE = BlockSchema(
+    "rule", "Routes matching requests: its conditions are ANDed across kinds, ORed within "
+    "one; exactly one action.", key="priority",
+    attributes=(
+        _a("priority", "number", "Lower is evaluated first; unique within a listener.",
+           required=True, optional=False, min=1, max=50000, check=check_whole,
+           check_doc="a whole number"),
+        _condition_list("path_patterns", "Path patterns, case-sensitive; * matches any "
+                        "characters, ? one."),
+        _condition_list("host_headers", "Host names, case-insensitive; * and ? wildcards."),
+        _condition_list("http_request_methods", "Methods (GET, POST...), case-sensitive.",
+                        check_methods, "upper-case HTTP methods"),
+        _condition_list("source_ips", "Client address CIDR blocks.", check_source_ips,
+                        "CIDR blocks"),
+        _a("target_group", "string", "Forward to the target group with this `id`."),
+    ),
+    blocks=(_HTTP_HEADER, _QUERY_STRING, _FORWARD, _REDIRECT, _FIXED),
+)
+# Each rule and listener has exactly one action: one of these (validate checks it).
+ACTIONS = {"listener": ("default_target_group", "forward", "redirect", "fixed_response"),
+           "rule": ("target_group", "forward", "redirect", "fixed_response")}
+# The conditions a rule must have at least one of.
+CONDITIONS = ("path_patterns", "host_headers", "http_request_methods", "source_ips",
+              "http_headers", "query_strings")
+def endpoint_url(bind_address: str, port: int) -> str:
+    """The URL the host reaches a load balancer listener at (a wildcard bind on loopback)."""
+    ip = ipaddress.ip_address(bind_address)
+    if ip.is_unspecified:
+        return f"http://127.0.0.1:{port}"
+    return f"http://[{ip}]:{port}" if ip.version == 6 else f"http://{ip}:{port}"
+
+
+def _lb_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
+    """A load balancer's `endpoints`, known at plan time from `bind_address` and the
+    listener ports (so an output of them, and a port change, show in the plan)."""
+    bind, listeners = attrs.get("bind_address"), attrs.get("listener")
+    if not isinstance(bind, str) or not isinstance(listeners, list):
+        return {}
+    ports = [x.get("port") if isinstance(x, dict) else None for x in listeners]
+    if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in ports):
+        return {}
+    try:
+        return {"endpoints": [endpoint_url(bind, int(p)) for p in ports]}
+    except ValueError:
+        return {}  # not an IP address: validation reports it
+
+
 FG_LOAD_BALANCER = ResourceSchema(
     "fg_load_balancer",
     "An application load balancer: a real proxy (HAProxy) in a container on the cluster "
@@ -343,26 +533,41 @@ FG_LOAD_BALANCER = ResourceSchema(
            force_new=True),
         _a("bind_address", "string", "Host address listeners are published on.",
            default="127.0.0.1", force_new=True, check=check_ip, check_doc="an IP address"),
+        _a("image", "string", "Proxy image; built from debian:bookworm-slim (Debian's "
+           "haproxy) when unset.", force_new=True),
         ID,
         _computed("dns_name", "string", "Host name of the load balancer."),
         _computed("endpoints", "list(string)", "One URL per listener."),
     ), blocks=(
-        BlockSchema("listener", "A port the load balancer listens on.", min_items=1,
-                    key="port", attributes=(
+        BlockSchema("listener", "A port the load balancer listens on. Its default action "
+                    "(a 404 fixed response when none is given) answers what no rule "
+                    "matches.", min_items=1, key="port", attributes=(
                         _a("port", "number", "Host port.", required=True, optional=False,
                            check=check_port, check_doc="1-65535"),
+                        _a("protocol", "string", "Protocol.", default="HTTP", enum=("HTTP",)),
                         _a("default_target_group", "string",
-                           "The `id` of the target group for unmatched requests."),
-                    ), blocks=(_FIXED, _RULE)),
+                           "Default action: forward to the target group with this `id`."),
+                    ), blocks=(_FORWARD, _REDIRECT, _FIXED, _RULE)),
     )),
+    plan_time=_lb_plan_time,
 )
 
 def _service_needs_repair(attrs: dict[str, Any]) -> str | None:
     """A service whose refreshed running_count is below or above desired_count (a task
-    removed by hand) must be updated to restore the count."""
+    removed by hand), or whose running task is missing from a target group's proxy, must be
+    updated to restore it."""
     running, desired = attrs.get("running_count"), attrs.get("desired_count")
     if isinstance(running, int) and isinstance(desired, int) and running != desired:
         return f"running_count is {running} but desired_count is {desired}"
+    targets = attrs.get("targets")
+    if isinstance(targets, list):
+        have = {(t.get("target_group"), t.get("id")) for t in targets if isinstance(t, dict)}
+        for lb in attrs.get("load_balancer") or []:
+            for task in attrs.get("tasks") or []:
+                if isinstance(lb, dict) and isinstance(task, dict) and task.get("address") \
+                        and (lb.get("target_group"), task.get("id")) not in have:
+                    return (f"task {task.get('id')} is not registered in target group "
+                            f"{lb.get('target_group')}")
     return None
 
 
@@ -388,6 +593,9 @@ FG_SERVICE = ResourceSchema(
         ID,
         _computed("running_count", "number", "Tasks running."),
         _computed("tasks", "list(any)", "The running tasks: id, instance, address, revision."),
+        _computed("targets", "list(any)", "Each task in each `load_balancer` target group: "
+                  "target_group, id, address, port. A target missing from its load "
+                  "balancer is drift that the plan repairs."),
     ), blocks=(
         BlockSchema("load_balancer", "Registers each task with a target group.",
                     key="target_group", attributes=(
@@ -415,7 +623,7 @@ FG_SERVICE = ResourceSchema(
         )),
     )),
     # A deployment replaces or adds tasks: which tasks run is only known after apply.
-    recomputed_on_update=("running_count", "tasks"),
+    recomputed_on_update=("running_count", "tasks", "targets"),
     needs_repair=_service_needs_repair,
     create_before_destroy_supported=False,
     create_before_destroy_conflict="would adopt the old object's tasks (found by the "

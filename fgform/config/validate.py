@@ -27,7 +27,7 @@ from fgform.config.ast import Reference
 from fgform.config.decode import check_structure, configurable
 from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
-from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
+from fgform.config.schema import ACTIONS, CONDITIONS, REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.config.variables import check_declaration, resolve_variables
 from fgform.errors import Diagnostic, Severity, SourceRange, redact
 from fgform.fleet.context_hash import resolve_context
@@ -41,6 +41,10 @@ NESTED_REFERENCE_ATTRIBUTES: dict[tuple[str, tuple[str, ...], str], tuple[str, s
     ("fg_service", ("load_balancer",), "target_group"): ("fg_target_group", "id"),
     ("fg_load_balancer", ("listener",), "default_target_group"): ("fg_target_group", "id"),
     ("fg_load_balancer", ("listener", "rule"), "target_group"): ("fg_target_group", "id"),
+    ("fg_load_balancer", ("listener", "forward", "target_group"), "id"):
+        ("fg_target_group", "id"),
+    ("fg_load_balancer", ("listener", "rule", "forward", "target_group"), "id"):
+        ("fg_target_group", "id"),
 }
 
 
@@ -88,6 +92,8 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
             diags.extend(check_ignore_changes(res))
     diags.extend(check_load_balancers(result.configs, result.resources))
     diags.extend(check_host_ports(result.configs, result.resources))
+    diags.extend(check_listener_rules(result.configs, result.resources))
+    diags.extend(check_target_group_owners(result.graph.configs))
     diags.extend(check_image_contexts(result.configs, result.resources,
                                       cwd or str(config.module.dir)))
     # Conversion and lookup errors quote the offending value; a sensitive one must not reach
@@ -349,6 +355,114 @@ def check_host_ports(configs: dict[Address, dict[str, Any]],
                 f"{addr} listens on {bind}:{int(port)}, but {other} already listens on "
                 f"{clash[0]}:{int(port)} (at {clash[3]}). Two listeners cannot share a host "
                 "port: give one of them another port.", where))
+    return diags
+
+
+# -- load balancer listeners and rules ------------------------------------------------------
+def _nth(blocks: list[Block], i: int) -> Block | None:
+    """The i-th block of a kind, when the values line up with the written blocks (they do
+    unless a `dynamic` block made them)."""
+    return blocks[i] if i < len(blocks) else None
+
+
+def _where(block: Block | None, attr: str, fallback: SourceRange) -> SourceRange:
+    if block is None:
+        return fallback
+    a = block.body.attributes.get(attr)
+    return a.range if a is not None else block.range
+
+
+def _present(value: Any) -> bool:
+    """Whether an action or condition is set: a non-empty value or block."""
+    return value is not None and value != [] and value != ""
+
+
+def check_listener_rules(configs: dict[Address, dict[str, Any]],
+                         resources: dict[Address, Resource]) -> list[Diagnostic]:
+    """What an ALB refuses in a listener: more than one default action; a rule with no
+    condition, with no action or several, or with the priority of another rule of the same
+    listener."""
+    diags: list[Diagnostic] = []
+    for addr, cfg in configs.items():
+        if addr.type != "fg_load_balancer":
+            continue
+        res = resources[addr]
+        lblocks = res.body.blocks_of("listener")
+        for i, listener in enumerate(unmark(cfg.get("listener"))[0] or []):
+            if not isinstance(listener, dict):
+                continue
+            lblock = _nth(lblocks, i)
+            lwhere = lblock.range if lblock is not None else res.range
+            actions = [a for a in ACTIONS["listener"] if _present(listener.get(a))]
+            if len(actions) > 1:
+                diags.append(Diagnostic.error(
+                    "Conflicting default actions",
+                    f"A listener of {addr} has {len(actions)} default actions "
+                    f"({', '.join(actions)}): a listener answers what no rule matches in "
+                    "exactly one way.", lwhere, "Keep one of them."))
+            rblocks = lblock.body.blocks_of("rule") if lblock is not None else []
+            seen: dict[Any, SourceRange] = {}
+            for j, rule in enumerate(listener.get("rule") or []):
+                rblock = _nth(rblocks, j)
+                rwhere = rblock.range if rblock is not None else lwhere
+                priority, _ = unmark(rule.get("priority"))
+                if not any(_present(rule.get(c)) for c in CONDITIONS):
+                    diags.append(Diagnostic.error(
+                        "Rule without a condition",
+                        f"Rule {priority} of {addr} has no condition, so it would match every "
+                        "request. Give it at least one of: " + ", ".join(CONDITIONS) + ".",
+                        rwhere, "For what no rule matches, use the listener's default action."))
+                acts = [a for a in ACTIONS["rule"] if _present(rule.get(a))]
+                if len(acts) != 1:
+                    diags.append(Diagnostic.error(
+                        "Rule without an action" if not acts else "Conflicting rule actions",
+                        f"Rule {priority} of {addr} has "
+                        + ("no action" if not acts else
+                           f"{len(acts)} actions ({', '.join(acts)})")
+                        + ": a rule has exactly one of target_group, forward, redirect and "
+                          "fixed_response.", rwhere))
+                if not isinstance(priority, int | float) or isinstance(priority, bool):
+                    continue
+                pwhere = _where(rblock, "priority", rwhere)
+                if priority in seen:
+                    diags.append(Diagnostic.error(
+                        "Duplicate rule priority",
+                        f"Two rules of the same listener of {addr} have priority "
+                        f"{int(priority)} (the other at {seen[priority]}): rules are "
+                        "evaluated by priority, so each needs its own.", pwhere))
+                else:
+                    seen[priority] = pwhere
+    return diags
+
+
+def check_target_group_owners(module_configs: Mapping[tuple[str, ...], Config]
+                              ) -> list[Diagnostic]:
+    """A target group belongs to at most one load balancer: each proxy keeps its own view of
+    the targets' health and draining, which two proxies would contradict."""
+    diags: list[Diagnostic] = []
+    for cfg in module_configs.values():
+        owner: dict[str, tuple[str, SourceRange]] = {}
+        for res in cfg.module.resources.values():
+            if res.type != "fg_load_balancer":
+                continue
+            for (rtype, path, attr_name), _t in NESTED_REFERENCE_ATTRIBUTES.items():
+                if rtype != res.type:
+                    continue
+                for block in _blocks_at(res.body.blocks, path):
+                    attr = block.body.attributes.get(attr_name)
+                    ref = direct_reference(attr.expr) if attr is not None else None
+                    if ref is None or ref.parts[0] != "fg_target_group" or len(ref.parts) < 2:
+                        continue
+                    tg = f"fg_target_group.{ref.parts[1]}"
+                    lb = f"{res.type}.{res.name}"
+                    if tg not in owner:
+                        owner[tg] = (lb, attr.range)
+                    elif owner[tg][0] != lb:
+                        diags.append(Diagnostic.error(
+                            "Target group on two load balancers",
+                            f"{tg} is used by {owner[tg][0]} (at {owner[tg][1]}) and by {lb}: "
+                            "a target group belongs to at most one load balancer.",
+                            attr.range, "Give each load balancer its own target group."))
     return diags
 
 

@@ -99,7 +99,20 @@ def test_needs_repair_plans_an_update() -> None:
     d = decide(svc_state(running_count=1), svc(), SVC, Lifecycle())
     assert d.action is Action.UPDATE
     assert d.repair == "running_count is 1 but desired_count is 2"
-    assert [x.path for x in d.diffs] == [("running_count",), ("tasks",)]
+    assert [x.path for x in d.diffs] == [("running_count",), ("targets",), ("tasks",)]
+
+
+def test_a_target_missing_from_its_load_balancer_plans_a_repair() -> None:
+    lb = [{"target_group": "tg-web", "container_name": "web", "container_port": 8080}]
+    tasks = [{"id": "t1", "address": "10.0.0.2"}, {"id": "t2", "address": "10.0.0.3"}]
+    registered = [{"target_group": "tg-web", "id": "t1", "address": "10.0.0.2", "port": 8080},
+                  {"target_group": "tg-web", "id": "t2", "address": "10.0.0.3", "port": 8080}]
+    ok = svc_state(load_balancer=lb, tasks=tasks, targets=registered)
+    assert decide(ok, svc(load_balancer=lb), SVC, Lifecycle()).action is Action.NOOP
+    d = decide(svc_state(load_balancer=lb, tasks=tasks, targets=registered[:1]),
+               svc(load_balancer=lb), SVC, Lifecycle())
+    assert d.action is Action.UPDATE
+    assert d.repair == "task t2 is not registered in target group tg-web"
 
 
 def test_task_definition_update_gets_new_revision() -> None:
@@ -117,3 +130,19 @@ def test_registry_port_change_replaces() -> None:
                                  "id": "r", "endpoint": "127.0.0.1:5000", "volume": "v"})
     d = decide(prior, {"port": 5001, "bind_address": "127.0.0.1", "image": None}, REG, None)
     assert d.action is Action.DELETE_THEN_CREATE and d.replace_paths == [["port"]]
+
+
+def test_load_balancer_endpoints_are_known_at_plan_time() -> None:
+    lb_schema = SCHEMAS["fg_load_balancer"]
+    cfg = {"name": None, "cluster": "c1", "bind_address": "0.0.0.0", "image": None,
+           "listener": [{"port": 8080}, {"port": 9090}]}
+    d = decide(None, cfg, lb_schema, Lifecycle())
+    assert d.planned["endpoints"] == ["http://127.0.0.1:8080", "http://127.0.0.1:9090"]
+    assert d.planned["id"] is UNKNOWN
+    prior = InstanceState(None, {**d.planned, "id": "lb", "dns_name": "lb"})
+    moved = decide(prior, {**cfg, "listener": [{"port": 8081}, {"port": 9090}]}, lb_schema,
+                   Lifecycle())
+    assert moved.action is Action.UPDATE
+    assert moved.planned["endpoints"] == ["http://127.0.0.1:8081", "http://127.0.0.1:9090"]
+    unknown = decide(None, {**cfg, "listener": [{"port": UNKNOWN}]}, lb_schema, Lifecycle())
+    assert unknown.planned["endpoints"] is UNKNOWN

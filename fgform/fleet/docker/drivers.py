@@ -11,6 +11,8 @@ from fgform.addresses import Address
 from fgform.fleet.docker.cluster import DRIVER as CLUSTER_DRIVER
 from fgform.fleet.docker.cluster import default_name
 from fgform.fleet.docker.image import DRIVER as IMAGE_DRIVER
+from fgform.fleet.docker.load_balancer import DRIVER as LOAD_BALANCER_DRIVER
+from fgform.fleet.docker.load_balancer import reconfigure_for_target_group
 from fgform.fleet.docker.registry import DRIVER as REGISTRY_DRIVER
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
@@ -18,8 +20,9 @@ from fgform.fleet.driver import Driver, FleetContext
 
 
 class TargetGroupDriver:
-    """fg_target_group is pure configuration until the load balancer uses it: no Docker
-    object, `id` is its name (or its address, module path and key included)."""
+    """fg_target_group is a backend of its load balancer's proxy: no Docker object of its
+    own, `id` is its name (or its address, module path and key included). Updating it
+    reloads the proxy that forwards to it."""
 
     type_name = "fg_target_group"
 
@@ -33,21 +36,23 @@ class TargetGroupDriver:
 
     def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
                planned: dict[str, Any]) -> dict[str, Any]:
-        return self.create(ctx, addr, planned)
+        attrs = self.create(ctx, addr, planned)
+        reconfigure_for_target_group(ctx, attrs)
+        return attrs
 
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
         return None
 
 
 def drivers() -> dict[str, Driver]:
-    """Every implemented resource type's driver, by type name. fg_load_balancer is not
-    implemented yet (a later issue)."""
+    """Every resource type's driver, by type name."""
     table: list[Driver] = [
         REGISTRY_DRIVER,
         IMAGE_DRIVER,
         CLUSTER_DRIVER,
         TaskDefinitionDriver(),
         TargetGroupDriver(),
+        LOAD_BALANCER_DRIVER,
         ServiceDriver(),
     ]
     return {d.type_name: d for d in table}

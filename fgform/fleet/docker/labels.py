@@ -71,3 +71,23 @@ def label_filter(ctx: FleetContext, **extra: str) -> dict[str, list[str]]:
 def lineage_filter(lineage: str) -> dict[str, list[str]]:
     """Everything one lineage owns (tests' teardown; `fgform destroy` clean-up)."""
     return {"label": [f"{MANAGED}=true", f"{LINEAGE}={lineage}"]}
+
+
+def remove_leftover(ctx: FleetContext, name: str, what: str) -> None:
+    """Before making container `name`: one with that name from an interrupted apply is ours
+    to replace; one not labelled with this lineage is someone else's, and stays untouched
+    (an error says so). `what` names the object in the messages ("registry")."""
+    from docker.errors import NotFound
+
+    from fgform.errors import FgformError
+    from fgform.fleet.docker.client import get_client
+
+    try:
+        old = get_client().containers.get(name)
+    except NotFound:
+        return
+    if old.labels.get(LINEAGE) != ctx.lineage:
+        raise FgformError(f"a container named {name} already exists and fgform does not "
+                          "manage it in this state")
+    ctx.log(f"removing leftover {what} container {name}")
+    old.remove(force=True)

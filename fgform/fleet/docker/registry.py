@@ -283,17 +283,7 @@ class RegistryDriver:
 
     @staticmethod
     def _remove_leftover(ctx: FleetContext, name: str) -> None:
-        """A container with our name from an interrupted apply is ours to replace; one that is
-        not labelled with this lineage is someone else's, and we must not touch it."""
-        try:
-            old = get_client().containers.get(name)
-        except NotFound:
-            return
-        if old.labels.get(L.LINEAGE) != ctx.lineage:
-            raise FgformError(f"a container named {name} already exists and fgform does not "
-                              "manage it in this state")
-        ctx.log(f"removing leftover registry container {name}")
-        old.remove(force=True)
+        L.remove_leftover(ctx, name, "registry")
 
     @staticmethod
     def _wait_ready(container: Any, endpoint: str) -> None:

@@ -22,6 +22,7 @@ import docker
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.errors import FgformError
 from fgform.fleet import capacity
+from fgform.fleet.docker import registration as R
 from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import get_client
 from fgform.fleet.docker.task_definition import resolve
@@ -88,6 +89,7 @@ def live_attrs(attrs: dict[str, Any], alive: list[T.LiveTask]) -> dict[str, Any]
     out = dict(attrs)
     out["running_count"] = sum(1 for t in alive if t.running)
     out["tasks"] = sorted((t.to_attr() for t in alive if t.running), key=lambda t: t["id"])
+    out["targets"] = R.service_targets(out)
     return out
 
 
@@ -127,7 +129,10 @@ class ServiceDriver:
                 continue
             # A running task whose containers are not what its revision defines does not
             # count: running_count drops and the plan repairs the service.
-            out[addr] = live_attrs(attrs, [t for t in found if t.running and fits(t)])
+            live = live_attrs(attrs, [t for t in found if t.running and fits(t)])
+            # What the proxies hold: a target missing there is drift (see needs_repair).
+            live["targets"] = R.live_targets(ctx, live)
+            out[addr] = live
         return out
 
     # -- create / update ---------------------------------------------------------------------
@@ -187,7 +192,7 @@ class ServiceDriver:
             surplus = sorted(current, key=lambda t: (t.created, t.task_id),
                              reverse=True)[:len(current) - desired]
             ctx.log(f"{address}: stopping {len(surplus)} task(s)")
-            T.stop_tasks(client, surplus)
+            self._stop(ctx, client, address, attrs, surplus)
             gone = {t.task_id for t in surplus}
             current = [t for t in current if t.task_id not in gone]
 
@@ -218,10 +223,32 @@ class ServiceDriver:
                                      grace=grace, since=since, address=address)
                 if res.failed:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
+        self._register(ctx, client, address, attrs)
         final, live_now = self._final_live(ctx, client, address, attrs)
         if wait and final["running_count"] < desired:
             self._short(ctx, client, address, attrs, final, live_now, desired)
         return final
+
+    # -- target registration -------------------------------------------------------------------
+    @staticmethod
+    def _register(ctx: FleetContext, client: docker.DockerClient, address: str,
+                  attrs: dict[str, Any]) -> None:
+        """Register the service's running tasks that are not failing a health check with its
+        target groups (the proxy's own checks decide when they get traffic)."""
+        if not attrs.get("load_balancer"):
+            return
+        fits = revision_check(ctx)
+        ready = [t.to_attr() for t in T.list_live_tasks(ctx, client, address=address)
+                 if t.running and fits(t) and t.health in ("HEALTHY", "UNKNOWN")]
+        R.register(ctx, address, attrs, ready)
+
+    @staticmethod
+    def _stop(ctx: FleetContext, client: docker.DockerClient, address: str,
+              attrs: dict[str, Any], tasks: list[T.LiveTask]) -> None:
+        """Stop tasks, draining them from their target groups first."""
+        if attrs.get("load_balancer"):
+            R.deregister(ctx, address, attrs, [t.task_id for t in tasks])
+        T.stop_tasks(client, tasks)
 
     # -- rolling onto a new task definition ----------------------------------------------------
     def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
@@ -249,7 +276,7 @@ class ServiceDriver:
             if n == 0:
                 if remaining:
                     # No room for even one more: make room by retiring one old task first.
-                    T.stop_tasks(client, [remaining.pop(0)])
+                    self._stop(ctx, client, address, attrs, [remaining.pop(0)])
                     continue
                 T.place_tasks(ctx, client, cluster, taskdef, missing)  # raises the shortfall
                 raise FgformError(f"{address}: no capacity for {taskdef['arn']}")
@@ -263,12 +290,14 @@ class ServiceDriver:
                     attrs = dict(attrs, task_definition=prior["task_definition"])
                 self._fail(ctx, client, addr, attrs, res, ids,
                            extra=[summarize(errors)] if errors else None)
+            # The new tasks take traffic before the old ones drain.
+            self._register(ctx, client, address, attrs)
             retire = remaining[:n]
             remaining = remaining[n:]
-            T.stop_tasks(client, retire)
+            self._stop(ctx, client, address, attrs, retire)
             missing -= n
         if remaining:
-            T.stop_tasks(client, remaining)
+            self._stop(ctx, client, address, attrs, remaining)
 
     # -- results -------------------------------------------------------------------------------
     @staticmethod
@@ -343,4 +372,4 @@ class ServiceDriver:
         found = T.list_live_tasks(ctx, client, address=str(addr))
         if found:
             ctx.log(f"{addr}: stopping {len(found)} task(s)")
-        T.stop_tasks(client, found)
+        self._stop(ctx, client, str(addr), prior, found)
