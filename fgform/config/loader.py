@@ -250,8 +250,17 @@ def _read_failed(filename: str, why: str) -> Diagnostic:
 
 def read_input_file(path: Path) -> tuple[bytes | None, str | None]:
     """The bytes of a configuration or variables file, or why it cannot be read (a dangling
-    or looping symlink, a directory, a FIFO...): such a file is an error, never skipped."""
+    or looping symlink, a directory, a FIFO, a link out of its directory): such a file is an
+    error, never skipped."""
     try:
+        if path.is_symlink():
+            # A link planted in a pull request (main.tf -> /proc/self/environ) would have the
+            # plan in CI read a file of the runner and quote it in the syntax error.
+            real = os.path.realpath(path)
+            home = os.path.realpath(path.parent)
+            if os.path.exists(real) and not real.startswith(home.rstrip(os.sep) + os.sep):
+                return None, (f'it is a symbolic link to "{os.readlink(path)}", outside its '
+                              "directory; fgform reads only files of the configuration")
         st = os.stat(path)
         # Only regular files: reading a FIFO named x.tf would block forever.
         if not stat.S_ISREG(st.st_mode):
