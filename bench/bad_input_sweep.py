@@ -553,13 +553,15 @@ def run_case(case: Case, timeout: float) -> Outcome:
         cfg.mkdir()
         (tmp / "home").mkdir()
         _write(cfg, case.files)
-        workdir = cfg / case.env.get("_SUBDIR", "")
+        # A relative -chdir, as a user types it: an absolute temporary path in a message is
+        # then one the user never gave (path.cwd and abspath() aside).
+        workdir = Path("w", case.env.get("_SUBDIR", ""))
         chdir = case.env.get("_CHDIR", str(workdir))
         argv = [sys.executable, "-m", "fgform", f"-chdir={chdir}", *case.argv]
         start = time.monotonic()
         try:
             p = subprocess.run(argv, input=case.stdin.encode(), capture_output=True,
-                               timeout=timeout, cwd=cfg, env=_environment(tmp, case))
+                               timeout=timeout, cwd=tmp, env=_environment(tmp, case))
             code, out, err = p.returncode, p.stdout.decode(errors="replace"), \
                 p.stderr.decode(errors="replace")
         except subprocess.TimeoutExpired:
@@ -575,7 +577,8 @@ def run_case(case: Case, timeout: float) -> Outcome:
         flags.append("internal-error")
     if "Traceback" in text:
         flags.append("traceback")
-    if "fgsweep-" in text:
+    if "fgsweep-" in text and "path.cwd" not in str(case.files) \
+            and "abspath" not in str(case.files):
         flags.append("temp-path")
     if "TOPSECRET" in text:
         flags.append("read-outside")

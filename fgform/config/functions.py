@@ -392,8 +392,11 @@ def _signum(c: CallInfo, n: Any) -> Any:
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-@_fn("parseint", "number:string", "base:int")
-def _parseint(c: CallInfo, s: str, base: int) -> Any:
+@_fn("parseint", "number:any", "base:int")
+def _parseint(c: CallInfo, s: Any, base: int) -> Any:
+    if not isinstance(s, str):
+        # As in Terraform: parseint(10, 2) is not parseint("10", 2).
+        raise FuncError(f"first argument must be a string, not {type_name(s)}", 0)
     if not 2 <= base <= 62:
         raise FuncError("base must be a whole number between 2 and 62 inclusive", 1)
     text = s
@@ -1311,6 +1314,9 @@ def _dirname(c: CallInfo, path: str) -> Any:
 
 @_fn("pathexpand", "path:string")
 def _pathexpand(c: CallInfo, path: str) -> Any:
+    if path.startswith("~") and path != "~" and not path.startswith("~/"):
+        # Another user's home (~alice/x): Terraform cannot expand it either.
+        raise FuncError("cannot expand user-specific home dir", 0)
     return os.path.expanduser(path)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import json
 import os
 import re
 import stat
@@ -176,6 +177,12 @@ def _load_tree(dir: Path, path: tuple[str, ...], stack: list[str], cache: ParseC
     module = _load_module(dir, cache, diags, is_root=not path)
     config = Config(module=module, path=path)
     for name, call in module.module_calls.items():
+        if "\0" in call.source:  # no file system call accepts it
+            diags.append(Diagnostic.error(
+                "Invalid module source",
+                f'The module source {json.dumps(call.source)} holds a NUL character, which no '
+                "path can hold.", call.range))
+            continue
         child_dir = Path(os.path.normpath(dir / call.source))
         broken = _broken_link(child_dir)
         if broken is not None:
@@ -221,6 +228,16 @@ def _load_module(dir: Path, cache: ParseCache | None, diags: list[Diagnostic],
     # declares).
     files = [dir / n for n in names if n.endswith(CONFIG_SUFFIXES) and not _is_dir(dir / n)]
     module.files = files
+    for n in names:
+        if n.endswith(".tf.json"):
+            # Terraform reads them; skipped here, their resources would be planned away.
+            diags.append(Diagnostic.error(
+                "Unsupported configuration file",
+                f'fgform does not read the JSON configuration syntax, so "{n}" would be '
+                "ignored, and the next plan would destroy what it declares.",
+                SourceRange(str(dir / n), 1),
+                hint="Write it in the native syntax (a *.tf file), or move it out of the "
+                     "directory."))
     if not files:
         diags.append(Diagnostic.error(
             "No configuration files",

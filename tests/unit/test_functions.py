@@ -170,6 +170,14 @@ def test_file_functions(tmp_path: Path) -> None:
     assert ev('pathexpand("~/x")').endswith("/x")
 
 
+@pytest.mark.parametrize("text,message", [
+    ("parseint(10, 2)", "first argument must be a string, not number"),
+    ('pathexpand("~alice/x")', "cannot expand user-specific home dir")])
+def test_what_terraform_refuses_is_refused(text: str, message: str) -> None:
+    with pytest.raises(EvalError, match=message):
+        ev(text)
+
+
 def test_file_functions_stay_in_the_configuration(tmp_path: Path) -> None:
     cfg, mod = tmp_path / "cfg", tmp_path / "shared"
     cfg.mkdir()
