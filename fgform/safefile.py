@@ -59,6 +59,16 @@ def replace_file(target: str | os.PathLike[str], data: bytes,
     call `refuse_symlink` first. Returns the new file's stat.
     """
     target = Path(target)
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        pass
+    else:
+        # Renaming over a device, FIFO or socket would replace it (as root, `-out=/dev/null`
+        # would leave every other program a regular file for /dev/null).
+        if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            raise OSError(errno.EINVAL, "it exists and is not a regular file",
+                          os.fspath(target))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         try:

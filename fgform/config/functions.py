@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import stat
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -334,6 +335,27 @@ def _resolve_path(info: CallInfo, path: str) -> str:
     return os.path.join(info.ctx.path_cwd, path)
 
 
+def _confined_path(info: CallInfo, path: str) -> str:
+    """The file a file function may read: `path` resolved, its symbolic links followed, and
+    refused unless it lies in the root module's directory or the calling module's.
+
+    Terraform reads any path, but plans run on pull requests in CI: a change that says
+    `file("/proc/self/environ")` or `file("../../.ssh/id_rsa")` would put the runner's secrets
+    in the plan shown to its author."""
+    if "\0" in path:
+        raise FuncError(f"{json.dumps(path)} is not a valid path: it holds a NUL character", 0)
+    full = _resolve_path(info, path)
+    real = os.path.realpath(full)
+    for base in (info.ctx.path_root, info.ctx.path_module):
+        root = os.path.realpath(os.path.join(info.ctx.path_cwd, base))
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return full
+    raise FuncError(f'"{path}" is outside the configuration directory: fgform reads only '
+                    "files of the configuration (the root module's directory and the "
+                    "calling module's), so that a plan never reads files elsewhere on the "
+                    "machine that runs it", 0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Numbers
 # ---------------------------------------------------------------------------------------------
@@ -378,8 +400,11 @@ def _signum(c: CallInfo, n: Any) -> Any:
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-@_fn("parseint", "number:string", "base:int")
-def _parseint(c: CallInfo, s: str, base: int) -> Any:
+@_fn("parseint", "number:any", "base:int")
+def _parseint(c: CallInfo, s: Any, base: int) -> Any:
+    if not isinstance(s, str):
+        # As in Terraform: parseint(10, 2) is not parseint("10", 2).
+        raise FuncError(f"first argument must be a string, not {type_name(s)}", 0)
     if not 2 <= base <= 62:
         raise FuncError("base must be a whole number between 2 and 62 inclusive", 1)
     text = s
@@ -1090,6 +1115,10 @@ def _jsondecode(c: CallInfo, s: str) -> Any:
     except json.JSONDecodeError as e:
         raise FuncError(f"invalid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
                         0) from None
+    except RecursionError:
+        # Python's JSON decoder recurses once per level; a document thousands of arrays
+        # deep is refused rather than reported as an internal error.
+        raise FuncError("the JSON document is nested too deeply", 0) from None
 
 
 def _yaml_scalar(v: Any) -> str:
@@ -1188,8 +1217,11 @@ def _timestamp(c: CallInfo) -> Any:
 
 
 def _read_bytes(c: CallInfo, path: str) -> bytes:
-    full = _resolve_path(c, path)
+    full = _confined_path(c, path)
     try:
+        # Only regular files: a FIFO or a device (/dev/zero) would block or never end.
+        if not stat.S_ISREG(os.stat(full).st_mode) and not os.path.isdir(full):
+            raise FuncError(f'"{path}" is not a regular file', 0)
         with open(full, "rb") as fh:
             return fh.read()
     except FileNotFoundError:
@@ -1218,7 +1250,7 @@ def _file(c: CallInfo, path: str) -> Any:
 
 @_fn("fileexists", "path:string")
 def _fileexists(c: CallInfo, path: str) -> Any:
-    full = _resolve_path(c, path)
+    full = _confined_path(c, path)
     if os.path.isdir(full):
         raise FuncError(f'"{path}" is a directory, not a file', 0)
     return os.path.isfile(full)
@@ -1290,6 +1322,9 @@ def _dirname(c: CallInfo, path: str) -> Any:
 
 @_fn("pathexpand", "path:string")
 def _pathexpand(c: CallInfo, path: str) -> Any:
+    if path.startswith("~") and path != "~" and not path.startswith("~/"):
+        # Another user's home (~alice/x): Terraform cannot expand it either.
+        raise FuncError("cannot expand user-specific home dir", 0)
     return os.path.expanduser(path)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
+import json
 import os
 import re
 import stat
@@ -181,6 +182,12 @@ def _load_tree(dir: Path, path: tuple[str, ...], stack: list[str], cache: ParseC
     module = _load_module(dir, cache, diags, is_root=not path)
     config = Config(module=module, path=path)
     for name, call in module.module_calls.items():
+        if "\0" in call.source:  # no file system call accepts it
+            diags.append(Diagnostic.error(
+                "Invalid module source",
+                f'The module source {json.dumps(call.source)} holds a NUL character, which no '
+                "path can hold.", call.range))
+            continue
         child_dir = Path(os.path.normpath(dir / call.source))
         broken = _broken_link(child_dir)
         if broken is not None:
@@ -226,6 +233,16 @@ def _load_module(dir: Path, cache: ParseCache | None, diags: list[Diagnostic],
     # declares).
     files = [dir / n for n in names if n.endswith(CONFIG_SUFFIXES) and not _is_dir(dir / n)]
     module.files = files
+    for n in names:
+        if n.endswith(".tf.json"):
+            # Terraform reads them; skipped here, their resources would be planned away.
+            diags.append(Diagnostic.error(
+                "Unsupported configuration file",
+                f'fgform does not read the JSON configuration syntax, so "{n}" would be '
+                "ignored, and the next plan would destroy what it declares.",
+                SourceRange(str(dir / n), 1),
+                hint="Write it in the native syntax (a *.tf file), or move it out of the "
+                     "directory."))
     if not files:
         diags.append(Diagnostic.error(
             "No configuration files",
@@ -255,8 +272,17 @@ def _read_failed(filename: str, why: str) -> Diagnostic:
 
 def read_input_file(path: Path) -> tuple[bytes | None, str | None]:
     """The bytes of a configuration or variables file, or why it cannot be read (a dangling
-    or looping symlink, a directory, a FIFO...): such a file is an error, never skipped."""
+    or looping symlink, a directory, a FIFO, a link out of its directory): such a file is an
+    error, never skipped."""
     try:
+        if path.is_symlink():
+            # A link planted in a pull request (main.tf -> /proc/self/environ) would have the
+            # plan in CI read a file of the runner and quote it in the syntax error.
+            real = os.path.realpath(path)
+            home = os.path.realpath(path.parent)
+            if os.path.exists(real) and not real.startswith(home.rstrip(os.sep) + os.sep):
+                return None, (f'it is a symbolic link to "{os.readlink(path)}", outside its '
+                              "directory; fgform reads only files of the configuration")
         st = os.stat(path)
         # Only regular files: reading a FIFO named x.tf would block forever.
         if not stat.S_ISREG(st.st_mode):

@@ -342,8 +342,9 @@ def check_host_ports(configs: dict[Address, dict[str, Any]],
     for addr, cfg in configs.items():
         for bind, port, where in _listeners(addr, cfg, resources[addr]):
             if not isinstance(port, int | float) or isinstance(port, bool) or \
-                    not isinstance(bind, str):
-                continue  # unknown until apply, or already reported as the wrong type
+                    not isinstance(bind, str) or (isinstance(port, float)
+                                                  and not port.is_integer()):
+                continue  # unknown until apply, or already reported (wrong type, 1e400)
             clash = next((t for t in taken if t[1] == port and (
                 t[0] == bind or t[0] in _WILDCARDS or bind in _WILDCARDS)), None)
             if clash is None:

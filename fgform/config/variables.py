@@ -18,14 +18,14 @@ does. Each value is then converted to the variable's type, checked against `null
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fgform.config import types
+from fgform.config import ast, types
 from fgform.config.ast import Node
 from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
 from fgform.config.model import Module, Variable
@@ -121,7 +121,7 @@ def resolve_variables(module: Module, config_dir: str | Path | None = None,
             # Undeclared FGFORM_VAR_ names are ignored, as Terraform ignores TF_VAR_ ones.
             given[key[len(ENV_PREFIX):]] = _Raw(text, True, None, f"environment {key}")
 
-    # Present means any entry but a real directory: a dangling or looping symlink named
+    # Present means any entry: a directory or a dangling or looping symlink named
     # terraform.fgvars is an error (read_input_file says why), never silently skipped.
     files = [cdir / n for n in DEFAULT_FILES if _present(cdir / n)]
     if cdir.is_dir():
@@ -288,6 +288,14 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
         diags.extend(d)
         for name, attr in attrs.items():
             found: list[Diagnostic] = []
+            call = _first_call(attr.expr)
+            if call is not None:
+                # As in Terraform: a variables file holds values, and a function such as
+                # file() would read, from a file a pull request planted, whatever it names.
+                diags.append(Diagnostic.error(
+                    "Function calls not allowed", "Functions may not be called here.",
+                    call.range))
+                continue
             items[name] = (_eval(attr.expr, found), attr.range)
             _hide_source(found, module.variables.get(name))
             diags.extend(found)
@@ -322,12 +330,27 @@ def parse_file_attributes(path: Path, raw: bytes) -> tuple[dict[str, Any], list[
     return dict(body.attributes), diags
 
 
+def _first_call(node: Node) -> ast.Call | None:
+    """The first function call in an expression, if any (an explicit stack: a value may be
+    nested deeper than Python's recursion limit)."""
+    todo: list[Any] = [node]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, ast.Call):
+            return item
+        if isinstance(item, Node):
+            todo.extend(reversed([getattr(item, f.name) for f in dataclasses.fields(item)]))
+        elif isinstance(item, (list, tuple)):
+            todo.extend(reversed(item))
+        elif isinstance(item, dict):
+            todo.extend(reversed([*item.keys(), *item.values()]))
+    return None
+
+
 def _present(path: Path) -> bool:
-    """Any directory entry but a real directory (symlinks included, even dangling ones)."""
-    try:
-        return not stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
+    """Any directory entry (symlinks included, even dangling ones; directories too, which
+    read_input_file reports, as Terraform does, rather than skip)."""
+    return os.path.lexists(path)
 
 
 def _hide_source(diags: list[Diagnostic], var: Variable | None) -> list[Diagnostic]:

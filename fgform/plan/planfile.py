@@ -329,6 +329,10 @@ def check_plan_path(path: str | os.PathLike[str], shown: str | None = None) -> N
             f"Failed to write plan file: the directory of {name} does not exist.",
             hint="Create the directory first, or choose another -out path.")
     refuse_symlink(p, "the plan file")
+    if p.exists() and not p.is_file():
+        # The plan replaces the file by rename: a device (/dev/null) or FIFO would be replaced.
+        raise PlanFileError(f"Failed to write plan file: {name} is not a regular file.",
+                            hint="Give -out the path of a file, e.g. -out=tfplan.")
 
 
 def save_plan(plan: Plan, path: str | os.PathLike[str], shown: str | None = None) -> None:

@@ -97,7 +97,12 @@ def default_state_path(
 
 def _absolute(base: Path, p: Path) -> Path:
     p = p.expanduser()
-    return p if p.is_absolute() else (base / p).absolute()
+    p = p if p.is_absolute() else (base / p).absolute()
+    if not p.name:
+        # `-state=/`: the root directory has no name to put the lock and backup beside.
+        raise FgformError(f"the state file path {p} is a directory, not a file",
+                          hint="The state is a file: give the path of one (my.fgstate.json), not a directory.")
+    return p
 
 
 def _check_workspace(workspace: str) -> None:

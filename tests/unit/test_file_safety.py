@@ -18,6 +18,7 @@ from fgform.errors import FgformError, StateLockedError
 from fgform.fmt import format_file
 from fgform.plan.model import Plan
 from fgform.plan.planfile import PlanFileError, load_plan, save_plan
+from fgform.safefile import replace_file
 from fgform.state.lock import acquire, lock_path_for
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore, pid_alive
@@ -168,6 +169,19 @@ def test_plan_out_into_a_missing_directory_or_onto_a_directory(tmp_path: Path,
     (tmp_path / "adir").mkdir()
     with pytest.raises(PlanFileError, match="does not exist|is a directory"):
         save_plan(a_plan(), tmp_path / where, where)
+
+
+def test_a_fifo_or_device_at_the_plan_or_state_path_is_never_replaced(tmp_path: Path) -> None:
+    # As root, `plan -out=/dev/null` used to rename a regular file over /dev/null; a FIFO
+    # stands in for the device here.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PlanFileError, match="not a regular file"):
+        save_plan(a_plan(), fifo, "fifo")
+    with pytest.raises(OSError, match="not a regular file"):
+        replace_file(fifo, b"x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["fifo"]
 
 
 # -- the lock --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,7 @@ def test_file_functions(tmp_path: Path) -> None:
         "name=${name}\n%{ for p in ports ~}\nport ${p}\n%{ endfor ~}\n${upper(name)}")
     kw = {"path_cwd": str(tmp_path), "path_module": "."}
     assert ev('file("hello.txt")', **kw) == "hi\n"
-    assert ev(f'file("{tmp_path}/hello.txt")') == "hi\n"
+    assert ev(f'file("{tmp_path}/hello.txt")', **kw) == "hi\n"
     assert ev('fileexists("hello.txt")', **kw) is True
     assert ev('fileexists("nope.txt")', **kw) is False
     assert ev('filebase64("hello.txt")', **kw) == "aGkK"
@@ -167,3 +168,31 @@ def test_file_functions(tmp_path: Path) -> None:
     assert "ports" in info.value.message and "templatefile" in info.value.message
     assert ev('abspath("x")', **kw) == str(tmp_path / "x")
     assert ev('pathexpand("~/x")').endswith("/x")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("parseint(10, 2)", "first argument must be a string, not number"),
+    ('pathexpand("~alice/x")', "cannot expand user-specific home dir")])
+def test_what_terraform_refuses_is_refused(text: str, message: str) -> None:
+    with pytest.raises(EvalError, match=message):
+        ev(text)
+
+
+def test_file_functions_stay_in_the_configuration(tmp_path: Path) -> None:
+    cfg, mod = tmp_path / "cfg", tmp_path / "shared"
+    cfg.mkdir()
+    mod.mkdir()
+    (tmp_path / "secret").write_text("s")
+    (mod / "m.txt").write_text("m")
+    (cfg / "link").symlink_to("../secret")
+    root = {"path_cwd": str(cfg), "path_module": "."}
+    for call in ['file("../secret")', f'file("{tmp_path}/secret")', 'file("link")',
+                 'fileexists("../secret")', 'filesha256("/etc/passwd")',
+                 'templatefile("../secret", {})', 'file("${path.root}/../shared/m.txt")']:
+        with pytest.raises(EvalError, match="outside the configuration directory"):
+            ev(call, **root)
+    os.mkfifo(cfg / "fifo")  # reading it would block forever
+    with pytest.raises(EvalError, match="not a regular file"):
+        ev('file("fifo")', **root)
+    # A module loaded from outside the root directory reads its own files.
+    assert ev('file("${path.module}/m.txt")', path_cwd=str(cfg), path_module="../shared") == "m"

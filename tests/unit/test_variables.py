@@ -88,10 +88,17 @@ def test_env_values_of_complex_type_are_parsed(tmp_path: Path) -> None:
 def test_json_var_file_and_hcl_expressions_in_var_files(tmp_path: Path) -> None:
     values, diags = resolve(tmp_path, {
         "terraform.fgvars.json": json.dumps({"tags": {"a": "b"}}),
-        "terraform.fgvars": 'n = 2 * 21\nports = [for p in range(2) : 8000 + p]\n'})
+        "terraform.fgvars": 'n = 2 * 21\nports = [for p in [0, 1] : 8000 + p]\n'})
     assert diags == []
     assert values["n"] == 42 and values["ports"] == [8000, 8001]
     assert values["tags"] == {"a": "b"}
+
+
+def test_function_calls_in_var_files_are_errors(tmp_path: Path) -> None:
+    # As in Terraform; file() would read, from a planted variables file, anything it names.
+    _, diags = resolve(tmp_path, {"terraform.fgvars": 'n = 1\nports = [for p in range(2) : p]\n'})
+    assert [(d.summary, d.range.start_line if d.range else None) for d in diags] == [
+        ("Function calls not allowed", 2)]
 
 
 def test_undeclared_cli_variable_is_an_error_and_file_variable_a_warning(

@@ -1,0 +1,3 @@
+output "caller_data" {
+  value = file("${path.module}/../data.txt")
+}

@@ -1,0 +1,1 @@
+resource "fg_registry" "main" {}
