@@ -597,10 +597,10 @@ def _title(c: CallInfo, s: str) -> Any:
     return "".join(out)
 
 
-def _go_replacement(rep: str) -> Callable[[re.Match[str]], str]:
-    """Go's regexp replacement syntax ($1, ${1}, ${name}) for Python's re.sub."""
+def _go_replacement(rep: str) -> Callable[[Any], str]:
+    """Go's regexp replacement syntax ($1, ${1}, ${name}) for a match of `_compile`'s."""
 
-    def expand(m: re.Match[str]) -> str:
+    def expand(m: Any) -> str:
         def one(g: re.Match[str]) -> str:
             if g.group(0) == "$$":
                 return "$"
@@ -618,10 +618,7 @@ def _go_replacement(rep: str) -> Callable[[re.Match[str]], str]:
 @_fn("replace", "str:string", "substr:string", "replace:string")
 def _replace(c: CallInfo, s: str, sub: str, rep: str) -> Any:
     if len(sub) > 1 and sub.startswith("/") and sub.endswith("/"):
-        try:
-            pattern = re.compile(_re2(sub[1:-1]))
-        except re.error as e:
-            raise FuncError(f"invalid regular expression: {e}", 1) from None
+        pattern = _compile(sub[1:-1], 1)
         expand = _go_replacement(rep)
         pieces: list[str] = []
         pos = total = 0
@@ -636,11 +633,6 @@ def _replace(c: CallInfo, s: str, sub: str, rep: str) -> Any:
     hits = len(s) + 1 if sub == "" else s.count(sub)
     _check_string_length(len(s) + hits * (len(rep) - len(sub)))
     return s.replace(sub, rep)
-
-
-def _re2(pattern: str) -> str:
-    """RE2 spellings Python writes differently: (?P<name>) is shared; \\z is \\Z."""
-    return pattern.replace("\\z", "\\Z")
 
 
 @_fn("trim", "str:string", "cutset:string")
@@ -704,7 +696,7 @@ def _chomp(c: CallInfo, s: str) -> Any:
     return s.rstrip("\r\n")
 
 
-def _match_value(pattern: re.Pattern[str], m: re.Match[str]) -> Any:
+def _match_value(pattern: Any, m: Any) -> Any:
     if pattern.groupindex:
         return {name: m.group(name) for name in pattern.groupindex}
     if pattern.groups:
@@ -712,11 +704,20 @@ def _match_value(pattern: re.Pattern[str], m: re.Match[str]) -> Any:
     return m.group(0)
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str, arg: int = 0) -> Any:
+    """The pattern compiled by RE2, Terraform's own engine: the same syntax (no
+    backreferences or lookarounds) and matching in linear time, so a pattern such as
+    `(a+)+$` cannot make a plan hang as Python's backtracking `re` would."""
+    import re2  # google-re2; only configurations that use regular expressions load it
+
+    options = re2.Options()
+    options.log_errors = False  # else RE2 logs every bad pattern to stderr itself
     try:
-        return re.compile(_re2(pattern))
-    except re.error as e:
-        raise FuncError(f"invalid regular expression: {e}", 0) from None
+        return re2.compile(pattern, options)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) \
+            else str(e)
+        raise FuncError(f"invalid regular expression: {why}", arg) from None
 
 
 @_fn("regex", "pattern:string", "string:string")
