@@ -346,7 +346,7 @@ def _check(ok: bool) -> None:
         raise _Invalid("field type")
 
 
-def _builders(filename: str) -> dict[str, Callable[[Any], Any]]:
+def _builders(filename: str) -> _Builders:
     """Class name -> the function that checks one object's fields (as json gives them) and
     builds the object, for one file's entry (its ranges carry `filename`)."""
     make_range = _packed_ranges(filename)
@@ -365,12 +365,8 @@ def _builders(filename: str) -> dict[str, Callable[[Any], Any]]:
     def ranges(v: list[Any]) -> list[SourceRange]:
         return [make_range(r) if type(r) is int and r >= 0 else slow_range(r) for r in v]
 
-    env = {**_BUILD_ENV, "FILENAME": filename, "slow_range": slow_range, "range_": range_,
-           "ranges": ranges}
-    # Our own source (see _builder_source), made from the classes' field kinds at import:
-    # nothing of the entry reaches it but the values it checks.
-    exec(_BUILDERS_CODE, env)
-    return {name: env[f"build_{name}"] for name in SPECS}
+    return _Builders({**_BUILD_ENV, "FILENAME": filename, "slow_range": slow_range,
+                      "range_": range_, "ranges": ranges})
 
 
 # Per kind other than ranges: the test that a field's value `x` is wrong, and the expression
@@ -541,12 +537,39 @@ if tuple(f.name for f in dataclasses.fields(SourceRange)) != _RANGE_FIELDS:
 _BUILD_ENV["SourceRange_cls"] = SourceRange
 for _i, _set in enumerate(_range_setters or ()):
     _BUILD_ENV[f"SourceRange_set{_i}"] = _set
-_sources = []
-for _name, _s in SPECS.items():
-    _BUILD_ENV[f"{_name}_cls"] = _s.cls
-    _setters = _slot_setters(_s.cls, _s.names) \
-        if _s.cls.__dataclass_params__.frozen else None  # type: ignore[attr-defined]
-    for _i, _set in enumerate(_setters or ()):
-        _BUILD_ENV[f"{_name}_set{_i}"] = _set
-    _sources.append(_builder_source(_name, _s, _setters is not None, _range_setters is not None))
-_BUILDERS_CODE = compile("\n".join(_sources), "<fgform parse-cache builders>", "exec")
+
+# Class name -> its builder's compiled code, made on first use: compiling all of them costs
+# ~3 ms, which a cold run (nothing to decode) or a small configuration should not pay.
+_CODES: dict[str, Any] = {}
+
+
+def _builder_code(name: str) -> Any:
+    code = _CODES.get(name)
+    if code is None:
+        spec = SPECS[name]  # an unknown class: KeyError, a bad entry
+        _BUILD_ENV[f"{name}_cls"] = spec.cls
+        setters = _slot_setters(spec.cls, spec.names) \
+            if spec.cls.__dataclass_params__.frozen else None  # type: ignore[attr-defined]
+        for i, setter in enumerate(setters or ()):
+            _BUILD_ENV[f"{name}_set{i}"] = setter
+        source = _builder_source(name, spec, setters is not None, _range_setters is not None)
+        code = _CODES[name] = compile(source, f"<fgform parse-cache builder {name}>", "exec")
+    return code
+
+
+class _Builders(dict[str, Callable[[Any], Any]]):
+    """Class name -> builder for one file's entry, each made when the entry first uses it."""
+
+    def __init__(self, env: dict[str, Any]) -> None:
+        super().__init__()
+        self.env = env
+
+    def __missing__(self, name: str) -> Callable[[Any], Any]:
+        code = _builder_code(name)
+        env = self.env
+        env.update(_BUILD_ENV)  # the class's entries, added by _builder_code
+        # Our own source (see _builder_source), made from the class's field kinds: nothing
+        # of the entry reaches it but the values it checks.
+        exec(code, env)
+        self[name] = env[f"build_{name}"]
+        return self[name]
