@@ -86,7 +86,7 @@ def main() -> None:
     ap.add_argument("sizes", nargs="*", type=int)
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--cold", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     sizes = a.sizes or ([100, 1000, 5000] if a.what == "validate" else [1000])
     for n in sizes:
         compare(n, a.rounds, os.path.abspath(a.old), os.path.abspath(a.new), a.what, a.cold)
