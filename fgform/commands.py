@@ -362,7 +362,8 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
         from fgform.plan.planfile import load_plan
 
         path = Path(plan_file) if Path(plan_file).is_absolute() else env.dir / plan_file
-        the_plan = load_plan(path if path.exists() else Path(plan_file))
+        # Terraform's JSON has no attribute diffs: show -json need not build them.
+        the_plan = load_plan(path if path.exists() else Path(plan_file), diffs=not as_json)
         if as_json:
             from fgform.render.json_plan import plan_json
 

@@ -135,6 +135,14 @@ class Schema:
     def __init__(self, schema: dict[str, Any]) -> None:
         self.root = schema
         self._compiled: dict[int, Check] = {}
+        # Type-only checks and the Python types they accept: an array of such items is
+        # checked in one C-level pass when every item's type is one of them.
+        self._pure_types: dict[Check, frozenset[type]] = {}
+        # Checks whose common success an object's check can see without calling them (a plan
+        # file has ~10 small objects per resource): check -> (how, what), `how` one of
+        # _TYPE (the value's type is in `what`), _ENUM (a str in `what`), _ARRAY (a list of
+        # items whose types are all in `what`).
+        self._quick: dict[Check, tuple[int, frozenset[Any]]] = {}
         self._root_check: Check | None = None
         self._verify(schema, "#")
 
@@ -221,7 +229,8 @@ class Schema:
             {"required", "minProperties", "properties", "additionalProperties",
              "propertyNames", "minItems", "items", "uniqueItems"} & node.keys())
         if "type" in node and not fused and not (self._types_of(node) or set()) >= _ALL_TYPES:
-            checks.append(self._compile_type(node))
+            checks.append(self._compile_pure_type(node) if node.keys() <= _TYPE_ONLY
+                          else self._compile_type(node))
         if "const" in node:
             const = node["const"]
 
@@ -240,6 +249,7 @@ class Schema:
                 if not any(_equal(doc, v) for v in choices):
                     raise SchemaError(where, lambda: f"expected {want}, got {_show(doc)}")
             checks.append(check_enum)
+            self._quick[check_enum] = (_ENUM, scalars)
         for word in ("oneOf", "anyOf"):
             if word in node:
                 checks.append(self._compile_alternatives(node[word], word == "oneOf"))
@@ -288,6 +298,17 @@ class Schema:
             raise SchemaError(where, lambda: f"expected {want}, got "
                                              f"{_TYPE_NAMES.get(_type_of(doc), 'a value')}")
         return check_type
+
+    def _compile_pure_type(self, node: dict[str, Any]) -> Check:
+        """_compile_type, remembered as a type-only check (see _pure_types)."""
+        check = self._compile_type(node)
+        types = node["type"]
+        names = frozenset([types] if isinstance(types, str) else types)
+        self._pure_types[check] = frozenset(
+            t for t, name in _PY_TYPES.items()
+            if name in names or (name == "integer" and "number" in names))
+        self._quick[check] = (_TYPE, self._pure_types[check])
+        return check
 
     def _compile_alternatives(self, alts: list[dict[str, Any]], one: bool) -> Check:
         compiled = [self._compile(a) for a in alts]
@@ -349,6 +370,7 @@ class Schema:
             items = None
         unique = bool(node.get("uniqueItems"))
         wrong_type = self._compile_type(node) if node.get("type") == "array" else None
+        item_types = self._pure_types.get(items) if items is not None else None
 
         def check_array(doc: Any, where: Location) -> None:
             if type(doc) is not list:
@@ -357,7 +379,8 @@ class Schema:
                 return
             if len(doc) < fewest:
                 raise SchemaError(where, f"expected at least {fewest} item(s), got {len(doc)}")
-            if items is not None:
+            if items is not None and not (item_types is not None
+                                          and set(map(type, doc)) <= item_types):
                 for i, x in enumerate(doc):
                     items(x, (where, i))
             if unique and len(doc) > 1:
@@ -366,6 +389,10 @@ class Schema:
                     if any(_equal(x, y) for y in seen):
                         raise SchemaError((where, i), f"{_show(x)} is listed twice")
                     seen.append(x)
+        if not fewest and not unique:
+            # An empty array passes, and one of type-only items whose types all fit.
+            self._quick[check_array] = (
+                _ARRAY, item_types if item_types is not None else frozenset())
         return check_array
 
     def _compile_object(self, node: dict[str, Any]) -> Check:
@@ -381,11 +408,37 @@ class Schema:
         names = self._compile(node["propertyNames"]) if "propertyNames" in node else None
         names_want = self.describe(node["propertyNames"]) if "propertyNames" in node else ""
         allowed = ", ".join(sorted(props))
+        # The common case, every property known and the required ones there, takes the short
+        # way: only the properties with a check are visited, still in document order. Any
+        # other document goes the long way, which finds its first problem in order.
+        known, must = frozenset(props), frozenset(required)
+        # key -> (its check, and how and what the check accepts without a call: _quick)
+        to_check = {k: (c, *self._quick.get(c, (_CALL, frozenset())))
+                    for k, c in props.items() if c is not anything}
+        short = names is None and extra is None
 
         def check_object(doc: Any, where: Location) -> None:
             if type(doc) is not dict:
                 if wrong_type is not None:
                     wrong_type(doc, where)
+                return
+            if short and must <= doc.keys() and len(doc) >= fewest \
+                    and (not closed or doc.keys() <= known):
+                for key, value in doc.items():
+                    todo = to_check.get(key)
+                    if todo is None:
+                        continue
+                    check, how, what = todo
+                    if how == _TYPE:
+                        if type(value) in what:
+                            continue
+                    elif how == _ENUM:
+                        if type(value) is str and value in what:
+                            continue
+                    elif how == _ARRAY and type(value) is list \
+                            and set(map(type, value)) <= what:
+                        continue
+                    check(value, (where, key))
                 return
             for name in required:
                 if name not in doc:
@@ -417,6 +470,8 @@ def anything(doc: Any, where: Location) -> None:
 
 
 _ALL_TYPES = frozenset(_TYPE_NAMES) - {"integer"}  # "number" covers integers
+_TYPE_ONLY = frozenset({"type"}) | _ANNOTATIONS
+_CALL, _TYPE, _ENUM, _ARRAY = range(4)  # see Schema._quick
 _PY_TYPES: dict[type, str] = {type(None): "null", bool: "boolean", int: "integer",
                               str: "string", list: "array", dict: "object"}
 Check = Callable[[Any, Location], None]

@@ -175,9 +175,11 @@ class ParseCache:
 # when a number does not fit or the range is another file's, [filename, l, c, el, ec];
 # tuples and lists are lists; a Body's attributes (a dict by name) are the list of them.
 # Every field's kind comes from the dataclass annotations, so a new AST node needs no change
-# here unless it brings a new kind of field. Decoding is json's C parser plus one
-# object_hook call per object, whose shape (class, field types) is checked once per file: a
-# warm load decodes ~25,000 objects per 1,000 resources, and the cache exists to be fast.
+# here unless it brings a new kind of field. Decoding is json's C parser plus one hook call
+# per object, which hands the fields to its class's builder: a function written at import
+# from the class's field kinds (_builder_source) that checks each field's type and builds
+# the object with no per-field loop. A warm load decodes ~25,000 objects and ~34,000 ranges
+# per 1,000 resources, and the cache exists to be fast.
 # ---------------------------------------------------------------------------------------------
 
 _BITS = 20  # the decoder spells out its multiples: 60, 40, 20 and the mask 0xFFFFF
@@ -205,25 +207,11 @@ _KINDS = {
     "Severity": "Sev",
 }
 
-# What json gives for each kind, as categories of Python types (see _CATEGORY): a field's
-# value must be one of these before any conversion.
-_ACCEPTS = {
-    "R": {"int", "list"}, "N": {"node"}, "S": {"str"}, "B": {"bool"},
-    "V": {"str", "int", "float", "bool", "none"},
-    "N*": {"list"}, "P*": {"list"}, "NN*": {"list"}, "S*": {"list"}, "R*": {"list"},
-    "Body": {"Body"}, "Block*": {"list"}, "Attribute*": {"list"}, "Attribute{}": {"list"},
-    "Sev": {"str"},
-}
-_CATEGORY: dict[type, str] = {str: "str", int: "int", float: "float", bool: "bool",
-                              type(None): "none", list: "list"}
-
-
 @dataclasses.dataclass(frozen=True)
 class _Spec:
     cls: type
     names: tuple[str, ...]
     kinds: tuple[str, ...]
-    accepts: tuple[frozenset[str], ...]
 
 
 def _spec(cls: type) -> _Spec | None:
@@ -231,10 +219,7 @@ def _spec(cls: type) -> _Spec | None:
     kinds = [_KINDS.get(str(f.type)) for f in fields]
     if None in kinds:
         return None
-    kinds_ = tuple(k for k in kinds if k)
-    accepts = tuple(frozenset(_ACCEPTS[k.rstrip("?")] | ({"none"} if k.endswith("?") else set()))
-                    for k in kinds_)
-    return _Spec(cls, tuple(f.name for f in fields), kinds_, accepts)
+    return _Spec(cls, tuple(f.name for f in fields), tuple(k for k in kinds if k))
 
 
 def _specs() -> dict[str, _Spec]:
@@ -250,8 +235,6 @@ def _specs() -> dict[str, _Spec]:
 
 
 SPECS = _specs()
-for _name, _s in SPECS.items():
-    _CATEGORY[_s.cls] = "node" if issubclass(_s.cls, ast.Node) else _name
 
 
 def encode(value: Entry, key: str, filename: str) -> bytes:
@@ -342,8 +325,13 @@ def _encoder(filename: str) -> Callable[[Any, int], dict[str, Any]]:
 def decode(raw: bytes, key: str, filename: str) -> Entry:
     """The entry in `raw`, checked shape by shape; raises on anything that is not exactly
     what `encode` writes for `key` (callers treat every exception as a miss)."""
-    dec = _Decoder(filename)
-    doc = json.loads(raw.decode("utf-8", "surrogatepass"), object_hook=dec.hook)
+    builders = _builders(filename)
+
+    def hook(pairs: list[tuple[str, Any]]) -> Any:
+        ((tag, fields),) = pairs  # exactly one key, or ValueError
+        return builders[tag](fields)  # an unknown class: KeyError
+
+    doc = json.loads(raw.decode("utf-8", "surrogatepass"), object_pairs_hook=hook)
     if not (type(doc) is list and len(doc) == 4 and doc[0] == FORMAT and doc[1] == key):
         raise _Invalid("not an entry of this format and key")
     body, diags = doc[2], doc[3]
@@ -358,81 +346,98 @@ def _check(ok: bool) -> None:
         raise _Invalid("field type")
 
 
-class _Decoder:
-    """Builds json's object_hook for one file's entry (see `hook`)."""
+def _builders(filename: str) -> _Builders:
+    """Class name -> the function that checks one object's fields (as json gives them) and
+    builds the object, for one file's entry (its ranges carry `filename`)."""
+    make_range = _packed_ranges(filename)
 
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.packed = _packed_ranges(filename)
-        self.hook = self._make_hook()
-
-    def _make_hook(self) -> Callable[[dict[str, Any]], Any]:
-        """The object_hook: called innermost first, so an object's children are already
-        objects when it is built. It runs once per object of a warm load (~25,000 per 1,000
-        resources), so everything it needs is a local of the closure."""
-        packed, slow_range = self.packed, self.range
-        conv: dict[str, Callable[[Any], Any]] = {
-            "N*": _nodes, "P*": _parts, "NN*": _pairs, "S*": _strs, "R*": self.ranges,
-            "Block*": _list_of(Block), "Attribute*": _list_of(Attribute),
-            "Attribute{}": _attr_dict, "Sev": Severity,
-        }
-        # Per class: its accepted field type categories, the positions of its ranges, and
-        # (position, converter) for the other fields that need more than a type check.
-        table = {
-            name: (spec.cls, spec.accepts,
-                   tuple(i for i, k in enumerate(spec.kinds) if k.rstrip("?") == "R"),
-                   tuple((i, _optional(conv[k[:-1]]) if k.endswith("?") else conv[k])
-                         for i, k in enumerate(spec.kinds) if k.rstrip("?") in conv))
-            for name, spec in SPECS.items()}
-        # (class name, type of the fields value, type of each field) -> what building such
-        # an object needs, once its shape was checked: a file has few distinct shapes, so the
-        # per-object check is one dict lookup.
-        checked: dict[tuple[Any, ...], tuple[type, bool, tuple[int, ...], tuple[Any, ...]]] = {}
-
-        def check(shape: tuple[Any, ...]
-                  ) -> tuple[type, bool, tuple[int, ...], tuple[Any, ...]]:
-            tag, ftype, *types = shape
-            cls, accepts, ranges, convs = table[tag]
-            if ftype is not list or len(types) != len(accepts) or not all(
-                    _CATEGORY.get(t) in a for t, a in zip(types, accepts, strict=True)):
-                raise _Invalid(f"fields of {tag}")
-            # Most objects have one range, first, and nothing to convert: they take the
-            # short way through the hook.
-            checked[shape] = (cls, ranges == (0,) and not convs and types[0] is int, ranges,
-                              convs)
-            return checked[shape]
-
-        def hook(d: dict[str, Any]) -> Any:
-            ((tag, f),) = d.items()  # exactly one key, or ValueError
-            shape = (tag, type(f), *map(type, f))
-            cls, simple, ranges, convs = checked.get(shape) or check(shape)
-            if simple:
-                v = f[0]
-                f[0] = packed(v) if v >= 0 else slow_range(v)
-                return cls(*f)
-            for i in ranges:
-                v = f[i]
-                f[i] = packed(v) if type(v) is int and v >= 0 else slow_range(v)
-            for i, c in convs:
-                f[i] = c(f[i])
-            return cls(*f)
-
-        return hook
-
-    def range(self, v: Any) -> SourceRange | None:
-        if v is None:
-            return None
+    def slow_range(v: Any) -> SourceRange:
         if type(v) is int:
             _check(v >= 0)
-            return self.packed(v)
+            return make_range(v)
         _check(type(v) is list and len(v) == 5 and type(v[0]) is str
                and all(type(x) is int for x in v[1:]))
         return SourceRange(*v)
 
-    def ranges(self, v: list[Any]) -> list[SourceRange | None]:
-        _check(None not in v)
-        packed = self.packed
-        return [packed(r) if type(r) is int and r >= 0 else self.range(r) for r in v]
+    def range_(v: Any) -> SourceRange:
+        return make_range(v) if type(v) is int and v >= 0 else slow_range(v)
+
+    def ranges(v: list[Any]) -> list[SourceRange]:
+        return [make_range(r) if type(r) is int and r >= 0 else slow_range(r) for r in v]
+
+    return _Builders({**_BUILD_ENV, "FILENAME": filename, "slow_range": slow_range,
+                      "range_": range_, "ranges": ranges})
+
+
+# Per kind other than ranges: the test that a field's value `x` is wrong, and the expression
+# of the value to store.
+_FIELD_CODE = {
+    "N": ("type(x) not in NODES", "x"),
+    "S": ("type(x) is not str", "x"),
+    "B": ("type(x) is not bool", "x"),
+    "V": ("type(x) not in SCALARS", "x"),
+    "Body": ("type(x) is not Body", "x"),
+    "Sev": ("type(x) is not str", "Severity(x)"),
+    "R*": ("type(x) is not list", "ranges(x)"),
+    **{k: ("type(x) is not list", f"conv_{k.replace('*', '_list').replace('{}', '_dict')}(x)")
+       for k in ("N*", "P*", "NN*", "S*", "Block*", "Attribute*", "Attribute{}")},
+}
+
+# A packed range `@` built in place: what _packed_ranges's `make` does, without its call.
+_RANGE_CODE = """\
+if type(@) is int and @ >= 0:
+    p = @
+    @ = new(SourceRange_cls)
+    SourceRange_set0(@, FILENAME)
+    SourceRange_set1(@, p >> 60)
+    SourceRange_set2(@, (p >> 40) & 0xFFFFF)
+    SourceRange_set3(@, (p >> 20) & 0xFFFFF)
+    SourceRange_set4(@, p & 0xFFFFF)
+else:
+    @ = slow_range(@)"""
+_RANGE_FIELDS = ("filename", "start_line", "start_col", "end_line", "end_col")
+
+
+def _builder_source(name: str, spec: _Spec, fill_slots: bool, inline_ranges: bool
+                    ) -> str:
+    """`build_<name>(f)`: checks that `f` is a list of the class's fields, each of its kind,
+    and builds the object (any exception means a bad entry). Frozen classes (the AST's nodes)
+    get their slots filled directly: their dataclass __init__ sets each field through
+    object.__setattr__, which is slower, and a warm load builds ~25,000 objects and ~34,000
+    ranges per 1,000 resources."""
+    n = len(spec.kinds)
+    vs = [f"v{i}" for i in range(n)]
+    lines = [f"def build_{name}(f):",
+             "    if type(f) is not list:",
+             "        raise Invalid('fields')",
+             f"    {', '.join(vs)}{',' if n == 1 else ''} = f"]
+    for v, kind in zip(vs, spec.kinds, strict=True):
+        optional = kind.endswith("?")
+        pad = "        " if optional else "    "
+        if optional:
+            lines.append(f"    if {v} is not None:")
+        if kind.rstrip("?") == "R":
+            if inline_ranges:
+                lines += [pad + line.replace("@", v) for line in _RANGE_CODE.splitlines()]
+            else:
+                lines.append(f"{pad}{v} = range_({v})")
+        else:
+            bad, value = _FIELD_CODE[kind.rstrip("?")]
+            lines += [f"{pad}if {bad.replace('x', v)}:", f"{pad}    raise Invalid('{v}')"]
+            if value != "x":
+                lines.append(f"{pad}{v} = {value.replace('(x)', f'({v})')}")
+    if fill_slots:
+        lines.append(f"    o = new({name}_cls)")
+        lines += [f"    {name}_set{i}(o, {v})" for i, v in enumerate(vs)]
+        lines.append("    return o")
+    else:
+        lines.append(f"    return {name}_cls({', '.join(vs)})")
+    return "\n".join(lines) + "\n"
+
+
+_NODE_TYPES = frozenset(s.cls for s in SPECS.values() if issubclass(s.cls, ast.Node))
+_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+_PART_TYPES = _NODE_TYPES | {str}
 
 
 def _packed_ranges(filename: str) -> Callable[[int], SourceRange]:
@@ -462,42 +467,109 @@ def _packed_ranges(filename: str) -> Callable[[int], SourceRange]:
     return make
 
 
-def _optional(conv: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda v: None if v is None else conv(v)
-
-
+# The checks below run per list of a warm load: `set(map(type, v))` keeps them in C.
 def _nodes(v: list[Any]) -> tuple[ast.Node, ...]:
-    _check(all(isinstance(x, ast.Node) for x in v))
+    _check(set(map(type, v)) <= _NODE_TYPES)
     return tuple(v)
 
 
 def _parts(v: list[Any]) -> tuple[Any, ...]:
-    _check(all(type(x) is str or isinstance(x, ast.Node) for x in v))
+    _check(set(map(type, v)) <= _PART_TYPES)
     return tuple(v)
 
 
 def _pairs(v: list[Any]) -> tuple[tuple[ast.Node, ast.Node], ...]:
     out = []
     for p in v:
-        _check(type(p) is list and len(p) == 2 and isinstance(p[0], ast.Node)
-               and isinstance(p[1], ast.Node))
+        _check(type(p) is list and len(p) == 2 and type(p[0]) in _NODE_TYPES
+               and type(p[1]) in _NODE_TYPES)
         out.append((p[0], p[1]))
     return tuple(out)
 
 
 def _strs(v: list[Any]) -> list[str]:
-    _check(all(type(x) is str for x in v))
+    _check(not v or set(map(type, v)) == {str})
     return v
 
 
 def _list_of(cls: type) -> Callable[[Any], Any]:
+    only = {cls}
+
     def conv(v: list[Any]) -> Any:
-        _check(all(type(x) is cls for x in v))
+        _check(not v or set(map(type, v)) == only)
         return v
     return conv
 
 
 def _attr_dict(v: list[Any]) -> dict[str, Attribute]:
-    out = {a.name: a for a in v if type(a) is Attribute}
-    _check(len(out) == len(v))  # nothing else, and no name twice
+    _check(not v or set(map(type, v)) == {Attribute})
+    out = {a.name: a for a in v}
+    _check(len(out) == len(v))  # no name twice
     return out
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> list[Callable[[Any, Any], None]] | None:
+    """The slot descriptors' setters of `cls`'s fields, or None when a field is not a plain
+    slot (the builder then calls the class)."""
+    if len(dataclasses.fields(cls)) != len(names):  # a field the entry does not carry
+        return None
+    out = []
+    for n in names:
+        d = next((vars(c)[n] for c in cls.__mro__ if n in vars(c)), None)
+        if type(d).__name__ != "member_descriptor" or hasattr(cls, "__post_init__"):
+            return None
+        out.append(d.__set__)
+    return out
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "conv_N_list": _nodes, "conv_P_list": _parts, "conv_NN_list": _pairs,
+    "conv_S_list": _strs, "conv_Block_list": _list_of(Block),
+    "conv_Attribute_list": _list_of(Attribute), "conv_Attribute_dict": _attr_dict,
+    "Severity": Severity,
+}
+_BUILD_ENV: dict[str, Any] = {
+    "new": object.__new__, "Invalid": _Invalid, "NODES": _NODE_TYPES,
+    "SCALARS": _SCALAR_TYPES, "Body": Body, **_CONVERTERS}
+_range_setters = _slot_setters(SourceRange, _RANGE_FIELDS)
+if tuple(f.name for f in dataclasses.fields(SourceRange)) != _RANGE_FIELDS:
+    _range_setters = None
+_BUILD_ENV["SourceRange_cls"] = SourceRange
+for _i, _set in enumerate(_range_setters or ()):
+    _BUILD_ENV[f"SourceRange_set{_i}"] = _set
+
+# Class name -> its builder's compiled code, made on first use: compiling all of them costs
+# ~3 ms, which a cold run (nothing to decode) or a small configuration should not pay.
+_CODES: dict[str, Any] = {}
+
+
+def _builder_code(name: str) -> Any:
+    code = _CODES.get(name)
+    if code is None:
+        spec = SPECS[name]  # an unknown class: KeyError, a bad entry
+        _BUILD_ENV[f"{name}_cls"] = spec.cls
+        setters = _slot_setters(spec.cls, spec.names) \
+            if spec.cls.__dataclass_params__.frozen else None  # type: ignore[attr-defined]
+        for i, setter in enumerate(setters or ()):
+            _BUILD_ENV[f"{name}_set{i}"] = setter
+        source = _builder_source(name, spec, setters is not None, _range_setters is not None)
+        code = _CODES[name] = compile(source, f"<fgform parse-cache builder {name}>", "exec")
+    return code
+
+
+class _Builders(dict[str, Callable[[Any], Any]]):
+    """Class name -> builder for one file's entry, each made when the entry first uses it."""
+
+    def __init__(self, env: dict[str, Any]) -> None:
+        super().__init__()
+        self.env = env
+
+    def __missing__(self, name: str) -> Callable[[Any], Any]:
+        code = _builder_code(name)
+        env = self.env
+        env.update(_BUILD_ENV)  # the class's entries, added by _builder_code
+        # Our own source (see _builder_source), made from the class's field kinds: nothing
+        # of the entry reaches it but the values it checks.
+        exec(code, env)
+        self[name] = env[f"build_{name}"]
+        return self[name]

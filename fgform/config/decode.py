@@ -228,20 +228,24 @@ def check_value(a: AttrSchema, value: Any) -> str | None:
     plain, marked = unmark(value)
     if plain is None or contains_unknown(plain):
         return None
-    # A sensitive value (or one computed from it) is not quoted: say what was expected.
-    got = f", got {SENSITIVE_TEXT}" if marked else f", got {_show(plain)}"
     if a.enum and plain not in a.enum:
         allowed = ", ".join(f'"{e}"' if isinstance(e, str) else str(e) for e in a.enum)
-        return f"expected one of {allowed}{got}"
+        return f"expected one of {allowed}{_got(plain, marked)}"
     if isinstance(plain, (int, float)) and not isinstance(plain, bool):
         if a.min is not None and plain < a.min or a.max is not None and plain > a.max:
             return _range_message(a, plain) if not marked else \
-                _range_message(a, plain).rpartition(", got ")[0] + got
+                _range_message(a, plain).rpartition(", got ")[0] + _got(plain, marked)
     if a.check is not None:
         msg = a.check(plain)
         if msg:
             return scrub(msg, sensitive_strings(value, min_len=1)) if marked else msg
     return None
+
+
+def _got(plain: Any, marked: bool) -> str:
+    # Formatted only for a message (validate checks every value of the configuration). A
+    # sensitive value (or one computed from it) is not quoted: say what was expected.
+    return f", got {SENSITIVE_TEXT}" if marked else f", got {_show(plain)}"
 
 
 def _range_message(a: AttrSchema, value: float) -> str:

@@ -1712,5 +1712,8 @@ class _ModuleDecoder:
         self.m.backend = backend
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
 def _valid_name(name: str) -> bool:
-    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name) is not None
+    return _NAME.fullmatch(name) is not None

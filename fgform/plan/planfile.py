@@ -129,17 +129,17 @@ def _as_is(v: Any) -> Any:
     return v
 
 
-def _decode_change_owned(c: Any) -> None:
+def _decode_change_owned(c: Any, diffs_too: bool = True) -> None:
     """Decode, in place, the values of one change as json.loads gave it (its before/after
-    and its diffs' before/after: the fields _change_from_json decodes), calling
-    _decode_owned only for containers."""
+    and, with `diffs_too`, its diffs' before/after: the fields _change_from_json decodes),
+    calling _decode_owned only for containers."""
     if type(c) is not dict:
         return  # _change_from_json reports it
     for key in ("before", "after"):
         v = c.get(key)
         if type(v) is dict or type(v) is list:
             c[key] = _decode_owned(v)
-    diffs = c.get("diffs")
+    diffs = c.get("diffs") if diffs_too else None
     if type(diffs) is list:
         for x in diffs:
             if type(x) is dict:
@@ -193,7 +193,8 @@ def _enum(cls: Any) -> Any:
 _action, _reason, _diff_kind = _enum(Action), _enum(ActionReason), _enum(DiffKind)
 
 
-def _change_from_json(d: dict[str, Any], decode: Any = decode_value) -> ResourceChange:
+def _change_from_json(d: dict[str, Any], decode: Any = decode_value, diffs: bool = True
+                      ) -> ResourceChange:
     return ResourceChange(
         address=parse_address(d["address"]),
         action=_action(d["action"]),
@@ -205,7 +206,7 @@ def _change_from_json(d: dict[str, Any], decode: Any = decode_value) -> Resource
         replace_paths=_tuples(d.get("replace_paths", [])),
         diffs=[AttributeDiff(tuple(x["path"]), _diff_kind(x["kind"]), decode(x["before"]),
                              decode(x["after"]), x["forces_replacement"])
-               for x in d.get("diffs", [])],
+               for x in (d.get("diffs", []) if diffs else ())],
         dependencies=list(d.get("dependencies", [])),
         create_before_destroy=d.get("create_before_destroy", False),
         prevent_destroy=d.get("prevent_destroy", False),
@@ -262,9 +263,10 @@ def _check_header(data: dict[str, Any], name: str = "The file") -> None:
             hint="Make the plan again with this version of fgform.")
 
 
-def _plan_from_dict(data: dict[str, Any], decode: Any) -> Plan:
+def _plan_from_dict(data: dict[str, Any], decode: Any, diffs: bool = True) -> Plan:
     """plan_from_dict with the value decoder given: decode_value copies, _decode_owned
-    (load_plan's freshly parsed dict) decodes in place."""
+    (load_plan's freshly parsed dict) decodes in place. Without `diffs`, the changes'
+    attribute diffs are left empty (see load_plan)."""
     _check_header(data)
     variables: dict[str, Any] = {}
     for k, v in data.get("variables", {}).items():
@@ -280,13 +282,13 @@ def _plan_from_dict(data: dict[str, Any], decode: Any) -> Plan:
             changes = data.get(key)
             if type(changes) is list:
                 for c in changes:
-                    _decode_change_owned(c)
+                    _decode_change_owned(c, diffs)
         change_decode = _as_is
     return Plan(
-        changes=[_change_from_json(c, change_decode) for c in data.get("changes", [])],
+        changes=[_change_from_json(c, change_decode, diffs) for c in data.get("changes", [])],
         prior_state=StateFile.from_dict(prior) if prior is not None else None,
         mode=PlanMode(data.get("mode", "normal")),
-        drift=[_change_from_json(c, change_decode) for c in data.get("drift", [])],
+        drift=[_change_from_json(c, change_decode, diffs) for c in data.get("drift", [])],
         output_changes=[OutputChange(o["name"], _action(o["action"]), decode(o["before"]),
                                      decode(o["after"]), o.get("sensitive", False))
                         for o in data.get("output_changes", [])],
@@ -348,9 +350,13 @@ def save_plan(plan: Plan, path: str | os.PathLike[str], shown: str | None = None
                             f"{exc.strerror or exc}") from exc
 
 
-def load_plan(path: str | os.PathLike[str]) -> Plan:
+def load_plan(path: str | os.PathLike[str], *, diffs: bool = True) -> Plan:
     """Read a saved plan; a file that is not one (wrong shape, bad encoding, absurd
-    nesting) is a PlanFileError naming the file and, for a shape error, the JSON path."""
+    nesting) is a PlanFileError naming the file and, for a shape error, the JSON path.
+
+    `diffs=False` leaves every change's attribute diffs empty (they are still checked):
+    `show -json` never reads them, and building ~10 per resource cost it as much as the
+    schema check."""
     name = os.fspath(path)
     try:
         raw = read_regular(path)[0]
@@ -390,7 +396,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
                                 hint="Make the plan again with `fgform plan -out FILE`.") \
                 from None
         try:
-            return _plan_from_dict(data, _decode_owned)
+            return _plan_from_dict(data, _decode_owned, diffs)
         except RecursionError:
             raise PlanFileError(f"{name} is not a valid fgform plan file: a value is nested "
                                 "too deeply.") from None

@@ -28,6 +28,13 @@ from fgform.errors import Diagnostic, Severity
 
 WIDTH = 78  # detail paragraphs are wrapped to this many columns, as Terraform does
 _TAB = "  "
+# A source line longer than this (a minified file, a deep expression) is shown as a window of
+# this many columns around the error, its cuts marked "...": Terraform prints the whole
+# line, but 50,000 characters in a terminal bury the caret. The window starts SNIPPET_BEFORE
+# columns before the error.
+SNIPPET_MAX = 200
+SNIPPET_BEFORE = 60
+_CUT = "..."
 
 
 @lru_cache(maxsize=64)
@@ -124,7 +131,21 @@ def _snippet(diag: Diagnostic, base: Path | None) -> list[str]:
     else:
         end = start + 1
     end = max(end, start + 1)
+    if len(shown) > SNIPPET_MAX:
+        shown, start, end = _window(shown, start, end)
     return [(gutter + shown).rstrip(), " " * (len(gutter) + start) + "^" * (end - start)]
+
+
+def _window(shown: str, start: int, end: int) -> tuple[str, int, int]:
+    """SNIPPET_MAX columns of a long line around [start, end), cuts marked; the underline
+    moved with it and kept inside."""
+    lo = max(0, min(start - SNIPPET_BEFORE, len(shown) - SNIPPET_MAX))
+    hi = min(len(shown), lo + SNIPPET_MAX)
+    head = _CUT if lo else ""
+    piece = head + shown[lo:hi] + (_CUT if hi < len(shown) else "")
+    start = min(start, hi) - lo + len(head)
+    end = max(min(end, hi) - lo + len(head), start + 1)
+    return piece, start, end
 
 
 def format_diagnostic(diag: Diagnostic, base: Path | None = None) -> str:

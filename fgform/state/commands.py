@@ -403,22 +403,39 @@ def _raw(name: str, value: Any) -> str:
 
 
 def _hcl_value(value: Any, indent: int) -> str:
-    """A value as Terraform's console prints it (two-space indent, quoted keys, no alignment)."""
-    if isinstance(value, str) and "\n" in value:
-        return "<<EOT\n" + value + ("" if value.endswith("\n") else "\n") + "EOT"
-    sp = " " * (indent + 2)
-    if isinstance(value, list | tuple):
-        if not value:
-            return "[]"
-        rows = [f"{sp}{_hcl_value(v, indent + 2)}," for v in value]
-        return "[\n" + "\n".join(rows) + "\n" + " " * indent + "]"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        rows = [f"{sp}{_quote(str(k))} = {_hcl_value(value[k], indent + 2)}"
-                for k in sorted(value)]
-        return "{\n" + "\n".join(rows) + "\n" + " " * indent + "}"
-    return _scalar(value)
+    """A value as Terraform's console prints it (two-space indent, quoted keys, no alignment).
+
+    Pieces are appended to one list, nested values through an explicit stack: building each
+    level's string from its children's copied every inner line once per enclosing level
+    (cubic in the depth), and recursion stopped at the interpreter's limit."""
+    out: list[str] = []
+    # Pending work, last first: a str is output as it is, a (value, indent) pair is rendered.
+    todo: list[Any] = [(value, indent)]
+    while todo:
+        item = todo.pop()
+        if type(item) is str:
+            out.append(item)
+            continue
+        v, ind = item
+        if isinstance(v, str) and "\n" in v:
+            out.append("<<EOT\n" + v + ("" if v.endswith("\n") else "\n") + "EOT")
+        elif isinstance(v, list | tuple | dict) and not v:
+            out.append("{}" if isinstance(v, dict) else "[]")
+        elif isinstance(v, list | tuple | dict):
+            sp, inner = " " * (ind + 2), ind + 2
+            if isinstance(v, dict):
+                rows = [(f"{sp}{_quote(str(k))} = ", v[k], "\n") for k in sorted(v)]
+                first, last = "{\n", " " * ind + "}"
+            else:
+                rows = [(sp, x, ",\n") for x in v]
+                first, last = "[\n", " " * ind + "]"
+            out.append(first)
+            todo.append(last)
+            for head, x, tail in reversed(rows):
+                todo += (tail, (x, inner), head)
+        else:
+            out.append(_scalar(v))
+    return "".join(out)
 
 
 # -- scalars ---------------------------------------------------------------------------------

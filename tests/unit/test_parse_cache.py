@@ -165,6 +165,21 @@ def test_garbage_truncated_and_wrong_shape_entries_are_misses(tmp_path: Path, xd
             [FORMAT, key0, body_of([attr_of({"Literal": ["1:2", 1]})]), []]).encode(),
         "negative range": json.dumps(
             [FORMAT, key0, body_of([attr_of({"Literal": [-1, 1]})]), []]).encode(),
+        "null range": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Literal": [None, 1]})]), []]).encode(),
+        "bool range": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Literal": [True, 1]})]), []]).encode(),
+        "short range": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Literal": [["f.tf", 1, 2, 3], 1]})]), []]).encode(),
+        "string for a node list": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Tuple": [1, "ab"]})]), []]).encode(),
+        "node for a name": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Variable": [1, lit]})]), []]).encode(),
+        "fields not a list": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Variable": "ab"})]), []]).encode(),
+        "dict for a value": json.dumps(
+            [FORMAT, key0, body_of([attr_of({"Literal": [1, {"Body": [[], [], [], None]}]})]),
+             []]).encode(),
         "bool for a node": json.dumps(
             [FORMAT, key0, body_of([attr_of(True)]), []]).encode(),
         "missing field": json.dumps(

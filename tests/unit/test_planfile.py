@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fgform.plan.planfile import (
+    PlanFileError,
     StalePlanError,
     check_stale,
     config_hash,
@@ -49,6 +50,17 @@ def test_round_trip(tmp_path: Path, case: str) -> None:
     assert render_plan(loaded) == render_plan(plan)
     assert loaded.changes == plan.changes
     assert isinstance(loaded.variables["api_key"], Sensitive)
+    # Without its diffs (show -json): the same JSON, the diffs still checked.
+    light = load_plan(path, diffs=False)
+    assert plan_json(light) == plan_json(plan)
+    assert all(not c.diffs for c in light.changes + light.drift)
+    assert [c.address for c in light.changes] == [c.address for c in plan.changes]
+    diffs = [d for c in data["changes"] for d in c.get("diffs", [])]
+    if diffs:
+        diffs[0]["kind"] = "bogus"
+        path.write_text(json.dumps(data))
+        with pytest.raises(PlanFileError, match="kind"):
+            load_plan(path, diffs=False)
 
 
 def _state(serial: int = 4, lineage: str = "L1") -> StateFile:
@@ -112,7 +124,6 @@ def test_config_hash_covers_config_and_modules(tmp_path: Path) -> None:
 
 
 def test_not_a_plan_file(tmp_path: Path) -> None:
-    from fgform.plan.planfile import PlanFileError
     p = tmp_path / "x"
     p.write_text("{}")
     with pytest.raises(PlanFileError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -367,3 +368,26 @@ def test_numbers_print_like_terraform() -> None:
     assert outputs(st) == "a = 0.0000001\nb = 10000000000000000000000\nc = -2\n" \
                           "d = 100000000000000000000"
     assert cty_type({"x": [1, "a"]}) == ["object", {"x": ["tuple", ["number", "string"]]}]
+
+
+def test_a_deeply_nested_output_prints_without_recursion() -> None:
+    # Printed through an explicit stack: the recursive printer hit the interpreter's limit
+    # here, and copied every inner line once per enclosing level (4 s at 1,000 levels).
+    depth = 2000
+    value: object = "x"
+    for _ in range(depth):
+        value = [value]
+    expected = "\n".join(["  " * i + "[" for i in range(depth)] + ["  " * depth + '"x",']
+                          + ["  " * i + "]," for i in reversed(range(1, depth))] + ["]"])
+    st = StateFile(outputs={"deep": OutputState(value), "map": OutputState({"a": value})})
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # as a plain process has it
+    try:
+        printed = outputs(st, "deep")
+        in_map = outputs(st, "map")
+    finally:
+        sys.setrecursionlimit(limit)
+    same = printed == expected  # not compared by pytest: its diff of 4 MB strings is slow
+    assert same
+    same = in_map == "{\n  \"a\" = " + expected.replace("\n", "\n  ") + "\n}"
+    assert same
