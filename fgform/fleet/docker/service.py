@@ -3,7 +3,8 @@
 Create and update both *converge*: look at what runs (one list call), clean up tasks whose
 essential container stopped, scale in (newest first) or out (placed by the capacity manager,
 refused before anything starts when the fleet is too small), roll onto a new task definition
-(start new tasks, wait until healthy, then stop old ones), and finally wait for steady state.
+(a rolling deployment in the steps `fgform.fleet.deployment` allows), and finally wait for
+steady state.
 So the next apply or `reconcile` after a task died simply replaces it.
 
 When an apply fails part-way, the tasks that exist are reported through
@@ -21,7 +22,7 @@ import docker
 
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.errors import FgformError
-from fgform.fleet import capacity
+from fgform.fleet import capacity, deployment
 from fgform.fleet.docker import registration as R
 from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import get_client
@@ -200,7 +201,7 @@ class ServiceDriver:
         new_ids: list[str] = []
         if old:
             self._roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
-                       missing, deadline, grace, since)
+                       current, deadline, grace, since)
         elif missing > 0:
             with T.cluster_lock(cluster.name):
                 instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
@@ -254,50 +255,87 @@ class ServiceDriver:
     def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
               cluster: T.ClusterInfo, taskdef: dict[str, Any], name: str,
               attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[T.LiveTask],
-              missing: int, deadline: float, grace: float, since: float) -> None:
-        """Start new tasks in batches that fit, wait for them, then stop as many old ones.
+              current: list[T.LiveTask], deadline: float, grace: float, since: float) -> None:
+        """A rolling deployment from `old` tasks to `desired_count` tasks of `taskdef`, in
+        the steps `deployment.next_step` allows under the service's minimum_healthy_percent
+        and maximum_percent: stop what may stop (drained from the target groups first),
+        start what may start, wait until the new tasks are healthy and registered, repeat.
 
-        A simple rolling update (at most 200 % of tasks, never below the healthy count); the
-        deployment controller with its own percentages replaces this later.
+        `current` are tasks of the new revision already running (a deployment resumed after
+        an interrupted apply): they count as new ones once healthy.
         """
         address = str(addr)
-        remaining = sorted(old, key=lambda t: (t.created, t.task_id))  # oldest first
+        desired = int(attrs.get("desired_count") or 0)
+        lo, hi = deployment.settings(attrs)
+        # Failing old tasks go first (they hold no part of the healthy floor), then the
+        # oldest.
+        remaining = sorted(old, key=lambda t: (not t.unhealthy, t.created, t.task_id))
         size = T.task_size(taskdef)
-        while missing > 0:
+        arn = str(taskdef["arn"])
+        pending = [t.task_id for t in current if not t.healthy]
+        if pending:
+            self._await_new(ctx, client, addr, attrs, prior, pending, deadline, grace, since)
+        new_healthy = len(current)
+        while True:
             with T.cluster_lock(cluster.name):
                 usage = T.cluster_usage(ctx, client, cluster.name)
-                n = min(missing, capacity.fits_count(size, cluster.instances, usage, missing))
-                if n > 0:
-                    instances = T.place_tasks(ctx, client, cluster, taskdef, n)
+                room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1))
+                counts = deployment.Counts(
+                    desired,
+                    old_healthy=sum(1 for t in remaining if not t.unhealthy),
+                    old_unhealthy=sum(1 for t in remaining if t.unhealthy),
+                    new_healthy=new_healthy)
+                step = deployment.next_step(counts, lo, hi, room)
+                ok: list[T.Launch] = []
+                errors: list[FgformError] = []
+                if step.start and not step.stop:
+                    instances = T.place_tasks(ctx, client, cluster, taskdef, step.start)
                     launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
                                 for inst in instances]
-                    ctx.log(f"{address}: rolling: starting {n} task(s) of {taskdef['arn']}")
+                    ctx.log(f"{address}: deployment of {arn}: starting {len(launches)} "
+                            f"task(s) ({counts.healthy} healthy, {counts.running} running)")
                     ok, errors = T.launch_tasks(client, ctx, launches)
-            if n == 0:
-                if remaining:
-                    # No room for even one more: make room by retiring one old task first.
-                    self._stop(ctx, client, address, attrs, [remaining.pop(0)])
-                    continue
-                T.place_tasks(ctx, client, cluster, taskdef, missing)  # raises the shortfall
-                raise FgformError(f"{address}: no capacity for {taskdef['arn']}")
+            if step.done:
+                return
+            if step.stuck:
+                raise PartialApplyError(
+                    f"{address}: the deployment of {arn} cannot proceed: {step.reason}",
+                    attrs=self._final(ctx, client, address, dict(
+                        attrs, task_definition=(prior or attrs)["task_definition"])),
+                    hint="Add capacity to the cluster, or lower "
+                         "deployment.minimum_healthy_percent so old tasks may stop first.")
+            if step.stop:
+                # Stopping frees room: the next round places with the new usage.
+                unhealthy = [t for t in remaining if t.unhealthy][:step.stop_unhealthy]
+                healthy = [t for t in remaining if not t.unhealthy][:step.stop_healthy]
+                retire = unhealthy + healthy
+                gone = {t.task_id for t in retire}
+                remaining = [t for t in remaining if t.task_id not in gone]
+                ctx.log(f"{address}: deployment of {arn}: stopping {len(retire)} old task(s)")
+                self._stop(ctx, client, address, attrs, retire)
+                continue
             ids = [ln.task_id for ln in ok]
-            res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
-                                 grace=grace, since=since, address=address)
-            if errors or res.failed:
-                # The old revision keeps serving; state keeps naming it, so the next apply
-                # tries the rollout again.
-                if prior is not None:
-                    attrs = dict(attrs, task_definition=prior["task_definition"])
-                self._fail(ctx, client, addr, attrs, res, ids,
-                           extra=[summarize(errors)] if errors else None)
-            # The new tasks take traffic before the old ones drain.
-            self._register(ctx, client, address, attrs)
-            retire = remaining[:n]
-            remaining = remaining[n:]
-            self._stop(ctx, client, address, attrs, retire)
-            missing -= n
-        if remaining:
-            self._stop(ctx, client, address, attrs, remaining)
+            self._await_new(ctx, client, addr, attrs, prior, ids, deadline, grace, since,
+                            errors=errors)
+            new_healthy += len(ids)
+
+    def _await_new(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
+                   attrs: dict[str, Any], prior: dict[str, Any] | None, ids: list[str],
+                   deadline: float, grace: float, since: float,
+                   errors: list[FgformError] | None = None) -> None:
+        """Wait until new tasks are healthy, then register them (they take traffic before
+        any old task drains); on a failure, fail the apply with the old revision in state."""
+        address = str(addr)
+        res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
+                             grace=grace, since=since, address=address)
+        if errors or res.failed:
+            # The old revision keeps serving; state keeps naming it, so the next apply
+            # tries the rollout again.
+            if prior is not None:
+                attrs = dict(attrs, task_definition=prior["task_definition"])
+            self._fail(ctx, client, addr, attrs, res, ids,
+                       extra=[summarize(errors)] if errors else None)
+        self._register(ctx, client, address, attrs)
 
     # -- results -------------------------------------------------------------------------------
     @staticmethod
