@@ -618,7 +618,28 @@ def tasks(env: Env, service: str | None, as_json: bool, state_path) -> None:
               "PORTS", "UPTIME"]
     table = [header] + [[r.task_id, r.service, r.revision, r.instance, r.status, r.health,
                          r.address or "-", r.ports or "-", _uptime(r.uptime)] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    _table(env, table)
+    deps = [["SERVICE", "DEPLOYMENT", "REVISION", "DESIRED", "PENDING", "RUNNING", "FAILED",
+             "ROLLOUT"]]
+    for addr in _st.addresses():
+        inst = _st.get(addr)
+        if addr.type != "fg_service" or inst is None or not isinstance(inst.attributes, dict):
+            continue
+        if service is not None and not _service_named(service)(str(addr), inst.attributes):
+            continue
+        for d in inst.attributes.get("deployments") or []:
+            if isinstance(d, dict):
+                deps.append([str(addr), str(d.get("status")), str(d.get("task_definition")),
+                             *(str(d.get(k, 0)) for k in ("desired_count", "pending_count",
+                                                          "running_count", "failed_tasks")),
+                             str(d.get("rollout_state"))])
+    if len(deps) > 1:
+        env.out("")
+        _table(env, deps)
+
+
+def _table(env: Env, table: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         env.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
@@ -652,6 +673,43 @@ def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> 
             env.out(line)
     except KeyboardInterrupt:
         return
+
+
+def _service_named(name: str):
+    """A matcher for `_find`: a service by address (`fg_service.web`, or `web` for the
+    address without its type), name or id (`cluster/name`)."""
+    def match(address: str, attrs: dict[str, Any]) -> bool:
+        ident = str(attrs.get("id") or "")
+        return name in (address, address.split(".", 1)[1], attrs.get("name"), ident,
+                        ident.rpartition("/")[2])
+    return match
+
+
+@cli.command()
+@click.argument("service")
+@opt("json", "as_json", is_flag=True)
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def events(env: Env, service: str, as_json: bool, state_path) -> None:
+    """A service's event log from state, newest last: tasks started and stopped, targets
+    registered, deployments completed, failed and rolled back, steady state."""
+    st = _state_store(env, state_path).read()
+    if st is None:
+        raise FgformError("No state file was found: apply the configuration first.")
+    found = _find(st, "fg_service", _service_named(service))
+    if found is None:
+        names = sorted(str(a) for a in st.addresses() if a.type == "fg_service")
+        raise FgformError(f"no service named {service!r} in the state",
+                          hint=("Services in the state: " + ", ".join(names)) if names
+                          else "The state has no services.")
+    entries = [e for e in found[1].get("events") or [] if isinstance(e, dict)]
+    if as_json:
+        env.out(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        env.out(f"{found[0]} has no events yet (they are recorded by apply and reconcile).")
+    for e in entries:
+        env.out(f"{e.get('at', '-')}  {e.get('message', '')}")
 
 
 @cli.group()

@@ -149,3 +149,20 @@ def settings(attrs: dict[str, Any]) -> tuple[float, float]:
     hi = block.get("maximum_percent")
     return (DEFAULT_MINIMUM_HEALTHY_PERCENT if lo is None else float(lo),
             DEFAULT_MAXIMUM_PERCENT if hi is None else float(hi))
+
+
+def failure_threshold(desired: int) -> int:
+    """Failed new tasks that trip the circuit breaker, ECS's rule:
+    max(3, min(200, ceil(desired_count / 2)))."""
+    return max(3, min(200, math.ceil(desired / 2)))
+
+
+def breaker(attrs: dict[str, Any]) -> tuple[bool, bool]:
+    """(enable, rollback) of a service's `deployment.circuit_breaker`; off when unset."""
+    block = attrs.get("deployment") or {}
+    if isinstance(block, list):
+        block = block[0] if block else {}
+    cb = block.get("circuit_breaker") or {}
+    if isinstance(cb, list):
+        cb = cb[0] if cb else {}
+    return bool(cb.get("enable")), bool(cb.get("enable") and cb.get("rollback"))

@@ -11,6 +11,7 @@ import pytest
 from test_service import HEALTH, HTTPD, container, make_cluster, make_taskdef, service_config
 
 from fgform.addresses import Address
+from fgform.config.schema import get_schema
 from fgform.fleet import deployment
 from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.service import ServiceDriver
@@ -75,6 +76,13 @@ def test_rolling_deployment_stays_within_both_percentages(
     with Sampler(ctx, docker_client, str(addr)) as sampler:
         a2 = drv.update(ctx, addr, a1, service_config(cluster, td2, 4, deployment=limits))
     assert [t["revision"] for t in a2["tasks"]] == [2, 2, 2, 2]
+    assert [(d["status"], d["task_definition"], d["running_count"], d["rollout_state"])
+            for d in a2["deployments"]] == [("PRIMARY", f"{family}:2", 4, "COMPLETED")]
+    events = [e["message"] for e in a2["events"]]
+    assert events[-2:] == [f"(service {family}) (deployment {family}:2) deployment completed.",
+                           f"(service {family}) has reached a steady state."]
+    assert events[0].startswith(f"(service {family}) has started 4 tasks: (task ")
+    assert any(m.startswith(f"(service {family}) has stopped ") for m in events)
     samples = sampler.samples
     assert len(samples) > 20, samples
     floor = deployment.healthy_floor(4, lo)
@@ -141,3 +149,53 @@ def test_grace_period_lets_slow_starters_through_a_deployment(
     a2 = drv.update(ctx, addr, a1, service_config(cluster, td2, 1,
                                                   health_check_grace_period=15))
     assert [t["revision"] for t in a2["tasks"]] == [2]
+
+
+@pytest.mark.parametrize("rollback", [True, False], ids=["rollback", "no-rollback"])
+def test_circuit_breaker_stops_a_bad_deployment(ctx: FleetContext, busybox_image: str,
+                                                rollback: bool) -> None:
+    cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
+    family = f"bad{int(rollback)}"
+    tdaddr, td1 = make_taskdef(ctx, family, [container("web", busybox_image, command=HTTPD,
+                                                       health_check=HEALTH)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", family)
+    limits = {"minimum_healthy_percent": 50, "maximum_percent": 100,
+              "circuit_breaker": {"enable": True, "rollback": rollback}}
+    a1 = drv.create(ctx, addr, service_config(cluster, td1, 2, deployment=limits))
+    sick = {**HEALTH, "command": ["CMD-SHELL", "echo probe-says-no; exit 1"], "retries": 1}
+    td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
+        **td1, "container": [container("web", busybox_image, command=HTTPD,
+                                       health_check=sick)]})
+    ctx.resources[str(tdaddr)] = td2
+    with pytest.raises(PartialApplyError) as info:
+        drv.update(ctx, addr, a1, service_config(cluster, td2, 2, deployment=limits))
+    msg = info.value.message
+    assert msg.startswith(f"fg_service.{family}: deployment of {family}:2 failed: 3 task(s) "
+                          "failed to start or become healthy (circuit breaker threshold 3)"), msg
+    assert "probe-says-no" in msg, msg
+    attrs = info.value.attrs
+    assert attrs is not None and attrs["task_definition"] == f"{family}:1"
+    live = [t for t in T.list_live_tasks(ctx) if t.running]
+    assert {t.task_definition for t in live} == {f"{family}:1"}
+    deps = [(d["status"], d["task_definition"], d["rollout_state"], d["failed_tasks"])
+            for d in attrs["deployments"]]
+    events = [e["message"] for e in attrs["events"]]
+    if rollback:
+        assert f"; rolled back to {family}:1." in msg
+        assert attrs["running_count"] == 2 and len(live) == 2
+        assert deps == [("PRIMARY", f"{family}:1", "COMPLETED", 0),
+                        ("INACTIVE", f"{family}:2", "FAILED", 3)]
+        assert f"(service {family}) deployment failed: tasks failed to become healthy; " \
+               f"rolling back to {family}:1" in events
+        assert events[-1] == f"(service {family}) (deployment {family}:1) deployment completed."
+    else:
+        # 50 % let one old task stop for the first new one; nothing replaced it.
+        assert "the deployment stopped where it is" in msg
+        assert attrs["running_count"] == 1 and len(live) == 1
+        assert deps == [("PRIMARY", f"{family}:2", "FAILED", 3),
+                        ("ACTIVE", f"{family}:1", "COMPLETED", 0)]
+        assert events[-1].startswith(f"(service {family}) (deployment {family}:2) "
+                                     "deployment failed: tasks failed")
+    assert get_schema("fg_service").needs_repair(attrs).startswith(  # type: ignore[misc]
+        f"its last deployment ({family}:2) failed")

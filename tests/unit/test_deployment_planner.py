@@ -6,6 +6,8 @@ import pytest
 
 from fgform.fleet.deployment import (
     Counts,
+    breaker,
+    failure_threshold,
     healthy_floor,
     next_step,
     running_ceiling,
@@ -115,3 +117,19 @@ def test_settings_defaults() -> None:
     assert settings({}) == (100, 200)
     assert settings({"deployment": {"minimum_healthy_percent": 50, "maximum_percent": None}}) \
         == (50, 200)
+
+
+@pytest.mark.parametrize(("desired", "threshold"), [
+    (0, 3), (1, 3), (4, 3), (6, 3), (7, 4), (10, 5), (400, 200), (1000, 200)])
+def test_failure_threshold_is_ecs(desired: int, threshold: int) -> None:
+    assert failure_threshold(desired) == threshold
+
+
+def test_breaker_settings() -> None:
+    assert breaker({}) == (False, False)
+    assert breaker({"deployment": {"circuit_breaker": None}}) == (False, False)
+    on = {"deployment": {"circuit_breaker": {"enable": True, "rollback": True}}}
+    assert breaker(on) == (True, True)
+    # Rollback is part of the breaker: without enable it does nothing.
+    off = {"deployment": {"circuit_breaker": {"enable": False, "rollback": True}}}
+    assert breaker(off) == (False, False)

@@ -1,0 +1,133 @@
+"""A bad deployment end to end through the real CLI: the circuit breaker rolls back, apply
+fails naming the revision, the reason and the health-check output; state, `plan`, `tasks`
+and `events` show it; fixing the revision deploys it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import pytest
+from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+
+pytestmark = pytest.mark.docker
+
+CONFIG = """
+variable "health_path" {
+  type    = string
+  default = "/"
+}
+
+variable "message" {
+  type    = string
+  default = "v1"
+}
+
+resource "fg_registry" "main" {
+  port = $port
+}
+
+resource "fg_image" "web" {
+  registry   = fg_registry.main.id
+  repository = "web"
+  context    = "$${path.module}/app"
+}
+
+resource "fg_task_definition" "web" {
+  family = "$name-web"
+  cpu    = 128
+  memory = 64
+
+  container "web" {
+    image        = fg_image.web.uri
+    stop_timeout = 1
+    environment = {
+      MESSAGE = var.message
+    }
+    port_mapping {
+      container_port = 8080
+    }
+    health_check {
+      command  = ["CMD-SHELL", "busybox wget -q -O /dev/null http://127.0.0.1:8080$${var.health_path} || { echo health-probe-failed; exit 1; }"]
+      interval = 1
+      retries  = 1
+    }
+  }
+}
+
+resource "fg_cluster" "main" {
+  name       = "$name"
+  cidr_block = "$cidr"
+}
+
+resource "fg_service" "web" {
+  name                 = "web"
+  cluster              = fg_cluster.main.id
+  task_definition      = fg_task_definition.web.arn
+  desired_count        = 2
+  steady_state_timeout = 60
+
+  deployment {
+    circuit_breaker {
+      enable   = true
+      rollback = true
+    }
+  }
+}
+"""
+
+
+@pytest.fixture
+def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Fleet]:
+    ensure_base_image(docker_client)
+    f = Fleet(tmp_path_factory.mktemp("cli-deploy"), docker_client)
+    f.copy_app()
+    f.write(CONFIG)
+    try:
+        yield f
+    finally:
+        remove_lineages(docker_client, set(f.lineages))
+
+
+def test_bad_revision_is_rolled_back_and_reported(fleet: Fleet) -> None:
+    fleet.ok("apply", "-auto-approve")
+    first = {r["task_id"] for r in fleet.tasks()}
+    name = fleet.name
+
+    res = fleet.fails("apply", "-auto-approve", "-var", "health_path=/missing",
+                      "-var", "message=v2", timeout=240)
+    err = res.flat_err
+    # Default limits start both new tasks at once: the second batch takes failures to 4.
+    assert f"deployment of {name}-web:2 failed: 4 task(s) failed to start or become healthy " \
+           f"(circuit breaker threshold 3); rolled back to {name}-web:1" in err, str(res)
+    assert "health-probe-failed" in err, str(res)
+
+    rows = fleet.tasks()
+    assert {r["task_id"] for r in rows} == first  # the old tasks never stopped
+    svc = fleet.resources()["fg_service.web"]["attributes"]
+    assert svc["task_definition"] == f"{name}-web:1"
+    assert [(d["status"], d["task_definition"], d["rollout_state"])
+            for d in svc["deployments"]] == [("PRIMARY", f"{name}-web:1", "COMPLETED"),
+                                             ("INACTIVE", f"{name}-web:2", "FAILED")]
+
+    table = fleet.ok("tasks").out
+    assert "DEPLOYMENT" in table and "INACTIVE" in table and "FAILED" in table, table
+    events = fleet.ok("events", "web").out.splitlines()
+    assert any(line.endswith(f"(service web) deployment failed: tasks failed to become "
+                             f"healthy; rolling back to {name}-web:1") for line in events), \
+        events
+    assert events[-1].endswith(f"(service web) (deployment {name}-web:1) deployment "
+                               "completed."), events
+
+    plan = fleet.run("plan", "-detailed-exitcode", "-var", "health_path=/missing",
+                     "-var", "message=v2")
+    assert plan.code == 2, str(plan)
+    assert f"its last deployment ({name}-web:2) failed" in plan.out, str(plan)
+
+    # Fixed: the next apply deploys a good revision and the failure is history.
+    fleet.ok("apply", "-auto-approve", "-var", "message=v2", timeout=240)
+    svc = fleet.resources()["fg_service.web"]["attributes"]
+    assert [d["rollout_state"] for d in svc["deployments"]] == ["COMPLETED"]
+    assert "No changes." in fleet.ok("plan", "-detailed-exitcode", "-var",
+                                     "message=v2").out
