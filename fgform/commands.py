@@ -787,15 +787,22 @@ def _reconcile_pass(env: Env, store) -> int:
     if st is None:
         raise FgformError("No state file was found: apply the configuration first.")
     services = [a for a in st.addresses() if a.type == "fg_service"]
-    if not services:
-        env.out("No services in the state.")
-        return 0
     driver: Any = drivers()["fg_service"]
     ctx = workflow.fleet_context(env.dir, st)
-    items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
     from fgform.values import scrub
 
     secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
+    try:
+        for task in driver.remove_orphans(ctx, {str(a) for a in services}):
+            env.out(f"{task.address}: removed task {task.task_id}: no service in the state "
+                    "owns it")
+    except Exception as exc:  # noqa: BLE001 - reported, then exit 1
+        env.err(scrub(f"Error: removing task containers no service owns: {exc}", secrets))
+        return max(len(services), 1)
+    if not services:
+        env.out("No services in the state.")
+        return 0
+    items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
     try:
         live = driver.read(ctx, items)
     except Exception as exc:  # noqa: BLE001 - reported, then exit 1

@@ -4,6 +4,8 @@ and `events` show it; fixing the revision deploys it."""
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 
 import docker
@@ -64,10 +66,12 @@ resource "fg_service" "web" {
   name                 = "web"
   cluster              = fg_cluster.main.id
   task_definition      = fg_task_definition.web.arn
-  desired_count        = 2
+  desired_count        = $count
   steady_state_timeout = 60
 
   deployment {
+    minimum_healthy_percent = $lo
+    maximum_percent         = $hi
     circuit_breaker {
       enable   = true
       rollback = true
@@ -83,7 +87,7 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
     ensure_base_image(docker_client)
     f = Fleet(tmp_path_factory.mktemp("cli-deploy"), docker_client)
     f.copy_app()
-    f.write(CONFIG)
+    f.write(CONFIG, count=2, lo=100, hi=200)
     try:
         yield f
     finally:
@@ -131,3 +135,42 @@ def test_bad_revision_is_rolled_back_and_reported(fleet: Fleet) -> None:
     assert [d["rollout_state"] for d in svc["deployments"]] == ["COMPLETED"]
     assert "No changes." in fleet.ok("plan", "-detailed-exitcode", "-var",
                                      "message=v2").out
+
+
+def test_killed_deployment_resumes_within_the_limits(fleet: Fleet) -> None:
+    """apply killed (SIGKILL) while it deploys revision 2 of 4 tasks at 100/150: the next
+    apply resumes from what runs, never above 6 tasks and never below 4 healthy."""
+    fleet.write(CONFIG, count=4, lo=100, hi=150)
+    fleet.ok("apply", "-auto-approve")
+    rev2 = f"{fleet.name}-web:2"
+    run = fleet.start("apply", "-auto-approve", "-var", "message=v2")
+    run.wait_for(lambda: fleet.containers(**{"task-definition": rev2}), timeout=120,
+                 desc="the first task of revision 2")
+    run.proc.send_signal(signal.SIGKILL)
+    run.proc.wait(10)
+    assert run.proc.returncode == -signal.SIGKILL
+
+    samples: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            cs = fleet.containers(service="web")
+            samples.append((sum(1 for c in cs if c["State"] in ("running", "created")),
+                            sum(1 for c in cs if c["State"] == "running"
+                                and "(healthy)" in c["Status"])))
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        res = fleet.ok("apply", "-auto-approve", "-var", "message=v2", timeout=240)
+    finally:
+        stop.set()
+        sampler.join()
+    assert "Took over a stale state lock" in res.flat_err
+    rows = fleet.tasks()
+    assert len(rows) == 4 and {r["revision"] for r in rows} == {rev2}, rows
+    assert len(samples) > 20
+    assert max(r for r, _ in samples) <= 6, samples
+    assert min(h for _, h in samples) >= 4, samples

@@ -255,6 +255,15 @@ class ServiceDriver:
             ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
             T.stop_tasks(client, dead)
         alive = [t for t in live if t.running]
+        # A task of this revision failing its health check for longer than the grace period
+        # is replaced (as ECS does); Docker's restart policy cannot see that.
+        sick = [t for t in alive if t.task_definition == arn and t.unhealthy
+                and t.age() >= grace]
+        if sick:
+            ctx.log(f"{address}: replacing {len(sick)} unhealthy task(s)")
+            self._stop(ctx, client, address, attrs, sick)
+            gone = {t.task_id for t in sick}
+            alive = [t for t in alive if t.task_id not in gone]
         fits = revision_check(ctx)
         current = [t for t in alive if t.task_definition == arn and fits(t)]
         kept = {t.task_id for t in current}
@@ -569,6 +578,18 @@ class ServiceDriver:
             hint="Fix the task definition (image, command, health check) and apply again; "
                  "the tasks that run are recorded in state and failed ones are replaced.",
         )
+
+    # -- the scheduler's clean-up -------------------------------------------------------------
+    @staticmethod
+    def remove_orphans(ctx: FleetContext, services: set[str]) -> list[T.LiveTask]:
+        """Remove the service tasks of this state's lineage whose service address is not in
+        `services` (a service removed from state by hand, or an apply killed between
+        starting tasks and saving state); returns them."""
+        client = get_client()
+        orphans = [t for t in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE)
+                   if t.address not in services]
+        T.stop_tasks(client, orphans)
+        return sorted(orphans, key=lambda t: (t.address, t.task_id))
 
     # -- delete --------------------------------------------------------------------------------
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
