@@ -751,7 +751,9 @@ def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None
 
 @cli.command()
 @opt("watch", is_flag=True, help="Keep reconciling until interrupted.")
-@opt("interval", default=5.0, type=Seconds(), help="Seconds between passes with -watch.")
+@opt("interval", default=5.0, type=Seconds(),
+     help="With -watch: at most this many seconds between passes (a task container that "
+          "dies or changes health starts one at once).")
 @opt("state", "state_path", metavar="PATH")
 @opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), help=LOCK_TIMEOUT_HELP)
 @var_options
@@ -765,14 +767,47 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
     del vars, var_files  # accepted for compatibility; the configuration is not read
 
     store = _state_store(env, state_path)
-    while True:
-        with _lock(env, store, "OperationTypeReconcile", lock_timeout):
-            failed = _reconcile_pass(env, store)
-        if not watch:
-            if failed:
-                raise SystemExit(1)
-            return
-        time.sleep(interval)
+    # Opened before the first pass, so a task that dies during a pass wakes the next one.
+    wake = _change_watch(env, store) if watch else None
+    try:
+        while True:
+            with _lock(env, store, "OperationTypeReconcile", lock_timeout):
+                failed = _reconcile_pass(env, store)
+            if not watch:
+                if failed:
+                    raise SystemExit(1)
+                return
+            if wake is not None:
+                began = time.monotonic()
+                wake.wait(interval, began)
+                if time.monotonic() - began < interval:
+                    # Woken by an event: the engine reports a die before its list view
+                    # shows the container exited, and the pass decides from the list view.
+                    time.sleep(WATCH_SETTLE)
+            else:
+                time.sleep(interval)
+    finally:
+        if wake is not None:
+            wake.close()
+
+
+WATCH_SETTLE = 1.0
+
+
+def _change_watch(env: Env, store):
+    """Docker's event stream for this state's task containers (a task that dies or turns
+    unhealthy starts a pass at once), or None without a state or an engine: -watch then
+    polls every -interval."""
+    from fgform import workflow
+    from fgform.fleet.docker import tasks as T
+
+    st = store.read()
+    if st is None:
+        return None
+    try:
+        return T.watch_changes(workflow.fleet_context(env.dir, st))
+    except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
+        return None
 
 
 def _reconcile_pass(env: Env, store) -> int:

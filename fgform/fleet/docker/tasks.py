@@ -773,6 +773,13 @@ class _Wakeup:
                 pass
 
 
+def watch_changes(ctx: FleetContext, client: docker.DockerClient | None = None) -> _Wakeup:
+    """A wake-up on the engine's events for this lineage's service task containers (start,
+    die, destroy, health changes): `reconcile -watch` sleeps on it instead of a bare timer.
+    `close()` it when done."""
+    return _Wakeup(client or _client(), L.label_filter(ctx, kind=KIND_SERVICE))
+
+
 def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
                  timeout: float, log_lines: int = 10, grace: float = 0.0,
                  since: float | None = None, **extra: str) -> WaitResult:
