@@ -8,7 +8,15 @@ from typing import Any
 
 import docker
 import pytest
-from test_service import HEALTH, HTTPD, container, make_cluster, make_taskdef, service_config
+from test_service import (
+    HEALTH,
+    HTTPD,
+    container,
+    http_get,
+    make_cluster,
+    make_taskdef,
+    service_config,
+)
 
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
@@ -199,3 +207,33 @@ def test_circuit_breaker_stops_a_bad_deployment(ctx: FleetContext, busybox_image
                                      "deployment failed: tasks failed")
     assert get_schema("fg_service").needs_repair(attrs).startswith(  # type: ignore[misc]
         f"its last deployment ({family}:2) failed")
+
+
+def test_a_host_port_roll_stops_first_only_when_the_floor_allows(
+        ctx: FleetContext, busybox_image: str, free_port: int) -> None:
+    cluster = make_cluster(ctx, count=2, cpu=2048, memory=1024)
+    pub = [{"container_port": 8080, "host_port": free_port, "protocol": "tcp"}]
+    tdaddr, td1 = make_taskdef(ctx, "hp", [container("web", busybox_image, command=HTTPD,
+                                                     health_check=HEALTH, port_mapping=pub)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "hp")
+    a1 = drv.create(ctx, addr, service_config(cluster, td1, 1))
+    td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
+        **td1, "container": [container("web", busybox_image, command=HTTPD, health_check=HEALTH,
+                                       port_mapping=pub, environment={"V": "2"})]})
+    ctx.resources[str(tdaddr)] = td2
+    # Room for CPU and memory on the other instance, but the host port is taken.
+    with pytest.raises(PartialApplyError) as info:
+        drv.update(ctx, addr, a1, service_config(cluster, td2, 1))
+    msg = info.value.message
+    assert "the deployment of hp:2 cannot proceed: a new task cannot be placed: it publishes " \
+           f"host port(s) {free_port} (held by " in msg, msg
+    assert "minimum_healthy_percent 100 keeps 1" in msg, msg
+    assert info.value.attrs is not None and info.value.attrs["task_definition"] == "hp:1"
+    assert [t["id"] for t in info.value.attrs["tasks"]] == [t["id"] for t in a1["tasks"]]
+
+    stop_first = {"minimum_healthy_percent": 0, "maximum_percent": 200,
+                  "circuit_breaker": None}
+    a2 = drv.update(ctx, addr, a1, service_config(cluster, td2, 1, deployment=stop_first))
+    assert [t["revision"] for t in a2["tasks"]] == [2]
+    assert http_get("127.0.0.1", free_port) == 200

@@ -373,6 +373,7 @@ class ServiceDriver:
         # oldest.
         remaining = sorted(old, key=lambda t: (not t.unhealthy, t.created, t.task_id))
         size = T.task_size(taskdef)
+        ports = T.host_ports(taskdef)
         arn = str(taskdef["arn"])
         enable, rollback = deployment.breaker(attrs)
         threshold = deployment.failure_threshold(desired)
@@ -385,6 +386,11 @@ class ServiceDriver:
             with T.cluster_lock(cluster.name):
                 usage = T.cluster_usage(ctx, client, cluster.name)
                 room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1))
+                # Every instance publishes on the host's loopback: a host port that a
+                # running task holds leaves no room for a new task until that one stops.
+                clash = T.host_ports_in_use(client, ports)
+                if clash:
+                    room = 0
                 counts = deployment.Counts(
                     desired,
                     old_healthy=sum(1 for t in remaining if not t.unhealthy),
@@ -406,12 +412,19 @@ class ServiceDriver:
                 _event(address, f"(deployment {arn}) deployment completed.")
                 return
             if step.stuck:
+                reason = step.reason
+                if clash:
+                    held = ", ".join(f"{p} (held by {n})" for p, n in sorted(clash.items()))
+                    reason = (f"a new task cannot be placed: it publishes host port(s) {held}, "
+                              f"and {reason.split(', and ', 1)[-1]}")
                 raise PartialApplyError(
-                    f"{address}: the deployment of {arn} cannot proceed: {step.reason}",
+                    f"{address}: the deployment of {arn} cannot proceed: {reason}",
                     attrs=self._final(ctx, client, address, dict(
                         attrs, task_definition=(prior or attrs)["task_definition"])),
-                    hint="Add capacity to the cluster, or lower "
-                         "deployment.minimum_healthy_percent so old tasks may stop first.")
+                    hint="Lower deployment.minimum_healthy_percent so old tasks may stop "
+                         "first" + (" (a task publishing a host port can only be replaced "
+                                    "that way)." if clash else ", or add capacity to the "
+                                    "cluster."))
             if step.stop:
                 # Stopping frees room: the next round places with the new usage.
                 unhealthy = [t for t in remaining if t.unhealthy][:step.stop_unhealthy]
