@@ -862,6 +862,10 @@ def _reconcile_pass(env: Env, store) -> int:
         if isinstance(count, int) and isinstance(before, int) and count > before:
             env.out(f"{addr}: restored {count - before} task(s) "
                     f"({count}/{desired} running)")
+        elif isinstance(count, int) and isinstance(desired, int) and count < desired:
+            # The crash-loop backoff holds replacements back for a while.
+            env.out(f"{addr}: below desired count ({count}/{desired} running; "
+                    f"see fgform events)")
         else:
             env.out(f"{addr}: at desired count ({count}/{desired} running)")
     return failed

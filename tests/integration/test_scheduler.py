@@ -64,3 +64,34 @@ def test_orphan_task_containers_are_removed(ctx: FleetContext, busybox_image: st
     removed = drv.remove_orphans(ctx, {"fg_service.kept"})
     assert [t.address for t in removed] == ["fg_service.gone"]
     assert {t.task_id for t in T.list_live_tasks(ctx)} == {kept["tasks"][0]["id"]}
+
+
+def test_crash_loop_is_throttled_with_a_growing_backoff(
+        ctx: FleetContext, busybox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fgform.fleet.docker.service as S
+
+    monkeypatch.setattr(S, "BACKOFF_FIRST", 3.0)
+    monkeypatch.setattr(S, "_BACKOFF", {})
+    cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
+    # Healthy long enough to pass the apply's wait, then it crashes: a crash loop.
+    crashy = ["sh", "-c", "sleep 1.5; exit 7"]
+    _, td = make_taskdef(ctx, "loop", [container("app", busybox_image, command=crashy)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "loop")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
+    launches: list[float] = []
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline:
+        before = {t.task_id for t in T.list_live_tasks(ctx)}
+        attrs = drv.reconcile(ctx, addr, attrs)
+        if {t.task_id for t in T.list_live_tasks(ctx)} - before:
+            launches.append(time.monotonic())
+        time.sleep(0.5)
+    gaps = [b - a for a, b in zip(launches, launches[1:], strict=False)]
+    messages = [e["message"] for e in attrs["events"]]
+    assert any("is unable to consistently start tasks successfully" in m for m in messages), \
+        messages
+    assert any(m.startswith("(service loop) has removed 1 task: (task ") for m in messages)
+    # 0 s, then 3, 6, 12 s between replacements (plus the 1.5 s each task lives).
+    assert len(launches) >= 3, launches
+    assert gaps[-1] > gaps[0] + 2, gaps

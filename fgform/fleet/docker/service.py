@@ -154,6 +154,14 @@ class _Run:
 # parallel threads; static helpers find their run here to record events).
 _RUNS: dict[str, _Run] = {}
 _RUNS_LOCK = threading.Lock()
+# The crash-loop backoff of `reconcile` (a -watch process keeps it between passes):
+# service address -> (strikes, monotonic time before which nothing is started, time of the
+# last stop seen), and how many stopped tasks the last converge found.
+_BACKOFF: dict[str, tuple[int, float, float]] = {}
+_RUN_STOPPED: dict[str, int] = {}
+BACKOFF_FIRST = 5.0
+BACKOFF_MAX = 300.0
+BACKOFF_RESET = 60.0
 
 
 def _event(address: str, message: str, when: bool = True) -> None:
@@ -205,8 +213,39 @@ class ServiceDriver:
 
     def reconcile(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any]
                   ) -> dict[str, Any]:
-        """Restore the desired count from state alone (`fgform reconcile`)."""
-        return self.converge(ctx, addr, attrs, attrs)
+        """Restore the desired count from state alone (`fgform reconcile`).
+
+        A service whose tasks keep stopping (a crash loop) is throttled as ECS throttles
+        task launches: a task stopping within BACKOFF_RESET s of the previous stop is a
+        strike, and from the second strike on the next replacement waits BACKOFF_FIRST s,
+        doubling up to BACKOFF_MAX s; a service with no stop for BACKOFF_RESET s starts
+        over. Within the wait the pass starts nothing and says so in the events.
+        """
+        address = str(addr)
+        with _RUNS_LOCK:
+            strikes, not_before, last_stop = _BACKOFF.get(address, (0, 0.0, 0.0))
+        wait = not_before - time.monotonic()
+        if wait > 0:
+            log = EV.EventLog(service_name(addr, attrs), attrs.get("events"))
+            head = "is unable to consistently start tasks successfully"
+            # One line per backoff period, not one per pass within it.
+            if not log.entries or head not in log.entries[-1]["message"]:
+                log.add(f"{head}: {strikes} tasks stopped in a row; next attempt in "
+                        f"{wait:.0f} s.")
+            out = self._final(ctx, get_client(), address, attrs)
+            out["events"] = log.to_attr()
+            return out
+        _RUN_STOPPED.pop(address, None)
+        result = self.converge(ctx, addr, attrs, attrs)
+        stopped = _RUN_STOPPED.pop(address, 0)
+        now = time.monotonic()
+        with _RUNS_LOCK:
+            if stopped:
+                strikes = strikes + 1 if now - last_stop < BACKOFF_RESET else 1
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (strikes - 2)) \
+                    if strikes > 1 else 0.0
+                _BACKOFF[address] = (strikes, now + delay, now)
+        return result
 
     def converge(self, ctx: FleetContext, addr: Address, planned: dict[str, Any],
                  prior: dict[str, Any] | None) -> dict[str, Any]:
@@ -252,7 +291,10 @@ class ServiceDriver:
         # apply, never removes anything: see `read`.)
         dead = [t for t in live if not t.running]
         if dead:
+            _RUN_STOPPED[address] = len(dead)
             ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
+            _event(address, f"has removed {EV.tasks_phrase([t.task_id for t in dead])} "
+                   "that stopped.")
             T.stop_tasks(client, dead)
         alive = [t for t in live if t.running]
         # A task of this revision failing its health check for longer than the grace period
