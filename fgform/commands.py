@@ -619,7 +619,28 @@ def tasks(env: Env, service: str | None, as_json: bool, state_path) -> None:
               "PORTS", "UPTIME"]
     table = [header] + [[r.task_id, r.service, r.revision, r.instance, r.status, r.health,
                          r.address or "-", r.ports or "-", _uptime(r.uptime)] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    _table(env, table)
+    deps = [["SERVICE", "DEPLOYMENT", "REVISION", "DESIRED", "PENDING", "RUNNING", "FAILED",
+             "ROLLOUT"]]
+    for addr in _st.addresses():
+        inst = _st.get(addr)
+        if addr.type != "fg_service" or inst is None or not isinstance(inst.attributes, dict):
+            continue
+        if service is not None and not _service_named(service)(str(addr), inst.attributes):
+            continue
+        for d in inst.attributes.get("deployments") or []:
+            if isinstance(d, dict):
+                deps.append([str(addr), str(d.get("status")), str(d.get("task_definition")),
+                             *(str(d.get(k, 0)) for k in ("desired_count", "pending_count",
+                                                          "running_count", "failed_tasks")),
+                             str(d.get("rollout_state"))])
+    if len(deps) > 1:
+        env.out("")
+        _table(env, deps)
+
+
+def _table(env: Env, table: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         env.out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
@@ -653,6 +674,43 @@ def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> 
             env.out(line)
     except KeyboardInterrupt:
         return
+
+
+def _service_named(name: str):
+    """A matcher for `_find`: a service by address (`fg_service.web`, or `web` for the
+    address without its type), name or id (`cluster/name`)."""
+    def match(address: str, attrs: dict[str, Any]) -> bool:
+        ident = str(attrs.get("id") or "")
+        return name in (address, address.split(".", 1)[1], attrs.get("name"), ident,
+                        ident.rpartition("/")[2])
+    return match
+
+
+@cli.command()
+@click.argument("service")
+@opt("json", "as_json", is_flag=True)
+@opt("state", "state_path", metavar="PATH")
+@pass_env
+def events(env: Env, service: str, as_json: bool, state_path) -> None:
+    """A service's event log from state, newest last: tasks started and stopped, targets
+    registered, deployments completed, failed and rolled back, steady state."""
+    st = _state_store(env, state_path).read()
+    if st is None:
+        raise FgformError("No state file was found: apply the configuration first.")
+    found = _find(st, "fg_service", _service_named(service))
+    if found is None:
+        names = sorted(str(a) for a in st.addresses() if a.type == "fg_service")
+        raise FgformError(f"no service named {service!r} in the state",
+                          hint=("Services in the state: " + ", ".join(names)) if names
+                          else "The state has no services.")
+    entries = [e for e in found[1].get("events") or [] if isinstance(e, dict)]
+    if as_json:
+        env.out(json.dumps(entries, indent=2))
+        return
+    if not entries:
+        env.out(f"{found[0]} has no events yet (they are recorded by apply and reconcile).")
+    for e in entries:
+        env.out(f"{e.get('at', '-')}  {e.get('message', '')}")
 
 
 @cli.group()
@@ -694,7 +752,9 @@ def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None
 
 @cli.command()
 @opt("watch", is_flag=True, help="Keep reconciling until interrupted.")
-@opt("interval", default=5.0, type=Seconds(), help="Seconds between passes with -watch.")
+@opt("interval", default=5.0, type=Seconds(),
+     help="With -watch: at most this many seconds between passes (a task container that "
+          "dies or changes health starts one at once).")
 @opt("state", "state_path", metavar="PATH")
 @opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), help=LOCK_TIMEOUT_HELP)
 @var_options
@@ -708,14 +768,47 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
     del vars, var_files  # accepted for compatibility; the configuration is not read
 
     store = _state_store(env, state_path)
-    while True:
-        with _lock(env, store, "OperationTypeReconcile", lock_timeout):
-            failed = _reconcile_pass(env, store)
-        if not watch:
-            if failed:
-                raise SystemExit(1)
-            return
-        time.sleep(interval)
+    # Opened before the first pass, so a task that dies during a pass wakes the next one.
+    wake = _change_watch(env, store) if watch else None
+    try:
+        while True:
+            with _lock(env, store, "OperationTypeReconcile", lock_timeout):
+                failed = _reconcile_pass(env, store)
+            if not watch:
+                if failed:
+                    raise SystemExit(1)
+                return
+            if wake is not None:
+                began = time.monotonic()
+                wake.wait(interval, began)
+                if time.monotonic() - began < interval:
+                    # Woken by an event: the engine reports a die before its list view
+                    # shows the container exited, and the pass decides from the list view.
+                    time.sleep(WATCH_SETTLE)
+            else:
+                time.sleep(interval)
+    finally:
+        if wake is not None:
+            wake.close()
+
+
+WATCH_SETTLE = 1.0
+
+
+def _change_watch(env: Env, store):
+    """Docker's event stream for this state's task containers (a task that dies or turns
+    unhealthy starts a pass at once), or None without a state or an engine: -watch then
+    polls every -interval."""
+    from fgform import workflow
+    from fgform.fleet.docker import tasks as T
+
+    st = store.read()
+    if st is None:
+        return None
+    try:
+        return T.watch_changes(workflow.fleet_context(env.dir, st))
+    except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
+        return None
 
 
 def _reconcile_pass(env: Env, store) -> int:
@@ -730,15 +823,22 @@ def _reconcile_pass(env: Env, store) -> int:
     if st is None:
         raise FgformError("No state file was found: apply the configuration first.")
     services = [a for a in st.addresses() if a.type == "fg_service"]
-    if not services:
-        env.out("No services in the state.")
-        return 0
     driver: Any = drivers()["fg_service"]
     ctx = workflow.fleet_context(env.dir, st)
-    items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
     from fgform.values import scrub
 
     secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
+    try:
+        for task in driver.remove_orphans(ctx, {str(a) for a in services}):
+            env.out(f"{task.address}: removed task {task.task_id}: no service in the state "
+                    "owns it")
+    except Exception as exc:  # noqa: BLE001 - reported, then exit 1
+        env.err(scrub(f"Error: removing task containers no service owns: {exc}", secrets))
+        return max(len(services), 1)
+    if not services:
+        env.out("No services in the state.")
+        return 0
+    items = {a: st.get(a).attributes for a in services}  # type: ignore[union-attr]
     try:
         live = driver.read(ctx, items)
     except Exception as exc:  # noqa: BLE001 - reported, then exit 1
@@ -763,6 +863,10 @@ def _reconcile_pass(env: Env, store) -> int:
         if isinstance(count, int) and isinstance(before, int) and count > before:
             env.out(f"{addr}: restored {count - before} task(s) "
                     f"({count}/{desired} running)")
+        elif isinstance(count, int) and isinstance(desired, int) and count < desired:
+            # The crash-loop backoff holds replacements back for a while.
+            env.out(f"{addr}: below desired count ({count}/{desired} running; "
+                    f"see fgform events)")
         else:
             env.out(f"{addr}: at desired count ({count}/{desired} running)")
     return failed

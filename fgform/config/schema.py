@@ -553,9 +553,14 @@ FG_LOAD_BALANCER = ResourceSchema(
 )
 
 def _service_needs_repair(attrs: dict[str, Any]) -> str | None:
-    """A service whose refreshed running_count is below or above desired_count (a task
-    removed by hand), or whose running task is missing from a target group's proxy, must be
-    updated to restore it."""
+    """A service whose last deployment failed, whose refreshed running_count is below or
+    above desired_count (a task removed by hand), or whose running task is missing from a
+    target group's proxy, must be updated to restore it."""
+    for dep in attrs.get("deployments") or []:
+        if isinstance(dep, dict) and dep.get("rollout_state") == "FAILED":
+            # Shown in the plan, and the apply deploys again (ECS retries too).
+            why = dep.get("rollout_state_reason") or "its tasks failed"
+            return f"its last deployment ({dep.get('task_definition')}) failed: {why}"
     running, desired = attrs.get("running_count"), attrs.get("desired_count")
     if isinstance(running, int) and isinstance(desired, int) and running != desired:
         return f"running_count is {running} but desired_count is {desired}"
@@ -596,6 +601,12 @@ FG_SERVICE = ResourceSchema(
         _computed("targets", "list(any)", "Each task in each `load_balancer` target group: "
                   "target_group, id, address, port. A target missing from its load "
                   "balancer is drift that the plan repairs."),
+        _computed("deployments", "list(any)", "The deployments of the last apply or "
+                  "reconcile, as ECS shows them: status (PRIMARY, ACTIVE, INACTIVE), "
+                  "task_definition, desired_count, pending_count, running_count, failed_tasks, "
+                  "rollout_state (COMPLETED, FAILED), rollout_state_reason."),
+        _computed("events", "list(any)", "The service's event log (at, message), newest last, "
+                  "the last 100 kept: `fgform events`."),
     ), blocks=(
         BlockSchema("load_balancer", "Registers each task with a target group.",
                     key="target_group", attributes=(
@@ -623,6 +634,8 @@ FG_SERVICE = ResourceSchema(
         )),
     )),
     # A deployment replaces or adds tasks: which tasks run is only known after apply.
+    # deployments and events are bookkeeping the driver rewrites: an update shows no diff
+    # of them (they would be noise in every plan of a service).
     recomputed_on_update=("running_count", "tasks", "targets"),
     needs_repair=_service_needs_repair,
     create_before_destroy_supported=False,

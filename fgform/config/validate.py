@@ -30,6 +30,7 @@ from fgform.config.model import Block, Config, Resource
 from fgform.config.schema import ACTIONS, CONDITIONS, REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.config.variables import check_declaration, resolve_variables
 from fgform.errors import Diagnostic, Severity, SourceRange, redact
+from fgform.fleet import deployment
 from fgform.fleet.context_hash import resolve_context
 from fgform.graph import module_prefix, validate_resolver, walk
 from fgform.suggest import did_you_mean
@@ -92,6 +93,7 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
             diags.extend(check_ignore_changes(res))
     diags.extend(check_load_balancers(result.configs, result.resources))
     diags.extend(check_host_ports(result.configs, result.resources))
+    diags.extend(check_deployment_limits(result.configs, result.resources))
     diags.extend(check_listener_rules(result.configs, result.resources))
     diags.extend(check_target_group_owners(result.graph.configs))
     diags.extend(check_image_contexts(result.configs, result.resources,
@@ -304,6 +306,48 @@ def _check_one_lb(lb: dict[str, Any], block: Block | None, td_addr: Address,
 def resource_node_id(path: tuple[str, ...], res: Resource) -> str:
     """The graph node id of a resource block: `module.a.fg_service.web`."""
     return f"{module_prefix(path)}{res.type}.{res.name}"
+
+
+# -- deployment limits -------------------------------------------------------------------------
+def check_deployment_limits(configs: dict[Address, dict[str, Any]],
+                            resources: dict[Address, Resource]) -> list[Diagnostic]:
+    """A service's `deployment` percentages must let a rolling deployment move: room to
+    start a new task, or a healthy task to spare (ECS rejects 100/100 the same way)."""
+    diags: list[Diagnostic] = []
+    for addr, cfg in configs.items():
+        if addr.type != "fg_service":
+            continue
+        block_value, _ = unmark(cfg.get("deployment"))
+        if not isinstance(block_value, dict):
+            continue
+        lo, _ = unmark(block_value.get("minimum_healthy_percent"))
+        hi, _ = unmark(block_value.get("maximum_percent"))
+        desired, _ = unmark(cfg.get("desired_count"))
+        values = (lo, hi, desired)
+        if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
+            continue  # unknown until apply, or already reported as the wrong type
+        # Any count stalls at 100/100; other pairs stall only for some counts (1 task at
+        # 50/150), so the service's own count decides, and at least 1 covers a scale-up.
+        if not deployment.stalls(max(int(desired), 1), lo, hi):
+            continue
+        n = max(int(desired), 1)
+        res = resources[addr]
+        blocks = res.body.blocks_of("deployment")
+        where = _where(blocks[0] if blocks else None, "maximum_percent", res.range)
+        floor = deployment.healthy_floor(n, lo)
+        ceiling = deployment.running_ceiling(n, hi)
+        diags.append(Diagnostic.error(
+            "Invalid deployment limits",
+            f"{addr}: with desired_count {n}, minimum_healthy_percent {_num(lo)} keeps {floor} "
+            f"task(s) healthy (rounded up) and maximum_percent {_num(hi)} allows {ceiling} "
+            "running (rounded down), so a deployment could neither start a new task nor stop "
+            "an old one. Raise maximum_percent (e.g. 200, the default) or lower "
+            "minimum_healthy_percent.", where))
+    return diags
+
+
+def _num(value: float | int) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 # -- host ports -------------------------------------------------------------------------------

@@ -397,6 +397,9 @@ def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, 
         def read(self, ctx, items):
             return {}
 
+        def remove_orphans(self, ctx, services):
+            return []
+
         def reconcile(self, ctx, addr, attrs):
             raise RuntimeError("container env TOKEN=env-secret was refused")
 

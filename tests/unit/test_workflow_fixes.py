@@ -103,6 +103,9 @@ class FakeServiceDriver:
     def read(self, ctx, items):  # type: ignore[no-untyped-def]
         return {a: {**attrs, "running_count": self.running} for a, attrs in items.items()}
 
+    def remove_orphans(self, ctx, services):  # type: ignore[no-untyped-def]
+        return []
+
     def reconcile(self, ctx, addr, attrs):  # type: ignore[no-untyped-def]
         self.calls.append((str(addr), attrs["task_definition"]))
         if self.fail:

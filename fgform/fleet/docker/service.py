@@ -3,7 +3,8 @@
 Create and update both *converge*: look at what runs (one list call), clean up tasks whose
 essential container stopped, scale in (newest first) or out (placed by the capacity manager,
 refused before anything starts when the fleet is too small), roll onto a new task definition
-(start new tasks, wait until healthy, then stop old ones), and finally wait for steady state.
+(a rolling deployment in the steps `fgform.fleet.deployment` allows), and finally wait for
+steady state.
 So the next apply or `reconcile` after a task died simply replaces it.
 
 When an apply fails part-way, the tasks that exist are reported through
@@ -13,6 +14,7 @@ When an apply fails part-way, the tasks that exist are reported through
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +23,8 @@ import docker
 
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.errors import FgformError
-from fgform.fleet import capacity
+from fgform.fleet import capacity, deployment
+from fgform.fleet import events as EV
 from fgform.fleet.docker import registration as R
 from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import get_client
@@ -102,6 +105,71 @@ def summarize(errors: list[FgformError]) -> str:
     return "; ".join(f"{c} ({n} task(s))" if n > 1 else c for c, n in causes.items())
 
 
+class _Run:
+    """What one converge of a service records: its events, and the outcome of its
+    deployment (for the `deployments` attribute)."""
+
+    def __init__(self, log: EV.EventLog, target: str) -> None:
+        self.log = log
+        self.target = target
+        self.failed = 0
+        self.failed_revision: str | None = None
+        self.reason = ""
+        self.registered: set[tuple[str, str]] = set()
+
+    def finish(self, attrs: dict[str, Any], error: bool = False) -> dict[str, Any]:
+        """`attrs` with `events` and `deployments` from this run."""
+        out = dict(attrs)
+        primary = str(out.get("task_definition"))
+        tasks = out.get("tasks") if isinstance(out.get("tasks"), list) else []
+        desired = int(out.get("desired_count") or 0)
+        if error and self.failed_revision is None:
+            # A failure without the breaker: the target revision failed, whichever
+            # revision state now names.
+            self.failed_revision = self.target
+            self.reason = self.reason or "tasks failed to start or become healthy"
+        if error:
+            rolled_back = self.failed_revision != primary and \
+                out.get("running_count") == desired and all(
+                    t.get("task_definition") == primary for t in tasks)
+            state = EV.COMPLETED if rolled_back else EV.FAILED
+            if not rolled_back:
+                # The failed deployment is the one in charge (PRIMARY), though state names
+                # the revision to retry from.
+                primary = str(self.failed_revision)
+                self.log.add(f"(deployment {primary}) deployment failed: {self.reason}.")
+        else:
+            state = EV.COMPLETED
+            # `reconcile -watch` converges every few seconds: one line per steady period.
+            last = self.log.entries[-1]["message"] if self.log.entries else ""
+            if not last.endswith(" has reached a steady state."):
+                self.log.add("has reached a steady state.")
+        out["deployments"] = EV.deployments(tasks, desired, primary, state, self.failed,
+                                            self.reason, self.failed_revision)
+        out["events"] = self.log.to_attr()
+        return out
+
+
+# service address -> the converge running for it in this process (services converge in
+# parallel threads; static helpers find their run here to record events).
+_RUNS: dict[str, _Run] = {}
+_RUNS_LOCK = threading.Lock()
+# The crash-loop backoff of `reconcile` (a -watch process keeps it between passes):
+# service address -> (strikes, monotonic time before which nothing is started, time of the
+# last stop seen), and how many stopped tasks the last converge found.
+_BACKOFF: dict[str, tuple[int, float, float]] = {}
+_RUN_STOPPED: dict[str, int] = {}
+BACKOFF_FIRST = 5.0
+BACKOFF_MAX = 300.0
+BACKOFF_RESET = 60.0
+
+
+def _event(address: str, message: str, when: bool = True) -> None:
+    run = _RUNS.get(address)
+    if run is not None and when:
+        run.log.add(message)
+
+
 class ServiceDriver:
     """The service scheduler, run at apply (and by `fgform reconcile`)."""
 
@@ -145,12 +213,62 @@ class ServiceDriver:
 
     def reconcile(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any]
                   ) -> dict[str, Any]:
-        """Restore the desired count from state alone (`fgform reconcile`)."""
-        return self.converge(ctx, addr, attrs, attrs)
+        """Restore the desired count from state alone (`fgform reconcile`).
+
+        A service whose tasks keep stopping (a crash loop) is throttled as ECS throttles
+        task launches: a task stopping within BACKOFF_RESET s of the previous stop is a
+        strike, and from the second strike on the next replacement waits BACKOFF_FIRST s,
+        doubling up to BACKOFF_MAX s; a service with no stop for BACKOFF_RESET s starts
+        over. Within the wait the pass starts nothing and says so in the events.
+        """
+        address = str(addr)
+        with _RUNS_LOCK:
+            strikes, not_before, last_stop = _BACKOFF.get(address, (0, 0.0, 0.0))
+        wait = not_before - time.monotonic()
+        if wait > 0:
+            log = EV.EventLog(service_name(addr, attrs), attrs.get("events"))
+            head = "is unable to consistently start tasks successfully"
+            # One line per backoff period, not one per pass within it.
+            if not log.entries or head not in log.entries[-1]["message"]:
+                log.add(f"{head}: {strikes} tasks stopped in a row; next attempt in "
+                        f"{wait:.0f} s.")
+            out = self._final(ctx, get_client(), address, attrs)
+            out["events"] = log.to_attr()
+            return out
+        _RUN_STOPPED.pop(address, None)
+        result = self.converge(ctx, addr, attrs, attrs)
+        stopped = _RUN_STOPPED.pop(address, 0)
+        now = time.monotonic()
+        with _RUNS_LOCK:
+            if stopped:
+                strikes = strikes + 1 if now - last_stop < BACKOFF_RESET else 1
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (strikes - 2)) \
+                    if strikes > 1 else 0.0
+                _BACKOFF[address] = (strikes, now + delay, now)
+        return result
 
     def converge(self, ctx: FleetContext, addr: Address, planned: dict[str, Any],
                  prior: dict[str, Any] | None) -> dict[str, Any]:
-        """Make the fleet run `planned`; returns the attributes with computed values."""
+        """Make the fleet run `planned`; returns the attributes with computed values, the
+        service's event log and deployments included (also on a PartialApplyError)."""
+        address = str(addr)
+        run = _Run(EV.EventLog(service_name(addr, planned), (prior or planned).get("events")),
+                   str(planned["task_definition"]))
+        with _RUNS_LOCK:
+            _RUNS[address] = run
+        try:
+            final = self._converge(ctx, addr, planned, prior)
+        except PartialApplyError as exc:
+            if exc.attrs is not None:
+                exc.attrs = run.finish(exc.attrs, error=True)
+            raise
+        finally:
+            with _RUNS_LOCK:
+                _RUNS.pop(address, None)
+        return run.finish(final)
+
+    def _converge(self, ctx: FleetContext, addr: Address, planned: dict[str, Any],
+                  prior: dict[str, Any] | None) -> dict[str, Any]:
         started_at = time.monotonic()
         client = get_client()
         cluster = T.cluster_info(find_cluster(ctx, planned["cluster"]))
@@ -173,9 +291,21 @@ class ServiceDriver:
         # apply, never removes anything: see `read`.)
         dead = [t for t in live if not t.running]
         if dead:
+            _RUN_STOPPED[address] = len(dead)
             ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
+            _event(address, f"has removed {EV.tasks_phrase([t.task_id for t in dead])} "
+                   "that stopped.")
             T.stop_tasks(client, dead)
         alive = [t for t in live if t.running]
+        # A task of this revision failing its health check for longer than the grace period
+        # is replaced (as ECS does); Docker's restart policy cannot see that.
+        sick = [t for t in alive if t.task_definition == arn and t.unhealthy
+                and t.age() >= grace]
+        if sick:
+            ctx.log(f"{address}: replacing {len(sick)} unhealthy task(s)")
+            self._stop(ctx, client, address, attrs, sick)
+            gone = {t.task_id for t in sick}
+            alive = [t for t in alive if t.task_id not in gone]
         fits = revision_check(ctx)
         current = [t for t in alive if t.task_definition == arn and fits(t)]
         kept = {t.task_id for t in current}
@@ -200,7 +330,7 @@ class ServiceDriver:
         new_ids: list[str] = []
         if old:
             self._roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
-                       missing, deadline, grace, since)
+                       current, deadline, grace, since)
         elif missing > 0:
             with T.cluster_lock(cluster.name):
                 instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
@@ -208,6 +338,7 @@ class ServiceDriver:
                             for inst in instances]
                 ok, errors = T.launch_tasks(client, ctx, launches)
             new_ids = [ln.task_id for ln in ok]
+            _event(address, f"has started {EV.tasks_phrase(new_ids)}.", bool(new_ids))
             if errors:
                 raise PartialApplyError(
                     f"{address}: {len(errors)} of {len(launches)} task(s) did not start: "
@@ -240,7 +371,19 @@ class ServiceDriver:
         fits = revision_check(ctx)
         ready = [t.to_attr() for t in T.list_live_tasks(ctx, client, address=address)
                  if t.running and fits(t) and t.health in ("HEALTHY", "UNKNOWN")]
+        before = {(t["target_group"], t["id"]) for t in R.service_targets(
+            attrs, (attrs.get("tasks") or []) if isinstance(attrs.get("tasks"), list) else [])}
         R.register(ctx, address, attrs, ready)
+        run = _RUNS.get(address)
+        if run is not None:
+            added: dict[str, int] = {}
+            for t in R.service_targets(attrs, ready):
+                if (t["target_group"], t["id"]) not in before | run.registered:
+                    run.registered.add((t["target_group"], t["id"]))
+                    added[t["target_group"]] = added.get(t["target_group"], 0) + 1
+            for tg, n in sorted(added.items()):
+                run.log.add(f"registered {n} target{'s' if n != 1 else ''} in "
+                            f"(target-group {tg})")
 
     @staticmethod
     def _stop(ctx: FleetContext, client: docker.DockerClient, address: str,
@@ -249,55 +392,172 @@ class ServiceDriver:
         if attrs.get("load_balancer"):
             R.deregister(ctx, address, attrs, [t.task_id for t in tasks])
         T.stop_tasks(client, tasks)
+        _event(address, f"has stopped {EV.tasks_phrase([t.task_id for t in tasks])}.",
+               bool(tasks))
 
     # -- rolling onto a new task definition ----------------------------------------------------
     def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
               cluster: T.ClusterInfo, taskdef: dict[str, Any], name: str,
               attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[T.LiveTask],
-              missing: int, deadline: float, grace: float, since: float) -> None:
-        """Start new tasks in batches that fit, wait for them, then stop as many old ones.
+              current: list[T.LiveTask], deadline: float, grace: float, since: float) -> None:
+        """A rolling deployment from `old` tasks to `desired_count` tasks of `taskdef`, in
+        the steps `deployment.next_step` allows under the service's minimum_healthy_percent
+        and maximum_percent: stop what may stop (drained from the target groups first),
+        start what may start, wait until the new tasks are healthy and registered, repeat.
 
-        A simple rolling update (at most 200 % of tasks, never below the healthy count); the
-        deployment controller with its own percentages replaces this later.
+        `current` are tasks of the new revision already running (a deployment resumed after
+        an interrupted apply): they count as new ones once healthy.
         """
         address = str(addr)
-        remaining = sorted(old, key=lambda t: (t.created, t.task_id))  # oldest first
+        desired = int(attrs.get("desired_count") or 0)
+        lo, hi = deployment.settings(attrs)
+        # Failing old tasks go first (they hold no part of the healthy floor), then the
+        # oldest.
+        remaining = sorted(old, key=lambda t: (not t.unhealthy, t.created, t.task_id))
         size = T.task_size(taskdef)
-        while missing > 0:
+        ports = T.host_ports(taskdef)
+        arn = str(taskdef["arn"])
+        enable, rollback = deployment.breaker(attrs)
+        threshold = deployment.failure_threshold(desired)
+        failures = 0
+        pending = [t.task_id for t in current if not t.healthy]
+        if pending:
+            self._await_new(ctx, client, addr, attrs, prior, pending, deadline, grace, since)
+        new_healthy = len(current)
+        while True:
             with T.cluster_lock(cluster.name):
                 usage = T.cluster_usage(ctx, client, cluster.name)
-                n = min(missing, capacity.fits_count(size, cluster.instances, usage, missing))
-                if n > 0:
-                    instances = T.place_tasks(ctx, client, cluster, taskdef, n)
+                room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1))
+                # Every instance publishes on the host's loopback: a host port that a
+                # running task holds leaves no room for a new task until that one stops.
+                clash = T.host_ports_in_use(client, ports)
+                if clash:
+                    room = 0
+                counts = deployment.Counts(
+                    desired,
+                    old_healthy=sum(1 for t in remaining if not t.unhealthy),
+                    old_unhealthy=sum(1 for t in remaining if t.unhealthy),
+                    new_healthy=new_healthy)
+                step = deployment.next_step(counts, lo, hi, room)
+                ok: list[T.Launch] = []
+                errors: list[FgformError] = []
+                if step.start and not step.stop:
+                    instances = T.place_tasks(ctx, client, cluster, taskdef, step.start)
                     launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
                                 for inst in instances]
-                    ctx.log(f"{address}: rolling: starting {n} task(s) of {taskdef['arn']}")
+                    ctx.log(f"{address}: deployment of {arn}: starting {len(launches)} "
+                            f"task(s) ({counts.healthy} healthy, {counts.running} running)")
                     ok, errors = T.launch_tasks(client, ctx, launches)
-            if n == 0:
-                if remaining:
-                    # No room for even one more: make room by retiring one old task first.
-                    self._stop(ctx, client, address, attrs, [remaining.pop(0)])
-                    continue
-                T.place_tasks(ctx, client, cluster, taskdef, missing)  # raises the shortfall
-                raise FgformError(f"{address}: no capacity for {taskdef['arn']}")
+                    _event(address, "has started "
+                           f"{EV.tasks_phrase([ln.task_id for ln in ok])}.", bool(ok))
+            if step.done:
+                _event(address, f"(deployment {arn}) deployment completed.")
+                return
+            if step.stuck:
+                reason = step.reason
+                if clash:
+                    held = ", ".join(f"{p} (held by {n})" for p, n in sorted(clash.items()))
+                    reason = (f"a new task cannot be placed: it publishes host port(s) {held}, "
+                              f"and {reason.split(', and ', 1)[-1]}")
+                raise PartialApplyError(
+                    f"{address}: the deployment of {arn} cannot proceed: {reason}",
+                    attrs=self._final(ctx, client, address, dict(
+                        attrs, task_definition=(prior or attrs)["task_definition"])),
+                    hint="Lower deployment.minimum_healthy_percent so old tasks may stop "
+                         "first" + (" (a task publishing a host port can only be replaced "
+                                    "that way)." if clash else ", or add capacity to the "
+                                    "cluster."))
+            if step.stop:
+                # Stopping frees room: the next round places with the new usage.
+                unhealthy = [t for t in remaining if t.unhealthy][:step.stop_unhealthy]
+                healthy = [t for t in remaining if not t.unhealthy][:step.stop_healthy]
+                retire = unhealthy + healthy
+                gone = {t.task_id for t in retire}
+                remaining = [t for t in remaining if t.task_id not in gone]
+                ctx.log(f"{address}: deployment of {arn}: stopping {len(retire)} old task(s)")
+                self._stop(ctx, client, address, attrs, retire)
+                continue
             ids = [ln.task_id for ln in ok]
-            res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
-                                 grace=grace, since=since, address=address)
-            if errors or res.failed:
-                # The old revision keeps serving; state keeps naming it, so the next apply
-                # tries the rollout again.
-                if prior is not None:
-                    attrs = dict(attrs, task_definition=prior["task_definition"])
-                self._fail(ctx, client, addr, attrs, res, ids,
-                           extra=[summarize(errors)] if errors else None)
-            # The new tasks take traffic before the old ones drain.
-            self._register(ctx, client, address, attrs)
-            retire = remaining[:n]
-            remaining = remaining[n:]
-            self._stop(ctx, client, address, attrs, retire)
-            missing -= n
-        if remaining:
-            self._stop(ctx, client, address, attrs, remaining)
+            res = self._await_new(ctx, client, addr, attrs, prior, ids, deadline, grace,
+                                  since, errors=errors, tolerate=enable)
+            if res is None:
+                new_healthy += len(ids)
+                continue
+            new_healthy += len(res.healthy)
+            failures += len(res.failed) + len(errors)
+            last = (next((res.failed[tid] for tid in sorted(res.failed)), "")
+                    or summarize(errors))
+            ctx.log(f"{address}: deployment of {arn}: {failures} task(s) failed "
+                    f"(circuit breaker at {threshold})")
+            if failures >= threshold or time.monotonic() >= deadline:
+                self._trip(ctx, client, addr, cluster, name, attrs, prior, arn, failures,
+                           threshold, last, rollback, grace, since)
+
+    def _trip(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
+              cluster: T.ClusterInfo, name: str, attrs: dict[str, Any],
+              prior: dict[str, Any] | None, arn: str, failures: int, threshold: int,
+              last: str, rollback: bool, grace: float, since: float) -> None:
+        """The circuit breaker tripped: with rollback, deploy the revision state names again
+        (a rolling deployment of its own, with a fresh steady-state timeout); then fail the
+        apply naming the failed revision, why, and the last failed task's diagnostics."""
+        address = str(addr)
+        back = str((prior or attrs)["task_definition"])
+        run = _RUNS.get(address)
+        if run is not None:
+            run.failed, run.failed_revision = failures, arn
+            run.reason = f"tasks failed to start or become healthy ({failures})"
+        why = (f"{address}: deployment of {arn} failed: {failures} task(s) failed to start "
+               f"or become healthy (circuit breaker threshold {threshold})")
+        if rollback and back != arn:
+            ctx.log(f"{address}: deployment of {arn} failed; rolling back to {back}")
+            _event(address, "deployment failed: tasks failed to become healthy; rolling "
+                   f"back to {back}")
+            fits = revision_check(ctx)
+            alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
+            good = [t for t in alive if t.task_definition == back and fits(t)]
+            keep = {t.task_id for t in good}
+            # The rollback is itself a deployment, but not one the breaker may stop again.
+            dep = dict(attrs.get("deployment") or {}, circuit_breaker=None)
+            back_attrs = dict(attrs, task_definition=back, deployment=dep)
+            timeout = float(attrs.get("steady_state_timeout") or 300)
+            self._roll(ctx, client, addr, cluster, resolve(ctx, back), name, back_attrs,
+                       prior, [t for t in alive if t.task_id not in keep], good,
+                       time.monotonic() + timeout, grace, since)
+            why += f"; rolled back to {back}"
+        else:
+            why += "; the deployment stopped where it is"
+        raise PartialApplyError(
+            f"{why}. The last failure:\n{last}",
+            attrs=self._final(ctx, client, address, dict(attrs, task_definition=back)),
+            hint=f"Fix {arn} (image, command, health check) and apply again.")
+
+    def _await_new(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
+                   attrs: dict[str, Any], prior: dict[str, Any] | None, ids: list[str],
+                   deadline: float, grace: float, since: float,
+                   errors: list[FgformError] | None = None, tolerate: bool = False
+                   ) -> T.WaitResult | None:
+        """Wait until new tasks are healthy and register them (they take traffic before any
+        old task drains). On a failure: with `tolerate` (a circuit breaker counts failures)
+        remove the failed tasks and return the result; else fail the apply with the old
+        revision in state. None when every task became healthy."""
+        address = str(addr)
+        res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
+                             grace=grace, since=since, address=address)
+        failed = bool(errors or res.failed)
+        if failed and not tolerate:
+            # The old revision keeps serving; state keeps naming it, so the next apply
+            # tries the rollout again.
+            if prior is not None:
+                attrs = dict(attrs, task_definition=prior["task_definition"])
+            self._fail(ctx, client, addr, attrs, res, ids,
+                       extra=[summarize(errors)] if errors else None)
+        if failed:
+            # Every failed one goes, a task still starting at the timeout too: the breaker
+            # counts it, and the planner must not see it as neither old nor new.
+            T.stop_tasks(client, [t for t in res.live if t.task_id in res.failed
+                                  and t.task_id in ids])
+        self._register(ctx, client, address, attrs)
+        return res if failed else None
 
     # -- results -------------------------------------------------------------------------------
     @staticmethod
@@ -340,16 +600,24 @@ class ServiceDriver:
                  "the tasks that run are recorded in state and failed ones are replaced.",
         )
 
+    @staticmethod
+    def _doomed(res: T.WaitResult, new_ids: list[str]) -> list[T.LiveTask]:
+        """The new tasks of a wait that stopped or turned unhealthy: to be removed."""
+        by_id = {t.task_id: t for t in res.live}
+        return [by_id[tid] for tid in res.failed if tid in by_id and tid in new_ids
+                and (tid in res.stopped or by_id[tid].stopped or by_id[tid].unhealthy
+                     or not by_id[tid].running)]
+
     def _fail(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
               attrs: dict[str, Any], res: T.WaitResult, new_ids: list[str],
               extra: list[str] | None = None) -> None:
         """Remove the new tasks that stopped or turned unhealthy (their diagnostics are
         already collected), then raise with the tasks that remain recorded."""
         address = str(addr)
-        by_id = {t.task_id: t for t in res.live}
-        doomed = [by_id[tid] for tid in res.failed if tid in by_id and tid in new_ids
-                  and (tid in res.stopped or by_id[tid].stopped or by_id[tid].unhealthy
-                       or not by_id[tid].running)]
+        run = _RUNS.get(address)
+        if run is not None:
+            run.failed += len(res.failed)
+        doomed = self._doomed(res, new_ids)
         T.stop_tasks(client, doomed)
         fits = revision_check(ctx)
         alive = [t for t in T.list_live_tasks(ctx, client, address=address)
@@ -365,6 +633,18 @@ class ServiceDriver:
             hint="Fix the task definition (image, command, health check) and apply again; "
                  "the tasks that run are recorded in state and failed ones are replaced.",
         )
+
+    # -- the scheduler's clean-up -------------------------------------------------------------
+    @staticmethod
+    def remove_orphans(ctx: FleetContext, services: set[str]) -> list[T.LiveTask]:
+        """Remove the service tasks of this state's lineage whose service address is not in
+        `services` (a service removed from state by hand, or an apply killed between
+        starting tasks and saving state); returns them."""
+        client = get_client()
+        orphans = [t for t in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE)
+                   if t.address not in services]
+        T.stop_tasks(client, orphans)
+        return sorted(orphans, key=lambda t: (t.address, t.task_id))
 
     # -- delete --------------------------------------------------------------------------------
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:

@@ -593,6 +593,24 @@ def _publish(td: dict[str, Any], bind: str = "127.0.0.1") -> dict[str, Any]:
     return out
 
 
+def host_ports(td: dict[str, Any]) -> set[int]:
+    """The host ports a task of this definition publishes."""
+    return {port for _bind, port in _publish(td).values()}
+
+
+def host_ports_in_use(client: docker.DockerClient, ports: set[int]) -> dict[int, str]:
+    """Which of `ports` a running container on this engine publishes (port -> container
+    name): every instance publishes on the host's loopback, so one is enough to clash."""
+    if not ports:
+        return {}
+    used: dict[int, str] = {}
+    for c in client.api.containers(filters={"status": ["running", "created", "restarting"]}):
+        for p in c.get("Ports") or []:
+            if p.get("PublicPort") in ports:
+                used.setdefault(int(p["PublicPort"]), (c.get("Names") or ["?"])[0].lstrip("/"))
+    return used
+
+
 def launch_task(client: docker.DockerClient, ctx: FleetContext, launch: Launch) -> list[str]:
     """Create and start every container of one task; returns container ids in order.
 
@@ -771,6 +789,13 @@ class _Wakeup:
                 self._stream.close()
             except Exception:  # noqa: BLE001 - best effort
                 pass
+
+
+def watch_changes(ctx: FleetContext, client: docker.DockerClient | None = None) -> _Wakeup:
+    """A wake-up on the engine's events for this lineage's service task containers (start,
+    die, destroy, health changes): `reconcile -watch` sleeps on it instead of a bare timer.
+    `close()` it when done."""
+    return _Wakeup(client or _client(), L.label_filter(ctx, kind=KIND_SERVICE))
 
 
 def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],

@@ -1,0 +1,97 @@
+"""The service scheduler (`reconcile`) against the real engine: an unhealthy task is
+replaced, and task containers that no service of this state owns are removed."""
+
+from __future__ import annotations
+
+import time
+
+import docker
+import pytest
+from test_service import HTTPD, container, make_cluster, make_taskdef, service_config
+
+from fgform.addresses import Address
+from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.service import ServiceDriver
+from fgform.fleet.driver import FleetContext
+
+pytestmark = pytest.mark.docker
+
+# Healthy while /tmp/ok exists: a test turns one task unhealthy by removing it.
+START = ["sh", "-c", "touch /tmp/ok && exec " + " ".join(HTTPD)]
+CHECK = {"command": ["CMD-SHELL", "test -f /tmp/ok || { echo gone-bad; exit 1; }"],
+         "interval": 1, "timeout": 2, "retries": 1, "start_period": 0}
+
+
+def wait_until(what, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (value := what()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return value
+
+
+def test_reconcile_replaces_an_unhealthy_task(ctx: FleetContext, busybox_image: str,
+                                              docker_client: docker.DockerClient) -> None:
+    cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
+    _, td = make_taskdef(ctx, "sick", [container("web", busybox_image, command=START,
+                                                 health_check=CHECK)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "sick")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
+    victim = attrs["tasks"][0]["id"]
+    (cid,) = [c.id for t in T.list_live_tasks(ctx) if t.task_id == victim
+              for c in t.containers]
+    docker_client.api.exec_start(docker_client.api.exec_create(cid, ["rm", "/tmp/ok"]))
+    assert wait_until(lambda: any(t.unhealthy for t in T.list_live_tasks(ctx)
+                                  if t.task_id == victim))
+
+    after = drv.reconcile(ctx, addr, attrs)
+    ids = {t["id"] for t in after["tasks"]}
+    assert after["running_count"] == 2 and victim not in ids
+    assert attrs["tasks"][1]["id"] in ids  # the healthy one was left alone
+    assert {t.task_id for t in T.list_live_tasks(ctx)} == ids
+    assert any(e["message"].startswith(f"(service sick) has stopped 1 task: (task {victim})")
+               for e in after["events"]), after["events"]
+
+
+def test_orphan_task_containers_are_removed(ctx: FleetContext, busybox_image: str) -> None:
+    cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
+    _, td = make_taskdef(ctx, "kept", [container("web", busybox_image, command=HTTPD)])
+    drv = ServiceDriver()
+    kept = drv.create(ctx, Address("fg_service", "kept"), service_config(cluster, td, 1))
+    # A service removed from state by hand (`state rm`) left its task behind.
+    drv.create(ctx, Address("fg_service", "gone"), service_config(cluster, td, 1))
+
+    removed = drv.remove_orphans(ctx, {"fg_service.kept"})
+    assert [t.address for t in removed] == ["fg_service.gone"]
+    assert {t.task_id for t in T.list_live_tasks(ctx)} == {kept["tasks"][0]["id"]}
+
+
+def test_crash_loop_is_throttled_with_a_growing_backoff(
+        ctx: FleetContext, busybox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fgform.fleet.docker.service as S
+
+    monkeypatch.setattr(S, "BACKOFF_FIRST", 3.0)
+    monkeypatch.setattr(S, "_BACKOFF", {})
+    cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
+    # Healthy long enough to pass the apply's wait, then it crashes: a crash loop.
+    crashy = ["sh", "-c", "sleep 1.5; exit 7"]
+    _, td = make_taskdef(ctx, "loop", [container("app", busybox_image, command=crashy)])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "loop")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
+    launches: list[float] = []
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline:
+        before = {t.task_id for t in T.list_live_tasks(ctx)}
+        attrs = drv.reconcile(ctx, addr, attrs)
+        if {t.task_id for t in T.list_live_tasks(ctx)} - before:
+            launches.append(time.monotonic())
+        time.sleep(0.5)
+    gaps = [b - a for a, b in zip(launches, launches[1:], strict=False)]
+    messages = [e["message"] for e in attrs["events"]]
+    assert any("is unable to consistently start tasks successfully" in m for m in messages), \
+        messages
+    assert any(m.startswith("(service loop) has removed 1 task: (task ") for m in messages)
+    # 0 s, then 3, 6, 12 s between replacements (plus the 1.5 s each task lives).
+    assert len(launches) >= 3, launches
+    assert gaps[-1] > gaps[0] + 2, gaps
