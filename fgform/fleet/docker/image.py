@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tarfile
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -68,6 +69,28 @@ def _failure(lines: Iterable[str], error: str) -> str:
     body = "\n".join(f"  {ln}" for ln in tail[-TAIL_LINES:])
     where = f" at {step}" if step else ""
     return f"image build failed{where}\n{body}\n{error.strip()}"
+
+
+_builtin_lock = threading.Lock()
+
+
+def ensure_builtin_image(ctx: FleetContext, directory: Path, tag: str, kind: str,
+                         what: str) -> str:
+    """One of fgform's own images (the registry server, the load balancer proxy), built from
+    `directory` when `tag` is missing. Shared by every lineage, so it carries only
+    `fgform.managed` and its kind (test teardown by lineage does not rebuild it each time);
+    the lock keeps parallel applies from building it twice."""
+    client = get_client()
+    with _builtin_lock:
+        try:
+            client.images.get(tag)
+            return tag
+        except ImageNotFound:
+            pass
+        ctx.log(f"building {what} image {tag}")
+        build_image(ctx, directory, "Dockerfile", tag,
+                    labels={L.MANAGED: "true", L.KIND: kind})
+    return tag
 
 
 def build_image(ctx: FleetContext, context: str | Path, dockerfile: str, tag: str, *,

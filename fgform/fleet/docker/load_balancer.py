@@ -24,12 +24,11 @@ import ipaddress
 import re
 import socket
 import tarfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import APIError, NotFound
 
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.config.schema import endpoint_url
@@ -56,8 +55,6 @@ READY_TIMEOUT = 20.0
 # Enough to bind low ports, drop to the haproxy user and signal workers; nothing else.
 CAPABILITIES = ["NET_BIND_SERVICE", "SETUID", "SETGID", "KILL"]
 
-_image_lock = threading.Lock()
-
 
 def object_name(ctx: FleetContext, addr: Address) -> str:
     """`fgform-lb-<lineage8>-<name>`: the container's name, also its `id` and `dns_name`."""
@@ -76,21 +73,10 @@ def proxy_image_tag() -> str:
 
 
 def ensure_proxy_image(ctx: FleetContext) -> str:
-    """The built-in proxy image, built when missing. Shared by every lineage, so it carries
-    only `fgform.managed` (test teardown by lineage does not rebuild it each time)."""
-    from fgform.fleet.docker.image import build_image
+    """The built-in proxy image, built when missing."""
+    from fgform.fleet.docker.image import ensure_builtin_image
 
-    tag = proxy_image_tag()
-    client = get_client()
-    with _image_lock:
-        try:
-            client.images.get(tag)
-            return tag
-        except ImageNotFound:
-            pass
-        ctx.log(f"building load balancer image {tag}")
-        build_image(ctx, IMAGE_DIR, "Dockerfile", tag, labels={L.MANAGED: "true", L.KIND: KIND})
-    return tag
+    return ensure_builtin_image(ctx, IMAGE_DIR, proxy_image_tag(), KIND, "load balancer")
 
 
 # -- what the configuration is made of --------------------------------------------------------

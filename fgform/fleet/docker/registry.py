@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound, NotFound
+from docker.errors import APIError, NotFound
 
 from fgform.addresses import Address
 from fgform.errors import FgformError
@@ -47,9 +46,6 @@ MANIFEST_ACCEPT = ", ".join((
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
 ))
-
-# Two registries created in one parallel apply must not build the server image twice.
-_image_lock = threading.Lock()
 
 
 def object_name(ctx: FleetContext, addr: Address | str) -> str:
@@ -129,21 +125,10 @@ def server_image_tag() -> str:
 
 
 def ensure_server_image(ctx: FleetContext) -> str:
-    """The built-in registry server image, built when missing. Shared by every lineage, so it
-    carries only `fgform.managed` (test teardown by lineage does not rebuild it each time)."""
-    from fgform.fleet.docker.image import build_image  # image.py imports this module
+    """The built-in registry server image, built when missing."""
+    from fgform.fleet.docker.image import ensure_builtin_image  # image.py imports this module
 
-    tag = server_image_tag()
-    client = get_client()
-    with _image_lock:
-        try:
-            client.images.get(tag)
-            return tag
-        except ImageNotFound:
-            pass
-        ctx.log(f"building registry server image {tag}")
-        build_image(ctx, IMAGE_DIR, "Dockerfile", tag, labels={L.MANAGED: "true", L.KIND: KIND})
-    return tag
+    return ensure_builtin_image(ctx, IMAGE_DIR, server_image_tag(), KIND, "registry server")
 
 
 class RegistryDriver:
