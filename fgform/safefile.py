@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from fgform.errors import FgformError
@@ -49,12 +48,36 @@ def write_all(fd: int, data: bytes, *, fsync: bool = True) -> None:
         os.fsync(fd)
 
 
+def write_new(path: str | os.PathLike[str], data: bytes, mode: int = PRIVATE_MODE, *,
+              fsync: bool = True) -> os.stat_result:
+    """Create `path` (which must not exist, not even as a link) with exactly `mode`, holding
+    `data`; return its stat. A failed write removes the half-written file."""
+    fd = create_private(path, mode)
+    try:
+        try:
+            write_all(fd, data, fsync=fsync)
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
+def fresh_name(target: str | os.PathLike[str]) -> Path:
+    """An unguessable temporary name beside `target`; the pid in it lets a sweep tell a dead
+    writer's leftover from a live writer's file."""
+    target = Path(target)
+    return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
 def replace_file(target: str | os.PathLike[str], data: bytes,
                  mode: int = PRIVATE_MODE) -> os.stat_result:
     """Atomically make `target` a new file holding `data` with exactly `mode`.
 
-    The content goes to a fresh temporary name in the target's directory (tempfile.mkstemp:
-    O_EXCL|O_NOFOLLOW, a name nobody could have planted) and is renamed over `target`. A
+    The content goes to a fresh temporary name in the target's directory (`fresh_name`,
+    created O_EXCL|O_NOFOLLOW: a name nobody could have planted) and is renamed over `target`. A
     symlink at `target` is replaced, not followed: callers that must not lose a user's link
     call `refuse_symlink` first. Returns the new file's stat.
     """
@@ -69,14 +92,9 @@ def replace_file(target: str | os.PathLike[str], data: bytes,
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             raise OSError(errno.EINVAL, "it exists and is not a regular file",
                           os.fspath(target))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = fresh_name(target)
+    st = write_new(tmp, data, mode)
     try:
-        try:
-            os.fchmod(fd, mode)
-            write_all(fd, data)
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

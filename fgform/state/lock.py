@@ -36,7 +36,7 @@ from types import TracebackType
 from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
 from fgform.jsonenc import decode_json
-from fgform.safefile import create_private, read_regular, write_all
+from fgform.safefile import read_regular, write_new
 from fgform.state.store import MAX_PID, ensure_state_dir, pid_alive
 
 LOCK_SUFFIX = ".lock"
@@ -251,11 +251,7 @@ def _try_create(lock_path: Path, info: LockInfo) -> bool:
     data = info.to_json().encode()
     tmp = lock_path.with_name(f".{lock_path.name}.{os.getpid()}.{info.ID[:8]}.tmp")
     try:
-        fd = create_private(tmp)
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
+        write_new(tmp, data)
         try:
             os.link(tmp, lock_path)
             return True
@@ -272,13 +268,9 @@ def _try_create(lock_path: Path, info: LockInfo) -> bool:
 
 def _try_create_excl(lock_path: Path, data: bytes) -> bool:
     try:
-        fd = create_private(lock_path)
+        write_new(lock_path, data)
     except FileExistsError:
         return False
-    try:
-        write_all(fd, data)
-    finally:
-        os.close(fd)
     return True
 
 

@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from fgform.errors import FgformError
 from fgform.jsonenc import decode_json, encode_json
-from fgform.safefile import create_private, read_regular, refuse_symlink, write_all
+from fgform.safefile import (
+    create_private,
+    fresh_name,
+    read_regular,
+    refuse_symlink,
+    write_new,
+)
 from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
 
@@ -471,14 +477,9 @@ class StateStore:
         directory = self.path.parent
         ensure_state_dir(directory)
         self._remove_dead_temps()
-        tmp = self._temp_name(self.path)
-        fd = create_private(tmp, FILE_MODE)
+        tmp = fresh_name(self.path)
+        sig = _signature(write_new(tmp, data, FILE_MODE))
         try:
-            try:
-                write_all(fd, data)
-                sig = _signature(os.fstat(fd))
-            finally:
-                os.close(fd)
             if backup is not None:
                 self._write_backup(backup)
             os.replace(tmp, self.path)
@@ -489,12 +490,6 @@ class StateStore:
         _fsync_dir(directory)
         return sig
 
-    @staticmethod
-    def _temp_name(target: Path) -> Path:
-        # A fresh, unguessable name; the pid lets _remove_dead_temps tell a dead writer's
-        # leftover from a live writer's file.
-        return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-
     def _write_backup(self, old: bytes) -> None:
         """Make `<path>.backup` a 0600 copy of `old`, without a moment where it is missing.
 
@@ -504,16 +499,12 @@ class StateStore:
         name is replaced, never followed.
         """
         backup = self.backup_path
-        tmp = self._temp_name(backup)
-        fd = create_private(tmp, FILE_MODE)
+        tmp = fresh_name(backup)
+        # Not fsynced: apply writes state after every step, and an fsync per backup would
+        # add ~3 ms to each. The state file itself is fsynced (and so is the directory) right
+        # after; a power cut can at worst cost the backup.
+        write_new(tmp, old, FILE_MODE, fsync=False)
         try:
-            try:
-                # Not fsynced: apply writes state after every step, and an fsync per backup
-                # would add ~3 ms to each. The state file itself is fsynced (and so is the
-                # directory) right after; a power cut can at worst cost the backup.
-                write_all(fd, old, fsync=False)
-            finally:
-                os.close(fd)
             os.replace(tmp, backup)
         except BaseException:
             with contextlib.suppress(OSError):
