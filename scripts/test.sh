@@ -2,8 +2,18 @@
 # Set up what the tests need (Docker engine, base image, the package) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# Setup's log goes to a file and only its last line to the terminal (all of it when it
+# fails): CI shows the head of the output, which should be the tests.
+setup_log="$(mktemp /tmp/fgform-setup.XXXXXX.log)"
+if ! bash scripts/setup.sh >"$setup_log" 2>&1; then
+    cat "$setup_log"
+    exit 1
+fi
+tail -n 1 "$setup_log"
 echo "== ruff"
 ruff check fgform tests bench
 echo "== pytest"
-exec python3 -m pytest -q -p no:cacheprovider "$@"
+# Each test has its own ceiling (tests/conftest.py); this one bounds the whole run below
+# CI's 90 minutes, and SIGINT makes pytest print its summary and where it stopped
+# (--foreground keeps Ctrl-C working in a terminal).
+exec timeout --foreground --signal=INT --kill-after=60 80m python3 -m pytest -q -p no:cacheprovider "$@"

@@ -18,3 +18,28 @@ def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+# Per-test ceilings (pytest-timeout): a hung test fails with its stack instead of running
+# into CI's overall limit, which shows nothing of where it hung. Generous: they catch hangs,
+# they do not measure speed.
+UNIT_TIMEOUT = 180
+INTEGRATION_TIMEOUT = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            limit = INTEGRATION_TIMEOUT if "integration" in item.path.parts else UNIT_TIMEOUT
+            item.add_marker(pytest.mark.timeout(limit))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Name a failure the moment it happens, on one line, not only in the final summary:
+    CI shows the head of the output, and a run cut short never reaches the summary."""
+    if not report.failed:
+        return
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    first = (text.strip().splitlines() or [""])[0][:300]
+    os.write(2, f"\nFAILED {report.nodeid} ({report.when}): {first}\n".encode())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
+import select
 import signal
 import stat
 import subprocess
@@ -220,6 +222,30 @@ _ZYGOTE = textwrap.dedent("""
 """)
 
 
+class _Lines:
+    """Lines from a child's stdout, each read with a deadline: a writer or zygote that hangs
+    fails the test instead of hanging the suite."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        self.buf = b""
+
+    def readline(self, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            assert left > 0, "the zygote or its writer stopped answering"
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                chunk = os.read(self.fd, 4096)
+                if not chunk:
+                    return ""  # the zygote died
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode() + "\n"
+
+
 def _check_complete(path: Path, n: int) -> int:
     d = json.loads(path.read_text())
     gens = {r["instances"][0]["attributes"]["gen"] for r in d["resources"]}
@@ -254,17 +280,18 @@ def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
         assert d["serial"] == gen + 1  # one serial per completed write, none lost
 
     zygote = subprocess.Popen([sys.executable, "-c", _ZYGOTE, str(path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert zygote.stdin is not None and zygote.stdout is not None
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    assert zygote.stdin is not None
+    out = _Lines(zygote)
+    pid = 0
     try:
         for round_ in range(rounds):
-            zygote.stdin.write("go\n")
-            zygote.stdin.flush()
-            word, pid_text = zygote.stdout.readline().split()
+            zygote.stdin.write(b"go\n")
+            word, pid_text = out.readline().split()
             assert word == "ready"
             pid = int(pid_text)
             t0 = time.perf_counter()
-            assert zygote.stdout.readline().strip().isdigit()  # one complete write
+            assert out.readline().strip().isdigit()  # one complete write
             if round_ % 2:
                 # Anywhere in the next write or two, however fast this machine is.
                 time.sleep(rng.uniform(0.0, 2 * (time.perf_counter() - t0)))
@@ -278,10 +305,13 @@ def test_kill_9_mid_write_never_leaves_a_partial_file(tmp_path: Path) -> None:
                     assert time.monotonic() < deadline, "the writer never wrote"
                 time.sleep(rng.uniform(0.0, 0.001))
             os.kill(pid, signal.SIGKILL)
-            while (line := zygote.stdout.readline()).strip() != "reaped":
+            while (line := out.readline()).strip() != "reaped":
                 assert line, "the zygote died"
             _check_round()
     finally:
+        if pid:  # a writer left running by a failed assertion would write on forever
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         zygote.kill()
         zygote.wait()
     print(f"versions seen {len(seen)}, kills inside a write {mid_write}/{rounds}")
