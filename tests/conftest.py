@@ -42,4 +42,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     first = (text.strip().splitlines() or [""])[0][:300]
-    os.write(2, f"\nFAILED {report.nodeid} ({report.when}): {first}\n".encode())
+    os.write(2, f"\nFAILED {report.nodeid} ({report.when}): {first}{_where(report)}\n".encode())
+
+
+def _where(report: pytest.TestReport) -> str:
+    """' at' the innermost test-suite line and the innermost line of all (for a timeout:
+    what the test was waiting in)."""
+    entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", None)
+    locs = [f"{loc.path}:{loc.lineno}" for e in entries or ()
+            if (loc := getattr(e, "reprfileloc", None)) is not None]
+    if not locs:
+        return ""
+    ours = [loc for loc in locs if "tests/" in loc]
+    shown = dict.fromkeys([*(ours[-1:]), locs[-1]])
+    return " at " + " <- ".join(reversed(shown))
