@@ -218,7 +218,9 @@ _ZYGOTE = textwrap.dedent("""
             finally:
                 os._exit(1)  # never fall back into the zygote's loop
         os.waitpid(pid, 0)
-        print("reaped", flush=True)
+        # On a line of its own: a writer killed inside print() may have written its number
+        # without the newline ("12reaped" hung this test once in ~40 runs).
+        print("\\nreaped", flush=True)
 """)
 
 
