@@ -411,8 +411,8 @@ _host_ports_lock = threading.Lock()
 @contextlib.contextmanager
 def placement_lock(cluster: ClusterInfo, taskdef: dict[str, Any]) -> Iterator[None]:
     """`cluster_lock`, and for a task definition that publishes host ports the lock of the
-    host's ports too (always taken first, so two placements never wait on each other):
-    services of different clusters applied in parallel must not both take one port."""
+    host's ports too (always taken first, so two placements cannot deadlock): services of
+    different clusters applied in parallel must not both take one port."""
     with contextlib.ExitStack() as stack:
         if host_ports(taskdef):
             stack.enter_context(_host_ports_lock)
