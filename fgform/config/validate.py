@@ -94,6 +94,7 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
     diags.extend(check_load_balancers(result.configs, result.resources))
     diags.extend(check_host_ports(result.configs, result.resources))
     diags.extend(check_deployment_limits(result.configs, result.resources))
+    diags.extend(check_service_host_ports(result.configs, result.resources))
     diags.extend(check_listener_rules(result.configs, result.resources))
     diags.extend(check_target_group_owners(result.graph.configs))
     diags.extend(check_image_contexts(result.configs, result.resources,
@@ -235,7 +236,7 @@ def check_load_balancers(configs: dict[Address, dict[str, Any]],
         ref = direct_reference(td_attr.expr) if td_attr is not None else None
         if ref is None or ref.parts[0] != "fg_task_definition" or len(ref.parts) < 2:
             continue
-        tds = _task_definitions(configs, resources, addr, ref)
+        tds = _referenced_configs(configs, resources, addr, ref)
         lb_blocks = res.body.blocks_of("load_balancer")
         for i, lb in enumerate(cfg["load_balancer"]):
             block = lb_blocks[i] if i < len(lb_blocks) else None
@@ -247,12 +248,14 @@ def check_load_balancers(configs: dict[Address, dict[str, Any]],
     return diags
 
 
-def _task_definitions(configs: dict[Address, dict[str, Any]],
-                      resources: dict[Address, Resource], svc: Address, ref: Reference
-                      ) -> list[tuple[Address, dict[str, Any]]]:
-    name = ref.parts[1]
+def _referenced_configs(configs: dict[Address, dict[str, Any]],
+                        resources: dict[Address, Resource], svc: Address, ref: Reference
+                        ) -> list[tuple[Address, dict[str, Any]]]:
+    """The configurations of the resource instance(s) a service's reference may name
+    (`fg_task_definition.app.arn`, `fg_cluster.main[0].id`)."""
+    rtype, name = ref.parts[0], ref.parts[1]
     found = [(a, c) for a, c in configs.items()
-             if a.type == "fg_task_definition" and a.name == name and a.module == svc.module]
+             if a.type == rtype and a.name == name and a.module == svc.module]
     if not found:
         return []
     td_res = resources[found[0][0]]
@@ -401,6 +404,123 @@ def check_host_ports(configs: dict[Address, dict[str, Any]],
                 f"{clash[0]}:{int(port)} (at {clash[3]}). Two listeners cannot share a host "
                 "port: give one of them another port.", where))
     return diags
+
+
+# -- host ports of service tasks ---------------------------------------------------------------
+def check_service_host_ports(configs: dict[Address, dict[str, Any]],
+                             resources: dict[Address, Resource]) -> list[Diagnostic]:
+    """Two tasks that publish the same host port never share an instance, so the services
+    whose tasks publish one port cannot run more tasks than their clusters have instances.
+    Instance K of every cluster publishes on the same address (127.0.0.K+1), so services of
+    different clusters share the first instances' ports. Checked when every count, instance
+    count and port involved is known; what else holds a port is only known at apply."""
+    # port label -> (service, its tasks, its cluster's instance count, cluster, where)
+    by_port: dict[str, list[tuple[Address, int, int, Address, SourceRange]]] = {}
+    for addr in sorted(configs, key=str):
+        if addr.type != "fg_service":
+            continue
+        found = _service_host_ports(configs, resources, addr)
+        if found is None:
+            continue
+        ports, desired, instances, cluster = found
+        res = resources[addr]
+        attr = res.body.attributes.get("desired_count")
+        where = attr.range if attr is not None else res.range
+        for port in ports:
+            by_port.setdefault(port, []).append((addr, desired, instances, cluster, where))
+    diags: list[Diagnostic] = []
+    for port, users in by_port.items():
+        # Cluster k's tasks may use the first n_k addresses: the tasks of the services with
+        # at most n instances must fit n (nested sets: this is the whole condition).
+        users.sort(key=lambda u: (u[2], str(u[0])))
+        total = 0
+        for i, (_addr, desired, instances, cluster, where) in enumerate(users):
+            total += desired
+            if total <= instances or (i + 1 < len(users) and users[i + 1][2] == instances):
+                continue
+            sharing = [u for u in users[:i + 1] if u[1] > 0]
+            diags.append(_port_diagnostic(port, sharing, total, instances, cluster, where))
+            break
+    return diags
+
+
+def _service_host_ports(configs: dict[Address, dict[str, Any]],
+                        resources: dict[Address, Resource], addr: Address
+                        ) -> tuple[list[str], int, int, Address] | None:
+    """(host ports its task definition publishes, desired_count, its cluster's
+    instance_count, the cluster) when all are known; else None."""
+    res = resources[addr]
+    desired, _ = unmark(configs[addr].get("desired_count"))
+    if desired is None:
+        desired = 1  # the schema default
+    if not isinstance(desired, int | float) or isinstance(desired, bool):
+        return None
+    refs = []
+    for name, rtype in (("task_definition", "fg_task_definition"), ("cluster", "fg_cluster")):
+        attr = res.body.attributes.get(name)
+        ref = direct_reference(attr.expr) if attr is not None else None
+        if ref is None or ref.parts[0] != rtype or len(ref.parts) < 2:
+            return None
+        found = _referenced_configs(configs, resources, addr, ref)
+        if len(found) != 1:
+            return None
+        refs.append(found[0])
+    (_td_addr, td), (cluster_addr, cluster) = refs
+    ports = set()
+    for spec in unmark(td.get("container"))[0] or []:
+        if not isinstance(spec, dict):
+            return None
+        for pm in unmark(spec.get("port_mapping"))[0] or []:
+            if not isinstance(pm, dict):
+                return None
+            port, _ = unmark(pm.get("host_port"))
+            proto, _ = unmark(pm.get("protocol"))
+            if port is None:
+                continue
+            if not isinstance(port, int | float) or isinstance(port, bool) or \
+                    not isinstance(proto, str | None):
+                return None
+            proto = (proto or "tcp").lower()
+            ports.add(str(int(port)) if proto == "tcp" else f"{int(port)}/{proto}")
+    if not ports:
+        return None
+    capacity, _ = unmark(cluster.get("capacity"))
+    if isinstance(capacity, list):
+        capacity = capacity[0] if capacity else None
+    count = unmark(capacity.get("instance_count"))[0] if isinstance(capacity, dict) else None
+    count = 1 if count is None else count
+    if not isinstance(count, int | float) or isinstance(count, bool):
+        return None
+    return sorted(ports), int(desired), int(count), cluster_addr
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _port_diagnostic(port: str, sharing: list[tuple[Address, int, int, Address, SourceRange]],
+                     total: int, instances: int, cluster: Address, where: SourceRange
+                     ) -> Diagnostic:
+    fix = ("Raise capacity.instance_count, lower desired_count, or drop host_port and reach "
+           "the tasks through a load balancer (fg_load_balancer).")
+    if len(sharing) == 1:
+        addr, desired = sharing[0][0], sharing[0][1]
+        detail = (f"{addr} runs {desired} task(s) that publish host port {port}, but {cluster} "
+                  f"has {instances} instance(s), and two tasks that publish the same host port "
+                  f"never share an instance: at most {instances} can run. {fix}")
+    else:
+        names = _and([f"{u[0]} ({u[1]})" for u in sharing])
+        clusters = sorted({str(u[3]) for u in sharing})
+        if len(clusters) == 1:
+            room = f"{clusters[0]} has {instances} instance(s)"
+        else:
+            room = (f"instance K of every cluster publishes on the same address "
+                    f"(127.0.0.K+1), so {_and(clusters)} offer {instances} address(es) for "
+                    "it between them")
+        detail = (f"The tasks of {names} all publish host port {port}: {total} task(s), but "
+                  f"{room}, and two tasks that publish the same host port never share an "
+                  f"instance. {fix}")
+    return Diagnostic.error("Too many tasks for a host port", detail, where)
 
 
 # -- load balancer listeners and rules ------------------------------------------------------

@@ -209,31 +209,65 @@ def test_circuit_breaker_stops_a_bad_deployment(ctx: FleetContext, busybox_image
         f"its last deployment ({family}:2) failed")
 
 
+def host_port_service(ctx: FleetContext, image: str, family: str, port: int, instances: int
+                      ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A one-task service publishing `port` on a cluster of `instances` (cpu and memory for
+    two tasks each), and a second revision of its task definition: (cluster, service
+    attributes, revision 2)."""
+    cluster = make_cluster(ctx, count=instances, cpu=2048, memory=1024)
+    pub = [{"container_port": 8080, "host_port": port, "protocol": "tcp"}]
+
+    def spec(**env: str) -> list[dict[str, Any]]:
+        return [container("web", image, command=HTTPD, health_check=HEALTH,
+                          port_mapping=pub, environment=env)]
+
+    tdaddr, td1 = make_taskdef(ctx, family, spec())
+    a1 = ServiceDriver().create(ctx, Address("fg_service", family),
+                                service_config(cluster, td1, 1))
+    td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {**td1, "container": spec(V="2")})
+    ctx.resources[str(tdaddr)] = td2
+    return cluster, a1, td2
+
+
 def test_a_host_port_roll_stops_first_only_when_the_floor_allows(
         ctx: FleetContext, busybox_image: str, free_port: int) -> None:
-    cluster = make_cluster(ctx, count=2, cpu=2048, memory=1024)
-    pub = [{"container_port": 8080, "host_port": free_port, "protocol": "tcp"}]
-    tdaddr, td1 = make_taskdef(ctx, "hp", [container("web", busybox_image, command=HTTPD,
-                                                     health_check=HEALTH, port_mapping=pub)])
+    # One instance: only the host port keeps the new task from starting beside the old.
+    cluster, a1, td2 = host_port_service(ctx, busybox_image, "hp", free_port, 1)
     drv = ServiceDriver()
     addr = Address("fg_service", "hp")
-    a1 = drv.create(ctx, addr, service_config(cluster, td1, 1))
-    td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
-        **td1, "container": [container("web", busybox_image, command=HTTPD, health_check=HEALTH,
-                                       port_mapping=pub, environment={"V": "2"})]})
-    ctx.resources[str(tdaddr)] = td2
-    # Room for CPU and memory on the other instance, but the host port is taken.
     with pytest.raises(PartialApplyError) as info:
         drv.update(ctx, addr, a1, service_config(cluster, td2, 1))
     msg = info.value.message
-    assert "the deployment of hp:2 cannot proceed: a new task cannot be placed: it publishes " \
-           f"host port(s) {free_port} (held by " in msg, msg
+    task = a1["tasks"][0]["id"]
+    assert "the deployment of hp:2 cannot proceed: a new task cannot be placed " \
+           f"(RESOURCE:PORTS): it publishes host port(s) {free_port}, in use: {free_port} on " \
+           f"i-0 by service hp (task {task}); and no old task may stop first" in msg, msg
     assert "minimum_healthy_percent 100 keeps 1" in msg, msg
+    assert "capacity.instance_count" in info.value.hint
     assert info.value.attrs is not None and info.value.attrs["task_definition"] == "hp:1"
-    assert [t["id"] for t in info.value.attrs["tasks"]] == [t["id"] for t in a1["tasks"]]
+    assert [t["id"] for t in info.value.attrs["tasks"]] == [task]
 
     stop_first = {"minimum_healthy_percent": 0, "maximum_percent": 200,
                   "circuit_breaker": None}
     a2 = drv.update(ctx, addr, a1, service_config(cluster, td2, 1, deployment=stop_first))
     assert [t["revision"] for t in a2["tasks"]] == [2]
     assert http_get("127.0.0.1", free_port) == 200
+
+
+def test_a_host_port_roll_starts_first_on_another_instance(
+        ctx: FleetContext, busybox_image: str, free_port: int) -> None:
+    # With a second instance the port is free there: the default 100/200 deploys the new
+    # task beside the old one (on 127.0.0.2) before the old one stops, as ECS does.
+    cluster, a1, td2 = host_port_service(ctx, busybox_image, "hq", free_port, 2)
+    assert [t["instance"] for t in a1["tasks"]] == ["i-0"]
+    a2 = ServiceDriver().update(ctx, Address("fg_service", "hq"), a1,
+                                service_config(cluster, td2, 1))
+    assert [(t["revision"], t["instance"]) for t in a2["tasks"]] == [(2, "i-1")]
+    assert http_get("127.0.0.2", free_port) == 200
+    # Started before the old task stopped: the old one was still running then.
+    events = [e["message"] for e in a2["events"]]
+    started = next(i for i, m in enumerate(events) if "has started" in m and
+                   a2["tasks"][0]["id"] in m)
+    stopped = next(i for i, m in enumerate(events) if "has stopped" in m and
+                   a1["tasks"][0]["id"] in m)
+    assert started < stopped, events

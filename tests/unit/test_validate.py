@@ -231,3 +231,23 @@ def test_shipped_modules_and_examples_validate_without_values(rel: str) -> None:
     root = Path(__file__).resolve().parents[2] / rel
     diags = workflow.validate(root)
     assert [d for d in diags if d.severity.value == "error"] == []
+
+
+def test_tasks_publishing_one_host_port_cannot_outnumber_the_instances() -> None:
+    """Plan refuses what placement would refuse for sure: more tasks publishing a host port
+    than the instances (whose addresses the clusters share) can hold."""
+    one = run_case(FIXTURES / "host_port_placement")
+    assert [d.detail for d in one] == [
+        "fg_service.crowded runs 3 task(s) that publish host port 8080/udp, but "
+        "fg_cluster.one has 1 instance(s), and two tasks that publish the same host port "
+        "never share an instance: at most 1 can run. Raise capacity.instance_count, lower "
+        "desired_count, or drop host_port and reach the tasks through a load balancer "
+        "(fg_load_balancer)."]
+    shared = run_case(FIXTURES / "host_port_shared")
+    assert [d.detail for d in shared] == [
+        "The tasks of fg_service.b (1) and fg_service.a (2) all publish host port 8080: 3 "
+        "task(s), but instance K of every cluster publishes on the same address "
+        "(127.0.0.K+1), so fg_cluster.one and fg_cluster.two offer 2 address(es) for it "
+        "between them, and two tasks that publish the same host port never share an "
+        "instance. Raise capacity.instance_count, lower desired_count, or drop host_port "
+        "and reach the tasks through a load balancer (fg_load_balancer)."]

@@ -2,7 +2,8 @@
 
 The network `fgform-<name>` has the IPAM subnet `cidr_block`; tasks of the cluster join it.
 Capacity ("instances") has no Docker object: `instances(attrs)` turns the `capacity` block
-into the list the capacity manager places tasks on. `id` is the cluster name (as an ECS
+into the list the capacity manager places tasks on; `instance_address` is the loopback
+address an instance publishes its tasks' host ports on. `id` is the cluster name (as an ECS
 cluster is addressed by name); `network_name` is the Docker network.
 """
 
@@ -85,6 +86,20 @@ def instances(attrs: dict[str, Any]) -> list[dict[str, Any]]:
         cpu = cpu if cpu is not None else host_cpu // count
         memory = memory if memory is not None else host_mem // count
     return [{"id": f"i-{k}", "cpu": int(cpu), "memory": int(memory)} for k in range(count)]
+
+
+# Instance i-K publishes its tasks' host ports on this address plus K: every address of
+# 127.0.0.0/8 reaches the loopback interface on Linux, with no set-up.
+LOOPBACK_BASE = ipaddress.IPv4Address("127.0.0.1")
+
+
+def instance_address(instance_id: str) -> str:
+    """The host address instance `i-K` publishes host ports on: 127.0.0.1 for i-0,
+    127.0.0.2 for i-1, and so on. A single-instance cluster publishes on 127.0.0.1, as a
+    plain `docker run -p 127.0.0.1:...` does; instance K of every cluster shares its address,
+    so their host ports are one resource (the capacity manager checks the whole engine)."""
+    tail = instance_id.rpartition("-")[2]
+    return str(LOOPBACK_BASE + int(tail)) if tail.isdigit() else str(LOOPBACK_BASE)
 
 
 def _subnets(net_attrs: dict[str, Any]) -> list[str]:

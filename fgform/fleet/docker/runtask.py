@@ -49,7 +49,7 @@ def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: di
     multi = len(specs) > 1
     launches: list[T.Launch] = []
     try:
-        with T.cluster_lock(cluster.name):
+        with T.placement_lock(cluster, taskdef):
             # Refused here, before anything starts, when the fleet is full.
             instances = T.place_tasks(ctx, client, cluster, taskdef, count)
             launches = [T.Launch(f"run-task:{arn}", T.KIND_RUN_TASK, cluster, f"run-{family}",

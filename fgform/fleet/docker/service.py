@@ -332,7 +332,9 @@ class ServiceDriver:
             self._roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
                        current, deadline, grace, since)
         elif missing > 0:
-            with T.cluster_lock(cluster.name):
+            # Refused here, before anything starts, when no instance has room (cpu,
+            # memory, or a host port the task definition publishes).
+            with T.placement_lock(cluster, taskdef):
                 instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
                 launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
                             for inst in instances]
@@ -425,14 +427,15 @@ class ServiceDriver:
             self._await_new(ctx, client, addr, attrs, prior, pending, deadline, grace, since)
         new_healthy = len(current)
         while True:
-            with T.cluster_lock(cluster.name):
-                usage = T.cluster_usage(ctx, client, cluster.name)
-                room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1))
-                # Every instance publishes on the host's loopback: a host port that a
-                # running task holds leaves no room for a new task until that one stops.
-                clash = T.host_ports_in_use(client, ports)
-                if clash:
-                    room = 0
+            with T.placement_lock(cluster, taskdef):
+                usage = T.placement_usage(ctx, client, cluster, taskdef)
+                room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1),
+                                           ports=ports)
+                # A host port is taken once per instance: where an old task (or anything
+                # else) holds it, no new task goes until that one stops.
+                clash = capacity.held_ports(cluster.instances, usage, ports) \
+                    if ports and room < capacity.fits_count(
+                        size, cluster.instances, usage, max(desired, 1)) else []
                 counts = deployment.Counts(
                     desired,
                     old_healthy=sum(1 for t in remaining if not t.unhealthy),
@@ -442,7 +445,8 @@ class ServiceDriver:
                 ok: list[T.Launch] = []
                 errors: list[FgformError] = []
                 if step.start and not step.stop:
-                    instances = T.place_tasks(ctx, client, cluster, taskdef, step.start)
+                    instances = T.place_tasks(ctx, client, cluster, taskdef, step.start,
+                                              usage)
                     launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
                                 for inst in instances]
                     ctx.log(f"{address}: deployment of {arn}: starting {len(launches)} "
@@ -456,16 +460,17 @@ class ServiceDriver:
             if step.stuck:
                 reason = step.reason
                 if clash:
-                    held = ", ".join(f"{p} (held by {n})" for p, n in sorted(clash.items()))
-                    reason = (f"a new task cannot be placed: it publishes host port(s) {held}, "
+                    reason = (f"a new task cannot be placed (RESOURCE:PORTS): it publishes "
+                              f"host port(s) {', '.join(ports)}, in use: {'; '.join(clash)}; "
                               f"and {reason.split(', and ', 1)[-1]}")
                 raise PartialApplyError(
                     f"{address}: the deployment of {arn} cannot proceed: {reason}",
                     attrs=self._final(ctx, client, address, dict(
                         attrs, task_definition=(prior or attrs)["task_definition"])),
                     hint="Lower deployment.minimum_healthy_percent so old tasks may stop "
-                         "first" + (" (a task publishing a host port can only be replaced "
-                                    "that way)." if clash else ", or add capacity to the "
+                         "first" + (", or add an instance (capacity.instance_count): a task "
+                                    "publishing a host port needs an instance where the "
+                                    "port is free." if clash else ", or add capacity to the "
                                     "cluster."))
             if step.stop:
                 # Stopping frees room: the next round places with the new usage.
