@@ -282,6 +282,9 @@ def test_reconcile_watch_beside_plan_tasks_and_apply(fleet: Fleet) -> None:
     # any moment); the next pass replaces it. What must never show is a lock error.
     assert "Error acquiring the" not in watch.output, watch.output
     assert "not recorded" not in watch.output, watch.output  # nobody wrote under a pass
+    # While an apply runs the watcher does not act, and says so once per apply.
+    waits = [line for line in watch.lines if line.startswith("Waiting for ")]
+    assert len(waits) == len(set(waits)), watch.output
     assert "restored 1 task(s)" in watch.output, watch.output
 
     # State matches the fleet: nothing to change, nothing orphaned, nothing left stopped.
