@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,8 @@ import click
 from fgform.cli import Env, _cli_vars, cli, opt, pass_env, var_options
 from fgform.errors import FgformError
 
-LOCK_TIMEOUT_HELP = "How long to wait for the state lock, e.g. 10s (default 0s)."
+LOCK_TIMEOUT_HELP = ("How long to wait for the state lock, e.g. 10s (default 0s; one "
+                     "held by `reconcile` is waited for up to 5s whatever this says).")
 
 
 def _seconds(text: str) -> float:
@@ -102,6 +105,47 @@ def _lock(env: Env, store, operation: str, lock_timeout: str):
     return held
 
 
+# The longest an apply waits for a reconcile pass that acts on the fleet, whatever its
+# -lock-timeout: a pass ends when the tasks it started are healthy, within each service's
+# steady_state_timeout (300 s by default).
+RECONCILE_PASS_WAIT = 600.0
+
+
+@contextlib.contextmanager
+def _fleet_writer(env: Env, store, lock_timeout: str) -> Iterator[None]:
+    """The state lock and the fleet lock, for a command that changes the fleet (apply,
+    destroy), held until it ends.
+
+    A reconcile pass in progress is waited for, saying so: the state lock is let go
+    meanwhile, since the pass takes it to record what it did before it lets go of the fleet
+    (waiting while holding it would deadlock), and taken again once the fleet is ours.
+    """
+    from fgform.state.lock import acquire_fleet_lock, try_fleet_lock
+
+    operation = "OperationTypeApply"
+    held = _lock(env, store, operation, lock_timeout)
+    fleet = None
+    try:
+        fleet = try_fleet_lock(store.path, operation)
+        if fleet is None:
+            held.release()
+
+            def waiting(holder) -> None:
+                env.err(f"Waiting for {holder.summary()} to finish acting on the fleet "
+                        "before changing it...")
+
+            timeout = _duration(lock_timeout)
+            fleet = acquire_fleet_lock(store.path, operation, timeout,
+                                       patience=max(timeout, RECONCILE_PASS_WAIT),
+                                       on_wait=waiting)
+            held = _lock(env, store, operation, lock_timeout)
+        yield
+    finally:
+        if fleet is not None:
+            fleet.release()
+        held.release()
+
+
 def plan_options(f):
     f = opt("out", metavar="FILE", help="Save the plan to FILE for `fgform apply FILE`.")(f)
     f = opt("target", "targets", multiple=True, metavar="ADDR",
@@ -165,8 +209,6 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     # interleave with a concurrent apply. Not when the state's directory does not exist yet:
     # there is nothing to refresh and nobody holds the lock (taking it would make the
     # directory, and a plan leaves no files behind).
-    import contextlib
-
     held = _lock(env, ws.store, "OperationTypePlan", lock_timeout) \
         if Path(ws.store.path).parent.exists() else contextlib.nullcontext()
     with held:
@@ -292,7 +334,7 @@ def apply(env: Env, plan_file: str | None, auto_approve: bool, parallelism: int,
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
-    with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
+    with _fleet_writer(env, ws.store, lock_timeout):
         the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
                                       refresh=refresh)
         if not as_json:
@@ -313,7 +355,7 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
     the_plan = load_plan(path)
     ws = workflow.open_workspace(env.dir, [], state_path, check=False, require_values=False)
     ws.variables = dict(the_plan.variables)
-    with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
+    with _fleet_writer(env, ws.store, lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
         _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
                    parallelism=parallelism, auto_approve=True,
@@ -339,7 +381,7 @@ def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targe
 
     ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
-    with _lock(env, ws.store, "OperationTypeApply", lock_timeout):
+    with _fleet_writer(env, ws.store, lock_timeout):
         the_plan = workflow.make_plan(ws, mode="destroy", targets=targets, refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)
@@ -756,7 +798,9 @@ def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None
      help="With -watch: at most this many seconds between passes (a task container that "
           "dies or changes health starts one at once).")
 @opt("state", "state_path", metavar="PATH")
-@opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), help=LOCK_TIMEOUT_HELP)
+@opt("lock-timeout", "lock_timeout", default="30s", type=Duration(),
+     help="How long to wait for the state lock to write a pass's results, and without "
+          "-watch for another operation to finish before a pass (default 30s).")
 @var_options
 @pass_env
 def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, vars,
@@ -765,34 +809,65 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
 
     Works from the state alone (never the configuration: a change there is for plan and
     apply to review). Exits 1 when any service could not be reconciled."""
+    from fgform.state.lock import Busy, begin_pass, try_begin_pass
+
     del vars, var_files  # accepted for compatibility; the configuration is not read
 
     store = _state_store(env, state_path)
+    timeout = _duration(lock_timeout)
+    if store.read() is None:
+        raise FgformError("No state file was found: apply the configuration first.")
     # Opened before the first pass, so a task that dies during a pass wakes the next one.
     wake = _change_watch(env, store) if watch else None
+    told: str | None = None
+
+    def waiting(busy) -> None:
+        env.out(f"Waiting for {busy.summary()} to finish before reconciling.")
+
     try:
         while True:
-            with _lock(env, store, "OperationTypeReconcile", lock_timeout):
-                failed = _reconcile_pass(env, store)
+            if not watch:
+                fleet = begin_pass(store.path, timeout, on_wait=waiting)
+            else:
+                got = try_begin_pass(store.path)
+                if isinstance(got, Busy):
+                    # Another operation changes the fleet: say so once, and try again soon
+                    # (its own events may wake us sooner).
+                    if got.key != told:
+                        waiting(got)
+                        told = got.key
+                    _sleep(wake, min(interval, WATCH_RETRY))
+                    continue
+                fleet = got
+            told = None
+            with fleet:
+                failed = _reconcile_pass(env, store, lock_timeout)
             if not watch:
                 if failed:
                     raise SystemExit(1)
                 return
-            if wake is not None:
-                began = time.monotonic()
-                wake.wait(interval, began)
-                if time.monotonic() - began < interval:
-                    # Woken by an event: the engine reports a die before its list view
-                    # shows the container exited, and the pass decides from the list view.
-                    time.sleep(WATCH_SETTLE)
-            else:
-                time.sleep(interval)
+            _sleep(wake, interval, settle=True)
     finally:
         if wake is not None:
             wake.close()
 
 
 WATCH_SETTLE = 1.0
+# How often -watch looks again while another operation changes the fleet.
+WATCH_RETRY = 1.0
+
+
+def _sleep(wake, seconds: float, settle: bool = False) -> None:
+    """Wait `seconds`, or less if the engine reports a task container changing; after such
+    a wake-up (with `settle`) wait WATCH_SETTLE more, since the engine reports a die before
+    its list view, which a pass decides from, shows the container exited."""
+    if wake is None:
+        time.sleep(seconds)
+        return
+    began = time.monotonic()
+    wake.wait(seconds, began)
+    if settle and time.monotonic() - began < seconds:
+        time.sleep(WATCH_SETTLE)
 
 
 def _change_watch(env: Env, store):
@@ -811,22 +886,28 @@ def _change_watch(env: Env, store):
         return None
 
 
-def _reconcile_pass(env: Env, store) -> int:
-    """One pass over the services in state (the caller holds the lock); prints a line per
-    service, writes what each reconcile returns to state; returns how many failed."""
-    import dataclasses
+def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
+    """One pass over the services in state; prints a line per service; returns how many
+    failed.
+
+    The caller holds the fleet lock, so no apply changes the fleet meanwhile; the state is
+    read without the state lock (writes are atomic renames), which is taken only to write
+    each service whose reconciled record changed, and only if its record in state is still
+    the one read here (`record_reconciled`)."""
+    import copy
 
     from fgform import workflow
     from fgform.fleet.docker.drivers import drivers
+    from fgform.scheduler import record_reconciled
+    from fgform.values import scrub
 
     st = store.read()
     if st is None:
         raise FgformError("No state file was found: apply the configuration first.")
+    began = copy.deepcopy(st)
     services = [a for a in st.addresses() if a.type == "fg_service"]
     driver: Any = drivers()["fg_service"]
     ctx = workflow.fleet_context(env.dir, st)
-    from fgform.values import scrub
-
     secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
     try:
         for task in driver.remove_orphans(ctx, {str(a) for a in services}):
@@ -855,9 +936,23 @@ def _reconcile_pass(env: Env, store) -> int:
             failed += 1
             env.err(scrub(f"Error: {addr}: {exc}", secrets))
             continue
-        st.set(addr, dataclasses.replace(inst, attributes=after))
-        store.write(st)
         ctx.resources[str(addr)] = after
+        if after != began.get(addr).attributes:  # type: ignore[union-attr]
+            try:
+                with _lock(env, store, "OperationTypeReconcile", lock_timeout):
+                    current = store.read()
+                    why = record_reconciled(began, current, addr, after)
+                    if why is None:
+                        store.write(current)  # type: ignore[arg-type]
+            except FgformError as exc:
+                failed += 1
+                env.err(scrub(f"Error: {addr}: the reconciled service is not recorded in "
+                              f"state: {exc.message}", secrets))
+                continue
+            if why is not None:
+                env.out(f"{addr}: not recorded: {why}; the next pass works from the new "
+                        "state")
+                continue
         count = after.get("running_count") or 0
         desired = after.get("desired_count") or 0
         if isinstance(count, int) and isinstance(before, int) and count > before:

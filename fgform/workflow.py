@@ -329,7 +329,8 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
           progress_interval: float = 10.0) -> ApplyOutcome:
     """Carry out a plan on the fleet, writing state after every finished operation.
 
-    The caller holds the state lock.
+    The caller holds the state lock and the fleet lock (`fgform.state.lock`), so neither
+    another apply nor a reconcile pass acts on the fleet meanwhile.
     """
     from fgform.apply.executor import apply_plan
     from fgform.fleet.docker.drivers import drivers

@@ -16,18 +16,36 @@ is created with O_CREAT|O_EXCL directly.
 A lock whose holder was a process on this host that no longer exists is stale: the next
 acquirer takes it over and reports that in `StateLock.warnings`. Anything else (another
 host, a live pid) has to be waited for, or removed by `force_unlock` with its ID.
+
+The service scheduler (`reconcile`) acts on the fleet for seconds at a time but writes state
+for milliseconds, so it holds the state lock only to write. What keeps it and an apply from
+acting on the fleet at once is a second lock, the fleet lock: an advisory `flock` on
+`<state path>.fleet` (which holds the holder's info, and is removed on release), held by
+whoever changes the fleet (an apply or destroy for its whole run, a reconcile pass while it
+acts) and released by the kernel when its holder dies, so it is never stale. Lock order: nobody blocks on the fleet lock while holding the state lock.
+An apply takes the state lock, then only *tries* the fleet lock; if a pass holds it, the
+apply lets go of the state lock (the pass must still write its results), waits for the
+fleet lock, then takes the state lock again. A pass takes the fleet lock, then the state
+lock for each write. So no two processes ever wait on each other.
+
+A state lock held by a reconcile is about to be released, so `acquire` waits for one up to
+RECONCILE_GRACE seconds even with a timeout of 0: a `plan` beside `reconcile -watch` never
+fails for a lock it would have had a moment later.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import getpass
 import json
 import os
 import socket
+import stat
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,10 +54,20 @@ from types import TracebackType
 from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
 from fgform.jsonenc import decode_json
-from fgform.safefile import read_regular, write_new
+from fgform.safefile import read_regular, write_all, write_new
 from fgform.state.store import MAX_PID, ensure_state_dir, pid_alive
 
 LOCK_SUFFIX = ".lock"
+FLEET_SUFFIX = ".fleet"
+
+RECONCILE = "OperationTypeReconcile"
+# Operations a reconcile pass may start beside: they never change the fleet (a plan only
+# reads it; another reconcile's state write is about to end and its fleet lock is what
+# counts).
+_PASS_BESIDE = frozenset({"OperationTypePlan", RECONCILE})
+# How long anyone waits for a state lock a reconcile holds, whatever its -lock-timeout: the
+# scheduler holds it only to write a service's record (milliseconds).
+RECONCILE_GRACE = 5.0
 
 # Polling starts fast (a short apply in another terminal often finishes within a second) and
 # backs off so that a long wait does not spin.
@@ -92,6 +120,10 @@ class LockInfo:
             Path=str(d.get("Path", "")),
             Version=str(d.get("Version", "")),
         )
+
+    def summary(self) -> str:
+        """One line naming the holder: `OperationTypeApply by alice@laptop (pid 4242)`."""
+        return f"{self.Operation or 'an operation'} by {self.Who or '?'} (pid {self.Pid})"
 
     def describe(self) -> str:
         """The "Lock Info" block of Terraform's message."""
@@ -153,23 +185,19 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
 
     Raises StateLockedError, naming the holder, when the lock is still held at the deadline.
     Takes over a stale lock (holder dead, same host) and says so in the returned warnings.
+    A lock held by a reconcile is waited for at least RECONCILE_GRACE seconds.
     """
     state_path = Path(state_path).absolute()
     lock_path = lock_path_for(state_path)
     ensure_state_dir(lock_path.parent)
-    info = LockInfo(
-        ID=str(uuid.uuid4()),
-        Operation=operation,
-        Who=who(),
-        Pid=os.getpid(),
-        Created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        Path=str(state_path),
-    )
-    deadline = time.monotonic() + max(0.0, timeout)
+    info = _new_info(state_path, operation)
+    started = time.monotonic()
+    deadline = started + max(0.0, timeout)
     delay = _POLL_FIRST
     warnings: list[str] = []
     unreadable_since: float | None = None
     while True:
+        until = deadline
         if _try_create(lock_path, info):
             return StateLock(lock_path, info, warnings)
         holder = _read_info(lock_path)
@@ -184,7 +212,8 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
                     "`fgform plan` shows what is left to do."
                 )
                 continue  # retry at once; another acquirer may still win the race
-            if now >= deadline:
+            until = _deadline_for(holder, started, deadline)
+            if now >= until:
                 raise _locked_error(holder)
         elif os.path.lexists(lock_path):  # a dangling symlink too: it blocks the link
             # Being created by the O_EXCL fallback (content follows), or garbage.
@@ -198,8 +227,16 @@ def acquire(state_path: str | os.PathLike[str], operation: str,
                 )
         else:
             continue  # released between our attempt and the read: try again at once
-        time.sleep(min(delay, max(deadline - now, _POLL_FIRST)))
+        time.sleep(min(delay, max(until - now, _POLL_FIRST)))
         delay = min(delay * 2, _POLL_MAX)
+
+
+def _deadline_for(holder: LockInfo, started: float, deadline: float) -> float:
+    """When to stop waiting for `holder`: a reconcile writes for milliseconds, so its lock
+    is worth a short wait even when the caller asked for none."""
+    if holder.Operation == RECONCILE:
+        return max(deadline, started + RECONCILE_GRACE)
+    return deadline
 
 
 def _locked_error(holder: LockInfo) -> StateLockedError:
@@ -245,7 +282,231 @@ def read_lock(state_path: str | os.PathLike[str]) -> LockInfo | None:
     return _read_info(lock_path_for(Path(state_path).absolute()))
 
 
+# -- the fleet lock ---------------------------------------------------------------------------
+
+# Waiters for the fleet lock poll faster than for the state lock: the lock is free the moment
+# a pass ends, and an apply waiting for it should win it before the scheduler's next pass.
+_FLEET_POLL_MAX = 0.05
+
+
+def fleet_lock_path(state_path: str | os.PathLike[str]) -> Path:
+    p = Path(state_path)
+    return p.with_name(p.name + FLEET_SUFFIX)
+
+
+@dataclass(slots=True)
+class FleetLock:
+    """The fleet lock this process holds: an open descriptor with an exclusive `flock`.
+    Release it with `release()` or by leaving a `with` block (or by exiting)."""
+
+    path: Path
+    fd: int
+    info: LockInfo
+    released: bool = False
+
+    def release(self) -> None:
+        """Remove the file and unlock it (a waiter that opened the old file finds it gone
+        once it gets the lock, and tries again on a fresh one)."""
+        if self.released:
+            return
+        self.released = True
+        try:
+            if _same_file(self.fd, self.path):
+                os.unlink(self.path)
+        except OSError:
+            pass  # left behind, it is reused: the lock is the flock, not the file
+        finally:
+            os.close(self.fd)  # the only descriptor of this open file: closing it unlocks
+
+    def __enter__(self) -> FleetLock:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """Why a reconcile pass may not start now: who holds the state lock (an apply...), or
+    who acts on the fleet (`acting`; holder None while it has not said who it is yet)."""
+
+    holder: LockInfo | None
+    acting: bool
+
+    @property
+    def key(self) -> str:
+        """The same for one process, whichever of its locks it is found holding."""
+        return f"{self.holder.Who}/{self.holder.Pid}" if self.holder is not None else "?"
+
+    def summary(self) -> str:
+        if self.holder is not None:
+            return self.holder.summary()
+        return "another fgform process acting on the fleet"
+
+
+def try_fleet_lock(state_path: str | os.PathLike[str], operation: str) -> FleetLock | None:
+    """Take the fleet lock of `state_path` for `operation` if nobody holds it; None if
+    somebody does (`fleet_lock_holder` then says who)."""
+    state_path = Path(state_path).absolute()
+    path = fleet_lock_path(state_path)
+    ensure_state_dir(path.parent)
+    while True:
+        fd = _open_fleet(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # its holder removed it as we opened it: lock the one there now
+    try:
+        info = _new_info(state_path, operation)
+        # Who holds it, for the messages of those who wait (the lock itself is the flock).
+        os.ftruncate(fd, 0)
+        write_all(fd, info.to_json().encode(), fsync=False)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    return FleetLock(path, fd, info)
+
+
+def fleet_lock_holder(state_path: str | os.PathLike[str]) -> LockInfo | None:
+    """Who holds the fleet lock, when a `try_fleet_lock` just failed; None when the holder
+    has not written its info yet (or has just let go)."""
+    return _read_info(fleet_lock_path(Path(state_path).absolute()))
+
+
+def acquire_fleet_lock(state_path: str | os.PathLike[str], operation: str, timeout: float,
+                       *, patience: float = 0.0,
+                       on_wait: Callable[[LockInfo], None] | None = None) -> FleetLock:
+    """Take the fleet lock, waiting up to `timeout` seconds, or up to `patience` seconds
+    while its holder is a reconcile pass (or has not said who it is yet): an apply waits for
+    the pass in progress whatever its -lock-timeout.
+
+    `on_wait` is called once for each holder waited for. Raises StateLockedError naming the
+    holder at the deadline.
+    """
+    started = time.monotonic()
+    delay = _POLL_FIRST
+    told: str | None = None
+    while True:
+        got = try_fleet_lock(state_path, operation)
+        if got is not None:
+            return got
+        holder = fleet_lock_holder(state_path)
+        if holder is not None and holder.ID != told and on_wait is not None:
+            on_wait(holder)
+            told = holder.ID
+        # A holder that has not written its info yet is about to: waited for as either.
+        limit = timeout if holder is not None and holder.Operation != RECONCILE else \
+            patience if holder is not None else max(timeout, patience)
+        now = time.monotonic()
+        if now - started >= limit:
+            raise _fleet_busy_error(holder, Path(state_path))
+        time.sleep(min(delay, max(started + limit - now, _POLL_FIRST)))
+        delay = min(delay * 2, _FLEET_POLL_MAX)
+
+
+def try_begin_pass(state_path: str | os.PathLike[str]) -> FleetLock | Busy:
+    """The fleet lock for a reconcile pass, unless another operation that changes the fleet
+    holds the state lock (an apply: the pass waits for it rather than act on a fleet it is
+    changing) or holds the fleet lock. A plan, a reconcile's write or a dead holder's lock
+    is no reason to wait."""
+    holder = read_lock(state_path)
+    if holder is not None and holder.Operation not in _PASS_BESIDE and not _is_stale(holder):
+        return Busy(holder, acting=False)
+    got = try_fleet_lock(state_path, RECONCILE)
+    if got is None:
+        return Busy(fleet_lock_holder(state_path), acting=True)
+    return got
+
+
+def begin_pass(state_path: str | os.PathLike[str], timeout: float,
+               on_wait: Callable[[Busy], None] | None = None) -> FleetLock:
+    """`try_begin_pass` until it succeeds, waiting up to `timeout` seconds; `on_wait` is
+    called once for each holder waited for. Raises StateLockedError naming the holder."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    delay = _POLL_FIRST
+    told: str | None = None
+    while True:
+        got = try_begin_pass(state_path)
+        if isinstance(got, FleetLock):
+            return got
+        if got.key != told and on_wait is not None:
+            on_wait(got)
+            told = got.key
+        now = time.monotonic()
+        if now >= deadline:
+            if got.acting or got.holder is None:
+                raise _fleet_busy_error(got.holder, Path(state_path))
+            raise _locked_error(got.holder)
+        time.sleep(min(delay, max(deadline - now, _POLL_FIRST)))
+        delay = min(delay * 2, _POLL_MAX)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd`."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    here = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (here.st_dev, here.st_ino)
+
+
+def _open_fleet(path: Path) -> int:
+    """The fleet lock file, opened for writing its holder's info: created 0600 if missing,
+    never through a symbolic link, and only if it is a regular file."""
+    flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_NONBLOCK", 0))  # a FIFO planted there must not hang the open
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        why = "it is a symbolic link" if e.errno == errno.ELOOP else e.strerror or str(e)
+        raise FgformError(f"cannot open the fleet lock file {path}: {why}",
+                          hint=f"If no fgform command is running on this state, delete {path}."
+                          ) from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FgformError(f"cannot open the fleet lock file {path}: it is not a regular file",
+                          hint=f"If no fgform command is running on this state, delete {path}.")
+    return fd
+
+
+def _fleet_busy_error(holder: LockInfo | None, state_path: Path) -> StateLockedError:
+    info = holder.describe() if holder is not None else \
+        "Lock Info:\n  (its holder has not recorded who it is yet)"
+    err = StateLockedError(
+        "Error acquiring the fleet lock\n\n"
+        "Error message: another fgform process is changing the fleet of this state\n"
+        f"{info}\n\n"
+        "One fgform process at a time starts and stops the tasks of a state: an apply or\n"
+        "destroy for its whole run, a reconcile pass while it replaces tasks. Wait for it\n"
+        "to finish, or raise -lock-timeout. The lock goes when its holder exits, so it is\n"
+        f"never left behind ({fleet_lock_path(state_path.absolute())}).",
+    )
+    err.lock_info = holder  # type: ignore[attr-defined]
+    return err
+
+
 # -- internals -------------------------------------------------------------------------------
+
+def _new_info(state_path: Path, operation: str) -> LockInfo:
+    return LockInfo(
+        ID=str(uuid.uuid4()),
+        Operation=operation,
+        Who=who(),
+        Pid=os.getpid(),
+        Created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        Path=str(state_path),
+    )
+
 
 def _try_create(lock_path: Path, info: LockInfo) -> bool:
     data = info.to_json().encode()

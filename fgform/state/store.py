@@ -67,6 +67,7 @@ _GITIGNORE = """\
 *.fgstate.json
 *.fgstate.json.backup
 *.fgstate.json.lock
+*.fgstate.json.fleet
 .*.tmp
 """
 

@@ -99,8 +99,10 @@ def test_write_creates_parent_mode_0600_and_gitignore(tmp_path: Path) -> None:
     # Ask git itself whether the state, its backup, lock and temp files are ignored.
     StateStore(path).write(make_state(lineage=StateStore(path).read().lineage, gen=1))  # type: ignore[union-attr]
     path.with_name(path.name + ".lock").write_text("{}")
+    path.with_name(path.name + ".fleet").write_text("{}")
     subprocess.run(["git", "init", "-q", str(tmp_path / "cfg")], check=True)
-    names = [path.name, path.name + ".backup", path.name + ".lock", ".x.123.ab.tmp"]
+    names = [path.name, path.name + ".backup", path.name + ".lock", path.name + ".fleet",
+             ".x.123.ab.tmp"]
     res = subprocess.run(["git", "check-ignore", *names], cwd=path.parent,
                          capture_output=True, text=True)
     assert res.stdout.split() == names

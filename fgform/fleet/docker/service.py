@@ -285,10 +285,10 @@ class ServiceDriver:
         # Before anything starts: the health wait replays the engine's `die` events from here.
         since = time.time()
         live = T.list_live_tasks(ctx, client, address=address)
-        # Converge runs under the state lock (apply, reconcile), so no other fgform process
-        # is launching tasks of this lineage: a task left in `created` is the leftover of a
-        # killed apply and is cleaned up like a dead one. (Refresh, which may run beside an
-        # apply, never removes anything: see `read`.)
+        # Converge runs under the fleet lock (apply, a reconcile pass), so no other fgform
+        # process is launching tasks of this lineage: a task left in `created` is the
+        # leftover of a killed apply and is cleaned up like a dead one. (Refresh, which may
+        # run beside an apply, never removes anything: see `read`.)
         dead = [t for t in live if not t.running]
         if dead:
             _RUN_STOPPED[address] = len(dead)
