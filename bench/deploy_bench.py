@@ -302,16 +302,29 @@ def docker_time(stamp: str) -> float:
 
 
 def first_served(c: Any, proxy_id: str, since: float) -> dict[str, float]:
-    """Server name -> when (epoch seconds) it first served a request, from the proxy's access
-    log ("%tr %ci %HM %HU %ST %b/%s %Ta", each line with Docker's timestamp)."""
+    """Server name -> when (epoch seconds) it first received a request, from the proxy's
+    access log ("%tr %ci %HM %HU %ST %b/%s %Ta").
+
+    The time is HAProxy's own `%tr` (request received, ms): Docker's timestamp on a log line
+    is when the engine read it, seconds late under load. `%tr` is in the proxy's time zone,
+    so the offset to UTC is taken (in quarter hours) from the engine's timestamp."""
     out: dict[str, float] = {}
     raw = c.api.logs(proxy_id, stdout=True, stderr=True, timestamps=True, since=int(since))
+    offset = None
     for line in raw.decode(errors="replace").splitlines():
         f = line.split()
-        if len(f) >= 8 and "/" in f[6] and f[5].isdigit():
-            name = f[6].split("/", 1)[1]
-            if name not in out:
-                out[name] = docker_time(f[0])
+        if len(f) < 8 or "/" not in f[6] or not f[5].isdigit():
+            continue
+        try:
+            got = dt.datetime.strptime(f[1], "%d/%b/%Y:%H:%M:%S.%f").replace(
+                tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            continue
+        if offset is None:
+            offset = round((docker_time(f[0]) - got) / 900) * 900
+        name = f[6].split("/", 1)[1]
+        if name not in out:
+            out[name] = got + offset
     return out
 
 
@@ -577,26 +590,29 @@ class Bench:
             floor = batches * median(ready) + drains * a.dereg
             total += run.wall
             floor_total += floor
-            marks = [("startup", t_create), ("launch -> healthy", t_healthy),
-                     ("healthy -> serving", t_served), ("drain", t_kill),
-                     ("stop + remove", t_gone), ("exit", end)]
-            # Phases when the deployment is one batch then one drain (the default limits);
-            # otherwise each mark's time from apply start.
-            times = [t for _, t in marks]
+            # (phase ending at the mark, the mark itself): phases when the deployment is one
+            # batch then one drain (the default limits), else each mark's time from start.
+            marks = [("startup", "first new task created", t_create),
+                     ("launch -> healthy", "last new task healthy", t_healthy),
+                     ("healthy -> serving", "last new task serving", t_served),
+                     ("drain", "first old task stopped", t_kill),
+                     ("stop + remove", "last old task removed", t_gone),
+                     ("exit", "exit", end)]
+            times = [t for _, _, t in marks]
             parts, prev = [], run.start
             in_order = None not in times and times == sorted(times)  # type: ignore[type-var]
-            for label, t in marks:
+            for phase, mark, t in marks:
                 if t is None:
-                    parts.append(f"{label} ?")
+                    parts.append(f"{mark} ?")
                 elif in_order:
-                    parts.append(f"{label} {t - prev:.1f}")
+                    parts.append(f"{phase} {t - prev:.1f}")
                     prev = t
                 else:
-                    parts.append(f"{label} at +{t - run.start:.1f}")
+                    parts.append(f"{mark} at +{t - run.start:.1f}")
             print(f"   deployment {i} ({revision}): {run.wall:.1f} s, floor {floor:.1f} s "
                   f"({batches} x {median(ready):.1f} s to healthy + {drains} x {a.dereg} s "
                   f"drain); failed {res.failed_between(m0, m1)}; "
-                  f"phases: {', '.join(parts)} s")
+                  f"{'phases' if in_order else 'events'}: {', '.join(parts)} s")
             print(f"      new tasks create -> healthy: "
                   f"{', '.join(f'{x:.2f}' for x in ready)} s")
         self.revision = attrs(self.d, "fg_service")["task_definition"]
