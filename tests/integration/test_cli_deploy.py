@@ -104,8 +104,10 @@ def test_bad_revision_is_rolled_back_and_reported(fleet: Fleet) -> None:
                       "-var", "message=v2", timeout=240)
     err = res.flat_err
     # Default limits start both new tasks at once: the second batch takes failures to 4.
-    assert f"deployment of {name}-web:2 failed: 4 task(s) failed to start or become healthy " \
-           f"(circuit breaker threshold 3); rolled back to {name}-web:1" in err, str(res)
+    # The address named once (the driver's message starts with it too).
+    assert f"Error: updating fg_service.web: deployment of {name}-web:2 failed: 4 task(s) " \
+           "failed to start or become healthy (circuit breaker threshold 3); rolled back to " \
+           f"{name}-web:1" in err, str(res)
     assert "health-probe-failed" in err, str(res)
 
     rows = fleet.tasks()

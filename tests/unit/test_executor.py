@@ -378,7 +378,30 @@ def test_unresolved_unknown_fails_clearly_without_calling_the_driver() -> None:
     assert w.order() == ["fg_cluster.main"]
     assert isinstance(r.errors[0].error, UnresolvedValueError)
     assert r.errors[0].message == (
-        "creating fg_service.web: fg_service.web: cluster still unknown at apply time")
+        "creating fg_service.web: cluster still unknown at apply time")
+
+
+@pytest.mark.parametrize(("raised", "shown"), [
+    # The circuit breaker's message (fleet/docker/service.py), as the driver raises it.
+    ("fg_service.web: deployment of web:2 failed: 3 task(s) failed to start or become "
+     "healthy (circuit breaker threshold 3); rolled back to web:1.",
+     "Error: updating fg_service.web: deployment of web:2 failed: 3 task(s) failed to start "
+     "or become healthy (circuit breaker threshold 3); rolled back to web:1."),
+    ("fg_service.web did not reach a steady state: 1 of 2 task(s) running",
+     "Error: updating fg_service.web: did not reach a steady state: 1 of 2 task(s) running"),
+    # Another resource named in the message, or the address only further in, stays.
+    ("fg_service.web2: boom", "Error: updating fg_service.web: fg_service.web2: boom"),
+    ("port of fg_service.web taken", "Error: updating fg_service.web: port of "
+                                     "fg_service.web taken"),
+])
+def test_error_message_names_the_address_once(raised: str, shown: str) -> None:
+    from fgform.render.progress import TextProgress
+
+    w = World(fail={"fg_service.web": PartialApplyError(raised, attrs={"id": "web"})})
+    r = w.apply(Plan([ch("fg_service.web", U)], state_with(("fg_service.web", ()))))
+    lines: list[str] = []
+    TextProgress(lines.append).finish(r)
+    assert shown in lines, lines
 
 
 # -- cancel, abort, progress --------------------------------------------------------------
