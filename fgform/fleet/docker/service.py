@@ -170,6 +170,33 @@ def _event(address: str, message: str, when: bool = True) -> None:
         run.log.add(message)
 
 
+def _dead_events(address: str, dead: list[T.LiveTask], looping: set[str]) -> None:
+    """The events of removing tasks that stopped, or that their restart policy kept
+    restarting (restart counts inspected), saying so."""
+    stopped = [t.task_id for t in dead if t.task_id not in looping]
+    _event(address, f"has removed {EV.tasks_phrase(stopped)} that stopped.", bool(stopped))
+    for t in dead:
+        if t.task_id in looping:
+            note = T.restart_note(t)
+            how = "kept crashing" if T.is_crash_looping(t) else "crashed"
+            _event(address, f"has removed {EV.tasks_phrase([t.task_id])} that {how}"
+                   + (f": {note}." if note else "."))
+
+
+def _restart_events(address: str, tasks: list[T.LiveTask]) -> None:
+    """One event per restart Docker's restart policy made in place (restart counts
+    inspected): the scheduler left the task alone, but the log says it crashed. A -watch
+    pass sees the same restart again: each count is told once."""
+    run = _RUNS.get(address)
+    if run is None:
+        return
+    for t in tasks:
+        note = T.restart_note(t)
+        message = f"(task {t.task_id}) was restarted in place: {note}."
+        if note and not any(e["message"].endswith(message) for e in run.log.entries):
+            run.log.add(message)
+
+
 class ServiceDriver:
     """The service scheduler, run at apply (and by `fgform reconcile`)."""
 
@@ -289,14 +316,22 @@ class ServiceDriver:
         # is launching tasks of this lineage: a task left in `created` is the leftover of a
         # killed apply and is cleaned up like a dead one. (Refresh, which may run beside an
         # apply, never removes anything: see `read`.)
-        dead = [t for t in live if not t.running]
+        # Restart policies mend an isolated crash in place; a task they keep restarting (a
+        # crash loop) is the scheduler's, like one that stopped: it counts toward the backoff.
+        restarted = [t for t in live if T.may_have_restarted(t)]
+        T.inspect_restarts(client, restarted)
+        looping = {t.task_id for t in restarted if t.restarting or T.is_crash_looping(t)}
+        dead = [t for t in live if not t.running or t.task_id in looping]
         if dead:
             _RUN_STOPPED[address] = len(dead)
-            ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
-            _event(address, f"has removed {EV.tasks_phrase([t.task_id for t in dead])} "
-                   "that stopped.")
+            ctx.log(f"{address}: removing {len(dead)} stopped or crash-looping task(s)")
+            _dead_events(address, dead, looping)
             T.stop_tasks(client, dead)
-        alive = [t for t in live if t.running]
+        _restart_events(address, [t for t in restarted
+                                  if t.running and t.task_id not in looping])
+        alive = [t for t in live if t.running and t.task_id not in looping]
+        # Healthy tasks an interrupted apply left without their restart policy get it now.
+        T.arm(client, [t for t in alive if t.healthy])
         # A task of this revision failing its health check for longer than the grace period
         # is replaced (as ECS does); Docker's restart policy cannot see that.
         sick = [t for t in alive if t.task_definition == arn and t.unhealthy
@@ -354,8 +389,11 @@ class ServiceDriver:
                                      grace=grace, since=since, address=address)
                 if res.failed:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
+                T.arm(client, res.healthy)
         self._register(ctx, client, address, attrs)
         final, live_now = self._final_live(ctx, client, address, attrs)
+        if not wait:
+            T.arm(client, [t for t in live_now if t.running])
         if wait and final["running_count"] < desired:
             self._short(ctx, client, address, attrs, final, live_now, desired)
         return final
@@ -543,6 +581,7 @@ class ServiceDriver:
         address = str(addr)
         res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
                              grace=grace, since=since, address=address)
+        T.arm(client, res.healthy)
         failed = bool(errors or res.failed)
         if failed and not tolerate:
             # The old revision keeps serving; state keeps naming it, so the next apply
