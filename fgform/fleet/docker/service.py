@@ -389,13 +389,16 @@ class ServiceDriver:
                                      grace=grace, since=since, address=address)
                 if res.failed:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
-                T.arm(client, res.healthy)
         self._register(ctx, client, address, attrs)
         final, live_now = self._final_live(ctx, client, address, attrs)
-        if not wait:
-            T.arm(client, [t for t in live_now if t.running])
-        if wait and final["running_count"] < desired:
+        # A task its restart policy is restarting right now (it crashed after its wait) is
+        # the policy's to mend, and the scheduler's if it keeps crashing: not short.
+        mending = sum(1 for t in live_now if t.restarting)
+        if wait and final["running_count"] + mending < desired:
             self._short(ctx, client, address, attrs, final, live_now, desired)
+        # The waits are over: every task that runs gets its restart policy (after the check
+        # above, so a task that crashed meanwhile is seen stopped, not restarting).
+        T.arm(client, [t for t in live_now if t.running])
         return final
 
     # -- target registration -------------------------------------------------------------------
@@ -620,7 +623,7 @@ class ServiceDriver:
         """After the wait, fewer tasks run than desired (one passed the wait and died since,
         or vanished): never report that as steady. The stopped tasks are described, then
         removed (the service replaces them at the next apply); state records those running."""
-        stopped = [t for t in live if not t.running]
+        stopped = [t for t in live if not t.running and not t.restarting]
         details = [T.describe_failure(client, t, "stopped") for t in stopped]
         T.stop_tasks(client, stopped)
         if stopped:

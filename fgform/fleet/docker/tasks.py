@@ -315,13 +315,14 @@ def restarted_since(restarts: int | None, started_at: str | None, since: float |
     return started >= since
 
 
-def may_have_restarted(task: LiveTask, slack: float = 2.0) -> bool:
+def may_have_restarted(task: LiveTask) -> bool:
     """From the list call alone: might a restart policy have restarted one of the task's
-    containers within CRASH_LOOP_WINDOW s? (It waits out a restart delay, or has been up
-    for less than the task has existed.) Only these need an inspect to count restarts."""
-    age = task.age()
-    return any(c.restarting or (c.uptime is not None and c.uptime < CRASH_LOOP_WINDOW
-                                and c.uptime + slack < age) for c in task.containers)
+    containers within CRASH_LOOP_WINDOW s? (It waits out a restart delay, or has been up for
+    less than that: started or restarted since.) Only these need an inspect to count
+    restarts. (The engine's whole-second uptime against the launch time would tell a
+    restart only with a slack of over a second plus the start's latency.)"""
+    return any(c.restarting or (c.uptime is not None and c.uptime < CRASH_LOOP_WINDOW)
+               for c in task.containers)
 
 
 def inspect_restarts(client: docker.DockerClient, tasks: Iterable[LiveTask]) -> None:
@@ -1050,8 +1051,8 @@ def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
                      log_lines: int = 10, died: str | None = None) -> str:
     """Why a task failed: exit codes, the last health-check output, the last log lines.
 
-    `died`: the exit code a `die` event reported, shown when no inspect shows it (yet), and
-    for a container its restart policy restarted (what an inspect shows came later)."""
+    `died`: the exit code a `die` event reported, shown when no inspect shows it (yet): a
+    container its restart policy restarted runs again, with exit code 0 in inspect."""
     parts = [f"task {task.task_id} ({task.task_definition} on {task.instance}) {what}"]
     exited = False
     for c in task.containers:
@@ -1069,10 +1070,7 @@ def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
         # A restarting container still shows the exit code it restarts after.
         if state.get("Status") in ("exited", "restarting"):
             exited = True
-            code = state.get("ExitCode")
-            if restarts and died is not None and c.essential:
-                code = died  # the crash's: inspect shows the latest exit
-            head += f" exit code {code}"
+            head += f" exit code {state.get('ExitCode')}"
             if state.get("OOMKilled"):
                 head += " (out of memory: raise the task's memory)"
             if state.get("Error"):
