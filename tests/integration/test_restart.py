@@ -96,13 +96,13 @@ def test_a_crash_loop_is_handed_to_the_scheduler(
     (task_id,) = [t["id"] for t in attrs["tasks"]]
     cid = _container(docker_client, ctx, task_id)["Id"]
     # The app now crashes at every start: each start finds the stop file written again.
-    for _ in range(T.CRASH_LOOP_RESTARTS):
+    for n in range(1, T.CRASH_LOOP_RESTARTS + 1):
         docker_client.api.exec_start(docker_client.api.exec_create(
             cid, ["sh", "-c", "echo 5 > /tmp/stop"]))
-        before = docker_client.api.inspect_container(cid)["RestartCount"]
-        assert wait_until(lambda b=before: docker_client.api.inspect_container(cid)[
-            "RestartCount"] > b and docker_client.api.inspect_container(cid)["State"][
-            "Running"])
+        # Restarted, and past its `rm` (it logs after), so the next stop file counts.
+        assert wait_until(lambda n=n: docker_client.api.inspect_container(cid)[
+            "RestartCount"] == n and docker_client.api.logs(cid).decode().split().count(
+            "started") == n + 1)
     after = drv.reconcile(ctx, addr, attrs)
     assert after["running_count"] == 1 and after["tasks"][0]["id"] != task_id
     messages = [e["message"] for e in after["events"]]
