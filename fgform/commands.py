@@ -657,10 +657,11 @@ def tasks(env: Env, service: str | None, as_json: bool, state_path) -> None:
     if as_json:
         env.out(json.dumps([asdict(r) for r in rows], indent=2))
         return
-    header = ["TASK", "SERVICE", "REVISION", "INSTANCE", "STATUS", "HEALTH", "ADDRESS",
-              "PORTS", "UPTIME"]
+    header = ["TASK", "SERVICE", "REVISION", "INSTANCE", "STATUS", "HEALTH", "RESTARTS",
+              "ADDRESS", "PORTS", "UPTIME"]
     table = [header] + [[r.task_id, r.service, r.revision, r.instance, r.status, r.health,
-                         r.address or "-", r.ports or "-", _uptime(r.uptime)] for r in rows]
+                         str(r.restarts), r.address or "-", r.ports or "-", _uptime(r.uptime)]
+                        for r in rows]
     _table(env, table)
     deps = [["SERVICE", "DEPLOYMENT", "REVISION", "DESIRED", "PENDING", "RUNNING", "FAILED",
              "ROLLOUT"]]

@@ -226,7 +226,8 @@ _CONTAINER = BlockSchema(
         _a("name", "string", "The block label."),
         _a("image", "string", "Image to run (an fg_image `uri`, or any image name).",
            required=True, optional=False),
-        _a("essential", "bool", "When it stops, the task stops.", default=True),
+        _a("essential", "bool", "When it stops, the task stops. A service's tasks restart "
+           "crashed containers in place (Restart policies in deployments.md).", default=True),
         _a("command", "list(string)", "Command (Docker CMD)."),
         _a("entry_point", "list(string)", "Entry point (Docker ENTRYPOINT)."),
         _a("environment", "map(string)", "Environment variables.", default={}),

@@ -28,16 +28,20 @@ class TaskRow:
     service: str  # service name; "run-<family>" for a one-off task
     revision: str  # family:revision
     instance: str
-    status: str  # RUNNING, PENDING, STOPPED (exit N)
+    status: str  # RUNNING, PENDING, RESTARTING (exit N), STOPPED (exit N)
     health: str  # HEALTHY, UNHEALTHY, STARTING, UNKNOWN (no health check)
     address: str  # the task's IP in the cluster network ("" when none)
     ports: str  # published host ports, comma separated ("" when none)
     uptime: float | None  # seconds since the task started; None when not running
+    restarts: int = 0  # restarts of its containers by their restart policies
 
 
 def _status(task: T.LiveTask) -> str:
     if task.running:
         return "RUNNING"
+    if task.restarting:
+        code = task.exit_code
+        return f"RESTARTING (exit {code})" if code is not None else "RESTARTING"
     if task.stopped:
         code = task.exit_code
         return f"STOPPED (exit {code})" if code is not None else "STOPPED"
@@ -52,9 +56,11 @@ def list_tasks(ctx: FleetContext, service: str | None = None) -> list[TaskRow]:
     """Every task of this state (services and one-off tasks), or one service's (by name or
     address): ONE list call. Sorted by service, then start time, then id."""
     rows = []
-    for task in T.list_live_tasks(ctx, get_client()):
-        if not _matches(task, service):
-            continue
+    client = get_client()
+    tasks = [t for t in T.list_live_tasks(ctx, client) if _matches(t, service)]
+    # The list call does not count restarts: one inspect per container.
+    T.inspect_restarts(client, tasks)
+    for task in tasks:
         rows.append(TaskRow(
             task_id=task.task_id,
             service=task.service,
@@ -65,6 +71,7 @@ def list_tasks(ctx: FleetContext, service: str | None = None) -> list[TaskRow]:
             address=task.ip or "",
             ports=", ".join(p for c in task.containers for p in c.ports),
             uptime=task.age() if task.running else None,
+            restarts=task.restarts or 0,
         ))
     # Live tasks come in start order; a stable sort by service keeps it within a service.
     return sorted(rows, key=lambda r: r.service)

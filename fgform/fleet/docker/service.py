@@ -170,6 +170,33 @@ def _event(address: str, message: str, when: bool = True) -> None:
         run.log.add(message)
 
 
+def _dead_events(address: str, dead: list[T.LiveTask], looping: set[str]) -> None:
+    """The events of removing tasks that stopped, or that their restart policy kept
+    restarting (restart counts inspected), saying so."""
+    stopped = [t.task_id for t in dead if t.task_id not in looping]
+    _event(address, f"has removed {EV.tasks_phrase(stopped)} that stopped.", bool(stopped))
+    for t in dead:
+        if t.task_id in looping:
+            note = T.restart_note(t)
+            how = "kept crashing" if T.is_crash_looping(t) else "crashed"
+            _event(address, f"has removed {EV.tasks_phrase([t.task_id])} that {how}"
+                   + (f": {note}." if note else "."))
+
+
+def _restart_events(address: str, tasks: list[T.LiveTask]) -> None:
+    """One event per restart Docker's restart policy made in place (restart counts
+    inspected): the scheduler left the task alone, but the log says it crashed. A -watch
+    pass sees the same restart again: each count is told once."""
+    run = _RUNS.get(address)
+    if run is None:
+        return
+    for t in tasks:
+        note = T.restart_note(t)
+        message = f"(task {t.task_id}) was restarted in place: {note}."
+        if note and not any(e["message"].endswith(message) for e in run.log.entries):
+            run.log.add(message)
+
+
 class ServiceDriver:
     """The service scheduler, run at apply (and by `fgform reconcile`)."""
 
@@ -289,14 +316,22 @@ class ServiceDriver:
         # process is launching tasks of this lineage: a task left in `created` is the
         # leftover of a killed apply and is cleaned up like a dead one. (Refresh, which may
         # run beside an apply, never removes anything: see `read`.)
-        dead = [t for t in live if not t.running]
+        # Restart policies mend an isolated crash in place; a task they keep restarting (a
+        # crash loop) is the scheduler's, like one that stopped: it counts toward the backoff.
+        restarted = [t for t in live if T.may_have_restarted(t)]
+        T.inspect_restarts(client, restarted)
+        looping = {t.task_id for t in restarted if t.restarting or T.is_crash_looping(t)}
+        dead = [t for t in live if not t.running or t.task_id in looping]
         if dead:
             _RUN_STOPPED[address] = len(dead)
-            ctx.log(f"{address}: removing {len(dead)} stopped task(s)")
-            _event(address, f"has removed {EV.tasks_phrase([t.task_id for t in dead])} "
-                   "that stopped.")
+            ctx.log(f"{address}: removing {len(dead)} stopped or crash-looping task(s)")
+            _dead_events(address, dead, looping)
             T.stop_tasks(client, dead)
-        alive = [t for t in live if t.running]
+        _restart_events(address, [t for t in restarted
+                                  if t.running and t.task_id not in looping])
+        alive = [t for t in live if t.running and t.task_id not in looping]
+        # Healthy tasks an interrupted apply left without their restart policy get it now.
+        T.arm(client, [t for t in alive if t.healthy])
         # A task of this revision failing its health check for longer than the grace period
         # is replaced (as ECS does); Docker's restart policy cannot see that.
         sick = [t for t in alive if t.task_definition == arn and t.unhealthy
@@ -358,8 +393,14 @@ class ServiceDriver:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
         self._register(ctx, client, address, attrs)
         final, live_now = self._final_live(ctx, client, address, attrs)
-        if wait and final["running_count"] < desired:
+        # A task its restart policy is restarting right now (it crashed after its wait) is
+        # the policy's to mend, and the scheduler's if it keeps crashing: not short.
+        mending = sum(1 for t in live_now if t.restarting)
+        if wait and final["running_count"] + mending < desired:
             self._short(ctx, client, address, attrs, final, live_now, desired)
+        # The waits are over: every task that runs gets its restart policy (after the check
+        # above, so a task that crashed meanwhile is seen stopped, not restarting).
+        T.arm(client, [t for t in live_now if t.running])
         return final
 
     # -- target registration -------------------------------------------------------------------
@@ -548,6 +589,7 @@ class ServiceDriver:
         address = str(addr)
         res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
                              grace=grace, since=since, address=address)
+        T.arm(client, res.healthy)
         failed = bool(errors or res.failed)
         if failed and not tolerate:
             # The old revision keeps serving; state keeps naming it, so the next apply
@@ -586,7 +628,7 @@ class ServiceDriver:
         """After the wait, fewer tasks run than desired (one passed the wait and died since,
         or vanished): never report that as steady. The stopped tasks are described, then
         removed (the service replaces them at the next apply); state records those running."""
-        stopped = [t for t in live if not t.running]
+        stopped = [t for t in live if not t.running and not t.restarting]
         details = [T.describe_failure(client, t, "stopped") for t in stopped]
         T.stop_tasks(client, stopped)
         if stopped:

@@ -43,9 +43,21 @@ MEMORY = "fgform.memory"
 ESSENTIAL = "fgform.essential"
 CREATED = "fgform.created"
 STOP_TIMEOUT = "fgform.stop-timeout"
+RESTART_POLICY = "fgform.restart-policy"  # the policy `arm` gives it (`restart_policy`)
 
 KIND_SERVICE = "task"
 KIND_RUN_TASK = "run-task"
+
+# Docker restart policies of task containers (`restart_policy`).
+RESTART_ALWAYS = "unless-stopped"
+RESTART_ON_FAILURE = "on-failure"
+RESTART_NEVER = "no"
+# The restart policy mends an isolated crash; a task whose essential container Docker has
+# restarted this often, the latest less than CRASH_LOOP_WINDOW s ago, is crash-looping and
+# becomes the scheduler's (replaced under its backoff), as ECS stops restarting a container
+# in place that cannot stay up for its restart attempt period.
+CRASH_LOOP_RESTARTS = 2
+CRASH_LOOP_WINDOW = 60.0
 
 # Start and stop are I/O bound (the engine does the work): 16 threads cut a 40-task scale-out
 # from 22 s (4 threads) to 16 s here; the engine serialises much of the network set-up.
@@ -60,7 +72,8 @@ POLL_SECONDS = 0.25
 MIN_STABLE_SECONDS = 1.0
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
-_EXIT = re.compile(r"Exited \((-?\d+)\)")
+# "Restarting (7) 2 seconds ago": Docker waits out its restart delay after an exit with 7.
+_EXIT = re.compile(r"(?:Exited|Restarting) \((-?\d+)\)")
 # Docker's human duration (go-units HumanDuration) after "Up ": "Less than a second",
 # "1 second", "N seconds", "About a minute", "N minutes", "About an hour", "N hours", ...
 _UP = re.compile(r"^Up (?:(Less than a second)|(?:About an? |(\d+) )(second|minute|hour|day|"
@@ -98,10 +111,19 @@ class LiveContainer:
     ports: list[str]
     stop_timeout: int
     config_hash: str | None = None  # its `fgform.config-hash` label (None: launched without)
+    # Times its restart policy restarted it: only an inspect tells (`inspect_restarts`);
+    # None when not inspected.
+    restart_count: int | None = None
+    restart_policy: str = RESTART_NEVER  # the policy `arm` gives it (its label)
 
     @property
     def running(self) -> bool:
         return self.state == "running"
+
+    @property
+    def restarting(self) -> bool:
+        """It exited and Docker's restart policy is about to start it again."""
+        return self.state == "restarting"
 
     @property
     def uptime(self) -> float | None:
@@ -143,6 +165,17 @@ class LiveTask:
     def stopped(self) -> bool:
         """An essential container has stopped: the task is over and must be cleaned up."""
         return any(c.state in ("exited", "dead") for c in self.essentials)
+
+    @property
+    def restarting(self) -> bool:
+        """An essential container crashed and its restart policy is restarting it."""
+        return any(c.restarting for c in self.essentials)
+
+    @property
+    def restarts(self) -> int | None:
+        """Restarts of its containers by their restart policies; None when not inspected."""
+        counts = [c.restart_count for c in self.containers if c.restart_count is not None]
+        return sum(counts) if counts else None
 
     @property
     def healthy(self) -> bool:
@@ -239,7 +272,117 @@ def _container_from_row(row: dict[str, Any]) -> LiveContainer:
         ports=sorted(set(ports)),
         stop_timeout=_int(labels.get(STOP_TIMEOUT), 10),
         config_hash=labels.get(L.CONFIG_HASH),
+        restart_policy=labels.get(RESTART_POLICY, RESTART_NEVER),
     )
+
+
+# -- restarts -----------------------------------------------------------------------------------
+def restart_policy(td: dict[str, Any], index: int, kind: str = KIND_SERVICE) -> str:
+    """The Docker restart policy of container `index` of a task of `td` launched as `kind`.
+
+    A service's essential container comes back whatever its exit code (an ECS task stops
+    when an essential container exits, even with 0, and its service starts another; Docker
+    does it in place, in a fraction of a second, scheduler or not). A non-essential one comes
+    back only after a failure: one that exits 0 has finished its job (a set-up step). A
+    one-off task (`run-task`, ECS RunTask) runs to completion: nothing restarts. Nor does the
+    first container of a task of several: it holds the task's network namespace, and Docker
+    restarts it into a new one, leaving the others cut off in the old; it stops the task
+    instead, and the scheduler replaces the whole task.
+    """
+    if kind != KIND_SERVICE:
+        return RESTART_NEVER
+    specs = td.get("container") or []
+    if index == 0 and len(specs) > 1:
+        return RESTART_NEVER
+    essential = bool(specs[index].get("essential", True)) if index < len(specs) else True
+    return RESTART_ALWAYS if essential else RESTART_ON_FAILURE
+
+
+def crash_looping(restarts: int | None, up: float | None) -> bool:
+    """Whether a container its restart policy restarted `restarts` times, up `up` seconds
+    since its latest start (None: not up, e.g. waiting out Docker's restart delay), is in a
+    crash loop: restarted CRASH_LOOP_RESTARTS times, the latest within CRASH_LOOP_WINDOW s."""
+    return (restarts or 0) >= CRASH_LOOP_RESTARTS and (up is None or up < CRASH_LOOP_WINDOW)
+
+
+def restarted_since(restarts: int | None, started_at: str | None, since: float | None) -> bool:
+    """Whether a container's restart policy restarted it at `since` (epoch seconds) or later:
+    it has restarts, and its latest start (inspect's `State.StartedAt`) is not older. With
+    no `since`, any restart counts."""
+    if not restarts:
+        return False
+    if since is None:
+        return True
+    try:
+        started = datetime.fromisoformat(str(started_at)).timestamp()
+    except ValueError:
+        return True  # unreadable: count it rather than let a crash pass
+    return started >= since
+
+
+def may_have_restarted(task: LiveTask) -> bool:
+    """From the list call alone: might a restart policy have restarted one of the task's
+    containers within CRASH_LOOP_WINDOW s? (It waits out a restart delay, or has been up for
+    less than that: started or restarted since.) Only these need an inspect to count
+    restarts. (The engine's whole-second uptime against the launch time would tell a
+    restart only with a slack of over a second plus the start's latency.)"""
+    return any(c.restarting or (c.uptime is not None and c.uptime < CRASH_LOOP_WINDOW)
+               for c in task.containers)
+
+
+def inspect_restarts(client: docker.DockerClient, tasks: Iterable[LiveTask]) -> None:
+    """Fill in `restart_count` of every container of `tasks` (one inspect each; the list
+    call does not report it). A container gone meanwhile keeps None."""
+    for task in tasks:
+        for c in task.containers:
+            try:
+                c.restart_count = int(client.api.inspect_container(c.id).get("RestartCount")
+                                      or 0)
+            except NotFound:
+                c.restart_count = None
+
+
+# Containers this process armed (ids are never reused): each is updated once.
+_armed: set[str] = set()
+_armed_lock = threading.Lock()
+
+
+def arm(client: docker.DockerClient, tasks: Iterable[LiveTask]) -> None:
+    """Give the containers of `tasks` their restart policy (`docker update --restart`; the
+    `fgform.restart-policy` label names it): a task is launched without one and armed once
+    its deployment saw it healthy, or at the next converge that sees it healthy (a task left
+    by an interrupted apply). A `docker stop` or `docker kill` is never undone by it."""
+    todo = []
+    with _armed_lock:
+        for task in tasks:
+            for c in task.containers:
+                if c.restart_policy != RESTART_NEVER and c.id not in _armed:
+                    _armed.add(c.id)
+                    todo.append(c)
+    for c in todo:
+        try:
+            client.api.update_container(c.id, restart_policy={"Name": c.restart_policy})
+        except (NotFound, APIError):
+            pass  # removed meanwhile: nothing to restart
+
+
+def is_crash_looping(task: LiveTask) -> bool:
+    """An essential container of the task (restart counts inspected) is in a crash loop."""
+    return any(crash_looping(c.restart_count, None if c.restarting else c.uptime)
+               for c in task.essentials if c.running or c.restarting)
+
+
+def restart_note(task: LiveTask) -> str:
+    """`its container app was restarted 3 times by its restart policy (last exit code 7)`,
+    for the containers of `task` (restart counts inspected) that were restarted."""
+    parts = []
+    for c in task.containers:
+        if not c.restart_count:
+            continue
+        code = f" (last exit code {c.exit_code})" if c.exit_code is not None else ""
+        parts.append(f"its container {c.container} was restarted {c.restart_count} "
+                     f"time{'s' if c.restart_count != 1 else ''} by its restart policy{code}")
+    return "; ".join(parts)
 
 
 def group_tasks(rows: Iterable[dict[str, Any]]) -> list[LiveTask]:
@@ -497,10 +640,12 @@ def _explain(exc: Exception) -> str:
 
 def container_config(td: dict[str, Any], index: int, spec: dict[str, Any],
                      command: list[str] | None = None,
-                     environment: dict[str, str] | None = None) -> dict[str, Any]:
+                     environment: dict[str, str] | None = None,
+                     kind: str = KIND_SERVICE) -> dict[str, Any]:
     """The effective definition of container `index` (`spec`) of a task of `td`: what
     `_create_container` hands Docker, after the launch's overrides (`command` for the first
-    essential container, `environment` added to every container's) and the task's cpu/memory.
+    essential container, `environment` added to every container's), the task's cpu/memory
+    and the restart policy of a task launched as `kind`.
 
     Its `config_hash` is the container's `fgform.config-hash` label. Only what reaches Docker
     is in it, normalised (256 and 256.0 alike, seconds as Docker's nanoseconds), so the hash of
@@ -533,6 +678,7 @@ def container_config(td: dict[str, Any], index: int, spec: dict[str, Any],
         "task_cpu": int(td.get("cpu") or 0),
         "task_memory": int(td.get("memory") or 0),
         "publish": _publish(td) if index == 0 else {},
+        "restart_policy": restart_policy(td, index, kind),
     }
 
 
@@ -547,7 +693,7 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
                       index: int, spec: dict[str, Any], first_name: str | None) -> str:
     """Create one container of the task; returns its id."""
     td = launch.taskdef
-    cfg = container_config(td, index, spec, launch.command, launch.environment)
+    cfg = container_config(td, index, spec, launch.command, launch.environment, launch.kind)
     name = container_name(launch.cluster.name, launch.service, launch.task_id, spec["name"])
     labels = L.base_labels(
         ctx, launch.address, attrs=cfg, kind=launch.kind,
@@ -565,6 +711,7 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
             ESSENTIAL: "true" if cfg["essential"] else "false",
             CREATED: datetime.now(UTC).isoformat(timespec="microseconds"),
             STOP_TIMEOUT: str(cfg["stop_timeout"]),
+            RESTART_POLICY: cfg["restart_policy"],
         },
     )
     # The config hash names the ports only; the address is the instance's (placement).
@@ -574,6 +721,9 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
         "nano_cpus": cfg["nano_cpus"],
         "mem_limit": cfg["memory_bytes"],
         "memswap_limit": cfg["memory_bytes"],  # equal to the limit: no swap, as on Fargate
+        # None until `arm`: a crash before its deployment saw it healthy is a failed task,
+        # as ECS counts it, not a restart the engine would be busy with while it is removed.
+        "restart_policy": {"Name": RESTART_NEVER},
     }
     if first_name is None:
         host_kwargs["network_mode"] = launch.cluster.network
@@ -943,7 +1093,8 @@ def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Itera
 
     A round starts when Docker reports a change of one of the tasks' containers (an event
     stream), or after POLL_SECONDS at the latest. A task fails at once when an essential
-    container stops (in the list call, or by a `die` event), or when a health check turns
+    container stops (in the list call, or by a `die` event), when its restart policy restarts
+    one (it crashed: a restart must not hide it), or when a health check turns
     unhealthy after the first `grace` seconds (the service's health_check_grace_period); the
     others are waited for until `timeout`. A task passes only when steady (`_steady`).
     `since` (epoch seconds, before the tasks were launched) lets the event stream replay the
@@ -951,14 +1102,16 @@ def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Itera
     """
     wakeup = _Wakeup(client, L.label_filter(ctx, **extra), since)
     try:
-        return _wait_healthy(ctx, client, task_ids, timeout, log_lines, grace, wakeup, extra)
+        return _wait_healthy(ctx, client, task_ids, timeout, log_lines, grace, wakeup, extra,
+                             since)
     finally:
         wakeup.close()
 
 
-def _steady(client: docker.DockerClient, task: LiveTask) -> str:
+def _steady(client: docker.DockerClient, task: LiveTask, since: float | None = None) -> str:
     """Whether a task the list call shows running and healthy may pass: "steady", "wait"
-    (not up long enough yet) or "stopped" (an inspect shows it is not running after all).
+    (not up long enough yet) or "stopped" (an inspect shows it is not running after all, or
+    that its restart policy restarted it at `since` or later: it crashed).
 
     Every essential container must be up MIN_STABLE_SECONDS by the engine's clock (a task
     with a health check has proven itself by passing it, so only that it runs is checked);
@@ -971,17 +1124,20 @@ def _steady(client: docker.DockerClient, task: LiveTask) -> str:
             return "wait"
     for c in task.essentials:
         try:
-            state = client.api.inspect_container(c.id).get("State") or {}
+            info = client.api.inspect_container(c.id)
         except NotFound:
             return "stopped"
+        state = info.get("State") or {}
         if not state.get("Running") or state.get("Restarting") or state.get("Dead"):
+            return "stopped"
+        if restarted_since(info.get("RestartCount"), state.get("StartedAt"), since):
             return "stopped"
     return "steady"
 
 
 def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],
                   timeout: float, log_lines: int, grace: float, wakeup: _Wakeup,
-                  extra: dict[str, str]) -> WaitResult:
+                  extra: dict[str, str], since: float | None = None) -> WaitResult:
     pending = set(task_ids)
     started = time.monotonic()
     deadline = started + timeout
@@ -997,18 +1153,20 @@ def _wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iter
             task = by_id.get(tid)
             if task is None:
                 failed[tid] = "its containers disappeared (removed by someone else?)"
-            elif task.stopped or wakeup.died(tid) is not None:
+            elif task.stopped or task.restarting or wakeup.died(tid) is not None:
+                # A `die` also when the restart policy brings the container back at once.
                 failed[tid] = describe_failure(client, task, "stopped", log_lines,
                                                died=wakeup.died(tid))
                 stopped.add(tid)
             elif task.unhealthy and time.monotonic() - started >= grace:
                 failed[tid] = describe_failure(client, task, "unhealthy", log_lines)
             elif task.healthy:
-                verdict = _steady(client, task)
+                verdict = _steady(client, task, since)
                 if verdict == "wait":
                     continue
                 if verdict == "stopped":
-                    failed[tid] = describe_failure(client, task, "stopped", log_lines)
+                    failed[tid] = describe_failure(client, task, "stopped", log_lines,
+                                                   died=wakeup.died(tid))
                     stopped.add(tid)
                 else:
                     healthy[tid] = task
@@ -1031,7 +1189,8 @@ def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
                      log_lines: int = 10, died: str | None = None) -> str:
     """Why a task failed: exit codes, the last health-check output, the last log lines.
 
-    `died`: the exit code a `die` event reported, shown when no inspect shows it (yet)."""
+    `died`: the exit code a `die` event reported, shown when no inspect shows it (yet): a
+    container its restart policy restarted runs again, with exit code 0 in inspect."""
     parts = [f"task {task.task_id} ({task.task_definition} on {task.instance}) {what}"]
     exited = False
     for c in task.containers:
@@ -1045,13 +1204,19 @@ def describe_failure(client: docker.DockerClient, task: LiveTask, what: str,
         if state.get("Status") and state.get("Status") != c.state:
             # The list view lagged behind: say what the container really is.
             head = f"  container {c.container}: {state['Status']}"
-        if state.get("Status") == "exited":
+        restarts = int(info.get("RestartCount") or 0)
+        # A restarting container still shows the exit code it restarts after.
+        if state.get("Status") in ("exited", "restarting"):
             exited = True
             head += f" exit code {state.get('ExitCode')}"
             if state.get("OOMKilled"):
                 head += " (out of memory: raise the task's memory)"
             if state.get("Error"):
                 head += f" error: {state['Error']}"
+        if restarts:
+            policy = ((info.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name")
+            head += (f"; restarted {restarts} time{'s' if restarts != 1 else ''} by its "
+                     f"restart policy ({policy})")
         parts.append(head)
         hlog = ((state.get("Health") or {}).get("Log") or [])
         if hlog:
