@@ -91,13 +91,10 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
                                                 health_check=HEALTH)])
     drv = ServiceDriver()
     addr = Address("fg_service", "web")
-    t0 = time.monotonic()
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
-    elapsed = time.monotonic() - t0
     assert attrs["running_count"] == 2
     assert attrs["id"] == f"{cluster['id']}/web"
     assert sorted(t["instance"] for t in attrs["tasks"]) == ["i-0", "i-1"]  # spread
-    assert elapsed < 15
 
     for task in attrs["tasks"]:
         assert task["revision"] == 1 and task["address"].startswith(cluster["cidr_block"][:5])
@@ -268,18 +265,19 @@ def test_task_without_health_check_that_exits_is_never_steady(
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "quick", [container("app", busybox_image, command=command)])
     drv = ServiceDriver()
-    t0 = time.monotonic()
     for attempt in range(5):
         addr = Address("fg_service", f"quick{attempt}")
+        t0 = time.monotonic()
         with pytest.raises(PartialApplyError) as info:
             drv.create(ctx, addr, service_config(cluster, td, 2))
+        # Failed on the exit it saw, not by waiting out the 40 s steady-state timeout.
+        assert time.monotonic() - t0 < 30, f"attempt {attempt} waited for the timeout"
         msg = info.value.message
         assert "did not reach a steady state" in msg, msg
         assert msg.count("exit code 1") == 2, msg
         assert info.value.attrs is not None and info.value.attrs["running_count"] == 0
         assert info.value.attrs["tasks"] == []
         assert owned(docker_client, ctx) == [], f"attempt {attempt}: dead task left behind"
-    assert time.monotonic() - t0 < 15
 
 
 def test_task_that_dies_during_the_wait_is_not_reported_steady(
