@@ -978,6 +978,10 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
         inst = st.get(addr)
         assert inst is not None
         before = (live.get(addr) or {}).get("running_count") or 0
+        # Also the tasks it started, by id: the list view may still show a task that just
+        # died running, so the count from before the pass can miss its replacement.
+        before_ids = {t.get("id") for t in (live.get(addr) or {}).get("tasks") or []
+                      if isinstance(t, dict)}
         try:
             after = driver.reconcile(ctx, addr, dict(inst.attributes))
         except Exception as exc:  # noqa: BLE001 - one service's failure is reported
@@ -1005,9 +1009,12 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
                 continue
         count = after.get("running_count") or 0
         desired = after.get("desired_count") or 0
-        if isinstance(count, int) and isinstance(before, int) and count > before:
-            env.out(f"{addr}: restored {count - before} task(s) "
-                    f"({count}/{desired} running)")
+        started = sum(1 for t in after.get("tasks") or []
+                      if isinstance(t, dict) and t.get("id") not in before_ids)
+        if isinstance(count, int) and isinstance(before, int):
+            started = max(started, count - before)
+        if started > 0:
+            env.out(f"{addr}: restored {started} task(s) ({count}/{desired} running)")
         elif isinstance(count, int) and isinstance(desired, int) and count < desired:
             # The crash-loop backoff holds replacements back for a while.
             env.out(f"{addr}: below desired count ({count}/{desired} running; "

@@ -205,12 +205,13 @@ def test_reconcile_watch_is_woken_by_a_dying_task(fleet: Fleet) -> None:
         # pass, so a plan that waits a little for the lock gets it.
         fleet.ok("plan", "-lock-timeout=30s")
         fleet.ok("tasks")
+        # The replacement runs before the pass that started it ends (it waits for its
+        # health check): let that pass finish and report before interrupting.
+        watch.wait_line("fg_service.web: restored 1 task(s) (2/2 running)", 60)
     finally:
         watch.proc.send_signal(signal.SIGINT)
         watch.proc.wait(30)
     watch._reader.join(5)
-    # Its stdout is a pipe (block-buffered): the lines are all there once it exited.
-    assert "fg_service.web: restored 1 task(s) (2/2 running)" in watch.output, watch.output
     assert watch.proc.returncode is not None
     events = fleet.ok("events", "web").out
     assert f"(task {victim})" in events
