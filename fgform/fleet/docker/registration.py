@@ -181,7 +181,7 @@ def _removal(backend: str, name: str, *, cut: bool) -> list[str]:
 
 
 # How long a pass waits for a removed server's last connections before leaving its deletion
-# to the next registration: a dead target's connections end within `timeout connect`.
+# to the next registration (a connection waiting out `timeout connect` may take longer).
 DELETE_WAIT = 2.0
 
 
