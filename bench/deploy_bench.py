@@ -779,6 +779,16 @@ class Bench:
         print(f"      load: {load_line(res, a.rps)}")
         if res.failures:
             print(f"      failures after the kill: {failure_times(res, m_kill)}")
+        # What the proxy saw: its servers going DOWN or UP (and why), by Docker's timestamp.
+        seen = self.proxy.logs(since=int(t_kill), timestamps=True).decode(errors="replace")
+        for line in seen.splitlines():
+            stamp, _, text = line.partition(" ")
+            if "Server " not in text or not (" is DOWN" in text or " is UP" in text):
+                continue
+            with contextlib.suppress(ValueError):
+                at = dt.datetime.fromisoformat(stamp[:26]).replace(
+                    tzinfo=dt.UTC).timestamp() - t_kill
+                print(f"      proxy +{at:.1f} s: {text.split(': ', 1)[-1][:150]}")
         if back is None:
             raise RuntimeError("the service did not come back to full health")
 

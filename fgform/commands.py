@@ -820,7 +820,9 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
         raise FgformError("No state file was found: apply the configuration first.")
     # Opened before the first pass, so a task that dies during a pass wakes the next one.
     wake = _change_watch(env, store) if watch else None
+    settle = _Settle(wake, _task_lister(env, store)) if wake is not None else None
     told: str | None = None
+    soon = False
 
     def waiting(busy) -> None:
         env.out(f"Waiting for {busy.summary()} to finish before reconciling.")
@@ -847,28 +849,73 @@ def reconcile(env: Env, watch: bool, interval: float, state_path, lock_timeout, 
                 if failed:
                     raise SystemExit(1)
                 return
-            _sleep(wake, interval, settle=True)
+            soon = _sleep(wake, min(interval, WATCH_RETRY) if soon else interval, settle)
     finally:
         if wake is not None:
             wake.close()
 
 
-WATCH_SETTLE = 1.0
+# At most this long after a wake-up, a pass waits for the engine's list view to show the
+# task containers it reported dying as stopped (it took 0.3-0.8 s on a busy machine).
+WATCH_SETTLE = 1.5
+SETTLE_POLL = 0.05
 # How often -watch looks again while another operation changes the fleet.
 WATCH_RETRY = 1.0
 
 
-def _sleep(wake, seconds: float, settle: bool = False) -> None:
+class _Settle:
+    """What a -watch pass waits for after a wake-up: the engine reports a container's die
+    before its list view, which a pass decides from, shows it exited. Rather than a fixed
+    sleep, the list is read again until every task the engine reported dying shows stopped
+    there (at most WATCH_SETTLE s), so a pass starts as soon as it can see the dead tasks."""
+
+    def __init__(self, wake: Any, lister: Any) -> None:
+        self.wake = wake
+        self.lister = lister  # () -> [(task id, running)] of the state's task containers
+        # Tasks whose die a pass has already seen: not waited for again (a restart policy
+        # may run the same task again).
+        self.seen: set[str] = set()
+
+    def __call__(self) -> bool:
+        """Wait; True when the list view still shows a dead task running at the bound (a
+        restart policy may have run it again, or the engine is slow): the caller then
+        passes again soon."""
+        deadline = time.monotonic() + WATCH_SETTLE
+        while True:
+            try:
+                tasks = self.lister()
+            except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
+                return False
+            died = {tid for tid, _running in tasks if self.wake.died(tid) is not None}
+            lagging = [tid for tid, running in tasks if running and tid in died - self.seen]
+            if not lagging or time.monotonic() >= deadline:
+                self.seen |= died
+                return bool(lagging)
+            time.sleep(SETTLE_POLL)
+
+
+def _sleep(wake, seconds: float, settle: _Settle | None = None) -> bool:
     """Wait `seconds`, or less if the engine reports a task container changing; after such
-    a wake-up (with `settle`) wait WATCH_SETTLE more, since the engine reports a die before
-    its list view, which a pass decides from, shows the container exited."""
+    a wake-up, `settle` until the list view shows what the engine reported. True when the
+    next pass should follow soon (see _Settle)."""
     if wake is None:
         time.sleep(seconds)
-        return
+        return False
     began = time.monotonic()
     wake.wait(seconds, began)
-    if settle and time.monotonic() - began < seconds:
-        time.sleep(WATCH_SETTLE)
+    if settle is not None and time.monotonic() - began < seconds:
+        return settle()
+    return False
+
+
+def _task_lister(env: Env, store):
+    """(task id, running) of every service task container of this state, one list call."""
+    from fgform import workflow
+    from fgform.fleet.docker import tasks as T
+
+    ctx = workflow.fleet_context(env.dir, store.read())
+    return lambda: [(t.task_id, t.running)
+                    for t in T.list_live_tasks(ctx, kind=T.KIND_SERVICE)]
 
 
 def _change_watch(env: Env, store):
@@ -898,6 +945,7 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
     import copy
 
     from fgform import workflow
+    from fgform.apply.executor import _without_address
     from fgform.fleet.docker.drivers import drivers
     from fgform.scheduler import record_reconciled
     from fgform.values import scrub
@@ -931,11 +979,17 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
         inst = st.get(addr)
         assert inst is not None
         before = (live.get(addr) or {}).get("running_count") or 0
+        # Also the tasks it started, by id: the list view may still show a task that just
+        # died running, so the count from before the pass can miss its replacement.
+        before_ids = {t.get("id") for t in (live.get(addr) or {}).get("tasks") or []
+                      if isinstance(t, dict)}
         try:
             after = driver.reconcile(ctx, addr, dict(inst.attributes))
         except Exception as exc:  # noqa: BLE001 - one service's failure is reported
             failed += 1
-            env.err(scrub(f"Error: {addr}: {exc}", secrets))
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            env.err(scrub(f"Error: {addr}: {_without_address(message, str(addr))}",
+                          secrets))
             continue
         ctx.resources[str(addr)] = after
         if after != began.get(addr).attributes:  # type: ignore[union-attr]
@@ -956,9 +1010,12 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
                 continue
         count = after.get("running_count") or 0
         desired = after.get("desired_count") or 0
-        if isinstance(count, int) and isinstance(before, int) and count > before:
-            env.out(f"{addr}: restored {count - before} task(s) "
-                    f"({count}/{desired} running)")
+        started = sum(1 for t in after.get("tasks") or []
+                      if isinstance(t, dict) and t.get("id") not in before_ids)
+        if isinstance(count, int) and isinstance(before, int):
+            started = max(started, count - before)
+        if started > 0:
+            env.out(f"{addr}: restored {started} task(s) ({count}/{desired} running)")
         elif isinstance(count, int) and isinstance(desired, int) and count < desired:
             # The crash-loop backoff holds replacements back for a while.
             env.out(f"{addr}: below desired count ({count}/{desired} running; "

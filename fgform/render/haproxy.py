@@ -17,7 +17,8 @@ How ALB semantics map onto HAProxy:
   Paths and methods are case-sensitive, hosts, header values and query strings not, as on
   an ALB.
 - A target group is a backend; its targets are servers with health checks (`inter`, `fall`,
-  `rise`, `httpchk` + `http-check expect`). A backend with no healthy server answers 503.
+  `rise`, `httpchk` + `http-check expect`), marked down at their first failed connection
+  (`observe layer4`). A backend with no healthy server answers 503.
 """
 
 from __future__ import annotations
@@ -269,6 +270,12 @@ def server_options(tg: Mapping[str, Any]) -> str:
         opts.append(f"port {int(port)}")
     if tg.get("slow_start"):
         opts.append(f"slowstart {int(tg['slow_start'])}s")
+    # A failed connection to a target marks it down at once, instead of after `fall` health
+    # checks: a task that dies keeps getting picked until then, and with most targets dead
+    # every retry of a request can land on a dead one (a 503). Targets share the proxy's
+    # host, so a connection fails only when the target is gone; the health check brings a
+    # target marked down back after `rise` checks.
+    opts.append("observe layer4 error-limit 1 on-error mark-down")
     return " ".join(opts)
 
 

@@ -150,6 +150,11 @@ def test_task_that_exits_at_once(fleet: Fleet) -> None:
     assert svc is not None and svc["status"] == "tainted"
     assert svc["attributes"]["running_count"] == 0
     fleet.assert_no_orphans()
+    # reconcile starts the tasks again and fails the same way, naming the address once.
+    res = fleet.fails("reconcile")
+    assert "Error: fg_service.app: did not reach a steady state" in res.flat_err, res.err
+    assert "fg_service.app: fg_service.app" not in res.flat_err, res.err
+    fleet.assert_no_orphans()
 
     # Fixed, the next apply converges.
     service_config(fleet)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import math
+import signal
 import sys
 import threading
 import time
@@ -599,6 +601,86 @@ def test_scale_under_load_fails_no_request(svc_fleet: Fleet) -> None:
     assert result.failed == 0, (result.summary(), result.errors)
     assert result.rate >= 250, result.summary()  # the load held (the machine is shared)
     assert LB.reload_counts(c) == reloads
+
+
+def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_request(
+        svc_fleet: Fleet) -> None:
+    """300 requests a second while 3 of 4 tasks are killed at once, `reconcile -watch`
+    running: no request fails (the proxy marks a dead target down at its first failed
+    connection and sends the request to another), no pass fails, and the proxy ends up
+    holding exactly the 4 running tasks (the dead targets removed)."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
+    from lb_load import Load
+
+    from fgform.fleet.docker import registration
+    from fgform.render.haproxy import backend_name, server_name
+
+    port = svc_fleet.lbport  # type: ignore[attr-defined]
+    svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=4")
+    assert wait_for(lambda: len(answers(port, 20, strict=False)) == 4, 60)
+    watch = svc_fleet.start("reconcile", "-watch", "-interval", "120")
+    try:
+        watch.wait_line("at desired count (4/4 running)", 60)
+        victims = [c for c in svc_fleet.containers(service="web")
+                   if c["State"] == "running"][:3]
+        assert len(victims) == 3
+        # Threads to spare: a request whose connection the kernel retries holds one ~1 s.
+        load = Load(f"http://127.0.0.1:{port}/", rps=300, workers=192).start()
+        try:
+            time.sleep(1)
+            t_kill = time.monotonic()
+            killers = [threading.Thread(target=svc_fleet.client.api.kill, args=(c["Id"],))
+                       for c in victims]
+            for k in killers:
+                k.start()
+            for k in killers:
+                k.join(30)
+
+            def whole() -> bool:
+                running = [c for c in svc_fleet.containers(service="web")
+                           if c["State"] == "running"]
+                return len(running) == 4 and not {c["Id"] for c in victims} & \
+                    {c["Id"] for c in running}
+
+            watch.wait_for(whole, 60, "4 running tasks again")
+            assert wait_for(lambda: len(answers(port, 20, strict=False)) == 4, 30)
+            time.sleep(1)
+        finally:
+            result = load.stop()
+    finally:
+        watch.proc.send_signal(signal.SIGINT)
+        watch.proc.wait(30)
+    watch._reader.join(5)
+    print(f"\n3 of 4 killed under load: {result.summary()}")
+    # No request sent from the kill on failed. One already inside a killed process (its
+    # response begun) cannot be replayed by any proxy: at most one per killed task.
+    assert result.failed_between(t_kill, math.inf) == 0, (result.summary(), result.errors)
+    assert result.failed <= 3, (result.summary(), result.errors)
+    assert result.rate >= 200, result.summary()  # the load held (the machine is shared)
+    assert "Error" not in watch.output, watch.output
+    assert "restored" in watch.output, watch.output
+    # The proxy holds the 4 running tasks and nothing else: the dead ones were removed.
+    tasks = {t["task_id"] for t in svc_fleet.tasks()}
+    backend = backend_name(svc_fleet.resources()["fg_target_group.web"]["attributes"]["id"])
+    held = wait_for(lambda: set(registration.servers(proxy(svc_fleet), backend) or {})
+                    == {server_name(t) for t in tasks}, 20)
+    assert held, (registration.servers(proxy(svc_fleet), backend), tasks)
+
+
+def test_runtime_commands_in_one_exec_each_get_their_own_answer(svc_fleet: Fleet) -> None:
+    """Several runtime API commands in one exec: each answer is its own command's, an
+    error answer stays with its command, and a socket that does not answer is an error."""
+    from fgform.fleet.docker import registration
+
+    c = proxy(svc_fleet)
+    version, missing, stat = registration.runtime_all(
+        c, ["show version", "del server no_such_backend/x", "show stat -1 4 -1"])
+    assert version.strip()[0].isdigit(), version
+    assert "no_such_backend" in missing or "Can't find" in missing or "No such" in missing, \
+        missing
+    assert stat.startswith("# pxname,svname"), stat
+    with pytest.raises(FgformError, match="did not answer"):
+        LB.socket_commands(c, "/run/haproxy/no-such.sock", ["show version"])
 
 
 def test_service_destroy_leaves_nothing(svc_fleet: Fleet) -> None:

@@ -3,6 +3,7 @@ replaced, and task containers that no service of this state owns are removed."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import docker
@@ -51,6 +52,48 @@ def test_reconcile_replaces_an_unhealthy_task(ctx: FleetContext, busybox_image: 
     assert {t.task_id for t in T.list_live_tasks(ctx)} == ids
     assert any(e["message"].startswith(f"(service sick) has stopped 1 task: (task {victim})")
                for e in after["events"]), after["events"]
+
+
+def test_reconcile_replaces_tasks_that_die_while_it_waits(
+        ctx: FleetContext, logs: list[str], busybox_image: str,
+        docker_client: docker.DockerClient) -> None:
+    """Two tasks killed one after the other: the reconcile that replaces the first, and
+    waits for its replacement, replaces the second too instead of failing with "did not
+    reach a steady state"."""
+    cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
+    # Healthy only ~2 s after start: the pass waits long enough to see the second death.
+    slow = ["sh", "-c", "sleep 2 && touch /tmp/ok && exec " + " ".join(HTTPD)]
+    _, td = make_taskdef(ctx, "pair", [container("web", busybox_image, command=slow,
+                                                 health_check={**CHECK, "start_period": 10})])
+    drv = ServiceDriver()
+    addr = Address("fg_service", "pair")
+    attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
+    first, second = (t["id"] for t in attrs["tasks"])
+
+    def container_of(task_id: str) -> str:
+        return next(c.id for t in T.list_live_tasks(ctx) if t.task_id == task_id
+                    for c in t.containers)
+
+    docker_client.api.kill(container_of(first))
+    assert wait_until(lambda: not any(t.running for t in T.list_live_tasks(ctx)
+                                      if t.task_id == first))
+    second_cid = container_of(second)
+
+    def kill_second() -> None:
+        # Once the pass waits for the first task's replacement to become healthy.
+        if wait_until(lambda: any("to become healthy" in line for line in logs), 60):
+            docker_client.api.kill(second_cid)
+
+    killer = threading.Thread(target=kill_second)
+    logs.clear()
+    killer.start()
+    try:
+        after = drv.reconcile(ctx, addr, attrs)
+    finally:
+        killer.join(70)
+    ids = {t["id"] for t in after["tasks"]}
+    assert after["running_count"] == 2 and not {first, second} & ids, after["tasks"]
+    assert {t.task_id for t in T.list_live_tasks(ctx) if t.running} == ids
 
 
 def test_orphan_task_containers_are_removed(ctx: FleetContext, busybox_image: str) -> None:

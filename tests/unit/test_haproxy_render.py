@@ -156,7 +156,8 @@ def test_target_group_backend_health_checks_and_servers() -> None:
     assert 'http-check send meth GET uri "/health"' in web
     assert "http-check expect status 200" in web
     assert "timeout check 1s" in web
-    opts = "check inter 3s fall 4 rise 2 port 8081 slowstart 30s"
+    opts = ("check inter 3s fall 4 rise 2 port 8081 slowstart 30s "
+            "observe layer4 error-limit 1 on-error mark-down")
     assert web.endswith(f"server t1 10.0.0.2:80 {opts} disabled\n"
                         f"    server t2 10.0.0.3:80 {opts}")
     api = text[text.index(f"backend {backend_name('api')}"):]
@@ -165,6 +166,21 @@ def test_target_group_backend_health_checks_and_servers() -> None:
     assert "insert indirect nocache dynamic attr \"Max-Age=60\"" in api
     # No rule uses a target group the load balancer does not forward to.
     assert "backend tg_" in text and text.count("\nbackend tg_") == 2
+
+
+def test_a_failed_connection_goes_to_another_target_and_marks_its_target_down() -> None:
+    targets = {"web": [{"id": "t1", "address": "10.0.0.2", "port": 80},
+                       {"id": "t2", "address": "10.0.0.3", "port": 80}]}
+    text = render_haproxy_config(_lb([], default_target_group="web"), TG, targets)
+    defaults = text[text.index("\ndefaults\n"):text.index("\nfrontend ")]
+    # Every retry of a failed connection is redispatched.
+    assert "option redispatch 1\n" in defaults and "retries 3\n" in defaults
+    assert "retry-on conn-failure" in defaults and "timeout connect 5s\n" in defaults
+    servers = [ln for ln in text.splitlines() if ln.strip().startswith("server ")]
+    assert len(servers) == 2
+    assert all(ln.endswith(" observe layer4 error-limit 1 on-error mark-down")
+               for ln in servers)
+    assert render_haproxy_config(_lb([], default_target_group="web"), TG, targets) == text
 
 
 def test_unknown_target_group_is_an_error() -> None:

@@ -115,13 +115,41 @@ def render_for(ctx: FleetContext, lb: dict[str, Any], name: str,
 def socket_command(container: Any, sock: str, command: str, timeout: int = 5) -> str:
     """One command on a socket inside the container; its answer. The command travels in the
     environment, never through a shell's parser."""
-    code, out = container.exec_run(
-        ["sh", "-c", f'printf "%s\\n" "$FGFORM_CMD" | socat -t {timeout} - UNIX-CONNECT:{sock}'],
-        environment={"FGFORM_CMD": command}, user="root")
+    return socket_commands(container, sock, [command], timeout)[0]
+
+
+# Ends each command's answer in a batch: a byte HAProxy's answers never hold, and the exit
+# code of that command's socat.
+_END = "\x1efgform-end:"
+
+
+def socket_commands(container: Any, sock: str, commands: list[str], timeout: int = 5
+                    ) -> list[str]:
+    """Several commands on a socket inside the container, in order, each on its own
+    connection but all in one `docker exec` (an exec costs far more than a connection
+    inside the container); their answers, in the same order. Each command travels in the
+    environment, never through a shell's parser. A command the socket did not answer
+    raises FgformError; what an answer says is for the caller to check."""
+    if not commands:
+        return []
+    env = {f"FGFORM_CMD_{i}": c for i, c in enumerate(commands)}
+    script = ('i=0; while [ "$i" -lt ' + str(len(commands)) + ' ]; do '
+              'eval "c=\\$FGFORM_CMD_$i"; '
+              f'printf "%s\\n" "$c" | socat -t {timeout} - UNIX-CONNECT:{sock}; '
+              f'printf "{_END}%d\\n" "$?"; i=$((i + 1)); done')
+    code, out = container.exec_run(["sh", "-c", script], environment=env, user="root")
     text = out.decode(errors="replace")
-    if code != 0:
-        raise FgformError(f"the proxy's socket {sock} did not answer {command!r}: {text.strip()}")
-    return text
+    parts = text.split(_END)
+    answers: list[str] = []
+    for i, command in enumerate(commands):
+        # parts[i]: the previous command's exit code line, then this command's answer.
+        answer = parts[i].partition("\n")[2] if i else parts[i]
+        rc_line = parts[i + 1].partition("\n")[0] if i + 1 < len(parts) else ""
+        if code != 0 or rc_line != "0":
+            raise FgformError(f"the proxy's socket {sock} did not answer {command!r}: "
+                              f"{answer.strip() or text.strip()}")
+        answers.append(answer)
+    return answers
 
 
 def reload_counts(container: Any) -> tuple[int, int]:

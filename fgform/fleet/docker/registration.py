@@ -3,7 +3,8 @@ changed through the runtime API (no reload, so scaling never reloads the proxy).
 
 - `register` makes each target group of a service list exactly the service's given tasks
   (`add server`, then `enable health`/`enable server`; servers of tasks that are gone are
-  removed).
+  put in maintenance and deleted once their connections are gone, without cutting them).
+  Each phase's runtime API commands go in one `docker exec` (`runtime_all`).
 - `deregister` drains the servers of tasks about to stop: no new requests, in-flight ones
   finish, until their connections are done or the target group's `deregistration_delay`
   runs out; only then are they removed (and the caller stops the tasks).
@@ -114,9 +115,14 @@ def _proxy_of(ctx: FleetContext, tg_id: str) -> tuple[Any, dict[str, Any]] | Non
 
 def runtime(container: Any, command: str) -> str:
     """One runtime API command on the proxy's admin socket (inside the container)."""
-    from fgform.fleet.docker.load_balancer import socket_command
+    return runtime_all(container, [command])[0]
 
-    return socket_command(container, ADMIN_SOCKET, command)
+
+def runtime_all(container: Any, commands: list[str]) -> list[str]:
+    """Several runtime API commands in order, in one `docker exec`; their answers."""
+    from fgform.fleet.docker.load_balancer import socket_commands
+
+    return socket_commands(container, ADMIN_SOCKET, commands)
 
 
 def servers(container: Any, backend: str) -> dict[str, dict[str, Any]] | None:
@@ -134,18 +140,79 @@ def servers(container: Any, backend: str) -> dict[str, dict[str, Any]] | None:
     return out
 
 
-def _checked(container: Any, command: str) -> None:
-    text = runtime(container, command).strip()
-    if text and not text.startswith(("New server registered", "Server deleted")):
-        raise FgformError(f"the load balancer refused {command.split(' ', 2)[:2]}: {text}")
+def _refused(command: str, answer: str) -> str | None:
+    """What the proxy refused in its answer to `command`, or None when it did it."""
+    text = answer.strip()
+    if not text or text.startswith(("New server registered", "Server deleted")):
+        return None
+    if command.startswith("del server ") and (text.startswith("No such server")
+                                              or "Can't find" in text):
+        return None  # gone already: what was asked
+    return text
+
+
+def _still_in_use(answer: str) -> bool:
+    """`del server` refused only because the server still has connections."""
+    return "connections" in answer
+
+
+def _run_checked(container: Any, commands: list[str]) -> list[str]:
+    """Run `commands` in one exec; the names of the servers whose `del server` was refused
+    because they still have connections (left in maintenance, to delete later). Any other
+    refusal raises FgformError."""
+    busy = []
+    for command, answer in zip(commands, runtime_all(container, commands), strict=True):
+        why = _refused(command, answer)
+        if why is None:
+            continue
+        if command.startswith("del server ") and _still_in_use(why):
+            busy.append(command.split()[-1])
+            continue
+        raise FgformError(f"the load balancer refused {command.split(' ', 2)[:2]}: {why}")
+    return busy
+
+
+def _removal(backend: str, name: str, *, cut: bool) -> list[str]:
+    """The commands that take a server out for good: maintenance (no new request), with
+    `cut` its remaining sessions closed, then deleted (refused while it has connections)."""
+    return [f"set server {backend}/{name} state maint"] + \
+        ([f"shutdown sessions server {backend}/{name}"] if cut else []) + \
+        [f"del server {backend}/{name}"]
+
+
+# How long a pass waits for a removed server's last connections before leaving its deletion
+# to the next registration (a connection waiting out `timeout connect` may take longer).
+DELETE_WAIT = 2.0
+
+
+def _delete_when_idle(ctx: FleetContext, container: Any, busy: list[str],
+                      wait: float = DELETE_WAIT) -> None:
+    """Delete servers (`backend/name`, in maintenance) once their connections are gone,
+    for at most `wait` s; those still in use stay in maintenance (no traffic) and are
+    deleted by the next registration, which finds them stale. Never raises for them."""
+    deadline = time.monotonic() + wait
+    while busy and time.monotonic() < deadline:
+        time.sleep(DRAIN_POLL)
+        try:
+            with LOCK:
+                busy = _run_checked(container, [f"del server {s}" for s in busy])
+        except (FgformError, APIError) as exc:
+            ctx.log(f"cannot remove targets {', '.join(busy)}: {exc}")
+            return
+    for s in busy:
+        ctx.log(f"target {s} still has connections: kept in maintenance, removed later")
 
 
 # -- register / deregister --------------------------------------------------------------------
 def register(ctx: FleetContext, service: str, attrs: dict[str, Any],
              tasks: list[dict[str, Any]]) -> None:
     """Make every target group of service `service` hold exactly `tasks` of it (each a
-    `tasks` attribute entry: id, address), through the runtime API."""
+    `tasks` attribute entry: id, address), through the runtime API: one exec per target
+    group, new targets first. A server that is no longer wanted goes into maintenance and
+    is deleted once its connections are gone; its sessions are not cut, so a request
+    waiting on a dead task's connection is retried on a live target."""
     wanted = service_targets(attrs, tasks)
+    busy: list[tuple[Any, list[str]]] = []
     for lb in attrs.get("load_balancer") or []:
         tg_id = str(lb["target_group"])
         mine = [t for t in wanted if t["target_group"] == tg_id]
@@ -160,29 +227,40 @@ def register(ctx: FleetContext, service: str, attrs: dict[str, Any],
             if have is None:
                 continue  # the proxy is being configured: it renders _published
             desired = {t["id"] for t in targets_of(ctx, [tg_id])[tg_id]}
+            commands: list[str] = []
+            added = []
             for t in mine:
                 name = server_name(t["id"])
                 srv = have.get(name)
                 if srv is not None and (srv["address"], srv["port"]) == (t["address"],
                                                                           t["port"]):
                     if srv["admin"] & 0x1D:  # maint or drain left by an interrupted run
-                        _checked(container, f"set server {backend}/{name} state ready")
+                        commands.append(f"set server {backend}/{name} state ready")
                     continue
                 if srv is not None:
-                    _remove(container, backend, name)
-                _checked(container, f"add server {backend}/{name} {t['address']}:{t['port']} "
-                         f"{server_options(tg)}")
-                _checked(container, f"enable health {backend}/{name}")
-                _checked(container, f"enable server {backend}/{name}")
-                ctx.log(f"{service}: registered {t['id']} ({t['address']}:{t['port']}) "
-                        f"in target group {tg_id}")
+                    # The same task at another address: the name must be free at once.
+                    commands += _removal(backend, name, cut=True)
+                commands += [f"add server {backend}/{name} {t['address']}:{t['port']} "
+                             f"{server_options(tg)}",
+                             f"enable health {backend}/{name}",
+                             f"enable server {backend}/{name}"]
+                added.append(t)
             # Servers of tasks that no service runs any more (stopped by hand, crashed).
-            for name in set(have) - {server_name(x) for x in desired}:
-                _remove(container, backend, name)
+            for name in sorted(set(have) - {server_name(x) for x in desired}):
+                commands += _removal(backend, name, cut=False)
             if (tg.get("stickiness") or {}).get("enabled"):
                 # `add server` gives a server no stickiness cookie: this computes one for
                 # each server from its address and the backend's key.
-                _checked(container, f"enable dynamic-cookie backend {backend}")
+                commands.append(f"enable dynamic-cookie backend {backend}")
+            if commands:
+                left = _run_checked(container, commands)
+                if left:
+                    busy.append((container, left))
+            for t in added:
+                ctx.log(f"{service}: registered {t['id']} ({t['address']}:{t['port']}) "
+                        f"in target group {tg_id}")
+    for container, left in busy:
+        _delete_when_idle(ctx, container, left)
 
 
 def deregister(ctx: FleetContext, service: str, attrs: dict[str, Any],
@@ -210,50 +288,54 @@ def deregister(ctx: FleetContext, service: str, attrs: dict[str, Any],
             delay = float(tg.get("deregistration_delay") or 0)
             try:
                 have = servers(container, backend) or {}
-                for task_id in sorted(gone):
-                    name = server_name(task_id)
-                    if name in have:
-                        _checked(container, f"set server {backend}/{name} state drain")
-                        draining.append((container, backend, name, time.monotonic() + delay))
-                        ctx.log(f"{service}: draining {task_id} from target group {tg_id}")
+                names = [(t, server_name(t)) for t in sorted(gone)
+                         if server_name(t) in have]
+                _run_checked(container, [f"set server {backend}/{n} state drain"
+                                         for _t, n in names])
+                for task_id, name in names:
+                    draining.append((container, backend, name, time.monotonic() + delay))
+                    ctx.log(f"{service}: draining {task_id} from target group {tg_id}")
             except (FgformError, APIError) as exc:
                 # The proxy is going away too (a destroy removes both at once): nothing
                 # left to drain there.
                 ctx.log(f"{service}: cannot drain from target group {tg_id}: {exc}")
     while draining:
         still = []
+        done: dict[int, tuple[Any, list[str]]] = {}
+        sessions: dict[int, dict[tuple[str, str], int]] = {}
         for container, backend, name, deadline in draining:
+            key = id(container)
             try:
-                if time.monotonic() < deadline and _sessions(container, backend, name) > 0:
-                    still.append((container, backend, name, deadline))
-                    continue
-                with LOCK:
-                    _remove(container, backend, name)
+                if time.monotonic() < deadline:
+                    if key not in sessions:
+                        sessions[key] = _sessions(container)
+                    if sessions[key].get((backend, name), 0) > 0:
+                        still.append((container, backend, name, deadline))
+                        continue
             except (FgformError, APIError) as exc:
-                ctx.log(f"cannot remove target {name} from {backend}: {exc}")
+                ctx.log(f"cannot read the sessions of target {name} in {backend}: {exc}")
+            done.setdefault(key, (container, []))[1].append(f"{backend}/{name}")
+        for container, names in done.values():
+            # The delay is over (or nothing is in flight): what is left is cut.
+            commands = [c for s in names for c in _removal(*s.split("/", 1), cut=True)]
+            try:
+                with LOCK:
+                    busy = _run_checked(container, commands)
+            except (FgformError, APIError) as exc:
+                ctx.log(f"cannot remove targets {', '.join(names)}: {exc}")
+                continue
+            _delete_when_idle(ctx, container, busy)
         draining = still
         if draining:
             time.sleep(DRAIN_POLL)
 
 
-def _sessions(container: Any, backend: str, name: str) -> int:
-    """Current connections of one server (`scur` of `show stat`)."""
-    text = runtime(container, "show stat -1 4 -1")
-    for line in text.splitlines():
-        f = line.split(",")
-        if len(f) > 4 and f[0] == backend and f[1] == name:
-            return int(f[4] or 0)
-    return 0
+def _sessions(container: Any) -> dict[tuple[str, str], int]:
+    """Current connections of every server ((backend, server) -> `scur` of `show stat`)."""
+    from fgform.fleet.docker.lb_status import parse_stat
 
-
-def _remove(container: Any, backend: str, name: str) -> None:
-    """Take a server out for good: maintenance, its remaining sessions cut, deleted."""
-    runtime(container, f"set server {backend}/{name} state maint")
-    runtime(container, f"shutdown sessions server {backend}/{name}")
-    text = runtime(container, f"del server {backend}/{name}").strip()
-    if text and not text.startswith(("Server deleted", "No such server")) and \
-            "Can't find" not in text:
-        raise FgformError(f"the load balancer did not remove target {name}: {text}")
+    return {k: int(row.get("scur") or 0)
+            for k, row in parse_stat(runtime(container, "show stat -1 4 -1")).items()}
 
 
 def live_targets(ctx: FleetContext, attrs: dict[str, Any]) -> list[dict[str, Any]]:

@@ -162,6 +162,12 @@ _RUN_STOPPED: dict[str, int] = {}
 BACKOFF_FIRST = 5.0
 BACKOFF_MAX = 300.0
 BACKOFF_RESET = 60.0
+# Rounds of one reconcile of a service when tasks keep dying while it waits.
+RECONCILE_ROUNDS = 3
+
+
+class _StoppedMeanwhile(PartialApplyError):
+    """Fewer tasks run after a converge's wait than it left running: some died meanwhile."""
 
 
 def _event(address: str, message: str, when: bool = True) -> None:
@@ -263,7 +269,9 @@ class ServiceDriver:
             out["events"] = log.to_attr()
             return out
         _RUN_STOPPED.pop(address, None)
-        result = self.converge(ctx, addr, attrs, attrs)
+        # Several tasks killed at once die one by one: those that die while the pass waits
+        # for the first replacements are replaced at once, not a pass later.
+        result = self.converge(ctx, addr, attrs, attrs, rounds=RECONCILE_ROUNDS)
         stopped = _RUN_STOPPED.pop(address, 0)
         now = time.monotonic()
         with _RUNS_LOCK:
@@ -275,16 +283,25 @@ class ServiceDriver:
         return result
 
     def converge(self, ctx: FleetContext, addr: Address, planned: dict[str, Any],
-                 prior: dict[str, Any] | None) -> dict[str, Any]:
+                 prior: dict[str, Any] | None, *, rounds: int = 1) -> dict[str, Any]:
         """Make the fleet run `planned`; returns the attributes with computed values, the
-        service's event log and deployments included (also on a PartialApplyError)."""
+        service's event log and deployments included (also on a PartialApplyError).
+        With `rounds` > 1, tasks that die while it waits are replaced by another round
+        (up to `rounds` in all) instead of failing it."""
         address = str(addr)
         run = _Run(EV.EventLog(service_name(addr, planned), (prior or planned).get("events")),
                    str(planned["task_definition"]))
         with _RUNS_LOCK:
             _RUNS[address] = run
         try:
-            final = self._converge(ctx, addr, planned, prior)
+            while True:
+                try:
+                    final = self._converge(ctx, addr, planned, prior)
+                    break
+                except _StoppedMeanwhile:
+                    rounds -= 1
+                    if rounds <= 0:
+                        raise
         except PartialApplyError as exc:
             if exc.attrs is not None:
                 exc.attrs = run.finish(exc.attrs, error=True)
@@ -323,7 +340,7 @@ class ServiceDriver:
         looping = {t.task_id for t in restarted if t.restarting or T.is_crash_looping(t)}
         dead = [t for t in live if not t.running or t.task_id in looping]
         if dead:
-            _RUN_STOPPED[address] = len(dead)
+            _RUN_STOPPED[address] = _RUN_STOPPED.get(address, 0) + len(dead)
             ctx.log(f"{address}: removing {len(dead)} stopped or crash-looping task(s)")
             _dead_events(address, dead, looping)
             T.stop_tasks(client, dead)
@@ -637,7 +654,7 @@ class ServiceDriver:
             now = final
             details.append(f"{desired - final['running_count']} task(s) are gone "
                            "(removed by someone else?)")
-        raise PartialApplyError(
+        raise _StoppedMeanwhile(
             f"{address} did not reach a steady state: {now['running_count']} of {desired} "
             f"task(s) running"
             + (f" ({len(stopped)} stopped, removed)" if stopped else "") + ":\n"
