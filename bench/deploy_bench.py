@@ -61,20 +61,21 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleet_common import API_VERSION, FGFORM, client, ensure_image, free_subnet, machine  # noqa: E402
+from fleet_common import (  # noqa: E402
+    API_VERSION,
+    FGFORM,
+    HTTPD_START,
+    client,
+    ensure_image,
+    free_subnet,
+    machine,
+)
 from lb_load import LoadResult, ProcessLoad  # noqa: E402
 
 from fgform.fleet.deployment import Counts, next_step  # noqa: E402
 from fgform.fleet.docker.lb_status import parse_stat, target_state  # noqa: E402
 from fgform.fleet.docker.registration import runtime  # noqa: E402
 from fgform.render.haproxy import backend_name, server_name  # noqa: E402
-
-START = """\
-mkdir -p /www
-hostname > /www/index.html
-echo ok > /www/health
-exec busybox httpd -f -p 8080 -h /www
-"""
 
 # @NAME@-style placeholders: the HCL has ${...} of its own.
 CONFIG = """
@@ -520,7 +521,7 @@ class Bench:
         image = ensure_image(self.c)
         text = CONFIG
         for k, v in {"NAME": self.name, "CIDR": free_subnet(self.c, 24), "IMAGE": image,
-                     "START": base64.b64encode(START.encode()).decode(), "PORT": self.port,
+                     "START": base64.b64encode(HTTPD_START.encode()).decode(), "PORT": self.port,
                      "TASKS": a.tasks, "LO": a.min_healthy, "HI": a.max_percent,
                      "DEREG": a.dereg, "HC_INTERVAL": a.hc_interval,
                      "TG_INTERVAL": a.tg_interval}.items():

@@ -40,6 +40,14 @@ DOCKERFILE = (
     'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
 )
 HEALTH_CMD = "busybox wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1"
+# A task's start script (base64-encoded into its command by the benches): it serves its own
+# hostname on 8080, so a response tells which task answered, and /health for checks.
+HTTPD_START = """\
+mkdir -p /www
+hostname > /www/index.html
+echo ok > /www/health
+exec busybox httpd -f -p 8080 -h /www
+"""
 # Every second; 5 s timeout, 3 retries: on a loaded 2-CPU machine a 2 s timeout turned a
 # task of 50 unhealthy now and then (the check's exec waits for the engine).
 

@@ -29,15 +29,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleet_common import FGFORM, client, ensure_image, free_subnet, machine  # noqa: E402
+from fleet_common import FGFORM, HTTPD_START, client, ensure_image, free_subnet, machine  # noqa: E402
 from lb_load import Load  # noqa: E402
-
-START = """\
-mkdir -p /www
-hostname > /www/index.html
-echo ok > /www/health
-exec busybox httpd -f -p 8080 -h /www
-"""
 
 CONFIG = """
 variable "replicas" {{
@@ -169,7 +162,7 @@ def main() -> None:
     name = f"lbb{int(time.time()) % 100000}"
     (d / "main.tf").write_text(CONFIG.format(
         name=name, cidr=free_subnet(c, 24), image=image, port=port,
-        start=base64.b64encode(START.encode()).decode(), interval=args.interval,
+        start=base64.b64encode(HTTPD_START.encode()).decode(), interval=args.interval,
         threshold=args.threshold))
     url = f"http://127.0.0.1:{port}/"
     lineage = None
