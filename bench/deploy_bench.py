@@ -44,7 +44,6 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import os
 import shutil
 import signal
@@ -65,10 +64,12 @@ from fleet_common import (  # noqa: E402
     API_VERSION,
     FGFORM,
     HTTPD_START,
+    attrs,
     client,
     ensure_image,
     free_subnet,
     machine,
+    state,
 )
 from lb_load import LoadResult, ProcessLoad  # noqa: E402
 
@@ -414,17 +415,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def state(d: Path) -> dict:
-    return json.loads((d / "state" / "default.fgstate.json").read_text())
-
-
-def attrs(d: Path, rtype: str) -> dict:
-    for r in state(d)["resources"]:
-        if r["type"] == rtype:
-            return r["instances"][0]["attributes"]
-    raise KeyError(rtype)
 
 
 def wait_serving(url: str, hosts: int, timeout: float = 60) -> None:

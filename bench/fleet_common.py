@@ -223,6 +223,19 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def state(d: Path) -> dict:
+    """The state file an example run in `d` wrote (the default path)."""
+    return json.loads((d / "state" / "default.fgstate.json").read_text())
+
+
+def attrs(d: Path, rtype: str) -> dict:
+    """The attributes of the first resource of type `rtype` in `d`'s state."""
+    for r in state(d)["resources"]:
+        if r["type"] == rtype:
+            return r["instances"][0]["attributes"]
+    raise KeyError(rtype)
+
+
 def fgform(args: list[str], cwd: Path, *, count_calls: bool = False,
            check: bool = True) -> Run:
     """Run one fgform command in a fresh process, as a user does.

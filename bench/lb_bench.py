@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import shutil
 import socket
 import subprocess
@@ -29,7 +28,16 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleet_common import FGFORM, HTTPD_START, client, ensure_image, free_subnet, machine  # noqa: E402
+from fleet_common import (  # noqa: E402
+    FGFORM,
+    HTTPD_START,
+    attrs,
+    client,
+    ensure_image,
+    free_subnet,
+    machine,
+    state,
+)
 from lb_load import Load  # noqa: E402
 
 CONFIG = """
@@ -112,17 +120,6 @@ def fg(d: Path, *args: str) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"fgform {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
-
-
-def state(d: Path) -> dict:
-    return json.loads((d / "state" / "default.fgstate.json").read_text())
-
-
-def attrs(d: Path, rtype: str) -> dict:
-    for r in state(d)["resources"]:
-        if r["type"] == rtype:
-            return r["instances"][0]["attributes"]
-    raise KeyError(rtype)
 
 
 def reloads(container) -> int:
