@@ -628,13 +628,16 @@ def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_requ
         load = Load(f"http://127.0.0.1:{port}/", rps=300, workers=192).start()
         try:
             time.sleep(1)
-            t_kill = time.monotonic()
             killers = [threading.Thread(target=svc_fleet.client.api.kill, args=(c["Id"],))
                        for c in victims]
             for k in killers:
                 k.start()
             for k in killers:
                 k.join(30)
+            # From here every victim is dead: no request sent later can be inside one.
+            # (Between issuing the kills and their landing, a request may still reach a
+            # victim and be cut mid-response: seen once in CI as an IncompleteRead.)
+            t_killed = time.monotonic()
 
             def whole() -> bool:
                 running = [c for c in svc_fleet.containers(service="web")
@@ -652,9 +655,9 @@ def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_requ
         watch.proc.wait(30)
     watch._reader.join(5)
     print(f"\n3 of 4 killed under load: {result.summary()}")
-    # No request sent from the kill on failed. One already inside a killed process (its
-    # response begun) cannot be replayed by any proxy: at most one per killed task.
-    assert result.failed_between(t_kill, math.inf) == 0, (result.summary(), result.errors)
+    # No request sent once the kills landed failed. One already inside a killed process
+    # (its response begun) cannot be replayed by any proxy: at most one per killed task.
+    assert result.failed_between(t_killed, math.inf) == 0, (result.summary(), result.errors)
     assert result.failed <= 3, (result.summary(), result.errors)
     assert result.rate >= 200, result.summary()  # the load held (the machine is shared)
     assert "Error" not in watch.output, watch.output
