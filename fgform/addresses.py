@@ -114,3 +114,13 @@ def parse_address(text: str) -> Address:
     if len(rest) != 2 or rest[0][1] is not None:
         raise AddressError(f"invalid address {text!r}: expected TYPE.NAME or TYPE.NAME[KEY]")
     return Address(rest[0][0], rest[1][0], rest[1][1], tuple(module))
+
+
+def without_address(message: str, address: str) -> str:
+    """`message` without a leading `address`: drivers name the resource in their messages
+    (their logs print them alone), and the errors of apply and reconcile already name it in
+    front ("updating fg_service.web: ..."), so the user would read it twice."""
+    for sep in (": ", " "):
+        if message.startswith(address + sep):
+            return message[len(address) + len(sep):]
+    return message

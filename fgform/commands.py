@@ -945,7 +945,7 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
     import copy
 
     from fgform import workflow
-    from fgform.apply.executor import _without_address
+    from fgform.addresses import without_address
     from fgform.fleet.docker.drivers import drivers
     from fgform.scheduler import record_reconciled
     from fgform.values import scrub
@@ -988,7 +988,7 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
         except Exception as exc:  # noqa: BLE001 - one service's failure is reported
             failed += 1
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            env.err(scrub(f"Error: {addr}: {_without_address(message, str(addr))}",
+            env.err(scrub(f"Error: {addr}: {without_address(message, str(addr))}",
                           secrets))
             continue
         ctx.resources[str(addr)] = after

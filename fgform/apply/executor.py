@@ -100,7 +100,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fgform.addresses import Address
+from fgform.addresses import Address, without_address
 from fgform.apply.events import (
     ApplyError,
     ApplyFinished,
@@ -679,7 +679,7 @@ class _Walk:
         verb = {Action.CREATE: "creating", Action.UPDATE: "updating",
                 Action.DELETE: "destroying"}[op.action]
         what = str(op.address)
-        message = _without_address(message, what)
+        message = without_address(message, what)
         if op.deposed:
             key = self._deposed_key(op)
             what += f" (deposed object {key})" if key else " (deposed object)"
@@ -716,16 +716,6 @@ class _Walk:
                                                        id_key, id_value, op.deposed,
                                                        self._deposed_key(op)))
                 running[key] = (start, due + self.progress_interval)
-
-
-def _without_address(message: str, address: str) -> str:
-    """`message` without a leading `address`: drivers name the resource in their messages
-    (reconcile and the drivers' logs print them alone), and an apply error already names it
-    in front ("updating fg_service.web: ..."), so the user would read it twice."""
-    for sep in (": ", " "):
-        if message.startswith(address + sep):
-            return message[len(address) + len(sep):]
-    return message
 
 
 def apply_plan(plan: Plan, state: StateFile, drivers: Mapping[str, Driver], ctx: FleetContext,
