@@ -18,6 +18,7 @@ import click
 
 from fgform import __version__
 from fgform.errors import DiagnosticsError, FgformError
+from fgform.fleet.fleet import Fleet
 
 
 def opt(name: str, *args: Any, **kwargs: Any):
@@ -32,13 +33,25 @@ _DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dir", defaul
 
 
 class Env:
-    """What every command needs: the configuration directory and the terminal's traits."""
+    """What every command needs: the configuration directory, the terminal's traits and the
+    fleet."""
 
-    def __init__(self, chdir: str | None) -> None:
+    def __init__(self, chdir: str | None, fleet: Fleet | None = None) -> None:
         self.dir = Path(chdir or ".").resolve()
         _DIR.set(self.dir)
         self.color = (sys.stdout.isatty() and "NO_COLOR" not in os.environ
                       and os.environ.get("TERM") != "dumb")
+        self._fleet = fleet
+
+    @property
+    def fleet(self) -> Fleet:
+        """The fleet the commands act on: the local Docker engine unless one was passed in,
+        built on first use (importing the Docker SDK is slow, and `validate` needs none)."""
+        if self._fleet is None:
+            from fgform.fleet.docker.fleet import DockerFleet
+
+            self._fleet = DockerFleet()
+        return self._fleet
 
     def out(self, text: str = "", nl: bool = True) -> None:
         click.echo(text, nl=nl)
@@ -59,7 +72,7 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
     """fgform: Terraform-style provisioning for a local Docker-based Fargate/ECS fleet."""
     if chdir and not Path(chdir).is_dir():
         raise FgformError(f"-chdir: {chdir} is not a directory")
-    ctx.obj = Env(chdir)
+    ctx.obj = Env(chdir, fleet=ctx.obj)  # `run` passes a fleet (or None) in as ctx.obj
 
 
 # -- variables flags shared by plan / apply / destroy / validate --------------------------------
@@ -254,27 +267,29 @@ def version(as_json: bool) -> None:
         click.echo(f"fgform v{__version__}")
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: Sequence[str] | None = None, fleet: Fleet | None = None) -> int:
     """Run the CLI on `argv` (default: the process's arguments) inside the one error
     boundary and return the exit code. Every error the user can act on ends as one
     `Error: ...` message; anything else is a bug, reported in one line (the traceback only
-    with FGFORM_LOG=debug)."""
+    with FGFORM_LOG=debug). `fleet`: what the commands act on (default: the local Docker
+    engine)."""
     from fgform import commands  # noqa: F401  (registers plan/apply/state/... on `cli`)
 
     args = list(sys.argv[1:] if argv is None else argv)
     argv_token = _ARGV.set(args)
     dir_token = _DIR.set(None)
     try:
-        return _run(args)
+        return _run(args, fleet)
     finally:
         _ARGV.reset(argv_token)
         _DIR.reset(dir_token)
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], fleet: Fleet | None = None) -> int:
     debug = os.environ.get("FGFORM_LOG", "").lower() in ("debug", "trace")
     try:
-        cli.main(args=_normalise_args(args), prog_name="fgform", standalone_mode=False)
+        cli.main(args=_normalise_args(args), prog_name="fgform", standalone_mode=False,
+                 obj=fleet)
         return 0
     except click.exceptions.Abort:
         click.echo("\nInterrupted.", err=True)

@@ -202,7 +202,7 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
         from fgform.plan.planfile import check_plan_path
 
         check_plan_path(out_path, out)  # before planning, not after a long refresh
-    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     # Held while planning, as Terraform does: refresh talks to the fleet, which must not
@@ -212,8 +212,8 @@ def plan(env: Env, out: str | None, targets, replaces, refresh: bool, refresh_on
     held = _lock(env, ws.store, "OperationTypePlan", lock_timeout) \
         if Path(ws.store.path).parent.exists() else contextlib.nullcontext()
     with held:
-        the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
-                                      refresh=refresh)
+        the_plan = workflow.make_plan(ws, env.fleet, mode=mode, targets=targets,
+                                      replace=replaces, refresh=refresh)
     if as_json:
         from fgform.render.json_plan import mask_plan_json, plan_json
 
@@ -286,8 +286,8 @@ def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, paralle
         write, color=env.color and not no_color, secrets=secrets)
     env.out("")
     with _Interrupts(env) as intr:
-        outcome = workflow.apply(ws, the_plan, hooks=printer, parallelism=parallelism,
-                                 cancel=intr.cancel, abort=intr.abort)
+        outcome = workflow.apply(ws, env.fleet, the_plan, hooks=printer,
+                                 parallelism=parallelism, cancel=intr.cancel, abort=intr.abort)
     if not outcome.result.ok and isinstance(printer, TextProgress):
         printer.write = env.err  # error diagnostics go to stderr, as Terraform's do
     printer.finish(outcome.result)
@@ -331,12 +331,12 @@ def apply(env: Env, plan_file: str | None, auto_approve: bool, parallelism: int,
         _apply_saved(env, plan_file, parallelism=parallelism, as_json=as_json,
                      no_color=no_color, state_path=state_path, lock_timeout=lock_timeout)
         return
-    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     with _fleet_writer(env, ws.store, lock_timeout):
-        the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
-                                      refresh=refresh)
+        the_plan = workflow.make_plan(ws, env.fleet, mode=mode, targets=targets,
+                                      replace=replaces, refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)
         _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
@@ -353,7 +353,7 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
     if not path.exists():
         path = Path(plan_file)
     the_plan = load_plan(path)
-    ws = workflow.open_workspace(env.dir, [], state_path, check=False, require_values=False)
+    ws = workflow.open_working_dir(env.dir, [], state_path, check=False, require_values=False)
     ws.variables = dict(the_plan.variables)
     with _fleet_writer(env, ws.store, lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
@@ -379,10 +379,11 @@ def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targe
     """Destroy everything this configuration manages."""
     from fgform import workflow
 
-    ws = workflow.open_workspace(env.dir, _cli_vars(vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
     with _fleet_writer(env, ws.store, lock_timeout):
-        the_plan = workflow.make_plan(ws, mode="destroy", targets=targets, refresh=refresh)
+        the_plan = workflow.make_plan(ws, env.fleet, mode="destroy", targets=targets,
+                                      refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)
         _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
@@ -606,8 +607,6 @@ def run_task_cmd(env: Env, family: str, cluster: str | None, count: int,
     """Run a one-off task, print its logs and exit with its exit code."""
     import shlex
 
-    from fgform.fleet.docker.runtask import run_task
-
     st, ctx = _fleet(env, state_path)
     fam, _, rev = family.partition(":")
     td = _find(st, "fg_task_definition", lambda a, at: at.get("family") == fam)
@@ -634,10 +633,10 @@ def run_task_cmd(env: Env, family: str, cluster: str | None, count: int,
         if not sep:
             raise click.BadParameter(f"{kv!r}: expected K=V", param_hint="-env")
         extra[k] = v
-    code = run_task(ctx, clusters[0][1], td_attrs, count=count,
-                    override_command=shlex.split(override_command) if override_command
-                    else None, env=extra or None, on_log=lambda line: env.out(line),
-                    timeout=timeout_s)
+    code = env.fleet.run_task(ctx, clusters[0][1], td_attrs, count=count,
+                              override_command=shlex.split(override_command)
+                              if override_command else None, env=extra or None,
+                              on_log=lambda line: env.out(line), timeout=timeout_s)
     raise SystemExit(code)
 
 
@@ -650,10 +649,8 @@ def tasks(env: Env, service: str | None, as_json: bool, state_path) -> None:
     """What runs where, with health and addresses."""
     from dataclasses import asdict
 
-    from fgform.fleet.docker.inspect import list_tasks
-
     _st, ctx = _fleet(env, state_path)
-    rows = list_tasks(ctx, service)
+    rows = env.fleet.list_tasks(ctx, service)
     if as_json:
         env.out(json.dumps([asdict(r) for r in rows], indent=2))
         return
@@ -704,15 +701,12 @@ def _uptime(seconds: float | None) -> str:
 def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> None:
     """The interleaved logs of a service's tasks, each line prefixed with its task; for a
     load balancer (its address or name), its access log."""
-    from fgform.fleet.docker.inspect import stream_logs
-    from fgform.fleet.docker.lb_status import proxy_logs
-
     st, ctx = _fleet(env, state_path)
     balancer = _find(st, "fg_load_balancer", lambda a, attrs: service in (
         a, attrs.get("name"), attrs.get("id"), a.split(".", 1)[1]))
     try:
-        lines = proxy_logs(str(balancer[1]["id"]), follow=follow, tail=tail) if balancer else \
-            stream_logs(ctx, service, follow=follow, tail=tail)
+        lines = env.fleet.balancer_logs(str(balancer[1]["id"]), follow=follow, tail=tail) \
+            if balancer else env.fleet.task_logs(ctx, service, follow=follow, tail=tail)
         for line in lines:
             env.out(line)
     except KeyboardInterrupt:
@@ -769,7 +763,7 @@ def lb() -> None:
 def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None:
     """Each target group's targets with their health, state, connections, requests served
     and 5xx responses, from the proxy's runtime API. NAME: an address or name."""
-    from fgform.fleet.docker.lb_status import format_status, lb_status
+    from fgform.fleet.docker.lb_status import format_status
 
     st, _ctx = _fleet(env, state_path)
     lbs, services = [], []
@@ -786,7 +780,7 @@ def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None
     if not lbs:
         raise FgformError(f"no load balancer named {name!r} in the state" if name else
                           "no load balancer in the state")
-    statuses = lb_status(lbs, services)
+    statuses = env.fleet.balancer_status(lbs, services)
     if as_json:
         env.out(json.dumps([s.to_json() for s in statuses], indent=2))
     else:
@@ -911,11 +905,9 @@ def _sleep(wake, seconds: float, settle: _Settle | None = None) -> bool:
 def _task_lister(env: Env, store):
     """(task id, running) of every service task container of this state, one list call."""
     from fgform import workflow
-    from fgform.fleet.docker import tasks as T
 
     ctx = workflow.fleet_context(env.dir, store.read())
-    return lambda: [(t.task_id, t.running)
-                    for t in T.list_live_tasks(ctx, kind=T.KIND_SERVICE)]
+    return lambda: env.fleet.task_states(ctx)
 
 
 def _change_watch(env: Env, store):
@@ -923,13 +915,12 @@ def _change_watch(env: Env, store):
     unhealthy starts a pass at once), or None without a state or an engine: -watch then
     polls every -interval."""
     from fgform import workflow
-    from fgform.fleet.docker import tasks as T
 
     st = store.read()
     if st is None:
         return None
     try:
-        return T.watch_changes(workflow.fleet_context(env.dir, st))
+        return env.fleet.watch_changes(workflow.fleet_context(env.dir, st))
     except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
         return None
 
@@ -946,7 +937,6 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
 
     from fgform import workflow
     from fgform.addresses import without_address
-    from fgform.fleet.docker.drivers import drivers
     from fgform.scheduler import record_reconciled
     from fgform.values import scrub
 
@@ -955,7 +945,7 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
         raise FgformError("No state file was found: apply the configuration first.")
     began = copy.deepcopy(st)
     services = [a for a in st.addresses() if a.type == "fg_service"]
-    driver: Any = drivers()["fg_service"]
+    driver = env.fleet.scheduler
     ctx = workflow.fleet_context(env.dir, st)
     secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
     try:

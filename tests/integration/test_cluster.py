@@ -73,9 +73,9 @@ def test_cluster_network_with_cidr(ctx: FleetContext,
     assert updated["network_name"] == cl["network_name"]
     assert docker_client.networks.get(cl["network_name"]).id == net.id
 
-    DRIVER.delete(ctx, addr, updated)
+    DRIVER.delete(ctx, addr, updated, replacing=False)
     assert DRIVER.read(ctx, {addr: updated}) == {addr: None}
-    DRIVER.delete(ctx, addr, updated)  # deleting what is gone is not an error
+    DRIVER.delete(ctx, addr, updated, replacing=False)  # deleting what is gone is not an error
 
 
 def test_overlapping_cidr_is_a_clear_error(ctx: FleetContext,
@@ -138,7 +138,7 @@ def test_delete_force_disconnects_attached_containers(
     ids = [_attach(docker_client, ctx, net, n) for n in names]
     assert len(docker_client.api.inspect_network(net)["Containers"]) == 2
 
-    DRIVER.delete(ctx, addr, cl)
+    DRIVER.delete(ctx, addr, cl, replacing=False)
     assert docker_client.api.networks(names=[net]) == []
     assert DRIVER.read(ctx, {addr: cl}) == {addr: None}
     for cid in ids:  # the containers themselves are not fgform's to stop
@@ -174,7 +174,7 @@ def test_network_that_cannot_be_removed_is_a_clear_error(
     assert docker_client.api.networks(names=[net]) != []  # untouched: still there
 
     # The next destroy (with disconnecting, as the driver does) succeeds.
-    DRIVER.delete(ctx, addr, cl)
+    DRIVER.delete(ctx, addr, cl, replacing=False)
     assert docker_client.api.networks(names=[net]) == []
 
 
@@ -216,9 +216,9 @@ def test_same_cluster_in_two_modules_gets_two_networks(
     assert cl_a["network_name"] != cl_b["network_name"]
     assert DRIVER.read(ctx, {a: cl_a, b: cl_b}) == {a: cl_a, b: cl_b}
 
-    DRIVER.delete(ctx, a, cl_a)
+    DRIVER.delete(ctx, a, cl_a, replacing=False)
     assert DRIVER.read(ctx, {a: cl_a, b: cl_b}) == {a: None, b: cl_b}
-    DRIVER.delete(ctx, b, cl_b)
+    DRIVER.delete(ctx, b, cl_b, replacing=False)
     assert DRIVER.read(ctx, {b: cl_b}) == {b: None}
 
 
@@ -233,12 +233,13 @@ def test_network_of_another_address_is_never_removed(
     with pytest.raises(FgformError) as err:
         DRIVER.create(ctx, b, _planned(name, _free_cidr(docker_client)))
     assert err.value.message == f"network fgform-{name} is in use by fg_cluster.a"
-    DRIVER.delete(ctx, b, {**cl_a})  # b's state naming a's network: not b's to delete
+    # b's state naming a's network: not b's to delete
+    DRIVER.delete(ctx, b, {**cl_a}, replacing=False)
     assert [n["Id"] for n in docker_client.api.networks(names=[cl_a["network_name"]])] \
         == [net_id]
 
     # A leftover of the same address (an interrupted apply) is still replaced.
     again = DRIVER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
     assert docker_client.networks.get(again["network_name"]).id != net_id
-    DRIVER.delete(ctx, a, again)
+    DRIVER.delete(ctx, a, again, replacing=False)
     assert docker_client.api.networks(names=[again["network_name"]]) == []

@@ -87,7 +87,7 @@ def test_scale_out_places_one_task_per_instance(ctx: FleetContext, busybox_image
         run_task(ctx, cluster, td, count=1, timeout=30)
     assert sorted(c["Id"] for c in owned(docker_client, ctx)) == before
 
-    drv.delete(ctx, addr, a3)
+    drv.delete(ctx, addr, a3, replacing=False)
     assert owned(docker_client, ctx) == []
 
 
@@ -114,8 +114,8 @@ def test_two_services_with_the_same_host_port(ctx: FleetContext, busybox_image: 
            f"{free_port} on i-1 by service b (task {b['tasks'][0]['id']})" in str(info.value)
     assert sorted(c["Id"] for c in owned(docker_client, ctx)) == before
 
-    drv.delete(ctx, a_addr, a)
-    drv.delete(ctx, b_addr, b)
+    drv.delete(ctx, a_addr, a, replacing=False)
+    drv.delete(ctx, b_addr, b, replacing=False)
     assert owned(docker_client, ctx) == []
 
 
@@ -141,7 +141,7 @@ def test_a_port_held_outside_fgform_is_skipped(ctx: FleetContext, busybox_image:
         attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
         assert [t["instance"] for t in attrs["tasks"]] == ["i-1"]
         assert http_get("127.0.0.2", free_port) == 200
-    drv.delete(ctx, addr, attrs)
+    drv.delete(ctx, addr, attrs, replacing=False)
     assert owned(docker_client, ctx) == []
 
 

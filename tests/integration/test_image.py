@@ -81,7 +81,7 @@ def test_build_push_pull_read_delete(ctx: FleetContext, logs: list[str],
     assert out == b"hi\nhello\n"
 
     assert DRIVER.read(ctx, {ADDR: img}) == {ADDR: img}
-    DRIVER.delete(ctx, ADDR, img)
+    DRIVER.delete(ctx, ADDR, img, replacing=False)
     assert _manifest_status(img["uri"]) == 404
     assert DRIVER.read(ctx, {ADDR: img}) == {ADDR: None}
 

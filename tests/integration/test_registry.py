@@ -53,7 +53,7 @@ def test_registry_lifecycle_keeps_data_across_replacement(
     assert not [item for item in pushed if "error" in item]
 
     # Replace (a port change forces it): delete without the volume, create on the new port.
-    DRIVER.delete(ctx, ADDR, reg)
+    DRIVER.delete(ctx, ADDR, reg, replacing=True)
     assert DRIVER.read(ctx, {ADDR: reg}) == {ADDR: None}
     new_port = port_picker()
     reg2 = DRIVER.create(ctx, ADDR, _planned(new_port))
@@ -64,7 +64,7 @@ def test_registry_lifecycle_keeps_data_across_replacement(
     live = DRIVER.read(ctx, {ADDR: reg2})[ADDR]
     assert live is not None and live["port"] == new_port and live["endpoint"] == reg2["endpoint"]
 
-    DRIVER.delete(ctx, ADDR, reg2, destroy_volume=True)
+    DRIVER.delete(ctx, ADDR, reg2, replacing=False)
     assert DRIVER.read(ctx, {ADDR: reg2}) == {ADDR: None}
     with pytest.raises(NotFound):
         docker_client.volumes.get(reg2["volume"])

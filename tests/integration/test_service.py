@@ -125,7 +125,7 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     lines = list(I.stream_logs(ctx, "web"))  # busybox httpd logs nothing; must not fail
     assert isinstance(lines, list)
 
-    drv.delete(ctx, addr, again)
+    drv.delete(ctx, addr, again, replacing=False)
     assert owned(docker_client, ctx) == []
     assert drv.read(ctx, {addr: again})[addr] is None
 
@@ -447,7 +447,7 @@ def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str
     docker_client.api.start(only)
     assert set(states().values()) == {"running"}
 
-    drv.delete(ctx, addr, attrs)
+    drv.delete(ctx, addr, attrs, replacing=False)
     assert owned(docker_client, ctx) == []
 
 
@@ -468,7 +468,7 @@ def test_host_port_is_published_on_loopback(ctx: FleetContext, busybox_image: st
     assert info["HostConfig"]["PortBindings"]["8080/tcp"] == [
         {"HostIp": "127.0.0.1", "HostPort": str(free_port)}]
     assert http_get("127.0.0.1", free_port) == 200
-    drv.delete(ctx, addr, attrs)
+    drv.delete(ctx, addr, attrs, replacing=False)
     assert owned(docker_client, ctx) == []
 
 

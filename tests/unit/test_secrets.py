@@ -228,7 +228,7 @@ def test_a_validation_message_with_a_sensitive_value_is_masked(tmp_path: Path,
                                                                planning: bool) -> None:
     (tmp_path / "main.tf").write_text(VALIDATED % SECRET)
     config, _ = load_config(tmp_path, use_cache=False)
-    if planning:  # open_workspace's order: resolve_variables reports it first
+    if planning:  # open_working_dir's order: resolve_variables reports it first
         _, found = resolve_variables(config.module, tmp_path, [], {})
     else:
         found = validate_config(config, cwd=str(tmp_path), validating=True)
@@ -385,11 +385,12 @@ def test_state_secrets_are_the_sensitive_attributes_and_outputs() -> None:
     assert state_secrets(state) == {"env-secret", "output-secret"}
 
 
-def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, monkeypatch,
+def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path,
                                                                capsys) -> None:
+    from fakefleet import FakeFleet
+
     from fgform import commands
     from fgform.cli import Env
-    from fgform.fleet.docker import drivers as drivers_module
     from fgform.state.model import InstanceState
     from fgform.state.store import StateStore
 
@@ -403,12 +404,12 @@ def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, 
         def reconcile(self, ctx, addr, attrs):
             raise RuntimeError("container env TOKEN=env-secret was refused")
 
-    monkeypatch.setattr(drivers_module, "drivers", lambda: {"fg_service": Failing()})
     store = StateStore(tmp_path / "state.json")
     state = StateFile()
     state.set(parse_address("fg_service.web"),
               InstanceState(None, {"env": {"TOKEN": "env-secret"}}, [["env", "TOKEN"]]))
     store.write(state)
-    assert commands._reconcile_pass(Env(str(tmp_path)), store) == 1
+    fleet = FakeFleet(scheduler=Failing())
+    assert commands._reconcile_pass(Env(str(tmp_path), fleet=fleet), store) == 1
     err = capsys.readouterr().err
     assert "TOKEN=(sensitive value) was refused" in err and "env-secret" not in err

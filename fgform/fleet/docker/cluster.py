@@ -180,7 +180,8 @@ class ClusterDriver:
         # capacity and placement_strategy are bookkeeping; name and cidr force replacement.
         return {**planned, "id": prior["id"], "network_name": prior["network_name"]}
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         net_name = prior.get("network_name") or network_name(cluster_name(addr, prior))
         # Only this address's network: by name AND labels, removed by its id. A network of
         # that name owned by another address (or state) is not ours to delete.

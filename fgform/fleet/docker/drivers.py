@@ -40,7 +40,8 @@ class TargetGroupDriver:
         reconfigure_for_target_group(ctx, attrs)
         return attrs
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         return None
 
 

@@ -251,7 +251,8 @@ class ImageDriver:
             _remove_local(prior["id"])
         return new
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         endpoint, repo, digest = _endpoint(prior), prior.get("repository"), prior.get("digest")
         if endpoint and repo and digest:
             try:

@@ -326,7 +326,7 @@ class LoadBalancerDriver:
         container = self._container(prior.get("id") or object_name(ctx, addr))
         if container is None or _container_config(prior) != _container_config(planned):
             # New ports need a new container (published ports are fixed at creation).
-            self.delete(ctx, addr, prior)
+            self.delete(ctx, addr, prior, replacing=True)
             return self.create(ctx, addr, planned)
         with registration.LOCK:
             if apply_config(container, render_for(ctx, planned, container.name)):
@@ -335,7 +335,8 @@ class LoadBalancerDriver:
             registration.proxy_configured(planned, container.name)
         return self._attrs(planned, container.name, str(planned.get("bind_address")))
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         container = self._container(prior.get("id") or object_name(ctx, addr))
         with registration.LOCK:
             registration.proxy_configured(prior, None)

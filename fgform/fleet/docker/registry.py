@@ -135,10 +135,6 @@ class RegistryDriver:
     """A registry container with a named data volume, healthy before create returns."""
 
     type_name = "fg_registry"
-    # Tells the applier that `delete` takes `destroy_volume`: pass
-    # `destroy_volume=not change.action.is_replace`, so a replacement keeps the data and a
-    # destroy removes it. A caller that does not pass it keeps the volume (safe default).
-    keeps_data_on_replace = True
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
@@ -243,15 +239,16 @@ class RegistryDriver:
                 "volume": prior["volume"]}
 
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
-               destroy_volume: bool = False) -> None:
-        """Remove the container; the data volume too only when `destroy_volume`."""
+               replacing: bool) -> None:
+        """Remove the container; the data volume too unless `replacing` (the new registry
+        keeps serving the same data)."""
         client = get_client()
         name = prior.get("id") or object_name(ctx, addr)
         try:
             client.containers.get(name).remove(force=True)
         except NotFound:
             pass
-        if destroy_volume:
+        if not replacing:
             try:
                 client.volumes.get(prior.get("volume") or object_name(ctx, addr)).remove(
                     force=True)

@@ -711,7 +711,8 @@ class ServiceDriver:
         return sorted(orphans, key=lambda t: (t.address, t.task_id))
 
     # -- delete --------------------------------------------------------------------------------
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         client = get_client()
         found = T.list_live_tasks(ctx, client, address=str(addr))
         if found:
