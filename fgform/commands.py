@@ -606,6 +606,7 @@ def run_task_cmd(env: Env, family: str, cluster: str | None, count: int,
     """Run a one-off task, print its logs and exit with its exit code."""
     import shlex
 
+    from fgform.fleet.docker.client import LazyClient
     from fgform.fleet.docker.runtask import run_task
 
     st, ctx = _fleet(env, state_path)
@@ -634,7 +635,7 @@ def run_task_cmd(env: Env, family: str, cluster: str | None, count: int,
         if not sep:
             raise click.BadParameter(f"{kv!r}: expected K=V", param_hint="-env")
         extra[k] = v
-    code = run_task(ctx, clusters[0][1], td_attrs, count=count,
+    code = run_task(LazyClient(), ctx, clusters[0][1], td_attrs, count=count,
                     override_command=shlex.split(override_command) if override_command
                     else None, env=extra or None, on_log=lambda line: env.out(line),
                     timeout=timeout_s)
@@ -650,10 +651,11 @@ def tasks(env: Env, service: str | None, as_json: bool, state_path) -> None:
     """What runs where, with health and addresses."""
     from dataclasses import asdict
 
-    from fgform.fleet.docker.inspect import list_tasks
+    from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.inspection import list_tasks
 
     _st, ctx = _fleet(env, state_path)
-    rows = list_tasks(ctx, service)
+    rows = list_tasks(LazyClient(), ctx, service)
     if as_json:
         env.out(json.dumps([asdict(r) for r in rows], indent=2))
         return
@@ -704,15 +706,16 @@ def _uptime(seconds: float | None) -> str:
 def logs(env: Env, service: str, follow: bool, tail: int | None, state_path) -> None:
     """The interleaved logs of a service's tasks, each line prefixed with its task; for a
     load balancer (its address or name), its access log."""
-    from fgform.fleet.docker.inspect import stream_logs
+    from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.inspection import stream_logs
     from fgform.fleet.docker.lb_status import proxy_logs
 
     st, ctx = _fleet(env, state_path)
     balancer = _find(st, "fg_load_balancer", lambda a, attrs: service in (
         a, attrs.get("name"), attrs.get("id"), a.split(".", 1)[1]))
     try:
-        lines = proxy_logs(str(balancer[1]["id"]), follow=follow, tail=tail) if balancer else \
-            stream_logs(ctx, service, follow=follow, tail=tail)
+        lines = proxy_logs(LazyClient(), str(balancer[1]["id"]), follow=follow, tail=tail) \
+            if balancer else stream_logs(LazyClient(), ctx, service, follow=follow, tail=tail)
         for line in lines:
             env.out(line)
     except KeyboardInterrupt:
@@ -769,6 +772,7 @@ def lb() -> None:
 def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None:
     """Each target group's targets with their health, state, connections, requests served
     and 5xx responses, from the proxy's runtime API. NAME: an address or name."""
+    from fgform.fleet.docker.client import LazyClient
     from fgform.fleet.docker.lb_status import format_status, lb_status
 
     st, _ctx = _fleet(env, state_path)
@@ -786,7 +790,7 @@ def lb_status_cmd(env: Env, name: str | None, as_json: bool, state_path) -> None
     if not lbs:
         raise FgformError(f"no load balancer named {name!r} in the state" if name else
                           "no load balancer in the state")
-    statuses = lb_status(lbs, services)
+    statuses = lb_status(LazyClient(), lbs, services)
     if as_json:
         env.out(json.dumps([s.to_json() for s in statuses], indent=2))
     else:
@@ -912,10 +916,12 @@ def _task_lister(env: Env, store):
     """(task id, running) of every service task container of this state, one list call."""
     from fgform import workflow
     from fgform.fleet.docker import tasks as T
+    from fgform.fleet.docker.client import LazyClient
 
     ctx = workflow.fleet_context(env.dir, store.read())
+    client = LazyClient()
     return lambda: [(t.task_id, t.running)
-                    for t in T.list_live_tasks(ctx, kind=T.KIND_SERVICE)]
+                    for t in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE)]
 
 
 def _change_watch(env: Env, store):
@@ -924,12 +930,13 @@ def _change_watch(env: Env, store):
     polls every -interval."""
     from fgform import workflow
     from fgform.fleet.docker import tasks as T
+    from fgform.fleet.docker.client import LazyClient
 
     st = store.read()
     if st is None:
         return None
     try:
-        return T.watch_changes(workflow.fleet_context(env.dir, st))
+        return T.watch_changes(workflow.fleet_context(env.dir, st), LazyClient())
     except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
         return None
 
@@ -946,7 +953,8 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
 
     from fgform import workflow
     from fgform.addresses import without_address
-    from fgform.fleet.docker.drivers import drivers
+    from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.drivers import docker_drivers
     from fgform.scheduler import record_reconciled
     from fgform.values import scrub
 
@@ -955,7 +963,7 @@ def _reconcile_pass(env: Env, store, lock_timeout: str = "30s") -> int:
         raise FgformError("No state file was found: apply the configuration first.")
     began = copy.deepcopy(st)
     services = [a for a in st.addresses() if a.type == "fg_service"]
-    driver: Any = drivers()["fg_service"]
+    driver: Any = docker_drivers(LazyClient())["fg_service"]
     ctx = workflow.fleet_context(env.dir, st)
     secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
     try:

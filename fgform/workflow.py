@@ -141,9 +141,10 @@ def read_live(dir: Path, state: StateFile | None) -> dict[str, dict[str, Any] | 
     resource type."""
     if state is None or not state.resources:
         return {}
-    from fgform.fleet.docker.drivers import drivers
+    from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.drivers import docker_drivers
 
-    all_drivers = drivers()
+    all_drivers = docker_drivers(LazyClient())
     ctx = fleet_context(dir, state)
     by_type: dict[str, dict[Address, dict[str, Any]]] = {}
     for addr in state.addresses():
@@ -333,11 +334,13 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
     another apply nor a reconcile pass acts on the fleet meanwhile.
     """
     from fgform.apply.executor import apply_plan
-    from fgform.fleet.docker.drivers import drivers
+    from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.drivers import docker_drivers
     from fgform.plan.model import Action, PlanMode
 
     store = ws.store
-    all_drivers = drivers()
+    client = LazyClient()
+    all_drivers = docker_drivers(client)
     # Refuse before touching anything, rather than half-way through the walk.
     missing = sorted({c.address.type for c in plan.changes
                       if c.action.value != " " and c.address.type not in all_drivers})
@@ -350,9 +353,7 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
     if any(c.address.type in _DOCKER_TYPES and c.action not in (Action.NOOP, Action.READ)
            for c in plan.changes):
         # Fail once, before anything changes, rather than once per resource half-way.
-        from fgform.fleet.docker.client import get_client
-
-        get_client()
+        client.connect()
     if state is None:
         state = StateFile()
         if plan.prior_state is not None and plan.prior_state.lineage:

@@ -403,7 +403,7 @@ def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, 
         def reconcile(self, ctx, addr, attrs):
             raise RuntimeError("container env TOKEN=env-secret was refused")
 
-    monkeypatch.setattr(drivers_module, "drivers", lambda: {"fg_service": Failing()})
+    monkeypatch.setattr(drivers_module, "docker_drivers", lambda client: {"fg_service": Failing()})
     store = StateStore(tmp_path / "state.json")
     state = StateFile()
     state.set(parse_address("fg_service.web"),

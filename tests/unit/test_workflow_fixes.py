@@ -128,7 +128,7 @@ def svc_dir(tmp_path: Path) -> Path:
 def _fake(monkeypatch: pytest.MonkeyPatch, drv: FakeServiceDriver) -> None:
     import fgform.fleet.docker.drivers as d
 
-    monkeypatch.setattr(d, "drivers", lambda: {"fg_service": drv})
+    monkeypatch.setattr(d, "docker_drivers", lambda client: {"fg_service": drv})
 
 
 def test_reconcile_restores_from_state(svc_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
