@@ -163,7 +163,7 @@ def _image_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
     import os
 
     # Imported late: the schema tables must load without the fleet package's modules.
-    from fgform.fleet import context_hash
+    from fgform import context_hash
 
     context = attrs.get("context")
     if isinstance(context, str) and not os.path.isdir(

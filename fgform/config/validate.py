@@ -29,9 +29,9 @@ from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
 from fgform.config.schema import ACTIONS, CONDITIONS, REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.config.variables import check_declaration, resolve_variables
+from fgform.context_hash import resolve_context
 from fgform.errors import Diagnostic, Severity, SourceRange, redact
 from fgform.fleet import deployment
-from fgform.fleet.context_hash import resolve_context
 from fgform.graph import module_prefix, validate_resolver, walk
 from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, sensitive_strings, unmark

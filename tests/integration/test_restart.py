@@ -12,13 +12,17 @@ import pytest
 from test_service import HEALTH, HTTPD, container, make_cluster, make_taskdef, service_config
 
 from fgform.addresses import Address
-from fgform.fleet.docker import inspect as I
+from fgform.fleet.docker import inspection as I
 from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.labels import label_filter
 from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
 
 pytestmark = pytest.mark.docker
 
@@ -47,7 +51,7 @@ def test_a_crashed_essential_container_comes_back_by_itself(
         code: int) -> None:
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
     _, td = make_taskdef(ctx, "phoenix", [container("app", busybox_image, command=STOPPABLE)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "phoenix")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     (task_id,) = [t["id"] for t in attrs["tasks"]]
@@ -62,7 +66,7 @@ def test_a_crashed_essential_container_comes_back_by_itself(
     assert info, docker_client.api.inspect_container(cid)["State"]
     # Its log goes on: the same container, started twice.
     assert wait_until(lambda: docker_client.api.logs(cid).decode().split() == ["started"] * 2)
-    (row,) = I.list_tasks(ctx)
+    (row,) = I.list_tasks(CLIENT, ctx)
     assert (row.task_id, row.status, row.restarts) == (task_id, "RUNNING", 1)
     live = drv.read(ctx, {addr: attrs})[addr]
     assert live is not None and [t["id"] for t in live["tasks"]] == [task_id]
@@ -90,7 +94,7 @@ def test_a_crash_loop_is_handed_to_the_scheduler(
         ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
     _, td = make_taskdef(ctx, "flap", [container("app", busybox_image, command=STOPPABLE)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "flap")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     (task_id,) = [t["id"] for t in attrs["tasks"]]
@@ -129,7 +133,7 @@ def test_a_one_off_task_is_never_restarted(ctx: FleetContext, busybox_image: str
                 restarts[c["Labels"][T.CONTAINER]] = docker_client.api.inspect_container(
                     c["Id"])["RestartCount"]
 
-    assert run_task(ctx, cluster, td, on_log=on_log) == 3
+    assert run_task(CLIENT, ctx, cluster, td, on_log=on_log) == 3
     assert sorted(lines) == ["job | done", "side | side"]
     assert restarts == {"job": 0, "side": 0}
 
@@ -139,7 +143,7 @@ def test_a_crashing_revision_trips_the_breaker_and_rolls_back_to_armed_tasks(
     cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
     tdaddr, td1 = make_taskdef(ctx, "crashy", [container("web", busybox_image, command=HTTPD,
                                                          health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "crashy")
     limits = {"minimum_healthy_percent": 50, "maximum_percent": 100,
               "circuit_breaker": {"enable": True, "rollback": True}}

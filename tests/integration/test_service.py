@@ -15,14 +15,19 @@ import pytest
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
 from fgform.fleet.capacity import InsufficientCapacityError
-from fgform.fleet.docker import inspect as I
+from fgform.fleet.docker import inspection as I
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.cluster import DRIVER as CLUSTER
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.cluster import ClusterDriver
 from fgform.fleet.docker.labels import label_filter
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
+CLUSTER = ClusterDriver(CLIENT)
 
 pytestmark = pytest.mark.docker
 
@@ -89,7 +94,7 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     cluster = make_cluster(ctx)
     _, td = make_taskdef(ctx, "web", [container("web", busybox_image, command=HTTPD,
                                                 health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "web")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
     assert attrs["running_count"] == 2
@@ -99,7 +104,7 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     for task in attrs["tasks"]:
         assert task["revision"] == 1 and task["address"].startswith(cluster["cidr_block"][:5])
         assert http_get(task["address"]) == 200
-    rows = I.list_tasks(ctx, "web")
+    rows = I.list_tasks(CLIENT, ctx, "web")
     assert [r.health for r in rows] == ["HEALTHY", "HEALTHY"]
     assert all(r.status == "RUNNING" and r.revision == "web:1" for r in rows)
 
@@ -122,7 +127,7 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     again = drv.update(ctx, addr, live, service_config(cluster, td, 2))
     assert again["running_count"] == 2
 
-    lines = list(I.stream_logs(ctx, "web"))  # busybox httpd logs nothing; must not fail
+    lines = list(I.stream_logs(CLIENT, ctx, "web"))  # busybox httpd logs nothing; must not fail
     assert isinstance(lines, list)
 
     drv.delete(ctx, addr, again, replacing=False)
@@ -140,15 +145,15 @@ def test_containers_of_a_task_share_localhost(ctx: FleetContext, busybox_image: 
         container("probe", busybox_image, command=["busybox", "sleep", "600"],
                   health_check=sidecar_health, essential=False),
     ])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "pair")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     assert attrs["running_count"] == 1
     task = attrs["tasks"][0]
     assert [n.rsplit("-", 1)[1] for n in task["containers"]] == ["web", "probe"]
-    rows = I.list_tasks(ctx)
+    rows = I.list_tasks(CLIENT, ctx)
     assert rows[0].health == "HEALTHY"
-    assert list(I.stream_logs(ctx, "pair")) == [f"{task['id']}/web   | hello-from-web"]
+    assert list(I.stream_logs(CLIENT, ctx, "pair")) == [f"{task['id']}/web   | hello-from-web"]
 
     # The essential container dies: the task is stopped and no longer counts. Refresh only
     # reports it (read never stops or removes anything); the next apply replaces the task,
@@ -160,7 +165,7 @@ def test_containers_of_a_task_share_localhost(ctx: FleetContext, busybox_image: 
     left = owned(docker_client, ctx)
     assert sorted((c["Labels"]["fgform.container"], c["State"]) for c in left) == [
         ("probe", "running"), ("web", "exited")]
-    assert I.list_tasks(ctx)[0].status.startswith("STOPPED")
+    assert I.list_tasks(CLIENT, ctx)[0].status.startswith("STOPPED")
     again = drv.update(ctx, addr, live, service_config(cluster, td, 1))
     assert again["running_count"] == 1 and again["tasks"][0]["id"] != task["id"]
     assert len(owned(docker_client, ctx)) == 2
@@ -170,7 +175,7 @@ def test_scaling_stops_newest_first(ctx: FleetContext, busybox_image: str,
                                     docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=2)
     _, td = make_taskdef(ctx, "scale", [container("web", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "scale")
     a2 = drv.create(ctx, addr, service_config(cluster, td, 2))
     first = {t["id"] for t in a2["tasks"]}
@@ -188,7 +193,7 @@ def test_rolling_update_moves_to_new_revision(ctx: FleetContext, busybox_image: 
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
     tdaddr, td1 = make_taskdef(ctx, "roll", [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "roll")
     a1 = drv.create(ctx, addr, service_config(cluster, td1, 2))
     td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
@@ -209,7 +214,7 @@ def test_task_that_exits_at_once_fails_with_logs(ctx: FleetContext, busybox_imag
     _, td = make_taskdef(ctx, "crash", [container(
         "app", busybox_image, command=["busybox", "sh", "-c", "echo boom-marker >&2; exit 3"])])
     with pytest.raises(PartialApplyError) as info:
-        ServiceDriver().create(ctx, Address("fg_service", "crash"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "crash"),
                                service_config(cluster, td, 2))
     msg = info.value.message
     assert "2 task(s) failed" in msg and "boom-marker" in msg and "exit code 3" in msg
@@ -224,7 +229,7 @@ def test_insufficient_capacity_refused_before_starting(
     _, td = make_taskdef(ctx, "big", [container("web", busybox_image, command=HTTPD)],
                          cpu=256, memory=256)
     with pytest.raises(InsufficientCapacityError) as info:
-        ServiceDriver().create(ctx, Address("fg_service", "big"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "big"),
                                service_config(cluster, td, 3))
     assert str(info.value).startswith(
         "Unable to place 3 task(s) of big:1 (cpu 256, memory 256): no instance has 256 free "
@@ -235,7 +240,7 @@ def test_insufficient_capacity_refused_before_starting(
     # The subnet is capacity too: a /28 has 13 addresses for tasks.
     small = make_cluster(ctx, count=1, cpu=65536, memory=65536, prefix=28)
     with pytest.raises(InsufficientCapacityError, match="has 13 free address"):
-        ServiceDriver().create(ctx, Address("fg_service", "many"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "many"),
                                service_config(small, td, 14))
     assert owned(docker_client, ctx) == []
 
@@ -247,10 +252,10 @@ def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
     _, td = make_taskdef(ctx, "sick", [container("web", busybox_image, command=HTTPD,
                                                  health_check=bad)])
     with pytest.raises(PartialApplyError) as info:
-        ServiceDriver().create(ctx, Address("fg_service", "sick"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "sick"),
                                service_config(cluster, td, 1, steady_state_timeout=10))
     assert "probe-says-no" in info.value.message and "unhealthy" in info.value.message
-    assert T.list_live_tasks(ctx) == []
+    assert T.list_live_tasks(ctx, CLIENT) == []
 
 
 @pytest.mark.parametrize("command", [["sh", "-c", "sleep 0.3; exit 1"], ["false"]],
@@ -264,7 +269,7 @@ def test_task_without_health_check_that_exits_is_never_steady(
     with the exit code, and leaves nothing behind."""
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "quick", [container("app", busybox_image, command=command)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     for attempt in range(5):
         addr = Address("fg_service", f"quick{attempt}")
         t0 = time.monotonic()
@@ -286,7 +291,7 @@ def test_task_that_dies_during_the_wait_is_not_reported_steady(
     report steady state with fewer tasks running than desired."""
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "victim", [container("web", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "victim")
     a1 = drv.create(ctx, addr, service_config(cluster, td, 1))
     first = a1["tasks"][0]["id"]
@@ -329,7 +334,7 @@ def test_steady_check_sees_through_a_stale_list_view(
     deterministic: a real list snapshot taken while the task was up over a second is judged
     after the container exited. The inspect confirmation and the replayed `die` event both
     see the truth, and the failure carries the exit code."""
-    cluster = T.cluster_info(make_cluster(ctx, count=1))
+    cluster = T.cluster_info(CLIENT, make_cluster(ctx, count=1))
     _, td = make_taskdef(ctx, "stale", [container(
         "app", busybox_image, command=["sh", "-c", "sleep 2.2; exit 4"])])
     since = time.time()
@@ -369,7 +374,7 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
     repairs the service, and the repair replaces that task."""
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "forged", [container("web", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "forged")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
     # Every container carries the hash of its revision's container: read counts them all.
@@ -419,9 +424,9 @@ def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str
                                       container("side", busybox_image,
                                                 command=["sleep", "300"])])
     _, td1 = make_taskdef(ctx, "one", [container("one", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "web")
-    info = T.cluster_info(cluster)
+    info = T.cluster_info(CLIENT, cluster)
     # Task A: as launch_task leaves it between starting the first container and the second.
     a = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td, "i-0")
     first = T._create_container(docker_client, ctx, a, 0, td["container"][0], None)
@@ -458,7 +463,7 @@ def test_host_port_is_published_on_loopback(ctx: FleetContext, busybox_image: st
     _, td = make_taskdef(ctx, "pub", [container(
         "web", busybox_image, command=HTTPD, health_check=HEALTH,
         port_mapping=[{"container_port": 8080, "host_port": free_port, "protocol": "tcp"}])])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "pub")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     assert attrs["running_count"] == 1

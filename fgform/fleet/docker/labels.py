@@ -10,6 +10,10 @@ import hashlib
 import json
 from typing import Any
 
+import docker
+from docker.errors import NotFound
+
+from fgform.errors import FgformError
 from fgform.fleet.driver import FleetContext
 
 PREFIX = "fgform."
@@ -73,17 +77,13 @@ def lineage_filter(lineage: str) -> dict[str, list[str]]:
     return {"label": [f"{MANAGED}=true", f"{LINEAGE}={lineage}"]}
 
 
-def remove_leftover(ctx: FleetContext, name: str, what: str) -> None:
+def remove_leftover(client: docker.DockerClient, ctx: FleetContext, name: str, what: str
+                    ) -> None:
     """Before making container `name`: one with that name from an interrupted apply is ours
     to replace; one not labelled with this lineage is someone else's, and stays untouched
     (an error says so). `what` names the object in the messages ("registry")."""
-    from docker.errors import NotFound
-
-    from fgform.errors import FgformError
-    from fgform.fleet.docker.client import get_client
-
     try:
-        old = get_client().containers.get(name)
+        old = client.containers.get(name)
     except NotFound:
         return
     if old.labels.get(LINEAGE) != ctx.lineage:

@@ -20,15 +20,14 @@ from docker.errors import APIError, NotFound
 
 from fgform.errors import FgformError
 from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.client import get_client
 from fgform.fleet.docker.task_definition import definition_of
 from fgform.fleet.driver import FleetContext
 
 LogCallback = Callable[[str], None]
 
 
-def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: dict[str, Any],
-             count: int = 1, override_command: list[str] | None = None,
+def run_task(client: docker.DockerClient, ctx: FleetContext, cluster_attrs: dict[str, Any],
+             taskdef_attrs: dict[str, Any], count: int = 1, override_command: list[str] | None = None,
              env: dict[str, str] | None = None, on_log: LogCallback | None = None,
              timeout: float | None = None) -> int:
     """Run `count` tasks of `taskdef_attrs` on the cluster; returns the exit code.
@@ -39,8 +38,7 @@ def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: di
     """
     if count < 1:
         raise FgformError("run-task needs a count of at least 1")
-    client = get_client()
-    cluster = T.cluster_info(cluster_attrs)
+    cluster = T.cluster_info(client, cluster_attrs)
     taskdef = definition_of(taskdef_attrs)
     arn = str(taskdef.get("arn") or taskdef.get("family"))
     family = str(taskdef.get("family") or "task")

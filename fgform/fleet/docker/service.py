@@ -21,35 +21,15 @@ from typing import Any
 
 import docker
 
-from fgform.addresses import Address, AddressError, parse_address
+from fgform.addresses import Address
 from fgform.errors import FgformError
 from fgform.fleet import capacity, deployment
 from fgform.fleet import events as EV
 from fgform.fleet.docker import registration as R
 from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.lookup import find_cluster
 from fgform.fleet.docker.task_definition import resolve
 from fgform.fleet.driver import FleetContext, PartialApplyError
-
-
-def _type_of(address: str) -> str | None:
-    try:
-        return parse_address(address).type
-    except (AddressError, ValueError):
-        return None
-
-
-def find_cluster(ctx: FleetContext, cluster_id: str) -> dict[str, Any]:
-    """The attributes of the fg_cluster whose `id` is `cluster_id` (from ctx.resources)."""
-    for address, attrs in ctx.resources.items():
-        if isinstance(attrs, dict) and _type_of(address) == "fg_cluster" \
-                and attrs.get("id") == cluster_id:
-            return attrs
-    raise FgformError(
-        f"cluster {cluster_id!r} is not known: no fg_cluster in this configuration or state "
-        "has that id",
-        hint="Reference the cluster's id attribute (fg_cluster.NAME.id).",
-    )
 
 
 def service_name(addr: Address, attrs: dict[str, Any]) -> str:
@@ -208,12 +188,15 @@ class ServiceDriver:
 
     type_name = "fg_service"
 
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
     # -- read --------------------------------------------------------------------------------
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
         if not items:
             return {}
-        client = get_client()
+        client = self.client
         # ONE list call for every service of this lineage.
         by_address: dict[str, list[T.LiveTask]] = {}
         for task in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE):
@@ -232,7 +215,7 @@ class ServiceDriver:
             # count: running_count drops and the plan repairs the service.
             live = live_attrs(attrs, [t for t in found if t.running and fits(t)])
             # What the proxies hold: a target missing there is drift (see needs_repair).
-            live["targets"] = R.live_targets(ctx, live)
+            live["targets"] = R.live_targets(client, ctx, live)
             out[addr] = live
         return out
 
@@ -265,7 +248,7 @@ class ServiceDriver:
             if not log.entries or head not in log.entries[-1]["message"]:
                 log.add(f"{head}: {strikes} tasks stopped in a row; next attempt in "
                         f"{wait:.0f} s.")
-            out = self._final(ctx, get_client(), address, attrs)
+            out = self._final(ctx, self.client, address, attrs)
             out["events"] = log.to_attr()
             return out
         _RUN_STOPPED.pop(address, None)
@@ -314,8 +297,8 @@ class ServiceDriver:
     def _converge(self, ctx: FleetContext, addr: Address, planned: dict[str, Any],
                   prior: dict[str, Any] | None) -> dict[str, Any]:
         started_at = time.monotonic()
-        client = get_client()
-        cluster = T.cluster_info(find_cluster(ctx, planned["cluster"]))
+        client = self.client
+        cluster = T.cluster_info(client, find_cluster(ctx, planned["cluster"]))
         taskdef = resolve(ctx, planned["task_definition"])
         arn = str(taskdef["arn"])
         name = service_name(addr, planned)
@@ -433,7 +416,7 @@ class ServiceDriver:
                  if t.running and fits(t) and t.health in ("HEALTHY", "UNKNOWN")]
         before = {(t["target_group"], t["id"]) for t in R.service_targets(
             attrs, (attrs.get("tasks") or []) if isinstance(attrs.get("tasks"), list) else [])}
-        R.register(ctx, address, attrs, ready)
+        R.register(client, ctx, address, attrs, ready)
         run = _RUNS.get(address)
         if run is not None:
             added: dict[str, int] = {}
@@ -450,7 +433,7 @@ class ServiceDriver:
               attrs: dict[str, Any], tasks: list[T.LiveTask]) -> None:
         """Stop tasks, draining them from their target groups first."""
         if attrs.get("load_balancer"):
-            R.deregister(ctx, address, attrs, [t.task_id for t in tasks])
+            R.deregister(client, ctx, address, attrs, [t.task_id for t in tasks])
         T.stop_tasks(client, tasks)
         _event(address, f"has stopped {EV.tasks_phrase([t.task_id for t in tasks])}.",
                bool(tasks))
@@ -699,12 +682,11 @@ class ServiceDriver:
         )
 
     # -- the scheduler's clean-up -------------------------------------------------------------
-    @staticmethod
-    def remove_orphans(ctx: FleetContext, services: set[str]) -> list[T.LiveTask]:
+    def remove_orphans(self, ctx: FleetContext, services: set[str]) -> list[T.LiveTask]:
         """Remove the service tasks of this state's lineage whose service address is not in
         `services` (a service removed from state by hand, or an apply killed between
         starting tasks and saving state); returns them."""
-        client = get_client()
+        client = self.client
         orphans = [t for t in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE)
                    if t.address not in services]
         T.stop_tasks(client, orphans)
@@ -713,7 +695,7 @@ class ServiceDriver:
     # -- delete --------------------------------------------------------------------------------
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
                replacing: bool) -> None:
-        client = get_client()
+        client = self.client
         found = T.list_live_tasks(ctx, client, address=str(addr))
         if found:
             ctx.log(f"{addr}: stopping {len(found)} task(s)")

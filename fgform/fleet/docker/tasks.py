@@ -32,7 +32,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from fgform.errors import FgformError
 from fgform.fleet import capacity
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker.cluster import instance_address
+from fgform.fleet.docker.cluster import instance_address, instances
 from fgform.fleet.driver import FleetContext
 
 # Labels only task containers carry (the shared ones live in labels.py).
@@ -413,18 +413,11 @@ def group_tasks(rows: Iterable[dict[str, Any]]) -> list[LiveTask]:
     return sorted(tasks.values(), key=lambda t: (t.created, t.task_id))
 
 
-def list_live_tasks(ctx: FleetContext, client: docker.DockerClient | None = None,
-                    **extra: str) -> list[LiveTask]:
+def list_live_tasks(ctx: FleetContext, client: docker.DockerClient, **extra: str
+                    ) -> list[LiveTask]:
     """All task containers of this lineage matching `extra` labels: ONE list call."""
-    client = client or _client()
     rows = client.api.containers(all=True, filters=L.label_filter(ctx, **extra))
     return group_tasks(rows)
-
-
-def _client() -> docker.DockerClient:
-    from fgform.fleet.docker.client import get_client
-
-    return get_client()
 
 
 # -- cluster and capacity ----------------------------------------------------------------------
@@ -438,17 +431,10 @@ class ClusterInfo:
     instances: tuple[capacity.Instance, ...]
 
 
-def cluster_info(cluster_attrs: dict[str, Any]) -> ClusterInfo:
+def cluster_info(client: docker.DockerClient, cluster_attrs: dict[str, Any]) -> ClusterInfo:
     """Name, network, strategy and fleet of a cluster (fleet from cluster.instances)."""
-    from fgform.fleet.docker import cluster as cluster_mod
-
-    insts = []
-    for inst in cluster_mod.instances(cluster_attrs):
-        if isinstance(inst, dict):
-            insts.append(capacity.Instance(str(inst["id"]), int(inst["cpu"]),
-                                           int(inst["memory"])))
-        else:
-            insts.append(capacity.Instance(str(inst.id), int(inst.cpu), int(inst.memory)))
+    insts = [capacity.Instance(str(inst["id"]), int(inst["cpu"]), int(inst["memory"]))
+             for inst in instances(client, cluster_attrs)]
     name = cluster_attrs.get("id") or cluster_attrs.get("name")
     return ClusterInfo(
         name=str(name),
@@ -1079,11 +1065,11 @@ class _Wakeup:
                 pass
 
 
-def watch_changes(ctx: FleetContext, client: docker.DockerClient | None = None) -> _Wakeup:
+def watch_changes(ctx: FleetContext, client: docker.DockerClient) -> _Wakeup:
     """A wake-up on the engine's events for this lineage's service task containers (start,
     die, destroy, health changes): `reconcile -watch` sleeps on it instead of a bare timer.
     `close()` it when done."""
-    return _Wakeup(client or _client(), L.label_filter(ctx, kind=KIND_SERVICE))
+    return _Wakeup(client, L.label_filter(ctx, kind=KIND_SERVICE))
 
 
 def wait_healthy(ctx: FleetContext, client: docker.DockerClient, task_ids: Iterable[str],

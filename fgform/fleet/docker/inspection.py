@@ -16,7 +16,6 @@ from docker.errors import APIError, NotFound
 
 from fgform.errors import FgformError
 from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.client import get_client
 from fgform.fleet.driver import FleetContext
 
 
@@ -52,11 +51,11 @@ def _matches(task: T.LiveTask, service: str | None) -> bool:
     return service is None or service in (task.service, task.address)
 
 
-def list_tasks(ctx: FleetContext, service: str | None = None) -> list[TaskRow]:
+def list_tasks(client: docker.DockerClient, ctx: FleetContext, service: str | None = None
+               ) -> list[TaskRow]:
     """Every task of this state (services and one-off tasks), or one service's (by name or
     address): ONE list call. Sorted by service, then start time, then id."""
     rows = []
-    client = get_client()
     tasks = [t for t in T.list_live_tasks(ctx, client) if _matches(t, service)]
     # The list call does not count restarts: one inspect per container.
     T.inspect_restarts(client, tasks)
@@ -95,12 +94,11 @@ def _split_ts(line: str) -> tuple[str, str]:
     return ts, text
 
 
-def stream_logs(ctx: FleetContext, service: str, follow: bool = False,
-                tail: int | None = None) -> Iterator[str]:
+def stream_logs(client: docker.DockerClient, ctx: FleetContext, service: str,
+                follow: bool = False, tail: int | None = None) -> Iterator[str]:
     """The service's log lines (by name or address), each prefixed with its task id,
     interleaved by timestamp. `follow` keeps streaming until the containers stop (or the
     caller stops iterating); `tail` limits each container to its last lines."""
-    client = get_client()
     tasks = [t for t in T.list_live_tasks(ctx, client) if _matches(t, service)]
     if not tasks:
         raise FgformError(f"no tasks found for service {service!r}",
@@ -124,7 +122,8 @@ def stream_logs(ctx: FleetContext, service: str, follow: bool = False,
     yield from _follow(client, prefix, tail_arg)
 
 
-def _follow(client: docker.DockerClient, prefix: dict[str, str], tail_arg: int | str) -> Iterator[str]:
+def _follow(client: docker.DockerClient, prefix: dict[str, str], tail_arg: int | str
+            ) -> Iterator[str]:
     """Merge live streams in arrival order: with follow, arrival is the timestamp order."""
     out: queue.Queue[str | None] = queue.Queue(maxsize=10_000)
 
