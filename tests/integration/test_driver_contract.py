@@ -8,8 +8,9 @@ Docker engine alike: what the applier and refresh rely on from any fleet's drive
 - read of a deleted object is None;
 - delete is idempotent, replacing or not.
 
-Run for the resource types with a live object: a cluster (a network) and a registry (a
-container and its volume). The fake half needs no engine.
+Run for the resource types with a live object: a cluster (a network), a registry (a
+container and its volume) and a service (task containers, placed on a cluster). The fake
+half needs no engine.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class World:
     fleet: Any
     ctx: FleetContext
     client: docker.DockerClient | None
+    image: str = ""  # an image whose busybox serves HTTP on 8080 (Docker only)
 
     def driver(self, type_name: str) -> Driver:
         return self.fleet.drivers[type_name]
@@ -80,7 +82,8 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> World:
     # test's lineage is removed afterwards.
     client = request.getfixturevalue("docker_client")
     ctx = FleetContext(lineage=request.getfixturevalue("lineage"), config_dir=str(tmp_path))
-    return World("docker", DockerFleet(client), ctx, client)
+    return World("docker", DockerFleet(client), ctx, client,
+                 request.getfixturevalue("busybox_image"))
 
 
 def _free_cidr(world: World) -> str:
@@ -113,6 +116,35 @@ def _registry(world: World, i: int) -> dict[str, Any]:
     return _planned("fg_registry", port=port, bind_address="127.0.0.1", image=None)
 
 
+HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+HEALTH = {"command": ["CMD-SHELL", "busybox wget -q -O /dev/null http://127.0.0.1:8080/"],
+          "interval": 1, "timeout": 2, "retries": 3, "start_period": 0}
+
+
+def _service(world: World, i: int) -> dict[str, Any]:
+    """A one-task service on a cluster and task definition made through the same fleet (in
+    `ctx.resources`, where the applier puts them)."""
+    if "fg_cluster.for_services" not in world.ctx.resources:
+        image = "busybox" if world.client is None else world.image
+        for addr, planned in (
+                (Address("fg_cluster", "for_services"), _cluster(world, 9)),
+                (Address("fg_task_definition", "web"), _planned(
+                    "fg_task_definition", family=f"web{world.ctx.lineage[5:13]}", cpu=64,
+                    memory=32, container=[{
+                        "name": "web", "image": image, "essential": True, "command": HTTPD,
+                        "entry_point": None, "environment": {}, "working_directory": None,
+                        "user": None, "stop_timeout": 2, "cpu": None, "memory": None,
+                        "port_mapping": [], "health_check": HEALTH}]))):
+            world.ctx.resources[str(addr)] = world.driver(addr.type).create(
+                world.ctx, addr, planned)
+    cluster = world.ctx.resources["fg_cluster.for_services"]
+    taskdef = world.ctx.resources["fg_task_definition.web"]
+    return _planned("fg_service", name=f"web{i}", cluster=cluster["id"],
+                    task_definition=taskdef["arn"], desired_count=1,
+                    health_check_grace_period=0, wait_for_steady_state=True,
+                    steady_state_timeout=60, load_balancer=[], deployment=None)
+
+
 @dataclass
 class Case:
     type_name: str
@@ -123,6 +155,7 @@ class Case:
 CASES = [
     Case("fg_cluster", _cluster, lambda cfg: {**cfg, "placement_strategy": "binpack"}),
     Case("fg_registry", _registry, lambda cfg: dict(cfg)),
+    Case("fg_service", _service, lambda cfg: {**cfg, "desired_count": 2}),
 ]
 
 
