@@ -915,13 +915,13 @@ def _sleep(wake, seconds: float, settle: _Settle | None = None) -> bool:
 def _task_lister(env: Env, store):
     """(task id, running) of every service task container of this state, one list call."""
     from fgform import workflow
-    from fgform.fleet.docker import tasks as T
     from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.live_tasks import KIND_SERVICE, list_live_tasks
 
     ctx = workflow.fleet_context(env.dir, store.read())
     client = LazyClient()
     return lambda: [(t.task_id, t.running)
-                    for t in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE)]
+                    for t in list_live_tasks(ctx, client, kind=KIND_SERVICE)]
 
 
 def _change_watch(env: Env, store):
@@ -929,14 +929,14 @@ def _change_watch(env: Env, store):
     unhealthy starts a pass at once), or None without a state or an engine: -watch then
     polls every -interval."""
     from fgform import workflow
-    from fgform.fleet.docker import tasks as T
     from fgform.fleet.docker.client import LazyClient
+    from fgform.fleet.docker.health import watch_changes
 
     st = store.read()
     if st is None:
         return None
     try:
-        return T.watch_changes(workflow.fleet_context(env.dir, st), LazyClient())
+        return watch_changes(workflow.fleet_context(env.dir, st), LazyClient())
     except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
         return None
 

@@ -26,8 +26,26 @@ from fgform.errors import FgformError
 from fgform.fleet import capacity, deployment
 from fgform.fleet import events as EV
 from fgform.fleet.docker import registration as R
-from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.health import WaitResult, describe_failure, wait_healthy
+from fgform.fleet.docker.launch import Launch, definition_hashes, launch_tasks, stop_tasks
+from fgform.fleet.docker.live_tasks import KIND_SERVICE, LiveTask, list_live_tasks
 from fgform.fleet.docker.lookup import find_cluster
+from fgform.fleet.docker.placement import (
+    ClusterInfo,
+    cluster_info,
+    host_ports,
+    place_tasks,
+    placement_lock,
+    placement_usage,
+    task_size,
+)
+from fgform.fleet.docker.restarts import (
+    arm,
+    inspect_restarts,
+    is_crash_looping,
+    may_have_restarted,
+    restart_note,
+)
 from fgform.fleet.docker.task_definition import resolve
 from fgform.fleet.driver import FleetContext, PartialApplyError
 
@@ -42,7 +60,7 @@ def service_name(addr: Address, attrs: dict[str, Any]) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{addr.name}-{addr.key}").strip("-.")
 
 
-def revision_check(ctx: FleetContext) -> Callable[[T.LiveTask], bool]:
+def revision_check(ctx: FleetContext) -> Callable[[LiveTask], bool]:
     """A test: do a task's containers carry the config-hashes of the revision its
     `fgform.task-definition` label names? Each revision is resolved (from ctx.resources) once.
 
@@ -53,12 +71,12 @@ def revision_check(ctx: FleetContext) -> Callable[[T.LiveTask], bool]:
     """
     expected: dict[str, dict[str, str] | None] = {}
 
-    def check(task: T.LiveTask) -> bool:
+    def check(task: LiveTask) -> bool:
         arn = task.task_definition
         if arn not in expected:
             try:
                 # Services launch without overrides: the revision alone defines the hashes.
-                expected[arn] = T.definition_hashes(resolve(ctx, arn))
+                expected[arn] = definition_hashes(resolve(ctx, arn))
             except FgformError:
                 expected[arn] = None
         hashes = expected[arn]
@@ -67,7 +85,7 @@ def revision_check(ctx: FleetContext) -> Callable[[T.LiveTask], bool]:
     return check
 
 
-def live_attrs(attrs: dict[str, Any], alive: list[T.LiveTask]) -> dict[str, Any]:
+def live_attrs(attrs: dict[str, Any], alive: list[LiveTask]) -> dict[str, Any]:
     """`attrs` with the computed attributes taken from the live tasks."""
     out = dict(attrs)
     out["running_count"] = sum(1 for t in alive if t.running)
@@ -156,20 +174,20 @@ def _event(address: str, message: str, when: bool = True) -> None:
         run.log.add(message)
 
 
-def _dead_events(address: str, dead: list[T.LiveTask], looping: set[str]) -> None:
+def _dead_events(address: str, dead: list[LiveTask], looping: set[str]) -> None:
     """The events of removing tasks that stopped, or that their restart policy kept
     restarting (restart counts inspected), saying so."""
     stopped = [t.task_id for t in dead if t.task_id not in looping]
     _event(address, f"has removed {EV.tasks_phrase(stopped)} that stopped.", bool(stopped))
     for t in dead:
         if t.task_id in looping:
-            note = T.restart_note(t)
-            how = "kept crashing" if T.is_crash_looping(t) else "crashed"
+            note = restart_note(t)
+            how = "kept crashing" if is_crash_looping(t) else "crashed"
             _event(address, f"has removed {EV.tasks_phrase([t.task_id])} that {how}"
                    + (f": {note}." if note else "."))
 
 
-def _restart_events(address: str, tasks: list[T.LiveTask]) -> None:
+def _restart_events(address: str, tasks: list[LiveTask]) -> None:
     """One event per restart Docker's restart policy made in place (restart counts
     inspected): the scheduler left the task alone, but the log says it crashed. A -watch
     pass sees the same restart again: each count is told once."""
@@ -177,7 +195,7 @@ def _restart_events(address: str, tasks: list[T.LiveTask]) -> None:
     if run is None:
         return
     for t in tasks:
-        note = T.restart_note(t)
+        note = restart_note(t)
         message = f"(task {t.task_id}) was restarted in place: {note}."
         if note and not any(e["message"].endswith(message) for e in run.log.entries):
             run.log.add(message)
@@ -198,8 +216,8 @@ class ServiceDriver:
             return {}
         client = self.client
         # ONE list call for every service of this lineage.
-        by_address: dict[str, list[T.LiveTask]] = {}
-        for task in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE):
+        by_address: dict[str, list[LiveTask]] = {}
+        for task in list_live_tasks(ctx, client, kind=KIND_SERVICE):
             by_address.setdefault(task.address, []).append(task)
         fits = revision_check(ctx)
         out: dict[Address, dict[str, Any] | None] = {}
@@ -298,7 +316,7 @@ class ServiceDriver:
                   prior: dict[str, Any] | None) -> dict[str, Any]:
         started_at = time.monotonic()
         client = self.client
-        cluster = T.cluster_info(client, find_cluster(ctx, planned["cluster"]))
+        cluster = cluster_info(client, find_cluster(ctx, planned["cluster"]))
         taskdef = resolve(ctx, planned["task_definition"])
         arn = str(taskdef["arn"])
         name = service_name(addr, planned)
@@ -311,27 +329,27 @@ class ServiceDriver:
 
         # Before anything starts: the health wait replays the engine's `die` events from here.
         since = time.time()
-        live = T.list_live_tasks(ctx, client, address=address)
+        live = list_live_tasks(ctx, client, address=address)
         # Converge runs under the fleet lock (apply, a reconcile pass), so no other fgform
         # process is launching tasks of this lineage: a task left in `created` is the
         # leftover of a killed apply and is cleaned up like a dead one. (Refresh, which may
         # run beside an apply, never removes anything: see `read`.)
         # Restart policies mend an isolated crash in place; a task they keep restarting (a
         # crash loop) is the scheduler's, like one that stopped: it counts toward the backoff.
-        restarted = [t for t in live if T.may_have_restarted(t)]
-        T.inspect_restarts(client, restarted)
-        looping = {t.task_id for t in restarted if t.restarting or T.is_crash_looping(t)}
+        restarted = [t for t in live if may_have_restarted(t)]
+        inspect_restarts(client, restarted)
+        looping = {t.task_id for t in restarted if t.restarting or is_crash_looping(t)}
         dead = [t for t in live if not t.running or t.task_id in looping]
         if dead:
             _RUN_STOPPED[address] = _RUN_STOPPED.get(address, 0) + len(dead)
             ctx.log(f"{address}: removing {len(dead)} stopped or crash-looping task(s)")
             _dead_events(address, dead, looping)
-            T.stop_tasks(client, dead)
+            stop_tasks(client, dead)
         _restart_events(address, [t for t in restarted
                                   if t.running and t.task_id not in looping])
         alive = [t for t in live if t.running and t.task_id not in looping]
         # Healthy tasks an interrupted apply left without their restart policy get it now.
-        T.arm(client, [t for t in alive if t.healthy])
+        arm(client, [t for t in alive if t.healthy])
         # A task of this revision failing its health check for longer than the grace period
         # is replaced (as ECS does); Docker's restart policy cannot see that.
         sick = [t for t in alive if t.task_definition == arn and t.unhealthy
@@ -369,11 +387,11 @@ class ServiceDriver:
         elif missing > 0:
             # Refused here, before anything starts, when no instance has room (cpu,
             # memory, or a host port the task definition publishes).
-            with T.placement_lock(cluster, taskdef):
-                instances = T.place_tasks(ctx, client, cluster, taskdef, missing)
-                launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
+            with placement_lock(cluster, taskdef):
+                instances = place_tasks(ctx, client, cluster, taskdef, missing)
+                launches = [Launch(address, KIND_SERVICE, cluster, name, taskdef, inst)
                             for inst in instances]
-                ok, errors = T.launch_tasks(client, ctx, launches)
+                ok, errors = launch_tasks(client, ctx, launches)
             new_ids = [ln.task_id for ln in ok]
             _event(address, f"has started {EV.tasks_phrase(new_ids)}.", bool(new_ids))
             if errors:
@@ -387,7 +405,7 @@ class ServiceDriver:
             waiting = [t.task_id for t in current if not t.healthy] + new_ids
             if waiting:
                 ctx.log(f"{address}: waiting for {len(waiting)} task(s) to become healthy")
-                res = T.wait_healthy(ctx, client, waiting, max(1.0, deadline - time.monotonic()),
+                res = wait_healthy(ctx, client, waiting, max(1.0, deadline - time.monotonic()),
                                      grace=grace, since=since, address=address)
                 if res.failed:
                     self._fail(ctx, client, addr, attrs, res, new_ids)
@@ -400,7 +418,7 @@ class ServiceDriver:
             self._short(ctx, client, address, attrs, final, live_now, desired)
         # The waits are over: every task that runs gets its restart policy (after the check
         # above, so a task that crashed meanwhile is seen stopped, not restarting).
-        T.arm(client, [t for t in live_now if t.running])
+        arm(client, [t for t in live_now if t.running])
         return final
 
     # -- target registration -------------------------------------------------------------------
@@ -412,7 +430,7 @@ class ServiceDriver:
         if not attrs.get("load_balancer"):
             return
         fits = revision_check(ctx)
-        ready = [t.to_attr() for t in T.list_live_tasks(ctx, client, address=address)
+        ready = [t.to_attr() for t in list_live_tasks(ctx, client, address=address)
                  if t.running and fits(t) and t.health in ("HEALTHY", "UNKNOWN")]
         before = {(t["target_group"], t["id"]) for t in R.service_targets(
             attrs, (attrs.get("tasks") or []) if isinstance(attrs.get("tasks"), list) else [])}
@@ -430,19 +448,19 @@ class ServiceDriver:
 
     @staticmethod
     def _stop(ctx: FleetContext, client: docker.DockerClient, address: str,
-              attrs: dict[str, Any], tasks: list[T.LiveTask]) -> None:
+              attrs: dict[str, Any], tasks: list[LiveTask]) -> None:
         """Stop tasks, draining them from their target groups first."""
         if attrs.get("load_balancer"):
             R.deregister(client, ctx, address, attrs, [t.task_id for t in tasks])
-        T.stop_tasks(client, tasks)
+        stop_tasks(client, tasks)
         _event(address, f"has stopped {EV.tasks_phrase([t.task_id for t in tasks])}.",
                bool(tasks))
 
     # -- rolling onto a new task definition ----------------------------------------------------
     def _roll(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
-              cluster: T.ClusterInfo, taskdef: dict[str, Any], name: str,
-              attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[T.LiveTask],
-              current: list[T.LiveTask], deadline: float, grace: float, since: float) -> None:
+              cluster: ClusterInfo, taskdef: dict[str, Any], name: str,
+              attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[LiveTask],
+              current: list[LiveTask], deadline: float, grace: float, since: float) -> None:
         """A rolling deployment from `old` tasks to `desired_count` tasks of `taskdef`, in
         the steps `deployment.next_step` allows under the service's minimum_healthy_percent
         and maximum_percent: stop what may stop (drained from the target groups first),
@@ -457,8 +475,8 @@ class ServiceDriver:
         # Failing old tasks go first (they hold no part of the healthy floor), then the
         # oldest.
         remaining = sorted(old, key=lambda t: (not t.unhealthy, t.created, t.task_id))
-        size = T.task_size(taskdef)
-        ports = T.host_ports(taskdef)
+        size = task_size(taskdef)
+        ports = host_ports(taskdef)
         arn = str(taskdef["arn"])
         enable, rollback = deployment.breaker(attrs)
         threshold = deployment.failure_threshold(desired)
@@ -468,8 +486,8 @@ class ServiceDriver:
             self._await_new(ctx, client, addr, attrs, prior, pending, deadline, grace, since)
         new_healthy = len(current)
         while True:
-            with T.placement_lock(cluster, taskdef):
-                usage = T.placement_usage(ctx, client, cluster, taskdef)
+            with placement_lock(cluster, taskdef):
+                usage = placement_usage(ctx, client, cluster, taskdef)
                 room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1),
                                            ports=ports)
                 # A host port is taken once per instance: where an old task (or anything
@@ -483,16 +501,16 @@ class ServiceDriver:
                     old_unhealthy=sum(1 for t in remaining if t.unhealthy),
                     new_healthy=new_healthy)
                 step = deployment.next_step(counts, lo, hi, room)
-                ok: list[T.Launch] = []
+                ok: list[Launch] = []
                 errors: list[FgformError] = []
                 if step.start and not step.stop:
-                    instances = T.place_tasks(ctx, client, cluster, taskdef, step.start,
+                    instances = place_tasks(ctx, client, cluster, taskdef, step.start,
                                               usage)
-                    launches = [T.Launch(address, T.KIND_SERVICE, cluster, name, taskdef, inst)
+                    launches = [Launch(address, KIND_SERVICE, cluster, name, taskdef, inst)
                                 for inst in instances]
                     ctx.log(f"{address}: deployment of {arn}: starting {len(launches)} "
                             f"task(s) ({counts.healthy} healthy, {counts.running} running)")
-                    ok, errors = T.launch_tasks(client, ctx, launches)
+                    ok, errors = launch_tasks(client, ctx, launches)
                     _event(address, "has started "
                            f"{EV.tasks_phrase([ln.task_id for ln in ok])}.", bool(ok))
             if step.done:
@@ -540,7 +558,7 @@ class ServiceDriver:
                            threshold, last, rollback, grace, since)
 
     def _trip(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
-              cluster: T.ClusterInfo, name: str, attrs: dict[str, Any],
+              cluster: ClusterInfo, name: str, attrs: dict[str, Any],
               prior: dict[str, Any] | None, arn: str, failures: int, threshold: int,
               last: str, rollback: bool, grace: float, since: float) -> None:
         """The circuit breaker tripped: with rollback, deploy the revision state names again
@@ -559,7 +577,7 @@ class ServiceDriver:
             _event(address, "deployment failed: tasks failed to become healthy; rolling "
                    f"back to {back}")
             fits = revision_check(ctx)
-            alive = [t for t in T.list_live_tasks(ctx, client, address=address) if t.running]
+            alive = [t for t in list_live_tasks(ctx, client, address=address) if t.running]
             good = [t for t in alive if t.task_definition == back and fits(t)]
             keep = {t.task_id for t in good}
             # The rollback is itself a deployment, but not one the breaker may stop again.
@@ -581,15 +599,15 @@ class ServiceDriver:
                    attrs: dict[str, Any], prior: dict[str, Any] | None, ids: list[str],
                    deadline: float, grace: float, since: float,
                    errors: list[FgformError] | None = None, tolerate: bool = False
-                   ) -> T.WaitResult | None:
+                   ) -> WaitResult | None:
         """Wait until new tasks are healthy and register them (they take traffic before any
         old task drains). On a failure: with `tolerate` (a circuit breaker counts failures)
         remove the failed tasks and return the result; else fail the apply with the old
         revision in state. None when every task became healthy."""
         address = str(addr)
-        res = T.wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
+        res = wait_healthy(ctx, client, ids, max(1.0, deadline - time.monotonic()),
                              grace=grace, since=since, address=address)
-        T.arm(client, res.healthy)
+        arm(client, res.healthy)
         failed = bool(errors or res.failed)
         if failed and not tolerate:
             # The old revision keeps serving; state keeps naming it, so the next apply
@@ -601,7 +619,7 @@ class ServiceDriver:
         if failed:
             # Every failed one goes, a task still starting at the timeout too: the breaker
             # counts it, and the planner must not see it as neither old nor new.
-            T.stop_tasks(client, [t for t in res.live if t.task_id in res.failed
+            stop_tasks(client, [t for t in res.live if t.task_id in res.failed
                                   and t.task_id in ids])
         self._register(ctx, client, address, attrs)
         return res if failed else None
@@ -615,22 +633,22 @@ class ServiceDriver:
 
     @staticmethod
     def _final_live(ctx: FleetContext, client: docker.DockerClient, address: str,
-                    attrs: dict[str, Any]) -> tuple[dict[str, Any], list[T.LiveTask]]:
+                    attrs: dict[str, Any]) -> tuple[dict[str, Any], list[LiveTask]]:
         """`_final`, and every task of the service that list call saw."""
-        live = T.list_live_tasks(ctx, client, address=address)
+        live = list_live_tasks(ctx, client, address=address)
         fits = revision_check(ctx)
         return live_attrs(attrs, [t for t in live if t.running and fits(t)]), live
 
     @staticmethod
     def _short(ctx: FleetContext, client: docker.DockerClient, address: str,
-               attrs: dict[str, Any], final: dict[str, Any], live: list[T.LiveTask],
+               attrs: dict[str, Any], final: dict[str, Any], live: list[LiveTask],
                desired: int) -> None:
         """After the wait, fewer tasks run than desired (one passed the wait and died since,
         or vanished): never report that as steady. The stopped tasks are described, then
         removed (the service replaces them at the next apply); state records those running."""
         stopped = [t for t in live if not t.running and not t.restarting]
-        details = [T.describe_failure(client, t, "stopped") for t in stopped]
-        T.stop_tasks(client, stopped)
+        details = [describe_failure(client, t, "stopped") for t in stopped]
+        stop_tasks(client, stopped)
         if stopped:
             now = ServiceDriver._final(ctx, client, address, attrs)
         else:
@@ -648,7 +666,7 @@ class ServiceDriver:
         )
 
     @staticmethod
-    def _doomed(res: T.WaitResult, new_ids: list[str]) -> list[T.LiveTask]:
+    def _doomed(res: WaitResult, new_ids: list[str]) -> list[LiveTask]:
         """The new tasks of a wait that stopped or turned unhealthy: to be removed."""
         by_id = {t.task_id: t for t in res.live}
         return [by_id[tid] for tid in res.failed if tid in by_id and tid in new_ids
@@ -656,7 +674,7 @@ class ServiceDriver:
                      or not by_id[tid].running)]
 
     def _fail(self, ctx: FleetContext, client: docker.DockerClient, addr: Address,
-              attrs: dict[str, Any], res: T.WaitResult, new_ids: list[str],
+              attrs: dict[str, Any], res: WaitResult, new_ids: list[str],
               extra: list[str] | None = None) -> None:
         """Remove the new tasks that stopped or turned unhealthy (their diagnostics are
         already collected), then raise with the tasks that remain recorded."""
@@ -665,9 +683,9 @@ class ServiceDriver:
         if run is not None:
             run.failed += len(res.failed)
         doomed = self._doomed(res, new_ids)
-        T.stop_tasks(client, doomed)
+        stop_tasks(client, doomed)
         fits = revision_check(ctx)
-        alive = [t for t in T.list_live_tasks(ctx, client, address=address)
+        alive = [t for t in list_live_tasks(ctx, client, address=address)
                  if t.running and fits(t)]
         now = live_attrs(attrs, alive)
         details = "\n".join(res.failed[tid] for tid in sorted(res.failed))
@@ -682,20 +700,20 @@ class ServiceDriver:
         )
 
     # -- the scheduler's clean-up -------------------------------------------------------------
-    def remove_orphans(self, ctx: FleetContext, services: set[str]) -> list[T.LiveTask]:
+    def remove_orphans(self, ctx: FleetContext, services: set[str]) -> list[LiveTask]:
         """Remove the service tasks of this state's lineage whose service address is not in
         `services` (a service removed from state by hand, or an apply killed between
         starting tasks and saving state); returns them."""
         client = self.client
-        orphans = [t for t in T.list_live_tasks(ctx, client, kind=T.KIND_SERVICE)
+        orphans = [t for t in list_live_tasks(ctx, client, kind=KIND_SERVICE)
                    if t.address not in services]
-        T.stop_tasks(client, orphans)
+        stop_tasks(client, orphans)
         return sorted(orphans, key=lambda t: (t.address, t.task_id))
 
     # -- delete --------------------------------------------------------------------------------
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
         client = self.client
-        found = T.list_live_tasks(ctx, client, address=str(addr))
+        found = list_live_tasks(ctx, client, address=str(addr))
         if found:
             ctx.log(f"{addr}: stopping {len(found)} task(s)")
         self._stop(ctx, client, str(addr), prior, found)
