@@ -16,11 +16,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import docker
-
 from fgform.addresses import Address
 from fgform.fleet import events as EV
 from fgform.fleet.docker import registration as R
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.health import wait_healthy
 from fgform.fleet.docker.launch import Launch, launch_tasks, stop_tasks
 from fgform.fleet.docker.live_tasks import KIND_SERVICE, LiveTask, list_live_tasks
@@ -71,13 +70,10 @@ BACKOFF_RESET = 60.0
 RECONCILE_ROUNDS = 3
 
 
-class ServiceDriver:
+class ServiceDriver(DockerDriver):
     """The service scheduler, run at apply (and by `fgform reconcile`)."""
 
     type_name = "fg_service"
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
 
     # -- read --------------------------------------------------------------------------------
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
