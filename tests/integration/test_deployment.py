@@ -21,8 +21,8 @@ from test_service import (
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
 from fgform.fleet import deployment
-from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.live_tasks import list_live_tasks
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
@@ -45,7 +45,7 @@ class Sampler:
     def _run(self) -> None:
         ctx, client, address = self._args
         while not self._stop.is_set():
-            live = T.list_live_tasks(ctx, client, address=address)
+            live = list_live_tasks(ctx, client, address=address)
             # A task counts as running from the moment any container exists until its
             # essential containers are gone: the ceiling must hold for starting tasks too.
             running = sum(1 for t in live if any(c.running or c.state == "created"
@@ -188,7 +188,7 @@ def test_circuit_breaker_stops_a_bad_deployment(ctx: FleetContext, busybox_image
     assert "probe-says-no" in msg, msg
     attrs = info.value.attrs
     assert attrs is not None and attrs["task_definition"] == f"{family}:1"
-    live = [t for t in T.list_live_tasks(ctx, CLIENT) if t.running]
+    live = [t for t in list_live_tasks(ctx, CLIENT) if t.running]
     assert {t.task_definition for t in live} == {f"{family}:1"}
     deps = [(d["status"], d["task_definition"], d["rollout_state"], d["failed_tasks"])
             for d in attrs["deployments"]]

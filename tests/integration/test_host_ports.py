@@ -24,8 +24,8 @@ from test_service import (
 
 from fgform.addresses import Address
 from fgform.fleet.capacity import InsufficientCapacityError
-from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.placement import cluster_info, placement_usage
 from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.driver import FleetContext
@@ -132,12 +132,12 @@ def test_a_port_held_outside_fgform_is_skipped(ctx: FleetContext, busybox_image:
 
     cluster = make_cluster(ctx, count=2, cpu=2048, memory=1024)
     td = web(ctx, busybox_image, "pub", free_port)
-    usage = T.placement_usage(ctx, docker_client, T.cluster_info(CLIENT, cluster), td)
+    usage = placement_usage(ctx, docker_client, cluster_info(CLIENT, cluster), td)
     assert all(not u.ports for u in usage.values())
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_port))
         s.listen()
-        usage = T.placement_usage(ctx, docker_client, T.cluster_info(CLIENT, cluster), td)
+        usage = placement_usage(ctx, docker_client, cluster_info(CLIENT, cluster), td)
         assert usage["i-0"].ports == {str(free_port): "a process outside Docker"}
         assert not usage["i-1"].ports
         drv = ServiceDriver(CLIENT)

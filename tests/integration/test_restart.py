@@ -13,9 +13,10 @@ from test_service import HEALTH, HTTPD, container, make_cluster, make_taskdef, s
 
 from fgform.addresses import Address
 from fgform.fleet.docker import inspection as I
-from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.labels import label_filter
+from fgform.fleet.docker.live_tasks import CONTAINER, list_live_tasks
+from fgform.fleet.docker.restarts import CRASH_LOOP_RESTARTS
 from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
@@ -40,7 +41,7 @@ def wait_until(what, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def _container(client: docker.DockerClient, ctx: FleetContext, task_id: str) -> dict[str, Any]:
-    (cid,) = [c.id for t in T.list_live_tasks(ctx, client) if t.task_id == task_id
+    (cid,) = [c.id for t in list_live_tasks(ctx, client) if t.task_id == task_id
               for c in t.containers]
     return client.api.inspect_container(cid)
 
@@ -100,7 +101,7 @@ def test_a_crash_loop_is_handed_to_the_scheduler(
     (task_id,) = [t["id"] for t in attrs["tasks"]]
     cid = _container(docker_client, ctx, task_id)["Id"]
     # The app now crashes at every start: each start finds the stop file written again.
-    for n in range(1, T.CRASH_LOOP_RESTARTS + 1):
+    for n in range(1, CRASH_LOOP_RESTARTS + 1):
         docker_client.api.exec_start(docker_client.api.exec_create(
             cid, ["sh", "-c", "echo 5 > /tmp/stop"]))
         # Restarted, and past its `rm` (it logs after), so the next stop file counts.
@@ -112,7 +113,7 @@ def test_a_crash_loop_is_handed_to_the_scheduler(
     messages = [e["message"] for e in after["events"]]
     assert any(m.startswith(f"(service flap) has removed 1 task: (task {task_id}) that kept "
                             f"crashing: its container app was restarted "
-                            f"{T.CRASH_LOOP_RESTARTS} times by its restart policy")
+                            f"{CRASH_LOOP_RESTARTS} times by its restart policy")
                for m in messages), messages
 
 
@@ -130,7 +131,7 @@ def test_a_one_off_task_is_never_restarted(ctx: FleetContext, busybox_image: str
         lines.append(line)
         if line == "job | done":  # 2 s in: a service would have restarted the sidecar
             for c in docker_client.api.containers(all=True, filters=label_filter(ctx)):
-                restarts[c["Labels"][T.CONTAINER]] = docker_client.api.inspect_container(
+                restarts[c["Labels"][CONTAINER]] = docker_client.api.inspect_container(
                     c["Id"])["RestartCount"]
 
     assert run_task(CLIENT, ctx, cluster, td, on_log=on_log) == 3
@@ -162,7 +163,7 @@ def test_a_crashing_revision_trips_the_breaker_and_rolls_back_to_armed_tasks(
     assert "exit code 9" in msg and "crash-marker" in msg, msg
     # Each crashed new task failed as it stopped: Docker did not restart it first.
     assert "restarted" not in msg, msg
-    live = T.list_live_tasks(ctx, docker_client)
+    live = list_live_tasks(ctx, docker_client)
     assert {t.task_definition for t in live} == {"crashy:1"} and len(live) == 2
     # The tasks the rollback started have their restart policy once healthy.
     for t in live:

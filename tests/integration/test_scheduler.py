@@ -11,8 +11,8 @@ import pytest
 from test_service import HTTPD, container, make_cluster, make_taskdef, service_config
 
 from fgform.addresses import Address
-from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.live_tasks import list_live_tasks
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.driver import FleetContext
 
@@ -43,17 +43,17 @@ def test_reconcile_replaces_an_unhealthy_task(ctx: FleetContext, busybox_image: 
     addr = Address("fg_service", "sick")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
     victim = attrs["tasks"][0]["id"]
-    (cid,) = [c.id for t in T.list_live_tasks(ctx, CLIENT) if t.task_id == victim
+    (cid,) = [c.id for t in list_live_tasks(ctx, CLIENT) if t.task_id == victim
               for c in t.containers]
     docker_client.api.exec_start(docker_client.api.exec_create(cid, ["rm", "/tmp/ok"]))
-    assert wait_until(lambda: any(t.unhealthy for t in T.list_live_tasks(ctx, CLIENT)
+    assert wait_until(lambda: any(t.unhealthy for t in list_live_tasks(ctx, CLIENT)
                                   if t.task_id == victim))
 
     after = drv.reconcile(ctx, addr, attrs)
     ids = {t["id"] for t in after["tasks"]}
     assert after["running_count"] == 2 and victim not in ids
     assert attrs["tasks"][1]["id"] in ids  # the healthy one was left alone
-    assert {t.task_id for t in T.list_live_tasks(ctx, CLIENT)} == ids
+    assert {t.task_id for t in list_live_tasks(ctx, CLIENT)} == ids
     assert any(e["message"].startswith(f"(service sick) has stopped 1 task: (task {victim})")
                for e in after["events"]), after["events"]
 
@@ -75,11 +75,11 @@ def test_reconcile_replaces_tasks_that_die_while_it_waits(
     first, second = (t["id"] for t in attrs["tasks"])
 
     def container_of(task_id: str) -> str:
-        return next(c.id for t in T.list_live_tasks(ctx, CLIENT) if t.task_id == task_id
+        return next(c.id for t in list_live_tasks(ctx, CLIENT) if t.task_id == task_id
                     for c in t.containers)
 
     docker_client.api.kill(container_of(first))
-    assert wait_until(lambda: not any(t.running for t in T.list_live_tasks(ctx, CLIENT)
+    assert wait_until(lambda: not any(t.running for t in list_live_tasks(ctx, CLIENT)
                                       if t.task_id == first))
     second_cid = container_of(second)
 
@@ -97,7 +97,7 @@ def test_reconcile_replaces_tasks_that_die_while_it_waits(
         killer.join(70)
     ids = {t["id"] for t in after["tasks"]}
     assert after["running_count"] == 2 and not {first, second} & ids, after["tasks"]
-    assert {t.task_id for t in T.list_live_tasks(ctx, CLIENT) if t.running} == ids
+    assert {t.task_id for t in list_live_tasks(ctx, CLIENT) if t.running} == ids
 
 
 def test_orphan_task_containers_are_removed(ctx: FleetContext, busybox_image: str) -> None:
@@ -110,7 +110,7 @@ def test_orphan_task_containers_are_removed(ctx: FleetContext, busybox_image: st
 
     removed = drv.remove_orphans(ctx, {"fg_service.kept"})
     assert [t.address for t in removed] == ["fg_service.gone"]
-    assert {t.task_id for t in T.list_live_tasks(ctx, CLIENT)} == {kept["tasks"][0]["id"]}
+    assert {t.task_id for t in list_live_tasks(ctx, CLIENT)} == {kept["tasks"][0]["id"]}
 
 
 def test_crash_loop_is_throttled_with_a_growing_backoff(
@@ -129,9 +129,9 @@ def test_crash_loop_is_throttled_with_a_growing_backoff(
     launches: list[float] = []
     deadline = time.monotonic() + 25
     while time.monotonic() < deadline:
-        before = {t.task_id for t in T.list_live_tasks(ctx, CLIENT)}
+        before = {t.task_id for t in list_live_tasks(ctx, CLIENT)}
         attrs = drv.reconcile(ctx, addr, attrs)
-        if {t.task_id for t in T.list_live_tasks(ctx, CLIENT)} - before:
+        if {t.task_id for t in list_live_tasks(ctx, CLIENT)} - before:
             launches.append(time.monotonic())
         time.sleep(0.5)
     gaps = [b - a for a, b in zip(launches, launches[1:], strict=False)]

@@ -17,10 +17,19 @@ from fgform.config.schema import get_schema
 from fgform.fleet.capacity import InsufficientCapacityError
 from fgform.fleet.docker import inspection as I
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker import tasks as T
 from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.cluster import ClusterDriver
+from fgform.fleet.docker.health import MIN_STABLE_SECONDS, _steady, _Wakeup, describe_failure
 from fgform.fleet.docker.labels import label_filter
+from fgform.fleet.docker.launch import (
+    Launch,
+    _create_container,
+    container_name,
+    definition_hashes,
+    launch_tasks,
+)
+from fgform.fleet.docker.live_tasks import KIND_SERVICE, list_live_tasks, uptime
+from fgform.fleet.docker.placement import cluster_info
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
@@ -255,7 +264,7 @@ def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
         ServiceDriver(CLIENT).create(ctx, Address("fg_service", "sick"),
                                service_config(cluster, td, 1, steady_state_timeout=10))
     assert "probe-says-no" in info.value.message and "unhealthy" in info.value.message
-    assert T.list_live_tasks(ctx, CLIENT) == []
+    assert list_live_tasks(ctx, CLIENT) == []
 
 
 @pytest.mark.parametrize("command", [["sh", "-c", "sleep 0.3; exit 1"], ["false"]],
@@ -334,30 +343,30 @@ def test_steady_check_sees_through_a_stale_list_view(
     deterministic: a real list snapshot taken while the task was up over a second is judged
     after the container exited. The inspect confirmation and the replayed `die` event both
     see the truth, and the failure carries the exit code."""
-    cluster = T.cluster_info(CLIENT, make_cluster(ctx, count=1))
+    cluster = cluster_info(CLIENT, make_cluster(ctx, count=1))
     _, td = make_taskdef(ctx, "stale", [container(
         "app", busybox_image, command=["sh", "-c", "sleep 2.2; exit 4"])])
     since = time.time()
-    launch = T.Launch("fg_service.stale", T.KIND_SERVICE, cluster, "stale", td, "i-0")
-    ok, errors = T.launch_tasks(docker_client, ctx, [launch])
+    launch = Launch("fg_service.stale", KIND_SERVICE, cluster, "stale", td, "i-0")
+    ok, errors = launch_tasks(docker_client, ctx, [launch])
     assert not errors
     snapshot = None
     deadline = time.monotonic() + 10
     while snapshot is None and time.monotonic() < deadline:
-        (task,) = T.list_live_tasks(ctx, docker_client)
+        (task,) = list_live_tasks(ctx, docker_client)
         up = task.containers[0].uptime
-        if task.running and up is not None and up >= T.MIN_STABLE_SECONDS:
+        if task.running and up is not None and up >= MIN_STABLE_SECONDS:
             snapshot = task  # "Up 1 second": what a lagging list call still shows
         time.sleep(0.05)
     assert snapshot is not None
-    assert T._steady(docker_client, snapshot) == "steady"  # still truly running
+    assert _steady(docker_client, snapshot) == "steady"  # still truly running
     docker_client.api.wait(launch.container_ids[0], timeout=10)
-    assert T._steady(docker_client, snapshot) == "stopped"  # the inspect is not fooled
-    msg = T.describe_failure(docker_client, snapshot, "stopped")
+    assert _steady(docker_client, snapshot) == "stopped"  # the inspect is not fooled
+    msg = describe_failure(docker_client, snapshot, "stopped")
     assert "container app: exited exit code 4" in msg, msg
 
     # The die happened before this stream was opened: `since` replays it.
-    wakeup = T._Wakeup(docker_client, label_filter(ctx), since)
+    wakeup = _Wakeup(docker_client, label_filter(ctx), since)
     try:
         deadline = time.monotonic() + 5
         while wakeup.died(launch.task_id) is None and time.monotonic() < deadline:
@@ -378,7 +387,7 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
     addr = Address("fg_service", "forged")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
     # Every container carries the hash of its revision's container: read counts them all.
-    expected = T.definition_hashes(td)["web"]
+    expected = definition_hashes(td)["web"]
     assert {c["Labels"][L.CONFIG_HASH] for c in owned(docker_client, ctx)} == {expected}
     live = drv.read(ctx, {addr: attrs})[addr]
     assert live is not None and live["running_count"] == 2 and live["tasks"] == attrs["tasks"]
@@ -390,7 +399,7 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
     docker_client.containers.run(busybox_image, ["sleep", "60"], name=row["Names"][0][1:],
                                  labels=labels, network=cluster["network_name"], detach=True,
                                  init=True)
-    (forged,) = [t for t in T.list_live_tasks(ctx, docker_client) if t.task_id == victim]
+    (forged,) = [t for t in list_live_tasks(ctx, docker_client) if t.task_id == victim]
     assert forged.running and forged.task_definition == td["arn"]
 
     live = drv.read(ctx, {addr: attrs})[addr]
@@ -406,13 +415,13 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
 
 
 def test_uptime_parses_dockers_status() -> None:
-    assert T.uptime("Up Less than a second") == 0.0
-    assert T.uptime("Up 1 second") == 1.0
-    assert T.uptime("Up 7 seconds (healthy)") == 7.0
-    assert T.uptime("Up About a minute") == 60.0
-    assert T.uptime("Up 3 hours (Paused)") == 3 * 3600.0
-    assert T.uptime("Exited (1) 2 seconds ago") is None
-    assert T.uptime("Created") is None
+    assert uptime("Up Less than a second") == 0.0
+    assert uptime("Up 1 second") == 1.0
+    assert uptime("Up 7 seconds (healthy)") == 7.0
+    assert uptime("Up About a minute") == 60.0
+    assert uptime("Up 3 hours (Paused)") == 3 * 3600.0
+    assert uptime("Exited (1) 2 seconds ago") is None
+    assert uptime("Created") is None
 
 
 def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str,
@@ -426,16 +435,16 @@ def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str
     _, td1 = make_taskdef(ctx, "one", [container("one", busybox_image, command=HTTPD)])
     drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "web")
-    info = T.cluster_info(CLIENT, cluster)
+    info = cluster_info(CLIENT, cluster)
     # Task A: as launch_task leaves it between starting the first container and the second.
-    a = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td, "i-0")
-    first = T._create_container(docker_client, ctx, a, 0, td["container"][0], None)
+    a = Launch(str(addr), KIND_SERVICE, info, "web", td, "i-0")
+    first = _create_container(docker_client, ctx, a, 0, td["container"][0], None)
     docker_client.api.start(first)
-    owner = T.container_name(info.name, "web", a.task_id, "web")
-    second = T._create_container(docker_client, ctx, a, 1, td["container"][1], owner)
+    owner = container_name(info.name, "web", a.task_id, "web")
+    second = _create_container(docker_client, ctx, a, 1, td["container"][1], owner)
     # Task B: a single-container task between create and start.
-    b = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td1, "i-1")
-    only = T._create_container(docker_client, ctx, b, 0, td1["container"][0], None)
+    b = Launch(str(addr), KIND_SERVICE, info, "web", td1, "i-1")
+    only = _create_container(docker_client, ctx, b, 0, td1["container"][0], None)
 
     def states() -> dict[str, str]:
         return {c["Id"]: c["State"] for c in owned(docker_client, ctx)}

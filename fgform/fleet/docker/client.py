@@ -92,3 +92,10 @@ def _reason(exc: BaseException) -> str:
         else:
             cur = cur.__cause__ or cur.__context__
     return best
+
+
+class DockerDriver:
+    """Base of the drivers that talk to the engine: each is built with its client."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client

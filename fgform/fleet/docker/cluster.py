@@ -23,6 +23,7 @@ from docker.types import IPAMConfig, IPAMPool
 from fgform.addresses import Address
 from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.driver import FleetContext
 
 KIND = "cluster"
@@ -119,13 +120,10 @@ def _overlap(client: docker.DockerClient, cidr: str) -> tuple[str, str] | None:
     return None
 
 
-class ClusterDriver:
+class ClusterDriver(DockerDriver):
     """The cluster network; capacity and placement are attributes only."""
 
     type_name = "fg_cluster"
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:

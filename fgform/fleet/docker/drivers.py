@@ -10,6 +10,7 @@ from typing import Any
 import docker
 
 from fgform.addresses import Address
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.cluster import ClusterDriver, default_name
 from fgform.fleet.docker.image import ImageDriver
 from fgform.fleet.docker.load_balancer import LoadBalancerDriver, reconfigure_for_target_group
@@ -19,15 +20,12 @@ from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import Driver, FleetContext
 
 
-class TargetGroupDriver:
+class TargetGroupDriver(DockerDriver):
     """fg_target_group is a backend of its load balancer's proxy: no Docker object of its
     own, `id` is its name (or its address, module path and key included). Updating it
     reloads the proxy that forwards to it."""
 
     type_name = "fg_target_group"
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:

@@ -75,15 +75,15 @@ class DockerFleet:
         return list_tasks(self.client, ctx, service)
 
     def task_states(self, ctx: FleetContext) -> list[tuple[str, bool]]:
-        from fgform.fleet.docker import tasks as T
+        from fgform.fleet.docker.live_tasks import KIND_SERVICE, list_live_tasks
 
         return [(t.task_id, t.running)
-                for t in T.list_live_tasks(ctx, self.client, kind=T.KIND_SERVICE)]
+                for t in list_live_tasks(ctx, self.client, kind=KIND_SERVICE)]
 
     def watch_changes(self, ctx: FleetContext) -> ChangeWatch:
-        from fgform.fleet.docker import tasks as T
+        from fgform.fleet.docker.health import watch_changes
 
-        return T.watch_changes(ctx, self.client)
+        return watch_changes(ctx, self.client)
 
     def task_logs(self, ctx: FleetContext, service: str, *, follow: bool = False,
                   tail: int | None = None) -> Iterator[str]:

@@ -18,6 +18,7 @@ from fgform.context_hash import context_sha256, resolve_context
 from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.build import build_image, push_image
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.registry import endpoint_of
 from fgform.fleet.docker.registry_http import MANIFEST_ACCEPT, registry_request
 from fgform.fleet.driver import FleetContext
@@ -25,13 +26,10 @@ from fgform.fleet.driver import FleetContext
 KIND = "image"
 
 
-class ImageDriver:
+class ImageDriver(DockerDriver):
     """Builds, pushes, and removes images; live state is the registry's manifest."""
 
     type_name = "fg_image"
-
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:

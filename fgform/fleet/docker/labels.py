@@ -21,7 +21,6 @@ MANAGED = "fgform.managed"
 LINEAGE = "fgform.lineage"
 ADDRESS = "fgform.address"
 CONFIG_HASH = "fgform.config-hash"
-WORKSPACE = "fgform.workspace"
 # Task containers (written by the tasks drivers; defined here so every name lives in one place).
 CLUSTER = "fgform.cluster"
 SERVICE = "fgform.service"
@@ -70,6 +69,14 @@ def label_filter(ctx: FleetContext, **extra: str) -> dict[str, list[str]]:
         name = key if key.startswith(PREFIX) else PREFIX + key.replace("_", "-")
         labels.append(f"{name}={value}")
     return {"label": labels}
+
+
+def containers_by_address(client: docker.DockerClient, ctx: FleetContext, kind: str
+                          ) -> dict[str | None, dict[str, Any]]:
+    """This lineage's containers of one kind, by resource address: ONE list call (the
+    low-level one: `containers.list()` inspects every container it finds)."""
+    return {c["Labels"].get(ADDRESS): c for c in client.api.containers(
+        all=True, filters=label_filter(ctx, kind=kind))}
 
 
 def lineage_filter(lineage: str) -> dict[str, list[str]]:

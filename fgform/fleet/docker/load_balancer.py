@@ -36,6 +36,7 @@ from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker import registration
 from fgform.fleet.docker.build import ensure_builtin_image
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.lookup import find_cluster, type_of
 from fgform.fleet.docker.proxy import READY_TIMEOUT, apply_config, wait_master
 from fgform.fleet.driver import FleetContext
@@ -122,19 +123,14 @@ def _container_config(attrs: dict[str, Any]) -> dict[str, Any]:
             "ports": sorted(listener_ports(attrs)), "cluster": attrs.get("cluster")}
 
 
-class LoadBalancerDriver:
+class LoadBalancerDriver(DockerDriver):
     """An HAProxy container per load balancer; configuration changes are hitless reloads."""
 
     type_name = "fg_load_balancer"
 
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
-
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
-        client = self.client
-        containers = {c["Labels"].get(L.ADDRESS): c for c in client.api.containers(
-            all=True, filters=L.label_filter(ctx, kind=KIND))}
+        containers = L.containers_by_address(self.client, ctx, KIND)
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
             c = containers.get(str(addr))

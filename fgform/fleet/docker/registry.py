@@ -26,6 +26,7 @@ from fgform.context_hash import context_sha256
 from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.build import ensure_builtin_image
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.registry_http import endpoint_for, registry_request
 from fgform.fleet.driver import FleetContext
 
@@ -93,21 +94,16 @@ def ensure_server_image(client: docker.DockerClient, ctx: FleetContext) -> str:
                                 "registry server")
 
 
-class RegistryDriver:
+class RegistryDriver(DockerDriver):
     """A registry container with a named data volume, healthy before create returns."""
 
     type_name = "fg_registry"
 
-    def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
-
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
         client = self.client
-        # One list call per object kind. The low-level list, because `containers.list()`
-        # inspects every container it finds (one more call each).
-        containers = {c["Labels"].get(L.ADDRESS): c for c in client.api.containers(
-            all=True, filters=L.label_filter(ctx, kind=KIND))}
+        # One list call per object kind.
+        containers = L.containers_by_address(client, ctx, KIND)
         volumes = {v.name for v in client.volumes.list(filters=L.label_filter(ctx, kind=KIND))}
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
