@@ -10,7 +10,7 @@ that never touch the fleet (`validate`, `plan -refresh=false`) work without one.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from fgform.addresses import Address
 from fgform.fleet.driver import Driver, FleetContext
@@ -60,6 +60,7 @@ class ChangeWatch(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class Fleet(Protocol):
     """A fleet fgform provisions: one driver per resource type, and the live views and
     one-off operations of the fleet commands (`tasks`, `logs`, `lb status`, `run-task`,

@@ -33,6 +33,7 @@ from fgform.addresses import Address
 from fgform.config.schema import SCHEMAS
 from fgform.fleet.docker.fleet import DockerFleet
 from fgform.fleet.driver import Driver, FleetContext
+from fgform.fleet.fleet import Fleet
 from fgform.values import UNKNOWN, contains_unknown
 
 
@@ -219,3 +220,9 @@ def test_read_of_a_deleted_object_is_none_and_delete_is_idempotent(world: World,
     assert drv.read(world.ctx, {a: made_a, b: made_b}) == {a: None, b: made_b}
     drv.delete(world.ctx, b, made_b, replacing=True)
     assert drv.read(world.ctx, {b: made_b}) == {b: None}
+
+
+def test_both_fleets_offer_all_a_fleet_does(world: World) -> None:
+    assert isinstance(world.fleet, Fleet)
+    assert set(world.fleet.drivers) == set(SCHEMAS)
+    assert all(d.type_name == t for t, d in world.fleet.drivers.items())
