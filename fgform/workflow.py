@@ -15,6 +15,7 @@ from typing import Any
 from fgform.addresses import Address
 from fgform.config.model import Config
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
+from fgform.fleet.driver import FleetContext
 from fgform.fleet.fleet import Fleet
 from fgform.state.model import OutputState, StateFile
 from fgform.state.store import StateStore
@@ -124,11 +125,9 @@ def state_only(dir: Path, state_override: str | None = None) -> Path:
 
 
 # -- refresh ---------------------------------------------------------------------------------
-def fleet_context(ws_dir: Path, state: StateFile, log=None):
+def fleet_context(config_dir: Path, state: StateFile, log=None) -> FleetContext:
     """The FleetContext drivers get: lineage labels, config dir, resources by address."""
-    from fgform.fleet.driver import FleetContext
-
-    ctx = FleetContext(lineage=state.lineage, config_dir=str(ws_dir))
+    ctx = FleetContext(lineage=state.lineage, config_dir=str(config_dir))
     if log is not None:
         ctx.log = log
     for addr in state.addresses():
@@ -342,6 +341,7 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
             hint="Plan and validate them as usual; to apply the rest now, use -target with "
                  "the other resources.")
     state = store.read()
+    # An unreachable fleet fails once, here, not once per resource half-way through.
     fleet.require({c.address.type for c in plan.changes
                    if c.action not in (Action.NOOP, Action.READ)})
     if state is None:
