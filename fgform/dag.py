@@ -30,9 +30,9 @@ Deps = Mapping[N, Collection[N]]
 
 __all__ = [
     "Deps",
+    "RunReport",
     "Scheduler",
     "Stop",
-    "WalkReport",
     "closure",
     "cycles",
     "dependents",
@@ -263,7 +263,7 @@ class Stop(Enum):
 
 
 @dataclass(slots=True)
-class WalkReport(Generic[N]):
+class RunReport(Generic[N]):
     """How a `run_parallel` walk ended."""
 
     stopped: Stop | None = None  # the first reason no new work started; None: it did not stop
@@ -288,7 +288,7 @@ def run_parallel(deps: Deps[N], work: Callable[[N], Any], *, workers: int,
                  on_finish: Callable[[N, float, Any, BaseException | None], None] | None = None,
                  on_skip: Callable[[N, N], None] | None = None,
                  on_tick: Callable[[Mapping[N, float]], None] | None = None,
-                 thread_name: Callable[[N], str] = str) -> WalkReport[N]:
+                 thread_name: Callable[[N], str] = str) -> RunReport[N]:
     """Run `work(node)` for every node of an acyclic graph, each after all it depends on, on
     at most `workers` daemon threads at once; the least ready node by `key` starts first.
 
@@ -309,7 +309,7 @@ def run_parallel(deps: Deps[N], work: Callable[[N], Any], *, workers: int,
     sort_key = sched.sort_key
     finished_q: queue.Queue[_Finished[N]] = queue.Queue()
     running: dict[N, float] = {}
-    report: WalkReport[N] = WalkReport()
+    report: RunReport[N] = RunReport()
 
     def worker(node: N, start: float) -> None:
         result: Any = None
