@@ -198,7 +198,8 @@ class Scheduler(Generic[N]):
 
     `take` hands out the least ready node by `key` (the node's position in `deps` when
     None); `done` releases its dependents; `fail` withdraws everything that depends on a
-    node, transitively. Check `unordered` first: a node on a cycle never becomes ready.
+    node, transitively. A graph with a cycle raises `graphlib.CycleError` (naming one
+    cycle); `unordered` names every node a cycle holds up.
     """
 
     def __init__(self, deps: Deps[N], key: Callable[[N], Any] | None = None) -> None:
@@ -301,6 +302,7 @@ def run_parallel(deps: Deps[N], work: Callable[[N], Any], *, workers: int,
     After a failure nothing new starts unless `keep_going`; after `cancel` is set nothing
     new starts; running nodes finish either way. After `abort` is set the walk returns at
     once, listing what still runs (the daemon threads go on, their results unheard).
+    A graph with a cycle raises `graphlib.CycleError` before anything starts.
     """
     workers = max(1, workers)
     cancel = cancel or threading.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 import threading
 import time
 
@@ -81,6 +82,13 @@ def test_scheduler_hands_out_ready_nodes_by_key_and_withdraws_dependents_of_a_fa
     assert s.take() == "e"
     assert not s.has_ready()
     assert list(s.pending) == []
+
+
+def test_a_cycle_is_refused_before_anything_runs() -> None:
+    ran: list[str] = []
+    with pytest.raises(graphlib.CycleError):
+        dag.run_parallel({"a": {"b"}, "b": {"a"}, "c": set()}, ran.append, workers=2)
+    assert ran == []
 
 
 # -- run_parallel -----------------------------------------------------------------------------
