@@ -39,7 +39,7 @@ def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
     As `terraform validate`: the configuration is checked for whatever values its
     variables will be given, so a variable nobody set is unknown, not an error (plan and
     apply report it), and so is a count or for_each that depends on it."""
-    from fgform.config.validate import validate_config
+    from fgform.analysis import validate_config
 
     config, diags = load(dir)
     if any(d.severity is Severity.ERROR for d in diags):
@@ -50,7 +50,8 @@ def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
 
 def graph_dot(dir: Path, var_args: VarArgs = ()) -> str:
     """The dependency graph of the configuration in DOT."""
-    from fgform.graph import build_graph, to_dot
+    from fgform.config.depgraph import to_dot
+    from fgform.graph import build_graph
 
     config, diags = load(dir)
     _raise(diags)
@@ -86,7 +87,7 @@ def open_workspace(dir: Path, var_args: VarArgs = (), state_override: str | None
 
     With `require_values` False a variable without a value is no error (applying a saved
     plan: the plan's variables replace the workspace's)."""
-    from fgform.config.validate import validate_config
+    from fgform.analysis import validate_config
     from fgform.config.variables import resolve_variables
     from fgform.state.store import default_state_path
 
@@ -217,7 +218,8 @@ def _resolver(ws: Workspace):
     The plan holds UNKNOWN where a value comes from something not yet applied (an image's
     digest); by the time the executor reaches the dependent, those are in state.
     """
-    from fgform.graph import build_graph, walk
+    from fgform.analysis import walk
+    from fgform.graph import build_graph
 
     graph = build_graph(ws.config)  # once per apply, not once per resolved instance
 
@@ -226,7 +228,7 @@ def _resolver(ws: Workspace):
             inst = state.get(a)
             if inst is not None and a != addr:
                 return inst.attributes
-            from fgform.graph import validate_resolver
+            from fgform.config.evaluate import validate_resolver
 
             return validate_resolver(a, resource, config, deps)
 
@@ -248,7 +250,8 @@ def _resolver(ws: Workspace):
 
 def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
     """Root outputs from the configuration and what state now holds."""
-    from fgform.graph import validate_resolver, walk
+    from fgform.analysis import walk
+    from fgform.config.evaluate import validate_resolver
     from fgform.values import Sensitive
 
     def on_resource(a: Address, resource, config, deps):

@@ -46,7 +46,7 @@ from fgform.state.model import InstanceState, OutputState, ResourceState, StateF
 from fgform.values import UNKNOWN, Path, Sensitive, contains_unknown, copy_value, unmark
 
 if TYPE_CHECKING:
-    from fgform.graph import Graph
+    from fgform.config.depgraph import Graph
 
 TARGET_WARNING = (
     "Resource targeting is in effect\n"
@@ -145,7 +145,7 @@ def _target_closure(g: Graph, targets: list[str]) -> dict[str, set[str | None]]:
     dependency in the target's own module stays in the target's module instance: targeting
     `module.svc["a"]` or `fg_x.y[1]` plans nothing of `module.svc["b"]` or `fg_x.y[0]`.
     """
-    from fgform.graph import resource_dependencies
+    from fgform.config.depgraph import resource_dependencies
 
     memo: dict[str, set[str]] = {}
     todo: list[tuple[str, str | None, str]] = []  # (node id, module instance, module config)
@@ -415,7 +415,8 @@ def _planning_error(exc: FgformError, addr: Address, res: Resource | None) -> Di
 
 def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                  state: StateFile | None, options: PlanOptions) -> None:
-    from fgform.graph import build_graph, validate_resolver, walk
+    from fgform.config.evaluate import validate_resolver, walk
+    from fgform.graph import build_graph
 
     graph = build_graph(config)
     closure = _target_closure(graph, options.targets) if options.targets else None
@@ -533,7 +534,7 @@ def forced_create_before_destroy(g: Graph) -> set[str]:
     ForcedCBDTransformer). Otherwise a dependency replaced destroy-first would have to be
     destroyed before its CBD dependent's old object lets go of it, and its new object
     created before the dependent's new one: a cycle in the apply order."""
-    from fgform.graph import resource_dependencies
+    from fgform.config.depgraph import resource_dependencies
 
     memo: dict[str, set[str]] = {}
     todo = [nid for nid, node in g.nodes.items() if node.kind == "resource"
@@ -560,7 +561,7 @@ def downgrade_create_before_destroy(changes: dict[Address, ResourceChange],
     dependent's old object to go, which (create-first) waits for its new object, which waits
     for the dependency's new object, which waits for its destroy: a cycle in the apply order.
     """
-    from fgform.graph import resource_dependencies
+    from fgform.config.depgraph import resource_dependencies
 
     memo: dict[str, set[str]] = {}
     closure: dict[str, set[str]] = {}

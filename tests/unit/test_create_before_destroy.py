@@ -464,7 +464,7 @@ def test_cbd_is_downgraded_for_types_sharing_their_docker_identity() -> None:
 def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     # c (CBD, a type without create-first) <- b (CBD) <- a (CBD, through noop m): all three
     # must go destroy-first; then the executor orders them without a cycle.
-    from fgform.graph import Graph, GraphNode
+    from fgform.config.depgraph import Graph, GraphNode
     from fgform.plan.model import ResourceChange
     from fgform.plan.planner import downgrade_create_before_destroy
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from fgform.addresses import parse_address
+from fgform.analysis import validate_config
 from fgform.apply.events import ApplyError, ApplyFinished, ApplyProgress, ApplyStarted
 from fgform.apply.executor import ApplyResult
 from fgform.config import types
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.loader import load_config, parse_expression
-from fgform.config.validate import validate_config
 from fgform.config.variables import mask_message, resolve_variables
 from fgform.plan.model import Action, OutputChange, Plan, ResourceChange
 from fgform.render.diagnostics import diagnostics_json, format_diagnostics

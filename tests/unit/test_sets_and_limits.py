@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from fgform.analysis import validate_config, walk
 from fgform.config import types
+from fgform.config.evaluate import validate_resolver
+from fgform.config.expand import MAX_INSTANCES
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.functions import MAX_COLLECTION_LENGTH, MAX_STRING_LENGTH
 from fgform.config.loader import load_config, parse_expression
-from fgform.config.validate import validate_config
-from fgform.graph import MAX_INSTANCES, validate_resolver, walk
 from fgform.values import Sensitive, SetValue, copy_value, unmark
 
 
