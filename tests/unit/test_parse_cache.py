@@ -24,7 +24,8 @@ import pytest
 from fgform import __version__ as FGFORM_VERSION
 from fgform.config import ast, cache, loader
 from fgform.config.cache import FORMAT, MAX_DEPTH, ParseCache, cache_dir, decode, encode
-from fgform.config.loader import LOADER_VERSION, load_config, parse_file_text
+from fgform.config.hcl import parse_file_text
+from fgform.config.loader import LOADER_VERSION, load_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lang"
 ROOT = Path(__file__).parent.parent.parent
