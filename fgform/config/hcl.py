@@ -9,7 +9,6 @@ they accept the same language.
 
 from __future__ import annotations
 
-import gc
 import re
 from typing import Any
 
@@ -105,9 +104,6 @@ def parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = Non
     exc = _lark_exceptions
     # lark needs a final newline (no EOF token in the grammar).
     src = text if text.endswith("\n") else text + "\n"
-    gc_was_enabled = gc.isenabled()
-    # The parse allocates many small objects and frees none: the GC only costs time here.
-    gc.disable()
     try:
         try:
             try:
@@ -136,9 +132,6 @@ def parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = Non
     except Exception as e:  # never a traceback for any input
         return Body(), [Diagnostic.error("Invalid syntax", f"The file could not be read: {e}.",
                                          SourceRange(filename, 1, 1))]
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 # Terminal names -> what users call them.
