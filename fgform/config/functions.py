@@ -29,13 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fgform.config import ast, hcl
-from fgform.config.expr import (
+from fgform.config.conversions import (
     ConversionError,
-    EvalContext,
-    EvalError,
     deep_unmark,
-    did_you_mean,
-    evaluate,
     format_number,
     has_sensitive,
     mark,
@@ -47,12 +43,14 @@ from fgform.config.expr import (
     type_name,
     values_equal,
 )
+from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.limits import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
     MAX_VALUE_ELEMENTS,
     element_count,
 )
+from fgform.suggest import did_you_mean
 from fgform.values import (
     SENSITIVE_TEXT,
     UNKNOWN,
