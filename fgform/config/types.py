@@ -455,8 +455,3 @@ def _convert_primitive(value: Any, type_: Primitive, path: tuple[str | int, ...]
             return False
         raise TypeMismatch("a bool is required", path)
     raise TypeMismatch(f"unsupported type {name}", path)
-
-
-def is_primitive(type_: Type) -> bool:
-    """True for string, number and bool: `-var` values of these types are taken literally."""
-    return isinstance(type_, Primitive)

@@ -296,7 +296,7 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
 
 def parse_file_attributes(path: Path, raw: bytes) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The top-level attributes of an HCL file (a .tfvars/.fgvars file whose bytes are
-    `raw`), parsed by the loader's parser; blocks in such a file are errors."""
+    `raw`), parsed by the HCL front end; blocks in such a file are errors."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
