@@ -4,7 +4,7 @@ Nodes are per *configuration* object, across modules: variables, locals, outputs
 and module calls, named as Terraform names them (`var.x`, `local.y`, `output.z`,
 `fg_service.web`, `module.m`, and inside a module `module.m.fg_service.web`). An edge
 `a -> b` means "a depends on b". Edges come from the static references of each expression
-(`expr.references`) and from `depends_on`.
+(`references.references`) and from `depends_on`.
 
 Module boundaries: a child module's variable depends on its module call node and on what
 the call's input expression references in the caller; a caller's reference to
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fgform.addresses import Address, Key, ModulePath, ModuleStep, format_module
-from fgform.config import types
+from fgform.config import functions, types
 from fgform.config.ast import Node, Reference
 from fgform.config.decode import check_structure, decode_body
-from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
+from fgform.config.expr import EvalContext, EvalError, evaluate, type_name
 from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
 from fgform.config.model import (
     Body,
@@ -41,6 +41,7 @@ from fgform.config.model import (
     Resource,
     Variable,
 )
+from fgform.config.references import references
 from fgform.config.schema import SCHEMAS, get_schema
 from fgform.errors import Diagnostic, Severity, SourceRange
 from fgform.suggest import did_you_mean
@@ -796,7 +797,7 @@ class _Walker:
         rel = os.path.relpath(mdir, self.root_dir) if mi.path else "."
         return EvalContext(variables=mi.variables, locals=mi.locals, resources=mi.resources,
                            modules=mi.modules, path_module=rel, path_root=".",
-                           path_cwd=self.cwd, **kw)
+                           path_cwd=self.cwd, functions=functions.call, **kw)
 
     def call_ctx(self, child: ModuleInstance) -> EvalContext:
         assert child.parent is not None

@@ -25,8 +25,8 @@ from fgform.addresses import Address
 from fgform.config import ast
 from fgform.config.ast import Reference
 from fgform.config.decode import check_structure, configurable
-from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
+from fgform.config.references import references
 from fgform.config.schema import ACTIONS, CONDITIONS, REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.config.variables import check_declaration, resolve_variables
 from fgform.errors import Diagnostic, Severity, SourceRange, redact
