@@ -16,7 +16,8 @@ import difflib
 import os
 from pathlib import Path
 
-from fgform.config.loader import encoding_diagnostic, parse_file_text
+from fgform.config.hcl import check_syntax
+from fgform.config.loader import encoding_diagnostic
 from fgform.errors import Diagnostic, FgformError, Severity, SourceRange
 from fgform.fmt.layout import format_tokens
 from fgform.fmt.rewrite import rewrite
@@ -54,8 +55,7 @@ def format_source(text: str, filename: str = "<input>") -> str:
     Raises FmtError (the front end's first error, at its file and line) when the text is
     not valid syntax; like Terraform, nothing is formatted then.
     """
-    errors = [d for d in parse_file_text(text.lstrip("\ufeff"), filename)[1]
-              if d.severity is Severity.ERROR]
+    errors = [d for d in check_syntax(text, filename) if d.severity is Severity.ERROR]
     if errors:
         raise FmtError(errors[0], filename)
     return format_valid(text, filename)

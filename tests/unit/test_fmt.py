@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fgform.config.loader import parse_file_text
+from fgform.config.hcl import check_syntax
 from fgform.config.nesting import MAX_NESTING
 from fgform.errors import FgformError, Severity
 from fgform.fmt import FmtError, find_files, format_file, format_source, format_valid
@@ -101,9 +101,7 @@ FRONT_END_REJECTS = {"expressions", "one_line_blocks_and_labels", "unicode_align
 
 
 def _front_end_errors(source: str, filename: str) -> list:
-    # As the loader reads a file: byte order marks at the start are skipped.
-    return [d for d in parse_file_text(source.lstrip("\ufeff"), filename)[1]
-            if d.severity is Severity.ERROR]
+    return [d for d in check_syntax(source, filename) if d.severity is Severity.ERROR]
 
 
 @pytest.mark.parametrize("case", CASES)
