@@ -35,8 +35,8 @@ class FmtError(FgformError):
     """The input is not valid HCL native syntax, so it is left exactly as it was.
 
     ``diagnostic`` is the front end's (what ``validate`` reports for the same text);
-    ``summary``, ``detail``, ``range`` and ``hint`` are its parts, ``text`` both first two
-    on one line.
+    ``summary``, ``detail``, ``range`` and ``hint`` are its parts, and ``text`` is the
+    summary and the detail on one line.
     """
 
     def __init__(self, diagnostic: Diagnostic, filename: str) -> None:
