@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from fgform.config.ast import Node, Reference
 from fgform.config.depgraph import Graph, GraphNode, module_prefix
-from fgform.config.expr import references
 from fgform.config.model import Body, Config, Resource
+from fgform.config.references import references
 from fgform.config.schema import SCHEMAS, get_schema
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean

@@ -11,8 +11,8 @@ from fgform.addresses import Address
 from fgform.config import ast
 from fgform.config.ast import Reference
 from fgform.config.decode import configurable
-from fgform.config.expr import references
 from fgform.config.model import Block, Config, Resource
+from fgform.config.references import references
 from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean

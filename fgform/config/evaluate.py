@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fgform.addresses import Address, Key, ModulePath, ModuleStep, format_module
-from fgform.config import types
+from fgform.config import functions, types
 from fgform.config.ast import Node
 from fgform.config.decode import check_structure, decode_body
 from fgform.config.depgraph import (
@@ -31,9 +31,10 @@ from fgform.config.depgraph import (
     topological_order,
 )
 from fgform.config.expand import Expansion, expand
-from fgform.config.expr import EvalContext, EvalError, evaluate, references
+from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
 from fgform.config.model import Config, Local, ModuleCall, Output, Resource, Variable
+from fgform.config.references import references
 from fgform.config.schema import get_schema
 from fgform.config.variables import finalize_variable
 from fgform.errors import Diagnostic, Severity, SourceRange
@@ -151,7 +152,7 @@ class Evaluator:
         rel = os.path.relpath(mdir, self.root_dir) if mi.path else "."
         return EvalContext(variables=mi.variables, locals=mi.locals, resources=mi.resources,
                            modules=mi.modules, path_module=rel, path_root=".",
-                           path_cwd=self.cwd, **kw)
+                           path_cwd=self.cwd, functions=functions.call, **kw)
 
     def call_ctx(self, child: ModuleInstance) -> EvalContext:
         assert child.parent is not None

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from fgform.addresses import Address, AddressError, format_module, parse_address
 from fgform.config.ast import Literal, Node, Object, Reference, Template, Tuple
-from fgform.config.expr import references
 from fgform.config.model import Body, Config, Lifecycle, Resource
+from fgform.config.references import references
 from fgform.config.schema import BlockSchema, ResourceSchema, get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.plan import diff as _diff

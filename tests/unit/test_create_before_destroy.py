@@ -8,7 +8,6 @@ running operation does afterwards), which is what a kill -9 leaves on disk.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,8 @@ from fgform.render.text import render_plan
 from fgform.state.model import InstanceState, StateFile
 from fgform.values import UNKNOWN
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_executor import FakeDriver, World, before, ch, state_with  # noqa: E402
-from test_plan_fixtures import FIXTURES, plan_case  # noqa: E402
+from helpers.apply_world import FakeDriver, World, before, ch, state_with
+from helpers.plan_fixtures import FIXTURES, plan_case
 
 C, U, D = Action.CREATE, Action.UPDATE, Action.DELETE
 CTD, DTC = Action.CREATE_THEN_DELETE, Action.DELETE_THEN_CREATE

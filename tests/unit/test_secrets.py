@@ -15,7 +15,9 @@ from fgform.apply.events import ApplyError, ApplyFinished, ApplyProgress, ApplyS
 from fgform.apply.executor import ApplyResult
 from fgform.config import types
 from fgform.config.expr import EvalContext, EvalError, evaluate
-from fgform.config.loader import load_config, parse_expression
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression
+from fgform.config.loader import load_config
 from fgform.config.variables import mask_message, resolve_variables
 from fgform.plan.model import Action, OutputChange, Plan, ResourceChange
 from fgform.render.diagnostics import diagnostics_json, format_diagnostics
@@ -30,7 +32,7 @@ SECRET = "hunter2-secret"
 
 
 def _ctx() -> EvalContext:
-    return EvalContext(variables={
+    return EvalContext(functions=call_function, variables={
         "s": Sensitive(SECRET),
         "m": Sensitive({"alpha": "one-secret-value"}),
         "l": Sensitive([SECRET, SECRET]),

@@ -3,7 +3,6 @@ takes the state lock; reconcile works from state alone. No Docker needed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,7 @@ from fgform.addresses import parse_address
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_cli import fails, fg  # noqa: E402
+from helpers.cli import fails, fg
 
 A, B = parse_address("fg_target_group.a"), parse_address("fg_target_group.b")
 
