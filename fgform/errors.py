@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -58,36 +58,6 @@ class FgformError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-
-
-@dataclass
-class Diagnostics:
-    """An accumulating list of diagnostics, so every problem is reported at once."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diag: Diagnostic) -> None:
-        self.items.append(diag)
-
-    def extend(self, diags: list[Diagnostic] | Diagnostics) -> None:
-        self.items.extend(diags.items if isinstance(diags, Diagnostics) else diags)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.severity is Severity.ERROR for d in self.items)
-
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity is Severity.ERROR]
-
-    def raise_if_errors(self) -> None:
-        if self.has_errors:
-            raise DiagnosticsError(self.items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 class DiagnosticsError(FgformError):

@@ -65,9 +65,6 @@ class ResourceSchema:
     type: str
     description: str
     body: BlockSchema
-    # The attribute other resources reference this one by, when it is named in a reference
-    # attribute (e.g. a service's `cluster` names a cluster's `id`).
-    id_attribute: str = "id"
     # Computed attributes that become unknown whenever the resource is updated (a new task
     # definition revision gets a new `arn`).
     recomputed_on_update: tuple[str, ...] = ()

@@ -14,7 +14,6 @@ every sensitive value is null (its `*_sensitive` marker still says it is there).
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from fgform import __version__
@@ -312,18 +311,6 @@ def planned_values_json(plan: Plan,
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The whole plan in Terraform's JSON plan format (format_version 1.2)."""
-    # Tens of thousands of new containers, none of them garbage: the cyclic GC would only
-    # rescan them (as in load_plan).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _plan_json(plan)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _plan_json(plan: Plan) -> dict[str, Any]:
     out: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         # Terraform's key, holding fgform's version, so tools that read it keep working.
