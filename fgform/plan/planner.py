@@ -1,4 +1,4 @@
-"""make_plan: refresh, walk the configuration, decide each instance, plan deletes and outputs.
+"""plan_changes: refresh, walk the configuration, decide each instance, plan deletes and outputs.
 
 The steps follow Terraform's plan walk:
 (a) refresh: each prior instance's attributes are replaced by the live snapshot (plain data
@@ -323,7 +323,7 @@ def _change(addr: Address, d: Decision, prior: InstanceState | None,
     )
 
 
-def make_plan(config: Config, variables: dict[str, Any], prior_state: StateFile | None,
+def plan_changes(config: Config, variables: dict[str, Any], prior_state: StateFile | None,
               live: dict[str, dict[str, Any] | None] | None,
               options: PlanOptions | None = None) -> Plan:
     """Plan the changes that bring the fleet to the configuration.
@@ -849,6 +849,6 @@ def configuration_json(config: Config) -> dict[str, Any]:
     }
 
 
-__all__ = ["PlanOptions", "make_plan", "refresh_state", "configuration_json",
+__all__ = ["PlanOptions", "plan_changes", "refresh_state", "configuration_json",
            "forced_create_before_destroy", "downgrade_create_before_destroy",
            "schema_sensitive_paths", "TARGET_WARNING", "UNKNOWN"]

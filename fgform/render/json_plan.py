@@ -18,7 +18,7 @@ from typing import Any
 
 from fgform import __version__
 from fgform.addresses import Address
-from fgform.plan.model import Action, ActionReason, OutputChange, Plan, ResourceChange
+from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
 from fgform.state.model import StateFile
 from fgform.values import UNKNOWN, Path, Sensitive, copy_value, cty_type, unmark
 
@@ -337,8 +337,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "root_module": {},
     }
     out["timestamp"] = plan.timestamp
-    out["applyable"] = plan.has_changes or bool(plan.drift and plan.mode.value ==
-                                                "refresh-only")
+    out["applyable"] = plan.has_changes or bool(plan.drift and plan.mode is
+                                                PlanMode.REFRESH_ONLY)
     # Terraform marks a targeted plan incomplete: applying it does not converge everything.
     out["complete"] = not plan.targets and not plan.errored
     out["errored"] = plan.errored

@@ -28,9 +28,9 @@ import pytest
 from fgform.addresses import parse_address
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
-from fgform.errors import FgformError
+from fgform.errors import FgformError, Severity
 from fgform.plan.model import Action, PlanMode
-from fgform.plan.planner import PlanOptions, make_plan
+from fgform.plan.planner import PlanOptions, plan_changes
 from fgform.render.json_plan import plan_json
 from fgform.render.text import render_plan
 from fgform.state.model import InstanceState, OutputState, StateFile
@@ -53,10 +53,10 @@ def plan_case(case: Path):
         if (case / "options.json").exists() else {}
     cdir = case / "config"
     config, diags = load_config(cdir, use_cache=False)
-    assert not [d for d in diags if d.severity.value == "error"], diags
+    assert not [d for d in diags if d.severity is Severity.ERROR], diags
     var_args = [("var", f"{k}={v}") for k, v in opts.get("vars", {}).items()]
     variables, diags = resolve_variables(config.module, cdir, var_args, env={})
-    assert not [d for d in diags if d.severity.value == "error"], diags
+    assert not [d for d in diags if d.severity is Severity.ERROR], diags
     live = json.loads((case / "live.json").read_text()) \
         if (case / "live.json").exists() else None
     options = PlanOptions(
@@ -64,7 +64,7 @@ def plan_case(case: Path):
         replace=opts.get("replace", []), refresh=opts.get("refresh", True),
         config_dir=str(cdir), timestamp="2026-01-01T00:00:00Z", config_hash="fixture",
     )
-    return make_plan(config, variables, _load_state(case), live, options)
+    return plan_changes(config, variables, _load_state(case), live, options)
 
 
 _CACHE: dict[Path, Any] = {}
