@@ -23,7 +23,8 @@ from fgform.config.variables import resolve_variables
 from fgform.errors import FgformError
 from fgform.graph import build_graph
 from fgform.plan.model import Action, Plan, PlanMode
-from fgform.plan.planner import PlanOptions, forced_create_before_destroy, plan_changes
+from fgform.plan.planner import PlanOptions, plan_changes
+from fgform.plan.replacements import forced_create_before_destroy
 from fgform.render.json_plan import plan_json
 from fgform.render.progress import TextProgress
 from fgform.render.text import render_plan
@@ -466,7 +467,7 @@ def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     # must go destroy-first; then the executor orders them without a cycle.
     from fgform.graph import Graph, GraphNode
     from fgform.plan.model import ResourceChange
-    from fgform.plan.planner import downgrade_create_before_destroy
+    from fgform.plan.replacements import downgrade_create_before_destroy
 
     g = Graph()
     for nid, deps in (("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
