@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from fgform.values import scrub
+
 
 @dataclass(frozen=True, slots=True)
 class SourceRange:
@@ -86,8 +88,6 @@ def redact(diags: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]:
     longest first, so a secret containing another is replaced whole."""
     if not secrets:
         return diags
-    from fgform.values import scrub  # values imports nothing of fgform's
-
     for d in diags:
         d.summary, d.detail, d.hint = (scrub(d.summary, secrets), scrub(d.detail, secrets),
                                        scrub(d.hint, secrets))
