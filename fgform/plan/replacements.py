@@ -67,7 +67,7 @@ def downgrade_create_before_destroy(changes: dict[Address, ResourceChange],
             continue
         if rc.action is Action.CREATE_THEN_DELETE:
             rc.action = Action.DELETE_THEN_CREATE
-            warnings.append(plan_warning(
+            warnings.append(_warning(
                 f"create_before_destroy is not possible for {addr}",
                 f"{addr} must be replaced, and create_before_destroy is in effect for it "
                 f"(set in its lifecycle, or forced by a dependent that has it), but a new "
@@ -91,7 +91,7 @@ def downgrade_create_before_destroy(changes: dict[Address, ResourceChange],
             rc.create_before_destroy = False
             destroy_first.add(config_id(addr))
             grew = True
-            warnings.append(plan_warning(
+            warnings.append(_warning(
                 f"create_before_destroy is not possible for {addr}",
                 f"{addr} must be replaced, and create_before_destroy is in effect for it, "
                 f"but it depends on {', '.join(blockers)}, which must be destroyed before "
@@ -117,7 +117,7 @@ def incomplete_replace_warnings(replace: list[str], expansions: dict[Address, An
         exp = expansions.get(addr)
         if not options and (addr.key is not None or exp is None or exp.mode == "single"):
             continue  # names nothing that exists: not a missing key
-        lines = [plan_warning(
+        lines = [_warning(
             "Incompletely-matched force-replace resource instance",
             f"Your force-replace request for {addr} doesn't match any resource instances "
             "because it lacks an instance key.")]
@@ -141,6 +141,6 @@ def _completes(partial: Address, instance: Address) -> bool:
                for p, i in zip(partial.module, instance.module, strict=True))
 
 
-def plan_warning(summary: str, *paragraphs: str) -> str:
+def _warning(summary: str, *paragraphs: str) -> str:
     """A plan warning: the summary line, then the paragraphs wrapped as Terraform wraps."""
     return "\n".join([summary] + [textwrap.fill(p, 76) for p in paragraphs])
