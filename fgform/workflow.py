@@ -14,6 +14,7 @@ from typing import Any
 from fgform.addresses import Address
 from fgform.config.model import Config
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
+from fgform.plan.model import PlanMode
 from fgform.state.model import OutputState, StateFile
 from fgform.state.store import StateStore
 from fgform.values import contains_unknown, unmark
@@ -191,18 +192,16 @@ def check_addresses(targets: Sequence[str], replace: Sequence[str]) -> None:
                                    (" or module.m" if flag == "-target" else "") + ".")
 
 
-def make_plan(ws: Workspace, *, mode: str = "normal", targets: Sequence[str] = (),
+def make_plan(ws: Workspace, *, mode: PlanMode = PlanMode.NORMAL, targets: Sequence[str] = (),
               replace: Sequence[str] = (), refresh: bool = True):
     """Plan against the state on disk and (unless refresh is off) the live fleet."""
-    from fgform.plan.model import PlanMode
     from fgform.plan.planfile import config_hash
-    from fgform.plan.planner import PlanOptions
-    from fgform.plan.planner import make_plan as plan_changes
+    from fgform.plan.planner import PlanOptions, plan_changes
 
     check_addresses(targets, replace)
     prior = ws.store.read()
     live = read_live(ws.dir, prior) if refresh else None
-    options = PlanOptions(mode=PlanMode(mode), targets=list(targets), replace=list(replace),
+    options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(ws.dir),
                           config_hash=config_hash(ws.dir, ws.config))
     plan = plan_changes(ws.config, ws.variables, prior, live, options)
@@ -337,13 +336,13 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
     """
     from fgform.apply.executor import apply_plan
     from fgform.fleet.docker.drivers import drivers
-    from fgform.plan.model import Action, PlanMode
+    from fgform.plan.model import Action
 
     store = ws.store
     all_drivers = drivers()
     # Refuse before touching anything, rather than half-way through the walk.
     missing = sorted({c.address.type for c in plan.changes
-                      if c.action.value != " " and c.address.type not in all_drivers})
+                      if c.action is not Action.NOOP and c.address.type not in all_drivers})
     if missing:
         raise FgformError(
             f"this version of fgform cannot apply {', '.join(missing)} resources yet",

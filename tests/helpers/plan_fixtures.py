@@ -9,8 +9,9 @@ from typing import Any
 
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
+from fgform.errors import Severity
 from fgform.plan.model import PlanMode
-from fgform.plan.planner import PlanOptions, make_plan
+from fgform.plan.planner import PlanOptions, plan_changes
 from fgform.state.model import StateFile
 
 FIXTURES = Path(__file__).parents[1] / "unit" / "fixtures" / "plan"
@@ -27,10 +28,10 @@ def plan_case(case: Path):
         if (case / "options.json").exists() else {}
     cdir = case / "config"
     config, diags = load_config(cdir, use_cache=False)
-    assert not [d for d in diags if d.severity.value == "error"], diags
+    assert not [d for d in diags if d.severity is Severity.ERROR], diags
     var_args = [("var", f"{k}={v}") for k, v in opts.get("vars", {}).items()]
     variables, diags = resolve_variables(config.module, cdir, var_args, env={})
-    assert not [d for d in diags if d.severity.value == "error"], diags
+    assert not [d for d in diags if d.severity is Severity.ERROR], diags
     live = json.loads((case / "live.json").read_text()) \
         if (case / "live.json").exists() else None
     options = PlanOptions(
@@ -38,7 +39,7 @@ def plan_case(case: Path):
         replace=opts.get("replace", []), refresh=opts.get("refresh", True),
         config_dir=str(cdir), timestamp="2026-01-01T00:00:00Z", config_hash="fixture",
     )
-    return make_plan(config, variables, _load_state(case), live, options)
+    return plan_changes(config, variables, _load_state(case), live, options)
 
 
 _CACHE: dict[Path, Any] = {}

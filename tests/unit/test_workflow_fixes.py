@@ -40,7 +40,7 @@ def test_forget_gone_drops_only_what_refresh_found_deleted() -> None:
 
 def test_destroy_forgets_a_resource_deleted_outside(tmp_path: Path) -> None:
     from fgform.plan.model import PlanMode
-    from fgform.plan.planner import PlanOptions, make_plan
+    from fgform.plan.planner import PlanOptions, plan_changes
 
     (tmp_path / "main.hcl").write_text('resource "fg_target_group" "a" {}\n'
                                        'resource "fg_target_group" "b" {}\n')
@@ -49,7 +49,7 @@ def test_destroy_forgets_a_resource_deleted_outside(tmp_path: Path) -> None:
     st.set(A, InstanceState(None, _tg("a")))
     st.set(B, InstanceState(None, _tg("b")))
     ws.store.write(st)
-    plan = make_plan(ws.config, ws.variables, ws.store.read(),
+    plan = plan_changes(ws.config, ws.variables, ws.store.read(),
                      {"fg_target_group.a": None, "fg_target_group.b": _tg("b")},
                      PlanOptions(mode=PlanMode.DESTROY, config_dir=str(tmp_path)))
     assert [str(c.address) for c in plan.changes] == ["fg_target_group.b"]
