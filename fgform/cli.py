@@ -169,7 +169,7 @@ def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: 
         try:
             text = fmtmod.format_source(source, "<stdin>")
         except fmtmod.FmtError as exc:
-            raise FgformError(f"<stdin> line {exc.range.start_line}: {exc.summary}",
+            raise FgformError(f"<stdin> line {exc.range.start_line}: {exc.text}",
                               hint=exc.hint) from None
         # As terraform fmt -: -diff prints only the diff, -check only sets the exit code.
         if diff and text != source:
@@ -200,8 +200,7 @@ def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: 
             changed, _new_text, udiff = fmtmod.format_file(path, check=check or not write,
                                                            diff=diff)
         except fmtmod.FmtError as exc:
-            problems.append(Diagnostic.error(exc.summary, range=_line_range(exc.range),
-                                             hint=exc.hint))
+            problems.append(exc.diagnostic)
             continue
         except FgformError as exc:  # a rewrite refused (the file is a symlink)
             problems.append(Diagnostic.error("Failed to write file", exc.message,
@@ -223,21 +222,6 @@ def fmt(env: Env, check: bool, diff: bool, recursive: bool, write: bool, list_: 
         raise DiagnosticsError(problems)
     if check and unformatted:
         raise SystemExit(3)
-
-
-def _line_range(rng):
-    """fmt knows only the line of a syntax error: underline that line's text."""
-    from fgform.errors import SourceRange
-
-    try:
-        text = Path(rng.filename).read_text(encoding="utf-8").splitlines()[rng.start_line - 1]
-    except (OSError, UnicodeDecodeError, IndexError):
-        return rng
-    start = len(text) - len(text.lstrip()) + 1
-    if not text.strip():
-        return rng
-    return SourceRange(rng.filename, rng.start_line, start, rng.start_line,
-                       len(text.rstrip()) + 1)
 
 
 def _shown(path: Path, base: Path) -> str:

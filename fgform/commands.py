@@ -16,6 +16,7 @@ import click
 
 from fgform.cli import Env, _cli_vars, cli, opt, pass_env, var_options
 from fgform.errors import FgformError
+from fgform.plan.model import PlanMode
 
 LOCK_TIMEOUT_HELP = ("How long to wait for the state lock, e.g. 10s (default 0s; one "
                      "held by `reconcile` is waited for up to 5s whatever this says).")
@@ -173,10 +174,11 @@ def _warn(env: Env, ws) -> None:
         env.err(format_diagnostics(ws.warnings, env.dir) + "\n")
 
 
-def _mode(destroy: bool, refresh_only: bool) -> str:
+def _mode(destroy: bool, refresh_only: bool) -> PlanMode:
     if destroy and refresh_only:
         raise FgformError("-destroy and -refresh-only cannot be used together")
-    return "destroy" if destroy else "refresh-only" if refresh_only else "normal"
+    return (PlanMode.DESTROY if destroy else PlanMode.REFRESH_ONLY if refresh_only
+            else PlanMode.NORMAL)
 
 
 def _render_plan(env: Env, plan, no_color: bool) -> None:
@@ -341,7 +343,7 @@ def apply(env: Env, plan_file: str | None, auto_approve: bool, parallelism: int,
             _render_plan(env, the_plan, no_color)
         _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
                    parallelism=parallelism, auto_approve=auto_approve or as_json,
-                   destroying=mode == "destroy")
+                   destroying=mode is PlanMode.DESTROY)
 
 
 def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, no_color: bool,
@@ -359,7 +361,7 @@ def _apply_saved(env: Env, plan_file: str, *, parallelism: int, as_json: bool, n
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
         _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
                    parallelism=parallelism, auto_approve=True,
-                   destroying=the_plan.mode.value == "destroy")
+                   destroying=the_plan.mode is PlanMode.DESTROY)
 
 
 @cli.command()
@@ -382,7 +384,7 @@ def destroy(env: Env, auto_approve: bool, parallelism: int, as_json: bool, targe
     ws = workflow.open_working_dir(env.dir, _cli_vars(vars, var_files), state_path)
     _warn(env, ws)
     with _fleet_writer(env, ws.store, lock_timeout):
-        the_plan = workflow.make_plan(ws, env.fleet, mode="destroy", targets=targets,
+        the_plan = workflow.make_plan(ws, env.fleet, mode=PlanMode.DESTROY, targets=targets,
                                       refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
+
+from fgform.values import scrub
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +62,6 @@ class FgformError(Exception):
         self.hint = hint
 
 
-@dataclass
-class Diagnostics:
-    """An accumulating list of diagnostics, so every problem is reported at once."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diag: Diagnostic) -> None:
-        self.items.append(diag)
-
-    def extend(self, diags: list[Diagnostic] | Diagnostics) -> None:
-        self.items.extend(diags.items if isinstance(diags, Diagnostics) else diags)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.severity is Severity.ERROR for d in self.items)
-
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.severity is Severity.ERROR]
-
-    def raise_if_errors(self) -> None:
-        if self.has_errors:
-            raise DiagnosticsError(self.items)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
 class DiagnosticsError(FgformError):
     """Raised with every diagnostic collected so far, errors and warnings."""
 
@@ -116,8 +88,6 @@ def redact(diags: list[Diagnostic], secrets: set[str]) -> list[Diagnostic]:
     longest first, so a secret containing another is replaced whole."""
     if not secrets:
         return diags
-    from fgform.values import scrub  # values imports nothing of fgform's
-
     for d in diags:
         d.summary, d.detail, d.hint = (scrub(d.summary, secrets), scrub(d.detail, secrets),
                                        scrub(d.hint, secrets))

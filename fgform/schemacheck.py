@@ -101,11 +101,6 @@ def _type_of(value: Any) -> str:
     return type(value).__name__
 
 
-def _matches_type(value: Any, name: str) -> bool:
-    t = _type_of(value)
-    return t == name or (name == "number" and t == "integer")
-
-
 def _show(value: Any) -> str:
     if isinstance(value, str):
         text = json.dumps(value, ensure_ascii=False)

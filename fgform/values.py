@@ -82,10 +82,6 @@ def mark_sensitive(value: Any) -> Any:
     return value if isinstance(value, Sensitive) else Sensitive(value)
 
 
-def is_sensitive(value: Any) -> bool:
-    return isinstance(value, Sensitive)
-
-
 Path = tuple[str | int, ...]
 
 

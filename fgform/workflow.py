@@ -17,6 +17,7 @@ from fgform.config.model import Config
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.fleet import Fleet
+from fgform.plan.model import PlanMode
 from fgform.state.model import OutputState, StateFile
 from fgform.state.store import StateStore
 from fgform.values import contains_unknown, unmark
@@ -42,7 +43,7 @@ def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
     As `terraform validate`: the configuration is checked for whatever values its
     variables will be given, so a variable nobody set is unknown, not an error (plan and
     apply report it), and so is a count or for_each that depends on it."""
-    from fgform.config.validate import validate_config
+    from fgform.analysis import validate_config
 
     config, diags = load(dir)
     if any(d.severity is Severity.ERROR for d in diags):
@@ -53,7 +54,8 @@ def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
 
 def graph_dot(dir: Path, var_args: VarArgs = ()) -> str:
     """The dependency graph of the configuration in DOT."""
-    from fgform.graph import build_graph, to_dot
+    from fgform.config.depgraph import to_dot
+    from fgform.graph import build_graph
 
     config, diags = load(dir)
     _raise(diags)
@@ -89,7 +91,7 @@ def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | No
 
     With `require_values` False a variable without a value is no error (applying a saved
     plan: the plan's variables replace the directory's)."""
-    from fgform.config.validate import validate_config
+    from fgform.analysis import validate_config
     from fgform.config.variables import resolve_variables
     from fgform.state.store import default_state_path
 
@@ -190,18 +192,16 @@ def check_addresses(targets: Sequence[str], replace: Sequence[str]) -> None:
                                    (" or module.m" if flag == "-target" else "") + ".")
 
 
-def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: str = "normal",
+def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
               targets: Sequence[str] = (), replace: Sequence[str] = (), refresh: bool = True):
     """Plan against the state on disk and (unless refresh is off) the live fleet."""
-    from fgform.plan.model import PlanMode
     from fgform.plan.planfile import config_hash
-    from fgform.plan.planner import PlanOptions
-    from fgform.plan.planner import make_plan as plan_changes
+    from fgform.plan.planner import PlanOptions, plan_changes
 
     check_addresses(targets, replace)
     prior = wd.store.read()
     live = read_live(fleet, wd.dir, prior) if refresh else None
-    options = PlanOptions(mode=PlanMode(mode), targets=list(targets), replace=list(replace),
+    options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(wd.dir),
                           config_hash=config_hash(wd.dir, wd.config))
     plan = plan_changes(wd.config, wd.variables, prior, live, options)
@@ -217,7 +217,8 @@ def _resolver(wd: WorkingDir):
     The plan holds UNKNOWN where a value comes from something not yet applied (an image's
     digest); by the time the executor reaches the dependent, those are in state.
     """
-    from fgform.graph import build_graph, walk
+    from fgform.analysis import walk
+    from fgform.graph import build_graph
 
     graph = build_graph(wd.config)  # once per apply, not once per resolved instance
 
@@ -226,7 +227,7 @@ def _resolver(wd: WorkingDir):
             inst = state.get(a)
             if inst is not None and a != addr:
                 return inst.attributes
-            from fgform.graph import validate_resolver
+            from fgform.config.evaluate import validate_resolver
 
             return validate_resolver(a, resource, config, deps)
 
@@ -248,7 +249,8 @@ def _resolver(wd: WorkingDir):
 
 def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
     """Root outputs from the configuration and what state now holds."""
-    from fgform.graph import validate_resolver, walk
+    from fgform.analysis import walk
+    from fgform.config.evaluate import validate_resolver
     from fgform.values import Sensitive
 
     def on_resource(a: Address, resource, config, deps):
@@ -328,13 +330,13 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
     another apply nor a reconcile pass acts on the fleet meanwhile.
     """
     from fgform.apply.executor import apply_plan
-    from fgform.plan.model import Action, PlanMode
+    from fgform.plan.model import Action
 
     store = wd.store
     all_drivers = fleet.drivers
     # Refuse before touching anything, rather than half-way through the walk.
     missing = sorted({c.address.type for c in plan.changes
-                      if c.action.value != " " and c.address.type not in all_drivers})
+                      if c.action is not Action.NOOP and c.address.type not in all_drivers})
     if missing:
         raise FgformError(
             f"this version of fgform cannot apply {', '.join(missing)} resources yet",

@@ -1,8 +1,9 @@
 """The expression tree of the fgform language (HCL native syntax).
 
-The loader builds these nodes from python-hcl2's parse tree; the evaluator (`config/expr.py`)
-walks them. Every node carries its SourceRange so errors point at the user's text.
-Nodes are plain frozen dataclasses (config/cache.py stores them as JSON data).
+The HCL front end (`config/hcl.py`, through `config/convert.py`) builds these nodes from
+python-hcl2's parse tree; the evaluator (`config/expr.py`) walks them. Every node carries its
+SourceRange so errors point at the user's text. Nodes are plain frozen dataclasses
+(config/cache_codec.py stores them as JSON data).
 """
 
 from __future__ import annotations

@@ -12,203 +12,34 @@ compares without conversion (1 == "1" is false). Whole numbers stay ints.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from fgform.config import ast
-from fgform.config.ast import Node, Reference
+from fgform.config.access import get_attr, index_value, iter_collection
+from fgform.config.ast import Node
+from fgform.config.context import EvalContext, EvalError, FunctionCaller
+from fgform.config.conversions import (
+    ConversionError,
+    deep_unmark,
+    mark,
+    norm_number,
+    strip,
+    to_bool,
+    to_number,
+    to_string,
+    type_name,
+    values_equal,
+)
 from fgform.config.limits import MAX_FOR_ITERATIONS, MAX_STRING_LENGTH
-from fgform.errors import FgformError, SourceRange
-from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, Sensitive, contains_unknown
+from fgform.config.names import resolve_variable, root_attr
+from fgform.errors import SourceRange
+from fgform.values import UNKNOWN, contains_unknown
 
-
-class EvalError(FgformError):
-    """An expression cannot be evaluated: the message says why, the range says where."""
-
-    def __init__(self, message: str, range: SourceRange | None = None, *, hint: str = "",
-                 summary: str = "Invalid expression") -> None:
-        super().__init__(message, hint=hint)
-        self.range = range
-        self.summary = summary
-
-
-@dataclass(slots=True)
-class EvalContext:
-    """What names resolve to while evaluating one expression.
-
-    `resources` maps a resource type to {name: value}, where value is the object of a single
-    instance, a list (count) or a dict (for_each); `modules` maps a call name to its outputs
-    object (or list/dict of them). Anything may be UNKNOWN.
-    """
-
-    variables: dict[str, Any] = field(default_factory=dict)
-    locals: dict[str, Any] = field(default_factory=dict)
-    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    modules: dict[str, Any] = field(default_factory=dict)
-    each_key: Any = None
-    each_value: Any = None
-    has_each: bool = False
-    count_index: int | None = None
-    path_module: str = "."
-    path_root: str = "."
-    path_cwd: str = "."
-    self_value: Any = None
-    # Names bound by for-expressions and splats, innermost last (the evaluator manages it).
-    bindings: dict[str, Any] = field(default_factory=dict)
-    # Iterations of for-expressions and template `for` directives so far (the evaluator
-    # counts them against MAX_FOR_ITERATIONS).
-    iterations: int = 0
-
+__all__ = ["EvalContext", "EvalError", "FunctionCaller", "evaluate", "type_name"]
 
 # The key under which a splat binds its current element; not a valid HCL name, so it can
 # never clash with a for-expression variable.
 _SPLAT_KEY = "\x00splat"
-
-ROOT_NAMES = ("var", "local", "module", "each", "count", "path", "self", "terraform")
-
-
-# ---------------------------------------------------------------------------------------------
-# Marks and conversions (shared with functions.py)
-# ---------------------------------------------------------------------------------------------
-
-
-def strip(value: Any) -> tuple[Any, bool]:
-    """Unwrap a top-level Sensitive mark: (value, was_sensitive)."""
-    if isinstance(value, Sensitive):
-        inner = value.value
-        while isinstance(inner, Sensitive):
-            inner = inner.value
-        return inner, True
-    return value, False
-
-
-def has_sensitive(value: Any) -> bool:
-    """True when the value or anything nested in it is marked sensitive."""
-    if isinstance(value, Sensitive):
-        return True
-    if isinstance(value, dict):
-        return any(has_sensitive(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_sensitive(v) for v in value)
-    return False
-
-
-def deep_unmark(value: Any) -> Any:
-    """Drop every Sensitive mark, however deep."""
-    if isinstance(value, Sensitive):
-        return deep_unmark(value.value)
-    if isinstance(value, dict):
-        return {k: deep_unmark(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [deep_unmark(v) for v in value]
-    return value
-
-
-def mark(value: Any, sensitive: bool) -> Any:
-    """Mark a result sensitive when any input was."""
-    if sensitive and not isinstance(value, Sensitive):
-        return Sensitive(value)
-    return value
-
-
-def type_name(value: Any) -> str:
-    """The HCL name of a value's type, for error messages."""
-    value, _ = strip(value)
-    if value is None:
-        return "null"
-    if value is UNKNOWN:
-        return "unknown value"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "tuple"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-_NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def norm_number(n: int | float) -> int | float:
-    """Keep whole numbers as ints, as Terraform prints them (2.0 -> 2)."""
-    if isinstance(n, float) and n.is_integer() and abs(n) < 2**63:
-        return int(n)
-    return n
-
-
-class ConversionError(Exception):
-    """A value cannot be converted to the wanted type; the message reads in a sentence."""
-
-
-def to_number(value: Any, sensitive: bool = False) -> int | float:
-    """HCL's number conversion: numbers as they are, numeric strings parsed. A `sensitive`
-    value is not quoted by the error."""
-    if isinstance(value, bool):
-        raise ConversionError("a number is required, got bool")
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        s = value.strip()
-        if s == value and _NUMBER_RE.match(s):
-            if re.fullmatch(r"-?\d+", s):
-                return int(s)
-            return norm_number(float(s))
-        raise ConversionError("cannot convert this sensitive string to a number" if sensitive
-                              else f'cannot convert "{value}" to a number')
-    if value is None:
-        raise ConversionError("a number is required, got null")
-    raise ConversionError(f"a number is required, got {type_name(value)}")
-
-
-def to_bool(value: Any, sensitive: bool = False) -> bool:
-    """HCL's bool conversion: true/false, or the strings "true"/"false". A `sensitive` value
-    is not quoted by the error."""
-    if isinstance(value, bool):
-        return value
-    if value == "true":
-        return True
-    if value == "false":
-        return False
-    if value is None:
-        raise ConversionError("a bool is required, got null")
-    if isinstance(value, str):
-        shown = "this sensitive string" if sensitive else f'"{value}"'
-        raise ConversionError(f'cannot convert {shown} to a bool; only "true" or "false" '
-                              "are allowed")
-    raise ConversionError(f"a bool is required, got {type_name(value)}")
-
-
-def format_number(n: int | float) -> str:
-    """A number as Terraform writes it in strings."""
-    n = norm_number(n)
-    if isinstance(n, int):
-        return str(n)
-    if math.isinf(n) or math.isnan(n):
-        return str(n)
-    text = repr(n)
-    if "e" in text:
-        text = format(n, "f").rstrip("0").rstrip(".")
-    return text
-
-
-def to_string(value: Any) -> str:
-    """HCL's string conversion: strings, numbers and bools; not null or collections."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return format_number(value)
-    if value is None:
-        raise ConversionError("a string is required, got null")
-    raise ConversionError(f"a string is required, got {type_name(value)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +157,7 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
             saved = dict(ctx.bindings)
             start = ctx.iterations
             try:
-                for k, v in _iter_collection(coll, part.collection.range, "template for"):
+                for k, v in iter_collection(coll, part.collection.range, "template for"):
                     _count_iteration(ctx, start, part.collection.range)
                     if part.key_var:
                         ctx.bindings[part.key_var] = mark(k, sens)
@@ -358,234 +189,17 @@ def _render_parts(parts: tuple[Any, ...], ctx: EvalContext, buf: list[str],
 # -- references ------------------------------------------------------------------------------
 
 
-def _eval_variable(node: ast.Variable, ctx: EvalContext) -> Any:
-    name = node.name
-    if name in ctx.bindings:
-        return ctx.bindings[name]
-    if name == "self":
-        return ctx.self_value
-    if name in ("var", "local", "module", "each", "count", "path", "terraform"):
-        what = {"var": "input variable", "local": "local value", "module": "module call",
-                "each": "each.key or each.value", "count": "count.index",
-                "path": "path.module, path.root or path.cwd"}.get(name, "attribute")
-        raise EvalError(f'The "{name}" object cannot be accessed directly. Instead, access '
-                        f"one of its attributes ({what}).", node.range,
-                        summary="Invalid reference")
-    if name in ctx.resources:
-        return ctx.resources[name]
-    raise EvalError(f'A reference to a resource type must be followed by at least one '
-                    f'attribute access, specifying the resource name. There is no '
-                    f'variable named "{name}".', node.range,
-                    hint=did_you_mean(name, list(ctx.bindings) + list(ctx.resources)),
-                    summary="Invalid reference")
-
-
-def _root_attr(node: ast.GetAttr, ctx: EvalContext) -> tuple[bool, Any]:
-    """Resolve `root.name` for the special roots; (False, None) when not special."""
-    target = node.target
-    if not isinstance(target, ast.Variable) or target.name in ctx.bindings:
-        return False, None
-    root, name = target.name, node.name
-    if root == "var":
-        if name not in ctx.variables:
-            raise EvalError(f'An input variable with the name "{name}" has not been declared. '
-                            f'This variable can be declared with a variable "{name}" {{}} '
-                            f"block.", node.range, hint=did_you_mean(name, ctx.variables),
-                            summary="Reference to undeclared input variable")
-        return True, ctx.variables[name]
-    if root == "local":
-        if name not in ctx.locals:
-            raise EvalError(f'A local value with the name "{name}" has not been declared.',
-                            node.range, hint=did_you_mean(name, ctx.locals),
-                            summary="Reference to undeclared local value")
-        return True, ctx.locals[name]
-    if root == "module":
-        if name not in ctx.modules:
-            raise EvalError(f'No module call named "{name}" is declared in this module.',
-                            node.range, hint=did_you_mean(name, ctx.modules),
-                            summary="Reference to undeclared module")
-        return True, ctx.modules[name]
-    if root == "each":
-        if not ctx.has_each:
-            raise EvalError('The "each" object can be used only in "module" or "resource" '
-                            'blocks, and only when the "for_each" argument is set.',
-                            node.range, summary='Reference to "each" in context without '
-                            "for_each")
-        if name == "key":
-            return True, ctx.each_key
-        if name == "value":
-            return True, ctx.each_value
-        raise EvalError(f'The "each" object does not have an attribute named "{name}". The '
-                        'supported attributes are each.key and each.value.', node.range,
-                        hint=did_you_mean(name, ["key", "value"]),
-                        summary='Invalid "each" attribute')
-    if root == "count":
-        if name != "index":
-            raise EvalError(f'The "count" object does not have an attribute named "{name}". '
-                            "The only supported attribute is count.index.", node.range,
-                            hint=did_you_mean(name, ["index"]),
-                            summary='Invalid "count" attribute')
-        if ctx.count_index is None:
-            raise EvalError('The "count" object can only be used in "module" and "resource" '
-                            'blocks, and only when the "count" argument is set.', node.range,
-                            summary='Reference to "count" in non-counted context')
-        return True, ctx.count_index
-    if root == "path":
-        paths = {"module": ctx.path_module, "root": ctx.path_root, "cwd": ctx.path_cwd}
-        if name not in paths:
-            raise EvalError(f'The "path" object does not have an attribute named "{name}". '
-                            "The supported attributes are path.module, path.root and "
-                            "path.cwd.", node.range, hint=did_you_mean(name, paths),
-                            summary='Invalid "path" attribute')
-        return True, paths[name]
-    if root == "terraform":
-        if name == "workspace":
-            return True, "default"
-        raise EvalError(f'The "terraform" object has no attribute named "{name}".',
-                        node.range, summary="Invalid reference")
-    if root == "self":
-        return False, None
-    # A resource reference: TYPE.NAME
-    if root not in ctx.resources:
-        type_hint = did_you_mean(root, ctx.resources)
-        raise EvalError(f'A managed resource "{root}" "{name}" has not been declared in this '
-                        "module.", node.range,
-                        hint=type_hint or did_you_mean(root, ROOT_NAMES),
-                        summary="Reference to undeclared resource")
-    by_name = ctx.resources[root]
-    if by_name is UNKNOWN:
-        return True, UNKNOWN
-    if name not in by_name:
-        raise EvalError(f'A managed resource "{root}" "{name}" has not been declared in this '
-                        "module.", node.range, hint=did_you_mean(name, by_name),
-                        summary="Reference to undeclared resource")
-    return True, by_name[name]
-
-
-def _is_resource_ref(node: Node) -> bool:
-    return (isinstance(node, ast.GetAttr) and isinstance(node.target, ast.Variable)
-            and node.target.name not in ROOT_NAMES)
-
-
 def _eval_getattr(node: ast.GetAttr, ctx: EvalContext) -> Any:
-    special, value = _root_attr(node, ctx)
+    special, value = root_attr(node, ctx)
     if special:
         return value
     return get_attr(evaluate(node.target, ctx), node.name, node, ctx)
-
-
-def get_attr(target: Any, name: str, node: Node, ctx: EvalContext | None = None) -> Any:
-    """`target.name` with HCL's rules and helpful errors."""
-    target, sens = strip(target)
-    if target is UNKNOWN:
-        return mark(UNKNOWN, sens)
-    where = _describe(node.target) if isinstance(node, ast.GetAttr) else ""
-    if isinstance(target, dict):
-        if name in target:
-            return mark(target[name], sens)
-        # The keys of a sensitive object are part of its value: no suggestion names one.
-        hint = "" if sens else did_you_mean(name, target)
-        if (not hint and not sens and isinstance(node, ast.GetAttr) and _is_resource_ref(node.target)
-                and target and all(isinstance(v, dict) for v in target.values())
-                and all(isinstance(v, dict) and name in v for v in target.values())):
-            hint = (f'{where} has "for_each" set, so its attributes must be accessed on '
-                    f'specific instances, e.g. {where}["{next(iter(target))}"].{name}.')
-        subject = where or "This object"
-        raise EvalError(f'{subject} does not have an attribute named "{name}".', node.range,
-                        hint=hint, summary="Unsupported attribute")
-    if target is None:
-        raise EvalError(f'Attempt to get attribute "{name}" from a null value'
-                        + (f" ({where})." if where else "."), node.range,
-                        summary="Attempt to get attribute from null value")
-    if isinstance(target, list):
-        if isinstance(node, ast.GetAttr) and _is_resource_ref(node.target):
-            raise EvalError(f'Because {where} has "count" set, its attributes must be accessed '
-                            f"on specific instances.", node.range,
-                            hint=f"For example, {where}[0].{name} or "
-                                 f"{where}[count.index].{name}.",
-                            summary="Missing resource instance key")
-        raise EvalError(f'Can\'t access attributes on a list of values (looking for "{name}").',
-                        node.range, hint='Use a splat, e.g. x[*].' + name + ", to get it from "
-                        "every element.", summary="Unsupported attribute")
-    raise EvalError(f'Can\'t access attributes on a primitive-typed value ({type_name(target)}), '
-                    f'looking for "{name}".', node.range, summary="Unsupported attribute")
-
-
-def _describe(node: Node) -> str:
-    """Source-like text of a simple traversal, for messages: fg_service.web, var.x[0]."""
-    if isinstance(node, ast.Variable):
-        return node.name
-    if isinstance(node, ast.GetAttr):
-        inner = _describe(node.target)
-        return f"{inner}.{node.name}" if inner else ""
-    if isinstance(node, ast.Index):
-        inner = _describe(node.target)
-        if inner and isinstance(node.key, ast.Literal):
-            k = node.key.value
-            return f"{inner}[{k}]" if isinstance(k, int) else f'{inner}["{k}"]'
-        return f"{inner}[...]" if inner else ""
-    return ""
 
 
 def _eval_index(node: ast.Index, ctx: EvalContext) -> Any:
     target = evaluate(node.target, ctx)
     key = evaluate(node.key, ctx)
     return index_value(target, key, node)
-
-
-def index_value(target: Any, key: Any, node: Node) -> Any:
-    """`target[key]` with HCL's rules: lists by number, maps/objects by string."""
-    target, tsens = strip(target)
-    key, ksens = strip(key)
-    sens = tsens or ksens
-    if target is UNKNOWN or key is UNKNOWN:
-        return mark(UNKNOWN, sens)
-    key_range = node.key.range if isinstance(node, ast.Index) else node.range
-    if target is None:
-        raise EvalError("Attempt to index a null value.", node.range,
-                        summary="Attempt to index null value")
-    if key is None:
-        raise EvalError("Can't use a null value as an indexing key.", key_range,
-                        summary="Invalid index")
-    if isinstance(target, list):
-        try:
-            idx = to_number(key)
-        except ConversionError:
-            raise EvalError(f"The given key does not identify an element in this collection "
-                            f"value: a number is required, got {type_name(key)}.", key_range,
-                            summary="Invalid index") from None
-        if not isinstance(idx, int) or isinstance(idx, bool):
-            raise EvalError("The given key does not identify an element in this collection "
-                            "value: indexes must be whole numbers.", key_range,
-                            summary="Invalid index")
-        if (idx < 0 or idx >= len(target)) and sens:
-            raise EvalError("The given key does not identify an element in this collection "
-                            "value: the index is out of range.", key_range,
-                            summary="Invalid index")
-        if idx < 0 or idx >= len(target):
-            raise EvalError(f"The given key does not identify an element in this collection "
-                            f"value: the collection has {len(target)} element"
-                            f"{'' if len(target) == 1 else 's'}, index {idx} is out of range.",
-                            key_range, summary="Invalid index")
-        return mark(target[idx], sens)
-    if isinstance(target, dict):
-        try:
-            skey = to_string(key)
-        except ConversionError:
-            raise EvalError(f"The given key does not identify an element in this collection "
-                            f"value: a string is required, got {type_name(key)}.", key_range,
-                            summary="Invalid index") from None
-        if skey not in target and sens:
-            # As Terraform: neither the sensitive key nor a key of a sensitive map is named.
-            raise EvalError("The given key does not identify an element in this collection "
-                            "value.", key_range, summary="Invalid index")
-        if skey not in target:
-            raise EvalError(f'The given key does not identify an element in this collection '
-                            f'value: there is no element with key "{skey}".', key_range,
-                            hint=did_you_mean(skey, target), summary="Invalid index")
-        return mark(target[skey], sens)
-    raise EvalError(f"This value does not have any indices: {type_name(target)} cannot be "
-                    "indexed.", node.range, summary="Invalid index")
 
 
 def _eval_splat(node: ast.Splat, ctx: EvalContext) -> Any:
@@ -734,21 +348,6 @@ def _eval_logic(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:
     return mark(rb, sens)
 
 
-def values_equal(a: Any, b: Any) -> bool:
-    """HCL equality: no conversion between types; 1 == 1.0; true != 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
 def _eval_conditional(node: ast.Conditional, ctx: EvalContext) -> Any:
     cond, sens = strip(evaluate(node.condition, ctx))
     if cond is UNKNOWN:
@@ -765,24 +364,11 @@ def _eval_conditional(node: ast.Conditional, ctx: EvalContext) -> Any:
 # -- for expressions -------------------------------------------------------------------------
 
 
-def _iter_collection(coll: Any, rng: SourceRange, what: str) -> list[tuple[Any, Any]]:
-    if isinstance(coll, list):
-        return list(enumerate(coll))
-    if isinstance(coll, dict):
-        # Terraform iterates maps and objects in lexical key order.
-        return [(k, coll[k]) for k in sorted(coll)]
-    if coll is None:
-        raise EvalError(f"A {what} expression cannot iterate over a null value.", rng,
-                        summary="Iteration over null value")
-    raise EvalError(f"A {what} expression can only iterate over a list, set, map or object, "
-                    f"not a {type_name(coll)}.", rng, summary="Iteration over non-iterable value")
-
-
 def _eval_for(node: ast.For, ctx: EvalContext) -> Any:
     coll, sens = strip(evaluate(node.collection, ctx))
     if coll is UNKNOWN:
         return mark(UNKNOWN, sens)
-    pairs = _iter_collection(coll, node.collection.range, "for")
+    pairs = iter_collection(coll, node.collection.range, "for")
     saved = dict(ctx.bindings)
     unknown = False
     out_list: list[Any] = []
@@ -844,16 +430,12 @@ def _eval_for(node: ast.For, ctx: EvalContext) -> Any:
 
 # -- function calls --------------------------------------------------------------------------
 
-_functions: Any = None
-
 
 def _eval_call(node: ast.Call, ctx: EvalContext) -> Any:
-    global _functions
-    if _functions is None:
-        from fgform.config import functions as _f  # noqa: PLC0415 - functions imports us
-
-        _functions = _f
-    return _functions.call(node, ctx)
+    if ctx.functions is None:
+        raise EvalError("Functions may not be called here.", node.range,
+                        summary="Function calls not allowed")
+    return ctx.functions(node, ctx)
 
 
 _DISPATCH: dict[type, Any] = {
@@ -862,7 +444,7 @@ _DISPATCH: dict[type, Any] = {
     ast.Tuple: _eval_tuple,
     ast.Object: _eval_object,
     ast.Template: _eval_template,
-    ast.Variable: _eval_variable,
+    ast.Variable: resolve_variable,
     ast.GetAttr: _eval_getattr,
     ast.Index: _eval_index,
     ast.Splat: _eval_splat,
@@ -873,141 +455,3 @@ _DISPATCH: dict[type, Any] = {
     ast.For: _eval_for,
     ast.Call: _eval_call,
 }
-
-
-# ---------------------------------------------------------------------------------------------
-# Static references
-# ---------------------------------------------------------------------------------------------
-
-
-def references(node: Node) -> list[Reference]:
-    """Static references in an expression, in source order, without for-expression
-    variables.
-
-    Each reference's parts run up to the first dynamic step: `fg_service.web[0].id` gives
-    ("fg_service", "web", 0, "id") and `var.m[var.k]` gives ("var", "m") plus ("var", "k").
-    """
-    out: list[Reference] = []
-    _collect(node, frozenset(), out)
-    return out
-
-
-def _static_key(key: Node) -> tuple[bool, Any]:
-    if isinstance(key, ast.Literal) and isinstance(key.value, (int, str)) \
-            and not isinstance(key.value, bool):
-        return True, key.value
-    if isinstance(key, ast.Template) and all(isinstance(p, str) for p in key.parts):
-        return True, "".join(key.parts)
-    return False, None
-
-
-def _traversal(node: Node) -> tuple[ast.Variable | None, list[Any], list[Node]]:
-    """Split a traversal into its root, its static steps, and the dynamic key nodes."""
-    chain: list[Node] = []
-    cur = node
-    while isinstance(cur, (ast.GetAttr, ast.Index)):
-        chain.append(cur)
-        cur = cur.target
-    if not isinstance(cur, ast.Variable):
-        return None, [], []
-    chain.reverse()
-    steps: list[Any] = []
-    dynamic: list[Node] = []
-    static = True
-    for step in chain:
-        if isinstance(step, ast.GetAttr):
-            if static:
-                steps.append(step.name)
-            continue
-        ok, key = _static_key(step.key)
-        if static and ok:
-            steps.append(key)
-        else:
-            static = False
-            dynamic.append(step.key)
-    return cur, steps, dynamic
-
-
-def _collect(node: Any, bound: frozenset[str], out: list[Reference]) -> None:
-    if isinstance(node, (ast.GetAttr, ast.Index, ast.Variable)):
-        root, steps, dynamic = _traversal(node)
-        if root is not None:
-            if root.name not in bound:
-                rng = root.range
-                out.append(Reference((root.name, *steps), SourceRange(
-                    rng.filename, rng.start_line, rng.start_col,
-                    node.range.end_line, node.range.end_col)))
-            for d in dynamic:
-                _collect(d, bound, out)
-            return
-        # A traversal off a non-name (a call, a splat, a parenthesis): walk its parts.
-        if isinstance(node, ast.GetAttr):
-            _collect(node.target, bound, out)
-        elif isinstance(node, ast.Index):
-            _collect(node.target, bound, out)
-            _collect(node.key, bound, out)
-        return
-    if isinstance(node, ast.For):
-        _collect(node.collection, bound, out)
-        inner = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
-        if node.key is not None:
-            _collect(node.key, inner, out)
-        _collect(node.value, inner, out)
-        if node.condition is not None:
-            _collect(node.condition, inner, out)
-        return
-    if isinstance(node, ast.TemplateFor):
-        _collect(node.collection, bound, out)
-        inner = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
-        for p in node.parts:
-            _collect(p, inner, out)
-        return
-    if isinstance(node, ast.Splat):
-        _collect(node.target, bound, out)
-        _collect(node.each, bound, out)
-        return
-    if isinstance(node, ast.TemplateIf):
-        _collect(node.condition, bound, out)
-        for p in node.then_parts:
-            _collect(p, bound, out)
-        for p in node.else_parts:
-            _collect(p, bound, out)
-        return
-    if isinstance(node, ast.Template):
-        for p in node.parts:
-            _collect(p, bound, out)
-        return
-    if isinstance(node, ast.Tuple):
-        for item in node.items:
-            _collect(item, bound, out)
-        return
-    if isinstance(node, ast.Object):
-        for k, v in node.items:
-            _collect(k, bound, out)
-            _collect(v, bound, out)
-        return
-    if isinstance(node, ast.Call):
-        for a in node.args:
-            _collect(a, bound, out)
-        return
-    if isinstance(node, ast.Unary):
-        _collect(node.operand, bound, out)
-        return
-    if isinstance(node, ast.Binary):
-        # Down the left edge of an operator chain in a loop (it can be 20,000 terms long),
-        # then the right operands in source order.
-        spine = []
-        while isinstance(node, ast.Binary):
-            spine.append(node.right)
-            node = node.left
-        _collect(node, bound, out)
-        for right in reversed(spine):
-            _collect(right, bound, out)
-        return
-    if isinstance(node, ast.Conditional):
-        _collect(node.condition, bound, out)
-        _collect(node.true_result, bound, out)
-        _collect(node.false_result, bound, out)
-        return
-    if isinstance(node, ast.Parens):
-        _collect(node.inner, bound, out)

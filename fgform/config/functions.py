@@ -28,14 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fgform.config import ast
-from fgform.config.expr import (
+from fgform.config import ast, hcl
+from fgform.config.conversions import (
     ConversionError,
-    EvalContext,
-    EvalError,
     deep_unmark,
-    did_you_mean,
-    evaluate,
     format_number,
     has_sensitive,
     mark,
@@ -47,12 +43,14 @@ from fgform.config.expr import (
     type_name,
     values_equal,
 )
+from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.limits import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
     MAX_VALUE_ELEMENTS,
     element_count,
 )
+from fgform.suggest import did_you_mean
 from fgform.values import (
     SENSITIVE_TEXT,
     UNKNOWN,
@@ -1269,19 +1267,17 @@ def _filebase64(c: CallInfo, path: str) -> Any:
 
 @_fn("templatefile", "path:string", "vars:map", structural=True)
 def _templatefile(c: CallInfo, path: str, variables: dict[str, Any]) -> Any:
-    from fgform.config.loader import parse_template  # the loader owns parsing
-
     text = _read_text(c, path)
     for name in variables:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
             raise FuncError(f'invalid template variable name "{name}": must start with a '
                             "letter or underscore and hold letters, digits, _ and -", 1)
     try:
-        node = parse_template(text, path)
+        node = hcl.parse_template(text, path)
     except ValueError as e:
         raise FuncError(f"failed to parse the template: {e}", 0) from None
     inner = EvalContext(path_module=c.ctx.path_module, path_root=c.ctx.path_root,
-                        path_cwd=c.ctx.path_cwd, bindings=dict(variables))
+                        path_cwd=c.ctx.path_cwd, bindings=dict(variables), functions=call)
     try:
         result = evaluate(node, inner)
     except EvalError as e:

@@ -1,6 +1,7 @@
 """The decoded configuration: modules, variables, locals, outputs, resources, module calls.
 
-The loader (`config/loader.py`) fills these from files; nothing here parses or evaluates.
+The loader (`config/loader.py`, decoding blocks in `config/blocks.py`) fills these from files;
+nothing here parses or evaluates.
 """
 
 from __future__ import annotations

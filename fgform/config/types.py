@@ -282,9 +282,11 @@ def _eval_default(node: ast.Node, evaluate_default: Any) -> Any:
         return evaluate_default(node)
     if isinstance(node, ast.Literal):
         return node.value
-    from fgform.config.expr import EvalContext, evaluate  # the evaluator is optional here
+    # The evaluator and the function library are optional here.
+    from fgform.config.expr import EvalContext, evaluate
+    from fgform.config.functions import call
 
-    return evaluate(node, EvalContext())
+    return evaluate(node, EvalContext(functions=call))
 
 
 _TOKEN = re.compile(r"\s*([A-Za-z_]+|[(),\[\]])")
@@ -453,8 +455,3 @@ def _convert_primitive(value: Any, type_: Primitive, path: tuple[str | int, ...]
             return False
         raise TypeMismatch("a bool is required", path)
     raise TypeMismatch(f"unsupported type {name}", path)
-
-
-def is_primitive(type_: Type) -> bool:
-    """True for string, number and bool: `-var` values of these types are taken literally."""
-    return isinstance(type_, Primitive)

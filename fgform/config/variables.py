@@ -25,10 +25,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fgform.config import ast, types
+from fgform.config import ast, functions, hcl, types
 from fgform.config.ast import Node
-from fgform.config.expr import EvalContext, EvalError, evaluate, references, type_name
+from fgform.config.expr import EvalContext, EvalError, evaluate, type_name
+from fgform.config.loader import encoding_diagnostic, read_input_file
 from fgform.config.model import Module, Variable
+from fgform.config.references import references
 from fgform.errors import Diagnostic, SourceRange, redact
 from fgform.suggest import did_you_mean
 from fgform.values import (
@@ -210,7 +212,7 @@ def _hint(name: str, module: Module) -> str:
 
 def _eval(node: Node, diags: list[Diagnostic]) -> Any:
     try:
-        return evaluate(node, EvalContext())
+        return evaluate(node, EvalContext(functions=functions.call))
     except EvalError as exc:
         diags.append(Diagnostic.error(exc.summary, exc.message, exc.range or node.range,
                                       exc.hint))
@@ -222,7 +224,7 @@ def _from_string(text: str, var: Variable, diags: list[Diagnostic], source: str)
     if isinstance(t, (types.Primitive, types.AnyType)):
         return text
     try:
-        node = parse_expression(text, f"<value for var.{var.name}>")
+        node = hcl.parse_expression(text, f"<value for var.{var.name}>")
     except ValueError as exc:
         # A parse error quotes the text around its place: the value, when it is a secret.
         why = (". It does not parse; the parser's message is not shown, as it would quote "
@@ -243,27 +245,8 @@ def _from_string(text: str, var: Variable, diags: list[Diagnostic], source: str)
     return value
 
 
-def parse_expression(text: str, filename: str) -> Node:
-    """Parse one HCL expression with the loader's parser (raises ValueError)."""
-    from fgform.config import loader
-
-    fn = getattr(loader, "parse_expression", None)
-    if fn is not None:
-        return fn(text, filename)
-    # TODO(lang): loader.parse_expression is not there yet; JSON covers lists and maps of
-    # primitives, the common -var cases.
-    from fgform.config.ast import Literal
-
-    try:
-        return Literal(SourceRange(filename, 1), json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise ValueError(str(exc)) from None
-
-
 def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
                    diags: list[Diagnostic], explicit: bool) -> None:
-    from fgform.config.loader import read_input_file
-
     raw, problem = read_input_file(path)
     if raw is None:
         diags.append(Diagnostic.error("Failed to read variables file",
@@ -313,14 +296,12 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
 
 def parse_file_attributes(path: Path, raw: bytes) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The top-level attributes of an HCL file (a .tfvars/.fgvars file whose bytes are
-    `raw`), parsed by the loader's parser; blocks in such a file are errors."""
-    from fgform.config.loader import encoding_diagnostic, parse_file_text
-
+    `raw`), parsed by the HCL front end; blocks in such a file are errors."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {}, [encoding_diagnostic(raw, exc.start, str(path))]
-    body, diags = parse_file_text(text, str(path))
+    body, diags = hcl.parse_file_text(text, str(path))
     diags = list(diags)
     for block in body.blocks:
         diags.append(Diagnostic.error(
@@ -412,7 +393,7 @@ def check_validations(var: Variable, value: Any,
     diags: list[Diagnostic] = []
     if contains_unknown(value):
         return diags  # checked when known
-    ctx = EvalContext(variables={var.name: value})
+    ctx = EvalContext(variables={var.name: value}, functions=functions.call)
     for v in var.validations:
         try:
             ok = evaluate(v.condition, ctx)

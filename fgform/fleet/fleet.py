@@ -3,7 +3,7 @@
 A fleet is built once, at the command line's boundary (`DockerFleet` in
 `fgform/fleet/docker/fleet.py` for the local Docker engine), and passed down into the workflow
 and the commands; nothing below reaches for a global client. Tests pass an in-memory fleet
-(tests/fakefleet.py) the same way. Building a fleet must not connect to anything: commands
+(tests/helpers/fakefleet.py) the same way. Building a fleet must not connect to anything: commands
 that never touch the fleet (`validate`, `plan -refresh=false`) work without one.
 """
 

@@ -78,11 +78,6 @@ def _with_plan_time(value: dict[str, Any], schema: ResourceSchema | None,
     return {**value, **known} if known else value
 
 
-def _config_diffs(diffs: list[AttributeDiff], computed: set[str]) -> list[AttributeDiff]:
-    """The diffs the user's configuration caused (computed-only attributes excluded)."""
-    return [d for d in diffs if not (d.path and d.path[0] in computed)]
-
-
 def decide(prior: InstanceState | None, desired: dict[str, Any] | None,
            schema: ResourceSchema | None, lifecycle: Lifecycle | None = None,
            replace_requested: bool = False, *, address: str = "",
@@ -174,11 +169,3 @@ def _new_object(config: dict[str, Any], schema: ResourceSchema | None,
                 planned[a.name] = UNKNOWN
     return _with_plan_time(planned, schema, config_dir)
 
-
-def decide_action(prior: InstanceState | None, desired: dict[str, Any] | None,
-                  schema: ResourceSchema | None, lifecycle: Lifecycle | None,
-                  replace_requested: bool, **kw: Any
-                  ) -> tuple[Action, ActionReason, list[list[str | int]]]:
-    """The (action, reason, replace_paths) triple of `decide`."""
-    d = decide(prior, desired, schema, lifecycle, replace_requested, **kw)
-    return d.action, d.reason, d.replace_paths

@@ -17,7 +17,6 @@ in the plan as each fg_image's planned `context_sha256`, which apply can compare
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from pathlib import Path as FsPath
@@ -243,10 +242,6 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_from_dict(data: dict[str, Any]) -> Plan:
-    return _plan_from_dict(data, decode_value)
-
-
 def _short(value: Any) -> str:
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:36] + "..."
@@ -263,27 +258,25 @@ def _check_header(data: dict[str, Any], name: str = "The file") -> None:
             hint="Make the plan again with this version of fgform.")
 
 
-def _plan_from_dict(data: dict[str, Any], decode: Any, diffs: bool = True) -> Plan:
-    """plan_from_dict with the value decoder given: decode_value copies, _decode_owned
-    (load_plan's freshly parsed dict) decodes in place. Without `diffs`, the changes'
-    attribute diffs are left empty (see load_plan)."""
+def _plan_from_dict(data: dict[str, Any], diffs: bool = True) -> Plan:
+    """The Plan in load_plan's freshly parsed dict, its values decoded in place. Without
+    `diffs`, the changes' attribute diffs are left empty (see load_plan)."""
     _check_header(data)
+    decode = _decode_owned
     variables: dict[str, Any] = {}
     for k, v in data.get("variables", {}).items():
         value = decode(v.get("value"))
         variables[k] = Sensitive(value) if v.get("sensitive") else value
     st = data.get("state")
     prior = data.get("prior_state")
-    change_decode = decode
-    if decode is _decode_owned:
-        # Most values are scalars: one pass over the changes calls the decoder for the
-        # containers only, instead of once per value.
-        for key in ("changes", "drift"):
-            changes = data.get(key)
-            if type(changes) is list:
-                for c in changes:
-                    _decode_change_owned(c, diffs)
-        change_decode = _as_is
+    # Most values are scalars: one pass over the changes calls the decoder for the
+    # containers only, instead of once per value.
+    for key in ("changes", "drift"):
+        changes = data.get(key)
+        if type(changes) is list:
+            for c in changes:
+                _decode_change_owned(c, diffs)
+    change_decode = _as_is
     return Plan(
         changes=[_change_from_json(c, change_decode, diffs) for c in data.get("changes", [])],
         prior_state=StateFile.from_dict(prior) if prior is not None else None,
@@ -370,47 +363,33 @@ def load_plan(path: str | os.PathLike[str], *, diffs: bool = True) -> Plan:
         raise PlanFileError(f"{name} is not an fgform plan file (not UTF-8 text: byte "
                             f"{exc.start + 1}).") from None
     del raw
-    # Decoding allocates tens of thousands of long-lived objects and frees few: the cyclic
-    # GC would only rescan them (~25 ms of `show -json` at 1,000 resources).
-    was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        try:
-            data = decode_json(text)
-        except json.JSONDecodeError as exc:
-            raise PlanFileError(
-                f"{name} is not an fgform plan file (not JSON: {exc}).") from None
-        except RecursionError:
-            raise PlanFileError(
-                f"{name} is not an fgform plan file (its JSON is nested too deeply).") from None
-        del text
-        if not isinstance(data, dict):
-            raise PlanFileError(f"{name} is not an fgform plan file.")
-        _check_header(data, name)
-        try:
-            plan_schema().check(data)
-            if data.get("prior_state") is not None:
-                state_schema().check(data["prior_state"], "prior_state")
-        except SchemaError as exc:
-            raise PlanFileError(f"{name} is not a valid fgform plan file: {exc}",
-                                hint="Make the plan again with `fgform plan -out FILE`.") \
-                from None
-        try:
-            return _plan_from_dict(data, _decode_owned, diffs)
-        except RecursionError:
-            raise PlanFileError(f"{name} is not a valid fgform plan file: a value is nested "
-                                "too deeply.") from None
-        except (FgformError, ValueError) as exc:  # AddressError is a ValueError
-            why = exc.message if isinstance(exc, FgformError) else str(exc)
-            raise PlanFileError(f"{name} is not a valid fgform plan file: {why}",
-                                hint="Make the plan again with `fgform plan -out FILE`.") \
-                from None
-    finally:
-        # The plan lives as long as the command: keep it out of later collections' scans
-        # (refcounting still frees it), as the configuration loader does.
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
+        data = decode_json(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{name} is not an fgform plan file (not JSON: {exc}).") from None
+    except RecursionError:
+        raise PlanFileError(
+            f"{name} is not an fgform plan file (its JSON is nested too deeply).") from None
+    del text
+    if not isinstance(data, dict):
+        raise PlanFileError(f"{name} is not an fgform plan file.")
+    _check_header(data, name)
+    try:
+        plan_schema().check(data)
+        if data.get("prior_state") is not None:
+            state_schema().check(data["prior_state"], "prior_state")
+    except SchemaError as exc:
+        raise PlanFileError(f"{name} is not a valid fgform plan file: {exc}",
+                            hint="Make the plan again with `fgform plan -out FILE`.") from None
+    try:
+        return _plan_from_dict(data, diffs)
+    except RecursionError:
+        raise PlanFileError(f"{name} is not a valid fgform plan file: a value is nested "
+                            "too deeply.") from None
+    except (FgformError, ValueError) as exc:  # AddressError is a ValueError
+        why = exc.message if isinstance(exc, FgformError) else str(exc)
+        raise PlanFileError(f"{name} is not a valid fgform plan file: {why}",
+                            hint="Make the plan again with `fgform plan -out FILE`.") from None
 
 
 # -- staleness ------------------------------------------------------------------------------

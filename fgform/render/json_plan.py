@@ -14,12 +14,11 @@ every sensitive value is null (its `*_sensitive` marker still says it is there).
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 from fgform import __version__
 from fgform.addresses import Address
-from fgform.plan.model import Action, ActionReason, OutputChange, Plan, ResourceChange
+from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
 from fgform.state.model import StateFile
 from fgform.values import UNKNOWN, Path, Sensitive, copy_value, cty_type, unmark
 
@@ -312,18 +311,6 @@ def planned_values_json(plan: Plan,
 
 def plan_json(plan: Plan) -> dict[str, Any]:
     """The whole plan in Terraform's JSON plan format (format_version 1.2)."""
-    # Tens of thousands of new containers, none of them garbage: the cyclic GC would only
-    # rescan them (as in load_plan).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _plan_json(plan)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _plan_json(plan: Plan) -> dict[str, Any]:
     out: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         # Terraform's key, holding fgform's version, so tools that read it keep working.
@@ -350,8 +337,8 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
         "root_module": {},
     }
     out["timestamp"] = plan.timestamp
-    out["applyable"] = plan.has_changes or bool(plan.drift and plan.mode.value ==
-                                                "refresh-only")
+    out["applyable"] = plan.has_changes or bool(plan.drift and plan.mode is
+                                                PlanMode.REFRESH_ONLY)
     # Terraform marks a targeted plan incomplete: applying it does not converge everything.
     out["complete"] = not plan.targets and not plan.errored
     out["errored"] = plan.errored

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import random
 import time
 from typing import Any
 
@@ -24,6 +23,8 @@ from fgform.fleet.docker.cluster import (
 )
 from fgform.fleet.driver import FleetContext
 
+from helpers.subnets import free_subnet
+
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()
 CLUSTER = ClusterDriver(CLIENT)
@@ -36,12 +37,7 @@ HOLDER_IMAGE = "debian:bookworm-slim"
 
 def _free_cidr(client: docker.DockerClient) -> str:
     """A /24 no Docker network uses (other engineers' tests run on this engine too)."""
-    used = [ipaddress.ip_network(c["Subnet"]) for n in client.api.networks()
-            for c in ((n.get("IPAM") or {}).get("Config") or []) if "Subnet" in c]
-    while True:
-        net = ipaddress.ip_network(f"10.{random.randint(100, 199)}.{random.randint(0, 255)}.0/24")
-        if not any(net.overlaps(u) for u in used):
-            return str(net)
+    return free_subnet(client, 24, "10.100.0.0/14")
 
 
 def _planned(name: str | None, cidr: str, **extra: Any) -> dict[str, Any]:

@@ -4,10 +4,8 @@ default limits (start all, then drain all) and with 50/100 (half at a time, no s
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -56,7 +54,6 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
 
 @pytest.mark.parametrize(("lo", "hi"), [(100, 200), (50, 100)])
 def test_deployment_under_load_fails_no_request(fleet: Fleet, lo: int, hi: int) -> None:
-    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
     from lb_load import Load
 
     limits = ["-var", f"min_healthy={lo}", "-var", f"max_percent={hi}", "-var", "replicas=4"]

@@ -1,4 +1,4 @@
-"""The driver contract, checked on the in-memory fleet (tests/fakefleet.py) and on the real
+"""The driver contract, checked on the in-memory fleet (tests/helpers/fakefleet.py) and on the real
 Docker engine alike: what the applier and refresh rely on from any fleet's drivers.
 
 - create and update return every computed attribute of the schema, none unknown, and keep
@@ -16,8 +16,6 @@ half needs no engine.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import random
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +25,6 @@ from typing import Any
 
 import docker
 import pytest
-from fakefleet import FakeFleet
 
 from fgform.addresses import Address
 from fgform.config.schema import SCHEMAS
@@ -35,6 +32,9 @@ from fgform.fleet.docker.fleet import DockerFleet
 from fgform.fleet.driver import Driver, FleetContext
 from fgform.fleet.fleet import Fleet
 from fgform.values import UNKNOWN, contains_unknown
+
+from helpers.fakefleet import FakeFleet
+from helpers.subnets import free_subnet
 
 
 @dataclass
@@ -87,15 +87,11 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> World:
                  request.getfixturevalue("busybox_image"))
 
 
-def _free_cidr(world: World) -> str:
+def _free_cidr(world: World, i: int) -> str:
     """A /24 no Docker network uses (other tests run on this engine at the same time)."""
-    used = [] if world.client is None else [
-        ipaddress.ip_network(c["Subnet"]) for n in world.client.api.networks()
-        for c in ((n.get("IPAM") or {}).get("Config") or []) if "Subnet" in c]
-    while True:
-        net = ipaddress.ip_network(f"10.{random.randint(200, 249)}.{random.randint(0, 255)}.0/24")
-        if not any(net.overlaps(u) for u in used):
-            return str(net)
+    if world.client is None:
+        return f"10.10.{i}.0/24"
+    return free_subnet(world.client, 24, "10.204.0.0/14")
 
 
 def _planned(type_name: str, **config: Any) -> dict[str, Any]:
@@ -107,7 +103,7 @@ def _planned(type_name: str, **config: Any) -> dict[str, Any]:
 def _cluster(world: World, i: int) -> dict[str, Any]:
     # Network names are global on the engine: unique per test.
     return _planned("fg_cluster", name=f"c{i}-{world.ctx.lineage[5:13]}",
-                    cidr_block=_free_cidr(world), placement_strategy="spread", capacity=None)
+                    cidr_block=_free_cidr(world, i), placement_strategy="spread", capacity=None)
 
 
 def _registry(world: World, i: int) -> dict[str, Any]:

@@ -13,11 +13,9 @@ import http.client
 import json
 import math
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import docker
 import pytest
@@ -587,7 +585,6 @@ def test_draining_lets_an_in_flight_request_finish(svc_fleet: Fleet) -> None:
 def test_scale_under_load_fails_no_request(svc_fleet: Fleet) -> None:
     """300 requests a second, each on a new connection, while the service scales
     2 -> 6 -> 2 -> 6 -> 2: no failed request, and no proxy reload."""
-    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
     from lb_load import Load
 
     port = svc_fleet.lbport  # type: ignore[attr-defined]
@@ -614,7 +611,6 @@ def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_requ
     running: no request fails (the proxy marks a dead target down at its first failed
     connection and sends the request to another), no pass fails, and the proxy ends up
     holding exactly the 4 running tasks (the dead targets removed)."""
-    sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
     from lb_load import Load
 
     from fgform.fleet.docker import registration

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 import urllib.request
@@ -14,6 +13,7 @@ import pytest
 
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
+from fgform.errors import FgformError
 from fgform.fleet.capacity import InsufficientCapacityError
 from fgform.fleet.docker import inspection as I
 from fgform.fleet.docker import labels as L
@@ -34,12 +34,16 @@ from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
 
+from helpers.subnets import free_subnet
+
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()
 CLUSTER = ClusterDriver(CLIENT)
 
 pytestmark = pytest.mark.docker
 
+# Far from Docker's own 172.17+/16 pools and from the other tests' 10.100/14 and 10.213/16.
+SUBNET_POOL = "10.192.0.0/16"
 HTTPD = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
 HEALTH = {"command": ["CMD-SHELL", "busybox wget -q -O /dev/null http://127.0.0.1:8080/ || exit 1"],
           "interval": 1, "timeout": 2, "retries": 3, "start_period": 0}
@@ -48,15 +52,21 @@ HEALTH = {"command": ["CMD-SHELL", "busybox wget -q -O /dev/null http://127.0.0.
 def make_cluster(ctx: FleetContext, count: int = 2, cpu: int = 1024, memory: int = 1024,
                  strategy: str = "spread", prefix: int = 27) -> dict[str, Any]:
     name = f"t{uuid.uuid4().hex[:8]}"
-    # A random subnet far from Docker's 172.17+/16 pools, so parallel tests don't collide.
-    step = 2 ** (32 - prefix)
-    cidr = (f"10.{random.randint(150, 250)}.{random.randint(0, 255)}."
-            f"{step * random.randint(0, 256 // step - 1)}/{prefix}")
     addr = Address("fg_cluster", name)
-    attrs = CLUSTER.create(ctx, addr, {
-        "name": None, "cidr_block": cidr, "placement_strategy": strategy,
-        "capacity": {"instance_count": count, "instance_cpu": cpu, "instance_memory": memory},
-    })
+    # A subnet no network on the engine has, derived from the test (helpers.subnets); asked
+    # again if another run took the same one between the choice and the create.
+    for attempt in range(3):
+        cidr = free_subnet(CLIENT, prefix, SUBNET_POOL)
+        try:
+            attrs = CLUSTER.create(ctx, addr, {
+                "name": None, "cidr_block": cidr, "placement_strategy": strategy,
+                "capacity": {"instance_count": count, "instance_cpu": cpu,
+                             "instance_memory": memory},
+            })
+            break
+        except FgformError as exc:
+            if "overlaps" not in exc.message or attempt == 2:
+                raise
     ctx.resources[str(addr)] = attrs
     return attrs
 

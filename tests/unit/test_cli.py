@@ -15,41 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from fgform import __version__, cli
-from fgform.cli import run
+
+from helpers.cli import Boundary as _Boundary
+from helpers.cli import fails, fg
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = REPO / "examples" / "hello"
-NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "NO_COLOR": "1",
-             "FGFORM_LOG": None}
-
-
-class _Boundary:
-    """Lets CliRunner drive `run(argv)`, the whole error boundary, not just the click group."""
-
-    name = "fgform"
-
-    def main(self, args, prog_name=None, **_):
-        raise SystemExit(run(list(args)))
-
-
-def fg(*args: str, input: str | bytes | None = None, env: dict | None = None) -> Result:
-    result = CliRunner().invoke(_Boundary(), list(args), input=input,
-                                env={**NO_DOCKER, **(env or {})})
-    assert result.exception is None or isinstance(result.exception, SystemExit), \
-        result.exc_info
-    assert "Traceback" not in result.output
-    return result
-
-
-def fails(result: Result, code: int = 1) -> str:
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.startswith("Error: "), result.stderr
-    return result.stderr
-
-
 # -- fixtures -----------------------------------------------------------------------------
 SIMPLE = """\
 variable "replicas" {

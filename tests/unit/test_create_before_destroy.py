@@ -8,7 +8,6 @@ running operation does afterwards), which is what a kill -9 leaves on disk.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,16 @@ from fgform.config.variables import resolve_variables
 from fgform.errors import FgformError
 from fgform.graph import build_graph
 from fgform.plan.model import Action, Plan, PlanMode
-from fgform.plan.planner import PlanOptions, forced_create_before_destroy, make_plan
+from fgform.plan.planner import PlanOptions, plan_changes
+from fgform.plan.replacements import forced_create_before_destroy
 from fgform.render.json_plan import plan_json
 from fgform.render.progress import TextProgress
 from fgform.render.text import render_plan
 from fgform.state.model import InstanceState, StateFile
 from fgform.values import UNKNOWN
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_executor import FakeDriver, World, before, ch, state_with  # noqa: E402
-from test_plan_fixtures import FIXTURES, plan_case  # noqa: E402
+from helpers.apply_world import FakeDriver, World, before, ch, state_with
+from helpers.plan_fixtures import FIXTURES, plan_case
 
 C, U, D = Action.CREATE, Action.UPDATE, Action.DELETE
 CTD, DTC = Action.CREATE_THEN_DELETE, Action.DELETE_THEN_CREATE
@@ -274,7 +273,7 @@ def _plan(cdir: Path, state: StateFile, mode: PlanMode = PlanMode.NORMAL) -> Pla
     config, diags = load_config(cdir, use_cache=False)
     assert not [d for d in diags if d.severity.value == "error"], diags
     variables, _ = resolve_variables(config.module, cdir, [], env={})
-    return make_plan(config, variables, state, None,
+    return plan_changes(config, variables, state, None,
                      PlanOptions(mode=mode, config_dir=str(cdir),
                                  timestamp="2026-01-01T00:00:00Z"))
 
@@ -357,7 +356,7 @@ def test_refresh_keeps_deposed_objects_of_an_instance_deleted_outside(cluster_di
     st = _old_cluster_state()
     st.get(MAIN).deposed["ab12cd34"] = {"id": "cl-older"}
     config, _ = load_config(cluster_dir, use_cache=False)
-    plan = make_plan(config, {}, st, {"fg_load_balancer.main": None},
+    plan = plan_changes(config, {}, st, {"fg_load_balancer.main": None},
                      PlanOptions(config_dir=str(cluster_dir), timestamp="x"))
     assert [(c.action, c.deposed) for c in plan.changes] == [(C, ""), (D, "ab12cd34")]
     assert plan.prior_state.instance(MAIN).deposed == {"ab12cd34": {"id": "cl-older"}}
@@ -464,9 +463,9 @@ def test_cbd_is_downgraded_for_types_sharing_their_docker_identity() -> None:
 def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     # c (CBD, a type without create-first) <- b (CBD) <- a (CBD, through noop m): all three
     # must go destroy-first; then the executor orders them without a cycle.
-    from fgform.graph import Graph, GraphNode
+    from fgform.config.depgraph import Graph, GraphNode
     from fgform.plan.model import ResourceChange
-    from fgform.plan.planner import downgrade_create_before_destroy
+    from fgform.plan.replacements import downgrade_create_before_destroy
 
     g = Graph()
     for nid, deps in (("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),

@@ -6,7 +6,8 @@ from typing import Any
 
 from fgform.config.decode import check_value, decode_body
 from fgform.config.expr import EvalContext
-from fgform.config.loader import parse_file_text
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_file_text
 from fgform.config.schema import SCHEMAS
 from fgform.errors import Diagnostic
 from fgform.values import UNKNOWN, Sensitive
@@ -15,7 +16,7 @@ from fgform.values import UNKNOWN, Sensitive
 def decode(rtype: str, text: str, **ctx: Any) -> tuple[dict, list[Diagnostic]]:
     body, diags = parse_file_text(text, "main.hcl")
     assert not diags
-    return decode_body(body, SCHEMAS[rtype].body, EvalContext(**ctx))
+    return decode_body(body, SCHEMAS[rtype].body, EvalContext(functions=call_function, **ctx))
 
 
 def test_defaults_and_nested_block_shapes() -> None:

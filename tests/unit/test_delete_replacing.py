@@ -1,13 +1,12 @@
 """The applier tells every driver's delete whether the object is being replaced (a registry
 keeps its data volume for its successor) or the instance destroyed; and the workflow acts on
-the fleet it is given. No Docker: the in-memory fleet of tests/fakefleet.py."""
+the fleet it is given. No Docker: the in-memory fleet of tests/helpers/fakefleet.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from fakefleet import FakeFleet
 
 from fgform import workflow
 from fgform.addresses import parse_address
@@ -16,6 +15,8 @@ from fgform.errors import DockerUnavailableError
 from fgform.fleet.driver import FleetContext
 from fgform.plan.model import Action, Plan, PlanMode, ResourceChange
 from fgform.state.model import InstanceState, StateFile
+
+from helpers.fakefleet import FakeFleet
 
 REG = parse_address("fg_registry.main")
 NEW = {"port": 5000, "bind_address": "127.0.0.1", "image": None}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from fgform.config.expr import EvalContext, EvalError, evaluate, references
-from fgform.config.loader import parse_expression
+from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression
+from fgform.config.references import references
 from fgform.values import UNKNOWN, Sensitive
 
 
 def ctx(**kw) -> EvalContext:
-    base = EvalContext(
+    base = EvalContext(functions=call_function,
         variables={"n": 5, "s": "str", "m": {"a": 1, "b": 2}, "k": "a", "u": UNKNOWN,
                    "pw": Sensitive("hunter2"), "lst": [{"id": "x"}, {"id": "y"}],
                    "nul": None, "flag": True},
@@ -207,3 +209,12 @@ def test_reference_str_and_range() -> None:
     (ref,) = references(parse_expression("fg_service.web[0].id", "m.tf", line=3, col=9))
     assert str(ref) == "fg_service.web[0].id"
     assert (ref.range.filename, ref.range.start_line, ref.range.start_col) == ("m.tf", 3, 9)
+
+
+def test_function_calls_need_the_library_in_the_context() -> None:
+    # The evaluator does not import the function library: the context carries it.
+    node = parse_expression('upper("a")')
+    assert evaluate(node, EvalContext(functions=call_function)) == "A"
+    with pytest.raises(EvalError, match="Functions may not be called here") as e:
+        evaluate(node, EvalContext())
+    assert e.value.summary == "Function calls not allowed"

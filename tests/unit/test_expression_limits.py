@@ -7,18 +7,19 @@ from __future__ import annotations
 import pytest
 
 from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression
 from fgform.config.limits import (
     MAX_FOR_ITERATIONS,
     MAX_STRING_LENGTH,
     MAX_VALUE_ELEMENTS,
     element_count,
 )
-from fgform.config.loader import parse_expression
 from fgform.values import Sensitive
 
 
 def ev(text: str, **local_values):
-    return evaluate(parse_expression(text, "t.tf"), EvalContext(locals=local_values))
+    return evaluate(parse_expression(text, "t.tf"), EvalContext(functions=call_function, locals=local_values))
 
 
 def test_a_template_may_build_the_longest_string_allowed_and_no_longer() -> None:
@@ -35,7 +36,7 @@ def test_a_template_may_build_the_longest_string_allowed_and_no_longer() -> None
 def test_the_error_points_at_the_interpolation_that_overflows() -> None:
     node = parse_expression('"${local.a}${local.b}"', "t.tf")
     with pytest.raises(EvalError) as exc:
-        evaluate(node, EvalContext(locals={"a": "x", "b": "x" * MAX_STRING_LENGTH}))
+        evaluate(node, EvalContext(functions=call_function, locals={"a": "x", "b": "x" * MAX_STRING_LENGTH}))
     assert exc.value.range is not None and exc.value.range.start_col == 14  # local.b
 
 

@@ -1,7 +1,9 @@
 """fgform.fmt must write exactly what ``terraform fmt`` writes.
 
 The golden ``expected.tf`` files were produced by the real Terraform v1.11 binary; a
-live test re-runs the binary over every fixture so a drifting fixture is caught too.
+live test re-runs the binary over every fixture so a drifting fixture is caught too. The
+golden tests drive the formatter alone (``format_valid``); ``format_source`` first asks the
+HCL front end, and fmt must reject exactly what it rejects, with its diagnostics.
 """
 
 from __future__ import annotations
@@ -10,14 +12,16 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from fgform import fmt
+from fgform.config.hcl import check_syntax
 from fgform.config.nesting import MAX_NESTING
-from fgform.errors import FgformError
-from fgform.fmt import FmtError, find_files, format_file, format_source
+from fgform.errors import FgformError, Severity
+from fgform.fmt import FmtError, find_files, format_file, format_source, format_valid
+from fgform.fmt import tokens as tk
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fmt"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.tf").is_file())
@@ -30,28 +34,28 @@ def _read(path: Path) -> str:
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden(case: str) -> None:
-    got = format_source(_read(FIXTURES / case / "input.tf"))
+    got = format_valid(_read(FIXTURES / case / "input.tf"))
     assert got == _read(FIXTURES / case / "expected.tf")
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_idempotent(case: str) -> None:
     expected = _read(FIXTURES / case / "expected.tf")
-    assert format_source(expected) == expected
+    assert format_valid(expected) == expected
 
 
 def _jiggle(text: str, rng: random.Random) -> str:
     """Re-space ``text`` between tokens without changing its tokens or its lines."""
-    template = {fmt.QUOTED_LIT, fmt.STRING_LIT, fmt.CQUOTE, fmt.CHEREDOC,
-                fmt.TEMPLATE_INTERP, fmt.TEMPLATE_CONTROL, fmt.EOF}
+    template = {tk.QUOTED_LIT, tk.STRING_LIT, tk.CQUOTE, tk.CHEREDOC,
+                tk.TEMPLATE_INTERP, tk.TEMPLATE_CONTROL, tk.EOF}
     # After a heredoc's closing marker too: "EOT  " is still the marker, spaces included.
-    opens_text = {fmt.OQUOTE, fmt.QUOTED_LIT, fmt.STRING_LIT, fmt.OHEREDOC, fmt.CHEREDOC,
-                  fmt.TEMPLATE_SEQ_END}
-    tight = {fmt.OBRACK, fmt.CBRACK, fmt.OPAREN, fmt.CPAREN, fmt.OBRACE, fmt.CBRACE,
-             fmt.COMMA, fmt.NEWLINE}
+    opens_text = {tk.OQUOTE, tk.QUOTED_LIT, tk.STRING_LIT, tk.OHEREDOC, tk.CHEREDOC,
+                  tk.TEMPLATE_SEQ_END}
+    tight = {tk.OBRACK, tk.CBRACK, tk.OPAREN, tk.CPAREN, tk.OBRACE, tk.CBRACE,
+             tk.COMMA, tk.NEWLINE}
     out: list[str] = []
-    prev: fmt.Token | None = None
-    for tok in fmt._lex(text, "jiggle.tf"):
+    prev: tk.Token | None = None
+    for tok in tk.lex(text):
         spaces = tok.spaces
         if prev is not None and tok.type not in template and prev.type not in opens_text:
             # Keep at least one space between tokens that could merge ("= =" vs "==").
@@ -69,7 +73,7 @@ def test_whitespace_insensitive(case: str) -> None:
     source = _read(FIXTURES / case / "input.tf")
     expected = _read(FIXTURES / case / "expected.tf")
     for _ in range(5):
-        assert format_source(_jiggle(source, rng)) == expected
+        assert format_valid(_jiggle(source, rng)) == expected
 
 
 def test_fixtures_match_live_terraform(tmp_path: Path) -> None:
@@ -85,30 +89,56 @@ def test_fixtures_match_live_terraform(tmp_path: Path) -> None:
     for case in CASES:
         by_terraform = _read(tmp_path / f"{case}.tf")
         assert by_terraform == _read(FIXTURES / case / "expected.tf"), case
-        assert format_source(_read(FIXTURES / case / "input.tf")) == by_terraform, case
+        assert format_valid(_read(FIXTURES / case / "input.tf")) == by_terraform, case
+
+
+# Fixtures Terraform formats but the front end (python-hcl2's grammar) rejects: `${~ x ~}`
+# strip markers, a comment between block labels, non-ASCII names, new lines inside `${ }`.
+# fgform cannot load such files, so its fmt refuses them too. Pinned, so a front end that
+# learns them shows here.
+FRONT_END_REJECTS = {"expressions", "one_line_blocks_and_labels", "unicode_alignment",
+                     "unwrap_multiline_conditional", "unwrap_multiline_interpolation"}
+
+
+def _front_end_errors(source: str, filename: str) -> list:
+    return [d for d in check_syntax(source, filename) if d.severity is Severity.ERROR]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fixtures_go_through_the_front_end(case: str) -> None:
+    """format_source is the formatter behind the front end's gate, nothing more or less."""
+    source = _read(FIXTURES / case / "input.tf")
+    errors = _front_end_errors(source, "input.tf")
+    assert bool(errors) == (case in FRONT_END_REJECTS)
+    if not errors:
+        assert format_source(source, "input.tf") == _read(FIXTURES / case / "expected.tf")
+        return
+    with pytest.raises(FmtError) as info:
+        format_source(source, "input.tf")
+    assert info.value.diagnostic == errors[0]
 
 
 @pytest.mark.parametrize(("source", "line", "fragment"), [
-    ("a = \n", 1, "expected a value"),
-    ("a = [1, 2\n", 1, "Unclosed '['"),
-    ('a = "${foo(1}"\n', 1, "')'"),
-    ("a = (1]\n", 1, "')'"),
+    ("a = \n", 1, "Expected an expression after `=`, found a new line"),
+    ("a = [1, 2\n", 1, "Expected `]`, `,` or a new line after `2`, found the end of the file"),
+    ('a = "${foo(1}"\n', 1, "found `}`"),
+    ("a = (1]\n", 1, "Expected `)` or a new line after `1`, found `]`"),
     ('a = "abc\n', 1, "Unterminated template string"),
-    ("x {\n  a = 1\n", 1, "Unclosed block"),
-    ("}\n", 1, "Unexpected '}'"),
-    ("a = 1 2\n", 1, "Missing newline after argument"),
-    ("x {\n  a = 1 }\n", 2, "Missing newline after argument"),
-    ("x { a = 1 b = 2 }\n", 1, "single-line block"),
-    ("x { y { a = 1 } }\n", 1, "single-line block"),
-    ("a = 1\n/* open\n", 2, "Unterminated block comment"),
-    ("x = <<EOT\nhi\nEOT", 1, "Unterminated heredoc"),
-    ("a = 1 +\n  2\n", 1, "expected a value"),
-    ("a = [for k, v in x : k => v]\n", 1, "build objects"),
-    ("a = 1\nb = @\n", 2, "Invalid character"),
+    ("x {\n  a = 1\n", 2, "Expected `}` after `1`, found the end of the file"),
+    ("}\n", 1, "Expected a name or a new line, found `}`"),
+    ("a = 1 2\n", 1, "found `2`"),
+    ("x { a = 1 b = 2 }\n", 1, "Missing newline"),
+    ("a = 1\n/* open\n", 2, "Expected an expression after `/`"),
+    ("a = [for k, v in x : k => v]\n", 1, "found `=>`"),
+    ("a = 1\nb = @\n", 2, "found `@`"),
     ('r "${x}" {}\n', 1, "Invalid block label"),
-    ("= 1\n", 1, "Argument or block definition required"),
+    ("= 1\n", 1, "Expected a name or a new line, found `= 1`"),
+    # Once accepted by fmt's own grammar, rejected by apply: now rejected by both.
+    ("a = !!true\n", 1, "Expected an expression after `!`, found `!true`"),
+    ('a = "%{ if x }y"\n', 1, "Unterminated template directive"),
 ])
 def test_invalid_syntax_is_a_clear_error(source: str, line: int, fragment: str) -> None:
+    """The front end's diagnostic, at its line: exactly what validate reports."""
     with pytest.raises(FmtError) as info:
         format_source(source, "main.tf")
     err = info.value
@@ -116,6 +146,26 @@ def test_invalid_syntax_is_a_clear_error(source: str, line: int, fragment: str) 
     assert err.message.startswith(f"main.tf:{line}: ")
     assert fragment in err.message
     assert err.range.start_line == line
+    assert err.diagnostic == _front_end_errors(source, "main.tf")[0]
+    assert err.message == f"main.tf:{line}: {err.summary}: {err.detail}"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    # The front end takes these (Terraform does not): fmt formats them as hclwrite would.
+    ("x {\n  a = 1 }\n", "x {\na = 1 }\n"),
+    ("x { y { a = 1 } }\n", "x { y { a = 1 } }\n"),
+    ("x = <<EOT\nhi\nEOT", "x = <<EOT\nhi\nEOT"),
+    ("a = 1 +\n  2\nb=1\n", "a = 1 +\n2\nb = 1\n"),
+    ("a = x ?\n  b\n  : c\nbb=1\n", "a = x ?\nb\n: c\nbb = 1\n"),
+    ("x\n{\na=1\n}\n", "x\n{\n  a = 1\n}\n"),
+    ("a =\r 1\n", "a = 1\n"),
+    ("\ufeffa=1\n", "\ufeffa = 1\n"),
+    ("v = <<EOT.x\nhi\nEOT.x\n", "v = <<EOT.x\nhi\nEOT.x\n"),
+])
+def test_what_the_front_end_accepts_is_formatted(source: str, expected: str) -> None:
+    assert _front_end_errors(source, "main.tf") == []
+    assert format_source(source, "main.tf") == expected
+    assert format_source(expected, "main.tf") == expected
 
 
 def test_deep_nesting_formats_and_absurd_nesting_is_an_error_at_its_line() -> None:
@@ -149,7 +199,7 @@ def test_format_file_errors_name_the_file(tmp_path: Path) -> None:
     assert bad.read_text() == "ok = 1\nx = [\n"
     latin1 = tmp_path / "latin1.tf"
     latin1.write_bytes(b'a = 1\nb = "\xe9"\n')
-    with pytest.raises(FmtError, match=r"latin1\.tf:2: Invalid character encoding"):
+    with pytest.raises(FmtError, match=r"latin1\.tf:2: Invalid file encoding"):
         format_file(latin1)
 
 
@@ -173,3 +223,20 @@ def test_find_files(tmp_path: Path) -> None:
 ])
 def test_file_edges_like_terraform(source: str, expected: str) -> None:
     assert format_source(source) == expected
+
+
+def test_fmt_and_validate_report_a_syntax_error_alike(tmp_path: Path) -> None:
+    """The CLI prints the front end's diagnostic, as validate does, and leaves the file."""
+    (tmp_path / "main.tf").write_text('a = "%{ if x }y"\n')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fgform", f"-chdir={tmp_path}", *args],
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    fmt_run, validate_run = run("fmt"), run("validate")
+    assert fmt_run.returncode == validate_run.returncode == 1
+    assert "Unterminated template directive" in fmt_run.stderr
+    assert "on main.tf line 1, column 6" in fmt_run.stderr
+    assert validate_run.stderr.startswith(fmt_run.stderr.rstrip("\n"))
+    assert (tmp_path / "main.tf").read_text() == 'a = "%{ if x }y"\n'

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from fgform.config.expr import EvalContext, EvalError, evaluate
-from fgform.config.loader import parse_expression
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression
 from fgform.values import UNKNOWN, Sensitive, SetValue
 
 
 def ev(text: str, **kw):
-    c = EvalContext(variables={"u": UNKNOWN, "pw": Sensitive("s3cret")}, **kw)
+    c = EvalContext(functions=call_function, variables={"u": UNKNOWN, "pw": Sensitive("s3cret")}, **kw)
     return evaluate(parse_expression(text), c)
 
 

@@ -1,4 +1,5 @@
-"""The dependency graph and the walk, over fixture folders (configuration + `expected.txt`
+"""The dependency graph (built by `graph`, read through `config.depgraph`) and the
+evaluation walk (`config.evaluate`), over fixture folders (configuration + `expected.txt`
 holding the cycles, topological order, expanded instances with their dependencies, outputs
 and DOT). Adding a case means adding a folder; FGFORM_UPDATE_GOLDEN=1 regenerates."""
 
@@ -13,6 +14,8 @@ import pytest
 
 from fgform import graph
 from fgform.addresses import Address, ModuleStep
+from fgform.config import depgraph
+from fgform.config.evaluate import validate_resolver, walk
 from fgform.config.loader import load_config
 from fgform.config.model import Resource
 from fgform.config.schema import get_schema
@@ -45,10 +48,10 @@ def describe(case_dir: Path) -> str:
     assert not diags, diags
     g = graph.build_graph(config)
     lines = ["## cycles"]
-    lines += [", ".join(c) for c in graph.find_cycles(g)]
+    lines += [", ".join(c) for c in depgraph.find_cycles(g)]
     lines += ["## order"]
-    lines += graph.topological_order(g)
-    result = graph.walk(config, {}, known_resolver, cwd=str(case_dir))
+    lines += depgraph.topological_order(g)
+    result = walk(config, {}, known_resolver, graph=g, cwd=str(case_dir))
     lines += ["## diagnostics"]
     lines += [f"{d.summary} ({Path(d.range.filename).name}:{d.range.start_line})"
               if d.range else d.summary for d in result.diagnostics]
@@ -60,7 +63,7 @@ def describe(case_dir: Path) -> str:
     lines += [f"{k} = {_json(v)}" for k, v in sorted(result.outputs.items())]
     lines += [f"{m}.{k} = {_json(v)}" for m, outs in sorted(result.module_outputs.items())
               for k, v in sorted(outs.items())]
-    lines += ["## dot", graph.to_dot(g, resources_only=True)]
+    lines += ["## dot", depgraph.to_dot(g, resources_only=True)]
     return "\n".join(lines)
 
 
@@ -74,37 +77,37 @@ def test_graph_fixture(case: str) -> None:
     assert got == expected_file.read_text()
 
 
-def _graph(edges: dict[str, list[str]]) -> graph.Graph:
-    g = graph.Graph()
+def _graph(edges: dict[str, list[str]]) -> depgraph.Graph:
+    g = depgraph.Graph()
     for n in set(edges) | {d for ds in edges.values() for d in ds}:
-        g.nodes[n] = graph.GraphNode(n, "local", (), n, None)  # type: ignore[arg-type]
+        g.nodes[n] = depgraph.GraphNode(n, "local", (), n, None)  # type: ignore[arg-type]
         g.deps[n] = set(edges.get(n, ()))
     return g
 
 
 def test_topological_order_puts_dependencies_first_and_breaks_ties_by_name() -> None:
     g = _graph({"c": ["a"], "b": ["a"], "d": ["b", "c"], "a": []})
-    assert graph.topological_order(g) == ["a", "b", "c", "d"]
-    assert graph.reverse_topological_order(g) == ["d", "c", "b", "a"]
+    assert depgraph.topological_order(g) == ["a", "b", "c", "d"]
+    assert depgraph.reverse_topological_order(g) == ["d", "c", "b", "a"]
 
 
 def test_cycles_name_every_member_and_self_loops() -> None:
     g = _graph({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["d"], "e": ["a"]})
-    assert graph.find_cycles(g) == [["a", "b", "c"], ["d"]]
-    summaries = [d.summary for d in graph.cycle_diagnostics(g)]
+    assert depgraph.find_cycles(g) == [["a", "b", "c"], ["d"]]
+    summaries = [d.summary for d in depgraph.cycle_diagnostics(g)]
     assert summaries == ["Cycle: a, b, c", "Self-referential block"]
 
 
 def test_long_chain_needs_no_recursion() -> None:
     n = 3000
     g = _graph({f"n{i:05}": [f"n{i + 1:05}"] for i in range(n)})
-    assert graph.find_cycles(g) == []
-    assert graph.topological_order(g)[0] == f"n{n:05}"
+    assert depgraph.find_cycles(g) == []
+    assert depgraph.topological_order(g)[0] == f"n{n:05}"
 
 
 def test_full_dot_is_sorted_and_quoted() -> None:
     config, _ = load_config(FIXTURES / "depends_on", use_cache=False)
-    dot = graph.to_dot(graph.build_graph(config))
+    dot = depgraph.to_dot(graph.build_graph(config))
     assert dot.startswith("digraph {\n")
     assert '\t\t"module.child.var.input"' not in dot
     assert '\t\t"module.child.fg_target_group.inner" -> "module.child"\n' in dot
@@ -125,9 +128,9 @@ def test_walk_passes_decoded_config_and_dependencies_to_the_callback() -> None:
 
     def on_resource(addr: Address, res: Resource, cfg: dict, deps: list[str]) -> Any:
         seen[str(addr)] = (cfg, deps)
-        return graph.validate_resolver(addr, res, cfg, deps)
+        return validate_resolver(addr, res, cfg, deps)
 
-    result = graph.walk(config, {"replicas": 5}, on_resource)
+    result = walk(config, {"replicas": 5}, on_resource, graph=graph.build_graph(config))
     cfg, deps = seen["fg_service.web"]
     assert cfg["desired_count"] == 5
     assert cfg["cluster"] is UNKNOWN  # fg_cluster.main.id is known only after apply

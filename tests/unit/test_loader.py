@@ -12,7 +12,9 @@ import pytest
 
 from fgform.config import ast
 from fgform.config.expr import EvalContext, evaluate
-from fgform.config.loader import load_config, parse_expression, parse_file_text
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression, parse_file_text
+from fgform.config.loader import load_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lang"
 
@@ -51,7 +53,7 @@ def test_basic_fixture(tmp_path: Path) -> None:
     assert td.body.blocks[0].labels == ["web"]
     assert "web" in cfg.children and cfg.children["web"].path == ("web",)
     assert "n" in cfg.children["web"].module.outputs
-    ctx = EvalContext(locals={"name": "web"})
+    ctx = EvalContext(functions=call_function, locals={"name": "web"})
     assert evaluate(m.locals["script"].expr, ctx) == (
         "#!/bin/sh\necho web ${HOME}\nitem a\nitem b\n")
     image = td.body.blocks[0].body.attributes["image"].expr
@@ -113,7 +115,7 @@ def test_duplicate_attributes_are_recorded_and_reported(tmp_path: Path) -> None:
     body, diags = parse_file_text('resource "a" "b" {\n  x = 1\n  x = 2\n}\n', "m.tf")
     inner = body.blocks[0].body
     assert [a.name_range.start_line for a in inner.duplicate_attributes] == [2]
-    assert evaluate(inner.attributes["x"].expr, EvalContext()) == 2
+    assert evaluate(inner.attributes["x"].expr, EvalContext(functions=call_function)) == 2
     _, diags = load(tmp_path, 'resource "fg_service" "web" {\n  desired_count = 1\n'
                               "  desired_count = 2\n}\n")
     assert [d.summary for d in diags] == ["Duplicate argument"]
@@ -211,7 +213,7 @@ def test_heredocs() -> None:
     body, diags = parse_file_text(text, "h.tf")
     assert diags == []
     attrs = body.blocks[0].body.attributes
-    ctx = EvalContext(bindings={"x": 1})
+    ctx = EvalContext(functions=call_function, bindings={"x": 1})
     assert evaluate(attrs["a"].expr, ctx) == "  keep 1\n"
     assert evaluate(attrs["b"].expr, ctx) == "one\n  two\n"
     interp = attrs["a"].expr.parts[1]
@@ -220,7 +222,7 @@ def test_heredocs() -> None:
 
 def test_string_escapes_and_literal_interpolation() -> None:
     node = parse_expression(r'"a\tb\\c \u0041 $${x} %%{y}"')
-    assert evaluate(node, EvalContext()) == "a\tb\\c A ${x} %{y}"
+    assert evaluate(node, EvalContext(functions=call_function)) == "a\tb\\c A ${x} %{y}"
 
 
 def test_unknown_attribute_at_top_level(tmp_path: Path) -> None:
@@ -313,7 +315,7 @@ def test_new_lines_in_heredocs_and_interpolations_are_fine(tmp_path: Path) -> No
         }
         ''')
     assert diags == []
-    ctx = EvalContext(locals={"x": 1})
+    ctx = EvalContext(functions=call_function, locals={"x": 1})
     assert evaluate(cfg.module.locals["i"].expr, ctx) == "a2b"
     assert evaluate(cfg.module.locals["e"].expr, ctx) == "a\nb"
 
@@ -331,9 +333,9 @@ def test_multi_line_string_in_an_expression_keeps_its_place() -> None:
     with pytest.raises(ValueError, match="Invalid multi-line string"):
         parse_expression('"ab\nc"', "x.tf", line=3, col=5)
     # Parsed on its own, then moved to its place (line 3, the text from column 5).
-    from fgform.config.loader import _parse_text
+    from fgform.config.hcl import parse_text
 
-    _, diags = _parse_text('__x = "ab\nc"\n', "x.tf", col_shift=(3, 5 - 7))
+    _, diags = parse_text('__x = "ab\nc"\n', "x.tf", col_shift=(3, 5 - 7))
     assert _multi_line(diags) == [(3, 8, 4, 1)]
 
 
@@ -436,3 +438,26 @@ def test_a_broken_module_source_link_is_an_error_at_the_call(tmp_path: Path, lin
         ("Module not found", f'The module "app" has source "./app", but "{tmp_path / "app"}" '
          f"cannot be opened: it is a symbolic link {why}.", 5)]
     assert diags[0].range.filename == str(tmp_path / "main.tf")
+
+
+# -- check_syntax: the front end's syntax check (fmt validates through it) ---------------------
+@pytest.mark.parametrize("text,summary,where", [
+    ("a = !!true\n", "Invalid syntax", "m.tf:1,6"),
+    ('a = "%{ if true }x"\n', "Unterminated template directive", "m.tf:1,6"),
+    ('a = "\\q"\n', "Invalid escape sequence", "m.tf:1,6"),
+])
+def test_check_syntax_reports_what_the_loader_rejects(tmp_path: Path, text: str, summary: str,
+                                                      where: str) -> None:
+    from fgform.config.hcl import check_syntax
+
+    diags = check_syntax(text, "m.tf")
+    assert [(d.summary, str(d.range)) for d in diags] == [(summary, where)]
+    _, loaded = load_config(write(tmp_path, text, "m.tf"), use_cache=False)
+    assert [d.summary for d in loaded] == [summary]
+
+
+def test_check_syntax_accepts_valid_text_and_a_byte_order_mark() -> None:
+    from fgform.config.hcl import check_syntax
+
+    assert check_syntax('locals {\n  a = "${1 + 2}"\n}\n', "m.tf") == []
+    assert check_syntax("\ufeffa = 1\n", "m.tf") == []

@@ -22,9 +22,11 @@ from pathlib import Path
 import pytest
 
 from fgform import __version__ as FGFORM_VERSION
-from fgform.config import ast, cache, loader
-from fgform.config.cache import FORMAT, MAX_DEPTH, ParseCache, cache_dir, decode, encode
-from fgform.config.loader import LOADER_VERSION, load_config, parse_file_text
+from fgform.config import ast, cache, cache_codec, loader
+from fgform.config.cache import ParseCache, cache_dir
+from fgform.config.cache_codec import FORMAT, MAX_DEPTH, decode, encode
+from fgform.config.hcl import parse_file_text
+from fgform.config.loader import LOADER_VERSION, load_config
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lang"
 ROOT = Path(__file__).parent.parent.parent
@@ -320,7 +322,7 @@ def test_every_ast_node_class_round_trips() -> None:
     node_types = {c for c in vars(ast).values()
                   if isinstance(c, type) and issubclass(c, ast.Node) and c is not ast.Node}
     assert node_types - seen == set(), "add the missing syntax to RICH"
-    assert node_types <= {s.cls for s in cache.SPECS.values()}, "a field kind the codec lacks"
+    assert node_types <= {s.cls for s in cache_codec.SPECS.values()}, "a field kind the codec lacks"
     data = encode(value, "k", "/abs/rich.tf")
     assert b"/abs/rich.tf" not in data  # ranges of the file itself carry no name
     assert decode(data, "k", "/abs/rich.tf") == value

@@ -6,7 +6,7 @@ import pytest
 
 from fgform.config.model import Lifecycle
 from fgform.config.schema import SCHEMAS
-from fgform.plan.decide import PreventDestroyError, apply_ignore_changes, decide, decide_action
+from fgform.plan.decide import PreventDestroyError, apply_ignore_changes, decide
 from fgform.plan.model import Action, ActionReason
 from fgform.state.model import InstanceState
 from fgform.values import UNKNOWN
@@ -48,7 +48,8 @@ def test_update_keeps_computed_except_recomputed_on_update() -> None:
 
 def test_force_new_replaces_and_create_before_destroy() -> None:
     prior = svc_state()
-    assert decide_action(prior, svc(cluster="c2"), SVC, Lifecycle(), False) == (
+    d = decide(prior, svc(cluster="c2"), SVC, Lifecycle(), False)
+    assert (d.action, d.reason, d.replace_paths) == (
         Action.DELETE_THEN_CREATE, ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE, [["cluster"]])
     d = decide(prior, svc(cluster="c2"), SVC, Lifecycle(create_before_destroy=True))
     assert d.action is Action.CREATE_THEN_DELETE

@@ -8,14 +8,14 @@
   colour), or `expected_error.txt` when planning must fail.
 
 Regenerate the expectations with `FGFORM_REGEN=1 pytest tests/unit/test_plan_fixtures.py`
-(review the diff!). `python tests/unit/test_plan_fixtures.py fake-state DIR` writes a
+(review the diff!). `PYTHONPATH=tests python tests/unit/test_plan_fixtures.py fake-state
+DIR` writes a
 `state.json` for DIR as if its configuration had been applied (fake computed values), the
 starting point for a new case.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -26,55 +26,18 @@ from typing import Any
 import pytest
 
 from fgform.addresses import parse_address
-from fgform.config.loader import load_config
-from fgform.config.variables import resolve_variables
 from fgform.errors import FgformError
-from fgform.plan.model import Action, PlanMode
-from fgform.plan.planner import PlanOptions, make_plan
+from fgform.plan.model import Action
 from fgform.render.json_plan import plan_json
 from fgform.render.text import render_plan
 from fgform.state.model import InstanceState, OutputState, StateFile
 from fgform.values import UNKNOWN
 
-FIXTURES = Path(__file__).parent / "fixtures" / "plan"
+from helpers.plan_fixtures import FIXTURES, plan_case
+
 REGEN = os.environ.get("FGFORM_REGEN") == "1"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "config").is_dir()) \
     if FIXTURES.is_dir() else []
-
-
-def _load_state(case: Path) -> StateFile | None:
-    p = case / "state.json"
-    return StateFile.from_dict(json.loads(p.read_text())) if p.exists() else None
-
-
-def plan_case(case: Path):
-    """Plan one fixture folder exactly as the test does."""
-    opts = json.loads((case / "options.json").read_text()) \
-        if (case / "options.json").exists() else {}
-    cdir = case / "config"
-    config, diags = load_config(cdir, use_cache=False)
-    assert not [d for d in diags if d.severity.value == "error"], diags
-    var_args = [("var", f"{k}={v}") for k, v in opts.get("vars", {}).items()]
-    variables, diags = resolve_variables(config.module, cdir, var_args, env={})
-    assert not [d for d in diags if d.severity.value == "error"], diags
-    live = json.loads((case / "live.json").read_text()) \
-        if (case / "live.json").exists() else None
-    options = PlanOptions(
-        mode=PlanMode(opts.get("mode", "normal")), targets=opts.get("targets", []),
-        replace=opts.get("replace", []), refresh=opts.get("refresh", True),
-        config_dir=str(cdir), timestamp="2026-01-01T00:00:00Z", config_hash="fixture",
-    )
-    return make_plan(config, variables, _load_state(case), live, options)
-
-
-_CACHE: dict[Path, Any] = {}
-
-
-def cached_plan(case: Path):
-    """plan_case, computed once per test session (a deep copy: callers may change it)."""
-    if case not in _CACHE:
-        _CACHE[case] = plan_case(case)
-    return copy.deepcopy(_CACHE[case])
 
 
 def _dump(data: Any) -> str:

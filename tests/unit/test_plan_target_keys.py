@@ -9,7 +9,7 @@ from fgform.addresses import Address
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
 from fgform.plan.model import Action
-from fgform.plan.planner import PlanOptions, make_plan
+from fgform.plan.planner import PlanOptions, plan_changes
 from fgform.state.model import InstanceState, StateFile
 from fgform.values import UNKNOWN
 
@@ -20,7 +20,7 @@ def _plan(dir: Path, state: StateFile | None, targets: list[str], **vars: str):
     values, vdiags = resolve_variables(config.module, dir,
                                        [("var", f"{k}={v}") for k, v in vars.items()])
     assert not vdiags
-    return make_plan(config, values, state, None,
+    return plan_changes(config, values, state, None,
                      PlanOptions(targets=targets, refresh=False, config_dir=str(dir)))
 
 

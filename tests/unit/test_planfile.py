@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +22,9 @@ from fgform.render.text import render_plan
 from fgform.state.model import StateFile
 from fgform.values import UNKNOWN, Sensitive
 
+from helpers.plan_fixtures import cached_plan as plan_case
+
 FIX = Path(__file__).parent / "fixtures" / "plan"
-sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import cached_plan as plan_case  # noqa: E402
 
 
 def test_unknown_is_encoded_losslessly() -> None:

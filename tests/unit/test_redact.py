@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fgform.analysis import validate_config
 from fgform.config.loader import load_config
-from fgform.config.validate import validate_config
 from fgform.errors import Diagnostic, redact
 from fgform.values import Sensitive, sensitive_strings
 

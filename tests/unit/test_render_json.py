@@ -4,7 +4,6 @@ made with `terraform plan -out p && terraform show -json p` on terraform_data re
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from fgform.addresses import Address
@@ -18,11 +17,11 @@ from fgform.render.json_plan import (
 )
 from fgform.values import UNKNOWN
 
+from helpers.plan_fixtures import cached_plan as plan_case
+
 FIX = Path(__file__).parent / "fixtures" / "plan"
 TF_PLAN = json.loads((FIX / "terraform_1.11_plan.json").read_text())
 TF_STATE = json.loads((FIX / "terraform_1.11_state.json").read_text())
-sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import cached_plan as plan_case  # noqa: E402
 
 
 def _plan(case: str) -> dict:

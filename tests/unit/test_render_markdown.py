@@ -4,7 +4,6 @@ golden file (regenerate with FGFORM_REGEN=1)."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -13,10 +12,10 @@ from fgform.addresses import Address
 from fgform.plan.model import Action, Plan, ResourceChange
 from fgform.render.markdown import MARKER, diff_lines, render_markdown
 
+from helpers.plan_fixtures import cached_plan as plan_case
+
 FIX = Path(__file__).parent / "fixtures" / "plan"
 GOLDEN = FIX / "pr_comment.golden.md"
-sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import cached_plan as plan_case  # noqa: E402
 
 
 def _html(md: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from fgform.schemacheck import Schema, SchemaError
 from fgform.state.store import state_schema
 from fgform.values import Sensitive
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_plan_fixtures import cached_plan  # noqa: E402
-from test_state_schema import rich_state  # noqa: E402
+from helpers.plan_fixtures import cached_plan
+from helpers.states import rich_state
 
 ROOT = Path(__file__).resolve().parents[2] / "fgform"
 FIX = Path(__file__).parent / "fixtures" / "plan"

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from fgform.addresses import parse_address
+from fgform.analysis import validate_config
 from fgform.apply.events import ApplyError, ApplyFinished, ApplyProgress, ApplyStarted
 from fgform.apply.executor import ApplyResult
 from fgform.config import types
 from fgform.config.expr import EvalContext, EvalError, evaluate
-from fgform.config.loader import load_config, parse_expression
-from fgform.config.validate import validate_config
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression
+from fgform.config.loader import load_config
 from fgform.config.variables import mask_message, resolve_variables
 from fgform.plan.model import Action, OutputChange, Plan, ResourceChange
 from fgform.render.diagnostics import diagnostics_json, format_diagnostics
@@ -30,7 +32,7 @@ SECRET = "hunter2-secret"
 
 
 def _ctx() -> EvalContext:
-    return EvalContext(variables={
+    return EvalContext(functions=call_function, variables={
         "s": Sensitive(SECRET),
         "m": Sensitive({"alpha": "one-secret-value"}),
         "l": Sensitive([SECRET, SECRET]),
@@ -387,12 +389,12 @@ def test_state_secrets_are_the_sensitive_attributes_and_outputs() -> None:
 
 def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path,
                                                                capsys) -> None:
-    from fakefleet import FakeFleet
-
     from fgform import commands
     from fgform.cli import Env
     from fgform.state.model import InstanceState
     from fgform.state.store import StateStore
+
+    from helpers.fakefleet import FakeFleet
 
     class Failing:
         def read(self, ctx, items):

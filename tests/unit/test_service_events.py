@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from test_cli import _Boundary
 
 from fgform.addresses import parse_address
 from fgform.config.schema import get_schema
 from fgform.fleet import events as EV
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore, default_state_path
+
+from helpers.cli import Boundary as _Boundary
 
 
 def test_event_log_is_bounded_newest_last() -> None:

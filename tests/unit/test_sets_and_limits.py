@@ -8,17 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from fgform.analysis import validate_config, walk
 from fgform.config import types
+from fgform.config.evaluate import validate_resolver
+from fgform.config.expand import MAX_INSTANCES
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.functions import MAX_COLLECTION_LENGTH, MAX_STRING_LENGTH
-from fgform.config.loader import load_config, parse_expression
-from fgform.config.validate import validate_config
-from fgform.graph import MAX_INSTANCES, validate_resolver, walk
+from fgform.config.functions import call as call_function
+from fgform.config.hcl import parse_expression
+from fgform.config.loader import load_config
 from fgform.values import Sensitive, SetValue, copy_value, unmark
 
 
 def ev(text: str):
-    return evaluate(parse_expression(text, "t.tf"), EvalContext())
+    return evaluate(parse_expression(text, "t.tf"), EvalContext(functions=call_function))
 
 
 def test_set_typed_values_stay_sets_through_conversion_marks_and_copies() -> None:
@@ -97,7 +100,7 @@ def test_regex_replace_keeps_its_meaning() -> None:
 
 def test_a_large_file_is_read_whole(tmp_path: Path) -> None:
     (tmp_path / "big.txt").write_text("x" * (MAX_STRING_LENGTH + 1))
-    ctx = EvalContext(path_cwd=str(tmp_path))
+    ctx = EvalContext(functions=call_function, path_cwd=str(tmp_path))
     got = evaluate(parse_expression('file("big.txt")', "t.tf"), ctx)
     assert len(got) == MAX_STRING_LENGTH + 1
 

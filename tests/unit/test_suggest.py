@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fgform.analysis import validate_config
 from fgform.config.loader import load_config
-from fgform.config.validate import validate_config
 from fgform.suggest import closest, did_you_mean
 
 

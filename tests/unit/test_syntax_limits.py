@@ -11,9 +11,10 @@ from click.testing import CliRunner, Result
 
 from fgform.cli import run
 from fgform.config import ast
-from fgform.config.expr import EvalContext, evaluate, references
-from fgform.config.loader import parse_expression, parse_file_text
+from fgform.config.expr import EvalContext, evaluate
+from fgform.config.hcl import parse_expression, parse_file_text
 from fgform.config.nesting import MAX_NESTING
+from fgform.config.references import references
 
 
 class _Boundary:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from fgform.config import types
-from fgform.config.loader import parse_expression
+from fgform.config.hcl import parse_expression
 from fgform.values import UNKNOWN, Sensitive
 
 

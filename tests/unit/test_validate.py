@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from fgform.addresses import Address, ModuleStep
+from fgform.analysis import validate_config, walk
+from fgform.config.evaluate import validate_resolver
 from fgform.config.loader import load_config
-from fgform.config.validate import validate_config
 from fgform.errors import Diagnostic
-from fgform.graph import validate_resolver, walk
 from fgform.values import UNKNOWN
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"

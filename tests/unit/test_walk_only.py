@@ -1,4 +1,4 @@
-"""`graph.walk(..., only=..., graph=...)`: a walk limited to some resources (and what they
+"""`analysis.walk(..., only=..., graph=...)`: a walk limited to some resources (and what they
 depend on) gives those resources exactly what a whole walk gives them.
 
 Apply's resolver re-evaluates one instance after each step; walking the whole configuration
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from fgform import graph
+from fgform import analysis, graph
 from fgform.addresses import Address
+from fgform.config import depgraph
 from fgform.config.loader import load_config
 from fgform.config.model import Resource
 from fgform.config.schema import get_schema
@@ -24,7 +25,7 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 def _acyclic(case: str) -> bool:
     config, _ = load_config(FIXTURES / case, use_cache=False)
-    return not graph.find_cycles(graph.build_graph(config))
+    return not depgraph.find_cycles(graph.build_graph(config))
 
 
 # A cycle stops the whole walk, so there is nothing to compare in those fixtures.
@@ -49,10 +50,10 @@ def test_walk_only_matches_the_full_walk(case: str) -> None:
     config, diags = load_config(case_dir, use_cache=False)
     assert not diags
     g = graph.build_graph(config)
-    full = graph.walk(config, {}, known_resolver, cwd=str(case_dir))
+    full = analysis.walk(config, {}, known_resolver, cwd=str(case_dir))
     assert full.order, "the fixture has resource instances"
     for addr in full.order:
-        part = graph.walk(config, {}, known_resolver, cwd=str(case_dir), graph=g, only=[addr])
+        part = analysis.walk(config, {}, known_resolver, cwd=str(case_dir), graph=g, only=[addr])
         assert part.configs[addr] == full.configs[addr]
         assert part.values[addr] == full.values[addr]
         assert part.dependencies[addr] == full.dependencies[addr]
@@ -64,8 +65,8 @@ def test_walk_only_matches_the_full_walk(case: str) -> None:
 def test_walk_only_outputs(case: str) -> None:
     case_dir = FIXTURES / case
     config, _ = load_config(case_dir, use_cache=False)
-    full = graph.walk(config, {}, known_resolver, cwd=str(case_dir))
-    part = graph.walk(config, {}, known_resolver, cwd=str(case_dir),
+    full = analysis.walk(config, {}, known_resolver, cwd=str(case_dir))
+    part = analysis.walk(config, {}, known_resolver, cwd=str(case_dir),
                       only=[f"output.{n}" for n in config.module.outputs])
     assert part.outputs == full.outputs
 
@@ -73,5 +74,5 @@ def test_walk_only_outputs(case: str) -> None:
 def test_walk_only_nothing_walks_nothing() -> None:
     case_dir = Path(FIXTURES / CASES[0])
     config, _ = load_config(case_dir, use_cache=False)
-    result = graph.walk(config, {}, known_resolver, cwd=str(case_dir), only=[])
+    result = analysis.walk(config, {}, known_resolver, cwd=str(case_dir), only=[])
     assert result.order == [] and result.configs == {}

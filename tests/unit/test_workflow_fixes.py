@@ -3,13 +3,11 @@ takes the state lock; reconcile works from state alone. No Docker needed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from fakefleet import FakeFleet
 
 from fgform import workflow
 from fgform.addresses import parse_address
@@ -18,8 +16,8 @@ from fgform.fleet.fleet import Fleet
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_cli import NO_DOCKER, fails, fg  # noqa: E402
+from helpers.cli import NO_DOCKER, fails, fg
+from helpers.fakefleet import FakeFleet
 
 A, B = parse_address("fg_target_group.a"), parse_address("fg_target_group.b")
 
@@ -46,7 +44,7 @@ def test_forget_gone_drops_only_what_refresh_found_deleted() -> None:
 
 def test_destroy_forgets_a_resource_deleted_outside(tmp_path: Path) -> None:
     from fgform.plan.model import PlanMode
-    from fgform.plan.planner import PlanOptions, make_plan
+    from fgform.plan.planner import PlanOptions, plan_changes
 
     (tmp_path / "main.hcl").write_text('resource "fg_target_group" "a" {}\n'
                                        'resource "fg_target_group" "b" {}\n')
@@ -55,7 +53,7 @@ def test_destroy_forgets_a_resource_deleted_outside(tmp_path: Path) -> None:
     st.set(A, InstanceState(None, _tg("a")))
     st.set(B, InstanceState(None, _tg("b")))
     wd.store.write(st)
-    plan = make_plan(wd.config, wd.variables, wd.store.read(),
+    plan = plan_changes(wd.config, wd.variables, wd.store.read(),
                      {"fg_target_group.a": None, "fg_target_group.b": _tg("b")},
                      PlanOptions(mode=PlanMode.DESTROY, config_dir=str(tmp_path)))
     assert [str(c.address) for c in plan.changes] == ["fg_target_group.b"]

@@ -1,0 +1,60 @@
+"""A configuration analysed as a whole: its dependency graph built, then evaluated, then
+validated. The front door above `graph` (which builds) and `config` (which evaluates and
+checks, given a graph), for callers that hold only a `Config`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fgform.addresses import Address
+from fgform.config.depgraph import Graph
+from fgform.config.evaluate import ResourceCallback, WalkResult, validate_resolver
+from fgform.config.evaluate import walk as walk_graph
+from fgform.config.model import Config
+from fgform.config.validate import check_walk, finish_diagnostics
+from fgform.config.variables import resolve_variables
+from fgform.errors import Diagnostic
+from fgform.graph import build_graph
+
+
+def walk(config: Config, variables: dict[str, Any],
+         on_resource: ResourceCallback = validate_resolver, *,
+         cwd: str | None = None, graph: Graph | None = None,
+         only: Iterable[Address | str] | None = None,
+         validating: bool = False) -> WalkResult:
+    """`config.evaluate.walk` (see there), building the graph when none is given."""
+    return walk_graph(config, variables, on_resource,
+                      graph=graph if graph is not None else build_graph(config), cwd=cwd,
+                      only=only, validating=validating)
+
+
+def validate_config(config: Config, variables: Mapping[str, Any] | None = None, *,
+                    var_args: Sequence[tuple[str, str]] = (),
+                    env: Mapping[str, str] | None = None,
+                    cwd: str | None = None, validating: bool = False) -> list[Diagnostic]:
+    """Every problem in a loaded configuration, errors and warnings, sorted by place.
+
+    `variables` are the root module's final values (from `resolve_variables`); when None
+    they are resolved here from defaults, `var_args` (("var", "k=v") / ("var-file", path)),
+    `env` and the variables files of the configuration directory, and their problems are
+    reported too.
+
+    `validating` is the `validate` command's mode, `terraform validate`'s: the configuration
+    is checked for whatever values its variables will be given, so a root variable nobody
+    set is unknown (not an error), and so is a count or for_each not known yet (one
+    representative instance is checked; plan reports it when it must know them all).
+    Without it (before a plan), a variable must have a value and every count and for_each
+    must be known.
+    """
+    diags: list[Diagnostic] = []
+    if variables is None:
+        values, vdiags = resolve_variables(config.module, config.module.dir, var_args, env,
+                                           require_values=not validating)
+        diags.extend(vdiags)
+    else:
+        values = dict(variables)
+    result = walk(config, values, validate_resolver, cwd=cwd, validating=validating)
+    diags.extend(result.diagnostics)
+    diags.extend(check_walk(config, result, cwd))
+    return finish_diagnostics(diags, values)

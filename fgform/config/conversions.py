@@ -1,0 +1,163 @@
+"""HCL's value conversions and marks, shared by the evaluator and the function library:
+Sensitive marks (strip, mark, ...), type names for messages, number/bool/string conversion,
+and equality without conversion."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from fgform.values import UNKNOWN, Sensitive
+
+
+def strip(value: Any) -> tuple[Any, bool]:
+    """Unwrap a top-level Sensitive mark: (value, was_sensitive)."""
+    if isinstance(value, Sensitive):
+        inner = value.value
+        while isinstance(inner, Sensitive):
+            inner = inner.value
+        return inner, True
+    return value, False
+
+
+def has_sensitive(value: Any) -> bool:
+    """True when the value or anything nested in it is marked sensitive."""
+    if isinstance(value, Sensitive):
+        return True
+    if isinstance(value, dict):
+        return any(has_sensitive(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_sensitive(v) for v in value)
+    return False
+
+
+def deep_unmark(value: Any) -> Any:
+    """Drop every Sensitive mark, however deep."""
+    if isinstance(value, Sensitive):
+        return deep_unmark(value.value)
+    if isinstance(value, dict):
+        return {k: deep_unmark(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [deep_unmark(v) for v in value]
+    return value
+
+
+def mark(value: Any, sensitive: bool) -> Any:
+    """Mark a result sensitive when any input was."""
+    if sensitive and not isinstance(value, Sensitive):
+        return Sensitive(value)
+    return value
+
+
+def type_name(value: Any) -> str:
+    """The HCL name of a value's type, for error messages."""
+    value, _ = strip(value)
+    if value is None:
+        return "null"
+    if value is UNKNOWN:
+        return "unknown value"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "tuple"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+_NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def norm_number(n: int | float) -> int | float:
+    """Keep whole numbers as ints, as Terraform prints them (2.0 -> 2)."""
+    if isinstance(n, float) and n.is_integer() and abs(n) < 2**63:
+        return int(n)
+    return n
+
+
+class ConversionError(Exception):
+    """A value cannot be converted to the wanted type; the message reads in a sentence."""
+
+
+def to_number(value: Any, sensitive: bool = False) -> int | float:
+    """HCL's number conversion: numbers as they are, numeric strings parsed. A `sensitive`
+    value is not quoted by the error."""
+    if isinstance(value, bool):
+        raise ConversionError("a number is required, got bool")
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        s = value.strip()
+        if s == value and _NUMBER_RE.match(s):
+            if re.fullmatch(r"-?\d+", s):
+                return int(s)
+            return norm_number(float(s))
+        raise ConversionError("cannot convert this sensitive string to a number" if sensitive
+                              else f'cannot convert "{value}" to a number')
+    if value is None:
+        raise ConversionError("a number is required, got null")
+    raise ConversionError(f"a number is required, got {type_name(value)}")
+
+
+def to_bool(value: Any, sensitive: bool = False) -> bool:
+    """HCL's bool conversion: true/false, or the strings "true"/"false". A `sensitive` value
+    is not quoted by the error."""
+    if isinstance(value, bool):
+        return value
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    if value is None:
+        raise ConversionError("a bool is required, got null")
+    if isinstance(value, str):
+        shown = "this sensitive string" if sensitive else f'"{value}"'
+        raise ConversionError(f'cannot convert {shown} to a bool; only "true" or "false" '
+                              "are allowed")
+    raise ConversionError(f"a bool is required, got {type_name(value)}")
+
+
+def format_number(n: int | float) -> str:
+    """A number as Terraform writes it in strings."""
+    n = norm_number(n)
+    if isinstance(n, int):
+        return str(n)
+    if math.isinf(n) or math.isnan(n):
+        return str(n)
+    text = repr(n)
+    if "e" in text:
+        text = format(n, "f").rstrip("0").rstrip(".")
+    return text
+
+
+def to_string(value: Any) -> str:
+    """HCL's string conversion: strings, numbers and bools; not null or collections."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return format_number(value)
+    if value is None:
+        raise ConversionError("a string is required, got null")
+    raise ConversionError(f"a string is required, got {type_name(value)}")
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """HCL equality: no conversion between types; 1 == 1.0; true != 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    return a == b
