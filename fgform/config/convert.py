@@ -86,13 +86,19 @@ class Converter(TemplateParts):
             col = getattr(item, "column", None) or 1
             eline = getattr(item, "end_line", None) or line
             ecol = getattr(item, "end_column", None) or col
+        if self.shift is None:  # a whole file: positions as they are (the hot path)
+            return SourceRange(self.filename, line, col, eline, ecol)
+        return self.position(line, col, eline, ecol)
+
+    def position(self, line: int, col: int, end_line: int, end_col: int) -> SourceRange:
+        """A range from parser coordinates, moved by `shift` to where the text stands."""
         if self.shift is not None:
             base, dcol = self.shift
             col = col + dcol if line == 1 else col
-            ecol = ecol + dcol if eline == 1 else ecol
+            end_col = end_col + dcol if end_line == 1 else end_col
             line += base - 1
-            eline += base - 1
-        return SourceRange(self.filename, line, col, eline, ecol)
+            end_line += base - 1
+        return SourceRange(self.filename, line, col, end_line, end_col)
 
     def _edge_token(self, tree: Any, last: bool) -> Any:
         """The first (or last) token under `tree`, None when it holds none. Every tree on the

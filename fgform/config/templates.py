@@ -21,9 +21,9 @@ class TemplateParts:
 
     filename: str
     diags: list[Diagnostic]
-    shift: tuple[int, int] | None
     parse: ParseFn  # parses the expressions inside template text
     rng: Callable[[Any], SourceRange]
+    position: Callable[[int, int, int, int], SourceRange]
     expr: Callable[[Any], ast.Node]
     error: Callable[[str, str, Any], Exception]
     unescape: Callable[..., str]
@@ -70,18 +70,8 @@ class TemplateParts:
                 "Quoted strings may not be split over multiple lines. To produce a multi-line "
                 "string, either use the \\n escape to represent a newline character or use the "
                 '"heredoc" multi-line template syntax.',
-                self._position(at_line, at_col, at_line + 1, 1)))
+                self.position(at_line, at_col, at_line + 1, 1)))
             start = nl + 1
-
-    def _position(self, line: int, col: int, end_line: int, end_col: int) -> SourceRange:
-        """A range from parser coordinates (shifted as `rng` shifts them)."""
-        if self.shift is not None:
-            base, dcol = self.shift
-            col = col + dcol if line == 1 else col
-            end_col = end_col + dcol if end_line == 1 else end_col
-            line += base - 1
-            end_line += base - 1
-        return SourceRange(self.filename, line, col, end_line, end_col)
 
     def _directive_from_tree(self, tree: Any) -> tuple[Any, ...]:
         kind = tree.data.replace("template_", "")
