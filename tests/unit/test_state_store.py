@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from fgform.addresses import parse_address
 from fgform.errors import FgformError
 from fgform.jsonenc import encode_json
 from fgform.state.model import InstanceState, OutputState, ResourceState, StateFile
@@ -214,6 +215,28 @@ def test_a_nan_is_found_where_marshal_cannot_look() -> None:
     assert encode_json({"m": Mode.A, "x": 1.0}) == b'{\n  "m": "a",\n  "x": 1.0\n}'
     with pytest.raises(FgformError, match="cannot write nan"):
         encode_json({"m": Mode.A, "x": [float("nan")]})
+
+
+def test_repeated_writes_keep_the_exact_format(tmp_path: Path) -> None:
+    """Apply's writes reuse the text of unchanged resources: after changes, additions and
+    removals (one written by the standard library's encoder), the file is still exactly
+    what a first write of that state would be."""
+    store = StateStore(tmp_path / "s.json")
+    st = make_state(5)
+    store.write(st)
+    st.resources[1].instances[0].attributes["gen"] = 7
+    st.resources[2].instances[0].attributes["big"] = 10**30  # beyond orjson's integers
+    st.set(parse_address("fg_service.aaa"), InstanceState(None, {"id": "x", "f": 1.5e-7}))
+    st.remove(parse_address(f"fg_service.{st.resources[-1].name}"))
+    st.outputs["é"] = OutputState({"ü": [1, None]}, sensitive=False)
+    for _ in range(2):
+        store.write(st)
+        assert store.path.read_text() == dumps_state(st)
+        assert json.loads(store.path.read_text()) == st.to_dict()
+    st.resources.clear()
+    store.write(st)
+    assert store.path.read_text() == dumps_state(st)
+    assert json.loads(store.path.read_text())["resources"] == []
 
 
 def test_write_1000_resources_is_fast(tmp_path: Path) -> None:
