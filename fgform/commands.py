@@ -296,7 +296,7 @@ def _run_apply(env: Env, ws, the_plan, *, as_json: bool, no_color: bool, paralle
     if not outcome.result.ok:
         raise SystemExit(1)
     if outcome.state.outputs and not destroying and not as_json:
-        from fgform.state.commands import outputs
+        from fgform.render.state_hcl import outputs
 
         env.out("\nOutputs:\n\n" + outputs(outcome.state))
     if not destroying and not as_json:
@@ -432,7 +432,8 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
     if state is None or not state.resources:
         env.out("The state file is empty. No resources are represented.")
         return
-    from fgform.state.commands import state_list, state_show
+    from fgform.render.state_hcl import state_show
+    from fgform.state.surgery import state_list
 
     env.out("\n\n".join(state_show(state, a) for a in state_list(state)))
 
@@ -445,7 +446,7 @@ def show(env: Env, plan_file: str | None, as_json: bool, markdown: bool, state_p
 @pass_env
 def output(env: Env, name: str | None, as_json: bool, raw: bool, state_path) -> None:
     """Print output values from the state."""
-    from fgform.state.commands import outputs
+    from fgform.render.state_hcl import outputs
     from fgform.state.model import StateFile
 
     state = _state_store(env, state_path).read() or StateFile()
@@ -475,7 +476,7 @@ def _state_store(env: Env, state_path: str | None):
 @pass_env
 def state_list_cmd(env: Env, addresses, state_path) -> None:
     """List resources in the state."""
-    from fgform.state.commands import state_list
+    from fgform.state.surgery import state_list
 
     st = _state_store(env, state_path).read()
     if st is None:
@@ -490,7 +491,7 @@ def state_list_cmd(env: Env, addresses, state_path) -> None:
 @pass_env
 def state_show_cmd(env: Env, address: str, state_path) -> None:
     """Show one resource instance's attributes."""
-    from fgform.state.commands import state_show
+    from fgform.render.state_hcl import state_show
 
     st = _state_store(env, state_path).read()
     if st is None:
@@ -503,7 +504,7 @@ def state_show_cmd(env: Env, address: str, state_path) -> None:
 @pass_env
 def state_pull_cmd(env: Env, state_path) -> None:
     """Print the state file."""
-    from fgform.state.commands import state_pull
+    from fgform.state.surgery import state_pull
 
     st = _state_store(env, state_path).read()
     if st is not None:
@@ -518,7 +519,7 @@ def state_pull_cmd(env: Env, state_path) -> None:
 @pass_env
 def state_rm_cmd(env: Env, addresses, state_path, lock_timeout) -> None:
     """Forget resources without destroying them."""
-    from fgform.state.commands import state_rm
+    from fgform.state.surgery import state_rm
 
     store = _state_store(env, state_path)
     with _lock(env, store, "OperationTypeStateRm", lock_timeout):
@@ -541,7 +542,7 @@ def state_rm_cmd(env: Env, addresses, state_path, lock_timeout) -> None:
 @pass_env
 def state_mv_cmd(env: Env, source: str, destination: str, state_path, lock_timeout) -> None:
     """Rename a resource in the state."""
-    from fgform.state.commands import state_mv
+    from fgform.state.surgery import state_mv
 
     store = _state_store(env, state_path)
     with _lock(env, store, "OperationTypeStateMv", lock_timeout):

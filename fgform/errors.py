@@ -75,10 +75,6 @@ class StateLockedError(FgformError):
     """The state lock is held by someone else."""
 
 
-class StaleLockError(FgformError):
-    """Kept for symmetry with Terraform's force-unlock flow."""
-
-
 class DockerUnavailableError(FgformError):
     """The Docker engine cannot be reached."""
 

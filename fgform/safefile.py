@@ -21,6 +21,9 @@ from pathlib import Path
 from fgform.errors import FgformError
 
 PRIVATE_MODE = 0o600
+# The largest pid any supported system hands out (Linux's pid_max ceiling is 2**22); a
+# larger "pid" in a temporary file's name or a lock record is garbage, not a process.
+MAX_PID = 2**31 - 1
 # O_NOFOLLOW: a symlink at the name fails the open (ELOOP) instead of being followed;
 # O_EXCL already refuses any existing name, links included, but says nothing about why.
 CREATE_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -70,6 +73,22 @@ def fresh_name(target: str | os.PathLike[str]) -> Path:
     writer's leftover from a live writer's file."""
     target = Path(target)
     return target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (signal 0 probes, sends nothing):
+    a sweep of `fresh_name` leftovers spares the files of live writers."""
+    if not 0 < pid <= MAX_PID:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it belongs to someone else
+    except OSError:
+        return False
+    return True
 
 
 def replace_file(target: str | os.PathLike[str], data: bytes,

@@ -93,7 +93,7 @@ def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | No
     plan: the plan's variables replace the directory's)."""
     from fgform.analysis import validate_config
     from fgform.config.variables import resolve_variables
-    from fgform.state.store import default_state_path
+    from fgform.state.paths import default_state_path
 
     config, diags = load(dir)
     _raise(diags)
@@ -112,7 +112,7 @@ def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | No
 def state_only(dir: Path, state_override: str | None = None) -> Path:
     """The state path of a directory without validating its configuration (state commands
     must work even when the configuration is broken)."""
-    from fgform.state.store import default_state_path
+    from fgform.state.paths import default_state_path
 
     backend = None
     if any(dir.glob("*.tf")) or any(dir.glob("*.hcl")):

@@ -1,32 +1,28 @@
-"""The state lock: one writer at a time per state file, across processes.
+"""The two locks of a state, and the order they are taken in.
 
-Every command that writes state holds `<state path>.lock` for its whole run. The lock file
-holds JSON describing the holder (Terraform's lock info):
+Every command that writes state holds the **state lock**, `<state path>.lock`, for its whole
+run; a command that changes the fleet (an apply or destroy for its whole run, a reconcile
+pass while it acts) also holds the **fleet lock**, `<state path>.fleet`. Both are a `flock`
+on their file (`fgform.state.lockfile`), released by the kernel when the holder exits, and
+the file records the holder (Terraform's lock info):
 
     {"ID": "<uuid4>", "Operation": "apply", "Who": "user@host", "Pid": 1234,
      "Created": "2026-11-29T07:30:00.123456Z", "Path": "/abs/state/default.fgstate.json",
      "Version": "0.1.0"}
 
-Taking the lock is a single atomic "create if absent": the holder's info is written to a
-private temporary file first and then hard-linked to the lock name, which fails if the name
-exists - the same guarantee as O_CREAT|O_EXCL, with the bonus that nobody can ever see a
-lock file that is empty or half-written. Where hard links are not supported, the lock file
-is created with O_CREAT|O_EXCL directly.
-
-A lock whose holder was a process on this host that no longer exists is stale: the next
-acquirer takes it over and reports that in `StateLock.warnings`. Anything else (another
-host, a live pid) has to be waited for, or removed by `force_unlock` with its ID.
+A state lock whose holder exited without letting go (killed, crashed) is simply free: the
+next command takes it and warns, naming the old holder, since it may have stopped part-way
+through an apply. `force_unlock` with the lock's ID removes a record left that way, or
+breaks a lock a live process holds (as Terraform's force-unlock: the process keeps running,
+no longer excluding anybody, and its release leaves its successor's lock alone).
 
 The service scheduler (`reconcile`) acts on the fleet for seconds at a time but writes state
-for milliseconds, so it holds the state lock only to write. What keeps it and an apply from
-acting on the fleet at once is a second lock, the fleet lock: an advisory `flock` on
-`<state path>.fleet` (which holds the holder's info, and is removed on release), held by
-whoever changes the fleet (an apply or destroy for its whole run, a reconcile pass while it
-acts) and released by the kernel when its holder dies, so it is never stale. Lock order: nobody blocks on the fleet lock while holding the state lock.
-An apply takes the state lock, then only *tries* the fleet lock; if a pass holds it, the
-apply lets go of the state lock (the pass must still write its results), waits for the
-fleet lock, then takes the state lock again. A pass takes the fleet lock, then the state
-lock for each write. So no two processes ever wait on each other.
+for milliseconds, so it holds the state lock only to write; the fleet lock keeps it and an
+apply from acting on the fleet at once. Lock order: nobody blocks on the fleet lock while
+holding the state lock. An apply takes the state lock, then only *tries* the fleet lock; if
+a pass holds it, the apply lets go of the state lock (the pass must still write its
+results), waits for the fleet lock, then takes the state lock again. A pass takes the fleet
+lock, then the state lock for each write. So no two processes ever wait on each other.
 
 A state lock held by a reconcile is about to be released, so `acquire` waits for one up to
 RECONCILE_GRACE seconds even with a timeout of 0: a `plan` beside `reconcile -watch` never
@@ -36,26 +32,30 @@ fails for a lock it would have had a moment later.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import getpass
-import json
 import os
-import socket
-import stat
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
-from fgform import __version__
 from fgform.errors import FgformError, StateLockedError
-from fgform.jsonenc import decode_json
-from fgform.safefile import read_regular, write_all, write_new
-from fgform.state.store import MAX_PID, ensure_state_dir, pid_alive
+from fgform.state.lockfile import (
+    HeldLock,
+    LockInfo,
+    is_held,
+    new_info,
+    open_lock_file,
+    read_info,
+    read_record,
+    same_file,
+    try_lock,
+)
+from fgform.state.paths import ensure_state_dir
+
+__all__ = ["LockInfo", "StateLock", "FleetLock", "Busy", "acquire", "force_unlock",
+           "read_lock", "try_fleet_lock", "acquire_fleet_lock", "fleet_lock_holder",
+           "try_begin_pass", "begin_pass", "lock_path_for", "fleet_lock_path"]
 
 LOCK_SUFFIX = ".lock"
 FLEET_SUFFIX = ".fleet"
@@ -73,97 +73,28 @@ RECONCILE_GRACE = 5.0
 # backs off so that a long wait does not spin.
 _POLL_FIRST = 0.02
 _POLL_MAX = 0.25
-# A lock file that is unreadable for longer than this is reported, not waited on: the
-# O_EXCL fallback writes its content right after creating it.
+# A holder writes its record right after taking the lock: a lock held without a readable
+# record is waited for this long before it is reported as such.
 _UNREADABLE_GRACE = 0.5
+# Even with a timeout of 0, a busy lock is tried again for this long: `read_lock` probes it
+# by taking a shared flock for a moment, which must not make an acquirer fail.
+_PROBE_GRACE = 0.05
+# Waiters for the fleet lock poll faster than for the state lock: the lock is free the moment
+# a pass ends, and an apply waiting for it should win it before the scheduler's next pass.
+_FLEET_POLL_MAX = 0.05
 
+
+# -- the state lock ---------------------------------------------------------------------------
 
 @dataclass(slots=True)
-class LockInfo:
-    """Who holds a lock, as stored in the lock file (Terraform's field names)."""
+class StateLock(HeldLock):
+    """The state lock this process holds; `warnings` says whose lock it took over."""
 
-    ID: str
-    Operation: str
-    Who: str
-    Pid: int
-    Created: str
-    Path: str
-    Version: str = __version__
+    warnings: list[str] = field(default_factory=list)
 
     @property
-    def host(self) -> str:
-        return self.Who.rpartition("@")[2]
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> LockInfo:
-        d = decode_json(text)
-        if not isinstance(d, dict):
-            raise ValueError("the lock info is not a JSON object")
-        if not isinstance(d.get("ID"), str) or not d["ID"]:
-            raise ValueError("the lock info has no ID")
-        pid = d.get("Pid", 0)
-        # A pid that no process can have would make the lock look stale (and be taken over)
-        # or crash the liveness probe: the file is damaged, and a person must look at it.
-        if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid <= MAX_PID:
-            shown = json.dumps(pid)
-            raise ValueError(f"its Pid {shown if len(shown) <= 30 else shown[:26] + '...'} "
-                             "is not a process id")
-        return cls(
-            ID=d["ID"],
-            Operation=str(d.get("Operation", "")),
-            Who=str(d.get("Who", "")),
-            Pid=pid,
-            Created=str(d.get("Created", "")),
-            Path=str(d.get("Path", "")),
-            Version=str(d.get("Version", "")),
-        )
-
-    def summary(self) -> str:
-        """One line naming the holder: `OperationTypeApply by alice@laptop (pid 4242)`."""
-        return f"{self.Operation or 'an operation'} by {self.Who or '?'} (pid {self.Pid})"
-
-    def describe(self) -> str:
-        """The "Lock Info" block of Terraform's message."""
-        rows = [("ID", self.ID), ("Path", self.Path), ("Operation", self.Operation),
-                ("Who", self.Who), ("Pid", str(self.Pid)), ("Version", self.Version),
-                ("Created", self.Created)]
-        return "Lock Info:\n" + "\n".join(f"  {k + ':':<11}{v}" for k, v in rows)
-
-
-@dataclass(slots=True)
-class StateLock:
-    """A lock this process holds. Release it with `release()` or by leaving a `with` block."""
-
-    lock_path: Path
-    info: LockInfo
-    warnings: list[str] = field(default_factory=list)
-    released: bool = False
-
-    def release(self) -> bool:
-        """Remove the lock file if it is still ours; return whether it was.
-
-        It may not be: someone may have force-unlocked it and taken it since. Removing their
-        lock would let a third writer in, so a foreign lock is left alone.
-        """
-        if self.released:
-            return False
-        self.released = True
-        current = _read_info(self.lock_path)
-        if current is None or current.ID != self.info.ID:
-            return False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.lock_path)
-        return True
-
-    def __enter__(self) -> StateLock:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.release()
+    def lock_path(self) -> Path:
+        return self.path
 
 
 def lock_path_for(state_path: str | os.PathLike[str]) -> Path:
@@ -171,64 +102,63 @@ def lock_path_for(state_path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + LOCK_SUFFIX)
 
 
-def who() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry in some containers; any name beats failing
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
-
-
 def acquire(state_path: str | os.PathLike[str], operation: str,
             timeout: float = 0.0) -> StateLock:
     """Take the lock of `state_path` for `operation`, waiting up to `timeout` seconds.
 
     Raises StateLockedError, naming the holder, when the lock is still held at the deadline.
-    Takes over a stale lock (holder dead, same host) and says so in the returned warnings.
-    A lock held by a reconcile is waited for at least RECONCILE_GRACE seconds.
+    A lock left by a holder that exited without letting go is taken, with a warning naming
+    it. A lock held by a reconcile is waited for at least RECONCILE_GRACE seconds.
     """
     state_path = Path(state_path).absolute()
     lock_path = lock_path_for(state_path)
     ensure_state_dir(lock_path.parent)
-    info = _new_info(state_path, operation)
+    info = new_info(state_path, operation)
     started = time.monotonic()
-    deadline = started + max(0.0, timeout)
+    deadline = max(started + max(0.0, timeout), started + _PROBE_GRACE)
     delay = _POLL_FIRST
-    warnings: list[str] = []
     unreadable_since: float | None = None
     while True:
-        until = deadline
-        if _try_create(lock_path, info):
-            return StateLock(lock_path, info, warnings)
-        holder = _read_info(lock_path)
+        held = try_lock(lock_path, info, "state lock")
+        if held is not None:
+            return StateLock(held.path, held.fd, info, held.previous,
+                             warnings=_taken_over(held.previous))
+        record = read_record(lock_path)
         now = time.monotonic()
-        if holder is not None:
+        if isinstance(record, LockInfo):
             unreadable_since = None
-            if _is_stale(holder) and _remove_if_same(lock_path, holder.ID):
-                warnings.append(
-                    f"Took over a stale state lock: {holder.Operation!r} by {holder.Who} "
-                    f"(pid {holder.Pid}, created {holder.Created}, ID {holder.ID}); that "
-                    "process no longer exists. It may have stopped part-way through an apply; "
-                    "`fgform plan` shows what is left to do."
-                )
-                continue  # retry at once; another acquirer may still win the race
-            until = _deadline_for(holder, started, deadline)
+            until = _deadline_for(record, started, deadline)
             if now >= until:
-                raise _locked_error(holder)
-        elif os.path.lexists(lock_path):  # a dangling symlink too: it blocks the link
-            # Being created by the O_EXCL fallback (content follows), or garbage.
-            unreadable_since = unreadable_since or now
-            if now >= deadline and now - unreadable_since >= _UNREADABLE_GRACE:
-                raise StateLockedError(
-                    f"Error acquiring the state lock\n\nThe lock file {lock_path} exists "
-                    f"but cannot be read ({_unreadable_why(lock_path)}), so its holder is "
-                    "unknown.",
-                    hint=f"If no fgform command is running on this state, delete {lock_path}.",
-                )
-        else:
+                raise _locked_error(record)
+        elif not os.path.lexists(lock_path):
             continue  # released between our attempt and the read: try again at once
+        else:
+            # Its holder is writing the record now, or wrote a damaged one.
+            unreadable_since = unreadable_since or now
+            until = max(deadline, unreadable_since + _UNREADABLE_GRACE)
+            if now >= until:
+                why = record or "it is empty"
+                raise StateLockedError(
+                    f"Error acquiring the state lock\n\nThe lock file {lock_path} is held, "
+                    f"but its record cannot be read ({why}), so its holder is unknown.",
+                    hint=f"Wait for the fgform command holding it to end; if it hangs, "
+                         f"stop it, or delete {lock_path} to break its lock.",
+                )
         time.sleep(min(delay, max(until - now, _POLL_FIRST)))
         delay = min(delay * 2, _POLL_MAX)
+
+
+def _taken_over(previous: LockInfo | str | None) -> list[str]:
+    """The warning for a lock whose last holder exited without letting go."""
+    if previous is None:
+        return []
+    if isinstance(previous, LockInfo):
+        who = (f": {previous.Operation!r} by {previous.Who} (pid {previous.Pid}, created "
+               f"{previous.Created}, ID {previous.ID}); that process")
+    else:
+        who = f" whose record cannot be read ({previous}); the process that held it"
+    return [f"Took over a stale state lock{who} ended without releasing it. It may have "
+            "stopped part-way through an apply; `fgform plan` shows what is left to do."]
 
 
 def _deadline_for(holder: LockInfo, started: float, deadline: float) -> float:
@@ -247,7 +177,7 @@ def _locked_error(holder: LockInfo) -> StateLockedError:
         "fgform acquires a state lock to protect the state from being written\n"
         "by multiple users at the same time. Please resolve the issue above and try\n"
         "again: wait for the other command to finish, or raise -lock-timeout. If the\n"
-        "holder is gone for good (killed on another machine), remove the lock with\n"
+        "holder hangs and cannot be stopped, break its lock with\n"
         f"`fgform force-unlock {holder.ID}`.",
     )
     err.lock_info = holder  # type: ignore[attr-defined]
@@ -255,75 +185,73 @@ def _locked_error(holder: LockInfo) -> StateLockedError:
 
 
 def force_unlock(state_path: str | os.PathLike[str], lock_id: str) -> LockInfo:
-    """Remove the lock of `state_path` if its ID is `lock_id`; return what was removed."""
+    """Remove the lock of `state_path` if its ID is `lock_id`; return the record removed.
+
+    A record left by a holder that is gone is simply removed. A lock a live process holds
+    is broken: its file goes, so the next command locks a new one while the old holder
+    runs on (as Terraform's force-unlock, for a holder that hangs).
+    """
     lock_path = lock_path_for(Path(state_path).absolute())
-    holder = _read_info(lock_path)
-    if holder is None:
-        if lock_path.exists() or lock_path.is_symlink():
+    try:
+        fd = open_lock_file(lock_path, "state lock", create=False)
+    except StateLockedError as e:
+        raise FgformError(f"Failed to unlock state: the lock file {lock_path} cannot be read "
+                          f"({getattr(e, 'why', e.message)})", hint=e.hint) from e
+    if fd is None:
+        raise FgformError(f"Failed to unlock state: no lock is held on {state_path}")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # held by a live process: broken below if the ID matches
+        holder = read_record(lock_path)
+        if holder is None:
+            raise FgformError(f"Failed to unlock state: no lock is held on {state_path}")
+        if not isinstance(holder, LockInfo):
             raise FgformError(
                 f"Failed to unlock state: the lock file {lock_path} cannot be read "
-                f"({_unreadable_why(lock_path)})",
+                f"({holder})",
                 hint=f"If no fgform command is running on this state, delete {lock_path}.",
             )
-        raise FgformError(f"Failed to unlock state: no lock is held on {state_path}")
-    if holder.ID != lock_id:
-        raise FgformError(
-            f"Failed to unlock state: lock ID {lock_id!r} does not match the existing lock\n\n"
-            f"{holder.describe()}",
-            hint="Pass the ID shown in the 'Error acquiring the state lock' message.",
-        )
-    if not _remove_if_same(lock_path, holder.ID):
-        raise FgformError(f"Failed to unlock state: the lock on {state_path} changed meanwhile")
-    return holder
+        if holder.ID != lock_id:
+            raise FgformError(
+                f"Failed to unlock state: lock ID {lock_id!r} does not match the existing "
+                f"lock\n\n{holder.describe()}",
+                hint="Pass the ID shown in the 'Error acquiring the state lock' message.",
+            )
+        if not same_file(fd, lock_path):
+            raise FgformError(
+                f"Failed to unlock state: the lock on {state_path} changed meanwhile")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        return holder
+    finally:
+        os.close(fd)
 
 
 def read_lock(state_path: str | os.PathLike[str]) -> LockInfo | None:
-    """Who holds the lock of `state_path` now, if anyone (None also for an unreadable file)."""
-    return _read_info(lock_path_for(Path(state_path).absolute()))
+    """Who holds the lock of `state_path` now, if anyone (None also while its record cannot
+    be read)."""
+    lock_path = lock_path_for(Path(state_path).absolute())
+    try:
+        if not is_held(lock_path, "state lock"):
+            return None
+    except StateLockedError:
+        return None  # not a lock file anybody could hold
+    return read_info(lock_path)
 
 
 # -- the fleet lock ---------------------------------------------------------------------------
 
-# Waiters for the fleet lock poll faster than for the state lock: the lock is free the moment
-# a pass ends, and an apply waiting for it should win it before the scheduler's next pass.
-_FLEET_POLL_MAX = 0.05
+class FleetLock(HeldLock):
+    """The fleet lock this process holds."""
+
+    __slots__ = ()
 
 
 def fleet_lock_path(state_path: str | os.PathLike[str]) -> Path:
     p = Path(state_path)
     return p.with_name(p.name + FLEET_SUFFIX)
-
-
-@dataclass(slots=True)
-class FleetLock:
-    """The fleet lock this process holds: an open descriptor with an exclusive `flock`.
-    Release it with `release()` or by leaving a `with` block (or by exiting)."""
-
-    path: Path
-    fd: int
-    info: LockInfo
-    released: bool = False
-
-    def release(self) -> None:
-        """Remove the file and unlock it (a waiter that opened the old file finds it gone
-        once it gets the lock, and tries again on a fresh one)."""
-        if self.released:
-            return
-        self.released = True
-        try:
-            if _same_file(self.fd, self.path):
-                os.unlink(self.path)
-        except OSError:
-            pass  # left behind, it is reused: the lock is the flock, not the file
-        finally:
-            os.close(self.fd)  # the only descriptor of this open file: closing it unlocks
-
-    def __enter__(self) -> FleetLock:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.release()
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,35 +279,14 @@ def try_fleet_lock(state_path: str | os.PathLike[str], operation: str) -> FleetL
     state_path = Path(state_path).absolute()
     path = fleet_lock_path(state_path)
     ensure_state_dir(path.parent)
-    while True:
-        fd = _open_fleet(path)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except BaseException:
-            os.close(fd)
-            raise
-        if _same_file(fd, path):
-            break
-        os.close(fd)  # its holder removed it as we opened it: lock the one there now
-    try:
-        info = _new_info(state_path, operation)
-        # Who holds it, for the messages of those who wait (the lock itself is the flock).
-        os.ftruncate(fd, 0)
-        write_all(fd, info.to_json().encode(), fsync=False)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        raise
-    return FleetLock(path, fd, info)
+    held = try_lock(path, new_info(state_path, operation), "fleet lock")
+    return None if held is None else FleetLock(held.path, held.fd, held.info, held.previous)
 
 
 def fleet_lock_holder(state_path: str | os.PathLike[str]) -> LockInfo | None:
     """Who holds the fleet lock, when a `try_fleet_lock` just failed; None when the holder
     has not written its info yet (or has just let go)."""
-    return _read_info(fleet_lock_path(Path(state_path).absolute()))
+    return read_info(fleet_lock_path(Path(state_path).absolute()))
 
 
 def acquire_fleet_lock(state_path: str | os.PathLike[str], operation: str, timeout: float,
@@ -419,7 +326,7 @@ def try_begin_pass(state_path: str | os.PathLike[str]) -> FleetLock | Busy:
     changing) or holds the fleet lock. A plan, a reconcile's write or a dead holder's lock
     is no reason to wait."""
     holder = read_lock(state_path)
-    if holder is not None and holder.Operation not in _PASS_BESIDE and not _is_stale(holder):
+    if holder is not None and holder.Operation not in _PASS_BESIDE:
         return Busy(holder, acting=False)
     got = try_fleet_lock(state_path, RECONCILE)
     if got is None:
@@ -450,35 +357,6 @@ def begin_pass(state_path: str | os.PathLike[str], timeout: float,
         delay = min(delay * 2, _POLL_MAX)
 
 
-def _same_file(fd: int, path: Path) -> bool:
-    """Whether `path` still names the file open as `fd`."""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return False
-    here = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (here.st_dev, here.st_ino)
-
-
-def _open_fleet(path: Path) -> int:
-    """The fleet lock file, opened for writing its holder's info: created 0600 if missing,
-    never through a symbolic link, and only if it is a regular file."""
-    flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-             | getattr(os, "O_NONBLOCK", 0))  # a FIFO planted there must not hang the open
-    try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as e:
-        why = "it is a symbolic link" if e.errno == errno.ELOOP else e.strerror or str(e)
-        raise FgformError(f"cannot open the fleet lock file {path}: {why}",
-                          hint=f"If no fgform command is running on this state, delete {path}."
-                          ) from e
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise FgformError(f"cannot open the fleet lock file {path}: it is not a regular file",
-                          hint=f"If no fgform command is running on this state, delete {path}.")
-    return fd
-
-
 def _fleet_busy_error(holder: LockInfo | None, state_path: Path) -> StateLockedError:
     info = holder.describe() if holder is not None else \
         "Lock Info:\n  (its holder has not recorded who it is yet)"
@@ -493,110 +371,3 @@ def _fleet_busy_error(holder: LockInfo | None, state_path: Path) -> StateLockedE
     )
     err.lock_info = holder  # type: ignore[attr-defined]
     return err
-
-
-# -- internals -------------------------------------------------------------------------------
-
-def _new_info(state_path: Path, operation: str) -> LockInfo:
-    return LockInfo(
-        ID=str(uuid.uuid4()),
-        Operation=operation,
-        Who=who(),
-        Pid=os.getpid(),
-        Created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        Path=str(state_path),
-    )
-
-
-def _try_create(lock_path: Path, info: LockInfo) -> bool:
-    data = info.to_json().encode()
-    tmp = lock_path.with_name(f".{lock_path.name}.{os.getpid()}.{info.ID[:8]}.tmp")
-    try:
-        write_new(tmp, data)
-        try:
-            os.link(tmp, lock_path)
-            return True
-        except FileExistsError:
-            return False
-        except OSError as e:
-            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-    return _try_create_excl(lock_path, data)
-
-
-def _try_create_excl(lock_path: Path, data: bytes) -> bool:
-    try:
-        write_new(lock_path, data)
-    except FileExistsError:
-        return False
-    return True
-
-
-def _read_info(lock_path: Path) -> LockInfo | None:
-    try:
-        return LockInfo.from_json(_read_text(lock_path))
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
-        return None
-
-
-def _read_text(lock_path: Path) -> str:
-    # O_NOFOLLOW: a symlink at the lock's name is not a lock anyone here took; reading
-    # through it would let a planted link decide who holds the lock.
-    return read_regular(lock_path, nofollow=True)[0].decode("utf-8")
-
-
-def _unreadable_why(lock_path: Path) -> str:
-    """Why `_read_info` found no lock info in the file, for the error message."""
-    if lock_path.is_symlink():
-        return "it is a symbolic link"
-    try:
-        LockInfo.from_json(_read_text(lock_path))
-    except IsADirectoryError:
-        return "it is a directory"
-    except OSError as e:
-        return e.strerror or str(e)
-    except UnicodeDecodeError:
-        return "it is not UTF-8 text"
-    except json.JSONDecodeError:
-        return "it is not JSON"
-    except RecursionError:
-        return "its JSON is nested too deeply"
-    except ValueError as e:
-        return str(e)
-    except (KeyError, TypeError):
-        return "it is not lock information"
-    return "it changed while being read"
-
-
-def _is_stale(holder: LockInfo) -> bool:
-    # Only a holder on this host can be checked; a pid on another machine sharing the file
-    # system says nothing here.
-    return holder.host == socket.gethostname() and not pid_alive(holder.Pid)
-
-
-def _remove_if_same(lock_path: Path, lock_id: str) -> bool:
-    """Remove the lock file only if it still holds `lock_id`.
-
-    Two processes may find the same stale lock; if both simply unlinked it, the slower one
-    could delete the lock the faster one has just taken. So the file is first renamed aside
-    (atomic: exactly one process gets any given file) and checked there; a lock that turns
-    out to be someone else's is linked back.
-    """
-    aside = lock_path.with_name(f".{lock_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old")
-    try:
-        os.rename(lock_path, aside)
-    except FileNotFoundError:
-        return False
-    try:
-        got = _read_info(aside)
-        if got is not None and got.ID == lock_id:
-            return True
-        with contextlib.suppress(FileExistsError):
-            os.link(aside, lock_path)
-        return False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(aside)

@@ -242,6 +242,17 @@ class StateFile:
         return out
 
     def _sort(self) -> None:
+        # Skipped when it would change nothing: resources already in (module, type, name)
+        # order, each with at most one instance (the common case; a pass over the resources
+        # costs a fraction of the sort's key objects, and to_dict runs at every state write).
+        prev: tuple[str, str, str] | None = None
+        for r in self.resources:
+            k = (r.module, r.type, r.name)
+            if len(r.instances) > 1 or (prev is not None and k < prev):
+                break
+            prev = k
+        else:
+            return
         for r in self.resources:
             r.instances.sort(key=_instance_order)
         self.resources.sort(key=_resource_order)

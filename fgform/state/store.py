@@ -25,147 +25,69 @@ import marshal
 import operator
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii as _encode_str  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fgform.errors import FgformError
 from fgform.jsonenc import decode_json, encode_json
 from fgform.safefile import (
-    create_private,
     fresh_name,
+    pid_alive,
     read_regular,
     refuse_symlink,
     write_new,
 )
 from fgform.schemacheck import Schema, SchemaError, packaged
+from fgform.state.lock import StateLock, acquire
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
+from fgform.state.paths import BACKUP_SUFFIX, ensure_state_dir
 
-if TYPE_CHECKING:
-    from fgform.state.lock import StateLock
-
-STATE_SUFFIX = ".fgstate.json"
-BACKUP_SUFFIX = ".backup"
-STATE_DIR = "state"
-DEFAULT_WORKSPACE = "default"
 FILE_MODE = 0o600
-# The largest pid any supported system hands out (Linux's pid_max ceiling is 2**22); a
-# larger "pid" in a lock or temporary file name is garbage, not a process.
-MAX_PID = 2**31 - 1
 
-_WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Temporary files carry the writer's pid so that leftovers of a killed writer can be told
 # apart from the file another live process is writing right now.
 _TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
-
-# Written into a `state/` folder that fgform creates itself: state holds every attribute of
-# every resource, secrets included, and has no business in version control.
-_GITIGNORE = """\
-# Written by fgform: state files hold secrets and machine-specific ids; keep them out of git.
-*.fgstate.json
-*.fgstate.json.backup
-*.fgstate.json.lock
-*.fgstate.json.fleet
-.*.tmp
-"""
-
-
-# -- where the state lives ------------------------------------------------------------------
-
-def default_state_path(
-    config_dir: str | os.PathLike[str],
-    workspace: str = DEFAULT_WORKSPACE,
-    override: str | os.PathLike[str] | None = None,
-    backend_path: str | os.PathLike[str] | None = None,
-) -> Path:
-    """The state file a command uses, by precedence.
-
-    1. `override` (the `-state PATH` flag): used as given; a relative path is taken relative
-       to `config_dir`, which is the working directory after `-chdir`, as in Terraform.
-       The workspace does not change an explicit file.
-    2. `backend_path` (`backend "local" { path = "..." }`): relative to `config_dir`. The
-       default workspace uses it as is; workspace W uses `<dir>/<file>.d/W/<file>` beside it,
-       the layout of Terraform's local backend (`terraform.tfstate.d/W/terraform.tfstate`).
-    3. Otherwise `<config_dir>/state/<workspace>.fgstate.json`.
-    """
-    base = Path(config_dir)
-    if override is not None and str(override) != "":
-        return _absolute(base, Path(override))
-    _check_workspace(workspace)
-    if backend_path is not None and str(backend_path) != "":
-        p = _absolute(base, Path(backend_path))
-        if workspace == DEFAULT_WORKSPACE:
-            return p
-        return p.parent / f"{p.name}.d" / workspace / p.name
-    return _absolute(base, Path(STATE_DIR) / f"{workspace}{STATE_SUFFIX}")
-
-
-def _absolute(base: Path, p: Path) -> Path:
-    p = p.expanduser()
-    p = p if p.is_absolute() else (base / p).absolute()
-    if not p.name:
-        # `-state=/`: the root directory has no name to put the lock and backup beside.
-        raise FgformError(f"the state file path {p} is a directory, not a file",
-                          hint="The state is a file: give the path of one (my.fgstate.json), not a directory.")
-    return p
-
-
-def _check_workspace(workspace: str) -> None:
-    # The workspace name becomes part of a file name: keep path separators and ".." out.
-    if not _WORKSPACE_NAME.match(workspace) or ".." in workspace:
-        raise FgformError(
-            f"invalid workspace name {workspace!r}",
-            hint="Workspace names use letters, digits, '-', '_' and '.', and start with a "
-                 "letter or digit.",
-        )
 
 
 # -- serialisation ---------------------------------------------------------------------------
 
 def dumps_state(state: StateFile) -> str:
     """The state as the exact text `StateStore.write` puts on disk (ends with a newline)."""
-    return _encode_state(state.to_dict(), {})[0]
+    return _encode(state, state.serial, {})[0].decode("utf-8")
 
 
-def _no_default(o: Any) -> Any:
-    raise TypeError(f"{type(o).__name__} is not JSON")
+def _encode(state: StateFile, serial: int, cache: dict[bytes, bytes]
+            ) -> tuple[bytes, dict[bytes, bytes]]:
+    """The file's bytes for `state` with `serial` in place of its own, cheaply for apply.
 
-
-def _make_compact() -> Callable[[Any], str]:
-    """Compact, key-sorted JSON through the C encoder, built once.
-
-    `json.dumps` builds a new encoder on every call with non-default arguments; for 1,000
-    small resources that set-up costs as much as the encoding itself.
+    Apply writes state after every step and each step changes one resource, so a write must
+    not cost the whole state's encoding: each resource's text is kept in `cache` under its
+    `_resource_key` and only new or changed resources are encoded (through
+    `StateFile.to_dict`, so the format stays the model's). Returns the bytes and the cache
+    for the next write (only the current resources, so it never grows).
     """
-    try:
-        from json.encoder import c_make_encoder  # type: ignore[attr-defined]
-    except ImportError:
-        c_make_encoder = None
-    if c_make_encoder is None:
-        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
-    # (markers, default, encoder, indent, key_separator, item_separator, sort_keys,
-    #  skipkeys, allow_nan): markers=None skips the cycle check; state is a tree.
-    it = c_make_encoder(None, _no_default, _encode_str, None, ":", ",", True, False, False)
-    return lambda o: "".join(it(o, 0))
-
-
-_compact = _make_compact()
-
-
-def _set_serial(text: str, serial: int) -> str:
-    """Replace the top-level serial in encoded state text (a regex over 1 MB costs ~8 ms).
-
-    Only top-level keys sit two spaces in, and `serial` sorts after the big `resources`
-    list, so the last such line is found quickly from the end.
-    """
-    marker = '\n  "serial": '
-    start = text.rindex(marker) + len(marker)
-    end = start
-    while text[end].isdigit():
-        end += 1
-    return f"{text[:start]}{serial}{text[end:]}"
+    state._sort()  # resources and instances in canonical order, as to_dict() has them
+    head = encode_json(dataclasses.replace(state, serial=serial, resources=[]).to_dict())
+    if not state.resources:
+        return head + b"\n", {}
+    new_cache: dict[bytes, bytes] = {}
+    parts = []
+    for r in state.resources:
+        key = _resource_key(r)
+        frag = cache.get(key) if key is not None else None
+        if frag is None:
+            entry = dataclasses.replace(state, outputs={}, resources=[r]).to_dict()
+            # Indented for its place in the list: JSON text has no newline but between tokens.
+            frag = encode_json(entry["resources"][0]).replace(b"\n", b"\n    ")
+        if key is not None:
+            new_cache[key] = frag
+        parts.append(frag)
+    # Only top-level keys sit two spaces in: the empty list is the head's own.
+    marker = b'\n  "resources": []'
+    at = head.index(marker)
+    return b"".join((head[:at], b'\n  "resources": [\n    ', b",\n    ".join(parts),
+                     b"\n  ]", head[at + len(marker):], b"\n")), new_cache
 
 
 def _resource_key(r: ResourceState) -> bytes | None:
@@ -188,93 +110,18 @@ _resource_fields = operator.attrgetter(
 _instance_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(InstanceState)))
 
 
-def _sort_state(state: StateFile) -> None:
-    """`state._sort()` (what to_dict does first), skipped when it would change nothing:
-    resources already in (module, type, name) order, each with at most one instance (the
-    common case; a pass over the resources costs a fraction of the sort's key objects)."""
-    prev: tuple[str, str, str] | None = None
-    for r in state.resources:
-        k = (r.module, r.type, r.name)
-        if len(r.instances) > 1 or (prev is not None and k < prev):
-            state._sort()
-            return
-        prev = k
+def _set_serial(data: bytes, serial: int) -> bytes:
+    """Replace the top-level serial in encoded state (cheaper than encoding again).
 
-
-def _encode_incremental(state: StateFile, serial: int, cache: dict[bytes, str]
-                        ) -> tuple[str, dict[bytes, str]]:
-    """`dumps_state(state)` with `serial` in place of `state.serial`, cheaply for apply.
-
-    Apply writes state after every step and each step changes one resource, so a write must
-    not cost the whole state's serialisation: each resource's indented text is kept in
-    `cache` under its `_resource_key` and only new or changed resources are encoded (through
-    `StateFile.to_dict`, so the format stays the model's). Returns the text and the cache for
-    the next write (only the current resources, so it never grows).
+    Only top-level keys sit two spaces in, and `serial` sorts after the big `resources`
+    list, so the last such line is found quickly from the end.
     """
-    _sort_state(state)  # resources and instances in canonical order, as to_dict() has them
-    head = dataclasses.replace(state, serial=serial, resources=[]).to_dict()
-    new_cache: dict[bytes, str] = {}
-    parts = []
-    for r in state.resources:
-        key = _resource_key(r)
-        frag = cache.get(key) if key is not None else None
-        if frag is None:
-            entry = dataclasses.replace(state, outputs={}, resources=[r]).to_dict()
-            frag = encode_json(entry["resources"][0], "    ")
-        if key is not None:
-            new_cache[key] = frag
-        parts.append(frag)
-    # One join for the whole document: each copy of a megabyte of text costs time too.
-    out = ["{"]
-    for k in sorted(head):
-        out.append("\n  " if len(out) == 1 else ",\n  ")
-        out.append(f"{_encode_str(k)}: ")
-        if k != "resources":
-            out.append(encode_json(head[k], "  "))
-        elif not parts:
-            out.append("[]")
-        else:
-            out.append("[\n    ")
-            out.append(",\n    ".join(parts))
-            out.append("\n  ]")
-    out.append("\n}\n")
-    return "".join(out), new_cache
-
-
-def _encode_state(d: dict[str, Any], cache: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """`encode_json(d) + "\\n"`, reusing the text of resources that have not changed.
-
-    Encoding with indentation runs in Python and is most of a write's cost; apply writes
-    state after every step and each step changes one or two resources. So each entry of
-    `resources` is keyed by its compact JSON (the C encoder: ~10x faster than indenting)
-    and its indented text is taken from `cache` when the key is there. Returns the text
-    and the cache for the next call (only the current resources, so it never grows).
-    """
-    new_cache: dict[str, str] = {}
-
-    def resources(items: list[Any]) -> str:
-        if not items:
-            return "[]"
-        parts = []
-        for r in items:
-            try:
-                key: str | None = _compact(r)
-            except (TypeError, ValueError, RecursionError):
-                key = None  # let encode_json report it, or cope with odd keys
-            frag = cache.get(key) if key is not None else None
-            if frag is None:
-                frag = encode_json(r, "    ")
-            if key is not None:
-                new_cache[key] = frag
-            parts.append(frag)
-        return "[\n    " + ",\n    ".join(parts) + "\n  ]"
-
-    rows = []
-    for k in sorted(d):
-        v = d[k]
-        text = resources(v) if k == "resources" and isinstance(v, list) else encode_json(v, "  ")
-        rows.append(f"  {_encode_str(k)}: {text}")
-    return "{\n" + ",\n".join(rows) + "\n}\n", new_cache
+    marker = b'\n  "serial": '
+    start = data.rindex(marker) + len(marker)
+    end = start
+    while data[end:end + 1].isdigit():
+        end += 1
+    return b"%s%d%s" % (data[:start], serial, data[end:])
 
 
 def state_schema() -> Schema:
@@ -295,10 +142,10 @@ class _DiskVersion:
     """What this store last saw on disk, so that the next write need not re-read it."""
 
     signature: tuple[int, ...]  # (device, inode, size, mtime): any other writer changes it
-    text: str
+    data: bytes
     serial: int
     lineage: str
-    canonical: bool  # written by us: equal content means equal text
+    canonical: bool  # written by us: equal content means equal bytes
 
 
 def _signature(st: os.stat_result) -> tuple[int, ...]:
@@ -315,7 +162,7 @@ class StateStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._disk: _DiskVersion | None = None
-        self._fragments: dict[bytes, str] = {}
+        self._fragments: dict[bytes, bytes] = {}
 
     @property
     def backup_path(self) -> Path:
@@ -331,8 +178,6 @@ class StateStore:
         have to either follow it or replace it (forking the state in two), and finding out
         at the first write of an apply would be too late.
         """
-        from fgform.state.lock import acquire  # lock.py imports this module
-
         refuse_symlink(self.path, "state file")
         return acquire(self.path, operation, timeout)
 
@@ -393,7 +238,7 @@ class StateStore:
         except SchemaError as e:
             raise self._corrupt(f"unexpected content at {e}") from e
         serial = int(data["serial"])
-        self._disk = _DiskVersion(sig, text, serial, str(data["lineage"]), canonical=False)
+        self._disk = _DiskVersion(sig, raw, serial, str(data["lineage"]), canonical=False)
         return data, self._disk
 
     def _corrupt(self, why: str) -> FgformError:
@@ -447,27 +292,26 @@ class StateStore:
                     hint="Two different states are pointed at one file. Check -state, the "
                          "backend path and the workspace.",
                 )
-            text, self._fragments = _encode_incremental(state, disk.serial, self._fragments)
-            if text == disk.text or (not disk.canonical and self._same(disk, disk_data, state)):
+            data, self._fragments = _encode(state, disk.serial, self._fragments)
+            if data == disk.data or (not disk.canonical and self._same(disk, disk_data, state)):
                 state.serial = disk.serial
                 return False
             serial = max(disk.serial, state.serial) + 1
-            text = _set_serial(text, serial)
+            data = _set_serial(data, serial)
         else:
             # The first write: serial 1 for a new state; a state carried over from elsewhere
             # keeps counting from its own serial.
             serial = state.serial + 1
-            text, self._fragments = _encode_incremental(state, serial, self._fragments)
-        sig = self._write_atomically(text.encode("utf-8"),
-                                     backup=None if disk is None else disk.text.encode("utf-8"))
+            data, self._fragments = _encode(state, serial, self._fragments)
+        sig = self._write_atomically(data, backup=None if disk is None else disk.data)
         state.serial = serial
-        self._disk = _DiskVersion(sig, text, serial, lineage, canonical=True)
+        self._disk = _DiskVersion(sig, data, serial, lineage, canonical=True)
         return True
 
     @staticmethod
     def _same(disk: _DiskVersion, data: dict[str, Any] | None, state: StateFile) -> bool:
         # The file was not written by this store (or by hand): compare values, not text.
-        old = data if data is not None else json.loads(disk.text)
+        old = data if data is not None else decode_json(disk.data.decode("utf-8"))
         new = state.to_dict()
         new["serial"] = disk.serial
         return bool(old == new)
@@ -527,21 +371,6 @@ class StateStore:
                     os.unlink(self.path.parent / name)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (signal 0 probes, sends nothing)."""
-    if not 0 < pid <= MAX_PID:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, it belongs to someone else
-    except OSError:
-        return False
-    return True
-
-
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -553,23 +382,3 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def ensure_state_dir(directory: Path) -> None:
-    """Create the state file's directory if needed; a new `state/` gets a `.gitignore`.
-
-    Called by both the lock and the store: commands take the lock before the first write,
-    so whichever comes first creates the folder.
-    """
-    if directory.is_dir():
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    if directory.name == STATE_DIR:
-        try:
-            fd = create_private(directory / ".gitignore", 0o644)
-        except OSError:
-            return  # another process wrote it first, or the folder is read-only
-        try:
-            os.write(fd, _GITIGNORE.encode())
-        finally:
-            os.close(fd)

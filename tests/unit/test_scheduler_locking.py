@@ -63,11 +63,13 @@ _HOLDER = textwrap.dedent("""
             sys.stdin.read()
         elif verb == "die":
             os._exit(0)
+    # Taken before letting go: a waiter may run before this process prints anything.
+    done = time.monotonic()
     if state_lock is not None:
         state_lock.release()
     if fleet is not None:
         fleet.release()
-    print("done", time.monotonic(), flush=True)
+    print("done", done, flush=True)
 """)
 
 

@@ -365,7 +365,7 @@ def test_scrub_catches_the_escaped_form_of_a_secret() -> None:
 
 
 def test_output_hides_sensitive_values_in_the_list_and_shows_one_asked_for_by_name() -> None:
-    from fgform.state.commands import outputs
+    from fgform.render.state_hcl import outputs
     from fgform.state.model import OutputState
 
     state = StateFile()

@@ -11,7 +11,8 @@ from fgform.addresses import parse_address
 from fgform.config.schema import get_schema
 from fgform.fleet import events as EV
 from fgform.state.model import InstanceState, StateFile
-from fgform.state.store import StateStore, default_state_path
+from fgform.state.paths import default_state_path
+from fgform.state.store import StateStore
 
 from helpers.cli import Boundary as _Boundary
 

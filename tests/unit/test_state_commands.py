@@ -12,17 +12,11 @@ import pytest
 
 from fgform.addresses import parse_address
 from fgform.errors import FgformError
-from fgform.state.commands import (
-    cty_type,
-    outputs,
-    state_list,
-    state_mv,
-    state_pull,
-    state_rm,
-    state_show,
-)
+from fgform.render.state_hcl import outputs, state_show
 from fgform.state.model import InstanceState, OutputState, StateFile
 from fgform.state.store import StateStore
+from fgform.state.surgery import state_list, state_mv, state_pull, state_rm
+from fgform.values import cty_type
 
 
 def golden(text: str) -> str:

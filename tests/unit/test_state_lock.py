@@ -1,4 +1,5 @@
-"""The state lock, with real processes: contention, timeouts, stale locks, force-unlock."""
+"""The state lock, with real processes: contention, timeouts, locks left by dead holders,
+force-unlock."""
 
 from __future__ import annotations
 
@@ -43,6 +44,25 @@ def start_holder(state: Path, mode: str) -> tuple[subprocess.Popen[str], str]:
     lock_id = proc.stdout.readline().strip()
     assert lock_id, "the holder failed to take the lock"
     return proc, lock_id
+
+
+# Holds an flock on argv[1] after writing argv[2] into it (a holder whose record says what
+# the test wants), until stdin closes.
+_FLOCKER = textwrap.dedent("""
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+    os.write(fd, sys.argv[2].encode())
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("held", flush=True)
+    sys.stdin.read()
+""")
+
+
+def hold_flock(path: Path, record: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", _FLOCKER, str(path), record],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
 
 
 def dead_pid() -> int:
@@ -111,7 +131,9 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     state = tmp_path / "s.json"
     holder, holder_id = start_holder(state, "die")
     holder.wait()
-    assert read_lock(state).ID == holder_id  # type: ignore[union-attr]
+    # Its record is left in the file, but the kernel let go of its flock: nobody holds it.
+    assert json.loads(lock_path_for(state).read_text())["ID"] == holder_id
+    assert read_lock(state) is None
     with acquire(state, "apply", 0) as lock:
         assert len(lock.warnings) == 1
         assert "stale" in lock.warnings[0] and holder_id in lock.warnings[0]
@@ -130,21 +152,61 @@ def test_lock_of_a_process_killed_with_sigkill_is_taken_over(tmp_path: Path) -> 
         assert lock.warnings
 
 
-def test_lock_from_another_host_is_not_stale(tmp_path: Path) -> None:
+def test_a_live_holder_blocks_whatever_its_record_says(tmp_path: Path) -> None:
+    """Whether the lock is held is the kernel's flock, not the record: a record naming a
+    dead process of this host blocks while a live process holds the flock, and a record
+    from another host that nobody holds is taken over."""
     state = tmp_path / "s.json"
-    lock_path_for(state).write_text(json.dumps({
-        "ID": "abc", "Operation": "apply", "Who": "bob@some-other-host", "Pid": dead_pid(),
-        "Created": "2026-01-01T00:00:00Z", "Path": str(state), "Version": "0.1.0"}))
-    with pytest.raises(StateLockedError, match="fgform force-unlock abc"):
-        acquire(state, "apply", 0.1)
+    record = {"ID": "abc", "Operation": "apply", "Who": f"bob@{socket.gethostname()}",
+              "Pid": dead_pid(), "Created": "2026-01-01T00:00:00Z", "Path": str(state),
+              "Version": "0.1.0"}
+    proc = hold_flock(lock_path_for(state), json.dumps(record))
+    try:
+        with pytest.raises(StateLockedError, match="fgform force-unlock abc"):
+            acquire(state, "apply", 0.1)
+    finally:
+        proc.communicate("")
+    lock_path_for(state).write_text(json.dumps({**record, "Who": "bob@some-other-host"}))
+    with acquire(state, "apply", 0) as lock:
+        assert len(lock.warnings) == 1 and "bob@some-other-host" in lock.warnings[0]
 
 
 def test_unreadable_lock_is_reported(tmp_path: Path) -> None:
     state = tmp_path / "s.json"
-    lock_path_for(state).write_text("")
-    with pytest.raises(StateLockedError) as ei:
-        acquire(state, "apply", 0)
-    assert "cannot be read" in ei.value.message and str(lock_path_for(state)) in ei.value.hint
+    # Held by a process that never says who it is.
+    proc = hold_flock(lock_path_for(state), "")
+    try:
+        with pytest.raises(StateLockedError) as ei:
+            acquire(state, "apply", 0)
+        assert "cannot be read" in ei.value.message and str(lock_path_for(state)) in ei.value.hint
+    finally:
+        proc.communicate("")
+    # Nobody holds it now: the empty file is simply taken.
+    with acquire(state, "apply", 0) as lock:
+        assert lock.warnings == []
+
+
+def test_a_held_lock_with_a_damaged_record_names_the_damage(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    proc = hold_flock(lock_path_for(state), json.dumps({"ID": "abc", "Pid": -1}))
+    try:
+        with pytest.raises(StateLockedError, match=r"cannot be read \(its Pid -1 is not a "
+                                                   r"process id\)"):
+            acquire(state, "apply", 0)
+    finally:
+        proc.communicate("")
+
+
+def test_force_unlock_removes_the_record_of_a_dead_holder(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    holder, holder_id = start_holder(state, "die")
+    holder.wait()
+    with pytest.raises(FgformError, match="does not match"):
+        force_unlock(state, "not-the-id")
+    assert force_unlock(state, holder_id).ID == holder_id
+    assert not lock_path_for(state).exists()
+    with acquire(state, "apply", 0) as lock:
+        assert lock.warnings == []  # nothing left to take over
 
 
 def test_force_unlock(tmp_path: Path) -> None:

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from fgform.addresses import parse_address
 from fgform.errors import FgformError
 from fgform.jsonenc import encode_json
 from fgform.state.model import InstanceState, OutputState, ResourceState, StateFile
-from fgform.state.store import StateStore, default_state_path, dumps_state
+from fgform.state.paths import default_state_path
+from fgform.state.store import StateStore, dumps_state
 
 
 def make_state(n: int = 3, gen: int = 0, lineage: str | None = None) -> StateFile:
@@ -115,7 +117,8 @@ def test_file_is_sorted_indented_json(tmp_path: Path) -> None:
     st = make_state()
     store.write(st)
     text = store.path.read_text()
-    assert text == json.dumps(st.to_dict(), indent=2, sort_keys=True) + "\n"
+    # orjson's text: non-ASCII characters as themselves, not \u escapes.
+    assert text == json.dumps(st.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     assert text == dumps_state(st)
 
 
@@ -169,13 +172,71 @@ def test_backup_holds_previous_version(tmp_path: Path) -> None:
 
 
 def test_encode_json_matches_stdlib() -> None:
-    value = {"b": [1, 2.5, -0.0, 1e300, True, False, None, "x\u2028\"\\"], "a": {},
-             "c": [], "d": {"z": {"y": [[]]}}, "é": "ü", "n": 10**30}
-    assert encode_json(value) == json.dumps(value, indent=2, sort_keys=True)
-    with pytest.raises(FgformError):
-        encode_json({"x": float("nan")})
-    with pytest.raises(FgformError):
+    value = {"b": [1, 2.5, -0.0, 1e300, True, False, None, "x\u2028\"\\\x01\x7f"], "a": {},
+             "c": [], "d": {"z": {"y": [[]]}}, "é": "ü\U0001F600", "t": (1, "2"),
+             "n": 2**64 - 1}
+    std = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).encode()
+    # The one difference from the standard library: an exponent has no "+".
+    assert encode_json(value) == std.replace(b"1e+300", b"1e300")
+    # Keys of other types as json.dumps writes them, then sorted as text.
+    assert encode_json({10: "a", 9: "b", "x": 2}) == b'{\n  "10": "a",\n  "9": "b",\n  "x": 2\n}'
+    for nan in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(FgformError, match="not a JSON number"):
+            encode_json({"x": [{"y": nan}]})
+        with pytest.raises(FgformError, match="not a JSON number"):  # the fallback's check
+            encode_json({"x": [nan, 10**30]})
+    with pytest.raises(FgformError, match="cannot write a object value"):
         encode_json({"x": object()})
+    with pytest.raises(FgformError, match="cannot write a PosixPath value"):
+        encode_json({"x": Path("/")})
+
+
+def test_encode_json_falls_back_to_the_standard_library() -> None:
+    """What orjson cannot write (integers beyond 64 bits, lone surrogates, deep nesting) is
+    written by json.dumps, in its own exact format (\\u escapes for non-ASCII)."""
+    deep: list[object] = []
+    inner = deep
+    for _ in range(300):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    for value in ({"n": 10**30, "é": 1.5e-7}, {"s": "\ud800"}, {"deep": deep}):
+        assert encode_json(value) == json.dumps(value, indent=2, sort_keys=True).encode()
+        assert json.loads(encode_json(value)) == value
+
+
+def test_a_nan_is_found_where_marshal_cannot_look() -> None:
+    """The fast check marshals the value; a str subclass (an enum) makes it fall back to
+    looking at every value, which still finds the NaN."""
+    import enum
+
+    class Mode(str, enum.Enum):
+        A = "a"
+
+    assert encode_json({"m": Mode.A, "x": 1.0}) == b'{\n  "m": "a",\n  "x": 1.0\n}'
+    with pytest.raises(FgformError, match="cannot write nan"):
+        encode_json({"m": Mode.A, "x": [float("nan")]})
+
+
+def test_repeated_writes_keep_the_exact_format(tmp_path: Path) -> None:
+    """Apply's writes reuse the text of unchanged resources: after changes, additions and
+    removals (one written by the standard library's encoder), the file is still exactly
+    what a first write of that state would be."""
+    store = StateStore(tmp_path / "s.json")
+    st = make_state(5)
+    store.write(st)
+    st.resources[1].instances[0].attributes["gen"] = 7
+    st.resources[2].instances[0].attributes["big"] = 10**30  # beyond orjson's integers
+    st.set(parse_address("fg_service.aaa"), InstanceState(None, {"id": "x", "f": 1.5e-7}))
+    st.remove(parse_address(f"fg_service.{st.resources[-1].name}"))
+    st.outputs["é"] = OutputState({"ü": [1, None]}, sensitive=False)
+    for _ in range(2):
+        store.write(st)
+        assert store.path.read_text() == dumps_state(st)
+        assert json.loads(store.path.read_text()) == st.to_dict()
+    st.resources.clear()
+    store.write(st)
+    assert store.path.read_text() == dumps_state(st)
+    assert json.loads(store.path.read_text())["resources"] == []
 
 
 def test_write_1000_resources_is_fast(tmp_path: Path) -> None:
