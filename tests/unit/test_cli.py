@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fgform import __version__, cli
-from fgform.cli import run
+from fgform.cli import app, run
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = REPO / "examples" / "hello"
@@ -609,7 +609,7 @@ def test_internal_error_is_one_line_without_traceback(monkeypatch, simple: Path)
 
 
 def test_main_exits_with_run_code(monkeypatch) -> None:
-    monkeypatch.setattr(cli, "run", lambda argv=None: 3)
+    monkeypatch.setattr(app, "run", lambda argv=None: 3)
     with pytest.raises(SystemExit) as exc:
         cli.main()
     assert exc.value.code == 3
