@@ -16,6 +16,7 @@ import click
 from fgform import __version__
 from fgform.cli import config_cmds, fleet_cmds, plan_cmds, reconcile_cmd, state_cmds
 from fgform.cli.environment import Environment
+from fgform.cli.gcpolicy import deferred_collection
 from fgform.cli.options import opt
 from fgform.cli.status import ExitStatus
 from fgform.errors import DiagnosticsError, FgformError
@@ -176,5 +177,7 @@ _BOOL_SWITCHES = {"auto-approve", "detailed-exitcode", "no-color", "json", "chec
 
 
 def main() -> None:
-    """Entry point of the `fgform` script."""
-    sys.exit(run())
+    """Entry point of the `fgform` script (the process's GC policy is set here, once)."""
+    with deferred_collection():
+        code = run()
+    sys.exit(code)

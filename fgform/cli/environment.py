@@ -1,8 +1,10 @@
 """What a command line runs in: its streams, variables, working directory and arguments.
 
 One `Environment` is made per run (by `fgform.cli.app.run`) and handed to every command, so
-that nothing below the boundary reads `sys.stdout` or `os.environ` for itself, and a test or
-an embedding program can run the CLI on streams and variables of its own.
+that no command reads `sys.stdout`, `sys.stdin` or `os.environ` for itself, and a test or an
+embedding program can run the CLI on streams and variables of its own. (Below the commands,
+the core still reads its own variables from the process: FGFORM_VAR_*, FGFORM_NO_CACHE,
+DOCKER_HOST.)
 """
 
 from __future__ import annotations
