@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -19,12 +19,6 @@ from typing import IO, Any
 import click
 
 from fgform.errors import FgformError
-
-
-def _click_prompt(text: str) -> str:
-    # click reads the process's standard input (or the one a CliRunner put in its place),
-    # which is where `Environment.from_process` took `stdin` from.
-    return click.prompt(text, default="", show_default=False)
 
 
 @dataclass
@@ -43,8 +37,6 @@ class Environment:
     # The arguments of the command line being run: -var and -var-file are applied in the
     # order they were written, which click does not keep.
     argv: list[str] = field(default_factory=list)
-    # Asks the user a question and returns the answer (Ctrl-D: click.Abort).
-    ask: Callable[[str], str] = _click_prompt
     dir: Path = field(init=False)
     dir_chosen: bool = field(default=False, init=False)
 
@@ -82,6 +74,18 @@ class Environment:
     def err(self, text: str = "", nl: bool = True) -> None:
         """Write to standard error."""
         click.echo(text, file=self.stderr, nl=nl)
+
+    def ask(self, question: str) -> str:
+        """The user's answer to `question` (end of input: click.Abort, as click's prompt)."""
+        if self.stdin is sys.stdin:
+            # The process's own input: click's prompt handles a terminal (and a CliRunner's
+            # input, which it echoes as a terminal would).
+            return click.prompt(question, default="", show_default=False)
+        self.out(f"{question}: ", nl=False)
+        line = self.stdin.readline()
+        if not line:
+            raise click.Abort()
+        return line.rstrip("\r\n")
 
     def read_stdin_bytes(self) -> bytes:
         """All of standard input, as bytes."""

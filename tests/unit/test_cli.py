@@ -641,6 +641,14 @@ def test_run_on_an_injected_environment(tmp_path: Path) -> None:
     assert run(["fmt", "-"], e) == 0 and e.stdout.getvalue() == "a = 1\n"
     e = env("a=1\n")
     assert run(["fmt", "-check", "-"], e) == ExitStatus.UNFORMATTED == 3
+    (tmp_path / "conf" / "main.tf").write_text('resource "fg_task_definition" "t" {\n'
+                                               '  family = "t"\n  container "c" {\n'
+                                               '    image = "busybox"\n  }\n}\n')
+    e = env("no\n")  # the approval is read from its stdin
+    assert run(["-chdir=conf", "apply", "-refresh=false"], e) == 1
+    assert e.stdout.getvalue().endswith("  Enter a value: ")
+    assert e.stderr.getvalue() == "Error: Apply cancelled.\n"
+    assert not list((tmp_path / "conf").glob("**/*.fgstate.json"))  # nothing applied
 
 
 def test_exit_statuses_are_terraform_s() -> None:
