@@ -16,7 +16,7 @@ import click
 from fgform import __version__
 from fgform.cli import config_cmds, fleet_cmds, plan_cmds, reconcile_cmd, state_cmds
 from fgform.cli.environment import Environment
-from fgform.cli.gcpolicy import deferred_collection
+from fgform.cli.gcpolicy import script_run
 from fgform.cli.options import opt
 from fgform.cli.status import ExitStatus
 from fgform.errors import DiagnosticsError, FgformError
@@ -178,6 +178,4 @@ _BOOL_SWITCHES = {"auto-approve", "detailed-exitcode", "no-color", "json", "chec
 
 def main() -> None:
     """Entry point of the `fgform` script (the process's GC policy is set here, once)."""
-    with deferred_collection():
-        code = run()
-    sys.exit(code)
+    sys.exit(script_run(run))

@@ -7,7 +7,9 @@ and a third of a 5,000-resource validate's). So collection starts off. A command
 running after `GRACE` seconds (apply, reconcile -watch, logs -follow, run-task) is one that
 waits on the fleet and may run for hours: everything it has built by then is frozen (kept
 out of every later scan, still freed by reference counting) and collection is turned on, so
-the cyclic garbage of a long run does not accumulate.
+the cyclic garbage of a long run does not accumulate. When the command has ended, all is
+frozen again: the interpreter's collections at exit (which run even with collection off)
+need not scan what it built.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 GRACE = 5.0
 
@@ -41,3 +43,11 @@ def deferred_collection(grace: float = GRACE) -> Iterator[None]:
         timer.cancel()
         if was_enabled:
             gc.enable()
+
+
+def script_run(body: Callable[[], int]) -> int:
+    """`body()` (the whole command) under the script's policy; its exit code."""
+    with deferred_collection():
+        code = body()
+        gc.freeze()
+    return code

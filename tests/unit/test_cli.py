@@ -661,7 +661,7 @@ def test_gc_policy_defers_collection_then_freezes_and_collects() -> None:
     import gc
     import time
 
-    from fgform.cli.gcpolicy import deferred_collection
+    from fgform.cli.gcpolicy import deferred_collection, script_run
 
     assert gc.isenabled()
     try:
@@ -675,6 +675,10 @@ def test_gc_policy_defers_collection_then_freezes_and_collects() -> None:
         with deferred_collection(grace=60):  # a short command: the timer never fires
             assert not gc.isenabled()
         assert gc.isenabled()
+        gc.unfreeze()
+        # The script: the command's code; what it built frozen for the exit.
+        assert script_run(lambda: 7 if not gc.isenabled() else 0) == 7
+        assert gc.isenabled() and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
         gc.enable()
