@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from fgform import __version__, cli
+from fgform.cli import ExitStatus, app, run
 
 from helpers.cli import Boundary as _Boundary
 from helpers.cli import fails, fg
@@ -583,10 +584,79 @@ def test_internal_error_is_one_line_without_traceback(monkeypatch, simple: Path)
 
 
 def test_main_exits_with_run_code(monkeypatch) -> None:
-    monkeypatch.setattr(cli, "run", lambda argv=None: 3)
+    monkeypatch.setattr(app, "run", lambda argv=None: 3)
     with pytest.raises(SystemExit) as exc:
         cli.main()
     assert exc.value.code == 3
+
+
+def test_run_on_an_injected_environment(tmp_path: Path) -> None:
+    """The streams, variables and working directory come from the Environment handed to
+    `run`, not from the process: -chdir is relative to its cwd, errors go to its stderr."""
+    import io
+
+    from fgform.cli import Environment
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "main.tf").write_text('output "o" {\n  value = 1\n}\n')
+
+    def env(stdin: str = "") -> Environment:
+        return Environment(stdin=io.StringIO(stdin), stdout=io.StringIO(),
+                           stderr=io.StringIO(), environ={"TERM": "xterm"}, cwd=tmp_path)
+
+    e = env()
+    assert run(["-chdir=conf", "validate"], e) == 0
+    assert e.stdout.getvalue() == "Success! The configuration is valid.\n"
+    assert e.dir == tmp_path / "conf" and not e.color  # not a terminal
+    e = env()
+    assert run(["-chdir=nowhere", "plan"], e) == 1
+    assert e.stderr.getvalue() == "Error: -chdir: nowhere is not a directory\n"
+    assert e.stdout.getvalue() == ""
+    e = env("a=1\n")
+    assert run(["fmt", "-"], e) == 0 and e.stdout.getvalue() == "a = 1\n"
+    e = env("a=1\n")
+    assert run(["fmt", "-check", "-"], e) == ExitStatus.UNFORMATTED == 3
+    (tmp_path / "conf" / "main.tf").write_text('resource "fg_task_definition" "t" {\n'
+                                               '  family = "t"\n  container "c" {\n'
+                                               '    image = "busybox"\n  }\n}\n')
+    e = env("no\n")  # the approval is read from its stdin
+    assert run(["-chdir=conf", "apply", "-refresh=false"], e) == 1
+    assert e.stdout.getvalue().endswith("  Enter a value: ")
+    assert e.stderr.getvalue() == "Error: Apply cancelled.\n"
+    assert not list((tmp_path / "conf").glob("**/*.fgstate.json"))  # nothing applied
+
+
+def test_exit_statuses_are_terraform_s() -> None:
+    assert [int(s) for s in ExitStatus] == [0, 1, 2, 3, 130]
+
+
+def test_gc_policy_defers_collection_then_freezes_and_collects() -> None:
+    """The script turns collection off; once a command has run `grace` seconds it freezes
+    what it built and collects as usual; the GC's state is restored afterwards."""
+    import gc
+    import time
+
+    from fgform.cli.gcpolicy import deferred_collection, script_run
+
+    assert gc.isenabled()
+    try:
+        with deferred_collection(grace=0.05):
+            assert not gc.isenabled()
+            deadline = time.monotonic() + 10
+            while not gc.isenabled() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert gc.isenabled() and gc.get_freeze_count() > 0
+        assert gc.isenabled()
+        with deferred_collection(grace=60):  # a short command: the timer never fires
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        gc.unfreeze()
+        # The script: the command's code; what it built frozen for the exit.
+        assert script_run(lambda: 7 if not gc.isenabled() else 0) == 7
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
 
 
 def test_script_entry_point(simple: Path) -> None:

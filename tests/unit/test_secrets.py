@@ -389,8 +389,7 @@ def test_state_secrets_are_the_sensitive_attributes_and_outputs() -> None:
 
 def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path,
                                                                capsys) -> None:
-    from fgform import commands
-    from fgform.cli import Env
+    from fgform.cli import Environment, reconcile_cmd
     from fgform.state.model import InstanceState
     from fgform.state.store import StateStore
 
@@ -411,7 +410,9 @@ def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path,
     state.set(parse_address("fg_service.web"),
               InstanceState(None, {"env": {"TOKEN": "env-secret"}}, [["env", "TOKEN"]]))
     store.write(state)
-    fleet = FakeFleet(scheduler=Failing())
-    assert commands._reconcile_pass(Env(str(tmp_path), fleet=fleet), store) == 1
+    env = Environment.from_process([])
+    env.fleet = FakeFleet(scheduler=Failing())
+    env.choose_dir(str(tmp_path))
+    assert reconcile_cmd.reconcile_pass(env, store) == 1
     err = capsys.readouterr().err
     assert "TOKEN=(sensitive value) was refused" in err and "env-secret" not in err

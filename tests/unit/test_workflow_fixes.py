@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from fgform import workflow
 from fgform.addresses import parse_address
-from fgform.cli import run
+from fgform.cli import Environment, run
 from fgform.fleet.fleet import Fleet
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore
@@ -135,7 +135,9 @@ def reconcile(svc_dir: Path, fleet: Fleet) -> Result:
         name = "fgform"
 
         def main(self, args, prog_name=None, **_):  # type: ignore[no-untyped-def]
-            raise SystemExit(run(list(args), fleet=fleet))
+            env = Environment.from_process(list(args))
+            env.fleet = fleet
+            raise SystemExit(run(list(args), env=env))
 
     return CliRunner().invoke(Boundary(), [f"-chdir={svc_dir}", "reconcile"], env=NO_DOCKER)
 

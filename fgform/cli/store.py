@@ -1,0 +1,77 @@
+"""The state a command works on: its store, and the locks a command takes on it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from fgform.cli.environment import Environment
+from fgform.cli.options import duration
+from fgform.errors import FgformError
+
+
+def state_store(env: Environment, state_path: str | None):
+    """The store of the configuration directory's state, or of -state PATH."""
+    from fgform import workflow
+    from fgform.state.store import StateStore
+
+    return StateStore(workflow.state_only(env.dir, state_path))
+
+
+def read_state(env: Environment, state_path: str | None):
+    """The state, for a command that needs one: an error when there is none yet."""
+    st = state_store(env, state_path).read()
+    if st is None:
+        raise FgformError("No state file was found: apply the configuration first.")
+    return st
+
+
+def take_lock(env: Environment, store, operation: str, lock_timeout: str):
+    """Take the state lock; say so when it was taken over from a dead process (a killed
+    apply), since that process may have left work half-done."""
+    held = store.lock(operation, duration(lock_timeout))
+    for warning in held.warnings:
+        env.err(f"Warning: {warning}\n")
+    return held
+
+
+# The longest an apply waits for a reconcile pass that acts on the fleet, whatever its
+# -lock-timeout: a pass ends when the tasks it started are healthy, within each service's
+# steady_state_timeout (300 s by default).
+RECONCILE_PASS_WAIT = 600.0
+
+
+@contextlib.contextmanager
+def fleet_writer(env: Environment, store, lock_timeout: str) -> Iterator[None]:
+    """The state lock and the fleet lock, for a command that changes the fleet (apply,
+    destroy), held until it ends.
+
+    A reconcile pass in progress is waited for, saying so: the state lock is let go
+    meanwhile, since the pass takes it to record what it did before it lets go of the fleet
+    (waiting while holding it would deadlock), and taken again once the fleet is ours.
+    """
+    from fgform.state.lock import acquire_fleet_lock, try_fleet_lock
+
+    operation = "OperationTypeApply"
+    held = take_lock(env, store, operation, lock_timeout)
+    fleet: Any = None
+    try:
+        fleet = try_fleet_lock(store.path, operation)
+        if fleet is None:
+            held.release()
+
+            def waiting(holder) -> None:
+                env.err(f"Waiting for {holder.summary()} to finish acting on the fleet "
+                        "before changing it...")
+
+            timeout = duration(lock_timeout)
+            fleet = acquire_fleet_lock(store.path, operation, timeout,
+                                       patience=max(timeout, RECONCILE_PASS_WAIT),
+                                       on_wait=waiting)
+            held = take_lock(env, store, operation, lock_timeout)
+        yield
+    finally:
+        if fleet is not None:
+            fleet.release()
+        held.release()
