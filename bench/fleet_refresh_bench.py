@@ -35,13 +35,15 @@ import fleet_common as F  # noqa: E402
 
 def read_live_seconds(d: Path, replicas: int, repeat: int) -> float:
     from fgform import workflow
+    from fgform.fleet.docker.fleet import DockerFleet
 
-    ws = workflow.open_workspace(d, [("var", f"replicas={replicas}")])
-    state = ws.store.read()
+    wd = workflow.open_working_dir(d, [("var", f"replicas={replicas}")])
+    state = wd.store.read()
+    fleet = DockerFleet()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        live = workflow.read_live(d, state)
+        live = workflow.read_live(fleet, d, state)
         times.append(time.perf_counter() - t0)
     assert live, "read_live returned nothing"
     return F.median(times)

@@ -123,7 +123,7 @@ def fg(d: Path, *args: str) -> str:
 
 
 def reloads(container) -> int:
-    from fgform.fleet.docker.load_balancer import reload_counts
+    from fgform.fleet.docker.proxy import reload_counts
 
     return reload_counts(container)[0]
 

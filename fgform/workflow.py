@@ -1,6 +1,7 @@
 """The use cases behind the commands: config -> graph -> plan -> apply -> state.
 
-The CLI calls these; they return data (diagnostics, plans, results) and never print.
+The CLI calls these; they return data (diagnostics, plans, results) and never print. The
+fleet that refresh reads and apply changes is passed in (the CLI builds it once).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from fgform.addresses import Address
 from fgform.config.model import Config
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
+from fgform.fleet.driver import FleetContext
+from fgform.fleet.fleet import Fleet
 from fgform.plan.model import PlanMode
 from fgform.state.model import OutputState, StateFile
 from fgform.state.store import StateStore
@@ -64,10 +67,10 @@ def _raise(diags: list[Diagnostic]) -> None:
         raise DiagnosticsError(diags)
 
 
-# -- the workspace: config, variables, state ----------------------------------------------------
+# -- the working directory: config, variables, state -------------------------------------------
 @dataclass
-class Workspace:
-    """A loaded, validated configuration with its variables and state store."""
+class WorkingDir:
+    """A loaded, validated configuration directory with its variables and state store."""
 
     dir: Path
     config: Config
@@ -82,12 +85,12 @@ class Workspace:
         self.store = StateStore(self.state_path)
 
 
-def open_workspace(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
-                   check: bool = True, require_values: bool = True) -> Workspace:
+def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
+                     check: bool = True, require_values: bool = True) -> WorkingDir:
     """Load and validate the configuration; raise DiagnosticsError on any error.
 
     With `require_values` False a variable without a value is no error (applying a saved
-    plan: the plan's variables replace the workspace's)."""
+    plan: the plan's variables replace the directory's)."""
     from fgform.analysis import validate_config
     from fgform.config.variables import resolve_variables
     from fgform.state.paths import default_state_path
@@ -103,7 +106,7 @@ def open_workspace(dir: Path, var_args: VarArgs = (), state_override: str | None
         _raise(diags)
     backend = (config.module.backend or {}).get("path")
     path = default_state_path(dir, override=state_override, backend_path=backend)
-    return Workspace(dir, config, variables, path, [d for d in diags])
+    return WorkingDir(dir, config, variables, path, [d for d in diags])
 
 
 def state_only(dir: Path, state_override: str | None = None) -> Path:
@@ -124,11 +127,9 @@ def state_only(dir: Path, state_override: str | None = None) -> Path:
 
 
 # -- refresh ---------------------------------------------------------------------------------
-def fleet_context(ws_dir: Path, state: StateFile, log=None):
+def fleet_context(config_dir: Path, state: StateFile, log=None) -> FleetContext:
     """The FleetContext drivers get: lineage labels, config dir, resources by address."""
-    from fgform.fleet.driver import FleetContext
-
-    ctx = FleetContext(lineage=state.lineage, config_dir=str(ws_dir))
+    ctx = FleetContext(lineage=state.lineage, config_dir=str(config_dir))
     if log is not None:
         ctx.log = log
     for addr in state.addresses():
@@ -138,14 +139,13 @@ def fleet_context(ws_dir: Path, state: StateFile, log=None):
     return ctx
 
 
-def read_live(dir: Path, state: StateFile | None) -> dict[str, dict[str, Any] | None]:
+def read_live(fleet: Fleet, dir: Path, state: StateFile | None
+              ) -> dict[str, dict[str, Any] | None]:
     """Refresh: what the fleet holds now for every instance in state, one driver call per
     resource type."""
     if state is None or not state.resources:
         return {}
-    from fgform.fleet.docker.drivers import drivers
-
-    all_drivers = drivers()
+    all_drivers = fleet.drivers
     ctx = fleet_context(dir, state)
     by_type: dict[str, dict[Address, dict[str, Any]]] = {}
     for addr in state.addresses():
@@ -192,26 +192,26 @@ def check_addresses(targets: Sequence[str], replace: Sequence[str]) -> None:
                                    (" or module.m" if flag == "-target" else "") + ".")
 
 
-def make_plan(ws: Workspace, *, mode: PlanMode = PlanMode.NORMAL, targets: Sequence[str] = (),
-              replace: Sequence[str] = (), refresh: bool = True):
+def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
+              targets: Sequence[str] = (), replace: Sequence[str] = (), refresh: bool = True):
     """Plan against the state on disk and (unless refresh is off) the live fleet."""
     from fgform.plan.planfile import config_hash
     from fgform.plan.planner import PlanOptions, plan_changes
 
     check_addresses(targets, replace)
-    prior = ws.store.read()
-    live = read_live(ws.dir, prior) if refresh else None
+    prior = wd.store.read()
+    live = read_live(fleet, wd.dir, prior) if refresh else None
     options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
-                          refresh=refresh, config_dir=str(ws.dir),
-                          config_hash=config_hash(ws.dir, ws.config))
-    plan = plan_changes(ws.config, ws.variables, prior, live, options)
+                          refresh=refresh, config_dir=str(wd.dir),
+                          config_hash=config_hash(wd.dir, wd.config))
+    plan = plan_changes(wd.config, wd.variables, prior, live, options)
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
     return plan
 
 
 # -- apply -----------------------------------------------------------------------------------
-def _resolver(ws: Workspace):
+def _resolver(wd: WorkingDir):
     """Re-evaluate a resource's configuration once what it depends on is known.
 
     The plan holds UNKNOWN where a value comes from something not yet applied (an image's
@@ -220,7 +220,7 @@ def _resolver(ws: Workspace):
     from fgform.analysis import walk
     from fgform.graph import build_graph
 
-    graph = build_graph(ws.config)  # once per apply, not once per resolved instance
+    graph = build_graph(wd.config)  # once per apply, not once per resolved instance
 
     def resolve(addr: Address, after: dict[str, Any], state: StateFile) -> dict[str, Any]:
         def on_resource(a: Address, resource, config: dict[str, Any], deps):
@@ -232,7 +232,7 @@ def _resolver(ws: Workspace):
             return validate_resolver(a, resource, config, deps)
 
         # Only what this instance depends on: a whole walk per step made apply quadratic.
-        result = walk(ws.config, ws.variables, on_resource, cwd=str(ws.dir), graph=graph,
+        result = walk(wd.config, wd.variables, on_resource, cwd=str(wd.dir), graph=graph,
                       only=[addr])
         config = result.configs.get(addr)
         if config is None:
@@ -247,7 +247,7 @@ def _resolver(ws: Workspace):
     return resolve
 
 
-def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
+def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
     """Root outputs from the configuration and what state now holds."""
     from fgform.analysis import walk
     from fgform.config.evaluate import validate_resolver
@@ -258,11 +258,11 @@ def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
         return inst.attributes if inst is not None else validate_resolver(a, resource, config,
                                                                             deps)
 
-    result = walk(ws.config, ws.variables, on_resource, cwd=str(ws.dir),
-                  only=[f"output.{name}" for name in ws.config.module.outputs])
+    result = walk(wd.config, wd.variables, on_resource, cwd=str(wd.dir),
+                  only=[f"output.{name}" for name in wd.config.module.outputs])
     out: dict[str, OutputState] = {}
     for name, value in sorted(result.outputs.items()):
-        declared = ws.config.module.outputs.get(name)
+        declared = wd.config.module.outputs.get(name)
         sensitive = isinstance(value, Sensitive) or bool(declared and declared.sensitive)
         plain, paths = unmark(value)
         if contains_unknown(plain):
@@ -271,13 +271,13 @@ def compute_outputs(ws: Workspace, state: StateFile) -> dict[str, OutputState]:
     return out
 
 
-def known_secrets(ws: Workspace, plan) -> frozenset[str]:
+def known_secrets(wd: WorkingDir, plan) -> frozenset[str]:
     """Every sensitive value this run knows (variables, the planned changes' sensitive
     attributes before and after, the prior state's): what apply's progress lines and the
     drivers' error messages are scrubbed of before they reach a terminal."""
     from fgform.values import sensitive_strings, strings_at
 
-    found = sensitive_strings(ws.variables) | sensitive_strings(plan.variables)
+    found = sensitive_strings(wd.variables) | sensitive_strings(plan.variables)
     for rc in [*plan.changes, *plan.drift]:
         found |= strings_at(rc.before, rc.before_sensitive)
         found |= strings_at(rc.after, rc.after_sensitive)
@@ -315,18 +315,13 @@ def forget_gone(state: StateFile, refreshed: StateFile) -> list[Address]:
     return gone
 
 
-# Resource types whose drivers talk to the Docker engine.
-_DOCKER_TYPES = frozenset({"fg_registry", "fg_image", "fg_cluster", "fg_service",
-                           "fg_load_balancer"})
-
-
 @dataclass
 class ApplyOutcome:
     result: Any  # fgform.apply.executor.ApplyResult
     state: StateFile
 
 
-def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
+def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 10,
           cancel: threading.Event | None = None, abort: threading.Event | None = None,
           progress_interval: float = 10.0) -> ApplyOutcome:
     """Carry out a plan on the fleet, writing state after every finished operation.
@@ -335,11 +330,10 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
     another apply nor a reconcile pass acts on the fleet meanwhile.
     """
     from fgform.apply.executor import apply_plan
-    from fgform.fleet.docker.drivers import drivers
     from fgform.plan.model import Action
 
-    store = ws.store
-    all_drivers = drivers()
+    store = wd.store
+    all_drivers = fleet.drivers
     # Refuse before touching anything, rather than half-way through the walk.
     missing = sorted({c.address.type for c in plan.changes
                       if c.action is not Action.NOOP and c.address.type not in all_drivers})
@@ -349,12 +343,9 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
             hint="Plan and validate them as usual; to apply the rest now, use -target with "
                  "the other resources.")
     state = store.read()
-    if any(c.address.type in _DOCKER_TYPES and c.action not in (Action.NOOP, Action.READ)
-           for c in plan.changes):
-        # Fail once, before anything changes, rather than once per resource half-way.
-        from fgform.fleet.docker.client import get_client
-
-        get_client()
+    # An unreachable fleet fails once, here, not once per resource half-way through.
+    fleet.require({c.address.type for c in plan.changes
+                   if c.action not in (Action.NOOP, Action.READ)})
     if state is None:
         state = StateFile()
         if plan.prior_state is not None and plan.prior_state.lineage:
@@ -375,14 +366,14 @@ def apply(ws: Workspace, plan, *, hooks=None, parallelism: int = 10,
         # Nothing is planned for what refresh found deleted outside fgform: forget it here,
         # or it stays in state for ever. Everything else stays as recorded.
         forget_gone(state, plan.prior_state)
-    ctx = fleet_context(ws.dir, state)
+    ctx = fleet_context(wd.dir, state)
     result = apply_plan(plan, state, all_drivers, ctx, store.write, parallelism=parallelism,
-                        hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(ws),
+                        hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(wd),
                         progress_interval=progress_interval)
     state = result.state
     if plan.mode is PlanMode.DESTROY:
         state.outputs = {} if not state.resources else state.outputs
     else:
-        state.outputs = compute_outputs(ws, state)
+        state.outputs = compute_outputs(wd, state)
     store.write(state)
     return ApplyOutcome(result, state)

@@ -128,12 +128,8 @@ class StepRunner:
                 inst = self.state.get(addr)
                 prior = inst.attributes if inst is not None else {}
             try:
-                if getattr(driver, "keeps_data_on_replace", False):
-                    # Data volumes outlive a replacement, never a plain delete or destroy.
-                    driver.delete(self.ctx, addr, prior,  # type: ignore[call-arg]
-                                  destroy_volume=not change.action.is_replace)
-                else:
-                    driver.delete(self.ctx, addr, prior)
+                # Data a new object reuses outlives a replacement, never a delete or destroy.
+                driver.delete(self.ctx, addr, prior, replacing=change.action.is_replace)
             except _PARTIAL as exc:
                 self._record(op, exc.attrs)
                 raise
@@ -175,14 +171,10 @@ class StepRunner:
         if prior is None:  # not in state (no current object to depose): what the plan says
             prior = change.before or {}
         try:
-            if getattr(driver, "keeps_data_on_replace", False):
-                # The data volume is shared with the instance's current object: it goes only
-                # when the whole instance is destroyed and nothing else is left using it.
-                driver.delete(self.ctx, addr, prior,  # type: ignore[call-arg]
-                              destroy_volume=(self.plan.mode is PlanMode.DESTROY
-                                              and not has_current))
-            else:
-                driver.delete(self.ctx, addr, prior)
+            # Data is shared with the instance's current object: it goes only when the whole
+            # instance is destroyed and nothing else is left using it.
+            driver.delete(self.ctx, addr, prior,
+                          replacing=not (self.plan.mode is PlanMode.DESTROY and not has_current))
         except _PARTIAL as exc:
             if key:
                 self._record_deposed(addr, key, exc.attrs)

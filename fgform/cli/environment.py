@@ -19,6 +19,15 @@ from typing import IO, Any
 import click
 
 from fgform.errors import FgformError
+from fgform.fleet.fleet import Fleet
+
+
+def _local_fleet() -> Fleet:
+    """The local Docker engine as a fleet (building it imports no Docker SDK, connects to
+    nothing: `validate` and `plan -refresh=false` need no engine)."""
+    from fgform.fleet.docker.fleet import DockerFleet
+
+    return DockerFleet()
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Environment:
 
     `dir` is the configuration directory (`-chdir`, else `cwd`); `dir_chosen` says whether
     the root command has set it yet (an error before that names paths as they were given).
+    `fleet` is what the commands act on.
     """
 
     stdin: IO[Any]
@@ -37,6 +47,9 @@ class Environment:
     # The arguments of the command line being run: -var and -var-file are applied in the
     # order they were written, which click does not keep.
     argv: list[str] = field(default_factory=list)
+    # What the fleet commands, refresh and apply act on: the local Docker engine unless one
+    # is passed in (tests pass an in-memory one). Built once per run, connecting on first use.
+    fleet: Fleet = field(default_factory=lambda: _local_fleet())
     dir: Path = field(init=False)
     dir_chosen: bool = field(default=False, init=False)
 

@@ -1,25 +1,17 @@
-"""Where the command line reaches the fleet: the one spot that builds what commands act on.
+"""Where the command line reaches the fleet: the context the fleet commands hand to it.
 
-Today that is a `FleetContext` for the state (the drivers talk to the process's Docker
-client) and the service driver `reconcile` calls; an injected fleet object replaces both.
+The fleet itself is `env.fleet` (built once per run, see `Environment`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fgform.cli.environment import Environment
+from fgform.fleet.driver import FleetContext
+from fgform.state.model import StateFile
 
 
-def fleet_for(env: Environment, state) -> Any:
-    """The FleetContext the fleet commands hand to the Docker side, for this state."""
+def fleet_for(env: Environment, state: StateFile) -> FleetContext:
+    """The FleetContext the fleet commands hand to `env.fleet`, for this state."""
     from fgform import workflow
 
     return workflow.fleet_context(env.dir, state)
-
-
-def service_driver() -> Any:
-    """The driver of `fg_service` (reconcile's passes)."""
-    from fgform.fleet.docker.drivers import drivers
-
-    return drivers()["fg_service"]

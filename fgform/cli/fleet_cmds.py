@@ -57,8 +57,6 @@ def run_task_cmd(env: Environment, family: str, cluster: str | None, count: int,
     """Run a one-off task, print its logs and exit with its exit code."""
     import shlex
 
-    from fgform.fleet.docker.runtask import run_task
-
     st, ctx = _fleet(env, state_path)
     fam, _, rev = family.partition(":")
     td = _find(st, "fg_task_definition", lambda a, at: at.get("family") == fam)
@@ -86,10 +84,10 @@ def run_task_cmd(env: Environment, family: str, cluster: str | None, count: int,
             raise click.BadParameter(f"{kv!r}: expected K=V", param_hint="-env")
         extra[k] = v
     # The task's own exit code is the command's.
-    return run_task(ctx, clusters[0][1], td_attrs, count=count,
-                    override_command=shlex.split(override_command) if override_command
-                    else None, env=extra or None, on_log=lambda line: env.out(line),
-                    timeout=timeout_s)
+    return env.fleet.run_task(ctx, clusters[0][1], td_attrs, count=count,
+                              override_command=shlex.split(override_command)
+                              if override_command else None, env=extra or None,
+                              on_log=lambda line: env.out(line), timeout=timeout_s)
 
 
 @click.command()
@@ -101,10 +99,8 @@ def tasks(env: Environment, service: str | None, as_json: bool, state_path) -> N
     """What runs where, with health and addresses."""
     from dataclasses import asdict
 
-    from fgform.fleet.docker.inspect import list_tasks
-
     st, ctx = _fleet(env, state_path)
-    rows = list_tasks(ctx, service)
+    rows = env.fleet.list_tasks(ctx, service)
     if as_json:
         env.out(json.dumps([asdict(r) for r in rows], indent=2))
         return
@@ -155,15 +151,12 @@ def _uptime(seconds: float | None) -> str:
 def logs(env: Environment, service: str, follow: bool, tail: int | None, state_path) -> None:
     """The interleaved logs of a service's tasks, each line prefixed with its task; for a
     load balancer (its address or name), its access log."""
-    from fgform.fleet.docker.inspect import stream_logs
-    from fgform.fleet.docker.lb_status import proxy_logs
-
     st, ctx = _fleet(env, state_path)
     balancer = _find(st, "fg_load_balancer", lambda a, attrs: service in (
         a, attrs.get("name"), attrs.get("id"), a.split(".", 1)[1]))
     try:
-        lines = proxy_logs(str(balancer[1]["id"]), follow=follow, tail=tail) if balancer else \
-            stream_logs(ctx, service, follow=follow, tail=tail)
+        lines = env.fleet.balancer_logs(str(balancer[1]["id"]), follow=follow, tail=tail) \
+            if balancer else env.fleet.task_logs(ctx, service, follow=follow, tail=tail)
         for line in lines:
             env.out(line)
     except KeyboardInterrupt:
@@ -208,7 +201,7 @@ def lb() -> None:
 def lb_status_cmd(env: Environment, name: str | None, as_json: bool, state_path) -> None:
     """Each target group's targets with their health, state, connections, requests served
     and 5xx responses, from the proxy's runtime API. NAME: an address or name."""
-    from fgform.fleet.docker.lb_status import format_status, lb_status
+    from fgform.fleet.docker.lb_status import format_status
 
     st, _ctx = _fleet(env, state_path)
     lbs, services = [], []
@@ -225,7 +218,7 @@ def lb_status_cmd(env: Environment, name: str | None, as_json: bool, state_path)
     if not lbs:
         raise FgformError(f"no load balancer named {name!r} in the state" if name else
                           "no load balancer in the state")
-    statuses = lb_status(lbs, services)
+    statuses = env.fleet.balancer_status(lbs, services)
     if as_json:
         env.out(json.dumps([s.to_json() for s in statuses], indent=2))
     else:

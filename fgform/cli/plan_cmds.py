@@ -88,7 +88,7 @@ def plan(env: Environment, out: str | None, targets, replaces, refresh: bool,
         from fgform.plan.planfile import check_plan_path
 
         check_plan_path(out_path, out)  # before planning, not after a long refresh
-    ws = workflow.open_workspace(env.dir, cli_vars(env, vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     # Held while planning, as Terraform does: refresh talks to the fleet, which must not
@@ -98,8 +98,8 @@ def plan(env: Environment, out: str | None, targets, replaces, refresh: bool,
     held = take_lock(env, ws.store, "OperationTypePlan", lock_timeout) \
         if Path(ws.store.path).parent.exists() else contextlib.nullcontext()
     with held:
-        the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
-                                      refresh=refresh)
+        the_plan = workflow.make_plan(ws, env.fleet, mode=mode, targets=targets,
+                                      replace=replaces, refresh=refresh)
     if as_json:
         from fgform.render.json_plan import mask_plan_json, plan_json
 
@@ -177,8 +177,8 @@ def _run_apply(env: Environment, ws, the_plan, *, as_json: bool, no_color: bool,
         write, color=env.color and not no_color, secrets=secrets)
     env.out("")
     with _Interrupts(env) as intr:
-        outcome = workflow.apply(ws, the_plan, hooks=printer, parallelism=parallelism,
-                                 cancel=intr.cancel, abort=intr.abort)
+        outcome = workflow.apply(ws, env.fleet, the_plan, hooks=printer,
+                                 parallelism=parallelism, cancel=intr.cancel, abort=intr.abort)
     if not outcome.result.ok and isinstance(printer, TextProgress):
         printer.write = env.err  # error diagnostics go to stderr, as Terraform's do
     printer.finish(outcome.result)
@@ -223,12 +223,12 @@ def apply(env: Environment, plan_file: str | None, auto_approve: bool, paralleli
         return _apply_saved(env, plan_file, parallelism=parallelism, as_json=as_json,
                             no_color=no_color, state_path=state_path,
                             lock_timeout=lock_timeout)
-    ws = workflow.open_workspace(env.dir, cli_vars(env, vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     with fleet_writer(env, ws.store, lock_timeout):
-        the_plan = workflow.make_plan(ws, mode=mode, targets=targets, replace=replaces,
-                                      refresh=refresh)
+        the_plan = workflow.make_plan(ws, env.fleet, mode=mode, targets=targets,
+                                      replace=replaces, refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)
         return _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,
@@ -245,7 +245,7 @@ def _apply_saved(env: Environment, plan_file: str, *, parallelism: int, as_json:
     if not path.exists():
         path = Path(plan_file)
     the_plan = load_plan(path)
-    ws = workflow.open_workspace(env.dir, [], state_path, check=False, require_values=False)
+    ws = workflow.open_working_dir(env.dir, [], state_path, check=False, require_values=False)
     ws.variables = dict(the_plan.variables)
     with fleet_writer(env, ws.store, lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
@@ -270,11 +270,11 @@ def destroy(env: Environment, auto_approve: bool, parallelism: int, as_json: boo
     """Destroy everything this configuration manages."""
     from fgform import workflow
 
-    ws = workflow.open_workspace(env.dir, cli_vars(env, vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
     _warn(env, ws)
     with fleet_writer(env, ws.store, lock_timeout):
-        the_plan = workflow.make_plan(ws, mode=PlanMode.DESTROY, targets=targets,
-                                       refresh=refresh)
+        the_plan = workflow.make_plan(ws, env.fleet, mode=PlanMode.DESTROY, targets=targets,
+                                      refresh=refresh)
         if not as_json:
             _render_plan(env, the_plan, no_color)
         return _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,

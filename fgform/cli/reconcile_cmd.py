@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from fgform.cli.environment import Environment, pass_env
-from fgform.cli.fleet import fleet_for, service_driver
+from fgform.cli.fleet import fleet_for
 from fgform.cli.options import Duration, Seconds, duration, opt, state_option, var_options
 from fgform.cli.status import ExitStatus
 from fgform.cli.store import state_store, take_lock
@@ -130,24 +130,19 @@ def _sleep(wake, seconds: float, settle: _Settle | None = None) -> bool:
 
 def _task_lister(env: Environment, store):
     """(task id, running) of every service task container of this state, one list call."""
-    from fgform.fleet.docker import tasks as T
-
     ctx = fleet_for(env, store.read())
-    return lambda: [(t.task_id, t.running)
-                    for t in T.list_live_tasks(ctx, kind=T.KIND_SERVICE)]
+    return lambda: env.fleet.task_states(ctx)
 
 
 def _change_watch(env: Environment, store):
     """Docker's event stream for this state's task containers (a task that dies or turns
     unhealthy starts a pass at once), or None without a state or an engine: -watch then
     polls every -interval."""
-    from fgform.fleet.docker import tasks as T
-
     st = store.read()
     if st is None:
         return None
     try:
-        return T.watch_changes(fleet_for(env, st))
+        return env.fleet.watch_changes(fleet_for(env, st))
     except Exception:  # noqa: BLE001 - no engine: the pass reports that itself
         return None
 
@@ -172,7 +167,7 @@ def reconcile_pass(env: Environment, store, lock_timeout: str = "30s") -> int:
         raise FgformError("No state file was found: apply the configuration first.")
     began = copy.deepcopy(st)
     services = [a for a in st.addresses() if a.type == "fg_service"]
-    driver = service_driver()
+    driver = env.fleet.scheduler
     ctx = fleet_for(env, st)
     secrets = workflow.state_secrets(st)  # a driver's message may quote a container's env
     try:

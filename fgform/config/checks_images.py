@@ -8,8 +8,8 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.config.model import Resource
+from fgform.context_hash import resolve_context
 from fgform.errors import Diagnostic
-from fgform.fleet.context_hash import resolve_context
 from fgform.values import unmark
 
 

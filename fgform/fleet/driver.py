@@ -65,5 +65,9 @@ class Driver(Protocol):
                planned: dict[str, Any]) -> dict[str, Any]:
         ...
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
+        """Remove the object; removing what is already gone is no error. `replacing`: a new
+        object takes the instance's place (or already has), so data the new one reuses (a
+        registry's volume) stays; False when the instance itself is destroyed."""
         ...

@@ -68,11 +68,3 @@ def _deployment(status: str, revision: str, desired: int, running: int, failed: 
     return {"status": status, "task_definition": revision, "desired_count": desired,
             "pending_count": 0, "running_count": running, "failed_tasks": failed,
             "rollout_state": state, "rollout_state_reason": reason}
-
-
-def last_failed(attrs: dict[str, Any]) -> dict[str, Any] | None:
-    """The failed deployment a service's attributes record, if any."""
-    for d in attrs.get("deployments") or []:
-        if isinstance(d, dict) and d.get("rollout_state") == FAILED:
-            return d
-    return None

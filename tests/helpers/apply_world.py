@@ -53,7 +53,8 @@ class FakeDriver:
         self._call("update", addr)
         return {**planned, "id": prior.get("id", addr.name)}
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         self._call("delete", addr)
 
 

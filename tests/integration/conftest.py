@@ -99,11 +99,11 @@ def module_registry(docker_client: docker.DockerClient) -> Iterator[dict[str, An
     5 s) then happens once per module. Use a distinct repository name per test.
     """
     from fgform.addresses import Address
-    from fgform.fleet.docker.registry import DRIVER
+    from fgform.fleet.docker.registry import RegistryDriver
 
     reg_ctx = FleetContext(lineage=f"test-{uuid.uuid4().hex}")
     try:
-        yield DRIVER.create(reg_ctx, Address("fg_registry", "shared"),
+        yield RegistryDriver(docker_client).create(reg_ctx, Address("fg_registry", "shared"),
                             {"port": pick_free_port(), "bind_address": "127.0.0.1",
                              "image": None})
     finally:

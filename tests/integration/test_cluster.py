@@ -13,9 +13,10 @@ from docker.types import IPAMConfig, IPAMPool
 from fgform.addresses import Address
 from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.cluster import (
-    DRIVER,
     REMOVE_ATTEMPTS,
+    ClusterDriver,
     host_size,
     instances,
     remove_network,
@@ -23,6 +24,10 @@ from fgform.fleet.docker.cluster import (
 from fgform.fleet.driver import FleetContext
 
 from helpers.subnets import free_subnet
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
+CLUSTER = ClusterDriver(CLIENT)
 
 pytestmark = pytest.mark.docker
 
@@ -50,7 +55,7 @@ def test_cluster_network_with_cidr(ctx: FleetContext,
     addr = Address("fg_cluster", "main")
     cidr = _free_cidr(docker_client)
     name = _unique(ctx, "main")
-    cl = DRIVER.create(ctx, addr, _planned(name, cidr))
+    cl = CLUSTER.create(ctx, addr, _planned(name, cidr))
     assert cl["id"] == name and cl["network_name"] == f"fgform-{name}"
 
     net = docker_client.networks.get(cl["network_name"])
@@ -59,29 +64,29 @@ def test_cluster_network_with_cidr(ctx: FleetContext,
     assert net.attrs["Labels"][L.LINEAGE] == ctx.lineage
     assert net.attrs["Labels"][L.ADDRESS] == "fg_cluster.main"
 
-    assert DRIVER.read(ctx, {addr: cl}) == {addr: cl}
+    assert CLUSTER.read(ctx, {addr: cl}) == {addr: cl}
     # capacity and placement change in place: bookkeeping only.
     planned = _planned(name, cidr, placement_strategy="binpack",
                        capacity={"instance_count": 2, "instance_cpu": 512,
                                  "instance_memory": 1024})
-    updated = DRIVER.update(ctx, addr, cl, planned)
+    updated = CLUSTER.update(ctx, addr, cl, planned)
     assert updated["placement_strategy"] == "binpack"
     assert updated["network_name"] == cl["network_name"]
     assert docker_client.networks.get(cl["network_name"]).id == net.id
 
-    DRIVER.delete(ctx, addr, updated)
-    assert DRIVER.read(ctx, {addr: updated}) == {addr: None}
-    DRIVER.delete(ctx, addr, updated)  # deleting what is gone is not an error
+    CLUSTER.delete(ctx, addr, updated, replacing=False)
+    assert CLUSTER.read(ctx, {addr: updated}) == {addr: None}
+    CLUSTER.delete(ctx, addr, updated, replacing=False)  # deleting what is gone is not an error
 
 
 def test_overlapping_cidr_is_a_clear_error(ctx: FleetContext,
                                            docker_client: docker.DockerClient) -> None:
     cidr = _free_cidr(docker_client)
-    first = DRIVER.create(ctx, Address("fg_cluster", "a"), _planned(_unique(ctx, "a"), cidr))
+    first = CLUSTER.create(ctx, Address("fg_cluster", "a"), _planned(_unique(ctx, "a"), cidr))
     inner = str(next(ipaddress.ip_network(cidr).subnets(new_prefix=25)))
     name_b = _unique(ctx, "b")
     with pytest.raises(FgformError) as err:
-        DRIVER.create(ctx, Address("fg_cluster", "b"), _planned(name_b, inner))
+        CLUSTER.create(ctx, Address("fg_cluster", "b"), _planned(name_b, inner))
     assert err.value.message == (f"cidr_block {inner} overlaps subnet {cidr} of Docker network "
                                  f"{first['network_name']}")
     assert docker_client.api.networks(names=[f"fgform-{name_b}"]) == []
@@ -91,24 +96,24 @@ def test_read_detects_network_removed_by_hand(ctx: FleetContext,
                                               docker_client: docker.DockerClient) -> None:
     # No `name`: the resource name and the instance key name it.
     addr = Address("fg_cluster", _unique(ctx, "gone"), key=0)
-    cl = DRIVER.create(ctx, addr, _planned(None, _free_cidr(docker_client)))
+    cl = CLUSTER.create(ctx, addr, _planned(None, _free_cidr(docker_client)))
     assert cl["id"] == f"{addr.name}-0"
     cl_name = cl["network_name"]
     try:
         docker_client.networks.get(cl_name).remove()
-        assert DRIVER.read(ctx, {addr: cl}) == {addr: None}
+        assert CLUSTER.read(ctx, {addr: cl}) == {addr: None}
     finally:
         for n in docker_client.api.networks(names=[cl_name]):
             docker_client.api.remove_network(n["Id"])
 
 
 def test_instances(docker_client: docker.DockerClient) -> None:
-    cpu, mem = host_size()
-    assert instances({"capacity": None}) == [{"id": "i-0", "cpu": cpu, "memory": mem}]
-    assert instances({"capacity": {"instance_count": 3, "instance_cpu": 256,
+    cpu, mem = host_size(CLIENT)
+    assert instances(CLIENT, {"capacity": None}) == [{"id": "i-0", "cpu": cpu, "memory": mem}]
+    assert instances(CLIENT, {"capacity": {"instance_count": 3, "instance_cpu": 256,
                                    "instance_memory": 512}}) == [
         {"id": f"i-{k}", "cpu": 256, "memory": 512} for k in range(3)]
-    halves = instances({"capacity": {"instance_count": 2}})
+    halves = instances(CLIENT, {"capacity": {"instance_count": 2}})
     assert [i["cpu"] for i in halves] == [cpu // 2] * 2
 
 
@@ -128,15 +133,15 @@ def test_delete_force_disconnects_attached_containers(
     """Docker refuses to remove a network with endpoints ("has active endpoints"): the delete
     force-disconnects every attached container, then removes the network."""
     addr = Address("fg_cluster", "busy")
-    cl = DRIVER.create(ctx, addr, _planned(_unique(ctx, "busy"), _free_cidr(docker_client)))
+    cl = CLUSTER.create(ctx, addr, _planned(_unique(ctx, "busy"), _free_cidr(docker_client)))
     net = cl["network_name"]
     names = [f"{net}-att{k}" for k in range(2)]
     ids = [_attach(docker_client, ctx, net, n) for n in names]
     assert len(docker_client.api.inspect_network(net)["Containers"]) == 2
 
-    DRIVER.delete(ctx, addr, cl)
+    CLUSTER.delete(ctx, addr, cl, replacing=False)
     assert docker_client.api.networks(names=[net]) == []
-    assert DRIVER.read(ctx, {addr: cl}) == {addr: None}
+    assert CLUSTER.read(ctx, {addr: cl}) == {addr: None}
     for cid in ids:  # the containers themselves are not fgform's to stop
         info = docker_client.api.inspect_container(cid)
         assert info["State"]["Running"] and net not in info["NetworkSettings"]["Networks"]
@@ -155,12 +160,12 @@ def test_network_that_cannot_be_removed_is_a_clear_error(
     not to disconnect (force_disconnect=False); the retries and the error are the real ones.
     """
     addr = Address("fg_cluster", "stuck")
-    cl = DRIVER.create(ctx, addr, _planned(_unique(ctx, "stuck"), _free_cidr(docker_client)))
+    cl = CLUSTER.create(ctx, addr, _planned(_unique(ctx, "stuck"), _free_cidr(docker_client)))
     net = cl["network_name"]
     _attach(docker_client, ctx, net, f"{net}-holder")
     t0 = time.monotonic()
     with pytest.raises(FgformError) as err:
-        remove_network(net, force_disconnect=False)
+        remove_network(CLIENT, net, force_disconnect=False)
     assert time.monotonic() - t0 < 5  # a few short retries, not a long hang
     msg = err.value.message
     assert msg.startswith(f"cannot delete network {net}: Docker still reports active "
@@ -170,7 +175,7 @@ def test_network_that_cannot_be_removed_is_a_clear_error(
     assert docker_client.api.networks(names=[net]) != []  # untouched: still there
 
     # The next destroy (with disconnecting, as the driver does) succeeds.
-    DRIVER.delete(ctx, addr, cl)
+    CLUSTER.delete(ctx, addr, cl, replacing=False)
     assert docker_client.api.networks(names=[net]) == []
 
 
@@ -178,10 +183,10 @@ def test_read_compares_the_config_hash_label(ctx: FleetContext,
                                              docker_client: docker.DockerClient) -> None:
     addr = Address("fg_cluster", "hashed")
     name, cidr = _unique(ctx, "hashed"), _free_cidr(docker_client)
-    cl = DRIVER.create(ctx, addr, _planned(name, cidr))
+    cl = CLUSTER.create(ctx, addr, _planned(name, cidr))
     net = docker_client.networks.get(cl["network_name"])
     assert net.attrs["Labels"][L.CONFIG_HASH] == L.config_hash({"name": name, "cidr_block": cidr})
-    assert DRIVER.read(ctx, {addr: cl}) == {addr: cl}
+    assert CLUSTER.read(ctx, {addr: cl}) == {addr: cl}
 
     # Removed and recreated by hand with another subnet, same labels but another config-hash.
     labels = dict(net.attrs["Labels"])
@@ -192,7 +197,7 @@ def test_read_compares_the_config_hash_label(ctx: FleetContext,
     labels[L.CONFIG_HASH] = L.config_hash({"name": name, "cidr_block": other})
     docker_client.networks.create(cl["network_name"], driver="bridge", labels=labels,
                                   ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=other)]))
-    live = DRIVER.read(ctx, {addr: cl})[addr]
+    live = CLUSTER.read(ctx, {addr: cl})[addr]
     assert live is not None
     assert (live["cidr_block"], live["network_name"]) == (other, cl["network_name"])
 
@@ -205,17 +210,17 @@ def test_same_cluster_in_two_modules_gets_two_networks(
     base = _unique(ctx, "main")
     a = Address("fg_cluster", base, module=(ModuleStep("a"),))
     b = Address("fg_cluster", base, key=0, module=(ModuleStep("b", "x y"),))
-    cl_a = DRIVER.create(ctx, a, _planned(None, _free_cidr(docker_client)))
-    cl_b = DRIVER.create(ctx, b, _planned(None, _free_cidr(docker_client)))
+    cl_a = CLUSTER.create(ctx, a, _planned(None, _free_cidr(docker_client)))
+    cl_b = CLUSTER.create(ctx, b, _planned(None, _free_cidr(docker_client)))
     assert cl_a["id"] == f"module.a.{base}"
     assert cl_b["id"] == f"module.b-x-y.{base}-0"
     assert cl_a["network_name"] != cl_b["network_name"]
-    assert DRIVER.read(ctx, {a: cl_a, b: cl_b}) == {a: cl_a, b: cl_b}
+    assert CLUSTER.read(ctx, {a: cl_a, b: cl_b}) == {a: cl_a, b: cl_b}
 
-    DRIVER.delete(ctx, a, cl_a)
-    assert DRIVER.read(ctx, {a: cl_a, b: cl_b}) == {a: None, b: cl_b}
-    DRIVER.delete(ctx, b, cl_b)
-    assert DRIVER.read(ctx, {b: cl_b}) == {b: None}
+    CLUSTER.delete(ctx, a, cl_a, replacing=False)
+    assert CLUSTER.read(ctx, {a: cl_a, b: cl_b}) == {a: None, b: cl_b}
+    CLUSTER.delete(ctx, b, cl_b, replacing=False)
+    assert CLUSTER.read(ctx, {b: cl_b}) == {b: None}
 
 
 def test_network_of_another_address_is_never_removed(
@@ -224,17 +229,18 @@ def test_network_of_another_address_is_never_removed(
     it nor a delete at the second address removes the first's network."""
     name = _unique(ctx, "shared")
     a, b = Address("fg_cluster", "a"), Address("fg_cluster", "b")
-    cl_a = DRIVER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
+    cl_a = CLUSTER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
     net_id = docker_client.networks.get(cl_a["network_name"]).id
     with pytest.raises(FgformError) as err:
-        DRIVER.create(ctx, b, _planned(name, _free_cidr(docker_client)))
+        CLUSTER.create(ctx, b, _planned(name, _free_cidr(docker_client)))
     assert err.value.message == f"network fgform-{name} is in use by fg_cluster.a"
-    DRIVER.delete(ctx, b, {**cl_a})  # b's state naming a's network: not b's to delete
+    # b's state naming a's network: not b's to delete
+    CLUSTER.delete(ctx, b, {**cl_a}, replacing=False)
     assert [n["Id"] for n in docker_client.api.networks(names=[cl_a["network_name"]])] \
         == [net_id]
 
     # A leftover of the same address (an interrupted apply) is still replaced.
-    again = DRIVER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
+    again = CLUSTER.create(ctx, a, _planned(name, _free_cidr(docker_client)))
     assert docker_client.networks.get(again["network_name"]).id != net_id
-    DRIVER.delete(ctx, a, again)
+    CLUSTER.delete(ctx, a, again, replacing=False)
     assert docker_client.api.networks(names=[again["network_name"]]) == []

@@ -21,10 +21,14 @@ from test_service import (
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
 from fgform.fleet import deployment
-from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.live_tasks import list_live_tasks
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
 
 pytestmark = pytest.mark.docker
 
@@ -41,7 +45,7 @@ class Sampler:
     def _run(self) -> None:
         ctx, client, address = self._args
         while not self._stop.is_set():
-            live = T.list_live_tasks(ctx, client, address=address)
+            live = list_live_tasks(ctx, client, address=address)
             # A task counts as running from the moment any container exists until its
             # essential containers are gone: the ceiling must hold for starting tasks too.
             running = sum(1 for t in live if any(c.running or c.state == "created"
@@ -75,7 +79,7 @@ def test_rolling_deployment_stays_within_both_percentages(
     family = f"pct{lo}-{hi}"
     tdaddr, td1 = make_taskdef(ctx, family, [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", family)
     limits = {"minimum_healthy_percent": lo, "maximum_percent": hi, "circuit_breaker": None}
     a1 = drv.create(ctx, addr, service_config(cluster, td1, 4, deployment=limits))
@@ -108,7 +112,7 @@ def test_full_fleet_stops_first_only_when_the_floor_allows(
     cluster = make_cluster(ctx, count=1, cpu=512, memory=256)
     tdaddr, td1 = make_taskdef(ctx, "full", [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "full")
     strict = {"minimum_healthy_percent": 100, "maximum_percent": 200, "circuit_breaker": None}
     a1 = drv.create(ctx, addr, service_config(cluster, td1, 2, deployment=strict))
@@ -136,7 +140,7 @@ def test_grace_period_lets_slow_starters_through_a_deployment(
     cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
     tdaddr, td1 = make_taskdef(ctx, "slow", [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "slow")
     a1 = drv.create(ctx, addr, service_config(cluster, td1, 1))
     # The new revision fails its health check for its first 4 seconds.
@@ -166,7 +170,7 @@ def test_circuit_breaker_stops_a_bad_deployment(ctx: FleetContext, busybox_image
     family = f"bad{int(rollback)}"
     tdaddr, td1 = make_taskdef(ctx, family, [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", family)
     limits = {"minimum_healthy_percent": 50, "maximum_percent": 100,
               "circuit_breaker": {"enable": True, "rollback": rollback}}
@@ -184,7 +188,7 @@ def test_circuit_breaker_stops_a_bad_deployment(ctx: FleetContext, busybox_image
     assert "probe-says-no" in msg, msg
     attrs = info.value.attrs
     assert attrs is not None and attrs["task_definition"] == f"{family}:1"
-    live = [t for t in T.list_live_tasks(ctx) if t.running]
+    live = [t for t in list_live_tasks(ctx, CLIENT) if t.running]
     assert {t.task_definition for t in live} == {f"{family}:1"}
     deps = [(d["status"], d["task_definition"], d["rollout_state"], d["failed_tasks"])
             for d in attrs["deployments"]]
@@ -222,7 +226,7 @@ def host_port_service(ctx: FleetContext, image: str, family: str, port: int, ins
                           port_mapping=pub, environment=env)]
 
     tdaddr, td1 = make_taskdef(ctx, family, spec())
-    a1 = ServiceDriver().create(ctx, Address("fg_service", family),
+    a1 = ServiceDriver(CLIENT).create(ctx, Address("fg_service", family),
                                 service_config(cluster, td1, 1))
     td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {**td1, "container": spec(V="2")})
     ctx.resources[str(tdaddr)] = td2
@@ -233,7 +237,7 @@ def test_a_host_port_roll_stops_first_only_when_the_floor_allows(
         ctx: FleetContext, busybox_image: str, free_port: int) -> None:
     # One instance: only the host port keeps the new task from starting beside the old.
     cluster, a1, td2 = host_port_service(ctx, busybox_image, "hp", free_port, 1)
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "hp")
     with pytest.raises(PartialApplyError) as info:
         drv.update(ctx, addr, a1, service_config(cluster, td2, 1))
@@ -260,7 +264,7 @@ def test_a_host_port_roll_starts_first_on_another_instance(
     # task beside the old one (on 127.0.0.2) before the old one stops, as ECS does.
     cluster, a1, td2 = host_port_service(ctx, busybox_image, "hq", free_port, 2)
     assert [t["instance"] for t in a1["tasks"]] == ["i-0"]
-    a2 = ServiceDriver().update(ctx, Address("fg_service", "hq"), a1,
+    a2 = ServiceDriver(CLIENT).update(ctx, Address("fg_service", "hq"), a1,
                                 service_config(cluster, td2, 1))
     assert [(t["revision"], t["instance"]) for t in a2["tasks"]] == [(2, "i-1")]
     assert http_get("127.0.0.2", free_port) == 200

@@ -24,10 +24,14 @@ from test_service import (
 
 from fgform.addresses import Address
 from fgform.fleet.capacity import InsufficientCapacityError
-from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.placement import cluster_info, placement_usage
 from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.driver import FleetContext
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
 
 pytestmark = pytest.mark.docker
 
@@ -55,7 +59,7 @@ def test_scale_out_places_one_task_per_instance(ctx: FleetContext, busybox_image
     # sends each to its own instance, and each answers on its instance's address.
     cluster = make_cluster(ctx, count=3, cpu=2048, memory=1024, strategy="binpack")
     td = web(ctx, busybox_image, "pub", free_port)
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "pub")
     a1 = drv.create(ctx, addr, service_config(cluster, td, 1))
     assert [t["instance"] for t in a1["tasks"]] == ["i-0"]
@@ -84,10 +88,10 @@ def test_scale_out_places_one_task_per_instance(ctx: FleetContext, busybox_image
 
     # One-off tasks are placed the same way: nothing starts.
     with pytest.raises(InsufficientCapacityError, match="RESOURCE:PORTS"):
-        run_task(ctx, cluster, td, count=1, timeout=30)
+        run_task(CLIENT, ctx, cluster, td, count=1, timeout=30)
     assert sorted(c["Id"] for c in owned(docker_client, ctx)) == before
 
-    drv.delete(ctx, addr, a3)
+    drv.delete(ctx, addr, a3, replacing=False)
     assert owned(docker_client, ctx) == []
 
 
@@ -96,7 +100,7 @@ def test_two_services_with_the_same_host_port(ctx: FleetContext, busybox_image: 
                                               docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=2, cpu=2048, memory=1024, strategy="binpack")
     other = make_cluster(ctx, count=2, cpu=2048, memory=1024)
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     a_addr, b_addr, c_addr = (Address("fg_service", n) for n in ("a", "b", "c"))
     a = drv.create(ctx, a_addr, service_config(cluster, web(ctx, busybox_image, "a",
                                                             free_port), 1))
@@ -114,8 +118,8 @@ def test_two_services_with_the_same_host_port(ctx: FleetContext, busybox_image: 
            f"{free_port} on i-1 by service b (task {b['tasks'][0]['id']})" in str(info.value)
     assert sorted(c["Id"] for c in owned(docker_client, ctx)) == before
 
-    drv.delete(ctx, a_addr, a)
-    drv.delete(ctx, b_addr, b)
+    drv.delete(ctx, a_addr, a, replacing=False)
+    drv.delete(ctx, b_addr, b, replacing=False)
     assert owned(docker_client, ctx) == []
 
 
@@ -128,20 +132,20 @@ def test_a_port_held_outside_fgform_is_skipped(ctx: FleetContext, busybox_image:
 
     cluster = make_cluster(ctx, count=2, cpu=2048, memory=1024)
     td = web(ctx, busybox_image, "pub", free_port)
-    usage = T.placement_usage(ctx, docker_client, T.cluster_info(cluster), td)
+    usage = placement_usage(ctx, docker_client, cluster_info(CLIENT, cluster), td)
     assert all(not u.ports for u in usage.values())
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_port))
         s.listen()
-        usage = T.placement_usage(ctx, docker_client, T.cluster_info(cluster), td)
+        usage = placement_usage(ctx, docker_client, cluster_info(CLIENT, cluster), td)
         assert usage["i-0"].ports == {str(free_port): "a process outside Docker"}
         assert not usage["i-1"].ports
-        drv = ServiceDriver()
+        drv = ServiceDriver(CLIENT)
         addr = Address("fg_service", "pub")
         attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
         assert [t["instance"] for t in attrs["tasks"]] == ["i-1"]
         assert http_get("127.0.0.2", free_port) == 200
-    drv.delete(ctx, addr, attrs)
+    drv.delete(ctx, addr, attrs, replacing=False)
     assert owned(docker_client, ctx) == []
 
 

@@ -11,12 +11,17 @@ import docker
 import pytest
 
 from fgform.addresses import Address
+from fgform.context_hash import context_sha256
 from fgform.errors import FgformError
-from fgform.fleet.context_hash import context_sha256
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker.image import DRIVER
-from fgform.fleet.docker.registry import MANIFEST_ACCEPT, registry_request
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.image import ImageDriver
+from fgform.fleet.docker.registry_http import MANIFEST_ACCEPT, registry_request
 from fgform.fleet.driver import FleetContext
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
+IMAGES = ImageDriver(CLIENT)
 
 pytestmark = pytest.mark.docker
 
@@ -60,7 +65,7 @@ def test_build_push_pull_read_delete(ctx: FleetContext, logs: list[str],
              'RUN echo "$GREETING" > /greeting\nCOPY hello.txt /hello.txt\n',
              {"hello.txt": "hello\n"})
     planned = _planned(registry, "app", build_args={"GREETING": "hi"})
-    img = DRIVER.create(ctx, ADDR, planned)
+    img = IMAGES.create(ctx, ADDR, planned)
     repo = planned["repository"]
 
     endpoint = registry["endpoint"]
@@ -80,10 +85,10 @@ def test_build_push_pull_read_delete(ctx: FleetContext, logs: list[str],
                                        remove=True, labels=L.base_labels(ctx, ADDR))
     assert out == b"hi\nhello\n"
 
-    assert DRIVER.read(ctx, {ADDR: img}) == {ADDR: img}
-    DRIVER.delete(ctx, ADDR, img)
+    assert IMAGES.read(ctx, {ADDR: img}) == {ADDR: img}
+    IMAGES.delete(ctx, ADDR, img, replacing=False)
     assert _manifest_status(img["uri"]) == 404
-    assert DRIVER.read(ctx, {ADDR: img}) == {ADDR: None}
+    assert IMAGES.read(ctx, {ADDR: img}) == {ADDR: None}
 
 
 def test_failing_build_shows_the_step_and_leaves_no_container(
@@ -93,7 +98,7 @@ def test_failing_build_shows_the_step_and_leaves_no_container(
     _context(tmp_path / "bad", "FROM debian:bookworm-slim\nRUN true\n"
              f"RUN echo {marker}-output && ls /does-not-exist\n")
     with pytest.raises(FgformError) as err:
-        DRIVER.create(ctx, ADDR, _planned(registry, "bad"))
+        IMAGES.create(ctx, ADDR, _planned(registry, "bad"))
     message = err.value.message
     assert re.search(r"failed at Step 3/\d+ : RUN echo", message)
     assert f"{marker}-output" in message  # the failing step's own output
@@ -109,14 +114,14 @@ def test_context_hash_and_update(ctx: FleetContext, registry: dict[str, Any],
     app = _context(tmp_path / "app", "FROM debian:bookworm-slim\nCOPY . /app/\n",
                    {"main.txt": "v1\n", "notes.md": "scratch\n", ".dockerignore": "*.md\n"})
     planned = _planned(registry, "app")
-    img = DRIVER.create(ctx, ADDR, planned)
+    img = IMAGES.create(ctx, ADDR, planned)
 
     (app / "notes.md").write_text("edited, but ignored\n")
     assert context_sha256(app) == img["context_sha256"]
     (app / "main.txt").write_text("v2\n")
     assert context_sha256(app) != img["context_sha256"]
 
-    new = DRIVER.update(ctx, ADDR, img, planned)
+    new = IMAGES.update(ctx, ADDR, img, planned)
     assert new["context_sha256"] == context_sha256(app)
     assert new["digest"] != img["digest"]
     # The previous manifest stays: older task definition revisions still run it.

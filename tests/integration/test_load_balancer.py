@@ -23,8 +23,13 @@ from fixtures.fgcli import Fleet, ensure_base_image, free_port, remove_lineages
 
 from fgform.errors import FgformError
 from fgform.fleet.docker import load_balancer as LB
+from fgform.fleet.docker import proxy as P
+from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.driver import FleetContext
 from fgform.render.haproxy import render_haproxy_config
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
 
 pytestmark = pytest.mark.docker
 
@@ -215,21 +220,21 @@ def test_apply_serves_the_rules(fleet: Fleet) -> None:
 def test_config_change_is_a_hitless_reload(applied: Fleet) -> None:
     port = applied.lbport  # type: ignore[attr-defined]
     c = proxy(applied)
-    reloads, failed = LB.reload_counts(c)
+    reloads, failed = P.reload_counts(c)
     changed = CONFIG.replace('body        = "no route"', 'body        = "still none"')
     applied.write(changed, lbport=port)
     res = applied.ok("apply", "-auto-approve")
     assert "0 added, 1 changed, 0 destroyed" in res.out, str(res)
     assert request(port, "/nothing")[::2] == (404, "still none")
     assert proxy(applied).id == c.id  # the same container
-    assert LB.reload_counts(c) == (reloads + 1, failed)
+    assert P.reload_counts(c) == (reloads + 1, failed)
     # A target group change reloads the proxy that forwards to it.
     applied.write(changed.replace('path     = "/"', 'path     = "/health"'), lbport=port)
     res = applied.ok("apply", "-auto-approve")
     assert "0 added, 1 changed, 0 destroyed" in res.out, str(res)
-    code, out = c.exec_run(["cat", LB.CONFIG_PATH])
+    code, out = c.exec_run(["cat", P.CONFIG_PATH])
     assert 'http-check send meth GET uri "/health"' in out.decode()
-    assert LB.reload_counts(c) == (reloads + 2, failed)
+    assert P.reload_counts(c) == (reloads + 2, failed)
     applied.write(CONFIG, lbport=port)
     applied.ok("apply", "-auto-approve")
 
@@ -237,17 +242,17 @@ def test_config_change_is_a_hitless_reload(applied: Fleet) -> None:
 def test_rejected_config_keeps_the_old_one_serving(applied: Fleet) -> None:
     port = applied.lbport  # type: ignore[attr-defined]
     c = proxy(applied)
-    before = LB.reload_counts(c)
-    code, live = c.exec_run(["cat", LB.CONFIG_PATH])
+    before = P.reload_counts(c)
+    code, live = c.exec_run(["cat", P.CONFIG_PATH])
     broken = live.decode().replace("balance roundrobin", "balance no-such-algorithm")
     with pytest.raises(FgformError) as err:
-        LB.apply_config(c, broken)
+        P.apply_config(c, broken)
     assert "refused the new configuration" in err.value.message
     # HAProxy's own words, with the line they are about.
-    assert f"ALERT: config : parsing [{LB.NEXT_CONFIG_PATH}:" in err.value.message
+    assert f"ALERT: config : parsing [{P.NEXT_CONFIG_PATH}:" in err.value.message
     assert "balance only supports 'roundrobin'" in err.value.message
-    assert c.exec_run(["cat", LB.CONFIG_PATH])[1] == live
-    assert LB.reload_counts(c) == before
+    assert c.exec_run(["cat", P.CONFIG_PATH])[1] == live
+    assert P.reload_counts(c) == before
     assert request(port, "/nothing")[::2] == (404, "no route")
 
 
@@ -296,7 +301,7 @@ def test_every_rendered_feature_passes_haproxy_check(docker_client: docker.Docke
     text = render_haproxy_config(lb, tgs, {"web": [
         {"id": "t1", "address": "10.0.0.2", "port": 8080},
         {"id": "t2", "address": "10.0.0.3", "port": 8080, "state": "draining"}]})
-    image = LB.ensure_proxy_image(ctx)
+    image = LB.ensure_proxy_image(CLIENT, ctx)
     out = docker_client.containers.run(
         image, entrypoint=["sh", "-c", 'printf "%s" "$CFG" > /tmp/c.cfg && '
                                        "haproxy -c -f /tmp/c.cfg"],
@@ -430,7 +435,7 @@ def test_service_tasks_are_registered_and_scale_without_reload(svc_fleet: Fleet)
     port = svc_fleet.lbport  # type: ignore[attr-defined]
     svc_fleet.ok("apply", "-auto-approve")
     c = proxy(svc_fleet)
-    reloads = LB.reload_counts(c)
+    reloads = P.reload_counts(c)
     # Both tasks answer through the load balancer.
     assert wait_for(lambda: set(answers(port)) == task_hosts(svc_fleet)), answers(port)
     assert len(task_hosts(svc_fleet)) == 2
@@ -447,7 +452,7 @@ def test_service_tasks_are_registered_and_scale_without_reload(svc_fleet: Fleet)
         assert len(hosts) == count
         assert wait_for(lambda: set(answers(port)) == task_hosts(svc_fleet)), answers(port)
         # Registration and draining went through the runtime API: no reload at all.
-        assert LB.reload_counts(c) == reloads
+        assert P.reload_counts(c) == reloads
         svc_fleet.assert_no_orphans()
     assert "No changes." in svc_fleet.ok(
         "plan", "-detailed-exitcode", "-var", "replicas=1").out
@@ -488,8 +493,8 @@ def test_a_target_removed_from_the_proxy_is_drift(svc_fleet: Fleet) -> None:
     tg_id = svc_fleet.resources()["fg_target_group.web"]["attributes"]["id"]
     task = svc_fleet.resources()["fg_service.web"]["attributes"]["tasks"][0]
     backend = backend_name(tg_id)
-    registration.runtime(c, f"set server {backend}/{server_name(task['id'])} state maint")
-    registration.runtime(c, f"del server {backend}/{server_name(task['id'])}")
+    P.runtime(c, f"set server {backend}/{server_name(task['id'])} state maint")
+    P.runtime(c, f"del server {backend}/{server_name(task['id'])}")
     res = svc_fleet.run("plan", "-detailed-exitcode", "-var", "replicas=2")
     assert res.code == 2, str(res)
     assert f"task {task['id']} is not registered in target group {tg_id}" in res.out, str(res)
@@ -586,7 +591,7 @@ def test_scale_under_load_fails_no_request(svc_fleet: Fleet) -> None:
     svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
     assert wait_for(lambda: len(answers(port, 10)) == 2)
     c = proxy(svc_fleet)
-    reloads = LB.reload_counts(c)
+    reloads = P.reload_counts(c)
     load = Load(f"http://127.0.0.1:{port}/", rps=300, workers=24).start()
     try:
         for count in (6, 2, 6, 2):
@@ -594,10 +599,10 @@ def test_scale_under_load_fails_no_request(svc_fleet: Fleet) -> None:
     finally:
         result = load.stop()
     print(f"\nscale 2-6-2-6-2 under load: {result.summary()}, "
-          f"reloads {LB.reload_counts(c)[0] - reloads[0]}")
+          f"reloads {P.reload_counts(c)[0] - reloads[0]}")
     assert result.failed == 0, (result.summary(), result.errors)
     assert result.rate >= 250, result.summary()  # the load held (the machine is shared)
-    assert LB.reload_counts(c) == reloads
+    assert P.reload_counts(c) == reloads
 
 
 def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_request(
@@ -669,17 +674,16 @@ def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_requ
 def test_runtime_commands_in_one_exec_each_get_their_own_answer(svc_fleet: Fleet) -> None:
     """Several runtime API commands in one exec: each answer is its own command's, an
     error answer stays with its command, and a socket that does not answer is an error."""
-    from fgform.fleet.docker import registration
 
     c = proxy(svc_fleet)
-    version, missing, stat = registration.runtime_all(
+    version, missing, stat = P.runtime_all(
         c, ["show version", "del server no_such_backend/x", "show stat -1 4 -1"])
     assert version.strip()[0].isdigit(), version
     assert "no_such_backend" in missing or "Can't find" in missing or "No such" in missing, \
         missing
     assert stat.startswith("# pxname,svname"), stat
     with pytest.raises(FgformError, match="did not answer"):
-        LB.socket_commands(c, "/run/haproxy/no-such.sock", ["show version"])
+        P.socket_commands(c, "/run/haproxy/no-such.sock", ["show version"])
 
 
 def test_service_destroy_leaves_nothing(svc_fleet: Fleet) -> None:

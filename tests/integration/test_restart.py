@@ -12,13 +12,18 @@ import pytest
 from test_service import HEALTH, HTTPD, container, make_cluster, make_taskdef, service_config
 
 from fgform.addresses import Address
-from fgform.fleet.docker import inspect as I
-from fgform.fleet.docker import tasks as T
+from fgform.fleet.docker import inspection as I
+from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.labels import label_filter
+from fgform.fleet.docker.live_tasks import CONTAINER, list_live_tasks
+from fgform.fleet.docker.restarts import CRASH_LOOP_RESTARTS
 from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
 
 pytestmark = pytest.mark.docker
 
@@ -36,7 +41,7 @@ def wait_until(what, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def _container(client: docker.DockerClient, ctx: FleetContext, task_id: str) -> dict[str, Any]:
-    (cid,) = [c.id for t in T.list_live_tasks(ctx, client) if t.task_id == task_id
+    (cid,) = [c.id for t in list_live_tasks(ctx, client) if t.task_id == task_id
               for c in t.containers]
     return client.api.inspect_container(cid)
 
@@ -47,7 +52,7 @@ def test_a_crashed_essential_container_comes_back_by_itself(
         code: int) -> None:
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
     _, td = make_taskdef(ctx, "phoenix", [container("app", busybox_image, command=STOPPABLE)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "phoenix")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     (task_id,) = [t["id"] for t in attrs["tasks"]]
@@ -62,7 +67,7 @@ def test_a_crashed_essential_container_comes_back_by_itself(
     assert info, docker_client.api.inspect_container(cid)["State"]
     # Its log goes on: the same container, started twice.
     assert wait_until(lambda: docker_client.api.logs(cid).decode().split() == ["started"] * 2)
-    (row,) = I.list_tasks(ctx)
+    (row,) = I.list_tasks(CLIENT, ctx)
     assert (row.task_id, row.status, row.restarts) == (task_id, "RUNNING", 1)
     live = drv.read(ctx, {addr: attrs})[addr]
     assert live is not None and [t["id"] for t in live["tasks"]] == [task_id]
@@ -90,13 +95,13 @@ def test_a_crash_loop_is_handed_to_the_scheduler(
         ctx: FleetContext, busybox_image: str, docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
     _, td = make_taskdef(ctx, "flap", [container("app", busybox_image, command=STOPPABLE)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "flap")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     (task_id,) = [t["id"] for t in attrs["tasks"]]
     cid = _container(docker_client, ctx, task_id)["Id"]
     # The app now crashes at every start: each start finds the stop file written again.
-    for n in range(1, T.CRASH_LOOP_RESTARTS + 1):
+    for n in range(1, CRASH_LOOP_RESTARTS + 1):
         docker_client.api.exec_start(docker_client.api.exec_create(
             cid, ["sh", "-c", "echo 5 > /tmp/stop"]))
         # Restarted, and past its `rm` (it logs after), so the next stop file counts.
@@ -108,7 +113,7 @@ def test_a_crash_loop_is_handed_to_the_scheduler(
     messages = [e["message"] for e in after["events"]]
     assert any(m.startswith(f"(service flap) has removed 1 task: (task {task_id}) that kept "
                             f"crashing: its container app was restarted "
-                            f"{T.CRASH_LOOP_RESTARTS} times by its restart policy")
+                            f"{CRASH_LOOP_RESTARTS} times by its restart policy")
                for m in messages), messages
 
 
@@ -126,10 +131,10 @@ def test_a_one_off_task_is_never_restarted(ctx: FleetContext, busybox_image: str
         lines.append(line)
         if line == "job | done":  # 2 s in: a service would have restarted the sidecar
             for c in docker_client.api.containers(all=True, filters=label_filter(ctx)):
-                restarts[c["Labels"][T.CONTAINER]] = docker_client.api.inspect_container(
+                restarts[c["Labels"][CONTAINER]] = docker_client.api.inspect_container(
                     c["Id"])["RestartCount"]
 
-    assert run_task(ctx, cluster, td, on_log=on_log) == 3
+    assert run_task(CLIENT, ctx, cluster, td, on_log=on_log) == 3
     assert sorted(lines) == ["job | done", "side | side"]
     assert restarts == {"job": 0, "side": 0}
 
@@ -139,7 +144,7 @@ def test_a_crashing_revision_trips_the_breaker_and_rolls_back_to_armed_tasks(
     cluster = make_cluster(ctx, count=1, cpu=2048, memory=1024)
     tdaddr, td1 = make_taskdef(ctx, "crashy", [container("web", busybox_image, command=HTTPD,
                                                          health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "crashy")
     limits = {"minimum_healthy_percent": 50, "maximum_percent": 100,
               "circuit_breaker": {"enable": True, "rollback": True}}
@@ -158,7 +163,7 @@ def test_a_crashing_revision_trips_the_breaker_and_rolls_back_to_armed_tasks(
     assert "exit code 9" in msg and "crash-marker" in msg, msg
     # Each crashed new task failed as it stopped: Docker did not restart it first.
     assert "restarted" not in msg, msg
-    live = T.list_live_tasks(ctx, docker_client)
+    live = list_live_tasks(ctx, docker_client)
     assert {t.task_definition for t in live} == {"crashy:1"} and len(live) == 2
     # The tasks the rollback started have their restart policy once healthy.
     for t in live:

@@ -12,14 +12,18 @@ import pytest
 from fgform.addresses import Address
 from fgform.errors import FgformError
 from fgform.fleet.capacity import InsufficientCapacityError
-from fgform.fleet.docker.cluster import DRIVER as CLUSTER
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.cluster import ClusterDriver
 from fgform.fleet.docker.labels import label_filter
 from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext
 
-pytestmark = pytest.mark.docker
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
+CLUSTER = ClusterDriver(CLIENT)
 
+pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ def test_exit_zero_and_logs(ctx: FleetContext, cluster: dict[str, Any], busybox_
                             docker_client: docker.DockerClient) -> None:
     lines: list[str] = []
     td = taskdef(ctx, busybox_image, "echo hello $WHO; echo to-stderr >&2")
-    assert run_task(ctx, cluster, td, on_log=lines.append) == 0
+    assert run_task(CLIENT, ctx, cluster, td, on_log=lines.append) == 0
     assert sorted(lines) == ["hello world", "to-stderr"]
     assert leftovers(docker_client, ctx) == []
 
@@ -58,7 +62,7 @@ def test_exit_code_and_overrides(ctx: FleetContext, cluster: dict[str, Any],
                                  busybox_image: str, docker_client: docker.DockerClient) -> None:
     lines: list[str] = []
     td = taskdef(ctx, busybox_image, "echo never")
-    code = run_task(ctx, cluster, td, override_command=["busybox", "sh", "-c",
+    code = run_task(CLIENT, ctx, cluster, td, override_command=["busybox", "sh", "-c",
                                                         "echo bye $WHO; exit 3"],
                     env={"WHO": "moon"}, on_log=lines.append)
     assert code == 3
@@ -71,7 +75,7 @@ def test_several_tasks_prefix_logs_and_report_highest_code(
     lines: list[str] = []
     # The hostname is the task id: each line must carry its own task's prefix.
     td = taskdef(ctx, busybox_image, "echo from $(hostname); exit 2")
-    assert run_task(ctx, cluster, td, count=2, on_log=lines.append) == 2
+    assert run_task(CLIENT, ctx, cluster, td, count=2, on_log=lines.append) == 2
     assert len(lines) == 2
     for line in lines:
         prefix, _, text = line.partition(" | ")
@@ -84,7 +88,7 @@ def test_timeout_removes_the_task(ctx: FleetContext, cluster: dict[str, Any],
     # The same clean-up path as Ctrl-C (a `finally`): nothing outlives run_task.
     td = taskdef(ctx, busybox_image, "echo started; exec busybox sleep 30")
     with pytest.raises(FgformError, match="longer than 1 s"):
-        run_task(ctx, cluster, td, timeout=1)
+        run_task(CLIENT, ctx, cluster, td, timeout=1)
     assert leftovers(docker_client, ctx) == []
 
 
@@ -93,5 +97,5 @@ def test_refused_when_the_fleet_is_full(ctx: FleetContext, cluster: dict[str, An
                                         docker_client: docker.DockerClient) -> None:
     td = taskdef(ctx, busybox_image, "true", memory=200)
     with pytest.raises(InsufficientCapacityError, match="Unable to place 3 task"):
-        run_task(ctx, cluster, td, count=3)
+        run_task(CLIENT, ctx, cluster, td, count=3)
     assert leftovers(docker_client, ctx) == []

@@ -15,17 +15,30 @@ from fgform.addresses import Address
 from fgform.config.schema import get_schema
 from fgform.errors import FgformError
 from fgform.fleet.capacity import InsufficientCapacityError
-from fgform.fleet.docker import inspect as I
+from fgform.fleet.docker import inspection as I
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.client import get_client
-from fgform.fleet.docker.cluster import DRIVER as CLUSTER
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.cluster import ClusterDriver
+from fgform.fleet.docker.health import MIN_STABLE_SECONDS, _steady, _Wakeup, describe_failure
 from fgform.fleet.docker.labels import label_filter
+from fgform.fleet.docker.launch import (
+    Launch,
+    _create_container,
+    container_name,
+    definition_hashes,
+    launch_tasks,
+)
+from fgform.fleet.docker.live_tasks import KIND_SERVICE, list_live_tasks, uptime
+from fgform.fleet.docker.placement import cluster_info
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
 
 from helpers.subnets import free_subnet
+
+# Connects on first use, at test time (the docker_client fixture reports a missing engine).
+CLIENT = LazyClient()
+CLUSTER = ClusterDriver(CLIENT)
 
 pytestmark = pytest.mark.docker
 
@@ -43,7 +56,7 @@ def make_cluster(ctx: FleetContext, count: int = 2, cpu: int = 1024, memory: int
     # A subnet no network on the engine has, derived from the test (helpers.subnets); asked
     # again if another run took the same one between the choice and the create.
     for attempt in range(3):
-        cidr = free_subnet(get_client(), prefix, SUBNET_POOL)
+        cidr = free_subnet(CLIENT, prefix, SUBNET_POOL)
         try:
             attrs = CLUSTER.create(ctx, addr, {
                 "name": None, "cidr_block": cidr, "placement_strategy": strategy,
@@ -100,7 +113,7 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     cluster = make_cluster(ctx)
     _, td = make_taskdef(ctx, "web", [container("web", busybox_image, command=HTTPD,
                                                 health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "web")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
     assert attrs["running_count"] == 2
@@ -110,7 +123,7 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     for task in attrs["tasks"]:
         assert task["revision"] == 1 and task["address"].startswith(cluster["cidr_block"][:5])
         assert http_get(task["address"]) == 200
-    rows = I.list_tasks(ctx, "web")
+    rows = I.list_tasks(CLIENT, ctx, "web")
     assert [r.health for r in rows] == ["HEALTHY", "HEALTHY"]
     assert all(r.status == "RUNNING" and r.revision == "web:1" for r in rows)
 
@@ -133,10 +146,10 @@ def test_service_runs_healthy_reachable_tasks(ctx: FleetContext, busybox_image: 
     again = drv.update(ctx, addr, live, service_config(cluster, td, 2))
     assert again["running_count"] == 2
 
-    lines = list(I.stream_logs(ctx, "web"))  # busybox httpd logs nothing; must not fail
+    lines = list(I.stream_logs(CLIENT, ctx, "web"))  # busybox httpd logs nothing; must not fail
     assert isinstance(lines, list)
 
-    drv.delete(ctx, addr, again)
+    drv.delete(ctx, addr, again, replacing=False)
     assert owned(docker_client, ctx) == []
     assert drv.read(ctx, {addr: again})[addr] is None
 
@@ -151,15 +164,15 @@ def test_containers_of_a_task_share_localhost(ctx: FleetContext, busybox_image: 
         container("probe", busybox_image, command=["busybox", "sleep", "600"],
                   health_check=sidecar_health, essential=False),
     ])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "pair")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     assert attrs["running_count"] == 1
     task = attrs["tasks"][0]
     assert [n.rsplit("-", 1)[1] for n in task["containers"]] == ["web", "probe"]
-    rows = I.list_tasks(ctx)
+    rows = I.list_tasks(CLIENT, ctx)
     assert rows[0].health == "HEALTHY"
-    assert list(I.stream_logs(ctx, "pair")) == [f"{task['id']}/web   | hello-from-web"]
+    assert list(I.stream_logs(CLIENT, ctx, "pair")) == [f"{task['id']}/web   | hello-from-web"]
 
     # The essential container dies: the task is stopped and no longer counts. Refresh only
     # reports it (read never stops or removes anything); the next apply replaces the task,
@@ -171,7 +184,7 @@ def test_containers_of_a_task_share_localhost(ctx: FleetContext, busybox_image: 
     left = owned(docker_client, ctx)
     assert sorted((c["Labels"]["fgform.container"], c["State"]) for c in left) == [
         ("probe", "running"), ("web", "exited")]
-    assert I.list_tasks(ctx)[0].status.startswith("STOPPED")
+    assert I.list_tasks(CLIENT, ctx)[0].status.startswith("STOPPED")
     again = drv.update(ctx, addr, live, service_config(cluster, td, 1))
     assert again["running_count"] == 1 and again["tasks"][0]["id"] != task["id"]
     assert len(owned(docker_client, ctx)) == 2
@@ -181,7 +194,7 @@ def test_scaling_stops_newest_first(ctx: FleetContext, busybox_image: str,
                                     docker_client: docker.DockerClient) -> None:
     cluster = make_cluster(ctx, count=2)
     _, td = make_taskdef(ctx, "scale", [container("web", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "scale")
     a2 = drv.create(ctx, addr, service_config(cluster, td, 2))
     first = {t["id"] for t in a2["tasks"]}
@@ -199,7 +212,7 @@ def test_rolling_update_moves_to_new_revision(ctx: FleetContext, busybox_image: 
     cluster = make_cluster(ctx, count=1, cpu=1024, memory=512)
     tdaddr, td1 = make_taskdef(ctx, "roll", [container("web", busybox_image, command=HTTPD,
                                                        health_check=HEALTH)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "roll")
     a1 = drv.create(ctx, addr, service_config(cluster, td1, 2))
     td2 = TaskDefinitionDriver().update(ctx, tdaddr, td1, {
@@ -220,7 +233,7 @@ def test_task_that_exits_at_once_fails_with_logs(ctx: FleetContext, busybox_imag
     _, td = make_taskdef(ctx, "crash", [container(
         "app", busybox_image, command=["busybox", "sh", "-c", "echo boom-marker >&2; exit 3"])])
     with pytest.raises(PartialApplyError) as info:
-        ServiceDriver().create(ctx, Address("fg_service", "crash"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "crash"),
                                service_config(cluster, td, 2))
     msg = info.value.message
     assert "2 task(s) failed" in msg and "boom-marker" in msg and "exit code 3" in msg
@@ -235,7 +248,7 @@ def test_insufficient_capacity_refused_before_starting(
     _, td = make_taskdef(ctx, "big", [container("web", busybox_image, command=HTTPD)],
                          cpu=256, memory=256)
     with pytest.raises(InsufficientCapacityError) as info:
-        ServiceDriver().create(ctx, Address("fg_service", "big"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "big"),
                                service_config(cluster, td, 3))
     assert str(info.value).startswith(
         "Unable to place 3 task(s) of big:1 (cpu 256, memory 256): no instance has 256 free "
@@ -246,7 +259,7 @@ def test_insufficient_capacity_refused_before_starting(
     # The subnet is capacity too: a /28 has 13 addresses for tasks.
     small = make_cluster(ctx, count=1, cpu=65536, memory=65536, prefix=28)
     with pytest.raises(InsufficientCapacityError, match="has 13 free address"):
-        ServiceDriver().create(ctx, Address("fg_service", "many"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "many"),
                                service_config(small, td, 14))
     assert owned(docker_client, ctx) == []
 
@@ -258,10 +271,10 @@ def test_unhealthy_task_times_out_with_health_output(ctx: FleetContext,
     _, td = make_taskdef(ctx, "sick", [container("web", busybox_image, command=HTTPD,
                                                  health_check=bad)])
     with pytest.raises(PartialApplyError) as info:
-        ServiceDriver().create(ctx, Address("fg_service", "sick"),
+        ServiceDriver(CLIENT).create(ctx, Address("fg_service", "sick"),
                                service_config(cluster, td, 1, steady_state_timeout=10))
     assert "probe-says-no" in info.value.message and "unhealthy" in info.value.message
-    assert T.list_live_tasks(ctx) == []
+    assert list_live_tasks(ctx, CLIENT) == []
 
 
 @pytest.mark.parametrize("command", [["sh", "-c", "sleep 0.3; exit 1"], ["false"]],
@@ -275,7 +288,7 @@ def test_task_without_health_check_that_exits_is_never_steady(
     with the exit code, and leaves nothing behind."""
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "quick", [container("app", busybox_image, command=command)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     for attempt in range(5):
         addr = Address("fg_service", f"quick{attempt}")
         t0 = time.monotonic()
@@ -297,7 +310,7 @@ def test_task_that_dies_during_the_wait_is_not_reported_steady(
     report steady state with fewer tasks running than desired."""
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "victim", [container("web", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "victim")
     a1 = drv.create(ctx, addr, service_config(cluster, td, 1))
     first = a1["tasks"][0]["id"]
@@ -340,30 +353,30 @@ def test_steady_check_sees_through_a_stale_list_view(
     deterministic: a real list snapshot taken while the task was up over a second is judged
     after the container exited. The inspect confirmation and the replayed `die` event both
     see the truth, and the failure carries the exit code."""
-    cluster = T.cluster_info(make_cluster(ctx, count=1))
+    cluster = cluster_info(CLIENT, make_cluster(ctx, count=1))
     _, td = make_taskdef(ctx, "stale", [container(
         "app", busybox_image, command=["sh", "-c", "sleep 2.2; exit 4"])])
     since = time.time()
-    launch = T.Launch("fg_service.stale", T.KIND_SERVICE, cluster, "stale", td, "i-0")
-    ok, errors = T.launch_tasks(docker_client, ctx, [launch])
+    launch = Launch("fg_service.stale", KIND_SERVICE, cluster, "stale", td, "i-0")
+    ok, errors = launch_tasks(docker_client, ctx, [launch])
     assert not errors
     snapshot = None
     deadline = time.monotonic() + 10
     while snapshot is None and time.monotonic() < deadline:
-        (task,) = T.list_live_tasks(ctx, docker_client)
+        (task,) = list_live_tasks(ctx, docker_client)
         up = task.containers[0].uptime
-        if task.running and up is not None and up >= T.MIN_STABLE_SECONDS:
+        if task.running and up is not None and up >= MIN_STABLE_SECONDS:
             snapshot = task  # "Up 1 second": what a lagging list call still shows
         time.sleep(0.05)
     assert snapshot is not None
-    assert T._steady(docker_client, snapshot) == "steady"  # still truly running
+    assert _steady(docker_client, snapshot) == "steady"  # still truly running
     docker_client.api.wait(launch.container_ids[0], timeout=10)
-    assert T._steady(docker_client, snapshot) == "stopped"  # the inspect is not fooled
-    msg = T.describe_failure(docker_client, snapshot, "stopped")
+    assert _steady(docker_client, snapshot) == "stopped"  # the inspect is not fooled
+    msg = describe_failure(docker_client, snapshot, "stopped")
     assert "container app: exited exit code 4" in msg, msg
 
     # The die happened before this stream was opened: `since` replays it.
-    wakeup = T._Wakeup(docker_client, label_filter(ctx), since)
+    wakeup = _Wakeup(docker_client, label_filter(ctx), since)
     try:
         deadline = time.monotonic() + 5
         while wakeup.died(launch.task_id) is None and time.monotonic() < deadline:
@@ -380,11 +393,11 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
     repairs the service, and the repair replaces that task."""
     cluster = make_cluster(ctx, count=1)
     _, td = make_taskdef(ctx, "forged", [container("web", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "forged")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 2))
     # Every container carries the hash of its revision's container: read counts them all.
-    expected = T.definition_hashes(td)["web"]
+    expected = definition_hashes(td)["web"]
     assert {c["Labels"][L.CONFIG_HASH] for c in owned(docker_client, ctx)} == {expected}
     live = drv.read(ctx, {addr: attrs})[addr]
     assert live is not None and live["running_count"] == 2 and live["tasks"] == attrs["tasks"]
@@ -396,7 +409,7 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
     docker_client.containers.run(busybox_image, ["sleep", "60"], name=row["Names"][0][1:],
                                  labels=labels, network=cluster["network_name"], detach=True,
                                  init=True)
-    (forged,) = [t for t in T.list_live_tasks(ctx, docker_client) if t.task_id == victim]
+    (forged,) = [t for t in list_live_tasks(ctx, docker_client) if t.task_id == victim]
     assert forged.running and forged.task_definition == td["arn"]
 
     live = drv.read(ctx, {addr: attrs})[addr]
@@ -412,13 +425,13 @@ def test_task_replaced_by_hand_with_another_config_hash_is_not_counted(
 
 
 def test_uptime_parses_dockers_status() -> None:
-    assert T.uptime("Up Less than a second") == 0.0
-    assert T.uptime("Up 1 second") == 1.0
-    assert T.uptime("Up 7 seconds (healthy)") == 7.0
-    assert T.uptime("Up About a minute") == 60.0
-    assert T.uptime("Up 3 hours (Paused)") == 3 * 3600.0
-    assert T.uptime("Exited (1) 2 seconds ago") is None
-    assert T.uptime("Created") is None
+    assert uptime("Up Less than a second") == 0.0
+    assert uptime("Up 1 second") == 1.0
+    assert uptime("Up 7 seconds (healthy)") == 7.0
+    assert uptime("Up About a minute") == 60.0
+    assert uptime("Up 3 hours (Paused)") == 3 * 3600.0
+    assert uptime("Exited (1) 2 seconds ago") is None
+    assert uptime("Created") is None
 
 
 def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str,
@@ -430,18 +443,18 @@ def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str
                                       container("side", busybox_image,
                                                 command=["sleep", "300"])])
     _, td1 = make_taskdef(ctx, "one", [container("one", busybox_image, command=HTTPD)])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "web")
-    info = T.cluster_info(cluster)
+    info = cluster_info(CLIENT, cluster)
     # Task A: as launch_task leaves it between starting the first container and the second.
-    a = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td, "i-0")
-    first = T._create_container(docker_client, ctx, a, 0, td["container"][0], None)
+    a = Launch(str(addr), KIND_SERVICE, info, "web", td, "i-0")
+    first = _create_container(docker_client, ctx, a, 0, td["container"][0], None)
     docker_client.api.start(first)
-    owner = T.container_name(info.name, "web", a.task_id, "web")
-    second = T._create_container(docker_client, ctx, a, 1, td["container"][1], owner)
+    owner = container_name(info.name, "web", a.task_id, "web")
+    second = _create_container(docker_client, ctx, a, 1, td["container"][1], owner)
     # Task B: a single-container task between create and start.
-    b = T.Launch(str(addr), T.KIND_SERVICE, info, "web", td1, "i-1")
-    only = T._create_container(docker_client, ctx, b, 0, td1["container"][0], None)
+    b = Launch(str(addr), KIND_SERVICE, info, "web", td1, "i-1")
+    only = _create_container(docker_client, ctx, b, 0, td1["container"][0], None)
 
     def states() -> dict[str, str]:
         return {c["Id"]: c["State"] for c in owned(docker_client, ctx)}
@@ -458,7 +471,7 @@ def test_read_leaves_a_starting_task_alone(ctx: FleetContext, busybox_image: str
     docker_client.api.start(only)
     assert set(states().values()) == {"running"}
 
-    drv.delete(ctx, addr, attrs)
+    drv.delete(ctx, addr, attrs, replacing=False)
     assert owned(docker_client, ctx) == []
 
 
@@ -469,7 +482,7 @@ def test_host_port_is_published_on_loopback(ctx: FleetContext, busybox_image: st
     _, td = make_taskdef(ctx, "pub", [container(
         "web", busybox_image, command=HTTPD, health_check=HEALTH,
         port_mapping=[{"container_port": 8080, "host_port": free_port, "protocol": "tcp"}])])
-    drv = ServiceDriver()
+    drv = ServiceDriver(CLIENT)
     addr = Address("fg_service", "pub")
     attrs = drv.create(ctx, addr, service_config(cluster, td, 1))
     assert attrs["running_count"] == 1
@@ -479,7 +492,7 @@ def test_host_port_is_published_on_loopback(ctx: FleetContext, busybox_image: st
     assert info["HostConfig"]["PortBindings"]["8080/tcp"] == [
         {"HostIp": "127.0.0.1", "HostPort": str(free_port)}]
     assert http_get("127.0.0.1", free_port) == 200
-    drv.delete(ctx, addr, attrs)
+    drv.delete(ctx, addr, attrs, replacing=False)
     assert owned(docker_client, ctx) == []
 
 

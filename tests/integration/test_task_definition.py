@@ -33,7 +33,7 @@ def test_revisions_count_up_and_keep_history() -> None:
     r3 = drv.update(ctx, ADDR, r2, planned(cpu=512))
     assert r3["arn"] == "web:3" and [r["revision"] for r in r3["revisions"]] == [1, 2]
     assert drv.read(ctx, {ADDR: r3}) == {ADDR: r3}
-    assert drv.delete(ctx, ADDR, r3) is None
+    assert drv.delete(ctx, ADDR, r3, replacing=False) is None
 
     ctx.resources[str(ADDR)] = r3
     assert resolve(ctx, "web:3")["cpu"] == 512

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from fgform.errors import FgformError
-from fgform.fleet.context_hash import (
+from fgform.context_hash import (
     context_files,
     context_sha256,
     is_ignored,
     parse_dockerignore,
     plan_time_attrs,
 )
+from fgform.errors import FgformError
 
 
 def _write(root: Path, files: dict[str, str]) -> None:

@@ -10,9 +10,9 @@ from fgform.fleet.docker.lb_status import (
     TargetGroupStatus,
     TargetStatus,
     format_status,
-    parse_stat,
     target_state,
 )
+from fgform.fleet.docker.proxy import parse_stat
 
 
 @pytest.mark.parametrize(("status", "state"), [

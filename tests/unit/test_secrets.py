@@ -230,7 +230,7 @@ def test_a_validation_message_with_a_sensitive_value_is_masked(tmp_path: Path,
                                                                planning: bool) -> None:
     (tmp_path / "main.tf").write_text(VALIDATED % SECRET)
     config, _ = load_config(tmp_path, use_cache=False)
-    if planning:  # open_workspace's order: resolve_variables reports it first
+    if planning:  # open_working_dir's order: resolve_variables reports it first
         _, found = resolve_variables(config.module, tmp_path, [], {})
     else:
         found = validate_config(config, cwd=str(tmp_path), validating=True)
@@ -387,12 +387,13 @@ def test_state_secrets_are_the_sensitive_attributes_and_outputs() -> None:
     assert state_secrets(state) == {"env-secret", "output-secret"}
 
 
-def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, monkeypatch,
+def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path,
                                                                capsys) -> None:
     from fgform.cli import Environment, reconcile_cmd
-    from fgform.fleet.docker import drivers as drivers_module
     from fgform.state.model import InstanceState
     from fgform.state.store import StateStore
+
+    from helpers.fakefleet import FakeFleet
 
     class Failing:
         def read(self, ctx, items):
@@ -404,13 +405,13 @@ def test_reconcile_scrubs_a_driver_error_of_the_state_s_secrets(tmp_path: Path, 
         def reconcile(self, ctx, addr, attrs):
             raise RuntimeError("container env TOKEN=env-secret was refused")
 
-    monkeypatch.setattr(drivers_module, "drivers", lambda: {"fg_service": Failing()})
     store = StateStore(tmp_path / "state.json")
     state = StateFile()
     state.set(parse_address("fg_service.web"),
               InstanceState(None, {"env": {"TOKEN": "env-secret"}}, [["env", "TOKEN"]]))
     store.write(state)
     env = Environment.from_process([])
+    env.fleet = FakeFleet(scheduler=Failing())
     env.choose_dir(str(tmp_path))
     assert reconcile_cmd.reconcile_pass(env, store) == 1
     err = capsys.readouterr().err

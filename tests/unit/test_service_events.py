@@ -50,7 +50,6 @@ def test_deployments_rolled_back() -> None:
     assert [(d["status"], d["task_definition"], d["rollout_state"], d["failed_tasks"])
             for d in deps] == [("PRIMARY", "web:1", "COMPLETED", 0),
                                ("INACTIVE", "web:2", "FAILED", 3)]
-    assert EV.last_failed({"deployments": deps})["task_definition"] == "web:2"
 
 
 def test_deployments_stopped_where_it_is() -> None:

@@ -8,7 +8,7 @@ from fgform.fleet.driver import FleetContext
 
 
 def test_target_group_ids_follow_the_whole_address() -> None:
-    drv, ctx = TargetGroupDriver(), FleetContext(lineage="l")
+    drv, ctx = TargetGroupDriver(None), FleetContext(lineage="l")
     a = drv.create(ctx, Address("fg_target_group", "tg", None, (ModuleStep("m", "a"),)), {})
     b = drv.create(ctx, Address("fg_target_group", "tg", None, (ModuleStep("m", "b"),)), {})
     assert a["id"] != b["id"]

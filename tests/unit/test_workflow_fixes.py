@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from fgform import workflow
 from fgform.addresses import parse_address
+from fgform.cli import Environment, run
+from fgform.fleet.fleet import Fleet
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore
 
-from helpers.cli import fails, fg
+from helpers.cli import NO_DOCKER, fails, fg
+from helpers.fakefleet import FakeFleet
 
 A, B = parse_address("fg_target_group.a"), parse_address("fg_target_group.b")
 
@@ -44,18 +48,20 @@ def test_destroy_forgets_a_resource_deleted_outside(tmp_path: Path) -> None:
 
     (tmp_path / "main.hcl").write_text('resource "fg_target_group" "a" {}\n'
                                        'resource "fg_target_group" "b" {}\n')
-    ws = workflow.open_workspace(tmp_path)
+    wd = workflow.open_working_dir(tmp_path)
     st = StateFile(lineage="l")
     st.set(A, InstanceState(None, _tg("a")))
     st.set(B, InstanceState(None, _tg("b")))
-    ws.store.write(st)
-    plan = plan_changes(ws.config, ws.variables, ws.store.read(),
+    wd.store.write(st)
+    plan = plan_changes(wd.config, wd.variables, wd.store.read(),
                      {"fg_target_group.a": None, "fg_target_group.b": _tg("b")},
                      PlanOptions(mode=PlanMode.DESTROY, config_dir=str(tmp_path)))
     assert [str(c.address) for c in plan.changes] == ["fg_target_group.b"]
-    outcome = workflow.apply(ws, plan)
+    fleet = FakeFleet()
+    outcome = workflow.apply(wd, fleet, plan)
     assert outcome.result.ok, outcome.result.errors
-    final = ws.store.read()
+    assert fleet.deletes == [("fg_target_group.b", False)]
+    final = wd.store.read()
     assert final is not None and final.addresses() == []
 
 
@@ -78,13 +84,13 @@ def test_apply_saved_plan_needs_no_variable_values(tmp_path: Path) -> None:
 
 def test_plan_takes_the_state_lock(tmp_path: Path) -> None:
     (tmp_path / "main.hcl").write_text('output "x" { value = 1 }\n')
-    ws = workflow.open_workspace(tmp_path)
-    with ws.store.lock("OperationTypeApply"):
+    wd = workflow.open_working_dir(tmp_path)
+    with wd.store.lock("OperationTypeApply"):
         err = fails(fg(f"-chdir={tmp_path}", "plan", "-lock-timeout", "0.2s"))
         assert "lock" in err.lower()
     r = fg(f"-chdir={tmp_path}", "plan")
     assert r.exit_code == 0, r.stderr
-    with ws.store.lock("OperationTypeApply"):  # released after the plan
+    with wd.store.lock("OperationTypeApply"):  # released after the plan
         pass
 
 
@@ -123,29 +129,35 @@ def svc_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _fake(monkeypatch: pytest.MonkeyPatch, drv: FakeServiceDriver) -> None:
-    import fgform.fleet.docker.drivers as d
+def reconcile(svc_dir: Path, fleet: Fleet) -> Result:
+    """`fgform reconcile` through the CLI's whole error boundary, on `fleet`."""
+    class Boundary:
+        name = "fgform"
 
-    monkeypatch.setattr(d, "drivers", lambda: {"fg_service": drv})
+        def main(self, args, prog_name=None, **_):  # type: ignore[no-untyped-def]
+            env = Environment.from_process(list(args))
+            env.fleet = fleet
+            raise SystemExit(run(list(args), env=env))
+
+    return CliRunner().invoke(Boundary(), [f"-chdir={svc_dir}", "reconcile"], env=NO_DOCKER)
 
 
-def test_reconcile_restores_from_state(svc_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reconcile_restores_from_state(svc_dir: Path) -> None:
     drv = FakeServiceDriver(running=1)
-    _fake(monkeypatch, drv)
-    r = fg(f"-chdir={svc_dir}", "reconcile")
+    fleet = FakeFleet(scheduler=drv)
+    r = reconcile(svc_dir, fleet)
     assert r.exit_code == 0, r.stderr
     assert drv.calls == [("fg_service.web", "web:1")]
     assert "fg_service.web: restored 2 task(s) (3/3 running)" in r.stdout
     st = StateStore(workflow.state_only(svc_dir)).read()
     assert st is not None and st.get(SVC).attributes["running_count"] == 3
     drv.running = 3
-    r = fg(f"-chdir={svc_dir}", "reconcile")
+    r = reconcile(svc_dir, fleet)
     assert "fg_service.web: at desired count (3/3 running)" in r.stdout
 
 
-def test_reconcile_exits_1_on_failure(svc_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake(monkeypatch, FakeServiceDriver(running=1, fail=True))
-    r = fg(f"-chdir={svc_dir}", "reconcile")
+def test_reconcile_exits_1_on_failure(svc_dir: Path) -> None:
+    r = reconcile(svc_dir, FakeFleet(scheduler=FakeServiceDriver(running=1, fail=True)))
     assert r.exit_code == 1
     assert "fg_service.web: engine said no" in r.stderr
 

@@ -12,7 +12,7 @@ def _image_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
     """fg_image's `context_sha256`, hashed from the build context at plan time, so editing a
     file in the context changes the plan. Pure: reads files only."""
     # Imported late: the schema tables must load without the fleet package's modules.
-    from fgform.fleet import context_hash
+    from fgform import context_hash
 
     context = attrs.get("context")
     if isinstance(context, str) and not os.path.isdir(

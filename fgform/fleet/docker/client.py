@@ -1,4 +1,4 @@
-"""The one Docker engine connection every driver shares.
+"""Making the Docker engine connection that the drivers are given.
 
 Only `fgform/fleet/docker/` imports the Docker SDK; the rest of fgform sees plain data.
 """
@@ -19,9 +19,6 @@ from fgform.errors import DockerUnavailableError
 DEFAULT_API_VERSION = "1.41"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
-_lock = threading.Lock()
-_client: docker.DockerClient | None = None
-
 
 def docker_url() -> str:
     """The engine address: DOCKER_HOST when set, else the local socket."""
@@ -29,33 +26,52 @@ def docker_url() -> str:
 
 
 def get_client() -> docker.DockerClient:
-    """A cached, pinged client. Raises DockerUnavailableError when the engine is down.
+    """A new, pinged client. Raises DockerUnavailableError when the engine is down.
 
-    Cached because the applier calls drivers from several threads; the SDK's client is
-    thread-safe (one requests session with a connection pool).
+    The one place a client is made: build it once (at the CLI boundary) and hand it to the
+    drivers; the SDK's client is thread-safe (one requests session with a connection pool),
+    so the applier's threads share it.
     """
-    global _client
-    with _lock:
-        if _client is not None:
-            return _client
-        url = docker_url()
-        try:
-            client = docker.DockerClient(
-                base_url=url,
-                version=os.environ.get("DOCKER_API_VERSION") or DEFAULT_API_VERSION,
-                timeout=int(os.environ.get("FGFORM_DOCKER_TIMEOUT", "300")),
-                # Big enough for the applier's parallel walk plus streamed builds.
-                max_pool_size=32,
-            )
-            client.ping()
-        except (DockerException, OSError) as exc:
-            raise DockerUnavailableError(
-                f"Cannot reach the Docker engine at {url}: {_reason(exc)}",
-                hint="Start the engine (run scripts/setup.sh as root), or point DOCKER_HOST "
-                     "at a running one.",
-            ) from exc
-        _client = client
-        return client
+    url = docker_url()
+    try:
+        client = docker.DockerClient(
+            base_url=url,
+            version=os.environ.get("DOCKER_API_VERSION") or DEFAULT_API_VERSION,
+            timeout=int(os.environ.get("FGFORM_DOCKER_TIMEOUT", "300")),
+            # Big enough for the applier's parallel walk plus streamed builds.
+            max_pool_size=32,
+        )
+        client.ping()
+    except (DockerException, OSError) as exc:
+        raise DockerUnavailableError(
+            f"Cannot reach the Docker engine at {url}: {_reason(exc)}",
+            hint="Start the engine (run scripts/setup.sh as root), or point DOCKER_HOST "
+                 "at a running one.",
+        ) from exc
+    return client
+
+
+class LazyClient:
+    """A client that connects (`get_client`) on first use, then stays connected.
+
+    Built at the CLI boundary, so commands that never touch the fleet (validate, fmt, a plan
+    of resources without Docker objects) run without an engine, and the first Docker call
+    fails with DockerUnavailableError exactly where it did before.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: docker.DockerClient | None = None
+
+    def connect(self) -> docker.DockerClient:
+        """The real client, connecting on the first call."""
+        with self._lock:
+            if self._client is None:
+                self._client = get_client()
+            return self._client
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.connect(), name)
 
 
 def _reason(exc: BaseException) -> str:
@@ -78,13 +94,8 @@ def _reason(exc: BaseException) -> str:
     return best
 
 
-def reset_client() -> None:
-    """Forget the cached client (tests; after the engine restarted)."""
-    global _client
-    with _lock:
-        if _client is not None:
-            try:
-                _client.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection must not fail
-                pass
-        _client = None
+class DockerDriver:
+    """Base of the drivers that talk to the engine: each is built with its client."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client

@@ -23,7 +23,7 @@ from docker.types import IPAMConfig, IPAMPool
 from fgform.addresses import Address
 from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.driver import FleetContext
 
 KIND = "cluster"
@@ -61,17 +61,17 @@ def network_name(name: str) -> str:
     return f"{NETWORK_PREFIX}{name}"
 
 
-def host_size() -> tuple[int, int]:
+def host_size(client: docker.DockerClient) -> tuple[int, int]:
     """(CPU units, memory MiB) of the Docker host, from `docker info`; cached per process."""
     global _host
     with _host_lock:
         if _host is None:
-            info = get_client().info()
+            info = client.info()
             _host = (1024 * int(info["NCPU"]), int(info["MemTotal"]) // (1024 * 1024))
         return _host
 
 
-def instances(attrs: dict[str, Any]) -> list[dict[str, Any]]:
+def instances(client: docker.DockerClient, attrs: dict[str, Any]) -> list[dict[str, Any]]:
     """The cluster's instances: `[{"id": "i-0", "cpu": ..., "memory": ...}, ...]`.
 
     Without a `capacity` block: one instance the size of the Docker host. With one, sizes not
@@ -82,7 +82,7 @@ def instances(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     count = int(cap.get("instance_count") or 1)
     cpu, memory = cap.get("instance_cpu"), cap.get("instance_memory")
     if cpu is None or memory is None:
-        host_cpu, host_mem = host_size()
+        host_cpu, host_mem = host_size(client)
         cpu = cpu if cpu is not None else host_cpu // count
         memory = memory if memory is not None else host_mem // count
     return [{"id": f"i-{k}", "cpu": int(cpu), "memory": int(memory)} for k in range(count)]
@@ -107,10 +107,10 @@ def _subnets(net_attrs: dict[str, Any]) -> list[str]:
             if c.get("Subnet")]
 
 
-def _overlap(cidr: str) -> tuple[str, str] | None:
+def _overlap(client: docker.DockerClient, cidr: str) -> tuple[str, str] | None:
     """(network, subnet) of an existing Docker network whose subnet overlaps `cidr`."""
     want = ipaddress.ip_network(cidr, strict=False)
-    for net in get_client().networks.list():
+    for net in client.networks.list():
         for subnet in _subnets(net.attrs):
             try:
                 if ipaddress.ip_network(subnet, strict=False).overlaps(want):
@@ -120,14 +120,14 @@ def _overlap(cidr: str) -> tuple[str, str] | None:
     return None
 
 
-class ClusterDriver:
+class ClusterDriver(DockerDriver):
     """The cluster network; capacity and placement are attributes only."""
 
     type_name = "fg_cluster"
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
-        nets = {n.attrs.get("Labels", {}).get(L.ADDRESS): n for n in get_client().networks.list(
+        nets = {n.attrs.get("Labels", {}).get(L.ADDRESS): n for n in self.client.networks.list(
             filters=L.label_filter(ctx, kind=KIND))}
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
@@ -149,13 +149,13 @@ class ClusterDriver:
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
-        client = get_client()
+        client = self.client
         name = cluster_name(addr, planned)
         net_name = network_name(name)
         cidr = str(planned.get("cidr_block") or "10.213.0.0/24")
         config = _config({"name": planned.get("name"), "cidr_block": cidr})  # as returned
-        self._remove_leftover(ctx, addr, net_name)
-        clash = _overlap(cidr)
+        self._remove_leftover(client, ctx, addr, net_name)
+        clash = _overlap(client, cidr)
         if clash is not None:
             raise FgformError(
                 f"cidr_block {cidr} overlaps subnet {clash[1]} of Docker network {clash[0]}",
@@ -180,21 +180,23 @@ class ClusterDriver:
         # capacity and placement_strategy are bookkeeping; name and cidr force replacement.
         return {**planned, "id": prior["id"], "network_name": prior["network_name"]}
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         net_name = prior.get("network_name") or network_name(cluster_name(addr, prior))
         # Only this address's network: by name AND labels, removed by its id. A network of
         # that name owned by another address (or state) is not ours to delete.
-        for net in _named(get_client(), net_name):
+        for net in _named(self.client, net_name):
             labels = net.get("Labels") or {}
             if labels.get(L.LINEAGE) == ctx.lineage and labels.get(L.ADDRESS) == str(addr):
-                remove_network(net["Id"], ctx.log, name=net_name)
+                remove_network(self.client, net["Id"], ctx.log, name=net_name)
 
     @staticmethod
-    def _remove_leftover(ctx: FleetContext, addr: Address, net_name: str) -> None:
+    def _remove_leftover(client: docker.DockerClient, ctx: FleetContext, addr: Address,
+                         net_name: str) -> None:
         """A network of this name left by an interrupted apply of this very address is
         replaced; anyone else's (another address of this state included) is an error: names
         are global on the engine."""
-        for old in _named(get_client(), net_name):
+        for old in _named(client, net_name):
             labels = old.get("Labels") or {}
             if labels.get(L.LINEAGE) != ctx.lineage:
                 raise FgformError(f"a Docker network named {net_name} already exists and is "
@@ -205,7 +207,7 @@ class ClusterDriver:
                 raise FgformError(f"network {net_name} is in use by {owner}",
                                   hint="give one of the clusters another name")
             ctx.log(f"removing leftover network {net_name}")
-            remove_network(old["Id"], ctx.log, name=net_name)
+            remove_network(client, old["Id"], ctx.log, name=net_name)
 
 
 def _named(client: docker.DockerClient, net_name: str) -> list[dict[str, Any]]:
@@ -232,8 +234,9 @@ def _try_remove(client: docker.DockerClient, net: str) -> APIError | None:
     return None
 
 
-def remove_network(net: str, log: Callable[[str], None] = lambda _m: None, *,
-                   name: str | None = None, force_disconnect: bool = True) -> None:
+def remove_network(client: docker.DockerClient, net: str,
+                   log: Callable[[str], None] = lambda _m: None, *, name: str | None = None,
+                   force_disconnect: bool = True) -> None:
     """Remove the network `net` (name or id); gone already is fine.
 
     Containers still attached (a task container that outlived its service, anyone's container
@@ -244,7 +247,6 @@ def remove_network(net: str, log: Callable[[str], None] = lambda _m: None, *,
     REMOVE_ATTEMPTS the error names the network and the remedy; the caller's resource stays
     in state, so the next destroy tries again. `force_disconnect=False` only retries (tests).
     """
-    client = get_client()
     label = name or net
     last: APIError | None = None
     for attempt in range(REMOVE_ATTEMPTS):
@@ -317,5 +319,3 @@ def _explain(exc: Exception | None) -> str:
 def _config(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: attrs.get(k) for k in ("name", "cidr_block")}
 
-
-DRIVER = ClusterDriver()

@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import docker
+
 from fgform.addresses import Address
-from fgform.fleet.docker.cluster import DRIVER as CLUSTER_DRIVER
-from fgform.fleet.docker.cluster import default_name
-from fgform.fleet.docker.image import DRIVER as IMAGE_DRIVER
-from fgform.fleet.docker.load_balancer import DRIVER as LOAD_BALANCER_DRIVER
-from fgform.fleet.docker.load_balancer import reconfigure_for_target_group
-from fgform.fleet.docker.registry import DRIVER as REGISTRY_DRIVER
+from fgform.fleet.docker.client import DockerDriver
+from fgform.fleet.docker.cluster import ClusterDriver, default_name
+from fgform.fleet.docker.image import ImageDriver
+from fgform.fleet.docker.load_balancer import LoadBalancerDriver, reconfigure_for_target_group
+from fgform.fleet.docker.registry import RegistryDriver
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import Driver, FleetContext
 
 
-class TargetGroupDriver:
+class TargetGroupDriver(DockerDriver):
     """fg_target_group is a backend of its load balancer's proxy: no Docker object of its
     own, `id` is its name (or its address, module path and key included). Updating it
     reloads the proxy that forwards to it."""
@@ -37,22 +38,23 @@ class TargetGroupDriver:
     def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
                planned: dict[str, Any]) -> dict[str, Any]:
         attrs = self.create(ctx, addr, planned)
-        reconfigure_for_target_group(ctx, attrs)
+        reconfigure_for_target_group(self.client, ctx, attrs)
         return attrs
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         return None
 
 
-def drivers() -> dict[str, Driver]:
-    """Every resource type's driver, by type name."""
+def docker_drivers(client: docker.DockerClient) -> dict[str, Driver]:
+    """Every resource type's driver on the engine `client` talks to, by type name."""
     table: list[Driver] = [
-        REGISTRY_DRIVER,
-        IMAGE_DRIVER,
-        CLUSTER_DRIVER,
+        RegistryDriver(client),
+        ImageDriver(client),
+        ClusterDriver(client),
         TaskDefinitionDriver(),
-        TargetGroupDriver(),
-        LOAD_BALANCER_DRIVER,
-        ServiceDriver(),
+        TargetGroupDriver(client),
+        LoadBalancerDriver(client),
+        ServiceDriver(client),
     ]
     return {d.type_name: d for d in table}

@@ -10,6 +10,10 @@ import hashlib
 import json
 from typing import Any
 
+import docker
+from docker.errors import NotFound
+
+from fgform.errors import FgformError
 from fgform.fleet.driver import FleetContext
 
 PREFIX = "fgform."
@@ -17,7 +21,6 @@ MANAGED = "fgform.managed"
 LINEAGE = "fgform.lineage"
 ADDRESS = "fgform.address"
 CONFIG_HASH = "fgform.config-hash"
-WORKSPACE = "fgform.workspace"
 # Task containers (written by the tasks drivers; defined here so every name lives in one place).
 CLUSTER = "fgform.cluster"
 SERVICE = "fgform.service"
@@ -68,22 +71,26 @@ def label_filter(ctx: FleetContext, **extra: str) -> dict[str, list[str]]:
     return {"label": labels}
 
 
+def containers_by_address(client: docker.DockerClient, ctx: FleetContext, kind: str
+                          ) -> dict[str | None, dict[str, Any]]:
+    """This lineage's containers of one kind, by resource address: ONE list call (the
+    low-level one: `containers.list()` inspects every container it finds)."""
+    return {c["Labels"].get(ADDRESS): c for c in client.api.containers(
+        all=True, filters=label_filter(ctx, kind=kind))}
+
+
 def lineage_filter(lineage: str) -> dict[str, list[str]]:
     """Everything one lineage owns (tests' teardown; `fgform destroy` clean-up)."""
     return {"label": [f"{MANAGED}=true", f"{LINEAGE}={lineage}"]}
 
 
-def remove_leftover(ctx: FleetContext, name: str, what: str) -> None:
+def remove_leftover(client: docker.DockerClient, ctx: FleetContext, name: str, what: str
+                    ) -> None:
     """Before making container `name`: one with that name from an interrupted apply is ours
     to replace; one not labelled with this lineage is someone else's, and stays untouched
     (an error says so). `what` names the object in the messages ("registry")."""
-    from docker.errors import NotFound
-
-    from fgform.errors import FgformError
-    from fgform.fleet.docker.client import get_client
-
     try:
-        old = get_client().containers.get(name)
+        old = client.containers.get(name)
     except NotFound:
         return
     if old.labels.get(LINEAGE) != ctx.lineage:

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 
 from fgform.errors import FgformError
-from fgform.fleet.docker import registration
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.proxy import parse_stat, runtime
 from fgform.render.haproxy import backend_name, server_name, used_target_groups
 
 
@@ -58,30 +58,16 @@ def target_state(status: str) -> str:
     return "unhealthy"
 
 
-def parse_stat(text: str) -> dict[tuple[str, str], dict[str, str]]:
-    """`show stat` CSV as {(proxy, server): {column: value}}."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines or not lines[0].startswith("# "):
-        return {}
-    header = lines[0][2:].split(",")
-    out = {}
-    for line in lines[1:]:
-        row = dict(zip(header, line.split(","), strict=False))
-        out[(row.get("pxname", ""), row.get("svname", ""))] = row
-    return out
-
-
 def _int(row: dict[str, str], *cols: str) -> int:
     return sum(int(row.get(c) or 0) for c in cols)
 
 
-def lb_status(lbs: list[tuple[str, dict[str, Any]]], services: list[dict[str, Any]]
-              ) -> list[LoadBalancerStatus]:
+def lb_status(client: docker.DockerClient, lbs: list[tuple[str, dict[str, Any]]],
+              services: list[dict[str, Any]]) -> list[LoadBalancerStatus]:
     """The status of each (address, attributes) load balancer; `services` are the services'
     attributes in state (to name servers by their task ids)."""
     names = {server_name(t["id"]): t["id"] for s in services for t in s.get("tasks") or []}
     out = []
-    client = get_client()
     for address, attrs in lbs:
         st = LoadBalancerStatus(address, str(attrs.get("id")), list(attrs.get("endpoints") or []),
                                 running=False)
@@ -94,7 +80,7 @@ def lb_status(lbs: list[tuple[str, dict[str, Any]]], services: list[dict[str, An
         if not st.running:
             continue
         try:
-            stats = parse_stat(registration.runtime(container, "show stat -1 4 -1"))
+            stats = parse_stat(runtime(container, "show stat -1 4 -1"))
         except (FgformError, APIError):
             st.running = False
             continue
@@ -137,11 +123,10 @@ def format_status(statuses: list[LoadBalancerStatus]) -> str:
     return "\n".join(lines)
 
 
-def proxy_logs(container_id: str, follow: bool = False, tail: int | None = None
-               ) -> Iterator[str]:
+def proxy_logs(client: docker.DockerClient, container_id: str, follow: bool = False,
+               tail: int | None = None) -> Iterator[str]:
     """The proxy's output: its access log (one line a request: time, client, method, path,
     status, target group/target, duration in ms) and HAProxy's own notices."""
-    client = get_client()
     try:
         if not follow:
             raw = client.api.logs(container_id, tail="all" if tail is None else tail)

@@ -19,28 +19,28 @@
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import re
 import socket
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 
-from fgform.addresses import Address, AddressError, parse_address
+from fgform.addresses import Address
 from fgform.config.schema import endpoint_url
+from fgform.context_hash import context_sha256
 from fgform.errors import FgformError
-from fgform.fleet.context_hash import context_sha256
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker import registration
-from fgform.fleet.docker.client import get_client
-from fgform.fleet.docker.service import find_cluster
+from fgform.fleet.docker.build import ensure_builtin_image
+from fgform.fleet.docker.client import DockerDriver
+from fgform.fleet.docker.lookup import find_cluster, type_of
+from fgform.fleet.docker.proxy import READY_TIMEOUT, apply_config, wait_master
 from fgform.fleet.driver import FleetContext
 from fgform.render.haproxy import (
-    MASTER_SOCKET,
     RenderError,
     render_haproxy_config,
     used_target_groups,
@@ -49,9 +49,6 @@ from fgform.render.haproxy import (
 KIND = "load-balancer"
 IMAGE_DIR = Path(__file__).parent / "images" / "haproxy"
 IMAGE_REPO = "fgform/haproxy"
-CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
-NEXT_CONFIG_PATH = "/etc/haproxy/fgform/next.cfg"
-READY_TIMEOUT = 20.0
 # Enough to bind low ports, drop to the haproxy user and signal workers; nothing else.
 CAPABILITIES = ["NET_BIND_SERVICE", "SETUID", "SETGID", "KILL"]
 
@@ -72,28 +69,20 @@ def proxy_image_tag() -> str:
     return f"{IMAGE_REPO}:{context_sha256(IMAGE_DIR)[:12]}"
 
 
-def ensure_proxy_image(ctx: FleetContext) -> str:
+def ensure_proxy_image(client: docker.DockerClient, ctx: FleetContext) -> str:
     """The built-in proxy image, built when missing."""
-    from fgform.fleet.docker.image import ensure_builtin_image
-
-    return ensure_builtin_image(ctx, IMAGE_DIR, proxy_image_tag(), KIND, "load balancer")
+    return ensure_builtin_image(client, ctx, IMAGE_DIR, proxy_image_tag(), KIND,
+                                "load balancer")
 
 
 # -- what the configuration is made of --------------------------------------------------------
-def _type_of(address: str) -> str | None:
-    try:
-        return parse_address(address).type
-    except (AddressError, ValueError):
-        return None
-
-
 def target_groups_of(ctx: FleetContext, lb: dict[str, Any],
                      override: dict[str, dict[str, Any]] | None = None
                      ) -> dict[str, dict[str, Any]]:
     """The attributes of every target group the load balancer forwards to, by id (from
     ctx.resources; `override` wins, for a target group being updated right now)."""
     known = {str(a["id"]): a for addr, a in ctx.resources.items()
-             if isinstance(a, dict) and _type_of(addr) == "fg_target_group" and a.get("id")}
+             if isinstance(a, dict) and type_of(addr) == "fg_target_group" and a.get("id")}
     known.update(override or {})
     return {t: known[t] for t in used_target_groups(lb) if t in known}
 
@@ -109,124 +98,6 @@ def render_for(ctx: FleetContext, lb: dict[str, Any], name: str,
         raise FgformError(f"cannot configure the load balancer: {exc}",
                           hint="Forward only to fg_target_group ids (fg_target_group.NAME.id)."
                           ) from exc
-
-
-# -- talking to the proxy ---------------------------------------------------------------------
-def socket_command(container: Any, sock: str, command: str, timeout: int = 5) -> str:
-    """One command on a socket inside the container; its answer. The command travels in the
-    environment, never through a shell's parser."""
-    return socket_commands(container, sock, [command], timeout)[0]
-
-
-# Ends each command's answer in a batch: a byte HAProxy's answers never hold, and the exit
-# code of that command's socat.
-_END = "\x1efgform-end:"
-
-
-def socket_commands(container: Any, sock: str, commands: list[str], timeout: int = 5
-                    ) -> list[str]:
-    """Several commands on a socket inside the container, in order, each on its own
-    connection but all in one `docker exec` (an exec costs far more than a connection
-    inside the container); their answers, in the same order. Each command travels in the
-    environment, never through a shell's parser. A command the socket did not answer
-    raises FgformError; what an answer says is for the caller to check."""
-    if not commands:
-        return []
-    env = {f"FGFORM_CMD_{i}": c for i, c in enumerate(commands)}
-    script = ('i=0; while [ "$i" -lt ' + str(len(commands)) + ' ]; do '
-              'eval "c=\\$FGFORM_CMD_$i"; '
-              f'printf "%s\\n" "$c" | socat -t {timeout} - UNIX-CONNECT:{sock}; '
-              f'printf "{_END}%d\\n" "$?"; i=$((i + 1)); done')
-    code, out = container.exec_run(["sh", "-c", script], environment=env, user="root")
-    text = out.decode(errors="replace")
-    parts = text.split(_END)
-    answers: list[str] = []
-    for i, command in enumerate(commands):
-        # parts[i]: the previous command's exit code line, then this command's answer.
-        answer = parts[i].partition("\n")[2] if i else parts[i]
-        rc_line = parts[i + 1].partition("\n")[0] if i + 1 < len(parts) else ""
-        if code != 0 or rc_line != "0":
-            raise FgformError(f"the proxy's socket {sock} did not answer {command!r}: "
-                              f"{answer.strip() or text.strip()}")
-        answers.append(answer)
-    return answers
-
-
-def reload_counts(container: Any) -> tuple[int, int]:
-    """(reloads, failed reloads) from the master's `show proc`."""
-    text = socket_command(container, MASTER_SOCKET, "show proc")
-    m = re.search(r"^\d+\s+master\s+(\d+)\s+\[failed:\s*(\d+)\]", text, re.M)
-    if m is None:
-        raise FgformError(f"unexpected answer from the proxy's master: {text.strip()[:200]}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def _put_file(container: Any, path: str, text: str) -> None:
-    data = text.encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(Path(path).name)
-        info.size, info.mode, info.mtime = len(data), 0o644, 0
-        tar.addfile(info, io.BytesIO(data))
-    container.put_archive(str(Path(path).parent), buf.getvalue())
-
-
-def apply_config(container: Any, text: str, *, timeout: float = READY_TIMEOUT) -> bool:
-    """Check `text` with `haproxy -c`, make it the live configuration and reload (hitless).
-    Returns False when it equals the live one (nothing done). A configuration HAProxy
-    rejects raises FgformError with HAProxy's message; the old one keeps serving."""
-    code, live = container.exec_run(["cat", CONFIG_PATH])
-    if code == 0 and live.decode(errors="replace") == text:
-        return False
-    _put_file(container, NEXT_CONFIG_PATH, text)
-    code, out = container.exec_run(["haproxy", "-c", "-f", NEXT_CONFIG_PATH])
-    if code != 0:
-        # HAProxy's own lines, without its process-id prefix.
-        lines = [re.sub(r"^\[(ALERT|WARNING)\]\s+\(\d+\)\s+:\s+", r"\1: ", ln)
-                 for ln in out.decode(errors="replace").splitlines()
-                 if "[ALERT]" in ln or "[WARNING]" in ln]
-        raise FgformError("the proxy refused the new configuration (the old one keeps "
-                          "serving):\n" + "\n".join(lines or [out.decode(errors="replace")]))
-    before = reload_counts(container)
-    code, out = container.exec_run(["mv", NEXT_CONFIG_PATH, CONFIG_PATH])
-    if code != 0:
-        raise FgformError(f"cannot install the proxy configuration: {out.decode().strip()}")
-    # The master closes the connection as it re-executes: no answer to wait for.
-    container.exec_run(["sh", "-c", f"echo reload | socat -t 1 - UNIX-CONNECT:{MASTER_SOCKET}"])
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            now = reload_counts(container)
-        except FgformError:
-            now = before  # the master is re-executing
-        if now[1] > before[1]:
-            raise FgformError("the proxy failed to reload its configuration; the old one "
-                              "keeps serving:\n" + _tail_logs(container))
-        if now[0] > before[0]:
-            return True
-        time.sleep(0.05)
-    raise FgformError("the proxy did not reload within "
-                      f"{timeout:.0f} s:\n" + _tail_logs(container))
-
-
-def _tail_logs(container: Any) -> str:
-    return container.logs(tail=20).decode(errors="replace")
-
-
-def _wait_master(container: Any) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        container.reload()
-        if container.status not in ("created", "running"):
-            raise FgformError(f"the proxy exited ({container.status}):\n"
-                              + _tail_logs(container))
-        try:
-            reload_counts(container)
-            return
-        except FgformError:
-            time.sleep(0.05)
-    raise FgformError("the proxy's master did not answer within "
-                      f"{READY_TIMEOUT:.0f} s:\n" + _tail_logs(container))
 
 
 def _wait_listening(bind: str, ports: list[int]) -> None:
@@ -252,16 +123,14 @@ def _container_config(attrs: dict[str, Any]) -> dict[str, Any]:
             "ports": sorted(listener_ports(attrs)), "cluster": attrs.get("cluster")}
 
 
-class LoadBalancerDriver:
+class LoadBalancerDriver(DockerDriver):
     """An HAProxy container per load balancer; configuration changes are hitless reloads."""
 
     type_name = "fg_load_balancer"
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
-        client = get_client()
-        containers = {c["Labels"].get(L.ADDRESS): c for c in client.api.containers(
-            all=True, filters=L.label_filter(ctx, kind=KIND))}
+        containers = L.containers_by_address(self.client, ctx, KIND)
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
             c = containers.get(str(addr))
@@ -277,13 +146,13 @@ class LoadBalancerDriver:
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
-        client = get_client()
+        client = self.client
         name = object_name(ctx, addr)
         cluster = find_cluster(ctx, str(planned["cluster"]))
         bind = str(planned.get("bind_address") or "127.0.0.1")
         ports = listener_ports(planned)
-        image = planned.get("image") or ensure_proxy_image(ctx)
-        L.remove_leftover(ctx, name, "load balancer")
+        image = planned.get("image") or ensure_proxy_image(client, ctx)
+        L.remove_leftover(client, ctx, name, "load balancer")
         container = client.containers.create(
             image, name=name, detach=True,
             labels=L.base_labels(ctx, addr, kind=KIND, attrs=_container_config(planned)),
@@ -306,7 +175,7 @@ class LoadBalancerDriver:
                     ) from exc
                 raise FgformError(f"the proxy container {name} failed to start: "
                                   f"{explanation}") from exc
-            _wait_master(container)
+            wait_master(container)
             # Under the registration lock: a service registering targets meanwhile either
             # did so before the render (which lists them) or waits and finds this proxy.
             with registration.LOCK:
@@ -323,10 +192,10 @@ class LoadBalancerDriver:
 
     def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
                planned: dict[str, Any]) -> dict[str, Any]:
-        container = self._container(prior.get("id") or object_name(ctx, addr))
+        container = self._container(self.client, prior.get("id") or object_name(ctx, addr))
         if container is None or _container_config(prior) != _container_config(planned):
             # New ports need a new container (published ports are fixed at creation).
-            self.delete(ctx, addr, prior)
+            self.delete(ctx, addr, prior, replacing=True)
             return self.create(ctx, addr, planned)
         with registration.LOCK:
             if apply_config(container, render_for(ctx, planned, container.name)):
@@ -335,8 +204,9 @@ class LoadBalancerDriver:
             registration.proxy_configured(planned, container.name)
         return self._attrs(planned, container.name, str(planned.get("bind_address")))
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
-        container = self._container(prior.get("id") or object_name(ctx, addr))
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
+        container = self._container(self.client, prior.get("id") or object_name(ctx, addr))
         with registration.LOCK:
             registration.proxy_configured(prior, None)
         if container is not None and container.labels.get(L.LINEAGE) == ctx.lineage:
@@ -349,22 +219,23 @@ class LoadBalancerDriver:
                 "endpoints": [endpoint_url(bind, p) for p in listener_ports(planned)]}
 
     @staticmethod
-    def _container(name: str) -> Any:
+    def _container(client: docker.DockerClient, name: str) -> Any:
         try:
-            return get_client().containers.get(name)
+            return client.containers.get(name)
         except NotFound:
             return None
 
 
-def reconfigure_for_target_group(ctx: FleetContext, tg: dict[str, Any]) -> None:
+def reconfigure_for_target_group(client: docker.DockerClient, ctx: FleetContext,
+                                 tg: dict[str, Any]) -> None:
     """Reload every load balancer of this run that forwards to target group `tg`, with its
     new attributes (a health check or algorithm changed): the load balancer's own
     attributes did not change, so its driver is not called."""
     for address, lb in list(ctx.resources.items()):
-        if not isinstance(lb, dict) or _type_of(address) != "fg_load_balancer" or \
+        if not isinstance(lb, dict) or type_of(address) != "fg_load_balancer" or \
                 tg.get("id") not in used_target_groups(lb) or not lb.get("id"):
             continue
-        container = LoadBalancerDriver._container(str(lb["id"]))
+        container = LoadBalancerDriver._container(client, str(lb["id"]))
         if container is None or container.status != "running":
             continue
         with registration.LOCK:
@@ -373,5 +244,3 @@ def reconfigure_for_target_group(ctx: FleetContext, tg: dict[str, Any]) -> None:
                 ctx.log(f"load balancer {container.name} reloaded for target group "
                         f"{tg['id']}")
 
-
-DRIVER = LoadBalancerDriver()

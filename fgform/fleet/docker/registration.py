@@ -26,14 +26,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 
-from fgform.addresses import AddressError, parse_address
 from fgform.errors import FgformError
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.lookup import type_of
+from fgform.fleet.docker.proxy import parse_stat, runtime, runtime_all
 from fgform.fleet.driver import FleetContext
 from fgform.render.haproxy import (
-    ADMIN_SOCKET,
     backend_name,
     server_name,
     server_options,
@@ -47,13 +47,6 @@ _published: dict[str, dict[str, list[dict[str, Any]]]] = {}
 # created in this run is in ctx.resources only once its create has returned).
 _proxies: dict[str, str] = {}
 DRAIN_POLL = 0.2
-
-
-def _type_of(address: str) -> str | None:
-    try:
-        return parse_address(address).type
-    except (AddressError, ValueError):
-        return None
 
 
 def service_targets(attrs: dict[str, Any], tasks: Iterable[dict[str, Any]] | None = None
@@ -73,7 +66,7 @@ def targets_of(ctx: FleetContext, tg_ids: list[str]) -> dict[str, list[dict[str,
     out: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in tg_ids}
     with LOCK:
         for address, attrs in ctx.resources.items():
-            if not isinstance(attrs, dict) or _type_of(address) != "fg_service":
+            if not isinstance(attrs, dict) or type_of(address) != "fg_service":
                 continue
             for t in service_targets(attrs):
                 tg = t["target_group"]
@@ -96,33 +89,22 @@ def proxy_configured(lb: dict[str, Any], container_name: str | None) -> None:
             _proxies[tg] = container_name
 
 
-def _proxy_of(ctx: FleetContext, tg_id: str) -> tuple[Any, dict[str, Any]] | None:
+def _proxy_of(client: docker.DockerClient, ctx: FleetContext, tg_id: str
+              ) -> tuple[Any, dict[str, Any]] | None:
     """(container, target group attributes) of the running proxy forwarding to `tg_id`."""
     tg = next((a for addr, a in ctx.resources.items() if isinstance(a, dict)
-               and _type_of(addr) == "fg_target_group" and a.get("id") == tg_id), None)
+               and type_of(addr) == "fg_target_group" and a.get("id") == tg_id), None)
     name = _proxies.get(tg_id) or next(
         (str(lb["id"]) for address, lb in list(ctx.resources.items())
-         if isinstance(lb, dict) and _type_of(address) == "fg_load_balancer"
+         if isinstance(lb, dict) and type_of(address) == "fg_load_balancer"
          and lb.get("id") and tg_id in used_target_groups(lb)), None)
     if name is None:
         return None
     try:
-        container = get_client().containers.get(name)
+        container = client.containers.get(name)
     except NotFound:
         return None
     return (container, tg or {}) if container.status == "running" else None
-
-
-def runtime(container: Any, command: str) -> str:
-    """One runtime API command on the proxy's admin socket (inside the container)."""
-    return runtime_all(container, [command])[0]
-
-
-def runtime_all(container: Any, commands: list[str]) -> list[str]:
-    """Several runtime API commands in order, in one `docker exec`; their answers."""
-    from fgform.fleet.docker.load_balancer import socket_commands
-
-    return socket_commands(container, ADMIN_SOCKET, commands)
 
 
 def servers(container: Any, backend: str) -> dict[str, dict[str, Any]] | None:
@@ -204,8 +186,8 @@ def _delete_when_idle(ctx: FleetContext, container: Any, busy: list[str],
 
 
 # -- register / deregister --------------------------------------------------------------------
-def register(ctx: FleetContext, service: str, attrs: dict[str, Any],
-             tasks: list[dict[str, Any]]) -> None:
+def register(client: docker.DockerClient, ctx: FleetContext, service: str,
+             attrs: dict[str, Any], tasks: list[dict[str, Any]]) -> None:
     """Make every target group of service `service` hold exactly `tasks` of it (each a
     `tasks` attribute entry: id, address), through the runtime API: one exec per target
     group, new targets first. A server that is no longer wanted goes into maintenance and
@@ -218,7 +200,7 @@ def register(ctx: FleetContext, service: str, attrs: dict[str, Any],
         mine = [t for t in wanted if t["target_group"] == tg_id]
         with LOCK:
             _published.setdefault(tg_id, {})[service] = mine
-            proxy = _proxy_of(ctx, tg_id)
+            proxy = _proxy_of(client, ctx, tg_id)
             if proxy is None:
                 continue  # no proxy yet: its configuration will list these targets
             container, tg = proxy
@@ -263,8 +245,8 @@ def register(ctx: FleetContext, service: str, attrs: dict[str, Any],
         _delete_when_idle(ctx, container, left)
 
 
-def deregister(ctx: FleetContext, service: str, attrs: dict[str, Any],
-               task_ids: Iterable[str]) -> None:
+def deregister(client: docker.DockerClient, ctx: FleetContext, service: str,
+               attrs: dict[str, Any], task_ids: Iterable[str]) -> None:
     """Drain the servers of tasks about to stop, wait until their connections finish or the
     target group's `deregistration_delay` runs out, then remove them."""
     gone = set(task_ids)
@@ -280,7 +262,7 @@ def deregister(ctx: FleetContext, service: str, attrs: dict[str, Any],
                            if t["target_group"] == tg_id]
             _published.setdefault(tg_id, {})[service] = [t for t in current
                                                           if t["id"] not in gone]
-            proxy = _proxy_of(ctx, tg_id)
+            proxy = _proxy_of(client, ctx, tg_id)
             if proxy is None:
                 continue
             container, tg = proxy
@@ -332,13 +314,12 @@ def deregister(ctx: FleetContext, service: str, attrs: dict[str, Any],
 
 def _sessions(container: Any) -> dict[tuple[str, str], int]:
     """Current connections of every server ((backend, server) -> `scur` of `show stat`)."""
-    from fgform.fleet.docker.lb_status import parse_stat
-
     return {k: int(row.get("scur") or 0)
             for k, row in parse_stat(runtime(container, "show stat -1 4 -1")).items()}
 
 
-def live_targets(ctx: FleetContext, attrs: dict[str, Any]) -> list[dict[str, Any]]:
+def live_targets(client: docker.DockerClient, ctx: FleetContext, attrs: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
     """The service's targets as its proxies hold them: a target of a target group with a
     load balancer in this state counts only when that proxy has it (at that address);
     a target group no load balancer forwards to has nothing to hold, so its targets count."""
@@ -346,13 +327,13 @@ def live_targets(ctx: FleetContext, attrs: dict[str, Any]) -> list[dict[str, Any
     cache: dict[str, dict[str, dict[str, Any]] | None] = {}
     for t in service_targets(attrs):
         tg_id = t["target_group"]
-        has_lb = any(isinstance(lb, dict) and _type_of(a) == "fg_load_balancer"
+        has_lb = any(isinstance(lb, dict) and type_of(a) == "fg_load_balancer"
                      and tg_id in used_target_groups(lb) for a, lb in ctx.resources.items())
         if not has_lb:
             out.append(t)
             continue
         if tg_id not in cache:
-            proxy = _proxy_of(ctx, tg_id)
+            proxy = _proxy_of(client, ctx, tg_id)
             try:
                 cache[tg_id] = None if proxy is None else servers(proxy[0],
                                                                   backend_name(tg_id))

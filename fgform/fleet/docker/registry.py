@@ -4,31 +4,30 @@
   (`<ver>` is the content hash of that directory, so editing the Dockerfile or config builds a
   new image); the `image` attribute overrides it.
 - Storage is the named volume `fgform-registry-<lineage8>-<name>`. It outlives replacement of
-  the container (a port change keeps every pushed image). `delete()` removes the volume only
-  when called with `destroy_volume=True`: the applier passes it for a plain delete (destroy,
-  or the resource left the configuration) and not for the delete half of a replacement. The
-  data-keeping default is the safe one for a caller that does not know the difference.
+  the container (a port change keeps every pushed image). `delete()` removes the volume
+  unless `replacing`: the applier says so for the delete half of a replacement, and not for
+  a plain delete (destroy, or the resource left the configuration).
 - `id` is the container name, the same as the volume name: stable across replacement, so
   fg_image (whose `registry` forces a replacement) is not replaced when the registry is.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import docker
 from docker.errors import APIError, NotFound
 
 from fgform.addresses import Address
+from fgform.context_hash import context_sha256
 from fgform.errors import FgformError
-from fgform.fleet.context_hash import context_sha256
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.build import ensure_builtin_image
+from fgform.fleet.docker.client import DockerDriver
+from fgform.fleet.docker.registry_http import endpoint_for, registry_request
 from fgform.fleet.driver import FleetContext
 
 KIND = "registry"
@@ -37,15 +36,6 @@ IMAGE_REPO = "fgform/registry"
 CONTAINER_PORT = 5000
 DATA_DIR = "/var/lib/docker-registry"
 READY_TIMEOUT = 30.0
-
-# Every manifest kind a pushed image may have; without an Accept header the registry answers
-# HEAD/GET for schema-2 manifests with a converted schema-1 one (another digest) or 404.
-MANIFEST_ACCEPT = ", ".join((
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-))
 
 
 def object_name(ctx: FleetContext, addr: Address | str) -> str:
@@ -64,33 +54,7 @@ def _addr_name(addr: Address | str) -> str:
     return str(addr).replace("fg_registry.", "", 1)
 
 
-def endpoint_for(bind_address: str, port: int) -> str:
-    """host:port clients push to. A wildcard bind is reached on loopback, which the engine
-    also trusts as an insecure (plain HTTP) registry without configuration."""
-    ip = ipaddress.ip_address(bind_address)
-    if ip.is_unspecified:
-        return f"127.0.0.1:{port}"
-    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
-
-
-def registry_request(endpoint: str, method: str, path: str, *, accept: str | None = None,
-                     timeout: float = 10.0) -> tuple[int, dict[str, str]]:
-    """One HTTP request to a registry; returns (status, headers). Never raises on 4xx/5xx.
-
-    Raises OSError (URLError) when nothing listens at `endpoint`.
-    """
-    req = urllib.request.Request(f"http://{endpoint}{path}", method=method)
-    if accept:
-        req.add_header("Accept", accept)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            resp.read()
-            return resp.status, dict(resp.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers or {})
-
-
-def endpoint_of(ctx: FleetContext, registry_id: str) -> str:
+def endpoint_of(client: docker.DockerClient, ctx: FleetContext, registry_id: str) -> str:
     """The endpoint of the registry whose `id` is `registry_id`.
 
     From `ctx.resources` when the registry is in this run or state; else from the container's
@@ -101,7 +65,7 @@ def endpoint_of(ctx: FleetContext, registry_id: str) -> str:
                 and isinstance(attrs.get("endpoint"), str) and "volume" in attrs):
             return attrs["endpoint"]
     try:
-        container = get_client().containers.get(registry_id)
+        container = client.containers.get(registry_id)
     except NotFound as exc:
         raise FgformError(f"registry {registry_id!r} does not exist",
                           hint="reference an fg_registry's id (fg_registry.NAME.id)") from exc
@@ -124,29 +88,22 @@ def server_image_tag() -> str:
     return f"{IMAGE_REPO}:{context_sha256(IMAGE_DIR)[:12]}"
 
 
-def ensure_server_image(ctx: FleetContext) -> str:
+def ensure_server_image(client: docker.DockerClient, ctx: FleetContext) -> str:
     """The built-in registry server image, built when missing."""
-    from fgform.fleet.docker.image import ensure_builtin_image  # image.py imports this module
+    return ensure_builtin_image(client, ctx, IMAGE_DIR, server_image_tag(), KIND,
+                                "registry server")
 
-    return ensure_builtin_image(ctx, IMAGE_DIR, server_image_tag(), KIND, "registry server")
 
-
-class RegistryDriver:
+class RegistryDriver(DockerDriver):
     """A registry container with a named data volume, healthy before create returns."""
 
     type_name = "fg_registry"
-    # Tells the applier that `delete` takes `destroy_volume`: pass
-    # `destroy_volume=not change.action.is_replace`, so a replacement keeps the data and a
-    # destroy removes it. A caller that does not pass it keeps the volume (safe default).
-    keeps_data_on_replace = True
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
-        client = get_client()
-        # One list call per object kind. The low-level list, because `containers.list()`
-        # inspects every container it finds (one more call each).
-        containers = {c["Labels"].get(L.ADDRESS): c for c in client.api.containers(
-            all=True, filters=L.label_filter(ctx, kind=KIND))}
+        client = self.client
+        # One list call per object kind.
+        containers = L.containers_by_address(client, ctx, KIND)
         volumes = {v.name for v in client.volumes.list(filters=L.label_filter(ctx, kind=KIND))}
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
@@ -178,11 +135,11 @@ class RegistryDriver:
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
-        client = get_client()
+        client = self.client
         name = object_name(ctx, addr)
         bind, port = str(planned.get("bind_address") or "127.0.0.1"), int(planned.get("port")
                                                                           or 5000)
-        image = planned.get("image") or ensure_server_image(ctx)
+        image = planned.get("image") or ensure_server_image(client, ctx)
         # The hash of the attributes as returned (and so stored in state), which read compares.
         labels = L.base_labels(ctx, addr, kind=KIND, attrs=_config(
             {"port": port, "bind_address": bind, "image": planned.get("image")}))
@@ -195,7 +152,7 @@ class RegistryDriver:
             client.volumes.create(name, labels=L.base_labels(ctx, addr, kind=KIND))
             new_volume = True
         try:
-            self._remove_leftover(ctx, name)
+            self._remove_leftover(client, ctx, name)
             container = client.containers.create(
                 image, name=name, detach=True, labels=labels,
                 ports={f"{CONTAINER_PORT}/tcp": (bind, port)},
@@ -206,7 +163,7 @@ class RegistryDriver:
             )
         except BaseException:
             if new_volume:
-                self._remove_volume(name)
+                self._remove_volume(client, name)
             raise
         try:
             container.start()
@@ -215,7 +172,7 @@ class RegistryDriver:
             # a volume made for it (nothing in state would ever name it again).
             container.remove(force=True)
             if new_volume:
-                self._remove_volume(name)
+                self._remove_volume(client, name)
             text = str(exc.explanation or exc)
             if "already allocated" in text or "address already in use" in text:
                 raise FgformError(
@@ -230,7 +187,7 @@ class RegistryDriver:
         except FgformError:
             container.remove(force=True)
             if new_volume:
-                self._remove_volume(name)
+                self._remove_volume(client, name)
             raise
         ctx.log(f"registry {name} serving at {endpoint}")
         return {**planned, "bind_address": bind, "port": port, "image": planned.get("image"),
@@ -243,15 +200,16 @@ class RegistryDriver:
                 "volume": prior["volume"]}
 
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
-               destroy_volume: bool = False) -> None:
-        """Remove the container; the data volume too only when `destroy_volume`."""
-        client = get_client()
+               replacing: bool) -> None:
+        """Remove the container; the data volume too unless `replacing` (the new registry
+        keeps serving the same data)."""
+        client = self.client
         name = prior.get("id") or object_name(ctx, addr)
         try:
             client.containers.get(name).remove(force=True)
         except NotFound:
             pass
-        if destroy_volume:
+        if not replacing:
             try:
                 client.volumes.get(prior.get("volume") or object_name(ctx, addr)).remove(
                     force=True)
@@ -260,15 +218,15 @@ class RegistryDriver:
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
-    def _remove_volume(name: str) -> None:
+    def _remove_volume(client: docker.DockerClient, name: str) -> None:
         try:
-            get_client().volumes.get(name).remove(force=True)
+            client.volumes.get(name).remove(force=True)
         except (NotFound, APIError):
             pass
 
     @staticmethod
-    def _remove_leftover(ctx: FleetContext, name: str) -> None:
-        L.remove_leftover(ctx, name, "registry")
+    def _remove_leftover(client: docker.DockerClient, ctx: FleetContext, name: str) -> None:
+        L.remove_leftover(client, ctx, name, "registry")
 
     @staticmethod
     def _wait_ready(container: Any, endpoint: str) -> None:
@@ -298,5 +256,3 @@ def _config(attrs: dict[str, Any]) -> dict[str, Any]:
     """The user-settable attributes (what the config-hash label covers)."""
     return {k: attrs.get(k) for k in ("port", "bind_address", "image")}
 
-
-DRIVER = RegistryDriver()

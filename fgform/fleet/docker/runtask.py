@@ -19,16 +19,17 @@ import requests
 from docker.errors import APIError, NotFound
 
 from fgform.errors import FgformError
-from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.launch import Launch, launch_tasks, remove_containers
+from fgform.fleet.docker.live_tasks import KIND_RUN_TASK
+from fgform.fleet.docker.placement import cluster_info, place_tasks, placement_lock
 from fgform.fleet.docker.task_definition import definition_of
 from fgform.fleet.driver import FleetContext
 
 LogCallback = Callable[[str], None]
 
 
-def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: dict[str, Any],
-             count: int = 1, override_command: list[str] | None = None,
+def run_task(client: docker.DockerClient, ctx: FleetContext, cluster_attrs: dict[str, Any],
+             taskdef_attrs: dict[str, Any], count: int = 1, override_command: list[str] | None = None,
              env: dict[str, str] | None = None, on_log: LogCallback | None = None,
              timeout: float | None = None) -> int:
     """Run `count` tasks of `taskdef_attrs` on the cluster; returns the exit code.
@@ -39,23 +40,22 @@ def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: di
     """
     if count < 1:
         raise FgformError("run-task needs a count of at least 1")
-    client = get_client()
-    cluster = T.cluster_info(cluster_attrs)
+    cluster = cluster_info(client, cluster_attrs)
     taskdef = definition_of(taskdef_attrs)
     arn = str(taskdef.get("arn") or taskdef.get("family"))
     family = str(taskdef.get("family") or "task")
     emit = _serialised(on_log or (lambda _line: None))
     specs = list(taskdef.get("container") or [])
     multi = len(specs) > 1
-    launches: list[T.Launch] = []
+    launches: list[Launch] = []
     try:
-        with T.placement_lock(cluster, taskdef):
+        with placement_lock(cluster, taskdef):
             # Refused here, before anything starts, when the fleet is full.
-            instances = T.place_tasks(ctx, client, cluster, taskdef, count)
-            launches = [T.Launch(f"run-task:{arn}", T.KIND_RUN_TASK, cluster, f"run-{family}",
+            instances = place_tasks(ctx, client, cluster, taskdef, count)
+            launches = [Launch(f"run-task:{arn}", KIND_RUN_TASK, cluster, f"run-{family}",
                                  taskdef, inst, command=override_command, environment=env)
                         for inst in instances]
-            ok, errors = T.launch_tasks(client, ctx, launches)
+            ok, errors = launch_tasks(client, ctx, launches)
         if errors:
             raise FgformError("run-task: " + "; ".join(e.message for e in errors))
         log_threads = []
@@ -74,7 +74,7 @@ def run_task(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef_attrs: di
         return code
     finally:
         # Runs on success, on errors and on Ctrl-C alike: a one-off task never lingers.
-        T.remove_containers(client, [(cid, 1) for ln in launches
+        remove_containers(client, [(cid, 1) for ln in launches
                                      for cid in reversed(ln.container_ids)])
 
 
@@ -104,7 +104,7 @@ def _follow(client: docker.DockerClient, cid: str, prefix: str, emit: LogCallbac
         emit(prefix + buf.decode("utf-8", "replace"))
 
 
-def _wait(client: docker.DockerClient, launches: list[T.Launch], specs: list[dict[str, Any]],
+def _wait(client: docker.DockerClient, launches: list[Launch], specs: list[dict[str, Any]],
           timeout: float | None) -> int:
     """Wait until each task's first essential container exits; stop the rest of that task.
 
@@ -135,7 +135,7 @@ def _wait(client: docker.DockerClient, launches: list[T.Launch], specs: list[dic
             continue
         codes[tid] = code
         # ECS semantics: when an essential container stops, the task stops.
-        T.remove_containers(client, [(c, 2) for c in by_id[tid].container_ids
+        remove_containers(client, [(c, 2) for c in by_id[tid].container_ids
                                      if c not in essential_of[tid]])
     return max(codes.values())
 

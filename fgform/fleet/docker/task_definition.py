@@ -83,7 +83,8 @@ class TaskDefinitionDriver:
         revision = _max_revision(prior) + 1
         return self._register(planned, revision, history)
 
-    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
         return None
 
     @staticmethod

@@ -15,8 +15,8 @@ import docker
 from docker.errors import APIError, NotFound
 
 from fgform.errors import FgformError
-from fgform.fleet.docker import tasks as T
-from fgform.fleet.docker.client import get_client
+from fgform.fleet.docker.live_tasks import LiveTask, list_live_tasks
+from fgform.fleet.docker.restarts import inspect_restarts
 from fgform.fleet.driver import FleetContext
 
 
@@ -36,7 +36,7 @@ class TaskRow:
     restarts: int = 0  # restarts of its containers by their restart policies
 
 
-def _status(task: T.LiveTask) -> str:
+def _status(task: LiveTask) -> str:
     if task.running:
         return "RUNNING"
     if task.restarting:
@@ -48,18 +48,18 @@ def _status(task: T.LiveTask) -> str:
     return "PENDING"
 
 
-def _matches(task: T.LiveTask, service: str | None) -> bool:
+def _matches(task: LiveTask, service: str | None) -> bool:
     return service is None or service in (task.service, task.address)
 
 
-def list_tasks(ctx: FleetContext, service: str | None = None) -> list[TaskRow]:
+def list_tasks(client: docker.DockerClient, ctx: FleetContext, service: str | None = None
+               ) -> list[TaskRow]:
     """Every task of this state (services and one-off tasks), or one service's (by name or
     address): ONE list call. Sorted by service, then start time, then id."""
     rows = []
-    client = get_client()
-    tasks = [t for t in T.list_live_tasks(ctx, client) if _matches(t, service)]
+    tasks = [t for t in list_live_tasks(ctx, client) if _matches(t, service)]
     # The list call does not count restarts: one inspect per container.
-    T.inspect_restarts(client, tasks)
+    inspect_restarts(client, tasks)
     for task in tasks:
         rows.append(TaskRow(
             task_id=task.task_id,
@@ -77,7 +77,7 @@ def list_tasks(ctx: FleetContext, service: str | None = None) -> list[TaskRow]:
     return sorted(rows, key=lambda r: r.service)
 
 
-def _prefixes(tasks: list[T.LiveTask]) -> dict[str, str]:
+def _prefixes(tasks: list[LiveTask]) -> dict[str, str]:
     """container id -> "<task-id> | " or "<task-id>/<container> | ", padded to one width
     (as `docker compose logs` aligns its service names)."""
     raw: dict[str, str] = {}
@@ -95,13 +95,12 @@ def _split_ts(line: str) -> tuple[str, str]:
     return ts, text
 
 
-def stream_logs(ctx: FleetContext, service: str, follow: bool = False,
-                tail: int | None = None) -> Iterator[str]:
+def stream_logs(client: docker.DockerClient, ctx: FleetContext, service: str,
+                follow: bool = False, tail: int | None = None) -> Iterator[str]:
     """The service's log lines (by name or address), each prefixed with its task id,
     interleaved by timestamp. `follow` keeps streaming until the containers stop (or the
     caller stops iterating); `tail` limits each container to its last lines."""
-    client = get_client()
-    tasks = [t for t in T.list_live_tasks(ctx, client) if _matches(t, service)]
+    tasks = [t for t in list_live_tasks(ctx, client) if _matches(t, service)]
     if not tasks:
         raise FgformError(f"no tasks found for service {service!r}",
                           hint="`fgform tasks` lists what runs.")
@@ -124,7 +123,8 @@ def stream_logs(ctx: FleetContext, service: str, follow: bool = False,
     yield from _follow(client, prefix, tail_arg)
 
 
-def _follow(client: docker.DockerClient, prefix: dict[str, str], tail_arg: int | str) -> Iterator[str]:
+def _follow(client: docker.DockerClient, prefix: dict[str, str], tail_arg: int | str
+            ) -> Iterator[str]:
     """Merge live streams in arrival order: with follow, arrival is the timestamp order."""
     out: queue.Queue[str | None] = queue.Queue(maxsize=10_000)
 

@@ -1,0 +1,122 @@
+"""What fgform needs from a fleet: its drivers, and what the fleet commands inspect and run.
+
+A fleet is built once, at the command line's boundary (`DockerFleet` in
+`fgform/fleet/docker/fleet.py` for the local Docker engine), and passed down into the workflow
+and the commands; nothing below reaches for a global client. Tests pass an in-memory fleet
+(tests/helpers/fakefleet.py) the same way. Building a fleet must not connect to anything: commands
+that never touch the fleet (`validate`, `plan -refresh=false`) work without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from fgform.addresses import Address
+from fgform.fleet.driver import Driver, FleetContext
+
+
+class OrphanTask(Protocol):
+    """A task the scheduler removed: no service in state owns it."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def task_id(self) -> str: ...
+
+
+class ServiceScheduler(Protocol):
+    """The service driver as `fgform reconcile` uses it: from the state alone."""
+
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        """As `Driver.read`."""
+        ...
+
+    def remove_orphans(self, ctx: FleetContext, services: set[str]) -> Sequence[OrphanTask]:
+        """Remove the service tasks of this lineage whose service (address) is not in
+        `services`; return them."""
+        ...
+
+    def reconcile(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any]
+                  ) -> dict[str, Any]:
+        """Restore the service's desired count of healthy tasks; its new attributes."""
+        ...
+
+
+class ChangeWatch(Protocol):
+    """Wakes `reconcile -watch` when a service task changes (starts, dies, turns unhealthy)."""
+
+    def wait(self, seconds: float, listed_at: float) -> None:
+        """Return after `seconds`, or sooner on a change; `listed_at` is when (monotonic)
+        the fleet was last looked at."""
+        ...
+
+    def died(self, task_id: str) -> str | None:
+        """The exit code the task was seen to die with (None: not seen dying)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Fleet(Protocol):
+    """A fleet fgform provisions: one driver per resource type, and the live views and
+    one-off operations of the fleet commands (`tasks`, `logs`, `lb status`, `run-task`,
+    `reconcile`)."""
+
+    @property
+    def drivers(self) -> Mapping[str, Driver]:
+        """Every resource type's driver, by type name. Getting them connects to nothing; a
+        driver connects when it is first called."""
+        ...
+
+    @property
+    def scheduler(self) -> ServiceScheduler:
+        """The service driver's reconcile side."""
+        ...
+
+    def require(self, types: Collection[str]) -> None:
+        """Fail now (DockerUnavailableError) when changing resources of these types needs a
+        fleet that cannot be reached: once, before anything changes, rather than once per
+        resource half-way through an apply."""
+        ...
+
+    def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:
+        """`fgform tasks`: every task of this state, or one service's (by name or address),
+        as rows (dataclasses with the table's columns)."""
+        ...
+
+    def task_states(self, ctx: FleetContext) -> list[tuple[str, bool]]:
+        """(task id, running) of every service task of this state: one list call."""
+        ...
+
+    def watch_changes(self, ctx: FleetContext) -> ChangeWatch:
+        """A wake-up on changes of this state's service tasks; `close()` it when done."""
+        ...
+
+    def task_logs(self, ctx: FleetContext, service: str, *, follow: bool = False,
+                  tail: int | None = None) -> Iterator[str]:
+        """A service's log lines, each prefixed with its task, interleaved by time."""
+        ...
+
+    def balancer_logs(self, balancer_id: str, *, follow: bool = False,
+                      tail: int | None = None) -> Iterator[str]:
+        """A load balancer's access log."""
+        ...
+
+    def balancer_status(self, balancers: list[tuple[str, dict[str, Any]]],
+                        services: list[dict[str, Any]]) -> list[Any]:
+        """`fgform lb status`: each (address, attributes) load balancer's target groups and
+        targets as its proxy sees them (objects with `to_json()`)."""
+        ...
+
+    def run_task(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any], *,
+                 count: int = 1, override_command: list[str] | None = None,
+                 env: dict[str, str] | None = None,
+                 on_log: Callable[[str], None] | None = None,
+                 timeout: float | None = None) -> int:
+        """Run one-off tasks of a task definition on a cluster, streaming their log lines to
+        `on_log`; their exit code."""
+        ...

@@ -1,0 +1,183 @@
+"""An in-memory fleet for tests: what `DockerFleet` is to the real engine, without one.
+
+Tests hand it to the workflow (`workflow.apply(wd, FakeFleet(), plan)`) and to the command
+line (`fgform.cli.run(argv, fleet=FakeFleet())`) instead of monkeypatching. Its drivers keep
+objects in a dict and keep the driver contract that tests/integration/test_driver_contract.py
+checks against both this fleet and Docker: create and update return every computed attribute
+known; read is one look at the fleet for any number of items and reports a deleted object as
+None; delete is idempotent.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any
+
+from fgform.addresses import Address
+from fgform.config.schema import SCHEMAS, AttrSchema
+from fgform.errors import DockerUnavailableError, FgformError
+from fgform.fleet.driver import Driver, FleetContext
+from fgform.fleet.fleet import ChangeWatch, OrphanTask, ServiceScheduler
+from fgform.values import contains_unknown
+
+
+class FakeFleet:
+    """Objects by (lineage, type, id); every driver call and look at the fleet is counted."""
+
+    def __init__(self, *, scheduler: ServiceScheduler | None = None,
+                 reachable: bool = True) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.looks = 0  # list calls to the "engine": read makes one per call, not per item
+        self.deletes: list[tuple[str, bool]] = []  # (address, replacing) of every delete
+        self.runs: list[dict[str, Any]] = []  # run_task calls
+        self.reachable = reachable
+        self._ids = itertools.count(1)
+        self._drivers: dict[str, Driver] = {t: MemoryDriver(self, t) for t in SCHEMAS}
+        self._scheduler = scheduler
+
+    # -- Fleet --------------------------------------------------------------------------
+    @property
+    def drivers(self) -> Mapping[str, Driver]:
+        return self._drivers
+
+    @property
+    def scheduler(self) -> ServiceScheduler:
+        return self._scheduler or MemoryScheduler(self)
+
+    def require(self, types: Collection[str]) -> None:
+        if types and not self.reachable:
+            raise DockerUnavailableError("Cannot reach the fake fleet: it is switched off",
+                                         hint="FakeFleet(reachable=True)")
+
+    def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:
+        return []
+
+    def task_states(self, ctx: FleetContext) -> list[tuple[str, bool]]:
+        return []
+
+    def watch_changes(self, ctx: FleetContext) -> ChangeWatch:
+        return _Timer()
+
+    def task_logs(self, ctx: FleetContext, service: str, *, follow: bool = False,
+                  tail: int | None = None) -> Iterator[str]:
+        raise FgformError(f"no tasks found for service {service!r}")
+
+    def balancer_logs(self, balancer_id: str, *, follow: bool = False,
+                      tail: int | None = None) -> Iterator[str]:
+        return iter(())
+
+    def balancer_status(self, balancers: list[tuple[str, dict[str, Any]]],
+                        services: list[dict[str, Any]]) -> list[Any]:
+        return []
+
+    def run_task(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any], *,
+                 count: int = 1, override_command: list[str] | None = None,
+                 env: dict[str, str] | None = None,
+                 on_log: Callable[[str], None] | None = None,
+                 timeout: float | None = None) -> int:
+        self.runs.append({"cluster": cluster, "taskdef": taskdef, "count": count,
+                          "command": override_command, "env": env})
+        return 0
+
+    # -- for the drivers ----------------------------------------------------------------
+    def new_id(self, type_name: str) -> str:
+        return f"{type_name.removeprefix('fg_')}-{next(self._ids)}"
+
+
+class MemoryDriver:
+    """One resource type's objects in the fake fleet; computed attributes are made up from
+    the schema (strings name the object, numbers count from 1, collections start empty)."""
+
+    def __init__(self, fleet: FakeFleet, type_name: str) -> None:
+        self.fleet = fleet
+        self.type_name = type_name
+        self.computed: list[AttrSchema] = [a for a in SCHEMAS[type_name].body.attributes
+                                           if a.computed]
+
+    def _key(self, ctx: FleetContext, ident: Any) -> tuple[str, str, str]:
+        return (ctx.lineage, self.type_name, str(ident))
+
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        with self.fleet.lock:
+            self.fleet.looks += 1
+            return {addr: copy.deepcopy(self.fleet.objects.get(self._key(ctx, prior.get("id"))))
+                    for addr, prior in items.items()}
+
+    def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]) -> dict[str, Any]:
+        # A new id every time, whatever the name: an old object and its replacement
+        # (create_before_destroy) live side by side.
+        ident = self.fleet.new_id(self.type_name)
+        attrs = self._known(dict(planned, id=ident), {})
+        with self.fleet.lock:
+            self.fleet.objects[self._key(ctx, ident)] = attrs
+        return copy.deepcopy(attrs)
+
+    def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
+               planned: dict[str, Any]) -> dict[str, Any]:
+        key = self._key(ctx, prior.get("id"))
+        with self.fleet.lock:
+            if key not in self.fleet.objects:
+                raise FgformError(f"{addr}: {prior.get('id')} does not exist")
+            attrs = self._known(dict(planned, id=prior.get("id")), prior)
+            self.fleet.objects[key] = attrs
+        return copy.deepcopy(attrs)
+
+    def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
+               replacing: bool) -> None:
+        with self.fleet.lock:
+            self.fleet.deletes.append((str(addr), replacing))
+            self.fleet.objects.pop(self._key(ctx, prior.get("id")), None)
+
+    def _known(self, attrs: dict[str, Any], prior: dict[str, Any]) -> dict[str, Any]:
+        """`attrs` with every computed attribute known: the prior value, else a made-up one."""
+        for a in self.computed:
+            if a.name in attrs and not contains_unknown(attrs[a.name]):
+                continue
+            if a.name in prior and not contains_unknown(prior[a.name]):
+                attrs[a.name] = prior[a.name]
+            elif a.type == "number":
+                attrs[a.name] = 1
+            elif a.type.startswith(("list", "set")):
+                attrs[a.name] = []
+            elif a.type.startswith(("map", "object")):
+                attrs[a.name] = {}
+            else:
+                attrs[a.name] = f"{attrs['id']}-{a.name}"
+        return attrs
+
+
+class MemoryScheduler:
+    """`reconcile` on the fake fleet: every service is at its desired count at once."""
+
+    def __init__(self, fleet: FakeFleet) -> None:
+        self.fleet = fleet
+
+    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
+             ) -> dict[Address, dict[str, Any] | None]:
+        return self.fleet.drivers["fg_service"].read(ctx, items)
+
+    def remove_orphans(self, ctx: FleetContext, services: set[str]) -> list[OrphanTask]:
+        return []
+
+    def reconcile(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any]
+                  ) -> dict[str, Any]:
+        return {**attrs, "running_count": attrs.get("desired_count") or 0}
+
+
+class _Timer:
+    """A change watch that sees no changes: `reconcile -watch` polls."""
+
+    def wait(self, seconds: float, listed_at: float) -> None:
+        time.sleep(seconds)
+
+    def died(self, task_id: str) -> str | None:
+        return None
+
+    def close(self) -> None:
+        pass
