@@ -12,6 +12,9 @@ fi
 tail -n 1 "$setup_log"
 echo "== ruff"
 ruff check fgform tests bench
+echo "== import contracts"
+# The layers, no docker outside fleet/docker, no import cycles (.importlinter).
+lint-imports --no-cache
 echo "== pytest"
 # Each test has its own ceiling (tests/conftest.py); this one bounds the whole run below
 # CI's 90 minutes, and SIGINT makes pytest print its summary and where it stopped

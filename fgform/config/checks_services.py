@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fgform import deployment
 from fgform.addresses import Address
 from fgform.config.checks_references import attr_where, direct_reference, referenced_configs
 from fgform.config.model import Block, Resource
 from fgform.errors import Diagnostic, SourceRange
-from fgform.fleet import deployment
 from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, unmark
 

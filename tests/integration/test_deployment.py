@@ -18,9 +18,9 @@ from test_service import (
     service_config,
 )
 
+from fgform import deployment
 from fgform.addresses import Address
 from fgform.config.schema import get_schema
-from fgform.fleet import deployment
 from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.live_tasks import list_live_tasks
 from fgform.fleet.docker.service import ServiceDriver

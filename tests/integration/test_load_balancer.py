@@ -26,7 +26,7 @@ from fgform.fleet.docker import load_balancer as LB
 from fgform.fleet.docker import proxy as P
 from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.driver import FleetContext
-from fgform.render.haproxy import render_haproxy_config
+from fgform.fleet.haproxy import render_haproxy_config
 
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()
@@ -485,7 +485,7 @@ def test_apply_prints_endpoints_and_lb_status_and_access_log(svc_fleet: Fleet) -
 
 def test_a_target_removed_from_the_proxy_is_drift(svc_fleet: Fleet) -> None:
     from fgform.fleet.docker import registration
-    from fgform.render.haproxy import backend_name, server_name
+    from fgform.fleet.haproxy import backend_name, server_name
 
     port = svc_fleet.lbport  # type: ignore[attr-defined]
     svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=2")
@@ -614,7 +614,7 @@ def test_reconcile_replaces_3_of_4_killed_tasks_under_load_without_a_failed_requ
     from lb_load import Load
 
     from fgform.fleet.docker import registration
-    from fgform.render.haproxy import backend_name, server_name
+    from fgform.fleet.haproxy import backend_name, server_name
 
     port = svc_fleet.lbport  # type: ignore[attr-defined]
     svc_fleet.ok("apply", "-auto-approve", "-var", "replicas=4")

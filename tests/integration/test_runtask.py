@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from typing import Any
 
@@ -19,6 +18,8 @@ from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext
 
+from helpers.subnets import free_subnet
+
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()
 CLUSTER = ClusterDriver(CLIENT)
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.docker
 @pytest.fixture
 def cluster(ctx: FleetContext) -> dict[str, Any]:
     name = f"r{uuid.uuid4().hex[:8]}"
-    cidr = f"10.{random.randint(150, 250)}.{random.randint(0, 255)}.{32 * random.randint(0, 7)}/27"
+    cidr = free_subnet(CLIENT, 27, "10.150.0.0/16")  # a pool no other test file uses
     return CLUSTER.create(ctx, Address("fg_cluster", name), {
         "name": None, "cidr_block": cidr, "placement_strategy": "spread",
         "capacity": {"instance_count": 2, "instance_cpu": 512, "instance_memory": 256}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fgform.fleet.deployment import (
+from fgform.deployment import (
     Counts,
     breaker,
     failure_threshold,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from fgform.render.haproxy import (
+from fgform.fleet.haproxy import (
     RenderError,
     backend_name,
     condition_acls,

@@ -12,7 +12,7 @@ from docker.errors import APIError, NotFound
 
 from fgform.errors import FgformError
 from fgform.fleet.docker.proxy import parse_stat, runtime
-from fgform.render.haproxy import backend_name, server_name, used_target_groups
+from fgform.fleet.haproxy import backend_name, server_name, used_target_groups
 
 
 @dataclass

@@ -40,7 +40,7 @@ from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.lookup import find_cluster, type_of
 from fgform.fleet.docker.proxy import READY_TIMEOUT, apply_config, wait_master
 from fgform.fleet.driver import FleetContext
-from fgform.render.haproxy import (
+from fgform.fleet.haproxy import (
     RenderError,
     render_haproxy_config,
     used_target_groups,

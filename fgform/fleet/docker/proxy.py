@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fgform.errors import FgformError
-from fgform.render.haproxy import ADMIN_SOCKET, MASTER_SOCKET
+from fgform.fleet.haproxy import ADMIN_SOCKET, MASTER_SOCKET
 
 CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
 NEXT_CONFIG_PATH = "/etc/haproxy/fgform/next.cfg"

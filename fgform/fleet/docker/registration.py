@@ -33,7 +33,7 @@ from fgform.errors import FgformError
 from fgform.fleet.docker.lookup import type_of
 from fgform.fleet.docker.proxy import parse_stat, runtime, runtime_all
 from fgform.fleet.driver import FleetContext
-from fgform.render.haproxy import (
+from fgform.fleet.haproxy import (
     backend_name,
     server_name,
     server_options,

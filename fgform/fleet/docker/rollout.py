@@ -1,5 +1,5 @@
 """A service's rolling deployment onto a new task definition: the steps
-`fgform.fleet.deployment` allows under minimum_healthy_percent and maximum_percent, the
+`fgform.deployment` allows under minimum_healthy_percent and maximum_percent, the
 circuit breaker, and the rollback it may trigger.
 """
 
@@ -10,9 +10,10 @@ from typing import Any
 
 import docker
 
+from fgform import deployment
 from fgform.addresses import Address
 from fgform.errors import FgformError
-from fgform.fleet import capacity, deployment
+from fgform.fleet import capacity
 from fgform.fleet import events as EV
 from fgform.fleet.docker.health import WaitResult, wait_healthy
 from fgform.fleet.docker.launch import Launch, launch_tasks, stop_tasks

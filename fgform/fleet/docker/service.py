@@ -3,7 +3,7 @@
 Create and update both *converge*: look at what runs (one list call), clean up tasks whose
 essential container stopped, scale in (newest first) or out (placed by the capacity manager,
 refused before anything starts when the fleet is too small), roll onto a new task definition
-(a rolling deployment in the steps `fgform.fleet.deployment` allows), and finally wait for
+(a rolling deployment in the steps `fgform.deployment` allows), and finally wait for
 steady state.
 So the next apply or `reconcile` after a task died simply replaces it.
 
