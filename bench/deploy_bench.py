@@ -73,10 +73,10 @@ from fleet_common import (  # noqa: E402
 )
 from lb_load import LoadResult, ProcessLoad  # noqa: E402
 
-from fgform.fleet.deployment import Counts, next_step  # noqa: E402
+from fgform.deployment import Counts, next_step  # noqa: E402
 from fgform.fleet.docker.lb_status import target_state  # noqa: E402
 from fgform.fleet.docker.proxy import parse_stat, runtime  # noqa: E402
-from fgform.render.haproxy import backend_name, server_name  # noqa: E402
+from fgform.fleet.haproxy import backend_name, server_name  # noqa: E402
 
 # @NAME@-style placeholders: the HCL has ${...} of its own.
 CONFIG = """
