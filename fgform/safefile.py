@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from fgform.errors import FgformError
@@ -111,15 +112,26 @@ def replace_file(target: str | os.PathLike[str], data: bytes,
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             raise OSError(errno.EINVAL, "it exists and is not a regular file",
                           os.fspath(target))
+    with staged(target, data, mode) as st:
+        pass
+    return st
+
+
+@contextlib.contextmanager
+def staged(target: str | os.PathLike[str], data: bytes, mode: int = PRIVATE_MODE, *,
+           fsync: bool = True) -> Iterator[os.stat_result]:
+    """`data` in a fresh temporary file beside `target` (`fresh_name`, `write_new`), renamed
+    over `target` when the block ends; removed instead when the block raises, so a caller
+    can do more work (a backup) between writing and renaming. Yields the file's stat."""
     tmp = fresh_name(target)
-    st = write_new(tmp, data, mode)
+    st = write_new(tmp, data, mode, fsync=fsync)
     try:
+        yield st
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return st
 
 
 def read_regular(path: str | os.PathLike[str], *,

@@ -9,6 +9,7 @@ from typing import Any
 
 from fgform.config import ast
 from fgform.config.model import (
+    Attribute,
     Block,
     Body,
     Lifecycle,
@@ -160,6 +161,24 @@ class ModuleDecoder:
                      "and may contain only letters, digits, underscores, and dashes.",
                      block.label_ranges[-1] if block.label_ranges else block.range)
 
+    def _depends_on(self, attr: Attribute,
+                    detail: str = "depends_on must be a list of references.",
+                    ) -> list[ast.Reference]:
+        """A `depends_on` argument's references; none (and an error) when it is not a list
+        of them."""
+        refs = _traversal_refs(attr.expr)
+        if refs is None:
+            self.err("Invalid depends_on", detail, attr.range)
+            return []
+        return refs
+
+    def _named(self, kind: str, block: Block) -> tuple[str, Body]:
+        """An output's or module call's name and body; duplicate arguments and an invalid
+        name reported."""
+        self._no_dups(block.body)
+        self._check_name(kind, block)
+        return block.labels[0], block.body
+
     def block_resource(self, block: Block) -> None:
         rtype, name = block.labels
         key = f"{rtype}.{name}"
@@ -178,14 +197,9 @@ class ModuleDecoder:
                      "one may be used to be explicit about the number of resources to create.",
                      body.attributes["for_each"].range)
         if "depends_on" in attrs:
-            dep = attrs.pop("depends_on")
-            refs = _traversal_refs(dep.expr)
-            if refs is None:
-                self.err("Invalid depends_on",
-                         "depends_on must be a list of references, such as "
-                         "[fg_service.web, module.db].", dep.range)
-            else:
-                res.depends_on = refs
+            res.depends_on = self._depends_on(
+                attrs.pop("depends_on"), "depends_on must be a list of references, such as "
+                "[fg_service.web, module.db].")
         for meta in ("provider", "provisioner", "connection"):
             if meta in attrs:
                 self.err("Unsupported argument",
@@ -319,10 +333,7 @@ class ModuleDecoder:
             self.m.locals[name] = local
 
     def block_output(self, block: Block) -> None:
-        name = block.labels[0]
-        self._no_dups(block.body)
-        self._check_name("output", block)
-        body = block.body
+        name, body = self._named("output", block)
         self._unexpected(body, ("value", "description", "sensitive", "depends_on"), (),
                          f'output "{name}"')
         value = body.attributes.get("value")
@@ -335,20 +346,12 @@ class ModuleDecoder:
         out.sensitive = self._static_bool_attr(body, "sensitive", False)
         dep = body.attributes.get("depends_on")
         if dep is not None:
-            refs = _traversal_refs(dep.expr)
-            if refs is None:
-                self.err("Invalid depends_on", "depends_on must be a list of references.",
-                         dep.range)
-            else:
-                out.depends_on = refs
+            out.depends_on = self._depends_on(dep)
         if self._check_unique("output", name, self.m.outputs, block.range):
             self.m.outputs[name] = out
 
     def block_module(self, block: Block) -> None:
-        name = block.labels[0]
-        self._no_dups(block.body)
-        self._check_name("module", block)
-        body = block.body
+        name, body = self._named("module", block)
         src = body.attributes.get("source")
         if src is None:
             self.err("Missing required argument",
@@ -376,12 +379,7 @@ class ModuleDecoder:
             elif attr_name == "for_each":
                 call.for_each = attr.expr
             elif attr_name == "depends_on":
-                refs = _traversal_refs(attr.expr)
-                if refs is None:
-                    self.err("Invalid depends_on", "depends_on must be a list of references.",
-                             attr.range)
-                else:
-                    call.depends_on = refs
+                call.depends_on = self._depends_on(attr)
             elif attr_name in ("version", "providers"):
                 self.err("Unsupported argument",
                          f'"{attr_name}" is not supported for local modules.', attr.name_range)

@@ -37,31 +37,34 @@ def resolve_variable(node: ast.Variable, ctx: EvalContext) -> Any:
                     summary="Invalid reference")
 
 
+# The roots whose names a module declares: the context's table of them, and the error (detail,
+# summary) for a name the table lacks.
+_DECLARED = {
+    "var": ("variables",
+            'An input variable with the name "{name}" has not been declared. This variable can '
+            'be declared with a variable "{name}" {{}} block.',
+            "Reference to undeclared input variable"),
+    "local": ("locals", 'A local value with the name "{name}" has not been declared.',
+              "Reference to undeclared local value"),
+    "module": ("modules", 'No module call named "{name}" is declared in this module.',
+               "Reference to undeclared module"),
+}
+
+
 def root_attr(node: ast.GetAttr, ctx: EvalContext) -> tuple[bool, Any]:
     """Resolve `root.name` for the special roots; (False, None) when not special."""
     target = node.target
     if not isinstance(target, ast.Variable) or target.name in ctx.bindings:
         return False, None
     root, name = target.name, node.name
-    if root == "var":
-        if name not in ctx.variables:
-            raise EvalError(f'An input variable with the name "{name}" has not been declared. '
-                            f'This variable can be declared with a variable "{name}" {{}} '
-                            f"block.", node.range, hint=did_you_mean(name, ctx.variables),
-                            summary="Reference to undeclared input variable")
-        return True, ctx.variables[name]
-    if root == "local":
-        if name not in ctx.locals:
-            raise EvalError(f'A local value with the name "{name}" has not been declared.',
-                            node.range, hint=did_you_mean(name, ctx.locals),
-                            summary="Reference to undeclared local value")
-        return True, ctx.locals[name]
-    if root == "module":
-        if name not in ctx.modules:
-            raise EvalError(f'No module call named "{name}" is declared in this module.',
-                            node.range, hint=did_you_mean(name, ctx.modules),
-                            summary="Reference to undeclared module")
-        return True, ctx.modules[name]
+    declared = _DECLARED.get(root)
+    if declared is not None:
+        field, detail, summary = declared
+        table = getattr(ctx, field)
+        if name not in table:
+            raise EvalError(detail.format(name=name), node.range,
+                            hint=did_you_mean(name, table), summary=summary)
+        return True, table[name]
     if root == "each":
         if not ctx.has_each:
             raise EvalError('The "each" object can be used only in "module" or "resource" '

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fgform.config import ast
+from fgform.config.conversions import ConversionError, to_bool
 from fgform.errors import SourceRange
 from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN, Sensitive, SetValue, copy_value
@@ -447,11 +448,8 @@ def _convert_primitive(value: Any, type_: Primitive, path: tuple[str | int, ...]
             raise TypeMismatch("a number is required", path, f', not the string "{value}"')
         raise TypeMismatch("a number is required", path)
     if name == "bool":
-        if isinstance(value, bool):
-            return value
-        if value == "true":
-            return True
-        if value == "false":
-            return False
-        raise TypeMismatch("a bool is required", path)
+        try:
+            return to_bool(value)
+        except ConversionError:
+            raise TypeMismatch("a bool is required", path) from None
     raise TypeMismatch(f"unsupported type {name}", path)

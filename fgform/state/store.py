@@ -31,13 +31,7 @@ from typing import Any
 
 from fgform.errors import FgformError
 from fgform.jsonenc import decode_json, encode_json
-from fgform.safefile import (
-    fresh_name,
-    pid_alive,
-    read_regular,
-    refuse_symlink,
-    write_new,
-)
+from fgform.safefile import pid_alive, read_regular, refuse_symlink, staged
 from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.lock import StateLock, acquire
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
@@ -322,18 +316,11 @@ class StateStore:
         directory = self.path.parent
         ensure_state_dir(directory)
         self._remove_dead_temps()
-        tmp = fresh_name(self.path)
-        sig = _signature(write_new(tmp, data, FILE_MODE))
-        try:
+        with staged(self.path, data, FILE_MODE) as st:
             if backup is not None:
                 self._write_backup(backup)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         _fsync_dir(directory)
-        return sig
+        return _signature(st)
 
     def _write_backup(self, old: bytes) -> None:
         """Make `<path>.backup` a 0600 copy of `old`, without a moment where it is missing.
@@ -343,18 +330,11 @@ class StateStore:
         under a fresh name and renamed over the backup, so a symlink planted at the backup's
         name is replaced, never followed.
         """
-        backup = self.backup_path
-        tmp = fresh_name(backup)
         # Not fsynced: apply writes state after every step, and an fsync per backup would
         # add ~3 ms to each. The state file itself is fsynced (and so is the directory) right
         # after; a power cut can at worst cost the backup.
-        write_new(tmp, old, FILE_MODE, fsync=False)
-        try:
-            os.replace(tmp, backup)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with staged(self.backup_path, old, FILE_MODE, fsync=False):
+            pass
 
     def _remove_dead_temps(self) -> None:
         # A writer killed mid-write leaves its temporary file; sweep the ones whose writer is

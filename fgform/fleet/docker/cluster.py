@@ -139,9 +139,8 @@ class ClusterDriver(DockerDriver):
             # A network labelled with the hash of the configuration in state was made from it:
             # its subnet is the state's cidr_block. Any other network under this address shows
             # its real subnet, so the plan replaces it.
-            labels = net.attrs.get("Labels") or {}
             subnets = _subnets(net.attrs)
-            if labels.get(L.CONFIG_HASH) != L.config_hash(_config(prior)) and subnets:
+            if not L.made_from(net.attrs.get("Labels"), _config(prior)) and subnets:
                 live["cidr_block"] = subnets[0]
             live["network_name"] = net.name
             out[addr] = live

@@ -37,6 +37,12 @@ def config_hash(attrs: dict[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+def made_from(labels: dict[str, str] | None, config: dict[str, Any]) -> bool:
+    """Whether an object's labels carry the config-hash of `config`: it was made from that
+    configuration, so state's attributes describe it."""
+    return (labels or {}).get(CONFIG_HASH) == config_hash(config)
+
+
 def base_labels(ctx: FleetContext, address: object, *, attrs: dict[str, Any] | None = None,
                 kind: str | None = None, **extra: str) -> dict[str, str]:
     """The labels for an object made for resource `address` (an Address or its string).

@@ -137,8 +137,7 @@ class LoadBalancerDriver(DockerDriver):
             # A stopped proxy, or one made for other ports or another image, serves nothing
             # of what state says: gone, so the plan makes it again.
             if c is None or c.get("State") != "running" or \
-                    (c.get("Labels") or {}).get(L.CONFIG_HASH) != \
-                    L.config_hash(_container_config(prior)):
+                    not L.made_from(c.get("Labels"), _container_config(prior)):
                 out[addr] = None
                 continue
             out[addr] = dict(prior)

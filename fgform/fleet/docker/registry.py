@@ -118,7 +118,7 @@ class RegistryDriver(DockerDriver):
             # it: its port and image are what state says (Docker's own spelling of them, such
             # as an image listed by id once its tag moved, is no drift). Any other container
             # under this address shows its real port and image, so the plan replaces it.
-            if (c.get("Labels") or {}).get(L.CONFIG_HASH) != L.config_hash(_config(prior)):
+            if not L.made_from(c.get("Labels"), _config(prior)):
                 for p in c.get("Ports") or []:
                     if p.get("PrivatePort") == CONTAINER_PORT and p.get("PublicPort"):
                         live["bind_address"] = p.get("IP") or "0.0.0.0"
