@@ -9,6 +9,7 @@ from typing import Any
 
 from fgform.addresses import Address, parse_address
 from fgform.config.depgraph import Graph, resource_dependencies
+from fgform.config.expand import ExpansionMode
 from fgform.config.schema import get_schema
 from fgform.plan.model import Action, ResourceChange
 from fgform.plan.targets import config_id
@@ -115,7 +116,7 @@ def incomplete_replace_warnings(replace: list[str], expansions: dict[Address, An
             continue
         options = sorted({a for a in instances if _completes(addr, a)})
         exp = expansions.get(addr)
-        if not options and (addr.key is not None or exp is None or exp.mode == "single"):
+        if not options and (addr.key is not None or exp is None or exp.mode is ExpansionMode.SINGLE):
             continue  # names nothing that exists: not a missing key
         lines = [_warning(
             "Incompletely-matched force-replace resource instance",

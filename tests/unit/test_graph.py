@@ -16,6 +16,7 @@ from fgform import graph
 from fgform.addresses import Address, ModuleStep
 from fgform.config import depgraph
 from fgform.config.evaluate import validate_resolver, walk
+from fgform.config.expand import ExpansionMode
 from fgform.config.loader import load_config
 from fgform.config.model import Resource
 from fgform.config.schema import get_schema
@@ -136,5 +137,5 @@ def test_walk_passes_decoded_config_and_dependencies_to_the_callback() -> None:
     assert cfg["cluster"] is UNKNOWN  # fg_cluster.main.id is known only after apply
     assert cfg["deployment"] is None and cfg["wait_for_steady_state"] is True
     assert deps == ["fg_cluster.main", "fg_target_group.web", "fg_task_definition.web"]
-    assert result.expansions[Address("fg_service", "web")].mode == "single"
+    assert result.expansions[Address("fg_service", "web")].mode is ExpansionMode.SINGLE
     assert result.outputs["url"] is UNKNOWN
