@@ -187,7 +187,7 @@ class Evaluator:
         for nid in topological_order(g):
             node = self.graph.nodes[nid]
             for mi in list(self.instances.get(node.path, ())):
-                getattr(self, f"visit_{node.kind}")(node, mi)
+                getattr(self, f"visit_{node.kind.value}")(node, mi)
         return self.finish()
 
     def finish(self) -> WalkResult:

@@ -463,7 +463,7 @@ def test_cbd_is_downgraded_for_types_sharing_their_docker_identity() -> None:
 def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     # c (CBD, a type without create-first) <- b (CBD) <- a (CBD, through noop m): all three
     # must go destroy-first; then the executor orders them without a cycle.
-    from fgform.config.depgraph import Graph, GraphNode
+    from fgform.config.depgraph import Graph, GraphNode, NodeKind
     from fgform.plan.model import ResourceChange
     from fgform.plan.replacements import downgrade_create_before_destroy
 
@@ -471,7 +471,7 @@ def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     for nid, deps in (("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
                       ("fg_target_group.m", ("fg_task_definition.b",)),
                       ("fg_target_group.a", ("fg_target_group.m",))):
-        g.nodes[nid] = GraphNode(nid, "resource", (), nid, None)  # type: ignore[arg-type]
+        g.nodes[nid] = GraphNode(nid, NodeKind.RESOURCE, (), nid, None)  # type: ignore[arg-type]
         g.deps[nid] = set(deps)
     st = state_with(("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
                     ("fg_target_group.m", ("fg_task_definition.b",)),

@@ -81,7 +81,7 @@ def test_graph_fixture(case: str) -> None:
 def _graph(edges: dict[str, list[str]]) -> depgraph.Graph:
     g = depgraph.Graph()
     for n in set(edges) | {d for ds in edges.values() for d in ds}:
-        g.nodes[n] = depgraph.GraphNode(n, "local", (), n, None)  # type: ignore[arg-type]
+        g.nodes[n] = depgraph.GraphNode(n, depgraph.NodeKind.LOCAL, (), n, None)  # type: ignore[arg-type]
         g.deps[n] = set(edges.get(n, ()))
     return g
 
