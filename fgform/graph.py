@@ -17,7 +17,7 @@ before the module's instances (`count`/`for_each` on the call) are known.
 from __future__ import annotations
 
 from fgform.config.ast import Node, Reference
-from fgform.config.depgraph import Graph, GraphNode, module_prefix
+from fgform.config.depgraph import Graph, GraphNode, NodeKind, module_prefix
 from fgform.config.model import Body, Config, Resource
 from fgform.config.references import references
 from fgform.config.schema import SCHEMAS, get_schema
@@ -55,19 +55,19 @@ def _add_module_nodes(g: Graph, config: Config, path: tuple[str, ...]) -> None:
     pre = module_prefix(path)
     m = config.module
     for v in m.variables.values():
-        g.nodes[f"{pre}var.{v.name}"] = GraphNode(f"{pre}var.{v.name}", "variable", path,
+        g.nodes[f"{pre}var.{v.name}"] = GraphNode(f"{pre}var.{v.name}", NodeKind.VARIABLE, path,
                                                   v.name, v, v.range)
     for loc in m.locals.values():
-        g.nodes[f"{pre}local.{loc.name}"] = GraphNode(f"{pre}local.{loc.name}", "local", path,
-                                                      loc.name, loc, loc.range)
+        g.nodes[f"{pre}local.{loc.name}"] = GraphNode(f"{pre}local.{loc.name}", NodeKind.LOCAL,
+                                                      path, loc.name, loc, loc.range)
     for o in m.outputs.values():
-        g.nodes[f"{pre}output.{o.name}"] = GraphNode(f"{pre}output.{o.name}", "output", path,
+        g.nodes[f"{pre}output.{o.name}"] = GraphNode(f"{pre}output.{o.name}", NodeKind.OUTPUT, path,
                                                      o.name, o, o.range)
     for key, r in m.resources.items():
-        g.nodes[f"{pre}{key}"] = GraphNode(f"{pre}{key}", "resource", path, key, r, r.range)
+        g.nodes[f"{pre}{key}"] = GraphNode(f"{pre}{key}", NodeKind.RESOURCE, path, key, r, r.range)
     for name, call in m.module_calls.items():
-        g.nodes[f"{pre}module.{name}"] = GraphNode(f"{pre}module.{name}", "module", path, name,
-                                                   call, call.range)
+        g.nodes[f"{pre}module.{name}"] = GraphNode(f"{pre}module.{name}", NodeKind.MODULE,
+                                                   path, name, call, call.range)
         child = config.children.get(name)
         if child is not None:
             _add_module_nodes(g, child, (*path, name))
@@ -138,7 +138,7 @@ def _add_module_edges(g: Graph, config: Config, path: tuple[str, ...]) -> None:
         _add_module_edges(g, child, cpath)
         # Nothing in the child may run before the call's instances are known.
         for nid2, node in g.nodes.items():
-            if node.path == cpath and (node.kind == "variable" or not g.deps.get(nid2)):
+            if node.path == cpath and (node.kind is NodeKind.VARIABLE or not g.deps.get(nid2)):
                 g.add_edge(nid2, nid)
 
 

@@ -19,7 +19,7 @@ from fgform.config.schema import AttrSchema, BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.fleet.driver import Driver, FleetContext
 from fgform.plan.model import Action, Plan, PlanMode
-from fgform.state.model import InstanceState, StateFile
+from fgform.state.model import InstanceState, InstanceStatus, StateFile
 from fgform.values import UNKNOWN, Path, contains_unknown
 
 Resolver = Callable[[Address, dict[str, Any], StateFile], dict[str, Any]]
@@ -269,7 +269,7 @@ class StepRunner:
                     attributes=attrs,
                     sensitive_paths=[list(p) for p in change.after_sensitive],
                     dependencies=sorted(set(change.dependencies)),
-                    status="tainted" if tainted else "ready",
+                    status=InstanceStatus.TAINTED if tainted else InstanceStatus.READY,
                     create_before_destroy=change.create_before_destroy,
                 ))
                 self.ctx.resources[str(addr)] = attrs

@@ -15,6 +15,7 @@ import click
 
 from fgform import __version__
 from fgform.cli import config_cmds, fleet_cmds, plan_cmds, reconcile_cmd, state_cmds
+from fgform.cli.command import group
 from fgform.cli.environment import Environment
 from fgform.cli.gcpolicy import script_run
 from fgform.cli.options import opt
@@ -24,7 +25,7 @@ from fgform.errors import DiagnosticsError, FgformError
 CONTEXT = {"help_option_names": ["-h", "-help", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@group(context_settings=CONTEXT)
 @opt("chdir", "chdir", metavar="DIR", help="Switch to DIR before running the command.")
 @click.pass_context
 def cli(ctx: click.Context, chdir: str | None) -> None:

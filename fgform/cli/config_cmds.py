@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from fgform import __version__
+from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.options import cli_vars, opt, var_options
 from fgform.cli.status import ExitStatus
-from fgform.errors import FgformError
+from fgform.errors import FgformError, Severity
 
 
-@click.command()
+@command()
 @opt("json", "as_json", is_flag=True, help="Machine-readable output.")
 @var_options
 @pass_env
@@ -29,7 +30,7 @@ def validate(env: Environment, as_json: bool, vars: tuple[str, ...],
         env.out(dumps(diagnostics_json(diags, env.dir)))
     elif diags:
         env.err(format_diagnostics(diags, env.dir))
-    errors = [d for d in diags if d.severity.value == "error"]
+    errors = [d for d in diags if d.severity is Severity.ERROR]
     if errors:
         return ExitStatus.ERROR
     if not as_json:
@@ -37,7 +38,7 @@ def validate(env: Environment, as_json: bool, vars: tuple[str, ...],
     return ExitStatus.OK
 
 
-@click.command()
+@command()
 @opt("check", is_flag=True, help="Only check: exit 3 when a file is not formatted.")
 @opt("diff", is_flag=True, help="Show the changes as a diff.")
 @opt("recursive", is_flag=True, help="Also format subdirectories.")
@@ -127,7 +128,7 @@ def _shown(path: Path, base: Path) -> str:
     return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
 
 
-@click.command()
+@command()
 @var_options
 @pass_env
 def graph(env: Environment, vars: tuple[str, ...], var_files: tuple[str, ...]) -> None:
@@ -137,7 +138,7 @@ def graph(env: Environment, vars: tuple[str, ...], var_files: tuple[str, ...]) -
     env.out(workflow.graph_dot(env.dir, cli_vars(env, vars, var_files)), nl=False)
 
 
-@click.command()
+@command()
 @opt("json", "as_json", is_flag=True)
 @pass_env
 def version(env: Environment, as_json: bool) -> None:

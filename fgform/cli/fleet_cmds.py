@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from fgform.cli.command import command, group
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.fleet import fleet_for
 from fgform.cli.options import Seconds, Whole, opt, state_option
@@ -42,7 +43,7 @@ def _service_named(name: str):
     return match
 
 
-@click.command("run-task")
+@command("run-task")
 @click.argument("family")
 @opt("cluster", metavar="NAME", help="Cluster name or address (default: the only one).")
 @opt("count", default=1, type=Whole(1, 100))
@@ -90,7 +91,7 @@ def run_task_cmd(env: Environment, family: str, cluster: str | None, count: int,
                               on_log=lambda line: env.out(line), timeout=timeout_s)
 
 
-@click.command()
+@command()
 @click.argument("service", required=False)
 @opt("json", "as_json", is_flag=True)
 @state_option
@@ -142,7 +143,7 @@ def _uptime(seconds: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-@click.command()
+@command()
 @click.argument("service")
 @opt("follow", is_flag=True, help="Keep printing new lines.")
 @opt("tail", default=None, type=Whole(0), help="Lines from the end of each task's log.")
@@ -163,7 +164,7 @@ def logs(env: Environment, service: str, follow: bool, tail: int | None, state_p
         return
 
 
-@click.command()
+@command()
 @click.argument("service")
 @opt("json", "as_json", is_flag=True)
 @state_option
@@ -188,7 +189,7 @@ def events(env: Environment, service: str, as_json: bool, state_path) -> None:
         env.out(f"{e.get('at', '-')}  {e.get('message', '')}")
 
 
-@click.group()
+@group()
 def lb() -> None:
     """Load balancers: what their proxies see."""
 

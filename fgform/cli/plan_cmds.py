@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.options import (
     Whole,
@@ -70,7 +71,7 @@ def _in_dir(env: Environment, name: str) -> Path:
     return Path(name) if Path(name).is_absolute() else env.dir / name
 
 
-@click.command()
+@command()
 @plan_options
 @opt("detailed-exitcode", "detailed_exitcode", is_flag=True,
      help="Exit 0 for no changes, 2 for changes, 1 for errors.")
@@ -199,7 +200,7 @@ def _run_apply(env: Environment, ws, the_plan, *, as_json: bool, no_color: bool,
     return ExitStatus.OK
 
 
-@click.command()
+@command()
 @click.argument("plan_file", required=False)
 @opt("auto-approve", "auto_approve", is_flag=True, help="Skip the interactive approval.")
 @opt("parallelism", default=10, type=Whole(1, 256), help="Operations at once.")
@@ -254,7 +255,7 @@ def _apply_saved(env: Environment, plan_file: str, *, parallelism: int, as_json:
                           destroying=the_plan.mode is PlanMode.DESTROY)
 
 
-@click.command()
+@command()
 @opt("auto-approve", "auto_approve", is_flag=True, help="Skip the interactive approval.")
 @opt("parallelism", default=10, type=Whole(1, 256))
 @opt("json", "as_json", is_flag=True)
@@ -282,7 +283,7 @@ def destroy(env: Environment, auto_approve: bool, parallelism: int, as_json: boo
                           destroying=True)
 
 
-@click.command()
+@command()
 @click.argument("plan_file", required=False)
 @opt("json", "as_json", is_flag=True, help="Terraform's JSON plan/state format.")
 @opt("markdown", is_flag=True, help="A pull-request comment.")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import click
-
+from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.fleet import fleet_for
 from fgform.cli.options import Duration, Seconds, duration, opt, state_option, var_options
@@ -15,7 +14,7 @@ from fgform.cli.store import state_store, take_lock
 from fgform.errors import FgformError
 
 
-@click.command()
+@command()
 @opt("watch", is_flag=True, help="Keep reconciling until interrupted.")
 @opt("interval", default=5.0, type=Seconds(),
      help="With -watch: at most this many seconds between passes (a task container that "

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import click
 
+from fgform.cli.command import command, group
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.options import lock_timeout_option, opt, state_option
 from fgform.cli.store import state_store, take_lock
 from fgform.errors import FgformError
 
 
-@click.command()
+@command()
 @click.argument("name", required=False)
 @opt("json", "as_json", is_flag=True)
 @opt("raw", is_flag=True)
@@ -30,7 +31,7 @@ def output(env: Environment, name: str | None, as_json: bool, raw: bool, state_p
     env.out(text, nl=not raw and not text.endswith("\n"))
 
 
-@click.group()
+@group()
 def state() -> None:
     """Inspect and change the state."""
 
@@ -120,7 +121,7 @@ def state_mv_cmd(env: Environment, source: str, destination: str, state_path,
     env.out(f"Successfully moved {len(moved)} object(s).")
 
 
-@click.command("force-unlock")
+@command("force-unlock")
 @click.argument("lock_id")
 @opt("force", is_flag=True, help="Don't ask for confirmation.")
 @state_option

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from fgform import dag
 from fgform.addresses import Address
@@ -19,12 +20,22 @@ from fgform.config.model import Config, Local, ModuleCall, Output, Resource, Var
 from fgform.errors import Diagnostic, SourceRange
 
 
+class NodeKind(Enum):
+    """What a graph node stands for; the value names the walk's visitor (`visit_<value>`)."""
+
+    VARIABLE = "variable"
+    LOCAL = "local"
+    OUTPUT = "output"
+    RESOURCE = "resource"
+    MODULE = "module"
+
+
 @dataclass(slots=True)
 class GraphNode:
     """One configuration object: a variable, local, output, resource or module call."""
 
     id: str  # "module.a.fg_service.web", "var.x", "module.a.output.y", "module.a"
-    kind: str  # "variable" | "local" | "output" | "resource" | "module"
+    kind: NodeKind
     path: tuple[str, ...]  # call names of the module that holds it; () is the root
     name: str  # variable/local/output/call name, or "TYPE.NAME" for a resource
     obj: Variable | Local | Output | Resource | ModuleCall
@@ -108,7 +119,7 @@ def resource_dependencies(g: Graph, nid: str, _memo: dict[str, set[str]] | None 
         node = g.nodes.get(d)
         if node is None:
             continue
-        if node.kind == "resource":
+        if node.kind is NodeKind.RESOURCE:
             out.add(d)
         else:
             out |= resource_dependencies(g, d, memo)
@@ -137,8 +148,8 @@ def to_dot(g: Graph, *, resources_only: bool = False) -> str:
     variables, locals and modules (like `terraform graph` since 1.7).
     """
     ids = sorted(n for n, node in g.nodes.items()
-                 if not resources_only or node.kind == "resource")
-    shapes = {"resource": "box", "variable": "note", "output": "note"}
+                 if not resources_only or node.kind is NodeKind.RESOURCE)
+    shapes = {NodeKind.RESOURCE: "box", NodeKind.VARIABLE: "note", NodeKind.OUTPUT: "note"}
     memo: dict[str, set[str]] = {}
     edges = []
     for n in ids:

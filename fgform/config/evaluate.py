@@ -30,7 +30,7 @@ from fgform.config.depgraph import (
     subgraph,
     topological_order,
 )
-from fgform.config.expand import Expansion, expand
+from fgform.config.expand import Expansion, ExpansionMode, expand
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
 from fgform.config.model import Config, Local, ModuleCall, Output, Resource, Variable
@@ -187,7 +187,7 @@ class Evaluator:
         for nid in topological_order(g):
             node = self.graph.nodes[nid]
             for mi in list(self.instances.get(node.path, ())):
-                getattr(self, f"visit_{node.kind}")(node, mi)
+                getattr(self, f"visit_{node.kind.value}")(node, mi)
         return self.finish()
 
     def finish(self) -> WalkResult:
@@ -280,20 +280,20 @@ class Evaluator:
         if exp.unknown:
             # Validating: one representative instance, its count.index or each unknown.
             child = ModuleInstance((*mi.path, ModuleStep(call.name, None)), child_cfg, mi)
-            if exp.mode == "count":
+            if exp.mode is ExpansionMode.COUNT:
                 child.count_index = UNKNOWN  # type: ignore[assignment]
             else:
                 child.has_each, child.each_key, child.each_value = True, UNKNOWN, UNKNOWN
             bucket.append(child)
             mi.modules[call.name] = UNKNOWN
             return
-        holder: Any = {} if exp.mode == "for_each" else [] if exp.mode == "count" else None
+        holder: Any = {} if exp.mode is ExpansionMode.FOR_EACH else [] if exp.mode is ExpansionMode.COUNT else None
         for key in exp.keys:
             child = ModuleInstance((*mi.path, ModuleStep(call.name, key)), child_cfg, mi)
-            if exp.mode == "count":
+            if exp.mode is ExpansionMode.COUNT:
                 child.count_index = key  # type: ignore[assignment]
                 holder.append(child.outputs)
-            elif exp.mode == "for_each":
+            elif exp.mode is ExpansionMode.FOR_EACH:
                 child.has_each, child.each_key = True, key
                 child.each_value = exp.each_values[key]  # type: ignore[index]
                 holder[key] = child.outputs
@@ -323,13 +323,13 @@ class Evaluator:
         for key in exp.keys:
             addr = Address(res.type, res.name, key, mi.path)
             kw: dict[str, Any] = {}
-            if exp.unknown and exp.mode == "count":  # validating: a representative instance
+            if exp.unknown and exp.mode is ExpansionMode.COUNT:  # validating: a representative instance
                 kw["count_index"] = UNKNOWN
             elif exp.unknown:
                 kw.update(has_each=True, each_key=UNKNOWN, each_value=UNKNOWN)
-            elif exp.mode == "count":
+            elif exp.mode is ExpansionMode.COUNT:
                 kw["count_index"] = key
-            elif exp.mode == "for_each":
+            elif exp.mode is ExpansionMode.FOR_EACH:
                 kw.update(has_each=True, each_key=key, each_value=exp.each_values[key])
             ctx = self.ctx(mi, **kw)
             if schema is None:
@@ -352,9 +352,9 @@ class Evaluator:
             values[key] = value
         if exp.unknown:
             by_type[res.name] = UNKNOWN  # how many instances is not known
-        elif exp.mode == "single":
+        elif exp.mode is ExpansionMode.SINGLE:
             by_type[res.name] = values.get(None, UNKNOWN)
-        elif exp.mode == "count":
+        elif exp.mode is ExpansionMode.COUNT:
             by_type[res.name] = [values[k] for k in exp.keys]
         else:
             by_type[res.name] = {k: values[k] for k in exp.keys}

@@ -4,6 +4,7 @@ instance keys, with Terraform's checks and messages."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from fgform.addresses import Key
@@ -26,16 +27,33 @@ def _too_many(meta: str, n: int | None) -> str:
             f"than fgform's limit of {MAX_INSTANCES} for one resource or module block.")
 
 
+class ExpansionMode(Enum):
+    """How a resource or module call repeats: once, by `count` or by `for_each`."""
+
+    SINGLE = "single"
+    COUNT = "count"
+    FOR_EACH = "for_each"
+
+
+def mode_of(obj: Resource | ModuleCall) -> ExpansionMode:
+    """The repetition a block declares, read from its meta-arguments without evaluating."""
+    if obj.count is not None:
+        return ExpansionMode.COUNT
+    if obj.for_each is not None:
+        return ExpansionMode.FOR_EACH
+    return ExpansionMode.SINGLE
+
+
 @dataclass(slots=True)
 class Expansion:
-    """How a resource or module call repeats: mode "single", "count" or "for_each"; `keys`
+    """How a resource or module call repeats (`mode`); `keys`
     are the instance keys (None for single); `each_values` maps for_each keys to values.
 
     `unknown`: the count or for_each is not known yet (only when validating): `keys` is then
     one representative instance, key None, whose count.index or each.key/each.value are
     unknown, and the resource's or module's value is unknown as a whole."""
 
-    mode: str
+    mode: ExpansionMode
     keys: list[Key]
     each_values: dict[str, Any] = field(default_factory=dict)
     unknown: bool = False
@@ -53,7 +71,7 @@ def expand(obj: Resource | ModuleCall, ctx: EvalContext, diags: list[Diagnostic]
         return _expand_count(obj.count, ctx, diags, validating)
     if obj.for_each is not None:
         return _expand_for_each(obj.for_each, ctx, diags, validating)
-    return Expansion("single", [None])
+    return Expansion(ExpansionMode.SINGLE, [None])
 
 
 def _evaluate_meta(node: Node, ctx: EvalContext, diags: list[Diagnostic]) -> tuple[bool, Any]:
@@ -78,7 +96,7 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     sensitive = bool(marked)
     if value is UNKNOWN:
         if validating:
-            return Expansion("count", [None], unknown=True)
+            return Expansion(ExpansionMode.COUNT, [None], unknown=True)
         bad('The "count" value depends on resource attributes that cannot be determined '
             "until apply, so fgform cannot predict how many instances will be created. To "
             "work around this, use the -target argument to first apply only the resources "
@@ -107,7 +125,7 @@ def _expand_count(node: Node, ctx: EvalContext, diags: list[Diagnostic],
     if n > MAX_INSTANCES:
         bad(_too_many("count", None if sensitive else n))
         return None
-    return Expansion("count", list(range(n)))
+    return Expansion(ExpansionMode.COUNT, list(range(n)))
 
 
 def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
@@ -132,7 +150,7 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
                    "of this resource.")
     if raw is UNKNOWN:
         if validating:
-            return Expansion("for_each", [None], unknown=True)
+            return Expansion(ExpansionMode.FOR_EACH, [None], unknown=True)
         bad(unknown_msg)
         return None
     if isinstance(raw, (dict, SetValue)) and len(raw) > MAX_INSTANCES:
@@ -140,7 +158,7 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
         return None
     if isinstance(raw, dict):
         keys = sorted(raw)
-        return Expansion("for_each", list(keys), {k: raw[k] for k in keys})
+        return Expansion(ExpansionMode.FOR_EACH, list(keys), {k: raw[k] for k in keys})
     if isinstance(raw, (list, tuple)) and not isinstance(raw, SetValue):
         # A list may hold duplicates and its order is its identity: Terraform wants the
         # keys spelled out as a set (or a map), so a reordered list never renames instances.
@@ -155,7 +173,7 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
         items = [unmark(v)[0] for v in raw]
         if any(v is UNKNOWN for v in items):
             if validating:
-                return Expansion("for_each", [None], unknown=True)
+                return Expansion(ExpansionMode.FOR_EACH, [None], unknown=True)
             bad(unknown_msg)
             return None
         if any(v is None for v in items):
@@ -168,7 +186,7 @@ def _expand_for_each(node: Node, ctx: EvalContext, diags: list[Diagnostic],
                 f"{type_name(next(v for v in items if not isinstance(v, str)))}.")
             return None
         keys = sorted(set(items))
-        return Expansion("for_each", list(keys), {k: k for k in keys})
+        return Expansion(ExpansionMode.FOR_EACH, list(keys), {k: k for k in keys})
     bad('The given "for_each" argument value is unsuitable: the "for_each" argument must be a '
         f"map, or set of strings, and you have provided a value of type "
         f"{type_name(raw)}.")

@@ -35,6 +35,7 @@ from fgform.config.checks_services import (
     check_service_host_ports,
 )
 from fgform.config.decode import check_structure
+from fgform.config.depgraph import NodeKind
 from fgform.config.evaluate import WalkResult
 from fgform.config.model import Config, Resource
 from fgform.config.schema import get_schema
@@ -50,7 +51,7 @@ def check_walk(config: Config, result: WalkResult, cwd: str | None = None
     Build contexts are taken from `cwd` (the configuration directory when None)."""
     diags: list[Diagnostic] = []
     for node in result.graph.nodes.values():
-        if node.kind != "resource" or node.id in result.structure_checked:
+        if node.kind is not NodeKind.RESOURCE or node.id in result.structure_checked:
             continue
         res: Resource = node.obj  # type: ignore[assignment]
         schema = get_schema(res.type)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from enum import Enum
 
 __all__ = ["LexError", "Token", "lex"]
 
@@ -86,11 +87,20 @@ class Token:
     line: int = 0
 
 
-@dataclass(slots=True)
-class _Frame:
+class _Mode(Enum):
     """A lexer mode: the top level, an interpolation, a quoted string or a heredoc."""
 
-    kind: str
+    MAIN = "main"
+    INTERP = "interp"
+    QUOTED = "quoted"
+    HEREDOC = "heredoc"
+
+
+@dataclass(slots=True)
+class _Frame:
+    """One open construct on the lexer's stack, in its mode."""
+
+    kind: _Mode
     depth: int = 0  # open "{" in main/interp modes, so "}" knows what it closes
     marker: str = ""  # heredoc end marker
     start_of_line: bool = True  # heredoc: could the next literal be the end marker?
@@ -121,23 +131,23 @@ class _Lexer:
 
     def run(self) -> list[Token]:
         n = len(self.src)
-        stack = [_Frame("main")]
+        stack = [_Frame(_Mode.MAIN)]
         i = 0
         while i < n:
             frame = stack[-1]
-            if frame.kind == "quoted":
+            if frame.kind is _Mode.QUOTED:
                 i = self._quoted(i, stack)
-            elif frame.kind == "heredoc":
+            elif frame.kind is _Mode.HEREDOC:
                 i = self._heredoc(i, stack)
             else:
                 i = self._main(i, stack)
         frame = stack[-1]
-        if frame.kind == "quoted":
+        if frame.kind is _Mode.QUOTED:
             raise self.error("Unterminated template string", n, frame.line)
-        if frame.kind == "heredoc":
+        if frame.kind is _Mode.HEREDOC:
             raise self.error(f"Unterminated heredoc: no closing marker {frame.marker!r}", n,
                              frame.line)
-        if frame.kind == "interp":
+        if frame.kind is _Mode.INTERP:
             raise self.error("Unterminated template interpolation", n, frame.line)
         self.tokens.append(Token(EOF, "", n - self.last_end, self.line_at(n)))
         return self.tokens
@@ -166,7 +176,7 @@ class _Lexer:
             return close + 2
         if c == '"':
             self.emit(OQUOTE, i, i + 1)
-            stack.append(_Frame("quoted", line=self.line_at(i)))
+            stack.append(_Frame(_Mode.QUOTED, line=self.line_at(i)))
             return i + 1
         if src.startswith("<<", i):
             m = _HEREDOC_RE.match(src, i)
@@ -174,15 +184,15 @@ class _Lexer:
                 raise self.error("Invalid heredoc introducer: expected <<MARKER and a newline",
                                  i)
             self.emit(OHEREDOC, i, m.end())
-            stack.append(_Frame("heredoc", marker=m.group(2), line=self.line_at(i)))
+            stack.append(_Frame(_Mode.HEREDOC, marker=m.group(2), line=self.line_at(i)))
             return m.end()
         if c == "{":
             frame.depth += 1
             self.emit(OBRACE, i, i + 1)
             return i + 1
-        if c == "}" or (src.startswith("~}", i) and frame.kind == "interp" and frame.depth == 0):
+        if c == "}" or (src.startswith("~}", i) and frame.kind is _Mode.INTERP and frame.depth == 0):
             end = i + (1 if c == "}" else 2)
-            if frame.kind == "interp" and frame.depth == 0:
+            if frame.kind is _Mode.INTERP and frame.depth == 0:
                 self.emit(TEMPLATE_SEQ_END, i, end)
                 stack.pop()
             else:
@@ -207,7 +217,7 @@ class _Lexer:
         """Emit ``${`` / ``%{`` (with an optional ``~`` strip marker) at ``i``."""
         end = i + 3 if self.src.startswith("~", i + 2) else i + 2
         self.emit(TEMPLATE_INTERP if self.src[i] == "$" else TEMPLATE_CONTROL, i, end)
-        stack.append(_Frame("interp", line=self.line_at(i)))
+        stack.append(_Frame(_Mode.INTERP, line=self.line_at(i)))
         return end
 
     def _quoted(self, i: int, stack: list[_Frame]) -> int:

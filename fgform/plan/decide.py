@@ -15,7 +15,7 @@ from fgform.config.schema import ResourceSchema
 from fgform.errors import FgformError
 from fgform.plan import diff as _diff
 from fgform.plan.model import Action, ActionReason, AttributeDiff
-from fgform.state.model import InstanceState
+from fgform.state.model import InstanceState, InstanceStatus
 from fgform.values import UNKNOWN, copy_value
 
 
@@ -121,7 +121,7 @@ def decide(prior: InstanceState | None, desired: dict[str, Any] | None,
                if d.path and (d.path[0] not in computed or d.path[0] in from_files)]
 
     reason = ActionReason.NONE
-    if prior.status == "tainted":
+    if prior.status is InstanceStatus.TAINTED:
         reason = ActionReason.REPLACE_BECAUSE_TAINTED
     elif replace_requested:
         reason = ActionReason.REPLACE_BY_REQUEST

@@ -26,6 +26,7 @@ from typing import Any
 
 from fgform.addresses import Address, format_module
 from fgform.config.evaluate import validate_resolver, walk
+from fgform.config.expand import ExpansionMode, mode_of
 from fgform.config.model import Config, Lifecycle, Resource
 from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
@@ -323,12 +324,10 @@ def _delete_reason(config: Config, addr: Address, result: Any, module_instances:
     if res is None:
         return ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG, None
     exp = result.expansions.get(Address(addr.type, addr.name, None, addr.module))
-    mode = exp.mode if exp is not None else (
-        "count" if res.count is not None else "for_each" if res.for_each is not None
-        else "single")
-    if mode == "count" and isinstance(addr.key, int):
+    mode = exp.mode if exp is not None else mode_of(res)
+    if mode is ExpansionMode.COUNT and isinstance(addr.key, int):
         return ActionReason.DELETE_BECAUSE_COUNT_INDEX, res
-    if mode == "for_each" and isinstance(addr.key, str):
+    if mode is ExpansionMode.FOR_EACH and isinstance(addr.key, str):
         return ActionReason.DELETE_BECAUSE_EACH_KEY, res
     return ActionReason.DELETE_BECAUSE_WRONG_REPETITION, res
 

@@ -8,7 +8,8 @@ import textwrap
 from typing import Any
 
 from fgform.addresses import Address, parse_address
-from fgform.config.depgraph import Graph, resource_dependencies
+from fgform.config.depgraph import Graph, NodeKind, resource_dependencies
+from fgform.config.expand import ExpansionMode
 from fgform.config.schema import get_schema
 from fgform.plan.model import Action, ResourceChange
 from fgform.plan.targets import config_id
@@ -21,7 +22,7 @@ def forced_create_before_destroy(g: Graph) -> set[str]:
     destroyed before its CBD dependent's old object lets go of it, and its new object
     created before the dependent's new one: a cycle in the apply order."""
     memo: dict[str, set[str]] = {}
-    todo = [nid for nid, node in g.nodes.items() if node.kind == "resource"
+    todo = [nid for nid, node in g.nodes.items() if node.kind is NodeKind.RESOURCE
             and node.obj.lifecycle.create_before_destroy]
     forced: set[str] = set()
     while todo:
@@ -115,7 +116,7 @@ def incomplete_replace_warnings(replace: list[str], expansions: dict[Address, An
             continue
         options = sorted({a for a in instances if _completes(addr, a)})
         exp = expansions.get(addr)
-        if not options and (addr.key is not None or exp is None or exp.mode == "single"):
+        if not options and (addr.key is not None or exp is None or exp.mode is ExpansionMode.SINGLE):
             continue  # names nothing that exists: not a missing key
         lines = [_warning(
             "Incompletely-matched force-replace resource instance",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from fgform.addresses import Address, AddressError, parse_address
-from fgform.config.depgraph import Graph, resource_dependencies
+from fgform.config.depgraph import Graph, NodeKind, resource_dependencies
 
 
 def matches_target(addr: Address, target: str) -> bool:
@@ -34,7 +34,7 @@ def target_closure(g: Graph, targets: list[str]) -> dict[str, set[str | None]]:
         tid = _strip_keys(t)
         inst_module, conf_module = _module_of_target(t)
         for nid, node in g.nodes.items():
-            if node.kind == "resource" and (nid == tid or nid.startswith(tid + ".")):
+            if node.kind is NodeKind.RESOURCE and (nid == tid or nid.startswith(tid + ".")):
                 todo.extend((d, inst_module, conf_module)
                             for d in resource_dependencies(g, nid, memo))
     out: dict[str, set[str | None]] = {}

@@ -19,7 +19,7 @@ from typing import Any
 from fgform import __version__
 from fgform.addresses import Address
 from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
-from fgform.state.model import StateFile
+from fgform.state.model import InstanceStatus, StateFile
 from fgform.values import UNKNOWN, Path, Sensitive, copy_value, cty_type, unmark
 
 FORMAT_VERSION = "1.2"
@@ -260,7 +260,7 @@ def state_values_json(state: StateFile | None) -> dict[str, Any]:
     for addr, inst in state.sorted_instances():
         assert inst is not None
         entries.append((addr, _resource_value(addr, inst.attributes, inst.sensitive_paths,
-                                              inst.dependencies, inst.status == "tainted")))
+                                              inst.dependencies, inst.status is InstanceStatus.TAINTED)))
     # Terraform lists each deposed object as a resource of its own, with its deposed_key
     # (after the instance's current object: the module tree's sort is stable).
     for addr, key, attrs, holder in state.deposed_objects():

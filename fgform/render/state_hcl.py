@@ -20,7 +20,7 @@ from typing import Any
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.config.schema import BlockSchema, get_schema
 from fgform.errors import FgformError
-from fgform.state.model import StateFile
+from fgform.state.model import InstanceStatus, StateFile
 from fgform.state.surgery import find_resource
 from fgform.values import cty_type
 
@@ -46,7 +46,7 @@ def state_show(state: StateFile, addr: str) -> str:
         raise FgformError(f"No instance found for the given address: {addr}",
                           hint="To view the available instances, use `fgform state list`.")
     schema = get_schema(a.type)
-    head = f"# {a}:" + (" (tainted)" if inst.status == "tainted" else "")
+    head = f"# {a}:" + (" (tainted)" if inst.status is InstanceStatus.TAINTED else "")
     sensitive = {tuple(p) for p in inst.sensitive_paths}
     body = _show_block(inst.attributes, schema.body if schema else None, (), sensitive, _IND)
     if not body:

@@ -10,12 +10,21 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from fgform import __version__
 from fgform.addresses import Address, Key, ModuleStep, format_module, parse_address
 
 STATE_VERSION = 1
+
+
+class InstanceStatus(Enum):
+    """An instance's object is `READY`, or `TAINTED`: its creation failed part-way, so the
+    next plan replaces it. The value is what the state file holds."""
+
+    READY = "ready"
+    TAINTED = "tainted"
 
 
 @dataclass(slots=True)
@@ -38,7 +47,7 @@ class InstanceState:
     attributes: dict[str, Any] | None
     sensitive_paths: list[list[str | int]] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)  # resource addresses
-    status: str = "ready"  # "ready" or "tainted"
+    status: InstanceStatus = InstanceStatus.READY
     create_before_destroy: bool = False
     deposed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -151,7 +160,7 @@ class StateFile:
         assert inst.attributes is not None
         inst.deposed[key] = inst.attributes
         inst.attributes = None
-        inst.status = "ready"
+        inst.status = InstanceStatus.READY
         return key
 
     def restore_deposed(self, addr: Address, key: str) -> bool:
@@ -303,7 +312,7 @@ class StateFile:
                         attributes=i.get("attributes", {}),
                         sensitive_paths=i.get("sensitive_paths", []),
                         dependencies=i.get("dependencies", []),
-                        status=i.get("status", "ready"),
+                        status=InstanceStatus(i.get("status", "ready")),
                         create_before_destroy=i.get("create_before_destroy", False),
                         deposed=dict(i.get("deposed") or {}),
                     )
@@ -316,7 +325,7 @@ class StateFile:
 def _instance_dict(i: InstanceState) -> dict[str, Any]:
     out = {
         "index_key": i.index_key,
-        "status": i.status,
+        "status": i.status.value,
         "attributes": i.attributes,
         "sensitive_paths": i.sensitive_paths,
         "dependencies": sorted(i.dependencies),

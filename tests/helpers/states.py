@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fgform.addresses import parse_address
-from fgform.state.model import InstanceState, OutputState, StateFile
+from fgform.state.model import InstanceState, InstanceStatus, OutputState, StateFile
 
 
 def rich_state() -> StateFile:
@@ -24,7 +24,7 @@ def rich_state() -> StateFile:
     st.set(parse_address('module.m["a b"].module.n[3].fg_task_definition.td["x"]'),
            InstanceState("x", {"container": [{"name": "web", "environment": {"K": "v"}}]},
                          sensitive_paths=[["container", 0, "environment", "K"]],
-                         status="tainted"))
+                         status=InstanceStatus.TAINTED))
     st.outputs["url"] = OutputState("http://127.0.0.1:8080")
     st.outputs["secret"] = OutputState({"a": [1, 2.5, None]}, sensitive=True)
     return st

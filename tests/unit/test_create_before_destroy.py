@@ -27,7 +27,7 @@ from fgform.plan.replacements import forced_create_before_destroy
 from fgform.render.json_plan import plan_json
 from fgform.render.progress import TextProgress
 from fgform.render.text import render_plan
-from fgform.state.model import InstanceState, StateFile
+from fgform.state.model import InstanceState, InstanceStatus, StateFile
 from fgform.values import UNKNOWN
 
 from helpers.apply_world import FakeDriver, World, before, ch, state_with
@@ -161,7 +161,7 @@ def test_partial_create_is_tainted_current_and_the_old_object_stays_deposed() ->
     assert not r.ok and "creating t_a.x: half made" in r.errors[0].message
     assert [(str(s.address), s.action, s.deposed) for s in r.skipped] == [("t_a.x", D, True)]
     inst = r.state.get(X)
-    assert inst.attributes == {"id": "x-half"} and inst.status == "tainted"
+    assert inst.attributes == {"id": "x-half"} and inst.status is InstanceStatus.TAINTED
     assert list(inst.deposed.values()) == [{"id": "x"}]
     assert ids(w.saves[-1], "t_a.x") == ("x-half", ["x"])
 
@@ -224,7 +224,7 @@ def test_failed_deposed_delete_keeps_it_and_the_error_names_the_key() -> None:
 def test_leftover_deposed_delete_waits_for_the_instances_new_object() -> None:
     st = state_with(("t_a.x", ()))
     st.get(X).deposed["ab12cd34"] = {"id": "x-old"}
-    st.get(X).status = "tainted"
+    st.get(X).status = InstanceStatus.TAINTED
     leftover = ch("t_a.x", D, before={"id": "x-old"})
     leftover.deposed = "ab12cd34"
     plan = Plan([ch("t_a.x", CTD, cbd=True), leftover], st)
@@ -336,7 +336,7 @@ def test_partial_failure_then_the_next_plan_replaces_the_tainted_and_drops_the_d
     r = _apply(w, plan, plan.prior_state)
     assert not r.ok
     after = StateFile.from_dict(w.saves[-1])
-    assert after.get(MAIN).status == "tainted"
+    assert after.get(MAIN).status is InstanceStatus.TAINTED
     assert ids(w.saves[-1], "fg_load_balancer.main") == ("cl-half", ["cl-old"])
     key = next(iter(after.instance(MAIN).deposed))
 
@@ -463,7 +463,7 @@ def test_cbd_is_downgraded_for_types_sharing_their_docker_identity() -> None:
 def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     # c (CBD, a type without create-first) <- b (CBD) <- a (CBD, through noop m): all three
     # must go destroy-first; then the executor orders them without a cycle.
-    from fgform.config.depgraph import Graph, GraphNode
+    from fgform.config.depgraph import Graph, GraphNode, NodeKind
     from fgform.plan.model import ResourceChange
     from fgform.plan.replacements import downgrade_create_before_destroy
 
@@ -471,7 +471,7 @@ def test_downgrade_reaches_transitive_cbd_dependents() -> None:
     for nid, deps in (("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
                       ("fg_target_group.m", ("fg_task_definition.b",)),
                       ("fg_target_group.a", ("fg_target_group.m",))):
-        g.nodes[nid] = GraphNode(nid, "resource", (), nid, None)  # type: ignore[arg-type]
+        g.nodes[nid] = GraphNode(nid, NodeKind.RESOURCE, (), nid, None)  # type: ignore[arg-type]
         g.deps[nid] = set(deps)
     st = state_with(("fg_service.c", ()), ("fg_task_definition.b", ("fg_service.c",)),
                     ("fg_target_group.m", ("fg_task_definition.b",)),

@@ -22,7 +22,7 @@ from fgform.apply.events import (
 from fgform.apply.executor import UnresolvedValueError, apply_plan, build_operations
 from fgform.errors import FgformError
 from fgform.plan.model import Action, Plan, PlanMode
-from fgform.state.model import StateFile
+from fgform.state.model import InstanceStatus, StateFile
 from fgform.values import UNKNOWN
 
 from helpers.apply_world import World, before, ch, state_with
@@ -177,7 +177,7 @@ def test_partial_apply_attrs_are_recorded_as_tainted() -> None:
     r = w.apply(Plan([ch("t_a.x", C)], None))
     inst = r.state.get(parse_address("t_a.x"))
     assert inst is not None and inst.attributes == {"id": "half", "name": "x"}
-    assert inst.status == "tainted"
+    assert inst.status is InstanceStatus.TAINTED
     assert len(r.errors) == 1 and r.errors[0].error is err
     assert w.saves[-1]["resources"][0]["instances"][0]["status"] == "tainted"
 

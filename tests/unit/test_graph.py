@@ -16,6 +16,7 @@ from fgform import graph
 from fgform.addresses import Address, ModuleStep
 from fgform.config import depgraph
 from fgform.config.evaluate import validate_resolver, walk
+from fgform.config.expand import ExpansionMode
 from fgform.config.loader import load_config
 from fgform.config.model import Resource
 from fgform.config.schema import get_schema
@@ -80,7 +81,7 @@ def test_graph_fixture(case: str) -> None:
 def _graph(edges: dict[str, list[str]]) -> depgraph.Graph:
     g = depgraph.Graph()
     for n in set(edges) | {d for ds in edges.values() for d in ds}:
-        g.nodes[n] = depgraph.GraphNode(n, "local", (), n, None)  # type: ignore[arg-type]
+        g.nodes[n] = depgraph.GraphNode(n, depgraph.NodeKind.LOCAL, (), n, None)  # type: ignore[arg-type]
         g.deps[n] = set(edges.get(n, ()))
     return g
 
@@ -136,5 +137,5 @@ def test_walk_passes_decoded_config_and_dependencies_to_the_callback() -> None:
     assert cfg["cluster"] is UNKNOWN  # fg_cluster.main.id is known only after apply
     assert cfg["deployment"] is None and cfg["wait_for_steady_state"] is True
     assert deps == ["fg_cluster.main", "fg_target_group.web", "fg_task_definition.web"]
-    assert result.expansions[Address("fg_service", "web")].mode == "single"
+    assert result.expansions[Address("fg_service", "web")].mode is ExpansionMode.SINGLE
     assert result.outputs["url"] is UNKNOWN

@@ -8,7 +8,7 @@ from fgform.config.model import Lifecycle
 from fgform.config.schema import SCHEMAS
 from fgform.plan.decide import PreventDestroyError, apply_ignore_changes, decide
 from fgform.plan.model import Action, ActionReason
-from fgform.state.model import InstanceState
+from fgform.state.model import InstanceState, InstanceStatus
 from fgform.values import UNKNOWN
 
 SVC = SCHEMAS["fg_service"]
@@ -63,7 +63,7 @@ def test_unknown_force_new_value_replaces() -> None:
 
 def test_tainted_and_requested() -> None:
     tainted = svc_state()
-    tainted.status = "tainted"
+    tainted.status = InstanceStatus.TAINTED
     assert decide(tainted, svc(), SVC, None).reason is ActionReason.REPLACE_BECAUSE_TAINTED
     d = decide(svc_state(), svc(), SVC, None, replace_requested=True)
     assert (d.action, d.reason, d.replace_paths) == (

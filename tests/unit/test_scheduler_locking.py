@@ -21,7 +21,7 @@ from fgform.addresses import parse_address
 from fgform.errors import FgformError, StateLockedError
 from fgform.scheduler import record_reconciled
 from fgform.state import lock as L
-from fgform.state.model import InstanceState, StateFile
+from fgform.state.model import InstanceState, InstanceStatus, StateFile
 from fgform.state.store import StateStore
 
 # A stand-in for another fgform process. argv: state path, then steps run in order:
@@ -313,7 +313,7 @@ def test_a_reconciled_service_is_written_only_if_nobody_changed_it() -> None:
     tainted = _state(web=2, api=1)
     inst = tainted.get(WEB)
     assert inst is not None
-    inst.status = "tainted"
+    inst.status = InstanceStatus.TAINTED
     assert record_reconciled(began, tainted, WEB, after) == \
         "another operation changed it meanwhile"
 

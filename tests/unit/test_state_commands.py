@@ -13,7 +13,7 @@ import pytest
 from fgform.addresses import parse_address
 from fgform.errors import FgformError
 from fgform.render.state_hcl import outputs, state_show
-from fgform.state.model import InstanceState, OutputState, StateFile
+from fgform.state.model import InstanceState, InstanceStatus, OutputState, StateFile
 from fgform.state.store import StateStore
 from fgform.state.surgery import state_list, state_mv, state_pull, state_rm
 from fgform.values import cty_type
@@ -50,7 +50,7 @@ def state() -> StateFile:
                inst(id=f"svc-{i}", desired_count=1, task_definition="fg_task_definition.web"))
     st.set(parse_address('module.edge["eu"].fg_load_balancer.front'),
            InstanceState(None, {"id": "lb-eu", "script": "line1\nline2\n", "listener": []},
-                         status="tainted", dependencies=["fg_cluster.main"]))
+                         status=InstanceStatus.TAINTED, dependencies=["fg_cluster.main"]))
     st.set(parse_address('module.edge["us"].fg_load_balancer.front'), inst(id="lb-us"))
     st.set(parse_address('module.edge["us"].module.inner.fg_target_group.tg'), inst(id="tg"))
     st.outputs = {

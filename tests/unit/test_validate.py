@@ -17,6 +17,7 @@ import pytest
 from fgform.addresses import Address, ModuleStep
 from fgform.analysis import validate_config, walk
 from fgform.config.evaluate import validate_resolver
+from fgform.config.expand import ExpansionMode
 from fgform.config.loader import load_config
 from fgform.errors import Diagnostic
 from fgform.values import UNKNOWN
@@ -204,8 +205,8 @@ def test_validating_walk_checks_one_representative_instance(tmp_path: Path) -> N
     result = walk(config, {"n": UNKNOWN, "zones": UNKNOWN}, validate_resolver,
                   cwd=str(tmp_path), validating=True)
     exp = result.expansions[Address("fg_cluster", "main")]
-    assert exp.unknown and exp.mode == "count" and exp.keys == [None]
-    assert result.expansions[Address("fg_target_group", "tg")].mode == "for_each"
+    assert exp.unknown and exp.mode is ExpansionMode.COUNT and exp.keys == [None]
+    assert result.expansions[Address("fg_target_group", "tg")].mode is ExpansionMode.FOR_EACH
     cfg = result.configs[Address("fg_cluster", "main")]
     assert cfg["name"] is UNKNOWN  # "c-${count.index}", count.index unknown
     assert result.configs[Address("fg_target_group", "tg")]["name"] is UNKNOWN
