@@ -8,15 +8,6 @@ from typing import Any
 
 import docker
 import pytest
-from test_service import (
-    HEALTH,
-    HTTPD,
-    container,
-    http_get,
-    make_cluster,
-    make_taskdef,
-    service_config,
-)
 
 from fgform import deployment
 from fgform.addresses import Address
@@ -26,6 +17,16 @@ from fgform.fleet.docker.live_tasks import list_live_tasks
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
+
+from helpers.services import (
+    HEALTH,
+    HTTPD,
+    container,
+    http_get,
+    make_cluster,
+    make_taskdef,
+    service_config,
+)
 
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 from fixtures.fgcli import Fleet
-from test_load_balancer import SERVICE_CONFIG, module_fleet
+from fixtures.lbfleet import SERVICE_CONFIG, module_fleet
 
 pytestmark = pytest.mark.docker
 

@@ -11,7 +11,16 @@ from typing import Any
 import docker
 import pytest
 from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
-from test_service import (
+
+from fgform.addresses import Address
+from fgform.fleet.capacity import InsufficientCapacityError
+from fgform.fleet.docker.client import LazyClient
+from fgform.fleet.docker.placement import cluster_info, placement_usage
+from fgform.fleet.docker.runtask import run_task
+from fgform.fleet.docker.service import ServiceDriver
+from fgform.fleet.driver import FleetContext
+
+from helpers.services import (
     HEALTH,
     HTTPD,
     container,
@@ -21,14 +30,6 @@ from test_service import (
     owned,
     service_config,
 )
-
-from fgform.addresses import Address
-from fgform.fleet.capacity import InsufficientCapacityError
-from fgform.fleet.docker.client import LazyClient
-from fgform.fleet.docker.placement import cluster_info, placement_usage
-from fgform.fleet.docker.runtask import run_task
-from fgform.fleet.docker.service import ServiceDriver
-from fgform.fleet.driver import FleetContext
 
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()

@@ -8,7 +8,6 @@ hand), destroy. Run alone, each test still works (the fixture applies when neede
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import math
@@ -19,7 +18,8 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image, free_port, remove_lineages
+from fixtures.fgcli import Fleet
+from fixtures.lbfleet import SERVICE_CONFIG, module_fleet
 
 from fgform.errors import FgformError
 from fgform.fleet.docker import load_balancer as LB
@@ -130,25 +130,6 @@ def request(port: int, path: str, *, method: str = "GET",
         return resp.status, headers, resp.read().decode()
     finally:
         conn.close()
-
-
-def module_fleet(client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
-                 name: str, config: str) -> Iterator[Fleet]:
-    """A Fleet for one test module with `config` on a free listener port (`lbport`, also
-    `$lbport` in the config) and the task start script (`$start`); whatever its tests left
-    is removed afterwards, and the teardown fails when there was anything."""
-    ensure_base_image(client)
-    f = Fleet(tmp_path_factory.mktemp(name), client)
-    f.lbport = free_port()  # type: ignore[attr-defined]
-    f.write(config, lbport=f.lbport,  # type: ignore[attr-defined]
-            start=base64.b64encode(START_SCRIPT.encode()).decode())
-    try:
-        yield f
-    finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
 
 
 @pytest.fixture(scope="module")
@@ -310,91 +291,6 @@ def test_every_rendered_feature_passes_haproxy_check(docker_client: docker.Docke
 
 
 # -- a service behind the load balancer -------------------------------------------------------
-SERVICE_CONFIG = """
-variable "replicas" {
-  type    = number
-  default = 2
-}
-
-resource "fg_cluster" "main" {
-  name       = "$name"
-  cidr_block = "$cidr"
-  capacity {
-    instance_count  = 2
-    instance_cpu    = 1024
-    instance_memory = 512
-  }
-}
-
-resource "fg_task_definition" "web" {
-  family = "$name-web"
-  cpu    = 128
-  memory = 64
-  container "web" {
-    image        = "$base_image"
-    # START_SCRIPT: each task answers with its own host name, has /health for the target
-    # group's check and /cgi-bin/slow (2 s).
-    command      = ["sh", "-c", "echo $start | busybox base64 -d > /start.sh && exec sh /start.sh"]
-    stop_timeout = 1
-    port_mapping {
-      container_port = 8080
-    }
-    health_check {
-      command  = $health
-      interval = 1
-      retries  = 3
-    }
-  }
-}
-
-resource "fg_target_group" "web" {
-  port                 = 8080
-  deregistration_delay = 4
-  health_check {
-    path                = "/health"
-    interval            = 1
-    unhealthy_threshold = 2
-  }
-}
-
-resource "fg_load_balancer" "front" {
-  cluster = fg_cluster.main.id
-  listener {
-    port                 = $lbport
-    default_target_group = fg_target_group.web.id
-  }
-}
-
-resource "fg_service" "web" {
-  name                 = "web"
-  cluster              = fg_cluster.main.id
-  task_definition      = fg_task_definition.web.arn
-  desired_count        = var.replicas
-  steady_state_timeout = 60
-  load_balancer {
-    target_group   = fg_target_group.web.id
-    container_name = "web"
-    container_port = 8080
-  }
-}
-
-output "url" {
-  value = fg_load_balancer.front.endpoints[0]
-}
-"""
-
-
-START_SCRIPT = """\
-mkdir -p /www/cgi-bin
-hostname > /www/index.html
-echo ok > /www/health
-printf '#!/bin/sh\\nsleep 2\\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\n"\\nhostname\\n' \\
-  > /www/cgi-bin/slow
-chmod +x /www/cgi-bin/slow
-exec busybox httpd -f -p 8080 -h /www
-"""
-
-
 @pytest.fixture(scope="module")
 def svc_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[Fleet]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import docker
 import pytest
-from test_service import HEALTH, HTTPD, container, make_cluster, make_taskdef, service_config
 
 from fgform.addresses import Address
 from fgform.fleet.docker import inspection as I
@@ -21,6 +20,8 @@ from fgform.fleet.docker.runtask import run_task
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext, PartialApplyError
+
+from helpers.services import HEALTH, HTTPD, container, make_cluster, make_taskdef, service_config
 
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()

@@ -8,13 +8,14 @@ import time
 
 import docker
 import pytest
-from test_service import HTTPD, container, make_cluster, make_taskdef, service_config
 
 from fgform.addresses import Address
 from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.live_tasks import list_live_tasks
 from fgform.fleet.docker.service import ServiceDriver
 from fgform.fleet.driver import FleetContext
+
+from helpers.services import HTTPD, container, make_cluster, make_taskdef, service_config
 
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()

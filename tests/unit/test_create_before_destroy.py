@@ -19,9 +19,9 @@ from fgform.apply.events import ApplyFinished, ApplyStarted, PartialApplyError, 
 from fgform.apply.executor import ApplyResult, apply_plan, build_operations
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
-from fgform.errors import FgformError
+from fgform.errors import FgformError, Severity
 from fgform.graph import build_graph
-from fgform.plan.model import Action, Plan, PlanMode
+from fgform.plan.model import Action, ActionReason, Plan, PlanMode
 from fgform.plan.planner import PlanOptions, plan_changes
 from fgform.plan.replacements import forced_create_before_destroy
 from fgform.render.json_plan import plan_json
@@ -271,7 +271,7 @@ def _old_cluster_state() -> StateFile:
 
 def _plan(cdir: Path, state: StateFile, mode: PlanMode = PlanMode.NORMAL) -> Plan:
     config, diags = load_config(cdir, use_cache=False)
-    assert not [d for d in diags if d.severity.value == "error"], diags
+    assert not [d for d in diags if d.severity is Severity.ERROR], diags
     variables, _ = resolve_variables(config.module, cdir, [], env={})
     return plan_changes(config, variables, state, None,
                      PlanOptions(mode=mode, config_dir=str(cdir),
@@ -341,8 +341,8 @@ def test_partial_failure_then_the_next_plan_replaces_the_tainted_and_drops_the_d
     key = next(iter(after.instance(MAIN).deposed))
 
     again = _plan(cluster_dir, after)
-    assert [(c.action, c.reason.value, c.deposed) for c in again.changes] == [
-        (CTD, "replace_because_tainted", ""), (D, "", key)]
+    assert [(c.action, c.reason, c.deposed) for c in again.changes] == [
+        (CTD, ActionReason.REPLACE_BECAUSE_TAINTED, ""), (D, ActionReason.NONE, key)]
     w2 = _world()
     r2 = _apply(w2, again, again.prior_state)
     assert r2.ok and (r2.added, r2.destroyed) == (1, 2)

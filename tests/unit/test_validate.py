@@ -19,7 +19,7 @@ from fgform.analysis import validate_config, walk
 from fgform.config.evaluate import validate_resolver
 from fgform.config.expand import ExpansionMode
 from fgform.config.loader import load_config
-from fgform.errors import Diagnostic
+from fgform.errors import Diagnostic, Severity
 from fgform.values import UNKNOWN
 
 FIXTURES = Path(__file__).parent / "fixtures" / "validate"
@@ -231,7 +231,7 @@ def test_shipped_modules_and_examples_validate_without_values(rel: str) -> None:
 
     root = Path(__file__).resolve().parents[2] / rel
     diags = workflow.validate(root)
-    assert [d for d in diags if d.severity.value == "error"] == []
+    assert [d for d in diags if d.severity is Severity.ERROR] == []
 
 
 def test_tasks_publishing_one_host_port_cannot_outnumber_the_instances() -> None:

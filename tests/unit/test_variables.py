@@ -10,6 +10,7 @@ import pytest
 
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
+from fgform.errors import Severity
 from fgform.values import UNKNOWN, Sensitive
 
 DECLS = '''
@@ -65,7 +66,7 @@ def test_default_only(tmp_path: Path) -> None:
 ])
 def test_precedence(tmp_path: Path, files, args, env, expected) -> None:
     values, diags = resolve(tmp_path, files, args, env)
-    assert not [d for d in diags if d.severity.value == "error"], diags
+    assert not [d for d in diags if d.severity is Severity.ERROR], diags
     assert values["v"] == expected
 
 
@@ -104,9 +105,9 @@ def test_function_calls_in_var_files_are_errors(tmp_path: Path) -> None:
 def test_undeclared_cli_variable_is_an_error_and_file_variable_a_warning(
         tmp_path: Path) -> None:
     _, diags = resolve(tmp_path, {"terraform.fgvars": 'nope = 1\n'}, [("var", "vv=1")])
-    got = [(d.severity.value, d.summary, d.hint) for d in diags]
-    assert ("error", "Value for undeclared variable", 'Did you mean "v"?') in got
-    assert ("warning", "Value for undeclared variable", "") in got
+    got = [(d.severity, d.summary, d.hint) for d in diags]
+    assert (Severity.ERROR, "Value for undeclared variable", 'Did you mean "v"?') in got
+    assert (Severity.WARNING, "Value for undeclared variable", "") in got
 
 
 def test_bad_cli_syntax_and_missing_file(tmp_path: Path) -> None:
