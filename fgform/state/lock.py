@@ -345,7 +345,10 @@ def begin_pass(state_path: str | os.PathLike[str], timeout: float,
         got = try_begin_pass(state_path)
         if isinstance(got, FleetLock):
             return got
-        if got.key != told and on_wait is not None:
+        # A holder not named yet (its record is written just after its flock is taken, and
+        # emptied just before it is let go) is told once it is, as acquire_fleet_lock does:
+        # otherwise one holder is reported twice, once as "?".
+        if got.holder is not None and got.key != told and on_wait is not None:
             on_wait(got)
             told = got.key
         now = time.monotonic()
