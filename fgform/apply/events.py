@@ -107,19 +107,3 @@ class NullHooks:
 
     def post_apply(self, event: ApplyFinished) -> None:
         pass
-
-
-class RecordingHooks:
-    """Hooks that keep every event in order; for tests and for callers that replay them."""
-
-    def __init__(self) -> None:
-        self.events: list[ApplyStarted | ApplyProgress | ApplyFinished] = []
-
-    def pre_apply(self, event: ApplyStarted) -> None:
-        self.events.append(event)
-
-    def still_running(self, event: ApplyProgress) -> None:
-        self.events.append(event)
-
-    def post_apply(self, event: ApplyFinished) -> None:
-        self.events.append(event)

@@ -100,11 +100,6 @@ class WalkResult:
     # the rest: resources in modules with no instances, or a walk stopped by a cycle).
     structure_checked: set[str] = field(default_factory=set)
 
-    @property
-    def has_errors(self) -> bool:
-        """Whether any diagnostic is an error (the plan must stop)."""
-        return any(d.severity is Severity.ERROR for d in self.diagnostics)
-
 
 def validate_resolver(addr: Address, resource: Resource, config: dict[str, Any],
                       deps: list[str]) -> dict[str, Any]:

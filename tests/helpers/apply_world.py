@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from fgform.addresses import Address, parse_address
+from fgform.apply.events import ApplyFinished, ApplyProgress, ApplyStarted
 from fgform.apply.executor import ApplyResult, apply_plan
 from fgform.fleet.driver import FleetContext
 from fgform.plan.model import Action, Plan, ResourceChange
@@ -114,3 +115,18 @@ def before(order: list[Any], x: Any, y: Any) -> bool:
     """Does `x` come before `y` in `order`?"""
     return order.index(x) < order.index(y)
 
+
+class RecordingHooks:
+    """Hooks that keep every event in order; what a test checks the executor reported."""
+
+    def __init__(self) -> None:
+        self.events: list[ApplyStarted | ApplyProgress | ApplyFinished] = []
+
+    def pre_apply(self, event: ApplyStarted) -> None:
+        self.events.append(event)
+
+    def still_running(self, event: ApplyProgress) -> None:
+        self.events.append(event)
+
+    def post_apply(self, event: ApplyFinished) -> None:
+        self.events.append(event)

@@ -23,8 +23,9 @@ from docker.errors import APIError, ImageNotFound, NotFound
 
 from fgform.errors import DockerUnavailableError
 from fgform.fleet.docker.client import get_client
-from fgform.fleet.docker.labels import lineage_filter
 from fgform.fleet.driver import FleetContext
+
+from helpers.labels import lineage_filter
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from fgform.fleet.docker.client import LazyClient
 from fgform.fleet.docker.registry import RegistryDriver, object_name
 from fgform.fleet.driver import FleetContext
 
+from helpers.labels import lineage_filter
+
 # Connects on first use, at test time (the docker_client fixture reports a missing engine).
 CLIENT = LazyClient()
 REGISTRY = RegistryDriver(CLIENT)
@@ -83,7 +85,7 @@ def test_port_clash_is_reported_and_leaves_no_container(
         port = sock.getsockname()[1]
         with pytest.raises(FgformError, match=f"port {port} on 127.0.0.1 is already in use"):
             REGISTRY.create(ctx, ADDR, _planned(port))
-    left = docker_client.api.containers(all=True, filters=L.lineage_filter(ctx.lineage))
+    left = docker_client.api.containers(all=True, filters=lineage_filter(ctx.lineage))
     assert left == []
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fgform.addresses import Address, parse_address
-from fgform.apply.events import ApplyFinished, ApplyStarted, PartialApplyError, RecordingHooks
+from fgform.apply.events import ApplyFinished, ApplyStarted, PartialApplyError
 from fgform.apply.executor import ApplyResult, apply_plan, build_operations
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
@@ -30,7 +30,7 @@ from fgform.render.text import render_plan
 from fgform.state.model import InstanceState, InstanceStatus, StateFile
 from fgform.values import UNKNOWN
 
-from helpers.apply_world import FakeDriver, World, before, ch, state_with
+from helpers.apply_world import FakeDriver, RecordingHooks, World, before, ch, state_with
 from helpers.plan_fixtures import FIXTURES, plan_case
 
 C, U, D = Action.CREATE, Action.UPDATE, Action.DELETE

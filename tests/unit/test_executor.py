@@ -17,7 +17,6 @@ from fgform.apply.events import (
     ApplyProgress,
     ApplyStarted,
     PartialApplyError,
-    RecordingHooks,
 )
 from fgform.apply.executor import UnresolvedValueError, apply_plan, build_operations
 from fgform.errors import FgformError
@@ -25,7 +24,7 @@ from fgform.plan.model import Action, Plan, PlanMode
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.values import UNKNOWN
 
-from helpers.apply_world import World, before, ch, state_with
+from helpers.apply_world import RecordingHooks, World, before, ch, state_with
 
 C, U, D = Action.CREATE, Action.UPDATE, Action.DELETE
 

@@ -85,11 +85,6 @@ def containers_by_address(client: docker.DockerClient, ctx: FleetContext, kind: 
         all=True, filters=label_filter(ctx, kind=kind))}
 
 
-def lineage_filter(lineage: str) -> dict[str, list[str]]:
-    """Everything one lineage owns (tests' teardown; `fgform destroy` clean-up)."""
-    return {"label": [f"{MANAGED}=true", f"{LINEAGE}={lineage}"]}
-
-
 def remove_leftover(client: docker.DockerClient, ctx: FleetContext, name: str, what: str
                     ) -> None:
     """Before making container `name`: one with that name from an interrupted apply is ours
