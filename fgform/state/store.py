@@ -101,7 +101,14 @@ def _resource_key(r: ResourceState) -> bytes | None:
 # Each returns a tuple of the fields' values (one C call per object).
 _resource_fields = operator.attrgetter(
     *(f.name for f in dataclasses.fields(ResourceState) if f.name != "instances"))
-_instance_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(InstanceState)))
+_instance_plain = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(InstanceState) if f.name != "status"))
+
+
+def _instance_fields(i: InstanceState) -> tuple[Any, ...]:
+    # The status is an enum, which marshal refuses: its value goes in instead (without it
+    # no resource would ever have a key, and every write would encode the whole state).
+    return (_instance_plain(i), i.status.value)
 
 
 def _set_serial(data: bytes, serial: int) -> bytes:

@@ -404,3 +404,23 @@ def test_default_state_path(tmp_path: Path) -> None:
     for bad in ("../x", "a/b", "", ".hidden"):
         with pytest.raises(FgformError, match="workspace"):
             default_state_path(cfg, bad)
+
+
+def test_every_plain_resource_has_an_encoding_cache_key() -> None:
+    """Apply writes state after every step; only changed resources may be encoded again.
+    A resource of plain values (a tainted one too: its status is an enum) must have a cache
+    key, or every write re-encodes the whole state (it once silently did: 2x the CPU)."""
+    from fgform.addresses import Address
+    from fgform.state.model import InstanceState, InstanceStatus, StateFile
+    from fgform.state.store import _encode, _resource_key
+
+    state = StateFile()
+    state.set(Address("fg_task_definition", "a"), InstanceState(None, {"family": "a", "cpu": 1}))
+    state.set(Address("fg_task_definition", "b"),
+              InstanceState(None, {"family": "b"}, status=InstanceStatus.TAINTED))
+    keys = [_resource_key(r) for r in state.resources]
+    assert None not in keys and len(set(keys)) == 2
+    data, cache = _encode(state, 1, {})
+    assert len(cache) == 2
+    again, _ = _encode(state, 1, cache)  # from the cache: the same bytes
+    assert again == data
