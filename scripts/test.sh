@@ -13,8 +13,13 @@ tail -n 1 "$setup_log"
 echo "== ruff"
 ruff check fgform tests bench
 echo "== import contracts"
-# The layers, no docker outside fleet/docker, no import cycles (.importlinter).
-lint-imports --no-cache
+# The layers, no docker outside fleet/docker, no import cycles (.importlinter): one line
+# when they hold (CI shows the head of the output), the whole report when one breaks.
+if ! contracts="$(lint-imports --no-cache --no-logo 2>&1)"; then
+    echo "$contracts"
+    exit 1
+fi
+echo "$contracts" | tail -n 1
 echo "== pytest"
 # Each test has its own ceiling (tests/conftest.py); this one bounds the whole run below
 # CI's 90 minutes, and SIGINT makes pytest print its summary and where it stopped
