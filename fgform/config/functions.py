@@ -676,6 +676,11 @@ def _startswith(c: CallInfo, s: str, p: str) -> Any:
     return s.startswith(p)
 
 
+@_fn("strcontains", "str:string", "substr:string")
+def _strcontains(c: CallInfo, s: str, sub: str) -> Any:
+    return sub in s
+
+
 @_fn("endswith", "str:string", "suffix:string")
 def _endswith(c: CallInfo, s: str, p: str) -> Any:
     return s.endswith(p)
@@ -791,6 +796,43 @@ def _values(c: CallInfo, m: dict[str, Any]) -> Any:
 @_fn("contains", "list:list", "value:any")
 def _contains(c: CallInfo, lst: list[Any], v: Any) -> Any:
     return any(values_equal(x, v) for x in lst)
+
+
+def _bools(lst: list[Any]) -> Any:
+    """The elements as bools, in order; UNKNOWN ends the walk (as in Terraform, a known
+    value after an unknown one does not decide the result)."""
+    for i, v in enumerate(lst):
+        if v is UNKNOWN:
+            yield UNKNOWN
+            return
+        try:
+            yield None if v is None else to_bool(v)
+        except ConversionError as e:
+            raise FuncError(f"element {i}: {e}", 0) from None
+
+
+@_fn("alltrue", "list:list", allow_unknown=True)
+def _alltrue(c: CallInfo, lst: Any) -> Any:
+    if lst is UNKNOWN:
+        return UNKNOWN
+    for b in _bools(lst):
+        if b is UNKNOWN:
+            return UNKNOWN
+        if b is not True:  # null counts as false, as in Terraform
+            return False
+    return True
+
+
+@_fn("anytrue", "list:list", allow_unknown=True)
+def _anytrue(c: CallInfo, lst: Any) -> Any:
+    if lst is UNKNOWN:
+        return UNKNOWN
+    for b in _bools(lst):
+        if b is UNKNOWN:
+            return UNKNOWN
+        if b is True:
+            return True
+    return False
 
 
 @_fn("element", "list:list", "index:int", structural=True)
@@ -1199,6 +1241,17 @@ for _algo in ("sha1", "sha256", "sha512", "md5"):
     _fn(_algo, "str:string")(_hash(_algo))
 
 
+def _base64_hash(algo: str) -> Callable[[CallInfo, str], str]:
+    def f(c: CallInfo, s: str) -> str:
+        return base64.b64encode(hashlib.new(algo, s.encode()).digest()).decode()
+
+    return f
+
+
+for _algo in ("sha256", "sha512"):
+    _fn(f"base64{_algo}", "str:string")(_base64_hash(_algo))
+
+
 @_fn("uuid")
 def _uuid(c: CallInfo) -> Any:
     # A fresh value on every run: known only at apply, like Terraform's plan shows it.
@@ -1258,6 +1311,21 @@ def _fileexists(c: CallInfo, path: str) -> Any:
 @_fn("filesha256", "path:string")
 def _filesha256(c: CallInfo, path: str) -> Any:
     return hashlib.sha256(_read_bytes(c, path)).hexdigest()
+
+
+def _file_hash(algo: str, *, base64_digest: bool = False) -> Callable[[CallInfo, str], str]:
+    def f(c: CallInfo, path: str) -> str:
+        digest = hashlib.new(algo, _read_bytes(c, path))
+        return base64.b64encode(digest.digest()).decode() if base64_digest \
+            else digest.hexdigest()
+
+    return f
+
+
+for _algo in ("md5", "sha1", "sha512"):
+    _fn(f"file{_algo}", "path:string")(_file_hash(_algo))
+for _algo in ("sha256", "sha512"):
+    _fn(f"filebase64{_algo}", "path:string")(_file_hash(_algo, base64_digest=True))
 
 
 @_fn("filebase64", "path:string")

@@ -197,3 +197,40 @@ def test_file_functions_stay_in_the_configuration(tmp_path: Path) -> None:
         ev('file("fifo")', **root)
     # A module loaded from outside the root directory reads its own files.
     assert ev('file("${path.module}/m.txt")', path_cwd=str(cfg), path_module="../shared") == "m"
+
+
+# Expected values: Terraform 1.11's outputs for the same expressions (hello.txt = "hello\n").
+TERRAFORM_1_11 = {
+    "alltrue([])": True, 'alltrue([true, "true"])': True, "alltrue([true, false])": False,
+    "alltrue([null])": False, "alltrue([true, null])": False,
+    "anytrue([])": False, 'anytrue([false, "true"])': True, "anytrue(toset([false]))": False,
+    "anytrue([null, true])": True,
+    'strcontains("hello", "ell")': True, 'strcontains("hello", "")': True,
+    'base64sha256("hello")': "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=",
+    'base64sha512("hello")': "m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXa"
+                             "DEZjR1wuXDre9G9zvN7AQw==",
+    'filemd5("hello.txt")': "b1946ac92492d2347c6235b4d2611184",
+    'filesha1("hello.txt")': "f572d396fae9206628714fb2ce00f72e94f2258f",
+    'filesha512("hello.txt")': "e7c22b994c59d9cf2b48e549b1e24666636045930d3da7c1acb299d1c3b7f931"
+                               "f94aae41edda2c2b207a36e10f8bcb8d45223e54878f5b316e7ce3b6bc019629",
+    'filebase64sha256("hello.txt")': "WJG1tSLV3whtD/CxEPvZ0hu0/HFjrzTQgoai6Eb2vgM=",
+    'filebase64sha512("hello.txt")': "58IrmUxZ2c8rSOVJseJGZmNgRZMNPafBrLKZ0cO3+TH5Sq5B7dosKyB6NuEP"
+                                     "i8uNRSI+VIePWzFufOO2vAGWKQ==",
+}
+
+
+@pytest.mark.parametrize("expr", sorted(TERRAFORM_1_11))
+def test_agrees_with_terraform(tmp_path: Path, expr: str) -> None:
+    (tmp_path / "hello.txt").write_text("hello\n")
+    assert ev(expr, path_cwd=str(tmp_path), path_module=".") == TERRAFORM_1_11[expr]
+
+
+def test_alltrue_anytrue_unknown_and_bad_elements(tmp_path: Path) -> None:
+    assert ev("alltrue([var.u, false])") is UNKNOWN  # as Terraform: the unknown comes first
+    assert ev("alltrue([false, var.u])") is False
+    assert ev("anytrue([true, var.u])") is True
+    with pytest.raises(EvalError) as info:
+        ev('alltrue(["x"])')
+    assert "alltrue" in info.value.message
+    with pytest.raises(EvalError):
+        ev('filemd5("../outside")', path_cwd=str(tmp_path), path_module=".")
