@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image, http_get, remove_lineages
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image, http_get
 
 pytestmark = pytest.mark.docker
 
@@ -88,10 +88,7 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
     try:
         yield f
     finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+        clean_up(docker_client, [f])
 
 
 @pytest.fixture

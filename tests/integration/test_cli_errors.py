@@ -13,7 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image
 
 pytestmark = pytest.mark.docker
 
@@ -81,10 +81,7 @@ def fleet(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Fleet]
     try:
         yield f
     finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+        clean_up(docker_client, [f])
 
 
 def test_dockerfile_that_fails_to_build(fleet: Fleet) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, remove_lineages
+from fixtures.fgcli import Fleet, clean_up
 
 pytestmark = pytest.mark.docker
 
@@ -43,10 +43,7 @@ def fleet(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Fleet]
     try:
         yield f
     finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+        clean_up(docker_client, [f])
 
 
 def test_progress_lines_leave_out_a_sensitive_id(fleet: Fleet) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, Running, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet, Running, clean_up, ensure_base_image
 
 pytestmark = pytest.mark.docker
 
@@ -110,10 +110,7 @@ def fleet(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[Fleet]
     try:
         yield f
     finally:
-        lineages = set(f.lineages)
-        left = {lin: f.objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+        clean_up(docker_client, [f])
 
 
 def after_kill(fleet: Fleet, run: Running) -> dict:

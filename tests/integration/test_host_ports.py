@@ -10,7 +10,7 @@ from typing import Any
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image
 
 from fgform.addresses import Address
 from fgform.fleet.capacity import InsufficientCapacityError
@@ -199,10 +199,7 @@ def fleets(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[list[
     try:
         yield made
     finally:
-        lineages = {lin for f in made for lin in f.lineages}
-        left = {lin: made[0].objects(lin) for lin in lineages}
-        remove_lineages(docker_client, lineages)
-        assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+        clean_up(docker_client, made)
 
 
 def test_cli_refuses_a_scale_out_no_instance_has_the_port_for(
