@@ -86,7 +86,8 @@ class WorkingDir:
 
 
 def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
-                     check: bool = True, require_values: bool = True) -> WorkingDir:
+                     check: bool = True, require_values: bool = True,
+                     workspace: str = "default") -> WorkingDir:
     """Load and validate the configuration; raise DiagnosticsError on any error.
 
     With `require_values` False a variable without a value is no error (applying a saved
@@ -97,6 +98,7 @@ def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | No
 
     config, diags = load(dir)
     _raise(diags)
+    config.workspace = workspace
     variables, vdiags = resolve_variables(config.module, dir, list(var_args),
                                           require_values=require_values)
     diags += vdiags
@@ -105,25 +107,32 @@ def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | No
         diags += validate_config(config, variables, cwd=str(dir))
         _raise(diags)
     backend = (config.module.backend or {}).get("path")
-    path = default_state_path(dir, override=state_override, backend_path=backend)
+    path = default_state_path(dir, workspace, override=state_override, backend_path=backend)
     return WorkingDir(dir, config, variables, path, [d for d in diags])
 
 
-def state_only(dir: Path, state_override: str | None = None) -> Path:
-    """The state path of a directory without validating its configuration (state commands
-    must work even when the configuration is broken)."""
-    from fgform.state.paths import default_state_path
-
-    backend = None
+def backend_path(dir: Path) -> str | None:
+    """The local backend's `path` of a directory's configuration, if it sets one (None when
+    the configuration cannot be read: state commands work on a broken configuration)."""
     if any(dir.glob("*.tf")) or any(dir.glob("*.hcl")):
         try:
             from fgform.config.loader import load_module
 
             module, _ = load_module(dir)
-            backend = (module.backend or {}).get("path")
+            return (module.backend or {}).get("path")
         except FgformError:
-            backend = None
-    return default_state_path(dir, override=state_override, backend_path=backend)
+            return None
+    return None
+
+
+def state_only(dir: Path, state_override: str | None = None,
+               workspace: str = "default") -> Path:
+    """The state path of a directory without validating its configuration (state commands
+    must work even when the configuration is broken)."""
+    from fgform.state.paths import default_state_path
+
+    backend = backend_path(dir)
+    return default_state_path(dir, workspace, override=state_override, backend_path=backend)
 
 
 # -- refresh ---------------------------------------------------------------------------------
