@@ -32,7 +32,8 @@ def walk(config: Config, variables: dict[str, Any],
 def validate_config(config: Config, variables: Mapping[str, Any] | None = None, *,
                     var_args: Sequence[tuple[str, str]] = (),
                     env: Mapping[str, str] | None = None,
-                    cwd: str | None = None, validating: bool = False) -> list[Diagnostic]:
+                    cwd: str | None = None, validating: bool = False,
+                    graph: Graph | None = None) -> list[Diagnostic]:
     """Every problem in a loaded configuration, errors and warnings, sorted by place.
 
     `variables` are the root module's final values (from `resolve_variables`); when None
@@ -45,7 +46,8 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
     set is unknown (not an error), and so is a count or for_each not known yet (one
     representative instance is checked; plan reports it when it must know them all).
     Without it (before a plan), a variable must have a value and every count and for_each
-    must be known.
+    must be known. `graph` is the configuration's graph when the caller has built it (to
+    plan with it afterwards).
     """
     diags: list[Diagnostic] = []
     if variables is None:
@@ -54,7 +56,8 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
         diags.extend(vdiags)
     else:
         values = dict(variables)
-    result = walk(config, values, validate_resolver, cwd=cwd, validating=validating)
+    result = walk(config, values, validate_resolver, cwd=cwd, validating=validating,
+                  graph=graph)
     diags.extend(result.diagnostics)
     diags.extend(check_walk(config, result, cwd))
     return finish_diagnostics(diags, values)

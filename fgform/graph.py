@@ -27,7 +27,7 @@ from fgform.suggest import did_you_mean
 __all__ = ["Graph", "GraphNode", "build_graph"]
 
 # Root names that are not references to graph nodes.
-_NO_NODE_ROOTS = {"each", "count", "path", "self", "terraform"}
+_NO_NODE_ROOTS = {"each", "count", "path", "self", "terraform", "fgform"}
 
 
 def body_expressions(body: Body) -> list[Node]:

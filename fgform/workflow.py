@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fgform.addresses import Address
+from fgform.config.depgraph import Graph
 from fgform.config.model import Config
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.fleet.driver import FleetContext
@@ -77,6 +78,9 @@ class WorkingDir:
     variables: dict[str, Any]
     state_path: Path
     warnings: list[Diagnostic]
+    # The configuration's dependency graph, built once by open_working_dir for validation,
+    # planning and applying alike (None: not built yet).
+    graph: Graph | None = None
     # One store for the whole command: it remembers what it last wrote, which keeps
     # apply's write-after-every-step cheap.
     store: StateStore = field(init=False)
@@ -86,7 +90,8 @@ class WorkingDir:
 
 
 def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | None = None,
-                     check: bool = True, require_values: bool = True) -> WorkingDir:
+                     check: bool = True, require_values: bool = True,
+                     workspace: str = "default") -> WorkingDir:
     """Load and validate the configuration; raise DiagnosticsError on any error.
 
     With `require_values` False a variable without a value is no error (applying a saved
@@ -97,33 +102,45 @@ def open_working_dir(dir: Path, var_args: VarArgs = (), state_override: str | No
 
     config, diags = load(dir)
     _raise(diags)
+    config.workspace = workspace
     variables, vdiags = resolve_variables(config.module, dir, list(var_args),
                                           require_values=require_values)
     diags += vdiags
     _raise(diags)
+    graph = None
     if check:
-        diags += validate_config(config, variables, cwd=str(dir))
+        from fgform.graph import build_graph
+
+        graph = build_graph(config)
+        diags += validate_config(config, variables, cwd=str(dir), graph=graph)
         _raise(diags)
     backend = (config.module.backend or {}).get("path")
-    path = default_state_path(dir, override=state_override, backend_path=backend)
-    return WorkingDir(dir, config, variables, path, [d for d in diags])
+    path = default_state_path(dir, workspace, override=state_override, backend_path=backend)
+    return WorkingDir(dir, config, variables, path, [d for d in diags], graph)
 
 
-def state_only(dir: Path, state_override: str | None = None) -> Path:
-    """The state path of a directory without validating its configuration (state commands
-    must work even when the configuration is broken)."""
-    from fgform.state.paths import default_state_path
-
-    backend = None
+def backend_path(dir: Path) -> str | None:
+    """The local backend's `path` of a directory's configuration, if it sets one (None when
+    the configuration cannot be read: state commands work on a broken configuration)."""
     if any(dir.glob("*.tf")) or any(dir.glob("*.hcl")):
         try:
             from fgform.config.loader import load_module
 
             module, _ = load_module(dir)
-            backend = (module.backend or {}).get("path")
+            return (module.backend or {}).get("path")
         except FgformError:
-            backend = None
-    return default_state_path(dir, override=state_override, backend_path=backend)
+            return None
+    return None
+
+
+def state_only(dir: Path, state_override: str | None = None,
+               workspace: str = "default") -> Path:
+    """The state path of a directory without validating its configuration (state commands
+    must work even when the configuration is broken)."""
+    from fgform.state.paths import default_state_path
+
+    backend = backend_path(dir)
+    return default_state_path(dir, workspace, override=state_override, backend_path=backend)
 
 
 # -- refresh ---------------------------------------------------------------------------------
@@ -203,7 +220,7 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
     live = read_live(fleet, wd.dir, prior) if refresh else None
     options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(wd.dir),
-                          config_hash=config_hash(wd.dir, wd.config))
+                          config_hash=config_hash(wd.dir, wd.config), graph=wd.graph)
     plan = plan_changes(wd.config, wd.variables, prior, live, options)
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
@@ -220,7 +237,8 @@ def _resolver(wd: WorkingDir):
     from fgform.analysis import walk
     from fgform.graph import build_graph
 
-    graph = build_graph(wd.config)  # once per apply, not once per resolved instance
+    # once per apply, not once per resolved instance
+    graph = wd.graph if wd.graph is not None else build_graph(wd.config)
 
     def resolve(addr: Address, after: dict[str, Any], state: StateFile) -> dict[str, Any]:
         def on_resource(a: Address, resource, config: dict[str, Any], deps):

@@ -70,6 +70,14 @@ class Environment:
         self.dir_chosen = True
 
     @property
+    def workspace(self) -> str:
+        """The selected workspace: FGFORM_WORKSPACE, else the directory's selection
+        (`fgform workspace select`), else "default"."""
+        from fgform.state.workspaces import selected_workspace
+
+        return selected_workspace(self.dir, self.environ)
+
+    @property
     def color(self) -> bool:
         """Whether output may be coloured: a terminal, and neither NO_COLOR nor TERM=dumb."""
         return (self.stdout.isatty() and "NO_COLOR" not in self.environ

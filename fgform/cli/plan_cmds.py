@@ -89,7 +89,8 @@ def plan(env: Environment, out: str | None, targets, replaces, refresh: bool,
         from fgform.plan.planfile import check_plan_path
 
         check_plan_path(out_path, out)  # before planning, not after a long refresh
-    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path,
+                                   workspace=env.workspace)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     # Held while planning, as Terraform does: refresh talks to the fleet, which must not
@@ -224,7 +225,8 @@ def apply(env: Environment, plan_file: str | None, auto_approve: bool, paralleli
         return _apply_saved(env, plan_file, parallelism=parallelism, as_json=as_json,
                             no_color=no_color, state_path=state_path,
                             lock_timeout=lock_timeout)
-    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path,
+                                   workspace=env.workspace)
     _warn(env, ws)
     mode = _mode(destroy, refresh_only)
     with fleet_writer(env, ws.store, lock_timeout):
@@ -246,7 +248,8 @@ def _apply_saved(env: Environment, plan_file: str, *, parallelism: int, as_json:
     if not path.exists():
         path = Path(plan_file)
     the_plan = load_plan(path)
-    ws = workflow.open_working_dir(env.dir, [], state_path, check=False, require_values=False)
+    ws = workflow.open_working_dir(env.dir, [], state_path, check=False, require_values=False,
+                                   workspace=env.workspace)
     ws.variables = dict(the_plan.variables)
     with fleet_writer(env, ws.store, lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
@@ -271,7 +274,8 @@ def destroy(env: Environment, auto_approve: bool, parallelism: int, as_json: boo
     """Destroy everything this configuration manages."""
     from fgform import workflow
 
-    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
+    ws = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path,
+                                   workspace=env.workspace)
     _warn(env, ws)
     with fleet_writer(env, ws.store, lock_timeout):
         the_plan = workflow.make_plan(ws, env.fleet, mode=PlanMode.DESTROY, targets=targets,

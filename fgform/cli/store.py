@@ -16,7 +16,7 @@ def state_store(env: Environment, state_path: str | None):
     from fgform import workflow
     from fgform.state.store import StateStore
 
-    return StateStore(workflow.state_only(env.dir, state_path))
+    return StateStore(workflow.state_only(env.dir, state_path, env.workspace))
 
 
 def read_state(env: Environment, state_path: str | None):

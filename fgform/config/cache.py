@@ -121,6 +121,10 @@ class ParseCache:
             data = encode(value, key, filename)
         except (Unencodable, RecursionError, ValueError, TypeError):
             return
+        self.put_encoded(key, data)
+
+    def put_encoded(self, key: str, data: bytes) -> None:
+        """Store an entry already encoded (`cache_codec.encode`) under `key`, as `put`."""
         try:
             fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".json")
         except OSError:

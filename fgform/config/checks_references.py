@@ -125,14 +125,31 @@ def check_ignore_changes(res: Resource) -> list[Diagnostic]:
     return diags
 
 
+# The last configs indexed by (type, name, module): the checks look up one reference per
+# service, and scanning every configuration for each made them quadratic (5,000 services).
+# (Kept with the dict's size: a dict that grew since is indexed again.)
+_index: tuple[Any, int, dict[tuple[str, str, Any], list[tuple[Address, dict[str, Any]]]]] = (
+    None, 0, {})
+
+
+def _by_name(configs: dict[Address, dict[str, Any]]
+             ) -> dict[tuple[str, str, Any], list[tuple[Address, dict[str, Any]]]]:
+    global _index
+    if _index[0] is not configs or _index[1] != len(configs):
+        index: dict[tuple[str, str, Any], list[tuple[Address, dict[str, Any]]]] = {}
+        for a, c in configs.items():
+            index.setdefault((a.type, a.name, a.module), []).append((a, c))
+        _index = (configs, len(configs), index)
+    return _index[2]
+
+
 def referenced_configs(configs: dict[Address, dict[str, Any]],
                          resources: dict[Address, Resource], svc: Address, ref: Reference
                          ) -> list[tuple[Address, dict[str, Any]]]:
     """The configurations of the resource instance(s) a service's reference may name
     (`fg_task_definition.app.arn`, `fg_cluster.main[0].id`)."""
     rtype, name = ref.parts[0], ref.parts[1]
-    found = [(a, c) for a, c in configs.items()
-             if a.type == rtype and a.name == name and a.module == svc.module]
+    found = _by_name(configs).get((rtype, name, svc.module), [])
     if not found:
         return []
     td_res = resources[found[0][0]]

@@ -41,6 +41,8 @@ class EvalContext:
     path_module: str = "."
     path_root: str = "."
     path_cwd: str = "."
+    # The selected workspace (`fgform.workspace`, also `terraform.workspace`).
+    workspace: str = "default"
     self_value: Any = None
     # Names bound by for-expressions and splats, innermost last (the evaluator manages it).
     bindings: dict[str, Any] = field(default_factory=dict)

@@ -147,7 +147,8 @@ class Evaluator:
         rel = os.path.relpath(mdir, self.root_dir) if mi.path else "."
         return EvalContext(variables=mi.variables, locals=mi.locals, resources=mi.resources,
                            modules=mi.modules, path_module=rel, path_root=".",
-                           path_cwd=self.cwd, functions=functions.call, **kw)
+                           path_cwd=self.cwd, workspace=self.config.workspace,
+                           functions=functions.call, **kw)
 
     def call_ctx(self, child: ModuleInstance) -> EvalContext:
         assert child.parent is not None

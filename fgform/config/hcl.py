@@ -75,6 +75,11 @@ def _import_parser() -> Any:
     return _parser
 
 
+def warm_up() -> None:
+    """Build the parser now (before forking parse workers, which then inherit it)."""
+    _import_parser()
+
+
 def _without_positions(parser: Any) -> Any:
     """python-hcl2's parser (compiled once, cached by python-hcl2) rebuilt in memory without
     `propagate_positions`: copying every rule's position up the tree as it is built was half

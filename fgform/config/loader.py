@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 
 from fgform import __version__ as FGFORM_VERSION
-from fgform.config import hcl, nesting
+from fgform.config import nesting, parse_pool
 from fgform.config.blocks import ModuleDecoder
 from fgform.config.cache import ParseCache, entry_key
 from fgform.config.model import Body, Config, Module
@@ -161,8 +161,7 @@ def _load_module(dir: Path, cache: ParseCache | None, diags: list[Diagnostic],
             f'The directory "{dir}" contains no *.hcl or *.tf files.'))
         return module
     decoder = ModuleDecoder(module, diags)
-    for f in files:
-        body, file_diags = _load_file(f, cache)
+    for body, file_diags in _load_files(files, cache):
         diags.extend(file_diags)
         if body is not None:
             decoder.add_file(body)
@@ -207,27 +206,46 @@ def read_input_file(path: Path) -> tuple[bytes | None, str | None]:
         return None, _link_problem(path, e) or str(e.strerror or e)
 
 
-def _load_file(path: Path, cache: ParseCache | None) -> tuple[Body | None, list[Diagnostic]]:
-    filename = str(path)
-    data, problem = read_input_file(path)
-    if data is None:
-        return None, [_read_failed(filename, problem or "unknown reason")]
-    key = None
-    if cache is not None:
-        # Looked up before decoding: only files that decoded are stored, under their bytes.
-        key = entry_key(data, filename, (FGFORM_VERSION, LOADER_VERSION))
-        cached = cache.get(key, filename)
-        if cached is not None:
-            return cached
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return None, [encoding_diagnostic(data, e.start, filename)]
-    text = text.lstrip("\ufeff")
-    result = hcl.parse_text(text, filename)
-    if cache is not None and key is not None:
-        cache.put(key, filename, result)
-    return result
+def _load_files(paths: list[Path], cache: ParseCache | None
+                ) -> list[tuple[Body | None, list[Diagnostic]]]:
+    """Each file's Body and diagnostics, in order: from the cache where it has the file's
+    bytes, else parsed (several misses of some size: in parallel worker processes)."""
+    results: list[tuple[Body | None, list[Diagnostic]] | None] = []
+    misses: list[tuple[int, str, str, str | None]] = []  # (index, text, filename, key)
+    for path in paths:
+        filename = str(path)
+        data, problem = read_input_file(path)
+        if data is None:
+            results.append((None, [_read_failed(filename, problem or "unknown reason")]))
+            continue
+        key = None
+        if cache is not None:
+            # Looked up before decoding: only files that decoded are stored, under their
+            # bytes.
+            key = entry_key(data, filename, (FGFORM_VERSION, LOADER_VERSION))
+            cached = cache.get(key, filename)
+            if cached is not None:
+                results.append(cached)
+                continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            results.append((None, [encoding_diagnostic(data, e.start, filename)]))
+            continue
+        misses.append((len(results), text.lstrip("\ufeff"), filename, key))
+        results.append(None)
+    if misses:
+        workers = parse_pool.worker_count([len(text) for _, text, _, _ in misses])
+        parsed = parse_pool.parse_many([(text, filename, key or "")
+                                        for _, text, filename, key in misses], workers)
+        for (i, _, filename, key), (entry, encoded) in zip(misses, parsed, strict=True):
+            results[i] = entry
+            if cache is not None and key is not None:
+                if encoded is not None:
+                    cache.put_encoded(key, encoded)
+                else:
+                    cache.put(key, filename, entry)
+    return [r for r in results if r is not None]
 
 
 def encoding_diagnostic(data: bytes, bad: int, filename: str) -> Diagnostic:

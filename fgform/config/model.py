@@ -138,3 +138,5 @@ class Config:
     module: Module
     children: dict[str, Config] = field(default_factory=dict)
     path: tuple[str, ...] = ()  # call names from the root: () is the root module
+    # The workspace selected for this run (set by whoever opens the working directory).
+    workspace: str = "default"

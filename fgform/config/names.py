@@ -12,7 +12,7 @@ from fgform.config.context import EvalContext, EvalError
 from fgform.suggest import did_you_mean
 from fgform.values import UNKNOWN
 
-ROOT_NAMES = ("var", "local", "module", "each", "count", "path", "self", "terraform")
+ROOT_NAMES = ("var", "local", "module", "each", "count", "path", "self", "terraform", "fgform")
 
 
 def resolve_variable(node: ast.Variable, ctx: EvalContext) -> Any:
@@ -21,7 +21,7 @@ def resolve_variable(node: ast.Variable, ctx: EvalContext) -> Any:
         return ctx.bindings[name]
     if name == "self":
         return ctx.self_value
-    if name in ("var", "local", "module", "each", "count", "path", "terraform"):
+    if name in ("var", "local", "module", "each", "count", "path", "terraform", "fgform"):
         what = {"var": "input variable", "local": "local value", "module": "module call",
                 "each": "each.key or each.value", "count": "count.index",
                 "path": "path.module, path.root or path.cwd"}.get(name, "attribute")
@@ -98,11 +98,12 @@ def root_attr(node: ast.GetAttr, ctx: EvalContext) -> tuple[bool, Any]:
                             "path.cwd.", node.range, hint=did_you_mean(name, paths),
                             summary='Invalid "path" attribute')
         return True, paths[name]
-    if root == "terraform":
+    if root in ("terraform", "fgform"):
         if name == "workspace":
-            return True, "default"
-        raise EvalError(f'The "terraform" object has no attribute named "{name}".',
-                        node.range, summary="Invalid reference")
+            return True, ctx.workspace
+        raise EvalError(f'The "{root}" object has no attribute named "{name}". The only '
+                        f'supported attribute is {root}.workspace, the name of the '
+                        "selected workspace.", node.range, summary="Invalid reference")
     if root == "self":
         return False, None
     # A resource reference: TYPE.NAME

@@ -45,7 +45,7 @@ def _reference_strings(refs: list[Reference]) -> list[str]:
         parts = ref.parts
         add(str(ref))
         root = parts[0]
-        if root in ("var", "local", "count", "each", "path", "self", "terraform"):
+        if root in ("var", "local", "count", "each", "path", "self", "terraform", "fgform"):
             continue
         if root == "module" and len(parts) >= 2:
             add(str(Reference(parts[:2], ref.range)))

@@ -30,7 +30,7 @@ from fgform.config.expand import ExpansionMode, mode_of
 from fgform.config.model import Config, Lifecycle, Resource
 from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
-from fgform.graph import build_graph
+from fgform.graph import Graph, build_graph
 from fgform.plan import diff as _diff
 from fgform.plan.configuration import configuration_json
 from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
@@ -75,6 +75,8 @@ class PlanOptions:
     config_dir: str = "."
     timestamp: str | None = None  # fixed by tests; now (UTC) otherwise
     config_hash: str = ""
+    # The configuration's graph when the caller has built it already (validation did).
+    graph: Graph | None = None
 
 
 # -- the plan -------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ def _planning_error(exc: FgformError, addr: Address, res: Resource | None) -> Di
 
 def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                  state: StateFile | None, options: PlanOptions) -> None:
-    graph = build_graph(config)
+    graph = options.graph if options.graph is not None else build_graph(config)
     closure = target_closure(graph, options.targets) if options.targets else None
     forced_cbd = forced_create_before_destroy(graph)
     replace = set(options.replace)

@@ -49,7 +49,7 @@ def default_state_path(
     base = Path(config_dir)
     if override is not None and str(override) != "":
         return _absolute(base, Path(override))
-    _check_workspace(workspace)
+    check_workspace_name(workspace)
     if backend_path is not None and str(backend_path) != "":
         p = _absolute(base, Path(backend_path))
         if workspace == DEFAULT_WORKSPACE:
@@ -68,11 +68,13 @@ def _absolute(base: Path, p: Path) -> Path:
     return p
 
 
-def _check_workspace(workspace: str) -> None:
+def check_workspace_name(workspace: str) -> None:
+    """Raise a clear error unless `workspace` may name a workspace (it becomes part of a
+    file name)."""
     # The workspace name becomes part of a file name: keep path separators and ".." out.
     if not _WORKSPACE_NAME.match(workspace) or ".." in workspace:
         raise FgformError(
-            f"invalid workspace name {workspace!r}",
+            f"The workspace name {workspace!r} is not allowed.",
             hint="Workspace names use letters, digits, '-', '_' and '.', and start with a "
                  "letter or digit.",
         )
