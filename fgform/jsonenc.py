@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import marshal
 import math
+import re
 from typing import Any
 
 import orjson
 
+from fgform import numbers
 from fgform.config.nesting import make_room
 from fgform.errors import FgformError
 
@@ -28,21 +30,36 @@ def encode_json(obj: Any) -> bytes:
     nesting deeper than 255) is written by the standard library's encoder (with `\\u`
     escapes for all non-ASCII characters); a value of another type raises FgformError.
     """
+    # A number beyond a double (numbers.Num: 0.1 at 512 bits, 1/3) is written with all its
+    # digits, as Terraform writes it, so that it reads back the same.
+    texts: list[str] = []
+
+    def exact(o: Any) -> Any:
+        if isinstance(o, numbers.Num):
+            return numbers.json_placeholder(o, texts)
+        raise TypeError
+
     try:
-        out = orjson.dumps(obj, option=_OPTIONS)
+        out = orjson.dumps(obj, option=_OPTIONS, default=exact)
     except orjson.JSONEncodeError:
         return _encode_rare(obj)
     _refuse_non_finite(obj)
-    return out
+    return numbers.json_finish(out, texts)
 
 
 def _encode_rare(obj: Any) -> bytes:
     _refuse_non_finite(obj)
+    texts: list[str] = []
     try:
-        return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False,
-                          default=_unsupported).encode()
+        ready = numbers.json_ready(obj, texts, all_floats=False)
+    except RecursionError:  # nested deeper than a walk goes: json's encoder goes deeper
+        ready, texts = obj, []
+    try:
+        text = json.dumps(ready, indent=2,
+                          sort_keys=True, allow_nan=False, default=_unsupported)
     except (TypeError, ValueError) as e:  # keys of mixed or odd types, a cycle
         raise FgformError(f"cannot write this value as JSON: {e}") from None
+    return numbers.json_finish(text, texts).encode()
 
 
 def _unsupported(o: Any) -> Any:
@@ -79,6 +96,10 @@ def _refuse_non_finite(obj: Any) -> None:
             stack.extend(o)
 
 
+_LONG_DIGITS = re.compile(r"\d{155}")
+_LONG_DIGITS_B = re.compile(rb"\d{155}")
+
+
 def decode_json(text: str | bytes) -> Any:
     """`json.loads(text)` for a state, plan or lock file, accepting the same depth of nesting
     whatever ran before in the process: the loader raises the recursion limit for deep
@@ -86,4 +107,8 @@ def decode_json(text: str | bytes) -> Any:
     depending on whether a configuration was loaded first. Deeper input still raises
     RecursionError, which the callers report."""
     make_room()
-    return json.loads(text)
+    # Numbers with a fraction or exponent at 512 bits, as Terraform reads its state; whole
+    # numbers too when one may have more than 512 bits (155 digits or more).
+    long_ints = (_LONG_DIGITS_B if isinstance(text, bytes) else _LONG_DIGITS).search(text)
+    return json.loads(text, parse_float=numbers.parse_json_float,
+                      parse_int=numbers.parse_json_float if long_ints is not None else None)

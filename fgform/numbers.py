@@ -676,10 +676,25 @@ def json_finish(text: Any, texts: list[str]) -> Any:
     return _TOKEN_RE.sub(lambda m: texts[int(m.group(1))], text)
 
 
+_EXPONENT_RE = re.compile(r"\d[eE][-+]?\d")
+
+
 def dumps_json(value: Any, **kwargs: Any) -> str:
     """`json.dumps(value, **kwargs)` with every non-whole number written as Terraform writes
-    it (`0.0000001`, all 157 digits of 1/3)."""
+    it (`0.0000001`, all 157 digits of 1/3).
+
+    Most values hold no such number: marshal (C, fast) refuses a Num, and a plain float that
+    json writes with an exponent shows in the text; only then is the value walked."""
     import json
+    import marshal
+    try:
+        marshal.dumps(value)
+    except (ValueError, TypeError):
+        pass
+    else:
+        text = json.dumps(value, **kwargs)
+        if not _EXPONENT_RE.search(text):
+            return text
     texts: list[str] = []
     return json_finish(json.dumps(json_ready(value, texts), **kwargs), texts)
 
