@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import marshal
 import math
-import re
 from typing import Any
 
 import orjson
@@ -36,7 +35,7 @@ def encode_json(obj: Any) -> bytes:
 
     def exact(o: Any) -> Any:
         if isinstance(o, numbers.Num):
-            return numbers.json_placeholder(o, texts)
+            return numbers.json_placeholder(o, texts, reread=True)
         raise TypeError
 
     try:
@@ -51,7 +50,7 @@ def _encode_rare(obj: Any) -> bytes:
     _refuse_non_finite(obj)
     texts: list[str] = []
     try:
-        ready = numbers.json_ready(obj, texts, all_floats=False)
+        ready = numbers.json_ready(obj, texts, all_floats=False, reread=True)
     except RecursionError:  # nested deeper than a walk goes: json's encoder goes deeper
         ready, texts = obj, []
     try:
@@ -96,10 +95,6 @@ def _refuse_non_finite(obj: Any) -> None:
             stack.extend(o)
 
 
-_LONG_DIGITS = re.compile(r"\d{155}")
-_LONG_DIGITS_B = re.compile(rb"\d{155}")
-
-
 def decode_json(text: str | bytes) -> Any:
     """`json.loads(text)` for a state, plan or lock file, accepting the same depth of nesting
     whatever ran before in the process: the loader raises the recursion limit for deep
@@ -107,8 +102,9 @@ def decode_json(text: str | bytes) -> Any:
     depending on whether a configuration was loaded first. Deeper input still raises
     RecursionError, which the callers report."""
     make_room()
-    # Numbers with a fraction or exponent at 512 bits, as Terraform reads its state; whole
-    # numbers too when one may have more than 512 bits (155 digits or more).
-    long_ints = (_LONG_DIGITS_B if isinstance(text, bytes) else _LONG_DIGITS).search(text)
-    return json.loads(text, parse_float=numbers.parse_json_float,
-                      parse_int=numbers.parse_json_float if long_ints is not None else None)
+    # Numbers with a fraction or exponent at 512 bits, as Terraform reads its state (whole
+    # numbers beyond 512 bits are written with an exponent: encode_json).
+    try:
+        return json.loads(text, parse_float=numbers.parse_json_float)
+    except numbers.NumberError as e:  # 1e9999999: read as the JSON error it is to fgform
+        raise json.JSONDecodeError(str(e), "", 0) from None

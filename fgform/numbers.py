@@ -229,26 +229,32 @@ def _make(man: int, exp: int, prec: int = PREC) -> int | float:
         # A whole number prints exactly when it has no more bits than its precision.
         if bits <= prec or (prec >= PREC and bits <= PREC):
             return man << exp
-        if prec == _FLOAT_PREC and exp < 970:
+        if prec == _FLOAT_PREC and bits < 54:  # pragma: no cover - whole and < 2**53: ints
             return math.ldexp(man, exp)
         return Num(man, exp, prec)
     if man.bit_length() <= _FLOAT_PREC and exp >= -1074:
         # A double; kept as a plain float when it prints the same at its precision as at 53
-        # bits (0.5, 1.25: few digits), which is when its exact decimal is its shortest one.
+        # bits (0.5, 1.25: few digits), which is when its exact decimal is its shortest one,
+        # and Python writes it without an exponent.
         f = math.ldexp(man, exp)
-        if prec == _FLOAT_PREC or Decimal(repr(f)) == Decimal(f):
+        if 1e-4 <= abs(f) < 1e16 and (prec == _FLOAT_PREC or Decimal(repr(f)) == Decimal(f)):
             return f
     return Num(man, exp, prec)
 
 
 def from_float(f: float) -> int | float:
     """A float from Python's math (Go's float64 functions) as a number: whole ones below
-    2**53 are ints, the rest stay floats (53-bit numbers). Infinities and NaN as they are."""
-    if type(f) is not float:
+    2**53 are ints, those Python writes without an exponent stay floats (53-bit numbers), the
+    rest are 53-bit Nums (so that no plain float is ever written `1e-07`). Infinities and NaN
+    as they are."""
+    if type(f) is not float or not math.isfinite(f):
         return f
-    if math.isfinite(f) and f.is_integer() and abs(f) < 2**53:
+    if f.is_integer() and abs(f) < 2**53:
         return int(f)
-    return f
+    if 1e-4 <= abs(f) < 1e16:
+        return f
+    man, exp = _parts(f)
+    return Num(man, exp, _FLOAT_PREC)
 
 
 def normalize(v: int | float) -> int | float:
@@ -644,26 +650,35 @@ _TOKEN_RE = re.compile(rf'"{_TOKEN}(\d+)"')
 _TOKEN_RE_B = re.compile(rf'"{_TOKEN}(\d+)"'.encode())
 
 
-def json_placeholder(v: float, texts: list[str]) -> str:
+def json_placeholder(v: float, texts: list[str], reread: bool = False) -> str:
     """The placeholder string for `v` (its digits appended to `texts`), for an encoder's
-    `default` hook or a walk; `json_finish` puts the digits in."""
+    `default` hook or a walk; `json_finish` puts the digits in.
+
+    `reread`: for fgform's own files, read back by `parse_json_float`. A whole number of more
+    than 154 digits (more than 512 bits: 1e300 * 1e300) is then written with an exponent
+    (`1e600`), which JSON reads as a float, so it reads back at 512 bits as written."""
     if not math.isfinite(v):
         raise NumberError(f"cannot write {to_string(v)} as a JSON number")
-    texts.append(to_string(v))
+    text = to_string(v)
+    if reread and len(text) > 155 and "." not in text:
+        digits = text.rstrip("0")
+        text = f"{digits}e{len(text) - len(digits)}"
+    texts.append(text)
     return f"{_TOKEN}{len(texts) - 1}"
 
 
-def json_ready(value: Any, texts: list[str], all_floats: bool = True) -> Any:
+def json_ready(value: Any, texts: list[str], all_floats: bool = True,
+               reread: bool = False) -> Any:
     """`value` with its non-whole numbers (all floats, or only Nums) replaced by
-    placeholders, for `json.dumps`; then `json_finish`."""
+    placeholders, for `json.dumps`; then `json_finish`. `reread` as for json_placeholder."""
     if isinstance(value, float):
         if isinstance(value, Num) or all_floats:
-            return json_placeholder(value, texts)
+            return json_placeholder(value, texts, reread)
         return value
     if isinstance(value, dict):
-        return {k: json_ready(v, texts, all_floats) for k, v in value.items()}
+        return {k: json_ready(v, texts, all_floats, reread) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_ready(v, texts, all_floats) for v in value]
+        return [json_ready(v, texts, all_floats, reread) for v in value]
     return value
 
 
@@ -676,15 +691,13 @@ def json_finish(text: Any, texts: list[str]) -> Any:
     return _TOKEN_RE.sub(lambda m: texts[int(m.group(1))], text)
 
 
-_EXPONENT_RE = re.compile(r"\d[eE][-+]?\d")
-
-
 def dumps_json(value: Any, **kwargs: Any) -> str:
     """`json.dumps(value, **kwargs)` with every non-whole number written as Terraform writes
     it (`0.0000001`, all 157 digits of 1/3).
 
-    Most values hold no such number: marshal (C, fast) refuses a Num, and a plain float that
-    json writes with an exponent shows in the text; only then is the value walked."""
+    Most values hold no such number, and those that do hold a Num (plain floats are the ones
+    json writes as Terraform does: no exponent, `from_float`), which marshal (C, fast)
+    refuses: only then is the value walked."""
     import json
     import marshal
     try:
@@ -692,9 +705,7 @@ def dumps_json(value: Any, **kwargs: Any) -> str:
     except (ValueError, TypeError):
         pass
     else:
-        text = json.dumps(value, **kwargs)
-        if not _EXPONENT_RE.search(text):
-            return text
+        return json.dumps(value, **kwargs)
     texts: list[str] = []
     return json_finish(json.dumps(json_ready(value, texts), **kwargs), texts)
 

@@ -87,7 +87,10 @@ def to_number(value: Any, sensitive: bool = False) -> int | float:
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, str):
-        n = numbers.parse(value) if value.strip() == value else None
+        try:
+            n = numbers.parse(value) if value.strip() == value else None
+        except numbers.NumberError as e:
+            raise ConversionError(str(e)) from None
         if n is not None:
             return n
         raise ConversionError("cannot convert this sensitive string to a number" if sensitive

@@ -242,6 +242,8 @@ def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
         raise _arg_error(spec, e.arg, _unquoted(e.message, marked), info) from None
     except ConversionError as e:  # raised by helpers deep inside an implementation
         raise _arg_error(spec, None, _unquoted(str(e), marked), info) from None
+    except numbers.NumberError as e:  # a number beyond the range fgform handles
+        raise _arg_error(spec, None, _unquoted(str(e), marked), info) from None
     except EvalError:
         raise
     except (ValueError, TypeError, OverflowError, ArithmeticError, re.error, KeyError,
@@ -421,6 +423,8 @@ def _parseint(c: CallInfo, s: Any, base: int) -> Any:
         text = text[1:]
     if not text:
         raise FuncError(f'cannot parse "{s}" as a base {base} integer', 0)
+    if len(text) > 4000:  # Python prints no int of more than 4,300 digits
+        raise FuncError("a number of more than 4000 digits is more than fgform reads", 0)
     value = 0
     for ch in text:
         d = _DIGITS.find(ch.lower() if base <= 36 else ch)

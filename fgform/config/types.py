@@ -342,7 +342,10 @@ def _format_number(v: int | float) -> str:
 def _parse_number(text: str) -> int | float | None:
     if text.strip() != text:
         return None
-    return numbers.parse(text)
+    try:
+        return numbers.parse(text)
+    except numbers.NumberError:
+        return None
 
 
 def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
