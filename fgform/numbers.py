@@ -107,26 +107,26 @@ class Num(float):
         return compare(self, other) >= 0
 
     def __add__(self, other: Any) -> Any:
-        return add(self, other) if _is_number(other) else NotImplemented
+        return add(self, other) if is_number(other) else NotImplemented
 
     __radd__ = __add__
 
     def __sub__(self, other: Any) -> Any:
-        return sub(self, other) if _is_number(other) else NotImplemented
+        return sub(self, other) if is_number(other) else NotImplemented
 
     def __rsub__(self, other: Any) -> Any:
-        return sub(other, self) if _is_number(other) else NotImplemented
+        return sub(other, self) if is_number(other) else NotImplemented
 
     def __mul__(self, other: Any) -> Any:
-        return mul(self, other) if _is_number(other) else NotImplemented
+        return mul(self, other) if is_number(other) else NotImplemented
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: Any) -> Any:
-        return div(self, other) if _is_number(other) else NotImplemented
+        return div(self, other) if is_number(other) else NotImplemented
 
     def __rtruediv__(self, other: Any) -> Any:
-        return div(other, self) if _is_number(other) else NotImplemented
+        return div(other, self) if is_number(other) else NotImplemented
 
     def __neg__(self) -> Any:
         return neg(self)
@@ -149,13 +149,14 @@ class Num(float):
     def __ceil__(self) -> int:
         return ceil(self)
 
+    def as_integer_ratio(self) -> tuple[int, int]:
+        """The exact value as (numerator, denominator), so Fraction(n) is exact."""
+        f = _fraction(self)
+        return f.numerator, f.denominator
+
     def is_integer(self) -> bool:
         """True when the exact value is whole."""
         return self.exp >= 0 or self.man % (1 << -self.exp) == 0
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def is_number(v: Any) -> bool:
