@@ -795,3 +795,153 @@ def format_verb(v: int | float, verb: str, prec: int | None) -> str:
         else:
             text = _fmt_f(d, max((len(d.d) if p > d.exp else p) - d.exp, 0))
     return ("-" if neg_ else "") + text
+
+
+# -- Go's float64 math (Terraform's log and pow) -----------------------------------------------
+# Terraform's log and pow compute with Go's math package, whose last bit differs from C's
+# libm now and then (log(3, 7) is 0.5645750340535796 in Go, ...97 in libm); these are its
+# algorithms, operation for operation (FreeBSD's, as Go's are).
+
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_L1, _L2, _L3, _L4, _L5, _L6, _L7 = (
+    6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+    2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+    1.479819860511658591e-01)
+_SQRT2_HALF = 0.7071067811865476
+
+
+def go_log(x: float) -> float:
+    """Go's math.Log(x)."""
+    if math.isnan(x) or x == math.inf:
+        return x
+    if x < 0:
+        return math.nan
+    if x == 0:
+        return -math.inf
+    f1, ki = math.frexp(x)
+    if f1 < _SQRT2_HALF:
+        f1 *= 2
+        ki -= 1
+    f = f1 - 1
+    k = float(ki)
+    s = f / (2 + f)
+    s2 = s * s
+    s4 = s2 * s2
+    t1 = s2 * (_L1 + s4 * (_L3 + s4 * (_L5 + s4 * _L7)))
+    t2 = s4 * (_L2 + s4 * (_L4 + s4 * _L6))
+    r = t1 + t2
+    hfsq = 0.5 * f * f
+    return k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+
+
+def _ldexp(frac: float, exp: int) -> float:
+    try:
+        return math.ldexp(frac, exp)
+    except OverflowError:
+        return math.copysign(math.inf, frac)
+
+
+def go_pow(x: float, y: float) -> float:
+    """Go's math.Pow(x, y) (x**y by repeated squaring for the whole part of y; the fraction
+    by exp(yf * log(x)), where the exponential is the C library's)."""
+    if y == 0 or x == 1:
+        return 1.0
+    if y == 1:
+        return x
+    if math.isnan(x) or math.isnan(y):
+        return math.nan
+    if x == 0:
+        if y < 0:
+            if math.copysign(1, x) < 0 and _odd_int(y):
+                return -math.inf
+            return math.inf
+        if y > 0:
+            return x if _odd_int(y) else 0.0
+    if math.isinf(y):
+        if x == -1:
+            return 1.0
+        if (abs(x) < 1) == (y > 0):
+            return 0.0
+        return math.inf
+    if math.isinf(x):
+        if x < 0:
+            return go_pow(1 / x, -y)  # Pow(-0, -y)
+        return 0.0 if y < 0 else math.inf
+    if y == 0.5:
+        return math.sqrt(x)
+    if y == -0.5:
+        return 1 / math.sqrt(x)
+    yf, yi = math.modf(abs(y))
+    if yf != 0 and x < 0:
+        return math.nan
+    if yi >= 2.0 ** 63:
+        # A huge even whole power: overflow or underflow, except for -1.
+        if x == -1:
+            return 1.0
+        if (abs(x) < 1) == (y > 0):
+            return 0.0
+        return math.inf
+    a1 = 1.0
+    ae = 0
+    if yf != 0:
+        if yf > 0.5:
+            yf -= 1
+            yi += 1
+        a1 = go_exp(yf * go_log(x))
+    x1, xe = math.frexp(x)
+    i = int(yi)
+    while i != 0:
+        if xe < -(1 << 12) or (1 << 12) < xe:
+            ae += xe
+            break
+        if i & 1 == 1:
+            a1 *= x1
+            ae += xe
+        x1 *= x1
+        xe <<= 1
+        if x1 < 0.5:
+            x1 += x1
+            xe -= 1
+        i >>= 1
+    if y < 0:
+        a1 = 1 / a1
+        ae = -ae
+    return _ldexp(a1, ae)
+
+
+def _odd_int(y: float) -> bool:
+    yf, yi = math.modf(y)
+    return yf == 0 and abs(yi) < 2.0 ** 53 and int(yi) & 1 == 1
+
+
+_LOG2E = 1.44269504088896338700e+00
+_P1, _P2, _P3, _P4, _P5 = (1.66666666666666657415e-01, -2.77777777770155933842e-03,
+                           6.61375632143793436117e-05, -1.65339022054652515390e-06,
+                           4.13813679705723846039e-08)
+
+
+def go_exp(x: float) -> float:
+    """Go's math.Exp(x) (its portable algorithm)."""
+    if math.isnan(x) or x == math.inf:
+        return x
+    if x == -math.inf:
+        return 0.0
+    if x > 7.09782712893383973096e+02:
+        return math.inf
+    if x < -7.45133219101941108420e+02:
+        return 0.0
+    if -1.0 / (1 << 28) < x < 1.0 / (1 << 28):
+        return 1 + x
+    k = 0
+    if x < 0:
+        k = int(_LOG2E * x - 0.5)
+    elif x > 0:
+        k = int(_LOG2E * x + 0.5)
+    hi = x - float(k) * _LN2_HI
+    lo = float(k) * _LN2_LO
+    r = hi - lo
+    t = r * r
+    c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
+    y = 1 - ((lo - (r * c) / (2 - c)) - hi)
+    return _ldexp(y, k)

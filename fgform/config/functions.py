@@ -384,19 +384,17 @@ def _log(c: CallInfo, n: Any, base: Any) -> Any:
     if base <= 0 or base == 1:
         raise FuncError("must be greater than zero and not 1", 1)
     # As Terraform: Go's float64 math (a 53-bit result: log(10, 3) prints 17 digits).
-    return math.log(numbers.to_float(n)) / math.log(numbers.to_float(base))
+    return numbers.go_log(numbers.to_float(n)) / numbers.go_log(numbers.to_float(base))
 
 
 @_fn("pow", "num:number", "power:number")
 def _pow(c: CallInfo, n: Any, p: Any) -> Any:
     # As Terraform: Go's math.Pow on float64s, so pow(2, 60) prints 1152921504606847000.
-    try:
-        return math.pow(numbers.to_float(n), numbers.to_float(p))
-    except OverflowError:
-        return math.inf
-    except ValueError:
+    result = numbers.go_pow(numbers.to_float(n), numbers.to_float(p))
+    if math.isnan(result):  # Terraform panics ("Float.SetFloat64(NaN)")
         raise FuncError("the result is not a number (a negative number to a fractional "
-                        "power)", None) from None
+                        "power)", None)
+    return result
 
 
 @_fn("signum", "num:number")
