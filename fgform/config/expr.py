@@ -314,10 +314,8 @@ def _arith(node: ast.Binary, op: str, a: Any, b: Any) -> Any:
                             summary="Division by zero")
         result = numbers.div(a, b)
     elif op == "%":
-        if b == 0:
-            raise EvalError("Can't use modulo by zero.", node.right.range,
-                            summary="Division by zero")
-        # HCL's modulo keeps the sign of the dividend, like Go's.
+        # HCL's modulo keeps the sign of the dividend, like Go's; as Terraform, `a % 0` is a
+        # (while `a / 0` is an error here: Terraform's infinity fails to save its state).
         result = numbers.mod(a, b)
     else:  # pragma: no cover - the loader only builds the operators above
         raise EvalError(f"unsupported operator {op}", node.range)
