@@ -228,6 +228,8 @@ def test_num_behaves_as_a_number() -> None:
     assert sorted([ev("1/3"), 0.3, 1, ev("0.1")]) == [ev("0.1"), 0.3, ev("1/3"), 1]
     assert bool(ev("1e-400")) and not numbers.parse("0.0")
     assert numbers.parse("nope") is None and numbers.parse(".") is None
+    # Only ASCII digits, and nothing after them (Terraform: cannot convert "٣" to number).
+    assert numbers.parse("\u0663") is None and numbers.parse("5\n") is None
 
 
 def test_out_of_range_is_an_error_not_a_hang() -> None:
