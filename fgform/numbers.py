@@ -315,7 +315,7 @@ def parse(text: str) -> int | float | None:
     neg_ = sign == "-"
     if frac is None and expo is None:
         n = int(whole)
-        if n.bit_length() <= PREC and (n or not neg_):
+        if n.bit_length() <= PREC:
             return -n if neg_ else n
     digits = (whole or "") + (frac or "")
     if len(expo or "") > 7 and int(expo) != 0:
@@ -324,7 +324,7 @@ def parse(text: str) -> int | float | None:
     exp10 = int(expo or 0) - len(frac or "")
     man = int(digits)
     if man == 0:
-        return -0.0 if neg_ else 0
+        return 0
     if neg_:
         man = -man
     if exp10 == 0:
@@ -367,33 +367,26 @@ def sub(a: int | float, b: int | float) -> int | float:
 
 
 def neg(a: int | float) -> int | float:
-    """-a (-0 is a float, as Terraform prints it: "-0")."""
+    """-a. Zero has no sign here: Terraform prints -0 (`0 * -1`), but a float -0.0 would be
+    refused wherever a whole number is (list indexes, slice), where Terraform takes it."""
     if isinstance(a, Num):
         return Num(-a.man, a.exp, a.prec)
     if a == 0:
-        return 0 if type(a) is float and math.copysign(1, a) < 0 else -0.0
+        return 0
     return -a
 
-
-def _signed_zero(r: int | float, a: int | float, b: int | float) -> int | float:
-    """A zero product or quotient has the sign of a's times b's (big.Float's rule)."""
-    if r == 0 and (math.copysign(1, a) < 0) != (math.copysign(1, b) < 0):
-        return -0.0
-    return r
 
 
 def mul(a: int | float, b: int | float) -> int | float:
     """a * b at 512 bits."""
     if type(a) is int and type(b) is int:
         r = a * b
-        if r == 0:
-            return _signed_zero(r, a, b)
         return r if -_LIMIT < r < _LIMIT else _make(*_round(r, 0, PREC))
     if _infinite(a) or _infinite(b):
         return float(a) * float(b)
     am, ae = _parts(a)
     bm, be = _parts(b)
-    return _signed_zero(_make(*_round(am * bm, ae + be, PREC)), a, b)
+    return _make(*_round(am * bm, ae + be, PREC))
 
 
 def div(a: int | float, b: int | float) -> int | float:
@@ -401,12 +394,12 @@ def div(a: int | float, b: int | float) -> int | float:
     if b == 0:
         raise ZeroDivisionError("division by zero")
     if type(a) is int and type(b) is int and a % b == 0:
-        return _signed_zero(a // b, a, b)
+        return a // b
     if _infinite(a) or _infinite(b):
         return float(a) / float(b)
     am, ae = _parts(a)
     bm, be = _parts(b)
-    return _signed_zero(_make(*_quo(am, ae, bm, be, PREC)), a, b)
+    return _make(*_quo(am, ae, bm, be, PREC))
 
 
 def mod(a: int | float, b: int | float) -> int | float:
