@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.functions import call as call_function
 from fgform.config.hcl import parse_expression, parse_file_text
 from fgform.jsonenc import decode_json, encode_json
+from tests.helpers.cli import fg
 
 THIRD = "0." + "3" * 154 + "5"          # 1/3 at 512 bits, as Terraform prints it
 TWO_THIRDS = "0." + "6" * 153 + "7"
@@ -241,3 +243,41 @@ def test_zero_has_no_sign() -> None:
 def test_out_of_range_is_an_error_not_a_hang() -> None:
     with pytest.raises(EvalError, match="out of the range"):
         ev("1e200000 * 1e200000")
+
+
+# `terraform apply` of these outputs, then `terraform output` (text) and `output -json`
+# (Terraform 1.11.4): every digit, no exponent, in the state and out of it.
+OUTPUTS_TF = """
+output "a" { value = 0.1 + 0.2 == 0.3 }
+output "b" { value = tostring(1/3) }
+output "c" { value = 0.30000000000000000000000000001 }
+output "d" { value = [1e-7, 1e300*1e300 > 1, 1/3] }
+output "e" { value = "${1/3}" }
+output "f" { value = jsonencode({x = 1/3, y = 0.1}) }
+"""
+TERRAFORM_OUTPUT_TEXT = f"""a = true
+b = "{THIRD}"
+c = 0.30000000000000000000000000001
+d = [
+  0.0000001,
+  true,
+  {THIRD},
+]
+e = {THIRD}
+f = "{{\\"x\\":{THIRD},\\"y\\":0.1}}"
+"""
+
+
+def test_outputs_through_the_state_as_terraform(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(OUTPUTS_TF)
+    d = f"-chdir={tmp_path}"
+    assert fg(d, "apply", "-auto-approve").exit_code == 0
+    out = fg(d, "output")
+    assert out.exit_code == 0 and out.stdout == TERRAFORM_OUTPUT_TEXT
+    got = json.loads(fg(d, "output", "-json").stdout, parse_float=str)
+    assert got["c"]["value"] == "0.30000000000000000000000000001"
+    assert got["d"]["value"] == ["0.0000001", True, THIRD]
+    assert got["e"] == {"sensitive": False, "type": "number", "value": THIRD}
+    assert fg(d, "output", "-raw", "e").stdout == THIRD
+    # Read back from the state, the values are the configuration's: nothing to change.
+    assert fg(d, "plan", "-detailed-exitcode").exit_code == 0
