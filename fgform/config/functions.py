@@ -533,7 +533,10 @@ def _format_one(value: Any, flags: str, width: str | None, prec: str | None, ver
     spec += width or ""
     if verb in "dboxX":
         if isinstance(n, float):
-            raise FuncError(f"unsupported value for %{verb}: a whole number is required", arg)
+            if not n.is_integer():
+                raise FuncError(f"unsupported value for %{verb}: a whole number is required",
+                                arg)
+            n = int(n)  # its exact value, as Go's big.Float.Int: %d of pow(10, 30) shows it
         return format(n, spec + ("" if verb == "d" else verb))
     if verb in "eEfFgG":
         # The exact number's digits, as Go formats a big.Float (fgform/numbers.py).
