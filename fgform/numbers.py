@@ -703,7 +703,11 @@ def dumps_json(value: Any, **kwargs: Any) -> str:
     else:
         return json.dumps(value, **kwargs)
     texts: list[str] = []
-    return json_finish(json.dumps(json_ready(value, texts), **kwargs), texts)
+    try:
+        ready = json_ready(value, texts)
+    except RecursionError:  # nested deeper than a walk goes: json's encoder goes deeper
+        return json.dumps(value, **kwargs)
+    return json_finish(json.dumps(ready, **kwargs), texts)
 
 
 # -- format() verbs ----------------------------------------------------------------------------
