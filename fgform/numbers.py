@@ -17,7 +17,10 @@ Here a number is one of three Python types:
   is only its nearest double, for code that needs one (`float(n)`).
 
 Every operation takes and returns these, so the rest of the code treats numbers as
-`int | float` and never sees a precision. Nothing here imports anything of fgform's.
+`int | float` and never sees a precision (a Num's operators are exact too). Also here:
+`format()`'s %e/%f/%g on the exact value, JSON with every digit (placeholders that
+orjson's and json's encoders cannot otherwise be made to write), and Go's float64 `Log`,
+`Pow` and `Exp` (Terraform's log and pow). Nothing here imports anything of fgform's.
 """
 
 from __future__ import annotations
@@ -628,11 +631,6 @@ def to_string(v: int | float) -> str:
         whole = "0"
         frac = "0" * -dexp + digits
     return sign + whole + ("." + frac if frac else "")
-
-
-def to_json_text(v: int | float) -> str:
-    """A number as Terraform writes it in JSON (state, `output -json`): its printed digits."""
-    return to_string(v)
 
 
 # -- JSON --------------------------------------------------------------------------------------
