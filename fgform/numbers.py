@@ -797,7 +797,8 @@ def format_verb(v: int | float, verb: str, prec: int | None) -> str:
 # -- Go's float64 math (Terraform's log and pow) -----------------------------------------------
 # Terraform's log and pow compute with Go's math package, whose last bit differs from C's
 # libm now and then (log(3, 7) is 0.5645750340535796 in Go, ...97 in libm); these are its
-# algorithms, operation for operation (FreeBSD's, as Go's are).
+# algorithms, operation for operation: Log and Pow as Go writes them (FreeBSD's), Exp as
+# amd64's assembly computes it.
 
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -840,8 +841,8 @@ def _ldexp(frac: float, exp: int) -> float:
 
 
 def go_pow(x: float, y: float) -> float:
-    """Go's math.Pow(x, y) (x**y by repeated squaring for the whole part of y; the fraction
-    by exp(yf * log(x)), where the exponential is the C library's)."""
+    """Go's math.Pow(x, y): x**y by repeated squaring for the whole part of y, the fraction
+    by Exp(yf * Log(x))."""
     if y == 0 or x == 1:
         return 1.0
     if y == 1:
@@ -912,33 +913,43 @@ def _odd_int(y: float) -> bool:
     return yf == 0 and abs(yi) < 2.0 ** 53 and int(yi) & 1 == 1
 
 
-_LOG2E = 1.44269504088896338700e+00
-_P1, _P2, _P3, _P4, _P5 = (1.66666666666666657415e-01, -2.77777777770155933842e-03,
-                           6.61375632143793436117e-05, -1.65339022054652515390e-06,
-                           4.13813679705723846039e-08)
+_LOG2E = 1.4426950408889634073599246810018920
+_LN2U = 0.69314718055966295651160180568695068359375
+_LN2L = 0.28235290563031577122588448175013436025525412068e-12
+# Taylor coefficients of e**x - 1, highest first (1/8!, ..., 1/3!), then 1/2 and 1.
+_EXP_SERIES = (1.9841269841269841270e-4, 1.3888888888888888889e-3, 8.3333333333333333333e-3,
+               4.1666666666666666667e-2, 1.6666666666666666667e-1, 0.5, 1.0)
+
+
+def _fma(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once (the FMA instruction; Python 3.11 has no math.fma)."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
 
 
 def go_exp(x: float) -> float:
-    """Go's math.Exp(x) (its portable algorithm)."""
+    """Go's math.Exp(x) as it runs on amd64 with FMA (Terraform's release builds on any
+    x86-64 of the last decade): Shibata's method, exp_amd64.s step for step."""
     if math.isnan(x) or x == math.inf:
         return x
     if x == -math.inf:
         return 0.0
-    if x > 7.09782712893383973096e+02:
+    if x > 7.09782712893384e+02:
         return math.inf
-    if x < -7.45133219101941108420e+02:
+    k = round(_LOG2E * x)  # CVTSD2SL: to nearest, ties to even
+    fk = float(k)
+    r = _fma(-_LN2U, fk, x)
+    r = _fma(-_LN2L, fk, r)
+    r *= 0.0625
+    p = 2.4801587301587301587e-5
+    for c in _EXP_SERIES:
+        p = _fma(p, r, c)
+    r = r * p  # e**(x/16) - 1, then squared up four times: e**x - 1
+    for _ in range(3):
+        r = r * (r + 2.0)
+    r = _fma(r, r + 2.0, 1.0)
+    biased = k + 0x3FF
+    if biased <= 0:
         return 0.0
-    if -1.0 / (1 << 28) < x < 1.0 / (1 << 28):
-        return 1 + x
-    k = 0
-    if x < 0:
-        k = int(_LOG2E * x - 0.5)
-    elif x > 0:
-        k = int(_LOG2E * x + 0.5)
-    hi = x - float(k) * _LN2_HI
-    lo = float(k) * _LN2_LO
-    r = hi - lo
-    t = r * r
-    c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
-    y = 1 - ((lo - (r * c) / (2 - c)) - hi)
-    return _ldexp(y, k)
+    if biased >= 0x7FF:
+        return math.inf
+    return r * math.ldexp(1.0, k)
