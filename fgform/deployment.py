@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from fgform import numbers
+
 DEFAULT_MINIMUM_HEALTHY_PERCENT = 100
 DEFAULT_MAXIMUM_PERCENT = 200
 
@@ -136,7 +138,7 @@ def next_step(counts: Counts, minimum_healthy_percent: float = DEFAULT_MINIMUM_H
 
 
 def _pct(value: float | int) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return numbers.to_string(value)  # as Terraform prints numbers (fgform/numbers.py)
 
 
 def settings(attrs: dict[str, Any]) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from fgform import numbers
 from fgform.config.nesting import make_room
 from fgform.errors import FgformError
 
@@ -28,21 +29,36 @@ def encode_json(obj: Any) -> bytes:
     nesting deeper than 255) is written by the standard library's encoder (with `\\u`
     escapes for all non-ASCII characters); a value of another type raises FgformError.
     """
+    # A number beyond a double (numbers.Num: 0.1 at 512 bits, 1/3) is written with all its
+    # digits, as Terraform writes it, so that it reads back the same.
+    texts: list[str] = []
+
+    def exact(o: Any) -> Any:
+        if isinstance(o, numbers.Num):
+            return numbers.json_placeholder(o, texts, reread=True)
+        raise TypeError
+
     try:
-        out = orjson.dumps(obj, option=_OPTIONS)
+        out = orjson.dumps(obj, option=_OPTIONS, default=exact)
     except orjson.JSONEncodeError:
         return _encode_rare(obj)
     _refuse_non_finite(obj)
-    return out
+    return numbers.json_finish(out, texts)
 
 
 def _encode_rare(obj: Any) -> bytes:
     _refuse_non_finite(obj)
+    texts: list[str] = []
     try:
-        return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False,
-                          default=_unsupported).encode()
+        ready = numbers.json_ready(obj, texts, all_floats=False, reread=True)
+    except RecursionError:  # nested deeper than a walk goes: json's encoder goes deeper
+        ready, texts = obj, []
+    try:
+        text = json.dumps(ready, indent=2,
+                          sort_keys=True, allow_nan=False, default=_unsupported)
     except (TypeError, ValueError) as e:  # keys of mixed or odd types, a cycle
         raise FgformError(f"cannot write this value as JSON: {e}") from None
+    return numbers.json_finish(text, texts).encode()
 
 
 def _unsupported(o: Any) -> Any:
@@ -86,4 +102,9 @@ def decode_json(text: str | bytes) -> Any:
     depending on whether a configuration was loaded first. Deeper input still raises
     RecursionError, which the callers report."""
     make_room()
-    return json.loads(text)
+    # Numbers with a fraction or exponent at 512 bits, as Terraform reads its state (whole
+    # numbers beyond 512 bits are written with an exponent: encode_json).
+    try:
+        return json.loads(text, parse_float=numbers.parse_json_float)
+    except numbers.NumberError as e:  # 1e9999999: read as the JSON error it is to fgform
+        raise json.JSONDecodeError(str(e), "", 0) from None

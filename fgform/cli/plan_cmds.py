@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
 
+from fgform import numbers
 from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.options import (
@@ -106,7 +106,7 @@ def plan(env: Environment, out: str | None, targets, replaces, refresh: bool,
         from fgform.render.json_plan import mask_plan_json, plan_json
 
         # Printed to a terminal or a CI log: no sensitive value (`show -json FILE` exports them).
-        env.out(json.dumps(mask_plan_json(plan_json(the_plan), the_plan),
+        env.out(numbers.dumps_json(mask_plan_json(plan_json(the_plan), the_plan),
                            separators=(",", ":")))  # compact, as Terraform
     else:
         _render_plan(env, the_plan, no_color)
@@ -306,7 +306,7 @@ def show(env: Environment, plan_file: str | None, as_json: bool, markdown: bool,
         if as_json:
             from fgform.render.json_plan import plan_json
 
-            env.out(json.dumps(plan_json(the_plan), separators=(",", ":")))
+            env.out(numbers.dumps_json(plan_json(the_plan), separators=(",", ":")))
         elif markdown:
             from fgform.render.markdown import render_markdown
 
@@ -319,7 +319,7 @@ def show(env: Environment, plan_file: str | None, as_json: bool, markdown: bool,
     if as_json:
         from fgform.render.json_plan import state_json
 
-        env.out(json.dumps(state_json(state), separators=(",", ":")))
+        env.out(numbers.dumps_json(state_json(state), separators=(",", ":")))
         return
     if markdown:
         raise FgformError("show -markdown needs a saved plan file")

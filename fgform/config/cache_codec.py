@@ -13,12 +13,13 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from fgform import numbers
 from fgform.config import ast
 from fgform.config.model import Attribute, Block, Body
 from fgform.errors import Diagnostic, Severity, SourceRange
 
 # Bump when the entry layout changes (the AST's own changes are the loader's version).
-FORMAT = "fgform-parse-cache/1"
+FORMAT = "fgform-parse-cache/2"
 
 # Deeper entries are not cached: json's encoder and decoder recurse in C, and a loader running
 # near the interpreter's recursion limit must not fail because of the cache. 400 JSON levels
@@ -149,6 +150,12 @@ def _encoder(filename: str) -> Callable[[Any, int], dict[str, Any]]:
     def other(k: str, v: Any, depth: int) -> Any:
         if v is None and k.endswith("?"):
             return None
+        if k == "V":
+            # A literal number: json writes a float's shortest double digits, which read
+            # back (at 512 bits) as the literal only when it had no more digits than that.
+            if type(v) is numbers.Num and numbers.parse(repr(float(v))) != v:
+                raise Unencodable("number")
+            return v
         k = k.rstrip("?")
         if k == "Sev":
             return v.value
@@ -178,7 +185,8 @@ def _encoder(filename: str) -> Callable[[Any, int], dict[str, Any]]:
             tuple(i for i, k in enumerate(spec.kinds) if k in ("R", "R?")),
             tuple(i for i, k in enumerate(spec.kinds) if k in ("N", "N?", "Body", "Body?")),
             tuple((i, k) for i, k in enumerate(spec.kinds)
-                  if k.rstrip("?") not in ("R", "N", "Body", "S", "B", "V")))
+                  if k.rstrip("?") not in ("R", "N", "Body", "S", "B", "V")
+                  or (k == "V" and spec.cls is ast.Literal)))
     return obj
 
 
@@ -191,7 +199,8 @@ def decode(raw: bytes, key: str, filename: str) -> Entry:
         ((tag, fields),) = pairs  # exactly one key, or ValueError
         return builders[tag](fields)  # an unknown class: KeyError
 
-    doc = json.loads(raw.decode("utf-8", "surrogatepass"), object_pairs_hook=hook)
+    doc = json.loads(raw.decode("utf-8", "surrogatepass"), object_pairs_hook=hook,
+                     parse_float=numbers.parse_json_float)
     if not (type(doc) is list and len(doc) == 4 and doc[0] == FORMAT and doc[1] == key):
         raise _Invalid("not an entry of this format and key")
     body, diags = doc[2], doc[3]
@@ -296,7 +305,7 @@ def _builder_source(name: str, spec: _Spec, fill_slots: bool, inline_ranges: boo
 
 
 _NODE_TYPES = frozenset(s.cls for s in SPECS.values() if issubclass(s.cls, ast.Node))
-_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+_SCALAR_TYPES = frozenset((str, int, float, numbers.Num, bool, type(None)))
 _PART_TYPES = _NODE_TYPES | {str}
 
 

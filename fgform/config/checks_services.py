@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fgform import deployment
+from fgform import deployment, numbers
 from fgform.addresses import Address
 from fgform.config.checks_references import attr_where, direct_reference, referenced_configs
 from fgform.config.model import Block, Resource
@@ -116,7 +116,7 @@ def check_deployment_limits(configs: dict[Address, dict[str, Any]],
 
 
 def _num(value: float | int) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    return numbers.to_string(value)  # as Terraform prints numbers (fgform/numbers.py)
 
 
 # -- host ports of service tasks ---------------------------------------------------------------

@@ -4,10 +4,9 @@ and equality without conversion."""
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
+from fgform import numbers
 from fgform.values import UNKNOWN, Sensitive
 
 
@@ -70,14 +69,10 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
-_NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
 def norm_number(n: int | float) -> int | float:
-    """Keep whole numbers as ints, as Terraform prints them (2.0 -> 2)."""
-    if isinstance(n, float) and n.is_integer() and abs(n) < 2**63:
-        return int(n)
-    return n
+    """A number in its canonical form (fgform/numbers.py): a plain float that is whole and
+    below 2**53 becomes an int (2.0 -> 2); exact numbers stay as they are."""
+    return numbers.normalize(n)
 
 
 class ConversionError(Exception):
@@ -92,11 +87,12 @@ def to_number(value: Any, sensitive: bool = False) -> int | float:
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, str):
-        s = value.strip()
-        if s == value and _NUMBER_RE.match(s):
-            if re.fullmatch(r"-?\d+", s):
-                return int(s)
-            return norm_number(float(s))
+        try:
+            n = numbers.parse(value) if value.strip() == value else None
+        except numbers.NumberError as e:
+            raise ConversionError(str(e)) from None
+        if n is not None:
+            return n
         raise ConversionError("cannot convert this sensitive string to a number" if sensitive
                               else f'cannot convert "{value}" to a number')
     if value is None:
@@ -123,16 +119,8 @@ def to_bool(value: Any, sensitive: bool = False) -> bool:
 
 
 def format_number(n: int | float) -> str:
-    """A number as Terraform writes it in strings."""
-    n = norm_number(n)
-    if isinstance(n, int):
-        return str(n)
-    if math.isinf(n) or math.isnan(n):
-        return str(n)
-    text = repr(n)
-    if "e" in text:
-        text = format(n, "f").rstrip("0").rstrip(".")
-    return text
+    """A number as Terraform writes it in strings (fgform/numbers.py's `to_string`)."""
+    return numbers.to_string(n)
 
 
 def to_string(value: Any) -> str:
@@ -153,7 +141,7 @@ def values_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
+        return numbers.equal(a, b)
     if type(a) is not type(b):
         return False
     if isinstance(a, list):

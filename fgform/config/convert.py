@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fgform import numbers
 from fgform.config import ast, nesting
 from fgform.config.model import Attribute, Block, Body
 from fgform.config.templates import ParseFn, TemplateParts, text_position
@@ -279,16 +280,21 @@ class Converter(TemplateParts):
         operand = self.expr(self._trees(tree.children)[0])
         if op == "-" and isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)) \
                 and not isinstance(operand.value, bool):
-            return ast.Literal(self.rng(tree), -operand.value)
+            return ast.Literal(self.rng(tree), numbers.neg(operand.value))
         return ast.Unary(self.rng(tree), op, operand)
 
     def int_lit(self, tree: Any) -> ast.Node:
-        return ast.Literal(self.rng(tree), int(str(tree.children[0])))
+        return self.float_lit(tree)
 
     def float_lit(self, tree: Any) -> ast.Node:
-        value = float(str(tree.children[0]))
-        if value.is_integer() and abs(value) < 2**63:
-            return ast.Literal(self.rng(tree), int(value))
+        # Terraform's numbers (fgform/numbers.py): the literal at 512 bits, so 0.1 is 0.1.
+        text = str(tree.children[0])
+        try:
+            value = numbers.parse(text)
+        except numbers.NumberError as e:
+            raise self.error("Invalid number literal", f"{e}.", tree) from None
+        if value is None:  # pragma: no cover - the grammar's tokens are numbers
+            raise self.error("Invalid number literal", f"{text} is not a number.", tree)
         return ast.Literal(self.rng(tree), value)
 
     def identifier(self, tree: Any) -> ast.Node:

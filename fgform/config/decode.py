@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from fgform import numbers
 from fgform.config import types
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.model import Attribute, Block, Body
@@ -255,8 +256,10 @@ def _range_message(a: AttrSchema, value: float) -> str:
 
 
 def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else str(v)
+    return numbers.to_string(v)
 
 
 def _show(v: Any) -> str:
+    if numbers.is_number(v):
+        return numbers.to_string(v)
     return f'"{v}"' if isinstance(v, str) else str(v)

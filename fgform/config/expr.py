@@ -11,9 +11,9 @@ compares without conversion (1 == "1" is false). Whole numbers stay ints.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from fgform import numbers
 from fgform.config import ast
 from fgform.config.access import get_attr, index_value, iter_collection
 from fgform.config.ast import Node
@@ -22,7 +22,6 @@ from fgform.config.conversions import (
     ConversionError,
     deep_unmark,
     mark,
-    norm_number,
     strip,
     to_bool,
     to_number,
@@ -240,7 +239,7 @@ def _eval_unary(node: ast.Unary, ctx: EvalContext) -> Any:
     try:
         if node.op == "!":
             return mark(not to_bool(value, sens), sens)
-        return mark(norm_number(-to_number(value, sens)), sens)
+        return mark(numbers.neg(to_number(value, sens)), sens)
     except ConversionError as e:
         raise EvalError(f'Unsuitable value for unary operand "{node.op}": {e}.',
                         node.operand.range, summary="Invalid operand") from None
@@ -290,29 +289,37 @@ def _apply_binary(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:
         raise EvalError(f'Unsuitable value for right operand of "{op}": {e}.',
                         node.right.range, summary="Invalid operand") from None
     if op in _COMPARE:
-        result: Any = {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+        c = numbers.compare(a, b)
+        result: Any = {"<": c < 0, ">": c > 0, "<=": c <= 0, ">=": c >= 0}[op]
         return mark(result, sens)
+    # Terraform's numbers (fgform/numbers.py): 512-bit results, so 0.1 + 0.2 == 0.3.
+    try:
+        result = _arith(node, op, a, b)
+    except numbers.NumberError as e:
+        raise EvalError(f"{e}.", node.range, summary="Number out of range") from None
+    return mark(result, sens)
+
+
+def _arith(node: ast.Binary, op: str, a: Any, b: Any) -> Any:
+    """`a op b` for an arithmetic operator (zero divisors reported at `node`'s right)."""
     if op == "+":
-        result = a + b
+        result = numbers.add(a, b)
     elif op == "-":
-        result = a - b
+        result = numbers.sub(a, b)
     elif op == "*":
-        result = a * b
+        result = numbers.mul(a, b)
     elif op == "/":
         if b == 0:
             raise EvalError("Can't divide by zero.", node.right.range,
                             summary="Division by zero")
-        result = a // b if isinstance(a, int) and isinstance(b, int) and a % b == 0 else a / b
+        result = numbers.div(a, b)
     elif op == "%":
-        if b == 0:
-            raise EvalError("Can't use modulo by zero.", node.right.range,
-                            summary="Division by zero")
-        # HCL's modulo keeps the sign of the dividend, like Go's.
-        result = math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) else (
-            abs(a) % abs(b)) * (1 if a >= 0 else -1)
+        # HCL's modulo keeps the sign of the dividend, like Go's; as Terraform, `a % 0` is a
+        # (while `a / 0` is an error here: Terraform's infinity fails to save its state).
+        result = numbers.mod(a, b)
     else:  # pragma: no cover - the loader only builds the operators above
         raise EvalError(f"unsupported operator {op}", node.range)
-    return mark(norm_number(result), sens)
+    return result
 
 
 def _eval_logic(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fgform import numbers
 from fgform.config import ast, hcl
 from fgform.config.conversions import (
     ConversionError,
@@ -241,6 +242,8 @@ def invoke(spec: Func, args: list[Any], info: CallInfo) -> Any:
         raise _arg_error(spec, e.arg, _unquoted(e.message, marked), info) from None
     except ConversionError as e:  # raised by helpers deep inside an implementation
         raise _arg_error(spec, None, _unquoted(str(e), marked), info) from None
+    except numbers.NumberError as e:  # a number beyond the range fgform handles
+        raise _arg_error(spec, None, _unquoted(str(e), marked), info) from None
     except EvalError:
         raise
     except (ValueError, TypeError, OverflowError, ArithmeticError, re.error, KeyError,
@@ -366,12 +369,12 @@ def _abs(c: CallInfo, n: Any) -> Any:
 
 @_fn("ceil", "num:number")
 def _ceil(c: CallInfo, n: Any) -> Any:
-    return math.ceil(n)
+    return numbers.ceil(n)
 
 
 @_fn("floor", "num:number")
 def _floor(c: CallInfo, n: Any) -> Any:
-    return math.floor(n)
+    return numbers.floor(n)
 
 
 @_fn("log", "num:number", "base:number")
@@ -380,18 +383,25 @@ def _log(c: CallInfo, n: Any, base: Any) -> Any:
         raise FuncError("must be greater than zero", 0)
     if base <= 0 or base == 1:
         raise FuncError("must be greater than zero and not 1", 1)
-    return math.log(n, base)
+    # As Terraform: Go's float64 math (a 53-bit result: log(10, 3) prints 17 digits).
+    return numbers.go_log(numbers.to_float(n)) / numbers.go_log(numbers.to_float(base))
 
 
 @_fn("pow", "num:number", "power:number")
 def _pow(c: CallInfo, n: Any, p: Any) -> Any:
-    if isinstance(n, int) and isinstance(p, int) and p >= 0:
-        return n**p
-    return math.pow(n, p)
+    # As Terraform: Go's math.Pow on float64s, so pow(2, 60) prints 1152921504606847000.
+    result = numbers.go_pow(numbers.to_float(n), numbers.to_float(p))
+    if math.isnan(result):  # Terraform panics ("Float.SetFloat64(NaN)")
+        raise FuncError("the result is not a number (a negative number to a fractional "
+                        "power)", None)
+    return result
 
 
 @_fn("signum", "num:number")
 def _signum(c: CallInfo, n: Any) -> Any:
+    if numbers.to_int64(n) is None:
+        raise FuncError("value must be a whole number, between -9223372036854775808 and "
+                        "9223372036854775807", None)
     return (n > 0) - (n < 0)
 
 
@@ -411,6 +421,8 @@ def _parseint(c: CallInfo, s: Any, base: int) -> Any:
         text = text[1:]
     if not text:
         raise FuncError(f'cannot parse "{s}" as a base {base} integer', 0)
+    if len(text) > 4000:  # Python prints no int of more than 4,300 digits
+        raise FuncError("a number of more than 4000 digits is more than fgform reads", 0)
     value = 0
     for ch in text:
         d = _DIGITS.find(ch.lower() if base <= 36 else ch)
@@ -521,14 +533,24 @@ def _format_one(value: Any, flags: str, width: str | None, prec: str | None, ver
     spec += width or ""
     if verb in "dboxX":
         if isinstance(n, float):
-            raise FuncError(f"unsupported value for %{verb}: a whole number is required", arg)
+            if not n.is_integer():
+                raise FuncError(f"unsupported value for %{verb}: a whole number is required",
+                                arg)
+            n = int(n)  # its exact value, as Go's big.Float.Int: %d of pow(10, 30) shows it
         return format(n, spec + ("" if verb == "d" else verb))
     if verb in "eEfFgG":
-        if prec is not None:
-            spec += "." + prec
-        elif verb in "fF":
-            spec += ".6"
-        return format(float(n), spec + verb)
+        # The exact number's digits, as Go formats a big.Float (fgform/numbers.py).
+        text = numbers.format_verb(n, "f" if verb == "F" else verb,
+                                   None if prec is None else int(prec))
+        if not text.startswith("-") and text[:1].isdigit():
+            text = ("+" if "+" in flags else " " if " " in flags else "") + text
+        w = int(width or 0)
+        if "-" in flags:
+            return text.ljust(w)
+        if "0" in flags:
+            sign = text[0] if text[:1] in "+- " else ""
+            return sign + text[len(sign):].rjust(w - len(sign), "0")
+        return text.rjust(w)
     raise FuncError(f"unsupported format verb %{verb}", 0)
 
 
@@ -905,7 +927,7 @@ def _range(c: CallInfo, *p: Any) -> Any:
         out.append(norm_number(v))
         if len(out) > 1024:
             raise FuncError("more than 1024 values were generated; the limit is 1024", None)
-        v += step
+        v = numbers.add(v, step)  # at 512 bits, as Terraform: range(0, 1, 0.1) has 10
     return out
 
 
@@ -985,7 +1007,7 @@ def _sum(c: CallInfo, lst: list[Any]) -> Any:
     total: Any = 0
     for j, x in enumerate(lst):
         try:
-            total += to_number(x)
+            total = numbers.add(total, to_number(x))
         except ConversionError as e:
             raise FuncError(f"element {j}: {e}", 0) from None
     return total
@@ -1115,20 +1137,13 @@ def _tomap(c: CallInfo, v: Any) -> Any:
 
 
 def _json(value: Any) -> str:
-    text = json.dumps(_json_ready(value), sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, allow_nan=False)
+    # Numbers as Terraform writes them (all 157 digits of 1/3, 0.0000001 not 1e-07).
+    texts: list[str] = []
+    text = json.dumps(numbers.json_ready(value, texts), sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = numbers.json_finish(text, texts)
     # Terraform (Go's encoding/json) escapes these so JSON can be embedded in HTML.
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(v) for v in value]
-    return value
 
 
 @_fn("jsonencode", "value:any")
@@ -1152,7 +1167,7 @@ def _from_json(value: Any) -> Any:
 @_fn("jsondecode", "str:string")
 def _jsondecode(c: CallInfo, s: str) -> Any:
     try:
-        return _from_json(json.loads(s))
+        return _from_json(json.loads(s, parse_float=numbers.parse_json_float))
     except json.JSONDecodeError as e:
         raise FuncError(f"invalid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
                         0) from None

@@ -15,11 +15,11 @@ converted value.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fgform import numbers
 from fgform.config import ast
 from fgform.config.conversions import ConversionError, to_bool
 from fgform.errors import SourceRange
@@ -336,24 +336,16 @@ def _article(t: Type) -> str:
 
 
 def _format_number(v: int | float) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
-        return str(int(v))
-    return repr(v) if isinstance(v, float) else str(v)
+    return numbers.to_string(v)
 
 
 def _parse_number(text: str) -> int | float | None:
-    s = text.strip()
-    if not s or s != text:
+    if text.strip() != text:
         return None
     try:
-        if re.fullmatch(r"[+-]?\d+", s):
-            return int(s)
-        f = float(s)
-    except ValueError:
+        return numbers.parse(text)
+    except numbers.NumberError:
         return None
-    if math.isnan(f) or math.isinf(f):
-        return None
-    return int(f) if f.is_integer() and "e" not in s.lower() and "." not in s else f
 
 
 def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:

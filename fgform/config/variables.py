@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fgform import numbers
 from fgform.config import ast, functions, hcl, types
 from fgform.config.ast import Node
 from fgform.config.expr import EvalContext, EvalError, evaluate, type_name
@@ -254,8 +255,9 @@ def _read_var_file(path: Path, module: Module, given: dict[str, _Raw],
         return
     if path.name.endswith(".json"):
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            # Numbers at 512 bits, as Terraform reads them (0.1 is HCL's 0.1).
+            data = json.loads(raw, parse_float=numbers.parse_json_float)
+        except (UnicodeDecodeError, json.JSONDecodeError, numbers.NumberError) as exc:
             diags.append(Diagnostic.error("Failed to read variables file",
                                           f"{path}: {exc}", SourceRange(str(path), 1)))
             return

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from fgform import numbers
 from fgform.config.schema import BlockSchema
 from fgform.values import UNKNOWN, Path
 
@@ -86,10 +87,8 @@ def _fmt_scalar(v: Any) -> str:
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
     if isinstance(v, (int, float)):
-        return str(v)
+        return numbers.to_string(v)  # as Terraform: 0.0000001, never 1e-07
     return json.dumps(v, ensure_ascii=False)
 
 

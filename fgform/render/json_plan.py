@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fgform import __version__
+from fgform import __version__, numbers
 from fgform.addresses import Address
 from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
 from fgform.state.model import InstanceStatus, StateFile
@@ -82,7 +82,7 @@ def _sens(value: Any, path: Path, marked: set[Path]) -> Any:
 # One walk for what a resource change shows of a value with no sensitive paths: the value
 # without unknowns, its unknown_as_bool and its sensitive_as_bool shapes, built together and
 # visiting leaves only once (the three walks above made up most of `show -json`).
-_LEAF = frozenset({str, int, float, bool, type(None)})
+_LEAF = frozenset({str, int, float, numbers.Num, bool, type(None)})
 
 
 def _shapes(value: Any) -> tuple[Any, Any, Any]:

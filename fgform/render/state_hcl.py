@@ -13,10 +13,9 @@ The text formats follow Terraform's, so that scripts and habits carry over:
 from __future__ import annotations
 
 import json as _json
-import math
-from decimal import Decimal
 from typing import Any
 
+from fgform import numbers
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.config.schema import BlockSchema, get_schema
 from fgform.errors import FgformError
@@ -241,16 +240,9 @@ def _scalar(value: Any) -> str:
 
 
 def _number(value: int | float) -> str:
-    # Terraform's numbers are arbitrary-precision decimals: 2.0 prints as 2, never 2.0 or 2e0.
-    if isinstance(value, int):
-        return str(value)
-    if math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(value)
-    if "e" in text and math.isfinite(value):
-        # Terraform never prints exponents: 1e-07 is 0.0000001.
-        text = format(Decimal(text), "f")
-    return text
+    # Terraform's numbers print as their shortest exact digits, never with an exponent:
+    # 2.0 as 2, 1e-07 as 0.0000001, 1/3 with 157 digits (fgform/numbers.py).
+    return numbers.to_string(value)
 
 
 def _quote(s: str) -> str:
@@ -259,9 +251,11 @@ def _quote(s: str) -> str:
 
 def _json_dumps(value: Any, compact: bool) -> str:
     # Sorted keys: Terraform's objects and maps iterate in key order, so its JSON does too.
+    # Numbers as Terraform writes them (every digit of 1/3; 0.0000001, not 1e-07).
     if compact:
-        return _json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return _json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+        return numbers.dumps_json(value, ensure_ascii=False, separators=(",", ":"),
+                                  sort_keys=True)
+    return numbers.dumps_json(value, ensure_ascii=False, indent=2, sort_keys=True)
 
 
 __all__ = ["outputs", "state_show"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from fgform import numbers
+
 
 def check_cidr(value: Any) -> str | None:
     try:
@@ -20,14 +22,14 @@ def check_cidr(value: Any) -> str | None:
 
 def check_whole(value: Any) -> str | None:
     if isinstance(value, float) and not value.is_integer():
-        return f"{value} is not a whole number"
+        return f"{numbers.to_string(value)} is not a whole number"
     return None
 
 
 def check_port(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if check_whole(value) or not 1 <= value <= 65535:
-            return f"{value} is not a TCP port (a whole number, 1-65535)"
+            return f"{numbers.to_string(value)} is not a TCP port (a whole number, 1-65535)"
     return None
 
 
