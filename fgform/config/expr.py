@@ -32,8 +32,9 @@ from fgform.config.conversions import (
 )
 from fgform.config.limits import MAX_FOR_ITERATIONS, MAX_STRING_LENGTH
 from fgform.config.names import resolve_variable, root_attr
+from fgform.config.unify import unify_results
 from fgform.errors import SourceRange
-from fgform.values import UNKNOWN, contains_unknown
+from fgform.values import UNKNOWN, ListValue, contains_unknown
 
 __all__ = ["EvalContext", "EvalError", "FunctionCaller", "evaluate", "type_name"]
 
@@ -209,6 +210,7 @@ def _eval_splat(node: ast.Splat, ctx: EvalContext) -> Any:
     if target is None:
         return mark([], sens)
     items = target if isinstance(target, list) else [target]
+    typed = isinstance(target, ListValue)  # a splat over a list or set gives a list
     had = _SPLAT_KEY in ctx.bindings
     saved = ctx.bindings.get(_SPLAT_KEY)
     out = []
@@ -221,7 +223,7 @@ def _eval_splat(node: ast.Splat, ctx: EvalContext) -> Any:
             ctx.bindings[_SPLAT_KEY] = saved
         else:
             ctx.bindings.pop(_SPLAT_KEY, None)
-    return mark(out, sens)
+    return mark(ListValue(out) if typed else out, sens)
 
 
 def _eval_splat_item(node: ast.SplatItem, ctx: EvalContext) -> Any:
@@ -357,8 +359,16 @@ def _eval_conditional(node: ast.Conditional, ctx: EvalContext) -> Any:
     except ConversionError as e:
         raise EvalError(f"The condition value is unsuitable: {e}.", node.condition.range,
                         summary="Incorrect condition type") from None
-    # Only the chosen branch is evaluated, so `x == null ? "d" : x.attr` is fine.
-    return mark(evaluate(node.true_result if ok else node.false_result, ctx), sens)
+    chosen = evaluate(node.true_result if ok else node.false_result, ctx)
+    # HCL evaluates both results and converts the chosen one to the type both unify to
+    # (`true ? 1 : "a"` is "1"); the other one's errors are dropped (`x == null ? "d" :
+    # x.attr` is fine), and a result that failed has no type to unify with.
+    other_node = node.false_result if ok else node.true_result
+    try:
+        other = evaluate(other_node, ctx)
+    except EvalError:
+        return mark(chosen, sens)
+    return mark(unify_results(chosen, other, ok, node), sens)
 
 
 # -- for expressions -------------------------------------------------------------------------

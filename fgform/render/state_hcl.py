@@ -22,7 +22,7 @@ from fgform.config.schema import BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.state.surgery import find_resource
-from fgform.values import cty_type
+from fgform.values import ListValue, MapValue, cty_type
 
 # -- state show ------------------------------------------------------------------------------
 
@@ -207,6 +207,12 @@ def _hcl_value(value: Any, indent: int) -> str:
         v, ind = item
         if isinstance(v, str) and "\n" in v:
             out.append("<<EOT\n" + v + ("" if v.endswith("\n") else "\n") + "EOT")
+        elif isinstance(v, ListValue | MapValue):
+            # A list, set or map prints as its conversion from a tuple or object, as
+            # Terraform's console does: tolist([...]), toset([...]), tomap({...}).
+            out.append(f"to{v.kind}(")
+            todo.append(")")
+            todo.append((dict(v) if isinstance(v, dict) else list(v), ind))
         elif isinstance(v, list | tuple | dict) and not v:
             out.append("{}" if isinstance(v, dict) else "[]")
         elif isinstance(v, list | tuple | dict):
