@@ -64,12 +64,22 @@ def type_name(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     if isinstance(value, ListValue | MapValue):
-        return value.kind
+        return friendly_type(cty_type(value))
     if isinstance(value, (list, tuple)):
         return "tuple"
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def friendly_type(t: Any) -> str:
+    """A type in Terraform's JSON form as its messages name it: `number`, `tuple`,
+    `list of string`, `map of list of number`."""
+    if isinstance(t, str):
+        return t
+    if t[0] in ("list", "set", "map"):
+        return f"{t[0]} of {friendly_type(t[1])}"
+    return t[0]
 
 
 _NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

@@ -27,6 +27,7 @@ from fgform.config.context import EvalError
 from fgform.config.conversions import (
     ConversionError,
     format_number,
+    friendly_type,
     to_bool,
     to_number,
     values_equal,
@@ -34,21 +35,13 @@ from fgform.config.conversions import (
 from fgform.values import UNKNOWN, ListValue, MapValue, Sensitive, SetValue, cty_type
 
 DYNAMIC = "dynamic"
+friendly = friendly_type  # a type as Terraform's messages name it
 _PRIMITIVES = frozenset({"string", "number", "bool"})
 
 
 def kind(t: Any) -> str:
     """"string", "number", "bool", "dynamic", "list", "set", "map", "tuple" or "object"."""
     return t if isinstance(t, str) else t[0]
-
-
-def friendly(t: Any) -> str:
-    """A type as Terraform's messages name it: `number`, `tuple`, `list of string`."""
-    k = kind(t)
-    if k in ("list", "set", "map"):
-        inner = t[1]
-        return f"{k} of {friendly(inner)}" if inner != DYNAMIC else f"{k} of dynamic"
-    return k
 
 
 # -- unification --------------------------------------------------------------------------
