@@ -210,6 +210,27 @@ def cty_type(value: Any) -> Any:
     return "dynamic"
 
 
+def typed_value(value: Any, type_: Any) -> Any:
+    """Plain data read back (from a state file) as the value of type `type_` (Terraform's
+    JSON form) it was: lists, sets and maps become `ListValue`, `SetValue`, `MapValue`
+    again, at any depth. A value that does not fit the type is returned as it is."""
+    if value is None or type_ is None or isinstance(type_, str):
+        return value
+    kind = type_[0] if isinstance(type_, list) and len(type_) == 2 else None
+    inner = type_[1] if kind else None
+    if kind in ("list", "set") and isinstance(value, list):
+        cls = SetValue if kind == "set" else ListValue
+        return cls([typed_value(v, inner) for v in value], inner)
+    if kind == "map" and isinstance(value, dict):
+        return MapValue({k: typed_value(v, inner) for k, v in value.items()}, inner)
+    if kind == "tuple" and isinstance(value, list) and isinstance(inner, list) and len(
+            inner) == len(value):
+        return [typed_value(v, t) for v, t in zip(value, inner, strict=True)]
+    if kind == "object" and isinstance(value, dict) and isinstance(inner, dict):
+        return {k: typed_value(v, inner.get(k)) for k, v in value.items()}
+    return value
+
+
 def _common_type(types: list[Any]) -> Any:
     # A collection built without a recorded element type: its elements' type when they all
     # have one (nulls aside), else "dynamic".

@@ -143,8 +143,10 @@ def outputs(state: StateFile, name: str | None = None, json: bool = False,
         raise FgformError("Output name required",
                           hint="You must give the name of a single output value when using "
                                "the -raw option.")
+    # Terraform keeps no null output in its state: `output` neither lists one nor finds it.
+    shown = {k: v for k, v in state.outputs.items() if v.value is not None}
     if name is not None:
-        out = state.outputs.get(name)
+        out = shown.get(name)
         if out is None:
             raise FgformError(
                 f'Output "{name}" not found',
@@ -160,11 +162,11 @@ def outputs(state: StateFile, name: str | None = None, json: bool = False,
     if json:
         return _json_dumps({
             k: {"sensitive": v.sensitive, "type": cty_type(v.value), "value": v.value}
-            for k, v in sorted(state.outputs.items())
+            for k, v in sorted(shown.items())
         }, compact=False)
     return "\n".join(
         f"{k} = {'<sensitive>' if v.sensitive else _hcl_value(v.value, 0)}"
-        for k, v in sorted(state.outputs.items())
+        for k, v in sorted(shown.items())
     )
 
 
