@@ -166,6 +166,8 @@ def values_equal(a: Any, b: Any) -> bool:
     null equals only null."""
     if a is None or b is None:
         return a is None and b is None
+    if not isinstance(a, (list, dict)) or not isinstance(b, (list, dict)):
+        return _same(a, b)  # primitives: no type to work out beyond theirs
     if cty_type(a) != cty_type(b):
         return False
     return _same(a, b)

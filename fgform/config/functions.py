@@ -891,7 +891,7 @@ def _index(c: CallInfo, lst: list[Any], v: Any) -> Any:
     for i, x in enumerate(lst):
         if values_equal(x, v):
             return i
-    raise FuncError("item not found", 1)
+    raise FuncError("item not found", None)
 
 
 def _flatten(lst: list[Any]) -> Any:

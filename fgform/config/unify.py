@@ -30,7 +30,6 @@ from fgform.config.conversions import (
     friendly_type,
     to_bool,
     to_number,
-    values_equal,
 )
 from fgform.values import UNKNOWN, ListValue, MapValue, Sensitive, SetValue, cty_type
 
@@ -273,10 +272,12 @@ def set_of(items: list[Any], etype: Any = None) -> SetValue:
         etype = unify([cty_type(v) for v in items]) if items else DYNAMIC
         if etype is None:
             etype = DYNAMIC
-    out: list[Any] = []
+    # Duplicates found by a key that is equal exactly when the values are (elements of one
+    # type): linear, where comparing every pair was quadratic.
+    seen: dict[str, Any] = {}
     for v in items:
-        if not any(values_equal(v, o) for o in out):
-            out.append(v)
+        seen.setdefault(set_hash(v, exact=True), v)
+    out = list(seen.values())
     out.sort(key=_set_key_for(etype))
     return SetValue(out, etype)
 
@@ -299,11 +300,11 @@ def _set_key_for(etype: Any) -> Any:
     return lambda v: (*base(v), set_hash(v).encode())
 
 
-def set_hash(value: Any) -> str:
+def set_hash(value: Any, exact: bool = False) -> str:
     """cty's hash string of a value (`makeSetHashBytes`), which orders sets of anything
     but strings, numbers and bools: `[1;"a";]`, `{"k":1;}`."""
     if isinstance(value, Sensitive):
-        return set_hash(value.value)
+        return set_hash(value.value, exact)
     if value is None:
         return "~"
     if value is UNKNOWN:
@@ -311,15 +312,17 @@ def set_hash(value: Any) -> str:
     if isinstance(value, bool):
         return "T" if value else "F"
     if isinstance(value, int | float):
-        text = format(value, ".10g")
-        return text
+        if exact:  # every digit, for telling values apart (1 and 1.0 are one number)
+            return str(int(value)) if float(value).is_integer() and abs(value) < 2**63 \
+                else repr(float(value))
+        return format(value, ".10g")
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
-        return "{" + "".join(f"{json.dumps(k, ensure_ascii=False)}:{set_hash(value[k])};"
-                             for k in sorted(value)) + "}"
+        return "{" + "".join(f"{json.dumps(k, ensure_ascii=False)}:"
+                             f"{set_hash(value[k], exact)};" for k in sorted(value)) + "}"
     if isinstance(value, list):
-        return "[" + "".join(f"{set_hash(v)};" for v in value) + "]"
+        return "[" + "".join(f"{set_hash(v, exact)};" for v in value) + "]"
     return "?"
 
 

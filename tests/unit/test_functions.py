@@ -116,7 +116,8 @@ ERRORS = [
     ('format("%s")', "Invalid function argument", "not enough arguments"),
     ('format("a", 1)', "Error in function call", "too many arguments"),
     ('element([], 0)', "Invalid function argument", "empty list"),
-    ('index(["a"], "b")', "Invalid function argument", "item not found"),
+    # Terraform 1.11: "Error in function call", not an argument's error
+    ('index(["a"], "b")', "Error in function call", "item not found"),
     ('regex("x", "abc")', "Error in function call", "did not match"),
     ('one([1, 2])', "Invalid function argument", "zero or one"),
     ("sum([])", "Invalid function argument", "empty list"),

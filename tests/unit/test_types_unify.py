@@ -1,0 +1,469 @@
+"""Terraform's type unification and conversion, and typed values (issue 11).
+
+Every expected value here was recorded from Terraform 1.11 (`echo 'EXPR' | terraform
+console`, and `terraform output -json` for the output types): the console shows a list, set
+or map as `tolist([...])`, `toset([...])`, `tomap({...})` and a tuple or object bare, so
+comparing fgform's rendering of the value (the same printer `fgform output` uses) checks the
+value and its type at every depth. Whitespace is collapsed on both sides. Terraform's typed
+nulls (`tonumber(null)`) are the one thing fgform does not keep: a null has no type here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config.functions import call
+from fgform.config.hcl import parse_expression
+from fgform.config.unify import set_of, unify
+from fgform.render.state_hcl import _hcl_value, outputs
+from fgform.state.model import OutputState, StateFile
+from fgform.values import ListValue, MapValue, SetValue, cty_type
+
+
+def ev(text: str):
+    return evaluate(parse_expression(text), EvalContext(functions=call))
+
+
+def console(value) -> str:
+    return " ".join(_hcl_value(value, 0).split())
+
+
+# (expression, what `terraform console` printed, whitespace collapsed)
+CONSOLE = [
+    ('true ? 1 : "a"',
+     '"1"'),
+    ('false ? 1 : "a"',
+     '"a"'),
+    ('true ? [1] : ["a"]',
+     '[ "1", ]'),
+    ('true ? {a=1} : {b=2}',
+     'tomap({ "a" = 1 })'),
+    ('true ? {a=1} : {a="x"}',
+     '{ "a" = "1" }'),
+    ('true ? [1] : [1,2]',
+     'tolist([ 1, ])'),
+    ('true ? tolist([1]) : ["a"]',
+     'tolist([ "1", ])'),
+    ('true ? 1 : null',
+     '1'),
+    ('true ? true : "x"',
+     '"true"'),
+    ('tolist([1, "a"])',
+     'tolist([ "1", "a", ])'),
+    ('tolist([{a=1},{b=2}])',
+     'tolist([ tomap({ "a" = 1 }), tomap({ "b" = 2 }), ])'),
+    ('tolist([{a=1},{a="x"}])',
+     'tolist([ { "a" = "1" }, { "a" = "x" }, ])'),
+    ('tolist([[1],["a", 2]])',
+     'tolist([ tolist([ "1", ]), tolist([ "a", "2", ]), ])'),
+    ('tolist([])',
+     'tolist([])'),
+    ('toset(["b","a","b"])',
+     'toset([ "a", "b", ])'),
+    ('toset([3,1,2,10])',
+     'toset([ 1, 2, 3, 10, ])'),
+    ('toset([true,false,true])',
+     'toset([ false, true, ])'),
+    ('toset([{a=1},{a=2},{a=0}])',
+     'toset([ { "a" = 0 }, { "a" = 1 }, { "a" = 2 }, ])'),
+    ('toset([[2],[1],[1,0]])',
+     'toset([ tolist([ 1, 0, ]), tolist([ 1, ]), tolist([ 2, ]), ])'),
+    ('toset([1,"a"])',
+     'toset([ "1", "a", ])'),
+    ('tomap({a=1, b="x"})',
+     'tomap({ "a" = "1" "b" = "x" })'),
+    ('tomap({a=[1], b=["x"]})',
+     'tomap({ "a" = [ "1", ] "b" = [ "x", ] })'),
+    ('tolist([1]) == [1]',
+     'false'),
+    ('[1] == [1]',
+     'true'),
+    ('tomap({a=1}) == {a=1}',
+     'false'),
+    ('toset(["a"]) == tolist(["a"])',
+     'false'),
+    ('{a=1} == {a="1"}',
+     'false'),
+    ('[null] == [null]',
+     'true'),
+    ('[for k, v in toset(["b","a"]) : "${k}=${v}"]',
+     '[ "a=a", "b=b", ]'),
+    ('{for k, v in toset(["b","a"]) : k => v}',
+     '{ "a" = "a" "b" = "b" }'),
+    ('coalesce(1, "a")',
+     '"1"'),
+    ('coalesce("", 1)',
+     '"1"'),
+    ('coalesce(null, true)',
+     'true'),
+    ('coalescelist([], [1, "a"])',
+     '[ 1, "a", ]'),
+    ('coalescelist(tolist([]), [1])',
+     '[ 1, ]'),
+    ('distinct([1, "1", 2])',
+     'tolist([ "1", "2", ])'),
+    ('distinct(tolist([1, 2, 1]))',
+     'tolist([ 1, 2, ])'),
+    ('setunion(["a"], [1])',
+     'toset([ "1", "a", ])'),
+    ('setunion([1], [2, 3])',
+     'toset([ 1, 2, 3, ])'),
+    ('setintersection(["a", "b"], ["b"])',
+     'toset([ "b", ])'),
+    ('setsubtract([1, 2], ["2"])',
+     'toset([ "1", ])'),
+    ('setproduct(["a"], [1, 2])',
+     'tolist([ [ "a", 1, ], [ "a", 2, ], ])'),
+    ('setproduct(toset(["a"]), [1, 2])',
+     'toset([ [ "a", 1, ], [ "a", 2, ], ])'),
+    ('concat([1], ["a"])',
+     '[ 1, "a", ]'),
+    ('concat(tolist([1]), ["a"])',
+     '[ 1, "a", ]'),
+    ('concat(tolist([1]), tolist(["a"]))',
+     'tolist([ "1", "a", ])'),
+    ('flatten([[1], ["a"]])',
+     '[ 1, "a", ]'),
+    ('flatten(tolist([tolist([1])]))',
+     '[ 1, ]'),
+    ('merge({a=1}, {b="x"})',
+     '{ "a" = 1 "b" = "x" }'),
+    ('merge(tomap({a=1}), tomap({b="x"}))',
+     '{ "a" = 1 "b" = "x" }'),
+    ('merge(tomap({a=1}), {b="x"})',
+     '{ "a" = 1 "b" = "x" }'),
+    ('keys({a=1})',
+     '[ "a", ]'),
+    ('keys(tomap({a=1}))',
+     'tolist([ "a", ])'),
+    ('values({a=1, b="x"})',
+     '[ 1, "x", ]'),
+    ('values(tomap({a=1, b=2}))',
+     'tolist([ 1, 2, ])'),
+    ('lookup({a=1, b="x"}, "a")',
+     '1'),
+    ('zipmap(["a", "b"], [1, "x"])',
+     '{ "a" = 1 "b" = "x" }'),
+    ('zipmap(["a"], tolist([1]))',
+     'tomap({ "a" = 1 })'),
+    ('contains([1, "a"], "1")',
+     'false'),
+    ('contains(tolist([1, 2]), "1")',
+     'false'),
+    ('index(["a", 1], 1)',
+     '1'),
+    ('sort([3, 1, 2])',
+     'tolist([ "1", "2", "3", ])'),
+    ('sort(["b", "a"])',
+     'tolist([ "a", "b", ])'),
+    ('reverse([1, "a"])',
+     '[ "a", 1, ]'),
+    ('reverse(tolist([1]))',
+     'tolist([ 1, ])'),
+    ('slice([1, "a", 2], 0, 2)',
+     '[ 1, "a", ]'),
+    ('compact(["a", "", null])',
+     'tolist([ "a", ])'),
+    ('element(tolist([1]), 0)',
+     '1'),
+    ('chunklist([1, "a", 2], 2)',
+     'tolist([ tolist([ "1", "a", ]), tolist([ "2", ]), ])'),
+    ('chunklist(tolist([1, 2]), 1)',
+     'tolist([ tolist([ 1, ]), tolist([ 2, ]), ])'),
+    ('toset([])',
+     'toset([])'),
+    ('toset(toset([1]))',
+     'toset([ 1, ])'),
+    ('tolist(toset(["b","a"]))',
+     'tolist([ "a", "b", ])'),
+    ('transpose({a=["x"]})',
+     'tomap({ "x" = tolist([ "a", ]) })'),
+    ('range(3)',
+     'tolist([ 0, 1, 2, ])'),
+    ('split(",", "a,b")',
+     'tolist([ "a", "b", ])'),
+    ('length(toset(["a","a"]))',
+     '1'),
+    ('sum([1, "2"])',
+     '3'),
+    ('one(toset(["a"]))',
+     '"a"'),
+    ('[for x in tolist([1]) : x]',
+     '[ 1, ]'),
+    ('{for k, v in tomap({a=1}) : k => v}',
+     '{ "a" = 1 }'),
+    ('keys({b=1, a=2})',
+     '[ "a", "b", ]'),
+    ('toset([1.5, 1, "2"])',
+     'toset([ "1", "1.5", "2", ])'),
+    ('toset(["b", "B", "a", "10", "9"])',
+     'toset([ "10", "9", "B", "a", "b", ])'),
+    ('toset([-1, 0.5, 10])',
+     'toset([ -1, 0.5, 10, ])'),
+    ('toset([{a="x"}, {a="b"}])',
+     'toset([ { "a" = "b" }, { "a" = "x" }, ])'),
+    ('toset([["b"], ["a"]])',
+     'toset([ [ "a", ], [ "b", ], ])'),
+    ('toset([null])',
+     'toset([ null, ])'),
+    ('compact(tolist(["a"]))',
+     'tolist([ "a", ])'),
+    ('formatlist("%s", [1])',
+     'tolist([ "1", ])'),
+    ('regexall("a", "aa")',
+     'tolist([ "a", "a", ])'),
+    ('toset([{a=1}, {a="x"}])',
+     'toset([ { "a" = "1" }, { "a" = "x" }, ])'),
+    ('tolist(["a"])[0]',
+     '"a"'),
+    ('tomap({})',
+     'tomap({})'),
+    ('tolist(toset([2, 1]))',
+     'tolist([ 1, 2, ])'),
+    ('distinct([[1], ["a"]])',
+     'tolist([ [ "1", ], [ "a", ], ])'),
+    ('toset([1, 1.0])',
+     'toset([ 1, ])'),
+    ('true ? "a" : null',
+     '"a"'),
+    ('null == tolist([])',
+     'false'),
+    ('tolist([]) == []',
+     'false'),
+    ('tomap({}) == {}',
+     'false'),
+    ('toset([]) == toset([])',
+     'true'),
+    ('tolist([1]) == tolist([1])',
+     'true'),
+    ('[1, 2] == tolist([1, 2])',
+     'false'),
+    ('{a = tolist([1])} == {a = [1]}',
+     'false'),
+    ('toset(["b", "a"]) == toset(["a", "b"])',
+     'true'),
+    ('tolist([1.0]) == tolist([1])',
+     'true'),
+    ('lookup(tomap({a=1}), "b", "2")',
+     '2'),
+    ('lookup({a=1}, "b", "z")',
+     '"z"'),
+    ('lookup(tomap({a="x"}), "b", 2)',
+     '"2"'),
+    ('keys(tomap({}))',
+     'tolist([])'),
+    ('values(tomap({}))',
+     'tolist([])'),
+    ('setproduct([], [1])',
+     'tolist([])'),
+    ('setproduct(tolist(["a"]), toset([1]))',
+     'toset([ [ "a", 1, ], ])'),
+    ('setproduct(["a"], ["b", 1])',
+     'tolist([ [ "a", "b", ], [ "a", "1", ], ])'),
+    ('chunklist([], 2)',
+     'tolist([])'),
+    ('flatten(toset([[1]]))',
+     '[ 1, ]'),
+    ('flatten([toset([1, 2]), [3]])',
+     '[ 1, 2, 3, ]'),
+    ('zipmap(toset(["b", "a"]), [1, 2])',
+     '{ "a" = 1 "b" = 2 }'),
+    ('reverse(toset([2, 1]))',
+     'tolist([ 2, 1, ])'),
+    ('slice(tolist([2, 1]), 0, 1)',
+     'tolist([ 2, ])'),
+    ('compact(["a", 1])',
+     'tolist([ "a", "1", ])'),
+    ('sort(toset(["b", "a"]))',
+     'tolist([ "a", "b", ])'),
+    ('coalesce(tolist([1]), [2])',
+     'tolist([ 1, ])'),
+    ('coalesce([], [1])',
+     'tolist([])'),
+    ('merge({a=1}, null)',
+     '{ "a" = 1 }'),
+    ('merge(tomap({a=1}), tomap({b=2}))',
+     'tomap({ "a" = 1 "b" = 2 })'),
+    ('merge()',
+     '{}'),
+    ('merge({a=1}, tomap({b=2}))',
+     '{ "a" = 1 "b" = 2 }'),
+    ('contains(toset(["a"]), "a")',
+     'true'),
+    ('transpose(tomap({a=["x"]}))',
+     'tomap({ "x" = tolist([ "a", ]) })'),
+    ('[for x in toset(["b", "a"]) : x]',
+     '[ "a", "b", ]'),
+    ('{for k, v in toset([2, 1]) : k => v}',
+     '{ "1" = 1 "2" = 2 }'),
+    ('toset(["a"])[*]',
+     'tolist([ "a", ])'),
+    ('[for k, v in tolist(["b", "a"]) : k]',
+     '[ 0, 1, ]'),
+    ('regex("(\\\\d+)-(\\\\d+)", "1-2")',
+     '[ "1", "2", ]'),
+    ('regex("(?P<a>\\\\d)", "x5")',
+     '{ "a" = "5" }'),
+    ('regexall("(\\\\d)", "a1b2")',
+     'tolist([ [ "1", ], [ "2", ], ])'),
+    ('split(",", "a")',
+     'tolist([ "a", ])'),
+    ('formatlist("%s", toset(["a"]))',
+     'tolist([ "a", ])'),
+    ('tolist(["a"])[*]',
+     'tolist([ "a", ])'),
+    ('values(tomap({a=[1]}))',
+     'tolist([ [ 1, ], ])'),
+    ('flatten(tolist([[1]]))',
+     '[ 1, ]'),
+    ('one(tolist([[1]]))',
+     '[ 1, ]'),
+    ('jsondecode("[1]")',
+     '[ 1, ]'),
+    ('tomap({a={b=1}, c={d=2}})',
+     'tomap({ "a" = tomap({ "b" = 1 }) "c" = tomap({ "d" = 2 }) })'),
+    ('tolist([{a=1}, {b=2}])[0]',
+     'tomap({ "a" = 1 })'),
+    ('setunion(toset([{a=1}]), [{a=2}])',
+     'toset([ { "a" = 1 }, { "a" = 2 }, ])'),
+    ('slice(["a", 1], 0, 1)',
+     '[ "a", ]'),
+    ('reverse(toset([1]))',
+     'tolist([ 1, ])'),
+    ('toset(["a"]) == toset(["a", "a"])',
+     'true'),
+]
+
+
+@pytest.mark.parametrize("text, printed", CONSOLE, ids=[c[0] for c in CONSOLE])
+def test_value_and_type_as_terraform_console(text: str, printed: str) -> None:
+    assert console(ev(text)) == printed
+
+
+# (expression, Terraform's error summary, the end of its message)
+ERRORS = [
+    ('tolist([1, [2]])', 'Invalid function argument',
+     'cannot convert tuple to list of any single type.'),
+    ('tolist([true, 1])', 'Invalid function argument',
+     'cannot convert tuple to list of any single type.'),
+    ('tomap({a=1, b=[1]})', 'Invalid function argument',
+     'cannot convert object to map of any single type.'),
+    ('lookup(tomap({a=1}), "b", "z")', 'Invalid function argument',
+     'the default value must have the same type as the map elements.'),
+    ('index(tolist(["1", "2"]), 2)', 'Error in function call',
+     'item not found.'),
+    ('true ? 1 : [1]', 'Inconsistent conditional result types',
+     "The true and false result expressions must have consistent types. The 'true' value is number, but the 'false' value is tuple."),
+    ('true ? {a=1} : [1]', 'Inconsistent conditional result types',
+     "The true and false result expressions must have consistent types. The 'true' value is object, but the 'false' value is tuple."),
+    ('true ? true : 1', 'Inconsistent conditional result types',
+     "The true and false result expressions must have consistent types. The 'true' value is bool, but the 'false' value is number."),
+    ('true ? [1] : [[1]]', 'Inconsistent conditional result types',
+     "The true and false result expressions must have consistent types. Type mismatch for tuple element 0: The 'true' value is number, but the 'false' value is tuple."),
+    ('true ? {a=1} : {a=[1]}', 'Inconsistent conditional result types',
+     'The true and false result expressions must have consistent types. Type mismatch for object attribute "a": The \'true\' value is number, but the \'false\' value is tuple.'),
+    ('tolist([{a=1}, null])', 'Invalid function argument',
+     'cannot convert tuple to list of any single type.'),
+    ('tolist([[1], null])', 'Invalid function argument',
+     'cannot convert tuple to list of any single type.'),
+    ('toset(["a"])[0]', 'Invalid index',
+     "Elements of a set are identified only by their value and don't have any separate index or key to select with, so it's only possible to perform operations across all elements of the set."),
+    ('tolist({a=1})', 'Invalid function argument',
+     'cannot convert object to list of any single type.'),
+    ('toset({a=1})', 'Invalid function argument',
+     'cannot convert object to set of any single type.'),
+    ('tomap([1])', 'Invalid function argument',
+     'cannot convert tuple to map of any single type.'),
+    ('distinct([1, true])', 'Invalid function argument',
+     'all list elements must have the same type.'),
+    ('setunion([1], [true])', 'Error in function call',
+     'given sets must all have compatible element types.'),
+    ('setunion(["a"], [[1]])', 'Error in function call',
+     'given sets must all have compatible element types.'),
+    ('concat([1], tolist([2]), toset([3]))', 'Invalid function argument',
+     'all arguments must be lists or tuples; got set of number.'),
+    ('concat(tolist([1]), toset([2]))', 'Invalid function argument',
+     'all arguments must be lists or tuples; got set of number.'),
+    ('concat(toset([1]), toset([2]))', 'Invalid function argument',
+     'all arguments must be lists or tuples; got set of number.'),
+    ('slice(toset([2, 1]), 0, 1)', 'Invalid function argument',
+     'cannot slice a set, because its elements do not have indices; explicitly convert to a list if the ordering of the result is not important.'),
+    ('coalesce(1, [2])', 'Error in function call',
+     'all arguments must have the same type.'),
+    ('coalesce(null, "")', 'Error in function call',
+     'no non-null, non-empty-string arguments.'),
+    ('index(toset(["a"]), "a")', 'Error in function call',
+     'argument must be a list or tuple.'),
+    ('element(toset(["b", "a"]), 0)', 'Error in function call',
+     'cannot read elements from set of string.'),
+    ('lookup(tomap({a=1}), "a", "x")', 'Invalid function argument',
+     'the default value must have the same type as the map elements.'),
+]
+
+
+@pytest.mark.parametrize("text, summary, detail", ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors_as_terraform(text: str, summary: str, detail: str) -> None:
+    with pytest.raises(EvalError) as ei:
+        ev(text)
+    assert ei.value.summary == summary
+    assert str(ei.value).rstrip(".").endswith(detail.rstrip(".")), str(ei.value)
+
+
+def test_output_json_types_as_terraform() -> None:
+    # `terraform output -json` of these outputs (Terraform 1.11): collections report their
+    # collection type, tuples and objects theirs, and the null output is left out; the
+    # types survive the state file.
+    exprs = {
+        "null": "null", "tuple": '[1, "a"]', "list": "tolist([1])",
+        "set": 'toset(["b", "a"])', "map": "tomap({a = 1})",
+        "obj": "{a = 1, b = [true]}", "empty_list": "tolist([])", "empty_map": "tomap({})",
+        "nested": "tolist([{a = 1}, {a = 2}])", "cond": "true ? {a=1} : {b=2}",
+        "nulllist": "tolist([null])", "setobj": "toset([{a = 1}])",
+    }
+    state = StateFile()
+    for name, text in exprs.items():
+        value = ev(text)
+        state.outputs[name] = OutputState(value, False, cty_type(value))
+    state = StateFile.from_dict(json.loads(json.dumps(state.to_dict())))
+    doc = json.loads(outputs(state, json=True))
+    assert {k: v["type"] for k, v in doc.items()} == {
+        "cond": ["map", "number"],
+        "empty_list": ["list", "dynamic"],
+        "empty_map": ["map", "dynamic"],
+        "list": ["list", "number"],
+        "map": ["map", "number"],
+        "nested": ["list", ["object", {"a": "number"}]],
+        "nulllist": ["list", "dynamic"],
+        "obj": ["object", {"a": "number", "b": ["tuple", ["bool"]]}],
+        "set": ["set", "string"],
+        "setobj": ["set", ["object", {"a": "number"}]],
+        "tuple": ["tuple", ["number", "string"]],
+    }
+    assert doc["set"]["value"] == ["a", "b"] and doc["cond"]["value"] == {"a": 1}
+    # `terraform output` prints them as the console does
+    assert "set = toset([\n  \"a\",\n  \"b\",\n])" in outputs(state)
+
+
+def test_unify_rules() -> None:
+    # cty's UnifyUnsafe, as the console results above show it
+    assert unify(["number", "string"]) == "string"
+    assert unify(["bool", "string"]) == "string"
+    assert unify(["bool", "number"]) is None
+    assert unify(["dynamic", "number"]) == "number"
+    assert unify([["tuple", ["number"]], ["tuple", ["number", "number"]]]) == ["list", "number"]
+    assert unify([["object", {"a": "number"}], ["object", {"b": "string"}]]) == [
+        "map", "string"]
+    assert unify([["object", {"a": "number"}], ["tuple", []]]) is None
+
+
+def test_typed_values_keep_working_as_lists_and_dicts() -> None:
+    # old code reads them as lists and dicts; equality in Python stays by value
+    v = ev('tolist(["a"])')
+    assert isinstance(v, ListValue) and v == ["a"] and v[0] == "a"
+    m = ev("tomap({a = 1})")
+    assert isinstance(m, MapValue) and m == {"a": 1}
+    s = set_of(["b", "a", "b"])
+    assert isinstance(s, SetValue) and s == ["a", "b"] and cty_type(s) == ["set", "string"]
