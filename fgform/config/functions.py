@@ -811,11 +811,10 @@ def _concat(c: CallInfo, *seqs: list[Any]) -> Any:
         out.extend(s)
     if seqs and all(isinstance(s, ListValue) for s in seqs):
         # Lists concatenate into a list of the type their elements unify to; with a
-        # tuple among them, the result is a tuple.
+        # tuple among them, or elements of no common type, the result is a tuple.
         etype = unify([cty_type(s)[1] for s in seqs])
-        if etype is None:
-            raise FuncError("all arguments must have the same element type", None)
-        return ListValue([convert_value(v, etype) for v in out], etype)
+        if etype is not None:
+            return ListValue([convert_value(v, etype) for v in out], etype)
     return out
 
 

@@ -86,10 +86,11 @@ def unify(types: list[Any]) -> Any:
 
 def _preference(t: Any) -> int:
     # cty's sortTypes, reduced to the cases that decide: string is the most general
-    # primitive, a set more general than a list, collections than tuples and objects, and
-    # dynamic the least preferred (it is a placeholder that the others should decide).
-    return {"string": 0, "set": 0, "list": 1, "map": 1, "number": 1, "bool": 1,
-            "tuple": 2, "object": 2, DYNAMIC: 3}[kind(t)]
+    # primitive, a list preferred to a set (`true ? tolist(["a"]) : toset(["b"])` is a
+    # list), collections to tuples and objects (`true ? toset([1]) : ["a"]` is a set), and
+    # dynamic the least preferred (a placeholder that the others should decide).
+    return {"string": 0, "list": 1, "map": 1, "number": 1, "bool": 1, "set": 2,
+            "tuple": 3, "object": 3, DYNAMIC: 4}[kind(t)]
 
 
 def _unify_collections(k: str, types: list[Any], has_dynamic: bool) -> Any:
