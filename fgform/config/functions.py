@@ -55,6 +55,7 @@ from fgform.config.unify import (
     collection_or_none,
     convert_value,
     friendly,
+    set_hash,
     set_of,
     to_collection,
     unify,
@@ -915,11 +916,12 @@ def _flatten_fn(c: CallInfo, lst: list[Any]) -> Any:
 
 
 def _distinct(lst: list[Any]) -> list[Any]:
-    out: list[Any] = []
+    # Elements of one type (the caller unified them): equal exactly when their exact hash
+    # strings are, so one pass finds the duplicates, first occurrences kept in order.
+    seen: dict[str, Any] = {}
     for x in lst:
-        if not any(values_equal(x, y) for y in out):
-            out.append(x)
-    return out
+        seen.setdefault(set_hash(x, exact=True), x)
+    return list(seen.values())
 
 
 @_fn("distinct", "list:list")

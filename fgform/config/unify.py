@@ -314,8 +314,10 @@ def set_hash(value: Any, exact: bool = False) -> str:
         return "T" if value else "F"
     if isinstance(value, int | float):
         if exact:  # every digit, for telling values apart (1 and 1.0 are one number)
-            return str(int(value)) if float(value).is_integer() and abs(value) < 2**63 \
-                else repr(float(value))
+            if isinstance(value, int):
+                return str(value)
+            return str(int(value)) if value.is_integer() and abs(value) < 2**63 \
+                else repr(value)
         return format(value, ".10g")
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
@@ -351,6 +353,8 @@ def unify_results(chosen: Any, other: Any, took_true: bool, node: Any) -> Any:
     o, _ = _strip_all(other)
     if o is None or o is UNKNOWN or c is UNKNOWN:
         return chosen
+    if type(c) is type(o) and type(c) in (str, bool, int, float):
+        return chosen  # the common case, settled without working out types
     ct, ot = cty_type(c), cty_type(o)
     if c is None:
         return chosen
