@@ -210,6 +210,26 @@ def cty_type(value: Any) -> Any:
     return "dynamic"
 
 
+def plain_value(value: Any) -> Any:
+    """`value` with every `ListValue`, `SetValue` and `MapValue` in it a plain list or dict
+    (marks and unknowns kept): the form state and plan files hold, and that the state
+    store's encoding cache (marshal) accepts."""
+    t = type(value)
+    if t is ListValue or t is SetValue:
+        return [plain_value(v) for v in value]
+    if t is MapValue:
+        return {k: plain_value(v) for k, v in value.items()}
+    if t is list:
+        return [plain_value(v) for v in value] if any(
+            isinstance(v, (list, dict, Sensitive)) for v in value) else value
+    if t is dict:
+        return {k: plain_value(v) for k, v in value.items()} if any(
+            isinstance(v, (list, dict, Sensitive)) for v in value.values()) else value
+    if t is Sensitive:
+        return Sensitive(plain_value(value.value))
+    return value
+
+
 def typed_value(value: Any, type_: Any) -> Any:
     """Plain data read back (from a state file) as the value of type `type_` (Terraform's
     JSON form) it was: lists, sets and maps become `ListValue`, `SetValue`, `MapValue`

@@ -125,6 +125,12 @@ def _typed_attributes(value: Any, body: Any) -> Any:
         v = out.get(a.name)
         if isinstance(v, (list, dict)) and type(v) in (list, dict):
             out[a.name] = typed_value(v, types.type_json(schema_type(a.type)))
+    for b in body.blocks:  # nested blocks: a dict when single, else a list of dicts
+        v = out.get(b.name)
+        if type(v) is dict:
+            out[b.name] = _typed_attributes(v, b)
+        elif type(v) is list:
+            out[b.name] = [_typed_attributes(e, b) for e in v]
     return out
 
 

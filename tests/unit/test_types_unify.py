@@ -647,3 +647,40 @@ def test_typed_values_keep_working_as_lists_and_dicts() -> None:
     assert isinstance(m, MapValue) and m == {"a": 1}
     s = set_of(["b", "a", "b"])
     assert isinstance(s, SetValue) and s == ["a", "b"] and cty_type(s) == ["set", "string"]
+
+
+def test_resource_attributes_are_plain_in_state_and_typed_in_expressions(tmp_path) -> None:
+    # State and plans hold plain JSON (the state store's encoding cache marshals it, and
+    # marshal refuses subclasses); expressions see the schema's types, so a map(string)
+    # attribute equals a map(string) variable (true in Terraform 1.11 too) before and after
+    # the state is written.
+    import marshal
+
+    from fgform import analysis
+    from fgform.addresses import Address
+    from fgform.config.loader import load_config
+
+    (tmp_path / "main.tf").write_text('''
+variable "env" {
+  type    = map(string)
+  default = { A = "1" }
+}
+resource "fg_task_definition" "t" {
+  family = "t"
+  container {
+    name        = "app"
+    image       = "nginx"
+    environment = var.env
+    command     = ["a", 1]
+  }
+}
+output "same" { value = fg_task_definition.t.container[0].environment == var.env }
+output "cmd" { value = fg_task_definition.t.container[0].command }
+''')
+    config, diags = load_config(tmp_path, use_cache=False)
+    assert not diags
+    result = analysis.walk(config, {}, cwd=str(tmp_path))
+    decoded = result.configs[Address("fg_task_definition", "t")]
+    marshal.dumps(decoded)  # plain data: no ListValue or MapValue inside
+    assert result.outputs["same"] is True
+    assert cty_type(result.outputs["cmd"]) == ["list", "string"]
