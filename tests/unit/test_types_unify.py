@@ -684,3 +684,23 @@ output "cmd" { value = fg_task_definition.t.container[0].command }
     marshal.dumps(decoded)  # plain data: no ListValue or MapValue inside
     assert result.outputs["same"] is True
     assert cty_type(result.outputs["cmd"]) == ["list", "string"]
+
+
+def test_a_saved_plan_keeps_output_types() -> None:
+    # `terraform show -json PLANFILE` (Terraform 1.11) gives planned_values.outputs the same
+    # types as `output -json`; fgform's plan file keeps them through its JSON.
+    from fgform.plan.model import Action, OutputChange, Plan
+    from fgform.plan.planfile import _plan_from_dict, plan_to_dict
+    from fgform.render.json_plan import planned_values_json
+
+    plan = Plan(changes=[], prior_state=None, output_changes=[
+        OutputChange("set", Action.CREATE, None, ev('toset(["b", "a"])')),
+        OutputChange("map", Action.CREATE, None, ev("tomap({a = 1})")),
+        OutputChange("tuple", Action.CREATE, None, ev('[1, "a"]')),
+        OutputChange("null", Action.CREATE, None, None),
+    ])
+    back = _plan_from_dict(json.loads(json.dumps(plan_to_dict(plan))))
+    outs = planned_values_json(back)["outputs"]
+    assert {k: v["type"] for k, v in outs.items()} == {
+        "set": ["set", "string"], "map": ["map", "number"],
+        "tuple": ["tuple", ["number", "string"]], "null": "dynamic"}
