@@ -32,7 +32,7 @@ from fgform.config.conversions import (
 )
 from fgform.config.limits import MAX_FOR_ITERATIONS, MAX_STRING_LENGTH
 from fgform.config.names import resolve_variable, root_attr
-from fgform.config.unify import unify_results
+from fgform.config.unify import check_results, unify_results
 from fgform.errors import SourceRange
 from fgform.values import UNKNOWN, ListValue, contains_unknown
 
@@ -353,6 +353,13 @@ def _eval_logic(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:
 def _eval_conditional(node: ast.Conditional, ctx: EvalContext) -> Any:
     cond, sens = strip(evaluate(node.condition, ctx))
     if cond is UNKNOWN:
+        # Either result may come: Terraform still requires them to have a common type,
+        # though it drops their errors.
+        try:
+            results = evaluate(node.true_result, ctx), evaluate(node.false_result, ctx)
+        except EvalError:
+            return mark(UNKNOWN, sens)
+        check_results(results[0], results[1], node)
         return mark(UNKNOWN, sens)
     try:
         ok = to_bool(cond, sens)

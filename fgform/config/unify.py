@@ -375,6 +375,20 @@ def unify_results(chosen: Any, other: Any, took_true: bool, node: Any) -> Any:
                         summary="Incorrect conditional result type") from None
 
 
+def check_results(true_value: Any, false_value: Any, node: Any) -> None:
+    """A conditional with an unknown condition: its results must still have a common
+    type (their values are not converted: either may come)."""
+    a, _ = _strip_all(true_value)
+    b, _ = _strip_all(false_value)
+    if a is None or b is None or a is UNKNOWN or b is UNKNOWN:
+        return
+    ta, tb = cty_type(a), cty_type(b)
+    if ta != tb and unify([ta, tb]) is None:
+        raise EvalError("The true and false result expressions must have consistent types. "
+                        + mismatch(ta, tb), node.range,
+                        summary="Inconsistent conditional result types")
+
+
 def _strip_all(value: Any) -> tuple[Any, bool]:
     sens = False
     while isinstance(value, Sensitive):

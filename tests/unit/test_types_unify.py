@@ -704,3 +704,19 @@ def test_a_saved_plan_keeps_output_types() -> None:
     assert {k: v["type"] for k, v in outs.items()} == {
         "set": ["set", "string"], "map": ["map", "number"],
         "tuple": ["tuple", ["number", "string"]], "null": "dynamic"}
+
+
+def test_unknown_condition_still_needs_a_common_type() -> None:
+    # Terraform 1.11, `plan` of `terraform_data.a.id == "" ? 1 : [1]` (id unknown):
+    # "Inconsistent conditional result types"; of `... ? 1 : tonumber("x")`: no error.
+    from fgform.values import UNKNOWN
+
+    def run(text: str):
+        ctx = EvalContext(functions=call, variables={"u": UNKNOWN})
+        return evaluate(parse_expression(text), ctx)
+
+    with pytest.raises(EvalError, match="consistent types") as ei:
+        run("var.u ? 1 : [1]")
+    assert ei.value.summary == "Inconsistent conditional result types"
+    assert run('var.u ? 1 : tonumber("x")') is UNKNOWN
+    assert run('var.u ? ["a"] : toset([1])') is UNKNOWN
