@@ -720,3 +720,16 @@ def test_unknown_condition_still_needs_a_common_type() -> None:
     assert ei.value.summary == "Inconsistent conditional result types"
     assert run('var.u ? 1 : tonumber("x")') is UNKNOWN
     assert run('var.u ? ["a"] : toset([1])') is UNKNOWN
+
+
+def test_a_new_null_output_is_no_change() -> None:
+    # Terraform 1.11 `plan` of only `output "n" { value = null }`: "No changes."
+    from fgform.plan.model import Action, OutputChange, Plan
+    from fgform.render.text import _render_plan_body
+
+    plan = Plan(changes=[], prior_state=None,
+                output_changes=[OutputChange("n", Action.CREATE, None, None)])
+    assert "No changes." in _render_plan_body(plan, False)
+    plan.output_changes.append(OutputChange("s", Action.CREATE, None, ev('toset(["a"])')))
+    text = _render_plan_body(plan, False)
+    assert "Changes to Outputs" in text and "+ s = [" in text and "+ n" not in text
