@@ -19,6 +19,7 @@ from typing import Any
 
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.config.schema import BlockSchema, get_schema
+from fgform.config.conversions import friendly_type
 from fgform.errors import FgformError
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.state.surgery import find_resource
@@ -182,8 +183,7 @@ def _raw(name: str, value: Any) -> str:
         return _number(value)
     if isinstance(value, str):
         return value
-    kind = cty_type(value)
-    kind_name = kind[0] if isinstance(kind, list) else kind
+    kind_name = friendly_type(cty_type(value))  # "list of string", "tuple", as Terraform
     raise FgformError(
         "Unsupported value for raw output",
         hint=f"The -raw option only supports strings, numbers, and boolean values, but output "

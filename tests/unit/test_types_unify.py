@@ -756,3 +756,18 @@ def test_a_new_null_output_is_no_change() -> None:
     plan.output_changes.append(OutputChange("s", Action.CREATE, None, ev('toset(["a"])')))
     text = _render_plan_body(plan, False)
     assert "Changes to Outputs" in text and "+ s = [" in text and "+ n" not in text
+
+
+def test_raw_output_names_the_collection_type() -> None:
+    # Terraform 1.11 `output -raw vl` of a list(string) variable: 'output value "vl" is
+    # list of string.'; of a tuple: 'is tuple.'
+    from fgform.errors import FgformError
+
+    state = StateFile(outputs={"vl": OutputState(ev('tolist(["a"])')),
+                               "tuple": OutputState(ev('[1, "a"]'))})
+    with pytest.raises(FgformError) as ei:
+        outputs(state, "vl", raw=True)
+    assert 'output value "vl" is list of string.' in ei.value.hint
+    with pytest.raises(FgformError) as ei:
+        outputs(state, "tuple", raw=True)
+    assert 'output value "tuple" is tuple.' in ei.value.hint
