@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from fgform.addresses import Address, AddressError, parse_address
-from fgform.config.schema import BlockSchema, get_schema
 from fgform.config.conversions import friendly_type
+from fgform.config.schema import BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.state.surgery import find_resource
