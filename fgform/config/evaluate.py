@@ -38,7 +38,7 @@ from fgform.config.references import references
 from fgform.config.schema import get_schema
 from fgform.config.variables import finalize_variable
 from fgform.errors import Diagnostic, Severity, SourceRange
-from fgform.values import UNKNOWN, Sensitive, mark_sensitive, typed_value, unmark
+from fgform.values import UNKNOWN, ListValue, Sensitive, mark_sensitive, typed_value, unmark
 
 
 def _as_declared(var: Variable, value: Any) -> Any:
@@ -125,13 +125,29 @@ def _typed_attributes(value: Any, body: Any) -> Any:
         v = out.get(a.name)
         if isinstance(v, (list, dict)) and type(v) in (list, dict):
             out[a.name] = typed_value(v, types.type_json(schema_type(a.type)))
-    for b in body.blocks:  # nested blocks: a dict when single, else a list of dicts
+    for b in body.blocks:  # nested blocks: a dict when single, else a list of them
         v = out.get(b.name)
         if type(v) is dict:
             out[b.name] = _typed_attributes(v, b)
         elif type(v) is list:
-            out[b.name] = [_typed_attributes(e, b) for e in v]
+            # A repeatable block is a list of objects, as a provider's block list is.
+            out[b.name] = ListValue([_typed_attributes(e, b) for e in v], _block_type(b))
     return out
+
+
+_BLOCK_TYPES: dict[int, Any] = {}  # by id: the schema tables are constants, never freed
+
+
+def _block_type(body: Any) -> Any:
+    """A block's object type in Terraform's JSON form, from its schema."""
+    t = _BLOCK_TYPES.get(id(body))
+    if t is None:
+        attrs: dict[str, Any] = {a.name: types.type_json(schema_type(a.type))
+                                 for a in body.attributes}
+        for b in body.blocks:
+            attrs[b.name] = _block_type(b) if b.single else ["list", _block_type(b)]
+        t = _BLOCK_TYPES[id(body)] = ["object", dict(sorted(attrs.items()))]
+    return t
 
 
 class Evaluator:

@@ -699,6 +699,7 @@ resource "fg_task_definition" "t" {
 }
 output "same" { value = fg_task_definition.t.container[0].environment == var.env }
 output "cmd" { value = fg_task_definition.t.container[0].command }
+output "blocks" { value = fg_task_definition.t.container }
 ''')
     config, diags = load_config(tmp_path, use_cache=False)
     assert not diags
@@ -707,6 +708,10 @@ output "cmd" { value = fg_task_definition.t.container[0].command }
     marshal.dumps(decoded)  # plain data: no ListValue or MapValue inside
     assert result.outputs["same"] is True
     assert cty_type(result.outputs["cmd"]) == ["list", "string"]
+    # a repeatable block is a list of objects of its schema's attributes
+    blocks = cty_type(result.outputs["blocks"])
+    assert blocks[0] == "list" and blocks[1][0] == "object"
+    assert blocks[1][1]["environment"] == ["map", "string"]
 
 
 def test_a_saved_plan_keeps_output_types() -> None:
