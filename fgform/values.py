@@ -240,8 +240,12 @@ def typed_value(value: Any, type_: Any) -> Any:
     inner = type_[1] if kind else None
     if kind in ("list", "set") and isinstance(value, list):
         cls = SetValue if kind == "set" else ListValue
+        if isinstance(inner, str):  # elements of a primitive type: nothing to retype
+            return cls(value, inner)
         return cls([typed_value(v, inner) for v in value], inner)
     if kind == "map" and isinstance(value, dict):
+        if isinstance(inner, str):
+            return MapValue(value, inner)
         return MapValue({k: typed_value(v, inner) for k, v in value.items()}, inner)
     if kind == "tuple" and isinstance(value, list) and isinstance(inner, list) and len(
             inner) == len(value):
