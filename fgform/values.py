@@ -1,7 +1,10 @@
 """Value markers that flow through expressions: unknown-until-apply and sensitive.
 
-Values are plain JSON-like Python data (None, bool, int, float, str, list, dict). Two markers
-ride on top of them:
+Values are plain JSON-like Python data (None, bool, int, float, str, list, dict): a plain list
+is a tuple and a plain dict an object, as HCL builds them; `ListValue`, `SetValue` and
+`MapValue` (subclasses, so code reading values needs no change) are list, set and map values,
+which Terraform keeps apart from tuples and objects (`tolist([1]) == [1]` is false). Two
+markers ride on top of them:
 
 - `UNKNOWN`: a value not known until apply. Any operation with an unknown operand is unknown
   (except where the result does not depend on it, e.g. `length()` of a list with unknown
@@ -60,15 +63,73 @@ def contains_unknown(value: Any) -> bool:
     return False
 
 
-class SetValue(list):
+class ListValue(list):
+    """A list-typed value (`tolist(...)`, a `list(...)` variable, a function's list result),
+    as opposed to a plain Python list, which is a tuple. `etype` is the element type in
+    Terraform's JSON form ("string", ["object", {...}], "dynamic"), None when it is to be
+    inferred from the elements. Everything that treats it as a list still works."""
+
+    __slots__ = ("etype",)
+    kind = "list"
+
+    def __init__(self, items: Any = (), etype: Any = None) -> None:
+        super().__init__(items)
+        self.etype = etype
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list.__repr__(self)})"
+
+    def __reduce__(self):
+        return (type(self), (list(self), self.etype))
+
+    def __copy__(self) -> ListValue:
+        return type(self)(self, self.etype)
+
+    def __deepcopy__(self, memo: dict) -> ListValue:
+        return type(self)(copy.deepcopy(list(self), memo), self.etype)
+
+
+class SetValue(ListValue):
     """A set-typed value (`toset(...)`, a `set(...)` variable): a list, ordered as Terraform
     orders sets, that remembers being a set. `for_each` accepts sets of strings but not
     lists, so the difference must survive evaluation; everything else treats it as a list."""
 
     __slots__ = ()
+    kind = "set"
+
+
+class MapValue(dict):
+    """A map-typed value (`tomap(...)`, a `map(...)` variable), as opposed to a plain dict,
+    which is an object. `etype` as for `ListValue`."""
+
+    __slots__ = ("etype",)
+    kind = "map"
+
+    def __init__(self, items: Any = (), etype: Any = None) -> None:
+        super().__init__(items)
+        self.etype = etype
 
     def __repr__(self) -> str:
-        return f"SetValue({list.__repr__(self)})"
+        return f"MapValue({dict.__repr__(self)})"
+
+    def __reduce__(self):
+        return (MapValue, (dict(self), self.etype))
+
+    def __copy__(self) -> MapValue:
+        return MapValue(self, self.etype)
+
+    def __deepcopy__(self, memo: dict) -> MapValue:
+        return MapValue(copy.deepcopy(dict(self), memo), self.etype)
+
+
+def retyped(template: Any, items: Any) -> Any:
+    """`items` (a list or dict built from `template`'s elements) as a value of the same
+    kind as `template`: a list/set/map keeps its class and element type."""
+    if isinstance(template, ListValue):
+        return type(template)(items, template.etype)
+    if isinstance(template, MapValue):
+        return MapValue(items, template.etype)
+    return items
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +157,7 @@ def unmark(value: Any, _path: Path = ()) -> tuple[Any, list[Path]]:
         for k, v in value.items():
             out[k], p = unmark(v, (*_path, k))
             paths.extend(p)
-        return out, paths
+        return retyped(value, out), paths
     if isinstance(value, (list, tuple)):
         items: list = []
         paths = []
@@ -104,7 +165,7 @@ def unmark(value: Any, _path: Path = ()) -> tuple[Any, list[Path]]:
             u, p = unmark(v, (*_path, i))
             items.append(u)
             paths.extend(p)
-        return (SetValue(items) if isinstance(value, SetValue) else items), paths
+        return retyped(value, items), paths
     return value, []
 
 
@@ -122,9 +183,11 @@ def unknown_paths(value: Any, _path: Path = ()) -> list[Path]:
 
 
 def cty_type(value: Any) -> Any:
-    """The type Terraform's JSON output gives a value inferred from plain data: "string",
-    ["tuple", [...]], ["object", {...}], "dynamic" for null."""
-    if value is None:
+    """The type Terraform's JSON output gives a value: "string", ["list", "number"],
+    ["tuple", [...]], ["object", {...}], "dynamic" for null. A plain list is a tuple and a
+    plain dict an object; `ListValue`, `SetValue` and `MapValue` are collections, their
+    element type recorded or, when not, the one their elements unify to."""
+    if value is None or value is UNKNOWN:
         return "dynamic"
     if isinstance(value, Sensitive):
         return cty_type(value.value)
@@ -134,10 +197,70 @@ def cty_type(value: Any) -> Any:
         return "number"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, ListValue | MapValue):
+        etype = value.etype
+        if etype is None:
+            etype = _common_type([cty_type(v) for v in (
+                value.values() if isinstance(value, dict) else value)])
+        return [value.kind, etype]
     if isinstance(value, list | tuple):
         return ["tuple", [cty_type(v) for v in value]]
     if isinstance(value, dict):
         return ["object", {str(k): cty_type(v) for k, v in sorted(value.items())}]
+    return "dynamic"
+
+
+def plain_value(value: Any) -> Any:
+    """`value` with every `ListValue`, `SetValue` and `MapValue` in it a plain list or dict
+    (marks and unknowns kept): the form state and plan files hold, and that the state
+    store's encoding cache (marshal) accepts."""
+    t = type(value)
+    if t is ListValue or t is SetValue:
+        return [plain_value(v) for v in value]
+    if t is MapValue:
+        return {k: plain_value(v) for k, v in value.items()}
+    if t is list:
+        return [plain_value(v) for v in value] if any(
+            isinstance(v, (list, dict, Sensitive)) for v in value) else value
+    if t is dict:
+        return {k: plain_value(v) for k, v in value.items()} if any(
+            isinstance(v, (list, dict, Sensitive)) for v in value.values()) else value
+    if t is Sensitive:
+        return Sensitive(plain_value(value.value))
+    return value
+
+
+def typed_value(value: Any, type_: Any) -> Any:
+    """Plain data read back (from a state file) as the value of type `type_` (Terraform's
+    JSON form) it was: lists, sets and maps become `ListValue`, `SetValue`, `MapValue`
+    again, at any depth. A value that does not fit the type is returned as it is."""
+    if value is None or type_ is None or isinstance(type_, str):
+        return value
+    kind = type_[0] if isinstance(type_, list) and len(type_) == 2 else None
+    inner = type_[1] if kind else None
+    if kind in ("list", "set") and isinstance(value, list):
+        cls = SetValue if kind == "set" else ListValue
+        if isinstance(inner, str):  # elements of a primitive type: nothing to retype
+            return cls(value, inner)
+        return cls([typed_value(v, inner) for v in value], inner)
+    if kind == "map" and isinstance(value, dict):
+        if isinstance(inner, str):
+            return MapValue(value, inner)
+        return MapValue({k: typed_value(v, inner) for k, v in value.items()}, inner)
+    if kind == "tuple" and isinstance(value, list) and isinstance(inner, list) and len(
+            inner) == len(value):
+        return [typed_value(v, t) for v, t in zip(value, inner, strict=True)]
+    if kind == "object" and isinstance(value, dict) and isinstance(inner, dict):
+        return {k: typed_value(v, inner.get(k)) for k, v in value.items()}
+    return value
+
+
+def _common_type(types: list[Any]) -> Any:
+    # A collection built without a recorded element type: its elements' type when they all
+    # have one (nulls aside), else "dynamic".
+    known = [t for t in types if t != "dynamic"]
+    if known and all(t == known[0] for t in known):
+        return known[0]
     return "dynamic"
 
 
@@ -208,8 +331,10 @@ def copy_value(value: Any) -> Any:
         return {k: copy_value(v) for k, v in value.items()}
     if t is list:
         return [copy_value(v) for v in value]
-    if t is SetValue:
-        return SetValue(copy_value(v) for v in value)
+    if t is ListValue or t is SetValue:
+        return t((copy_value(v) for v in value), value.etype)
+    if t is MapValue:
+        return MapValue({k: copy_value(v) for k, v in value.items()}, value.etype)
     if t in _ATOMS:
         return value
     return copy.deepcopy(value)

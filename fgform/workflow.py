@@ -21,7 +21,7 @@ from fgform.fleet.fleet import Fleet
 from fgform.plan.model import PlanMode
 from fgform.state.model import OutputState, StateFile
 from fgform.state.store import StateStore
-from fgform.values import contains_unknown, unmark
+from fgform.values import contains_unknown, cty_type, unmark
 
 VarArgs = Sequence[tuple[str, str]]
 
@@ -285,7 +285,7 @@ def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
         plain, paths = unmark(value)
         if contains_unknown(plain):
             continue
-        out[name] = OutputState(plain, sensitive or bool(paths))
+        out[name] = OutputState(plain, sensitive or bool(paths), cty_type(plain))
     return out
 
 

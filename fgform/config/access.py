@@ -12,7 +12,7 @@ from fgform.config.conversions import ConversionError, mark, strip, to_number, t
 from fgform.config.names import is_resource_ref
 from fgform.errors import SourceRange
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN
+from fgform.values import UNKNOWN, SetValue
 
 
 def get_attr(target: Any, name: str, node: Node, ctx: EvalContext | None = None) -> Any:
@@ -82,6 +82,11 @@ def index_value(target: Any, key: Any, node: Node) -> Any:
     if key is None:
         raise EvalError("Can't use a null value as an indexing key.", key_range,
                         summary="Invalid index")
+    if isinstance(target, SetValue):
+        raise EvalError("Elements of a set are identified only by their value and don't have "
+                        "any separate index or key to select with, so it's only possible to "
+                        "perform operations across all elements of the set.", key_range,
+                        summary="Invalid index")
     if isinstance(target, list):
         try:
             idx = to_number(key)
@@ -125,6 +130,9 @@ def index_value(target: Any, key: Any, node: Node) -> Any:
 
 def iter_collection(coll: Any, rng: SourceRange, what: str) -> list[tuple[Any, Any]]:
     """The (key, value) pairs a `for` iterates: list indexes, or map keys in lexical order."""
+    if isinstance(coll, SetValue):
+        # A set's elements have no index: each is its own key, as in Terraform.
+        return [(v, v) for v in coll]
     if isinstance(coll, list):
         return list(enumerate(coll))
     if isinstance(coll, dict):

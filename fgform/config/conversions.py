@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fgform import numbers
-from fgform.values import UNKNOWN, Sensitive
+from fgform.values import UNKNOWN, ListValue, MapValue, Sensitive, cty_type, retyped
 
 
 def strip(value: Any) -> tuple[Any, bool]:
@@ -36,9 +36,9 @@ def deep_unmark(value: Any) -> Any:
     if isinstance(value, Sensitive):
         return deep_unmark(value.value)
     if isinstance(value, dict):
-        return {k: deep_unmark(v) for k, v in value.items()}
+        return retyped(value, {k: deep_unmark(v) for k, v in value.items()})
     if isinstance(value, list):
-        return [deep_unmark(v) for v in value]
+        return retyped(value, [deep_unmark(v) for v in value])
     return value
 
 
@@ -62,11 +62,23 @@ def type_name(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, ListValue | MapValue):
+        return friendly_type(cty_type(value))
     if isinstance(value, (list, tuple)):
         return "tuple"
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def friendly_type(t: Any) -> str:
+    """A type in Terraform's JSON form as its messages name it: `number`, `tuple`,
+    `list of string`, `map of list of number`."""
+    if isinstance(t, str):
+        return t
+    if t[0] in ("list", "set", "map"):
+        return f"{t[0]} of {friendly_type(t[1])}"
+    return t[0]
 
 
 def norm_number(n: int | float) -> int | float:
@@ -137,15 +149,30 @@ def to_string(value: Any) -> str:
 
 
 def values_equal(a: Any, b: Any) -> bool:
-    """HCL equality: no conversion between types; 1 == 1.0; true != 1."""
+    """HCL equality: no conversion between types; 1 == 1.0; true != 1; values of different
+    types are never equal (`tolist([1]) == [1]` is false: a list is not a tuple), and
+    null equals only null."""
+    if a is None or b is None:
+        return a is None and b is None
+    if not isinstance(a, (list, dict)) or not isinstance(b, (list, dict)):
+        return _same(a, b)  # primitives: no type to work out beyond theirs
+    if cty_type(a) != cty_type(b):
+        return False
+    return _same(a, b)
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Values of one type: their types' parts agree, so only the values are compared.
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return numbers.equal(a, b)
     if type(a) is not type(b):
         return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
     return a == b

@@ -30,6 +30,7 @@ from fgform.values import (
     Sensitive,
     contains_unknown,
     copy_value,
+    plain_value,
     scrub,
     sensitive_strings,
     unmark,
@@ -213,6 +214,9 @@ def _eval_attr(attr: Attribute, a: AttrSchema, ctx: EvalContext,
             f'Inappropriate value for attribute "{a.name}": {exc.message}.',
             attr.expr.range or attr.range))
         return UNKNOWN
+    # State, plans and drivers hold plain JSON data; expressions that read the attribute
+    # see its list, set or map type again (config/evaluate.py).
+    value = plain_value(value)
     problem = check_value(a, value)
     if problem:
         diags.append(Diagnostic.error("Invalid attribute value",

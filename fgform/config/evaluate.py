@@ -19,7 +19,7 @@ from typing import Any
 from fgform.addresses import Address, Key, ModulePath, ModuleStep, format_module
 from fgform.config import functions, types
 from fgform.config.ast import Node
-from fgform.config.decode import check_structure, decode_body
+from fgform.config.decode import check_structure, decode_body, schema_type
 from fgform.config.depgraph import (
     Graph,
     GraphNode,
@@ -38,7 +38,7 @@ from fgform.config.references import references
 from fgform.config.schema import get_schema
 from fgform.config.variables import finalize_variable
 from fgform.errors import Diagnostic, Severity, SourceRange
-from fgform.values import UNKNOWN, Sensitive, mark_sensitive, unmark
+from fgform.values import UNKNOWN, ListValue, Sensitive, mark_sensitive, typed_value, unmark
 
 
 def _as_declared(var: Variable, value: Any) -> Any:
@@ -112,6 +112,42 @@ def validate_resolver(addr: Address, resource: Resource, config: dict[str, Any],
             if a.computed and out.get(a.name) is None:
                 out[a.name] = UNKNOWN
     return out
+
+
+def _typed_attributes(value: Any, body: Any) -> Any:
+    """An instance's attributes as expressions see them: a list, set or map attribute read
+    from state (plain JSON) is a list, set or map again, as its schema type says, so that
+    `fg_x.a.tags == var.tags` compares as it does before the state is written."""
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for a in body.attributes:
+        v = out.get(a.name)
+        if isinstance(v, (list, dict)) and type(v) in (list, dict):
+            out[a.name] = typed_value(v, types.type_json(schema_type(a.type)))
+    for b in body.blocks:  # nested blocks: a dict when single, else a list of them
+        v = out.get(b.name)
+        if type(v) is dict:
+            out[b.name] = _typed_attributes(v, b)
+        elif type(v) is list:
+            # A repeatable block is a list of objects, as a provider's block list is.
+            out[b.name] = ListValue([_typed_attributes(e, b) for e in v], _block_type(b))
+    return out
+
+
+_BLOCK_TYPES: dict[int, Any] = {}  # by id: the schema tables are constants, never freed
+
+
+def _block_type(body: Any) -> Any:
+    """A block's object type in Terraform's JSON form, from its schema."""
+    t = _BLOCK_TYPES.get(id(body))
+    if t is None:
+        attrs: dict[str, Any] = {a.name: types.type_json(schema_type(a.type))
+                                 for a in body.attributes}
+        for b in body.blocks:
+            attrs[b.name] = _block_type(b) if b.single else ["list", _block_type(b)]
+        t = _BLOCK_TYPES[id(body)] = ["object", dict(sorted(attrs.items()))]
+    return t
 
 
 class Evaluator:
@@ -345,7 +381,7 @@ class Evaluator:
                 continue
             value = self.on_resource(addr, res, decoded, deps)
             self.result.values[addr] = value
-            values[key] = value
+            values[key] = _typed_attributes(value, schema.body)
         if exp.unknown:
             by_type[res.name] = UNKNOWN  # how many instances is not known
         elif exp.mode is ExpansionMode.SINGLE:

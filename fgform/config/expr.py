@@ -31,8 +31,9 @@ from fgform.config.conversions import (
 )
 from fgform.config.limits import MAX_FOR_ITERATIONS, MAX_STRING_LENGTH
 from fgform.config.names import resolve_variable, root_attr
+from fgform.config.unify import check_results, unify_results
 from fgform.errors import SourceRange
-from fgform.values import UNKNOWN, contains_unknown
+from fgform.values import UNKNOWN, ListValue, contains_unknown
 
 __all__ = ["EvalContext", "EvalError", "FunctionCaller", "evaluate", "type_name"]
 
@@ -208,6 +209,7 @@ def _eval_splat(node: ast.Splat, ctx: EvalContext) -> Any:
     if target is None:
         return mark([], sens)
     items = target if isinstance(target, list) else [target]
+    typed = isinstance(target, ListValue)  # a splat over a list or set gives a list
     had = _SPLAT_KEY in ctx.bindings
     saved = ctx.bindings.get(_SPLAT_KEY)
     out = []
@@ -220,7 +222,7 @@ def _eval_splat(node: ast.Splat, ctx: EvalContext) -> Any:
             ctx.bindings[_SPLAT_KEY] = saved
         else:
             ctx.bindings.pop(_SPLAT_KEY, None)
-    return mark(out, sens)
+    return mark(ListValue(out) if typed else out, sens)
 
 
 def _eval_splat_item(node: ast.SplatItem, ctx: EvalContext) -> Any:
@@ -358,14 +360,29 @@ def _eval_logic(node: ast.Binary, left_value: Any, ctx: EvalContext) -> Any:
 def _eval_conditional(node: ast.Conditional, ctx: EvalContext) -> Any:
     cond, sens = strip(evaluate(node.condition, ctx))
     if cond is UNKNOWN:
+        # Either result may come: Terraform still requires them to have a common type,
+        # though it drops their errors.
+        try:
+            results = evaluate(node.true_result, ctx), evaluate(node.false_result, ctx)
+        except EvalError:
+            return mark(UNKNOWN, sens)
+        check_results(results[0], results[1], node)
         return mark(UNKNOWN, sens)
     try:
         ok = to_bool(cond, sens)
     except ConversionError as e:
         raise EvalError(f"The condition value is unsuitable: {e}.", node.condition.range,
                         summary="Incorrect condition type") from None
-    # Only the chosen branch is evaluated, so `x == null ? "d" : x.attr` is fine.
-    return mark(evaluate(node.true_result if ok else node.false_result, ctx), sens)
+    chosen = evaluate(node.true_result if ok else node.false_result, ctx)
+    # HCL evaluates both results and converts the chosen one to the type both unify to
+    # (`true ? 1 : "a"` is "1"); the other one's errors are dropped (`x == null ? "d" :
+    # x.attr` is fine), and a result that failed has no type to unify with.
+    other_node = node.false_result if ok else node.true_result
+    try:
+        other = evaluate(other_node, ctx)
+    except EvalError:
+        return mark(chosen, sens)
+    return mark(unify_results(chosen, other, ok, node), sens)
 
 
 # -- for expressions -------------------------------------------------------------------------

@@ -51,13 +51,26 @@ from fgform.config.limits import (
     MAX_VALUE_ELEMENTS,
     element_count,
 )
+from fgform.config.unify import (
+    DYNAMIC,
+    collection_or_none,
+    convert_value,
+    friendly,
+    set_hash,
+    set_of,
+    to_collection,
+    unify,
+)
 from fgform.suggest import did_you_mean
 from fgform.values import (
     SENSITIVE_TEXT,
     UNKNOWN,
+    ListValue,
+    MapValue,
     Sensitive,
     SetValue,
     contains_unknown,
+    cty_type,
     scrub,
     sensitive_strings,
 )
@@ -576,9 +589,9 @@ def _formatlist(c: CallInfo, fmt: str, *args: Any) -> Any:
                                 f"with the earlier lists of length {length}", i + 1)
             length = len(a)
     if length is None:
-        return [_format(fmt, list(args))]
-    return [_format(fmt, [a[j] if isinstance(a, list) else a for a in args])
-            for j in range(length)]
+        return ListValue([_format(fmt, list(args))], "string")
+    return ListValue([_format(fmt, [a[j] if isinstance(a, list) else a for a in args])
+                      for j in range(length)], "string")
 
 
 @_fn("join", "separator:string", variadic="lists:list", min_variadic=1)
@@ -593,8 +606,8 @@ def _join(c: CallInfo, sep: str, *lists: list[Any]) -> Any:
 @_fn("split", "separator:string", "str:string")
 def _split(c: CallInfo, sep: str, s: str) -> Any:
     if sep == "":
-        return list(s)
-    return s.split(sep)
+        return ListValue(list(s), "string")
+    return ListValue(s.split(sep), "string")
 
 
 @_fn("lower", "str:string")
@@ -757,7 +770,7 @@ def _regex(c: CallInfo, pattern: str, s: str) -> Any:
 @_fn("regexall", "pattern:string", "string:string")
 def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
-    return [_match_value(p, m) for m in p.finditer(s)]
+    return ListValue([_match_value(p, m) for m in p.finditer(s)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -777,10 +790,19 @@ def _length(c: CallInfo, v: Any) -> Any:
 @_fn("lookup", "inputMap:map", "key:string", variadic="default:any", max_variadic=1,
      structural=True)
 def _lookup(c: CallInfo, m: dict[str, Any], key: str, *default: Any) -> Any:
+    fallback = default[0] if default else None
+    if default and isinstance(m, MapValue) and cty_type(m)[1] != DYNAMIC:
+        # A map's default takes the map's element type, as Terraform's lookup does, and
+        # one that cannot is an error even when the key is there.
+        try:
+            fallback = convert_value(fallback, cty_type(m)[1])
+        except ConversionError:
+            raise FuncError("the default value must have the same type as the map "
+                            "elements", 2) from None
     if key in m:
         return m[key]
     if default:
-        return default[0]
+        return fallback
     raise FuncError(f'the given key "{key}" does not identify an element in this map; give a '
                     "default as the third argument", 1)
 
@@ -794,25 +816,41 @@ def _merge(c: CallInfo, *maps: Any) -> Any:
         if not isinstance(m, dict):
             raise FuncError(f"arguments must be maps or objects, got {type_name(m)}", i)
         out.update(m)
+    # Arguments all of one map type merge into that map type; anything else is an object.
+    first = maps[0] if maps else None
+    if isinstance(first, MapValue) and all(
+            m is not None and cty_type(m) == cty_type(first) for m in maps):
+        return MapValue(out, cty_type(first)[1])
     return out
 
 
 @_fn("concat", variadic="seqs:list", structural=True)
 def _concat(c: CallInfo, *seqs: list[Any]) -> Any:
     out: list[Any] = []
-    for s in seqs:
+    for i, s in enumerate(seqs):
+        if isinstance(s, SetValue):
+            raise FuncError("all arguments must be lists or tuples; got "
+                            f"{friendly(cty_type(s))}", i)
         out.extend(s)
+    if seqs and all(isinstance(s, ListValue) for s in seqs):
+        # Lists concatenate into a list of the type their elements unify to; with a
+        # tuple among them, or elements of no common type, the result is a tuple.
+        etype = unify([cty_type(s)[1] for s in seqs])
+        if etype is not None:
+            return ListValue([convert_value(v, etype) for v in out], etype)
     return out
 
 
 @_fn("keys", "inputMap:map", structural=True)
 def _keys(c: CallInfo, m: dict[str, Any]) -> Any:
-    return sorted(m)
+    # A map's keys are a list of strings; an object's a tuple.
+    return ListValue(sorted(m), "string") if isinstance(m, MapValue) else sorted(m)
 
 
 @_fn("values", "mapping:map", structural=True)
 def _values(c: CallInfo, m: dict[str, Any]) -> Any:
-    return [m[k] for k in sorted(m)]
+    out = [m[k] for k in sorted(m)]
+    return ListValue(out, cty_type(m)[1]) if isinstance(m, MapValue) else out
 
 
 @_fn("contains", "list:list", "value:any")
@@ -859,6 +897,8 @@ def _anytrue(c: CallInfo, lst: Any) -> Any:
 
 @_fn("element", "list:list", "index:int", structural=True)
 def _element(c: CallInfo, lst: list[Any], i: int) -> Any:
+    if isinstance(lst, SetValue):
+        raise FuncError(f"cannot read elements from {friendly(cty_type(lst))}", None)
     if not lst:
         raise FuncError("cannot use element function with an empty list", 0)
     if i < 0:
@@ -868,10 +908,12 @@ def _element(c: CallInfo, lst: list[Any], i: int) -> Any:
 
 @_fn("index", "list:list", "value:any")
 def _index(c: CallInfo, lst: list[Any], v: Any) -> Any:
+    if isinstance(lst, SetValue):
+        raise FuncError("argument must be a list or tuple", None)
     for i, x in enumerate(lst):
         if values_equal(x, v):
             return i
-    raise FuncError("item not found", 1)
+    raise FuncError("item not found", None)
 
 
 def _flatten(lst: list[Any]) -> Any:
@@ -896,16 +938,30 @@ def _flatten_fn(c: CallInfo, lst: list[Any]) -> Any:
 
 
 def _distinct(lst: list[Any]) -> list[Any]:
-    out: list[Any] = []
+    # Elements of one type (the caller unified them): equal exactly when their exact hash
+    # strings are, so one pass finds the duplicates, first occurrences kept in order.
+    seen: dict[str, Any] = {}
     for x in lst:
-        if not any(values_equal(x, y) for y in out):
-            out.append(x)
-    return out
+        seen.setdefault(set_hash(x, exact=True), x)
+    return list(seen.values())
 
 
 @_fn("distinct", "list:list")
 def _distinct_fn(c: CallInfo, lst: list[Any]) -> Any:
-    return _distinct(lst)
+    # The parameter is a list of any one type: a tuple's elements are unified first
+    # (`distinct([1, "1"])` is `["1"]`).
+    typed = _as_list(lst, 0, "all list elements must have the same type")
+    return ListValue(_distinct(typed), typed.etype)
+
+
+def _as_list(value: Any, arg: int, message: str) -> ListValue:
+    """A list/tuple/set argument as a list of one element type, or FuncError(message)."""
+    if isinstance(value, ListValue) and not isinstance(value, SetValue):
+        return value
+    try:
+        return to_collection(value, "list")
+    except ConversionError:
+        raise FuncError(message, arg) from None
 
 
 @_fn("range", variadic="params:number", min_variadic=1, max_variadic=3)
@@ -928,16 +984,25 @@ def _range(c: CallInfo, *p: Any) -> Any:
         if len(out) > 1024:
             raise FuncError("more than 1024 values were generated; the limit is 1024", None)
         v = numbers.add(v, step)  # at 512 bits, as Terraform: range(0, 1, 0.1) has 10
-    return out
+    return ListValue(out, "number")
 
 
 @_fn("reverse", "list:list", structural=True)
 def _reverse(c: CallInfo, lst: list[Any]) -> Any:
+    # A tuple stays a tuple; a list, or a set, gives a list.
+    if isinstance(lst, ListValue):
+        return ListValue(lst[::-1], cty_type(lst)[1])
     return lst[::-1]
 
 
 @_fn("slice", "list:list", "start_index:int", "end_index:int", structural=True)
 def _slice(c: CallInfo, lst: list[Any], a: int, b: int) -> Any:
+    if isinstance(lst, SetValue):
+        raise FuncError("cannot slice a set, because its elements do not have indices; "
+                        "explicitly convert to a list if the ordering of the result is not "
+                        "important", 0)
+    if isinstance(lst, ListValue) and 0 <= a <= b <= len(lst):
+        return ListValue(lst[a:b], cty_type(lst)[1])
     if a < 0 or a > len(lst):
         raise FuncError(f"start index {a} is out of range for a list of {len(lst)}", 1)
     if b < a or b > len(lst):
@@ -947,7 +1012,7 @@ def _slice(c: CallInfo, lst: list[Any], a: int, b: int) -> Any:
 
 @_fn("sort", "list:list")
 def _sort(c: CallInfo, lst: list[Any]) -> Any:
-    return sorted(_strs(lst, 0))
+    return ListValue(sorted(_strs(lst, 0)), "string")
 
 
 @_fn("zipmap", "keys:list", "values:list", structural=True)
@@ -957,15 +1022,27 @@ def _zipmap(c: CallInfo, keys: list[Any], values: list[Any]) -> Any:
     if len(keys) != len(values):
         raise FuncError(f"number of keys ({len(keys)}) does not match number of values "
                         f"({len(values)})", 1)
-    return dict(zip(_strs(keys, 0), values, strict=True))
+    out = dict(zip(_strs(keys, 0), values, strict=True))
+    # A list of values makes a map of their type; a tuple's an object.
+    if isinstance(values, ListValue):
+        return MapValue(out, cty_type(values)[1])
+    return out
 
 
 @_fn("coalesce", variadic="vals:any", structural=True, allow_unknown=True)
 def _coalesce(c: CallInfo, *vals: Any) -> Any:
+    # The arguments are unified to one type first (`coalesce(1, "a")` is "1"), then the
+    # first that is neither null nor "" after conversion is the result.
+    want = unify([cty_type(v) for v in vals]) if vals else DYNAMIC
+    if want is None:
+        raise FuncError("all arguments must have the same type", None)
     for v in vals:
         if v is UNKNOWN:
             return UNKNOWN
-        if v is None or v == "":
+        if v is None:
+            continue
+        v = convert_value(v, want)
+        if v == "" and isinstance(v, str):
             continue
         return v
     raise FuncError("no non-null, non-empty-string arguments", None)
@@ -987,7 +1064,7 @@ def _coalescelist(c: CallInfo, *vals: Any) -> Any:
 
 @_fn("compact", "list:list")
 def _compact(c: CallInfo, lst: list[Any]) -> Any:
-    return [to_string(x) for x in lst if x is not None and x != ""]
+    return ListValue([to_string(x) for x in lst if x is not None and x != ""], "string")
 
 
 @_fn("one", "list:any", structural=True)
@@ -1014,47 +1091,77 @@ def _sum(c: CallInfo, lst: list[Any]) -> Any:
 
 
 def _as_set(values: list[Any]) -> SetValue:
-    """A set as Terraform orders it: distinct, strings lexically, numbers numerically."""
-    out = _distinct(values)
-    if out and all(isinstance(v, str) for v in out):
-        return SetValue(sorted(out))
-    if out and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
-        return SetValue(sorted(out))
-    return SetValue(out)
+    """A set as Terraform orders it: distinct, elements of one type, cty's set order."""
+    return set_of(values)
+
+
+def _sets(sets: tuple[list[Any], ...], fn: str) -> tuple[list[SetValue], Any]:
+    """The arguments of a set function as sets of one common element type (Terraform's
+    parameters are sets of any one type)."""
+    typed = []
+    for i, s in enumerate(sets):
+        t = collection_or_none(s, "set")
+        if t is None:
+            raise FuncError("all elements must have the same type", i)
+        typed.append(t)
+    etype = unify([cty_type(t)[1] for t in typed])
+    if etype is None:
+        raise FuncError("given sets must all have compatible element types", None)
+    return [set_of([convert_value(v, etype) for v in t], etype) for t in typed], etype
 
 
 @_fn("setunion", variadic="sets:list", min_variadic=1)
 def _setunion(c: CallInfo, *sets: list[Any]) -> Any:
-    return _as_set([v for s in sets for v in s])
+    typed, etype = _sets(sets, "setunion")
+    return set_of([v for s in typed for v in s], etype)
 
 
 @_fn("setintersection", "first_set:list", variadic="other_sets:list")
 def _setintersection(c: CallInfo, first: list[Any], *others: list[Any]) -> Any:
-    return _as_set([v for v in first
-                    if all(any(values_equal(v, o) for o in other) for other in others)])
+    typed, etype = _sets((first, *others), "setintersection")
+    return set_of([v for v in typed[0]
+                   if all(any(values_equal(v, o) for o in other) for other in typed[1:])],
+                  etype)
 
 
 @_fn("setsubtract", "a:list", "b:list")
 def _setsubtract(c: CallInfo, a: list[Any], b: list[Any]) -> Any:
-    return _as_set([v for v in a if not any(values_equal(v, o) for o in b)])
+    (ta, tb), etype = _sets((a, b), "setsubtract")
+    return set_of([v for v in ta if not any(values_equal(v, o) for o in tb)], etype)
 
 
 @_fn("setproduct", variadic="sets:list", min_variadic=2)
 def _setproduct(c: CallInfo, *sets: list[Any]) -> Any:
     _check_collection_length(math.prod(len(s) for s in sets))
+    # Each argument is a list or set of one type; the product is a set when any argument
+    # is one, else a list, of tuples.
+    typed = []
+    for i, s in enumerate(sets):
+        t = collection_or_none(s, "set" if isinstance(s, SetValue) else "list")
+        if t is None:
+            raise FuncError("all elements must have the same type", i)
+        typed.append(t)
     out: list[list[Any]] = [[]]
-    for s in sets:
+    for s in typed:
         out = [prefix + [v] for prefix in out for v in s]
-    return out
+    etype = ["tuple", [cty_type(t)[1] for t in typed]]
+    if any(not t for t in typed):
+        out = []
+    if any(isinstance(t, SetValue) for t in typed):
+        return set_of(out, etype)
+    return ListValue(out, etype)
 
 
 @_fn("chunklist", "list:list", "size:int", structural=True)
 def _chunklist(c: CallInfo, lst: list[Any], size: int) -> Any:
     if size < 0:
         raise FuncError("the size argument must be positive", 1)
+    typed = _as_list(lst, 0, "all list elements must have the same type")
+    etype = cty_type(typed)
     if size == 0:
-        return [lst]
-    return [lst[i:i + size] for i in range(0, len(lst), size)]
+        return ListValue([typed], etype)
+    return ListValue([ListValue(typed[i:i + size], etype[1])
+                      for i in range(0, len(typed), size)], etype)
 
 
 @_fn("transpose", "values:map")
@@ -1066,7 +1173,8 @@ def _transpose(c: CallInfo, m: dict[str, Any]) -> Any:
             raise FuncError(f'the value for key "{k}" must be a list of strings', 0)
         for item in _strs(v, 0):
             out.setdefault(item, []).append(k)
-    return {k: sorted(v) for k, v in sorted(out.items())}
+    return MapValue({k: ListValue(sorted(v), "string") for k, v in sorted(out.items())},
+                    ["list", "string"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1104,31 +1212,30 @@ def _tobool(c: CallInfo, v: Any) -> Any:
         raise FuncError(str(e), 0) from None
 
 
-@_fn("tolist", "v:any", structural=True)
-def _tolist(c: CallInfo, v: Any) -> Any:
+def _to_collection(v: Any, k: str) -> Any:
     if v is None:
         return None
-    if not isinstance(v, list):
-        raise FuncError(f"cannot convert {type_name(v)} to list", 0)
-    return list(v)
+    try:
+        return to_collection(v, k)
+    except ConversionError as e:
+        raise FuncError(str(e), 0) from None
+
+
+@_fn("tolist", "v:any", structural=True)
+def _tolist(c: CallInfo, v: Any) -> Any:
+    # A tuple's elements unify to one type (`tolist([1, "a"])` is ["1", "a"]); a set
+    # gives its elements in the set's order.
+    return _to_collection(v, "list")
 
 
 @_fn("toset", "v:any")
 def _toset(c: CallInfo, v: Any) -> Any:
-    if v is None:
-        return None
-    if not isinstance(v, list):
-        raise FuncError(f"cannot convert {type_name(v)} to set", 0)
-    return _as_set(v)
+    return _to_collection(v, "set")
 
 
 @_fn("tomap", "v:any", structural=True)
 def _tomap(c: CallInfo, v: Any) -> Any:
-    if v is None:
-        return None
-    if not isinstance(v, dict):
-        raise FuncError(f"cannot convert {type_name(v)} to map", 0)
-    return dict(v)
+    return _to_collection(v, "map")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,9 +22,10 @@ from typing import Any
 from fgform import numbers
 from fgform.config import ast
 from fgform.config.conversions import ConversionError, to_bool
+from fgform.config.unify import convert_value, set_of, unify
 from fgform.errors import SourceRange
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, Sensitive, SetValue, copy_value
+from fgform.values import UNKNOWN, ListValue, MapValue, Sensitive, copy_value, cty_type
 
 
 class TypeMismatch(ValueError):
@@ -370,7 +371,12 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
     if isinstance(type_, (ListType, SetType)):
         items = _as_sequence(value, type_, _path)
         out = [convert(v, type_.element, (*_path, i)) for i, v in enumerate(items)]
-        return _as_set(out) if isinstance(type_, SetType) else out
+        etype = _element_type(out, type_, _path)
+        if etype != type_json(type_.element):
+            out = [convert_value(v, etype) for v in out]
+        if isinstance(type_, SetType):
+            return set_of(out, etype)
+        return ListValue(out, etype)
     if isinstance(type_, TupleType):
         items = _as_sequence(value, type_, _path)
         if len(items) != len(type_.elements):
@@ -381,7 +387,11 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
     if isinstance(type_, MapType):
         if not isinstance(value, dict):
             raise TypeMismatch(f"{_article(type_)} is required", _path)
-        return {k: convert(v, type_.element, (*_path, _MapKey(k))) for k, v in value.items()}
+        out_map = {k: convert(v, type_.element, (*_path, _MapKey(k))) for k, v in value.items()}
+        etype = _element_type(list(out_map.values()), type_, _path)
+        if etype != type_json(type_.element):
+            out_map = {k: convert_value(v, etype) for k, v in out_map.items()}
+        return MapValue(out_map, etype)
     if isinstance(type_, ObjectType):
         if not isinstance(value, dict):
             raise TypeMismatch("an object is required", _path)
@@ -400,22 +410,55 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
     raise TypeMismatch(f"unsupported type {type_}", _path)
 
 
+def type_json(t: Type) -> Any:
+    """A type constraint in Terraform's JSON form ("string", ["list", "number"]); `any`
+    is "dynamic"."""
+    if isinstance(t, Primitive):
+        return t.name
+    if isinstance(t, (ListType, SetType, MapType)):
+        kind = "list" if isinstance(t, ListType) else "set" if isinstance(t, SetType) else "map"
+        return [kind, type_json(t.element)]
+    if isinstance(t, TupleType):
+        return ["tuple", [type_json(e) for e in t.elements]]
+    if isinstance(t, ObjectType):
+        return ["object", {k: type_json(v) for k, v in sorted(t.attributes.items())}]
+    return "dynamic"
+
+
+def _has_any(t: Type) -> bool:
+    if isinstance(t, AnyType):
+        return True
+    if isinstance(t, (ListType, SetType, MapType)):
+        return _has_any(t.element)
+    if isinstance(t, TupleType):
+        return any(_has_any(e) for e in t.elements)
+    if isinstance(t, ObjectType):
+        return any(_has_any(a) for a in t.attributes.values())
+    return False
+
+
+def _element_type(items: list[Any], type_: ListType | SetType | MapType,
+                  path: tuple[str | int, ...]) -> Any:
+    """The element type of a converted collection: the constraint's, or where it says
+    `any`, the type the converted elements unify to (`list(any)` of `[1, "a"]` is a list
+    of string, as in Terraform)."""
+    if not _has_any(type_.element):
+        return type_json(type_.element)
+    types = [cty_type(v) for v in items]
+    if not types:
+        return type_json(type_.element)
+    etype = unify(types)
+    if etype is None:
+        kind = "list" if isinstance(type_, ListType) else (
+            "set" if isinstance(type_, SetType) else "map")
+        raise TypeMismatch(f"all {kind} elements must have the same type", path)
+    return etype
+
+
 def _as_sequence(value: Any, type_: Type, path: tuple[str | int, ...]) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
     raise TypeMismatch(f"{_article(type_)} is required", path)
-
-
-def _as_set(items: list[Any]) -> SetValue:
-    # Sets have no duplicates; Terraform orders a set of strings or numbers by value.
-    out = SetValue()
-    for v in items:
-        if v not in out:
-            out.append(v)
-    if all(isinstance(v, str) for v in out) or all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
-        out.sort()
-    return out
 
 
 def _convert_primitive(value: Any, type_: Primitive, path: tuple[str | int, ...]) -> Any:

@@ -39,7 +39,7 @@ from fgform.safefile import read_regular, refuse_symlink, replace_file
 from fgform.schemacheck import Schema, SchemaError, packaged
 from fgform.state.model import StateFile
 from fgform.state.store import state_schema
-from fgform.values import UNKNOWN, Sensitive
+from fgform.values import UNKNOWN, Sensitive, cty_type, typed_value
 
 FORMAT = "fgform-plan"
 FORMAT_VERSION = 1
@@ -233,9 +233,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "changes": [_change_to_json(c) for c in plan.changes],
         "drift": [_change_to_json(c) for c in plan.drift],
-        "output_changes": [{"name": o.name, "action": o.action.value,
-                            "before": encode_value(o.before), "after": encode_value(o.after),
-                            "sensitive": o.sensitive} for o in plan.output_changes],
+        "output_changes": [_output_change_to_json(o) for o in plan.output_changes],
         # the refreshed state: what apply starts from (and all a refresh-only apply writes)
         "prior_state": plan.prior_state.to_dict() if plan.prior_state is not None else None,
         "configuration": plan.configuration,
@@ -283,7 +281,8 @@ def _plan_from_dict(data: dict[str, Any], diffs: bool = True) -> Plan:
         mode=PlanMode(data.get("mode", "normal")),
         drift=[_change_from_json(c, change_decode, diffs) for c in data.get("drift", [])],
         output_changes=[OutputChange(o["name"], _action(o["action"]), decode(o["before"]),
-                                     decode(o["after"]), o.get("sensitive", False))
+                                     typed_value(decode(o["after"]), o.get("after_type")),
+                                     o.get("sensitive", False))
                         for o in data.get("output_changes", [])],
         variables=variables,
         config_hash=data.get("config_hash", ""),
@@ -465,3 +464,13 @@ def config_hash(config_dir: str | os.PathLike[str], config: Any | None = None) -
                 digest.update(f"{name}\0".encode())
                 digest.update(hashlib.sha256(f.read_bytes()).hexdigest().encode() + b"\0")
     return digest.hexdigest()
+
+
+def _output_change_to_json(o: OutputChange) -> dict[str, Any]:
+    entry = {"name": o.name, "action": o.action.value, "before": encode_value(o.before),
+             "after": encode_value(o.after), "sensitive": o.sensitive}
+    if o.after is not UNKNOWN and o.after is not None:
+        # A list, set or map output is one again when the plan is read back (`show -json`
+        # reports Terraform's type for it).
+        entry["after_type"] = cty_type(o.after)
+    return entry

@@ -255,6 +255,7 @@ def state_values_json(state: StateFile | None) -> dict[str, Any]:
     outputs = {
         k: {"sensitive": v.sensitive, "value": v.value, "type": cty_type(v.value)}
         for k, v in sorted(state.outputs.items())
+        if v.value is not None  # Terraform keeps no null output in its state
     }
     entries = []
     for addr, inst in state.sorted_instances():

@@ -17,11 +17,12 @@ from typing import Any
 
 from fgform import numbers
 from fgform.addresses import Address, AddressError, parse_address
+from fgform.config.conversions import friendly_type
 from fgform.config.schema import BlockSchema, get_schema
 from fgform.errors import FgformError
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.state.surgery import find_resource
-from fgform.values import cty_type
+from fgform.values import ListValue, MapValue, cty_type
 
 # -- state show ------------------------------------------------------------------------------
 
@@ -142,8 +143,10 @@ def outputs(state: StateFile, name: str | None = None, json: bool = False,
         raise FgformError("Output name required",
                           hint="You must give the name of a single output value when using "
                                "the -raw option.")
+    # Terraform keeps no null output in its state: `output` neither lists one nor finds it.
+    shown = {k: v for k, v in state.outputs.items() if v.value is not None}
     if name is not None:
-        out = state.outputs.get(name)
+        out = shown.get(name)
         if out is None:
             raise FgformError(
                 f'Output "{name}" not found',
@@ -159,11 +162,11 @@ def outputs(state: StateFile, name: str | None = None, json: bool = False,
     if json:
         return _json_dumps({
             k: {"sensitive": v.sensitive, "type": cty_type(v.value), "value": v.value}
-            for k, v in sorted(state.outputs.items())
+            for k, v in sorted(shown.items())
         }, compact=False)
     return "\n".join(
         f"{k} = {'<sensitive>' if v.sensitive else _hcl_value(v.value, 0)}"
-        for k, v in sorted(state.outputs.items())
+        for k, v in sorted(shown.items())
     )
 
 
@@ -179,8 +182,7 @@ def _raw(name: str, value: Any) -> str:
         return _number(value)
     if isinstance(value, str):
         return value
-    kind = cty_type(value)
-    kind_name = kind[0] if isinstance(kind, list) else kind
+    kind_name = friendly_type(cty_type(value))  # "list of string", "tuple", as Terraform
     raise FgformError(
         "Unsupported value for raw output",
         hint=f"The -raw option only supports strings, numbers, and boolean values, but output "
@@ -206,6 +208,12 @@ def _hcl_value(value: Any, indent: int) -> str:
         v, ind = item
         if isinstance(v, str) and "\n" in v:
             out.append("<<EOT\n" + v + ("" if v.endswith("\n") else "\n") + "EOT")
+        elif isinstance(v, ListValue | MapValue):
+            # A list, set or map prints as its conversion from a tuple or object, as
+            # Terraform's console does: tolist([...]), toset([...]), tomap({...}).
+            out.append(f"to{v.kind}(")
+            todo.append(")")
+            todo.append((dict(v) if isinstance(v, dict) else list(v), ind))
         elif isinstance(v, list | tuple | dict) and not v:
             out.append("{}" if isinstance(v, dict) else "[]")
         elif isinstance(v, list | tuple | dict):

@@ -185,7 +185,9 @@ def _render_plan_body(plan: Plan, color: bool) -> str:
     st = Style(color)
     lines: list[str] = list(render_drift(plan, color))
     changes = [c for c in plan.changes if c.action is not Action.NOOP]
-    outputs = [o for o in plan.output_changes if o.action is not Action.NOOP]
+    # A new output whose value is null is no change: Terraform keeps no null output.
+    outputs = [o for o in plan.output_changes if o.action is not Action.NOOP
+               and not (o.action is Action.CREATE and o.after is None)]
     if plan.mode is PlanMode.REFRESH_ONLY:
         if not plan.drift:
             lines += ["", st.c(BOLD, "No changes.") + st.c(

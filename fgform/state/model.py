@@ -15,6 +15,7 @@ from typing import Any
 
 from fgform import __version__
 from fgform.addresses import Address, Key, ModuleStep, format_module, parse_address
+from fgform.values import typed_value
 
 STATE_VERSION = 1
 
@@ -72,6 +73,9 @@ class ResourceState:
 class OutputState:
     value: Any
     sensitive: bool = False
+    # The value's type in Terraform's JSON form (`cty_type`), kept so that a list, set or
+    # map read back from the file is one again (`output -json` reports it); None: inferred.
+    type: Any = None
 
 
 @dataclass(slots=True)
@@ -275,8 +279,7 @@ class StateFile:
             "serial": self.serial,
             "lineage": self.lineage,
             "outputs": {
-                k: {"value": v.value, "sensitive": v.sensitive}
-                for k, v in sorted(self.outputs.items())
+                k: _output_dict(v) for k, v in sorted(self.outputs.items())
             },
             "resources": [
                 {
@@ -297,7 +300,8 @@ class StateFile:
             version=int(data.get("version", STATE_VERSION)),
             fgform_version=data.get("fgform_version", __version__),
             outputs={
-                k: OutputState(v.get("value"), bool(v.get("sensitive", False)))
+                k: OutputState(typed_value(v.get("value"), v.get("type")),
+                               bool(v.get("sensitive", False)), v.get("type"))
                 for k, v in data.get("outputs", {}).items()
             },
         )
@@ -348,3 +352,10 @@ def _parse_module(text: str) -> tuple[ModuleStep, ...]:
     if not text:
         return ()
     return parse_address(f"{text}.x.y").module
+
+
+def _output_dict(out: OutputState) -> dict[str, Any]:
+    entry = {"value": out.value, "sensitive": out.sensitive}
+    if out.type is not None:
+        entry["type"] = out.type
+    return entry
