@@ -44,6 +44,8 @@ from fgform.config.conversions import (
     values_equal,
 )
 from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config import fn_text
+from fgform.config.fn_base import CallInfo, FuncError
 from fgform.config.limits import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -60,24 +62,6 @@ from fgform.values import (
     scrub,
     sensitive_strings,
 )
-
-
-class FuncError(Exception):
-    """A function rejects its input. `arg` is the index of the guilty argument, if one is."""
-
-    def __init__(self, message: str, arg: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.arg = arg
-
-
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    """What a function implementation may need besides its arguments."""
-
-    name: str
-    node: ast.Call
-    ctx: EvalContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +376,10 @@ def _pow(c: CallInfo, n: Any, p: Any) -> Any:
 
 @_fn("signum", "num:number")
 def _signum(c: CallInfo, n: Any) -> Any:
+    if isinstance(n, float) and not n.is_integer():
+        # As Terraform's signum, which takes a whole number only.
+        raise FuncError("value must be a whole number, between -9223372036854775808 and "
+                        "9223372036854775807", None)
     return (n > 0) - (n < 0)
 
 
@@ -437,6 +425,9 @@ def _min(c: CallInfo, *ns: Any) -> Any:
 _VERB_RE = re.compile(r"%([-+ #0]*)(?:\[(\d+)\])?(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])?")
 
 
+_STAR_RE = re.compile(r"[-+ #0]*(?:\[\d+\])?\d*(?:\.\d*)?(?:\[\d+\])?\*")
+
+
 def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
     out: list[str] = []
     pos = 0
@@ -448,6 +439,10 @@ def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
         pos = m.end()
         flags, explicit, width, prec, verb = m.groups()
         if verb is None:
+            star = _STAR_RE.match(fmt, m.start() + 1)
+            if star:  # a * precision or a * after an argument index
+                raise FuncError(f"unrecognized format character '*' at offset "
+                                f"{star.end() - 1}", None)
             raise FuncError(f"unterminated format verb at offset {m.start()}", 0)
         if verb == "%":
             out.append("%")
@@ -460,8 +455,9 @@ def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
         value = args[i]
         used.add(i)
         next_arg += 1
-        if width == "*":
-            raise FuncError("* width is not supported", 0)
+        if width == "*":  # Terraform's format has no * widths either
+            raise FuncError(f"unrecognized format character '*' at offset {m.start(3)}",
+                            None)
         for what, n in (("width", width), ("precision", prec)):
             if n is not None and int(n) > MAX_STRING_LENGTH:
                 raise FuncError(f"the {what} {n} of the verb at offset {m.start()} is more "
@@ -577,22 +573,17 @@ def _split(c: CallInfo, sep: str, s: str) -> Any:
 
 @_fn("lower", "str:string")
 def _lower(c: CallInfo, s: str) -> Any:
-    return s.lower()
+    return fn_text.lower(s)
 
 
 @_fn("upper", "str:string")
 def _upper(c: CallInfo, s: str) -> Any:
-    return s.upper()
+    return fn_text.upper(s)
 
 
 @_fn("title", "str:string")
 def _title(c: CallInfo, s: str) -> Any:
-    out = []
-    prev_sep = True
-    for ch in s:
-        out.append(ch.upper() if prev_sep else ch)
-        prev_sep = not (ch.isalnum() or ch == "_")
-    return "".join(out)
+    return fn_text.title(s)
 
 
 def _go_replacement(rep: str) -> Callable[[Any], str]:
@@ -620,7 +611,7 @@ def _replace(c: CallInfo, s: str, sub: str, rep: str) -> Any:
         expand = _go_replacement(rep)
         pieces: list[str] = []
         pos = total = 0
-        for m in pattern.finditer(s):
+        for m in _matches(pattern, s):
             piece = expand(m)
             total += m.start() - pos + len(piece)
             _check_string_length(total)
@@ -655,20 +646,12 @@ def _trimsuffix(c: CallInfo, s: str, p: str) -> Any:
 
 @_fn("substr", "str:string", "offset:int", "length:int")
 def _substr(c: CallInfo, s: str, offset: int, length: int) -> Any:
-    n = len(s)
-    if offset < 0:
-        offset += n
-    if offset < 0 or offset > n:
-        raise FuncError(f"offset {offset} is out of range for a string of length {n}", 1)
-    if length < -1:
-        raise FuncError("length must be -1 (the rest of the string) or more", 2)
-    end = n if length == -1 else min(n, offset + length)
-    return s[offset:end]
+    return fn_text.substr(s, offset, length)
 
 
 @_fn("strrev", "str:string")
 def _strrev(c: CallInfo, s: str) -> Any:
-    return s[::-1]
+    return fn_text.reverse(s)
 
 
 @_fn("startswith", "str:string", "prefix:string")
@@ -688,10 +671,10 @@ def _endswith(c: CallInfo, s: str, p: str) -> Any:
 
 @_fn("indent", "spaces:int", "str:string")
 def _indent(c: CallInfo, spaces: int, s: str) -> Any:
-    lines = s.split("\n")
-    _check_string_length(len(s) + max(spaces, 0) * (len(lines) - 1))
-    pad = " " * max(spaces, 0)
-    return "\n".join([lines[0]] + [pad + ln if ln else ln for ln in lines[1:]])
+    if spaces < 0:  # Terraform fails too (a panic in its implementation)
+        raise FuncError("the number of spaces must not be negative", None)
+    _check_string_length(len(s) + spaces * s.count("\n"))
+    return fn_text.indent(spaces, s)
 
 
 @_fn("chomp", "str:string")
@@ -707,12 +690,18 @@ def _match_value(pattern: Any, m: Any) -> Any:
     return m.group(0)
 
 
+_ANY_BYTE = re.compile(r"(?<!\\)(?:\\\\)*\\C")
+
+
 def _compile(pattern: str, arg: int = 0) -> Any:
     """The pattern compiled by RE2, Terraform's own engine: the same syntax (no
     backreferences or lookarounds) and matching in linear time, so a pattern such as
     `(a+)+$` cannot make a plan hang as Python's backtracking `re` would."""
     import re2  # google-re2; only configurations that use regular expressions load it
 
+    if _ANY_BYTE.search(pattern):
+        # RE2 in C++ has \C (any byte); Go's regexp, Terraform's engine, does not.
+        raise FuncError("invalid regular expression: invalid escape sequence: \\C", arg)
     options = re2.Options()
     options.log_errors = False  # else RE2 logs every bad pattern to stderr itself
     try:
@@ -735,7 +724,18 @@ def _regex(c: CallInfo, pattern: str, s: str) -> Any:
 @_fn("regexall", "pattern:string", "string:string")
 def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
-    return [_match_value(p, m) for m in p.finditer(s)]
+    return [_match_value(p, m) for m in _matches(p, s)]
+
+
+def _matches(pattern: Any, s: str) -> Any:
+    """The successive matches as Go finds them: an empty match right where the previous
+    match ended is skipped (regexall("a*", "baaab") is ["", "aaa", ""])."""
+    end = -1
+    for m in pattern.finditer(s):
+        if m.start() == m.end() == end:
+            continue
+        end = m.end()
+        yield m
 
 
 # ---------------------------------------------------------------------------------------------
@@ -745,7 +745,9 @@ def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
 
 @_fn("length", "value:any", structural=True)
 def _length(c: CallInfo, v: Any) -> Any:
-    if isinstance(v, (list, dict, str)):
+    if isinstance(v, str):
+        return fn_text.grapheme_length(v)
+    if isinstance(v, (list, dict)):
         return len(v)
     if v is None:
         raise FuncError("argument must not be null", 0)
@@ -840,7 +842,8 @@ def _element(c: CallInfo, lst: list[Any], i: int) -> Any:
     if not lst:
         raise FuncError("cannot use element function with an empty list", 0)
     if i < 0:
-        raise FuncError("cannot use element function with a negative index", 1)
+        # Terraform 1.11 fails too (an index-out-of-range panic in its implementation).
+        raise FuncError("cannot use element function with a negative index", None)
     return lst[i % len(lst)]
 
 
