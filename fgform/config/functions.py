@@ -44,7 +44,16 @@ from fgform.config.conversions import (
     values_equal,
 )
 from fgform.config.expr import EvalContext, EvalError, evaluate
-from fgform.config import fn_text
+from fgform.config import (
+    fn_crypto,
+    fn_encoding,
+    fn_files,
+    fn_misc,
+    fn_network,
+    fn_template,
+    fn_text,
+    fn_time,
+)
 from fgform.config.fn_base import CallInfo, FuncError
 from fgform.config.limits import (
     MAX_COLLECTION_LENGTH,
@@ -1120,8 +1129,10 @@ def _tomap(c: CallInfo, v: Any) -> Any:
 def _json(value: Any) -> str:
     text = json.dumps(_json_ready(value), sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False, allow_nan=False)
-    # Terraform (Go's encoding/json) escapes these so JSON can be embedded in HTML.
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # Terraform (Go's encoding/json) escapes these so JSON can be embedded in HTML, and the
+    # line and paragraph separators, which JavaScript does not allow in a string.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _json_ready(value: Any) -> Any:
@@ -1165,49 +1176,9 @@ def _jsondecode(c: CallInfo, s: str) -> Any:
         raise FuncError("the JSON document is nested too deeply", 0) from None
 
 
-def _yaml_scalar(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return format_number(v)
-    return json.dumps(v, ensure_ascii=False)
-
-
-def _yaml(v: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    if isinstance(v, dict):
-        if not v:
-            return [pad + "{}"]
-        lines = []
-        for k in sorted(v):
-            item = v[k]
-            key = json.dumps(k, ensure_ascii=False)
-            if isinstance(item, dict) and item:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_yaml(item, indent + 2))
-            elif isinstance(item, list) and item:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_yaml(item, indent))
-            else:
-                lines.append(f"{pad}{key}: {_yaml(item, 0)[0]}")
-        return lines
-    if isinstance(v, list):
-        if not v:
-            return [pad + "[]"]
-        lines = []
-        for item in v:
-            sub = _yaml(item, indent + 2)
-            lines.append(f"{pad}- {sub[0].lstrip()}")
-            lines.extend(sub[1:])
-        return lines
-    return [pad + _yaml_scalar(v)]
-
-
 @_fn("yamlencode", "value:any")
 def _yamlencode(c: CallInfo, v: Any) -> Any:
-    return "\n".join(_yaml(v, 0)) + "\n"
+    return fn_encoding.yamlencode(v)
 
 
 @_fn("base64encode", "str:string")
@@ -1410,7 +1381,7 @@ def _network(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 @_fn("cidrsubnet", "prefix:string", "newbits:int", "netnum:int")
 def _cidrsubnet(c: CallInfo, prefix: str, newbits: int, netnum: int) -> Any:
-    net = _network(prefix)
+    net = fn_network.parse_network(prefix)  # an IPv4-mapped prefix is its IPv4 network
     new_len = net.prefixlen + newbits
     if newbits < 0 or new_len > net.max_prefixlen:
         raise FuncError(f"insufficient address space to extend prefix of {net.prefixlen} by "
@@ -1483,3 +1454,66 @@ def _sensitive(c: CallInfo, v: Any) -> Any:
 @_fn("nonsensitive", "value:any", keep_marks=True, allow_unknown=True)
 def _nonsensitive(c: CallInfo, v: Any) -> Any:
     return deep_unmark(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: the rest of Terraform's library (implementations in the fn_* modules)
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """An implementation that needs only the arguments, not the CallInfo."""
+    return lambda c, *args: impl(*args)
+
+
+_fn("matchkeys", "values:any", "keys:any", "searchset:any", allow_unknown=True)(
+    _plain(fn_misc.matchkeys))
+_fn("issensitive", "value:any", keep_marks=True, allow_unknown=True)(
+    _plain(fn_misc.issensitive))
+_fn("ephemeralasnull", "value:any", keep_marks=True, allow_unknown=True)(
+    _plain(fn_misc.ephemeralasnull))
+_fn("yamldecode", "src:string")(_plain(fn_encoding.yamldecode))
+_fn("csvdecode", "str:string")(_plain(fn_encoding.csvdecode))
+_fn("base64gzip", "str:string")(_plain(fn_encoding.base64gzip))
+_fn("textencodebase64", "string:string", "encoding:string")(
+    _plain(fn_encoding.textencodebase64))
+_fn("textdecodebase64", "source:string", "encoding:string")(
+    _plain(fn_encoding.textdecodebase64))
+_fn("cidrsubnets", "prefix:string", variadic="newbits:int")(_plain(fn_network.cidrsubnets))
+_fn("formatdate", "format:string", "time:string")(_plain(fn_time.formatdate))
+_fn("timeadd", "timestamp:string", "duration:string")(_plain(fn_time.timeadd))
+_fn("timecmp", "timestamp_a:string", "timestamp_b:string")(_plain(fn_time.timecmp))
+_fn("plantimestamp")(_plain(fn_time.plantimestamp))
+_fn("uuidv5", "namespace:string", "name:string")(_plain(fn_crypto.uuidv5))
+_fn("bcrypt", "str:string", variadic="cost:int", max_variadic=1)(
+    _plain(fn_crypto.bcrypt_hash))
+_fn("rsadecrypt", "ciphertext:string", "privatekey:string")(_plain(fn_crypto.rsadecrypt))
+
+# What reads files: a templatestring template may call none of them.
+_FILE_FUNCTIONS = frozenset(n for n in FUNCTIONS if n.startswith("file")) | {"templatefile"}
+
+
+@_fn("fileset", "path:string", "pattern:string")
+def _fileset(c: CallInfo, path: str, pattern: str) -> Any:
+    base = _confined_path(c, path)
+
+    def inside(full: str) -> bool:
+        try:
+            _confined_path(c, full)
+        except FuncError:
+            return False  # a symbolic link out of the configuration is not listed
+        return True
+
+    return fn_files.fileset(base, path.rstrip("/") or path, pattern, inside)
+
+
+@_fn("templatestring", "template:any", "vars:any", lazy=True)
+def _templatestring(c: CallInfo, template: ast.Node, variables: ast.Node) -> Any:
+    spec = FUNCTIONS["templatestring"]
+    try:
+        result = fn_template.templatestring(c, template, variables,
+                                             _FILE_FUNCTIONS | {"fileset"})
+        _check_result_size(strip(result)[0])
+        return result
+    except FuncError as e:  # a lazy function is not called through invoke: report it here
+        raise _arg_error(spec, e.arg, e.message, c) from None
