@@ -14,11 +14,14 @@ _NAMESPACES = {"dns": uuid.NAMESPACE_DNS, "url": uuid.NAMESPACE_URL,
                "oid": uuid.NAMESPACE_OID, "x500": uuid.NAMESPACE_X500}
 
 
-def bcrypt_hash(password: str, *cost: int) -> str:
+def bcrypt_hash(password: str, *cost: int | float) -> str:
     """A bcrypt hash of `password` (random salt), as Go's bcrypt writes it."""
     import bcrypt  # only configurations that hash passwords load it
 
     rounds = cost[0] if cost else 10
+    if isinstance(rounds, float):
+        raise FuncError("value must be a whole number, between -9223372036854775808 and "
+                        "9223372036854775807", None)
     if rounds < 4:  # Go's GenerateFromPassword takes the default for a cost below 4
         rounds = 10
     if rounds > 31:

@@ -209,7 +209,7 @@ def _number(text: str) -> int | float:
         d = Decimal(text)
     except InvalidOperation:
         raise ValueError(text) from None
-    if d == d.to_integral_value() and abs(d) < Decimal(10) ** 400:
+    if d == d.to_integral_value() and abs(d) < Decimal(10) ** 4000:
         return int(d)
     return norm_number(float(d))
 
@@ -346,6 +346,8 @@ def _convert(node: Any, yaml: Any, depth: int = 0) -> Any:
     if depth > 1000:
         raise FuncError("the YAML document is nested too deeply", None)
     if isinstance(node, yaml.ScalarNode):
+        if node.style in ("'", '"') and node.tag != "tag:yaml.org,2002:binary":
+            return node.value  # a quoted scalar is a string, whatever its tag says
         return _resolve(node.tag, node.value)
     if isinstance(node, yaml.SequenceNode):
         if node.tag not in ("tag:yaml.org,2002:seq",):

@@ -88,21 +88,26 @@ def templatestring(c: CallInfo, template_node: ast.Node, vars_node: ast.Node,
     except ValueError as e:
         raise FuncError(f"invalid template: {e}", 0) from None
     for ref in references(node):
-        root = ref.parts[0]
+        root = str(ref.parts[0])
         if root not in variables:
+            r = ref.range  # Terraform points at the root name only
             raise FuncError(f'vars map does not contain key "{root}", referenced at '
-                            f"{_where(ref.range)}", 1)
+                            f"{_NAME}:{r.start_line},{r.start_col}-{r.start_col + len(root)}",
+                            1)
     outer = c.ctx.functions
 
     def functions(call: ast.Call, ctx: EvalContext) -> Any:
+        r = call.range  # Terraform points at the function's name and its "("
+        at = SourceRange(r.filename, r.start_line, r.start_col, r.start_line,
+                         r.start_col + len(call.name) + 1) if r else None
         if call.name in file_functions:
             raise EvalError(f'Call to function "{call.name}" failed: cannot use filesystem '
                             f"access functions like {call.name} in templatestring templates; "
                             "consider passing the function result as a template variable "
-                            "instead.", call.range, summary="Error in function call")
+                            "instead.", at, summary="Error in function call")
         if call.name in _NOT_IN_TEMPLATES:
             raise EvalError(f'Call to function "{call.name}" failed: cannot recursively call '
-                            f"{call.name} from inside another template function.", call.range,
+                            f"{call.name} from inside another template function.", at,
                             summary="Error in function call")
         assert outer is not None
         return outer(call, ctx)
@@ -116,7 +121,9 @@ def templatestring(c: CallInfo, template_node: ast.Node, vars_node: ast.Node,
         raise FuncError(f"{_where(e.range)}: {e.summary}; {e.message}", None) from None
     value, s = strip(result)
     if value is None:
-        raise FuncError(f"{_where(node.range)}: Template result is null; The result of the "
+        whole = SourceRange(_NAME, 1, 1, 1, len(template) + 1) if "\n" not in template \
+            else node.range
+        raise FuncError(f"{_where(whole)}: Template result is null; The result of the "
                         "template is null, which is not a valid result for a templatestring "
                         "call.", None)
     if value is not UNKNOWN and not isinstance(value, str):

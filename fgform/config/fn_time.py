@@ -159,7 +159,10 @@ def parse_duration(orig: str) -> int:
 
 def timeadd(timestamp: str, duration: str) -> str:
     """Terraform's timeadd: the timestamp plus the duration, in the timestamp's offset."""
-    t = parse_rfc3339(timestamp)  # first: a bad timestamp is reported before a bad duration
+    try:  # first: a bad timestamp is reported before a bad duration
+        t = parse_rfc3339(timestamp)
+    except FuncError as e:
+        raise FuncError(e.message, None) from None  # Terraform: the call failed
     d = parse_duration(duration)
     total = t.seconds * 10**9 + t.nanos + d
     return Timestamp(total // 10**9, total % 10**9, t.offset).rfc3339()

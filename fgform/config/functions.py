@@ -699,6 +699,27 @@ def _match_value(pattern: Any, m: Any) -> Any:
     return m.group(0)
 
 
+# RE2's words for a bad pattern -> Go's (Terraform's engine), which Terraform prints as
+# "invalid regexp pattern: <what> in <where>".
+_GO_REGEXP_ERRORS = {
+    "missing )": "missing closing )", "missing ]": "missing closing ]",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid named capture group": "invalid named capture",
+}
+
+
+def _go_regexp_error(why: str, pattern: str) -> str:
+    code, _, where = why.partition(": ")
+    if code == "invalid perl operator" and where.startswith("(?<"):
+        # Go reads (?<=...) as a named group with a bad name, and quotes the rest.
+        return f"invalid regexp pattern: invalid named capture in {pattern[pattern.find(where):]}"
+    return f"invalid regexp pattern: {_GO_REGEXP_ERRORS.get(code, code)} in {where}"
+
+
 _ANY_BYTE = re.compile(r"(?<!\\)(?:\\\\)*\\C")
 
 
@@ -710,7 +731,7 @@ def _compile(pattern: str, arg: int = 0) -> Any:
 
     if _ANY_BYTE.search(pattern):
         # RE2 in C++ has \C (any byte); Go's regexp, Terraform's engine, does not.
-        raise FuncError("invalid regular expression: invalid escape sequence: \\C", arg)
+        raise FuncError("invalid regexp pattern: invalid escape sequence in \\C", arg)
     options = re2.Options()
     options.log_errors = False  # else RE2 logs every bad pattern to stderr itself
     try:
@@ -718,7 +739,7 @@ def _compile(pattern: str, arg: int = 0) -> Any:
     except re2.error as e:
         why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) \
             else str(e)
-        raise FuncError(f"invalid regular expression: {why}", arg) from None
+        raise FuncError(_go_regexp_error(why, pattern), arg) from None
 
 
 @_fn("regex", "pattern:string", "string:string")
@@ -1385,10 +1406,10 @@ def _cidrsubnet(c: CallInfo, prefix: str, newbits: int, netnum: int) -> Any:
     new_len = net.prefixlen + newbits
     if newbits < 0 or new_len > net.max_prefixlen:
         raise FuncError(f"insufficient address space to extend prefix of {net.prefixlen} by "
-                        f"{newbits}", 1)
+                        f"{newbits}", None)
     if netnum < 0 or netnum >= 2**newbits:
         raise FuncError(f"prefix extension of {newbits} does not accommodate a subnet "
-                        f"numbered {netnum}", 2)
+                        f"numbered {netnum}", None)
     base = int(net.network_address) + (netnum << (net.max_prefixlen - new_len))
     return str(ipaddress.ip_network((base, new_len)))
 
@@ -1485,7 +1506,7 @@ _fn("timeadd", "timestamp:string", "duration:string")(_plain(fn_time.timeadd))
 _fn("timecmp", "timestamp_a:string", "timestamp_b:string")(_plain(fn_time.timecmp))
 _fn("plantimestamp")(_plain(fn_time.plantimestamp))
 _fn("uuidv5", "namespace:string", "name:string")(_plain(fn_crypto.uuidv5))
-_fn("bcrypt", "str:string", variadic="cost:int", max_variadic=1)(
+_fn("bcrypt", "str:string", variadic="cost:number", max_variadic=1)(
     _plain(fn_crypto.bcrypt_hash))
 _fn("rsadecrypt", "ciphertext:string", "privatekey:string")(_plain(fn_crypto.rsadecrypt))
 
