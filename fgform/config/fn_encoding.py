@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import base64
 import codecs
-import csv
-import io
 import re
 import struct
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -241,13 +239,13 @@ def _timestamp(src: str) -> str | None:
         if m.group(4) is not None:
             h, mi, s = int(m.group(4)), int(m.group(5)), int(m.group(6))
             z = m.group(8)
-            tz = timezone.utc if z == "Z" else timezone(
+            tz = UTC if z == "Z" else timezone(
                 (1 if z[0] == "+" else -1) * timedelta(hours=int(z[1:3]), minutes=int(z[4:6])))
         elif m.group(9) is not None:
-            h, mi, s, tz = int(m.group(9)), int(m.group(10)), int(m.group(11)), timezone.utc
+            h, mi, s, tz = int(m.group(9)), int(m.group(10)), int(m.group(11)), UTC
         else:
             h = mi = s = 0
-            tz = timezone.utc
+            tz = UTC
         t = datetime(y, mo, d, h, mi, s, tzinfo=tz)
     except ValueError:
         return None

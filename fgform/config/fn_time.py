@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from fgform.config.fn_base import FuncError
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def parse_rfc3339(s: str) -> Timestamp:
     if pos < len(s):
         raise bad(f'cannot use "{s[pos:]}" as timestamp segment')
     try:
-        local = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        local = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise bad("day out of range") from None
     return Timestamp(int((local - _EPOCH).total_seconds()) - offset, nanos, offset)
@@ -283,7 +283,7 @@ def plantimestamp() -> str:
     global _plan_time
     with _plan_lock:
         if _plan_time is None:
-            _plan_time = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            _plan_time = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return _plan_time
 
 

@@ -28,7 +28,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fgform.config import ast, hcl
+from fgform.config import (
+    ast,
+    fn_crypto,
+    fn_encoding,
+    fn_files,
+    fn_misc,
+    fn_network,
+    fn_template,
+    fn_text,
+    fn_time,
+    hcl,
+)
 from fgform.config.conversions import (
     ConversionError,
     deep_unmark,
@@ -44,16 +55,6 @@ from fgform.config.conversions import (
     values_equal,
 )
 from fgform.config.expr import EvalContext, EvalError, evaluate
-from fgform.config import (
-    fn_crypto,
-    fn_encoding,
-    fn_files,
-    fn_misc,
-    fn_network,
-    fn_template,
-    fn_text,
-    fn_time,
-)
 from fgform.config.fn_base import CallInfo, FuncError
 from fgform.config.limits import (
     MAX_COLLECTION_LENGTH,
