@@ -26,6 +26,9 @@ _ESCAPES = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\
             "\u2029": "P"}
 
 
+_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")  # what libyaml counts as line breaks
+
+
 def _printable(ch: str) -> bool:
     # libyaml's printable set, as the emitter checks it: tab, CR, C1 controls, BOM,
     # U+FFFE/U+FFFF and every character outside the Basic Multilingual Plane are not.
@@ -148,7 +151,9 @@ class _YamlWriter:
         for n, k in enumerate(sorted(m)):
             if not (first_inline and n == 0):
                 self.newline_indent(indent)
-            if len(k) > 128 or "\n" in k:  # not a simple key: "? key" then ": value"
+            if len(k.encode()) > 128 or any(b in k for b in _BREAKS):
+                # Not a simple key (libyaml: longer than 128 bytes, or a line break in
+                # it): "? key", then ": value" on a line of its own.
                 self.write("? ")
                 self.scalar(k, indent + 2)
                 self.newline_indent(indent)
