@@ -725,6 +725,9 @@ def test_unknowns_as_terraform_plans_them(workdir: Path, expr: str) -> None:
 
 
 def test_plantimestamp_is_one_known_time_per_run() -> None:
+    from fgform.config.fn_time import set_plan_timestamp
+
+    set_plan_timestamp(None)  # no plan made in this process yet: the time of the first call
     first = ev("plantimestamp()")
     assert isinstance(first, str)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first)
@@ -795,3 +798,25 @@ def test_base64gzip_decompresses_to_its_input() -> None:
 
     text = ",".join(f"item{i}" for i in range(300))
     assert gzip.decompress(base64.b64decode(ev(f'base64gzip("{text}")'))).decode() == text
+
+
+def test_plantimestamp_is_the_plans_timestamp(tmp_path: Path) -> None:
+    # Terraform: plantimestamp() during a plan is the plan's own timestamp, known then.
+    from fgform.config.fn_time import set_plan_timestamp
+    from fgform.config.loader import load_config
+    from fgform.config.variables import resolve_variables
+    from fgform.plan.planner import PlanOptions, plan_changes
+
+    (tmp_path / "main.tf").write_text(
+        'output "t" {\n  value = plantimestamp()\n}\n'
+        'output "later" {\n  value = timeadd(plantimestamp(), "1h")\n}\n')
+    config, _ = load_config(tmp_path, use_cache=False)
+    variables, _ = resolve_variables(config.module, tmp_path, [], env={})
+    try:
+        plan = plan_changes(config, variables, None, None,
+                            PlanOptions(config_dir=str(tmp_path),
+                                        timestamp="2026-01-02T03:04:05Z"))
+        after = {o.name: o.after for o in plan.output_changes}
+        assert after == {"t": "2026-01-02T03:04:05Z", "later": "2026-01-02T04:04:05Z"}
+    finally:
+        set_plan_timestamp(None)
