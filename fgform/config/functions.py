@@ -694,10 +694,60 @@ def _chomp(c: CallInfo, s: str) -> Any:
 
 def _match_value(pattern: Any, m: Any) -> Any:
     if pattern.groupindex:
-        return {name: m.group(name) for name in pattern.groupindex}
+        # By position: with a name used twice, the later group's match is the value (Go).
+        names = _group_names(pattern.pattern)
+        if len(names) != pattern.groups:  # not read right: by name, as RE2 maps them
+            return {name: m.group(name) for name in pattern.groupindex}
+        return {name: m.group(i) for i, name in enumerate(names, 1)}
     if pattern.groups:
         return [g for g in m.groups()]
     return m.group(0)
+
+
+def _group_names(pattern: str) -> list[str | None]:
+    """The name of each capture group of an RE2 pattern, in order (None: unnamed)."""
+    names: list[str | None] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            if pattern.startswith("Q", i + 1):  # \Q...\E: literal text
+                end = pattern.find("\\E", i + 2)
+                i = n if end < 0 else end + 2
+                continue
+            i += 2
+        elif ch == "[":
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":  # a ] first in a class is literal
+                i += 1
+            while i < n and pattern[i] != "]":
+                if pattern[i] == "\\":
+                    i += 1
+                elif pattern.startswith("[:", i):
+                    end = pattern.find(":]", i + 2)
+                    i = i if end < 0 else end + 1
+                i += 1
+            i += 1
+        elif ch == "(":
+            named = re.match(r"\(\?P?<([^>]*)>", pattern[i:])
+            if named:
+                names.append(named.group(1))
+            elif not pattern.startswith("(?", i):
+                names.append(None)
+            i += 1
+        else:
+            i += 1
+    return names
+
+
+def _check_groups(pattern: Any) -> None:
+    """As Terraform: a pattern's groups are all named or all unnamed."""
+    if pattern.groupindex and len(pattern.groupindex) < pattern.groups and \
+            None in _group_names(pattern.pattern):
+        raise FuncError("invalid regexp pattern: cannot mix both named and unnamed capture "
+                        "groups", 0)
 
 
 # RE2's words for a bad pattern -> Go's (Terraform's engine), which Terraform prints as
@@ -746,6 +796,7 @@ def _compile(pattern: str, arg: int = 0) -> Any:
 @_fn("regex", "pattern:string", "string:string")
 def _regex(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
+    _check_groups(p)
     m = p.search(s)
     if m is None:
         raise FuncError("the pattern did not match the given string", None)
@@ -755,6 +806,7 @@ def _regex(c: CallInfo, pattern: str, s: str) -> Any:
 @_fn("regexall", "pattern:string", "string:string")
 def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
+    _check_groups(p)
     return [_match_value(p, m) for m in _matches(p, s)]
 
 

@@ -820,3 +820,24 @@ def test_plantimestamp_is_the_plans_timestamp(tmp_path: Path) -> None:
         assert after == {"t": "2026-01-02T03:04:05Z", "later": "2026-01-02T04:04:05Z"}
     finally:
         set_plan_timestamp(None)
+
+
+# Recorded from Terraform 1.11 (Go's regexp): named groups, and unmatched groups as null.
+REGEX_GROUPS = {
+    'regex("(?P<n>x)(?P<n>y)", "xy")': {"n": "y"},
+    'regex("(?P<n>x)(?:y)", "xy")': {"n": "x"},
+    'regexall("(?P<a>x)(?P<b>[()])", "x(x)")': [{"a": "x", "b": "("}, {"a": "x", "b": ")"}],
+    'regex("(a)?b", "b")': [None],
+    'regex("(?P<x>a)?b", "b")': {"x": None},
+    'regexall("(a)?b", "b")': [[None]],
+}
+
+
+@pytest.mark.parametrize("expr", list(REGEX_GROUPS))
+def test_regex_groups_as_terraform(expr: str) -> None:
+    assert ev(expr) == REGEX_GROUPS[expr]
+
+
+def test_regex_refuses_named_and_unnamed_groups_together() -> None:
+    with pytest.raises(EvalError, match="cannot mix both named and unnamed capture groups"):
+        ev('regex("(?P<n>x)(y)(?P<n>z)?", "xy")')
