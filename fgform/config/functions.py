@@ -1482,7 +1482,10 @@ def _cidrhost(c: CallInfo, prefix: str, hostnum: int) -> Any:
 def _cidrnetmask(c: CallInfo, prefix: str) -> Any:
     net = _network(prefix)
     if net.version != 4:
-        raise FuncError("only IPv4 networks have a netmask", 0)
+        if fn_network.parse_network(prefix).version == 4:
+            # An IPv4-mapped prefix: Terraform (Go) writes its 16-byte mask as IPv6.
+            return str(net.netmask)
+        raise FuncError(f"IPv6 addresses cannot have a netmask: {prefix}", None)
     return str(net.netmask)
 
 

@@ -841,3 +841,23 @@ def test_regex_groups_as_terraform(expr: str) -> None:
 def test_regex_refuses_named_and_unnamed_groups_together() -> None:
     with pytest.raises(EvalError, match="cannot mix both named and unnamed capture groups"):
         ev('regex("(?P<n>x)(y)(?P<n>z)?", "xy")')
+
+
+# Recorded from Terraform 1.11.
+NETMASKS = {
+    'cidrnetmask("::ffff:10.0.0.0/104")': "ffff:ffff:ffff:ffff:ffff:ffff:ff00:0",
+    'cidrnetmask("::ffff:10.0.0.0/120")': "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00",
+    'cidrsubnet("::ffff:10.0.0.0/80", 8, 1)': "::100:0:0/88",
+}
+
+
+@pytest.mark.parametrize("expr", list(NETMASKS))
+def test_mapped_prefixes_as_terraform(expr: str) -> None:
+    assert ev(expr) == NETMASKS[expr]
+
+
+def test_an_ipv6_netmask_is_refused_as_terraform_does() -> None:
+    with pytest.raises(EvalError) as info:
+        ev('cidrnetmask("2001:db8::/32")')
+    assert info.value.summary == "Error in function call"
+    assert "IPv6 addresses cannot have a netmask: 2001:db8::/32" in info.value.message
