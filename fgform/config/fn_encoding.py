@@ -508,6 +508,21 @@ for _names, _codec, _shown in (
         (("koi8-u", "cskoi8u"), "koi8_u", "KOI8-U")):
     for _n in _names:
         _CHARSETS[_n] = (_codec, _shown)
+for _num, _year in ((3, 1988), (4, 1988), (5, 1988), (6, 1987), (7, 1987), (8, 1988),
+                    (9, 1989), (10, 0), (13, 0), (14, 0), (16, 0)):
+    _shown = f"ISO_8859-{_num}:{_year}" if _year else f"ISO-8859-{_num}"
+    for _n in (f"iso-8859-{_num}", f"iso_8859-{_num}", f"iso_8859-{_num}:{_year}"):
+        _CHARSETS[_n] = (f"iso8859_{_num}", _shown)
+for _num in (437, 850, 852, 855, 858, 860, 862, 863, 865, 866):
+    for _n in (f"ibm{_num}", f"cp{_num}", f"{_num}", f"csibm{_num}"):
+        _CHARSETS[_n] = (f"cp{_num}", f"IBM{_num}")
+for _num in (874, 1253, 1254, 1255, 1256, 1257, 1258):
+    _CHARSETS[f"windows-{_num}"] = (f"cp{_num}", f"windows-{_num}")
+for _n, _codec, _shown in (("macintosh", "mac_roman", "macintosh"),
+                           ("mac", "mac_roman", "macintosh"),
+                           ("iso-2022-jp", "iso2022_jp", "ISO-2022-JP"),
+                           ("hz-gb-2312", "hz", "HZ-GB-2312")):
+    _CHARSETS[_n] = (_codec, _shown)
 
 
 def _charset(name: str, arg: int) -> tuple[str, str]:
