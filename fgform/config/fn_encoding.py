@@ -338,11 +338,39 @@ def yamldecode(src: str) -> Any:
         finally:
             loader.dispose()
     except yaml.YAMLError as e:
-        problem = getattr(e, "problem", None) or str(e)
-        mark = getattr(e, "problem_mark", None)
-        where = f"on line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise FuncError(f"{where}{problem}", None) from None
+        raise FuncError(_yaml_error(e, yaml), None) from None
     return _convert(node, yaml)
+
+
+# PyYAML's words -> libyaml's (go-yaml's, Terraform's), for the common mistakes.
+_YAML_PROBLEMS = (
+    (re.compile(r"mapping values are not allowed here"),
+     "mapping values are not allowed in this context"),
+    (re.compile(r"found character .* that cannot start any token"),
+     "found character that cannot start any token"),
+    (re.compile(r"expected the node content, but found .*"),
+     "did not find expected node content"),
+    (re.compile(r"found undefined alias '(.*)'"), 'reference to undefined anchor "\\1"'),
+)
+
+
+def _yaml_error(e: Any, yaml: Any) -> str:
+    """A YAML syntax error as Terraform words it: the scanner's and the alias errors bare,
+    the parser's after the line and column of what it was parsing."""
+    problem = getattr(e, "problem", None) or str(e)
+    context = getattr(e, "context", None) or ""
+    if problem.startswith("expected <block end>"):
+        problem = ("did not find expected '-' indicator" if "block collection" in context
+                   else "did not find expected key")
+    for pattern, words in _YAML_PROBLEMS:
+        if pattern.fullmatch(problem):
+            problem = pattern.sub(words, problem)
+            break
+    if type(e).__name__ == "ParserError":
+        mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
+        if mark is not None:
+            return f"on line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return problem
 
 
 def _convert(node: Any, yaml: Any, depth: int = 0) -> Any:

@@ -754,10 +754,28 @@ def test_yamldecode_infinity() -> None:
     assert ev('yamldecode("-.Inf")') == -math.inf
 
 
-def test_yaml_syntax_errors_name_the_function() -> None:
-    # Terraform's parser words these differently (libyaml's messages); the summary agrees.
-    for expr in ('yamldecode("a: b: c")', 'yamldecode("a: *x\\n")', 'yamldecode("a: [")',
-                 'yamldecode("1: x\\ntrue: y\\nnull: z\\n")'):
+# Recorded from Terraform 1.11: YAML syntax errors in libyaml's words.
+YAML_ERRORS = {
+    'yamldecode("a: b: c")': "mapping values are not allowed in this context",
+    'yamldecode("a: *x\\n")': 'reference to undefined anchor "x"',
+    'yamldecode("\\t")': "found character that cannot start any token",
+    'yamldecode("- a\\nb: c")': "on line 1, column 1: did not find expected '-' indicator",
+    'yamldecode("a: \\"x")': "found unexpected end of stream",
+}
+
+
+@pytest.mark.parametrize("expr", list(YAML_ERRORS))
+def test_yaml_syntax_errors_as_terraform(expr: str) -> None:
+    with pytest.raises(EvalError) as info:
+        ev(expr)
+    assert info.value.summary == "Error in function call"
+    assert f'function "yamldecode" failed: {YAML_ERRORS[expr]}.' in info.value.message
+
+
+def test_yaml_errors_terraform_words_otherwise_name_the_function() -> None:
+    # Where the line or the words still differ from Terraform's ("a: [" is "on line 1,
+    # column 1: did not find expected node content" there), the summary agrees.
+    for expr in ('yamldecode("a: [")', 'yamldecode("1: x\\ntrue: y\\nnull: z\\n")'):
         with pytest.raises(EvalError) as info:
             ev(expr)
         assert info.value.summary == "Error in function call"
