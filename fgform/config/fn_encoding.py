@@ -404,7 +404,8 @@ def _convert(node: Any, yaml: Any, depth: int = 0) -> Any:
             raise FuncError("only strings are allowed as mapping keys", None)
         key = _convert(knode, yaml, depth + 1)
         if key is None:
-            raise FuncError(f"on line {knode.start_mark.line + 1}, column "
+            # Terraform counts this one's lines from 0 (and columns from 1).
+            raise FuncError(f"on line {knode.start_mark.line}, column "
                             f"{knode.start_mark.column + 1}: mapping key cannot be null", None)
         if isinstance(key, bool):
             key = "true" if key else "false"
