@@ -251,6 +251,9 @@ def _apply_saved(env: Environment, plan_file: str, *, parallelism: int, as_json:
     ws = workflow.open_working_dir(env.dir, [], state_path, check=False, require_values=False,
                                    workspace=env.workspace)
     ws.variables = dict(the_plan.variables)
+    from fgform.config.fn_time import set_plan_timestamp
+
+    set_plan_timestamp(the_plan.timestamp or None)  # plantimestamp() is the saved plan's
     with fleet_writer(env, ws.store, lock_timeout):
         check_stale(the_plan, ws.store.read(), config_hash(ws.dir, ws.config))
         return _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,

@@ -29,7 +29,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from fgform import numbers
-from fgform.config import ast, hcl
+from fgform.config import (
+    ast,
+    fn_crypto,
+    fn_encoding,
+    fn_files,
+    fn_misc,
+    fn_network,
+    fn_template,
+    fn_text,
+    fn_time,
+    hcl,
+)
 from fgform.config.conversions import (
     ConversionError,
     deep_unmark,
@@ -45,6 +56,7 @@ from fgform.config.conversions import (
     values_equal,
 )
 from fgform.config.expr import EvalContext, EvalError, evaluate
+from fgform.config.fn_base import CallInfo, FuncError
 from fgform.config.limits import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
@@ -74,24 +86,6 @@ from fgform.values import (
     scrub,
     sensitive_strings,
 )
-
-
-class FuncError(Exception):
-    """A function rejects its input. `arg` is the index of the guilty argument, if one is."""
-
-    def __init__(self, message: str, arg: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.arg = arg
-
-
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    """What a function implementation may need besides its arguments."""
-
-    name: str
-    node: ast.Call
-    ctx: EvalContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,6 +456,9 @@ def _min(c: CallInfo, *ns: Any) -> Any:
 _VERB_RE = re.compile(r"%([-+ #0]*)(?:\[(\d+)\])?(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])?")
 
 
+_STAR_RE = re.compile(r"[-+ #0]*(?:\[\d+\])?\d*(?:\.\d*)?(?:\[\d+\])?\*")
+
+
 def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
     out: list[str] = []
     pos = 0
@@ -473,6 +470,10 @@ def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
         pos = m.end()
         flags, explicit, width, prec, verb = m.groups()
         if verb is None:
+            star = _STAR_RE.match(fmt, m.start() + 1)
+            if star:  # a * precision or a * after an argument index
+                raise FuncError(f"unrecognized format character '*' at offset "
+                                f"{star.end() - 1}", None)
             raise FuncError(f"unterminated format verb at offset {m.start()}", 0)
         if verb == "%":
             out.append("%")
@@ -485,8 +486,9 @@ def _format(fmt: str, args: list[Any], arg_base: int = 1) -> str:
         value = args[i]
         used.add(i)
         next_arg += 1
-        if width == "*":
-            raise FuncError("* width is not supported", 0)
+        if width == "*":  # Terraform's format has no * widths either
+            raise FuncError(f"unrecognized format character '*' at offset {m.start(3)}",
+                            None)
         for what, n in (("width", width), ("precision", prec)):
             if n is not None and int(n) > MAX_STRING_LENGTH:
                 raise FuncError(f"the {what} {n} of the verb at offset {m.start()} is more "
@@ -612,22 +614,17 @@ def _split(c: CallInfo, sep: str, s: str) -> Any:
 
 @_fn("lower", "str:string")
 def _lower(c: CallInfo, s: str) -> Any:
-    return s.lower()
+    return fn_text.lower(s)
 
 
 @_fn("upper", "str:string")
 def _upper(c: CallInfo, s: str) -> Any:
-    return s.upper()
+    return fn_text.upper(s)
 
 
 @_fn("title", "str:string")
 def _title(c: CallInfo, s: str) -> Any:
-    out = []
-    prev_sep = True
-    for ch in s:
-        out.append(ch.upper() if prev_sep else ch)
-        prev_sep = not (ch.isalnum() or ch == "_")
-    return "".join(out)
+    return fn_text.title(s)
 
 
 def _go_replacement(rep: str) -> Callable[[Any], str]:
@@ -655,7 +652,7 @@ def _replace(c: CallInfo, s: str, sub: str, rep: str) -> Any:
         expand = _go_replacement(rep)
         pieces: list[str] = []
         pos = total = 0
-        for m in pattern.finditer(s):
+        for m in _matches(pattern, s):
             piece = expand(m)
             total += m.start() - pos + len(piece)
             _check_string_length(total)
@@ -690,20 +687,12 @@ def _trimsuffix(c: CallInfo, s: str, p: str) -> Any:
 
 @_fn("substr", "str:string", "offset:int", "length:int")
 def _substr(c: CallInfo, s: str, offset: int, length: int) -> Any:
-    n = len(s)
-    if offset < 0:
-        offset += n
-    if offset < 0 or offset > n:
-        raise FuncError(f"offset {offset} is out of range for a string of length {n}", 1)
-    if length < -1:
-        raise FuncError("length must be -1 (the rest of the string) or more", 2)
-    end = n if length == -1 else min(n, offset + length)
-    return s[offset:end]
+    return fn_text.substr(s, offset, length)
 
 
 @_fn("strrev", "str:string")
 def _strrev(c: CallInfo, s: str) -> Any:
-    return s[::-1]
+    return fn_text.reverse(s)
 
 
 @_fn("startswith", "str:string", "prefix:string")
@@ -723,10 +712,10 @@ def _endswith(c: CallInfo, s: str, p: str) -> Any:
 
 @_fn("indent", "spaces:int", "str:string")
 def _indent(c: CallInfo, spaces: int, s: str) -> Any:
-    lines = s.split("\n")
-    _check_string_length(len(s) + max(spaces, 0) * (len(lines) - 1))
-    pad = " " * max(spaces, 0)
-    return "\n".join([lines[0]] + [pad + ln if ln else ln for ln in lines[1:]])
+    if spaces < 0:  # Terraform fails too (a panic in its implementation)
+        raise FuncError("the number of spaces must not be negative", None)
+    _check_string_length(len(s) + spaces * s.count("\n"))
+    return fn_text.indent(spaces, s)
 
 
 @_fn("chomp", "str:string")
@@ -736,10 +725,84 @@ def _chomp(c: CallInfo, s: str) -> Any:
 
 def _match_value(pattern: Any, m: Any) -> Any:
     if pattern.groupindex:
-        return {name: m.group(name) for name in pattern.groupindex}
+        # By position: with a name used twice, the later group's match is the value (Go).
+        names = _group_names(pattern.pattern)
+        if len(names) != pattern.groups:  # not read right: by name, as RE2 maps them
+            return {name: m.group(name) for name in pattern.groupindex}
+        return {name: m.group(i) for i, name in enumerate(names, 1)}
     if pattern.groups:
         return [g for g in m.groups()]
     return m.group(0)
+
+
+def _group_names(pattern: str) -> list[str | None]:
+    """The name of each capture group of an RE2 pattern, in order (None: unnamed)."""
+    names: list[str | None] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            if pattern.startswith("Q", i + 1):  # \Q...\E: literal text
+                end = pattern.find("\\E", i + 2)
+                i = n if end < 0 else end + 2
+                continue
+            i += 2
+        elif ch == "[":
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":  # a ] first in a class is literal
+                i += 1
+            while i < n and pattern[i] != "]":
+                if pattern[i] == "\\":
+                    i += 1
+                elif pattern.startswith("[:", i):
+                    end = pattern.find(":]", i + 2)
+                    i = i if end < 0 else end + 1
+                i += 1
+            i += 1
+        elif ch == "(":
+            named = re.match(r"\(\?P?<([^>]*)>", pattern[i:])
+            if named:
+                names.append(named.group(1))
+            elif not pattern.startswith("(?", i):
+                names.append(None)
+            i += 1
+        else:
+            i += 1
+    return names
+
+
+def _check_groups(pattern: Any) -> None:
+    """As Terraform: a pattern's groups are all named or all unnamed."""
+    if pattern.groupindex and len(pattern.groupindex) < pattern.groups and \
+            None in _group_names(pattern.pattern):
+        raise FuncError("invalid regexp pattern: cannot mix both named and unnamed capture "
+                        "groups", 0)
+
+
+# RE2's words for a bad pattern -> Go's (Terraform's engine), which Terraform prints as
+# "invalid regexp pattern: <what> in <where>".
+_GO_REGEXP_ERRORS = {
+    "missing )": "missing closing )", "missing ]": "missing closing ]",
+    "trailing \\": "trailing backslash at end of expression",
+    "no argument for repetition operator": "missing argument to repetition operator",
+    "invalid repetition size": "invalid repeat count",
+    "bad repetition operator": "invalid nested repetition operator",
+    "invalid perl operator": "invalid or unsupported Perl syntax",
+    "invalid named capture group": "invalid named capture",
+}
+
+
+def _go_regexp_error(why: str, pattern: str) -> str:
+    code, _, where = why.partition(": ")
+    if code == "invalid perl operator" and where.startswith("(?<"):
+        # Go reads (?<=...) as a named group with a bad name, and quotes the rest.
+        return f"invalid regexp pattern: invalid named capture in {pattern[pattern.find(where):]}"
+    return f"invalid regexp pattern: {_GO_REGEXP_ERRORS.get(code, code)} in {where}"
+
+
+_ANY_BYTE = re.compile(r"(?<!\\)(?:\\\\)*\\C")
 
 
 def _compile(pattern: str, arg: int = 0) -> Any:
@@ -748,6 +811,9 @@ def _compile(pattern: str, arg: int = 0) -> Any:
     `(a+)+$` cannot make a plan hang as Python's backtracking `re` would."""
     import re2  # google-re2; only configurations that use regular expressions load it
 
+    if _ANY_BYTE.search(pattern):
+        # RE2 in C++ has \C (any byte); Go's regexp, Terraform's engine, does not.
+        raise FuncError("invalid regexp pattern: invalid escape sequence in \\C", arg)
     options = re2.Options()
     options.log_errors = False  # else RE2 logs every bad pattern to stderr itself
     try:
@@ -755,12 +821,13 @@ def _compile(pattern: str, arg: int = 0) -> Any:
     except re2.error as e:
         why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) \
             else str(e)
-        raise FuncError(f"invalid regular expression: {why}", arg) from None
+        raise FuncError(_go_regexp_error(why, pattern), arg) from None
 
 
 @_fn("regex", "pattern:string", "string:string")
 def _regex(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
+    _check_groups(p)
     m = p.search(s)
     if m is None:
         raise FuncError("the pattern did not match the given string", None)
@@ -770,7 +837,19 @@ def _regex(c: CallInfo, pattern: str, s: str) -> Any:
 @_fn("regexall", "pattern:string", "string:string")
 def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
-    return ListValue([_match_value(p, m) for m in p.finditer(s)])
+    _check_groups(p)
+    return ListValue([_match_value(p, m) for m in _matches(p, s)])
+
+
+def _matches(pattern: Any, s: str) -> Any:
+    """The successive matches as Go finds them: an empty match right where the previous
+    match ended is skipped (regexall("a*", "baaab") is ["", "aaa", ""])."""
+    end = -1
+    for m in pattern.finditer(s):
+        if m.start() == m.end() == end:
+            continue
+        end = m.end()
+        yield m
 
 
 # ---------------------------------------------------------------------------------------------
@@ -780,7 +859,9 @@ def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
 
 @_fn("length", "value:any", structural=True)
 def _length(c: CallInfo, v: Any) -> Any:
-    if isinstance(v, (list, dict, str)):
+    if isinstance(v, str):
+        return fn_text.grapheme_length(v)
+    if isinstance(v, (list, dict)):
         return len(v)
     if v is None:
         raise FuncError("argument must not be null", 0)
@@ -902,7 +983,8 @@ def _element(c: CallInfo, lst: list[Any], i: int) -> Any:
     if not lst:
         raise FuncError("cannot use element function with an empty list", 0)
     if i < 0:
-        raise FuncError("cannot use element function with a negative index", 1)
+        # Terraform 1.11 fails too (an index-out-of-range panic in its implementation).
+        raise FuncError("cannot use element function with a negative index", None)
     return lst[i % len(lst)]
 
 
@@ -1249,8 +1331,10 @@ def _json(value: Any) -> str:
     text = json.dumps(numbers.json_ready(value, texts), sort_keys=True,
                       separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     text = numbers.json_finish(text, texts)
-    # Terraform (Go's encoding/json) escapes these so JSON can be embedded in HTML.
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # Terraform (Go's encoding/json) escapes these so JSON can be embedded in HTML, and the
+    # line and paragraph separators, which JavaScript does not allow in a string.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 @_fn("jsonencode", "value:any")
@@ -1284,49 +1368,9 @@ def _jsondecode(c: CallInfo, s: str) -> Any:
         raise FuncError("the JSON document is nested too deeply", 0) from None
 
 
-def _yaml_scalar(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return format_number(v)
-    return json.dumps(v, ensure_ascii=False)
-
-
-def _yaml(v: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    if isinstance(v, dict):
-        if not v:
-            return [pad + "{}"]
-        lines = []
-        for k in sorted(v):
-            item = v[k]
-            key = json.dumps(k, ensure_ascii=False)
-            if isinstance(item, dict) and item:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_yaml(item, indent + 2))
-            elif isinstance(item, list) and item:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_yaml(item, indent))
-            else:
-                lines.append(f"{pad}{key}: {_yaml(item, 0)[0]}")
-        return lines
-    if isinstance(v, list):
-        if not v:
-            return [pad + "[]"]
-        lines = []
-        for item in v:
-            sub = _yaml(item, indent + 2)
-            lines.append(f"{pad}- {sub[0].lstrip()}")
-            lines.extend(sub[1:])
-        return lines
-    return [pad + _yaml_scalar(v)]
-
-
 @_fn("yamlencode", "value:any")
 def _yamlencode(c: CallInfo, v: Any) -> Any:
-    return "\n".join(_yaml(v, 0)) + "\n"
+    return fn_encoding.yamlencode(v)
 
 
 @_fn("base64encode", "str:string")
@@ -1529,14 +1573,14 @@ def _network(prefix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 @_fn("cidrsubnet", "prefix:string", "newbits:int", "netnum:int")
 def _cidrsubnet(c: CallInfo, prefix: str, newbits: int, netnum: int) -> Any:
-    net = _network(prefix)
+    net = fn_network.parse_network(prefix)  # an IPv4-mapped prefix is its IPv4 network
     new_len = net.prefixlen + newbits
     if newbits < 0 or new_len > net.max_prefixlen:
         raise FuncError(f"insufficient address space to extend prefix of {net.prefixlen} by "
-                        f"{newbits}", 1)
+                        f"{newbits}", None)
     if netnum < 0 or netnum >= 2**newbits:
         raise FuncError(f"prefix extension of {newbits} does not accommodate a subnet "
-                        f"numbered {netnum}", 2)
+                        f"numbered {netnum}", None)
     base = int(net.network_address) + (netnum << (net.max_prefixlen - new_len))
     return str(ipaddress.ip_network((base, new_len)))
 
@@ -1556,7 +1600,10 @@ def _cidrhost(c: CallInfo, prefix: str, hostnum: int) -> Any:
 def _cidrnetmask(c: CallInfo, prefix: str) -> Any:
     net = _network(prefix)
     if net.version != 4:
-        raise FuncError("only IPv4 networks have a netmask", 0)
+        if fn_network.parse_network(prefix).version == 4:
+            # An IPv4-mapped prefix: Terraform (Go) writes its 16-byte mask as IPv6.
+            return str(net.netmask)
+        raise FuncError(f"IPv6 addresses cannot have a netmask: {prefix}", None)
     return str(net.netmask)
 
 
@@ -1602,3 +1649,66 @@ def _sensitive(c: CallInfo, v: Any) -> Any:
 @_fn("nonsensitive", "value:any", keep_marks=True, allow_unknown=True)
 def _nonsensitive(c: CallInfo, v: Any) -> Any:
     return deep_unmark(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: the rest of Terraform's library (implementations in the fn_* modules)
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """An implementation that needs only the arguments, not the CallInfo."""
+    return lambda c, *args: impl(*args)
+
+
+_fn("matchkeys", "values:any", "keys:any", "searchset:any", allow_unknown=True)(
+    _plain(fn_misc.matchkeys))
+_fn("issensitive", "value:any", keep_marks=True, allow_unknown=True)(
+    _plain(fn_misc.issensitive))
+_fn("ephemeralasnull", "value:any", keep_marks=True, allow_unknown=True)(
+    _plain(fn_misc.ephemeralasnull))
+_fn("yamldecode", "src:string")(_plain(fn_encoding.yamldecode))
+_fn("csvdecode", "str:string")(_plain(fn_encoding.csvdecode))
+_fn("base64gzip", "str:string")(_plain(fn_encoding.base64gzip))
+_fn("textencodebase64", "string:string", "encoding:string")(
+    _plain(fn_encoding.textencodebase64))
+_fn("textdecodebase64", "source:string", "encoding:string")(
+    _plain(fn_encoding.textdecodebase64))
+_fn("cidrsubnets", "prefix:string", variadic="newbits:int")(_plain(fn_network.cidrsubnets))
+_fn("formatdate", "format:string", "time:string")(_plain(fn_time.formatdate))
+_fn("timeadd", "timestamp:string", "duration:string")(_plain(fn_time.timeadd))
+_fn("timecmp", "timestamp_a:string", "timestamp_b:string")(_plain(fn_time.timecmp))
+_fn("plantimestamp")(_plain(fn_time.plantimestamp))
+_fn("uuidv5", "namespace:string", "name:string")(_plain(fn_crypto.uuidv5))
+_fn("bcrypt", "str:string", variadic="cost:number", max_variadic=1)(
+    _plain(fn_crypto.bcrypt_hash))
+_fn("rsadecrypt", "ciphertext:string", "privatekey:string")(_plain(fn_crypto.rsadecrypt))
+
+# What reads files: a templatestring template may call none of them.
+_FILE_FUNCTIONS = frozenset(n for n in FUNCTIONS if n.startswith("file")) | {"templatefile"}
+
+
+@_fn("fileset", "path:string", "pattern:string")
+def _fileset(c: CallInfo, path: str, pattern: str) -> Any:
+    base = _confined_path(c, path)
+
+    def inside(full: str) -> bool:
+        try:
+            _confined_path(c, full)
+        except FuncError:
+            return False  # a symbolic link out of the configuration is not listed
+        return True
+
+    return fn_files.fileset(base, path.rstrip("/") or path, pattern, inside)
+
+
+@_fn("templatestring", "template:any", "vars:any", lazy=True)
+def _templatestring(c: CallInfo, template: ast.Node, variables: ast.Node) -> Any:
+    spec = FUNCTIONS["templatestring"]
+    try:
+        result = fn_template.templatestring(c, template, variables,
+                                             _FILE_FUNCTIONS | {"fileset"})
+        _check_result_size(strip(result)[0])
+        return result
+    except FuncError as e:  # a lazy function is not called through invoke: report it here
+        raise _arg_error(spec, e.arg, e.message, c) from None

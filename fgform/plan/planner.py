@@ -27,6 +27,7 @@ from typing import Any
 from fgform.addresses import Address, format_module
 from fgform.config.evaluate import validate_resolver, walk
 from fgform.config.expand import ExpansionMode, mode_of
+from fgform.config.fn_time import set_plan_timestamp
 from fgform.config.model import Config, Lifecycle, Resource
 from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
@@ -134,6 +135,7 @@ def plan_changes(config: Config, variables: dict[str, Any], prior_state: StateFi
         state_serial=prior_state.serial if prior_state else None,
         configuration=configuration_json(config),
     )
+    set_plan_timestamp(plan.timestamp)  # plantimestamp() is the plan's time, as in Terraform
     if options.targets:
         plan.warnings.append(TARGET_WARNING)
     if options.mode is PlanMode.REFRESH_ONLY:
