@@ -92,11 +92,11 @@ def test_fixtures_match_live_terraform(tmp_path: Path) -> None:
         assert format_valid(_read(FIXTURES / case / "input.tf")) == by_terraform, case
 
 
-# Fixtures Terraform formats but the front end (python-hcl2's grammar) rejects: `${~ x ~}`
-# strip markers, a comment between block labels, non-ASCII names, new lines inside `${ }`.
+# Fixtures Terraform formats but the front end (python-hcl2's grammar) rejects: a comment
+# between block labels, non-ASCII names, new lines inside `${ }`.
 # fgform cannot load such files, so its fmt refuses them too. Pinned, so a front end that
 # learns them shows here.
-FRONT_END_REJECTS = {"expressions", "one_line_blocks_and_labels", "unicode_alignment",
+FRONT_END_REJECTS = {"one_line_blocks_and_labels", "unicode_alignment",
                      "unwrap_multiline_conditional", "unwrap_multiline_interpolation"}
 
 
