@@ -271,6 +271,49 @@ def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
     return out
 
 
+def console_context(wd: WorkingDir, state: StateFile | None) -> Any:
+    """What `fgform console` evaluates in (an `EvalContext`): the root module's variables,
+    locals and module outputs, with each resource instance as state holds it (its
+    sensitive attributes marked), or, not in state yet, known after apply."""
+    from fgform.analysis import walk
+    from fgform.config.evaluate import validate_resolver
+    from fgform.plan.sensitive import remark
+
+    def on_resource(a: Address, resource, config, deps):
+        inst = state.get(a) if state is not None else None
+        if inst is None:
+            return validate_resolver(a, resource, config, deps)
+        return remark(inst.attributes, [tuple(p) for p in inst.sensitive_paths])
+
+    result = walk(wd.config, wd.variables, on_resource, cwd=str(wd.dir))
+    return result.root_context
+
+
+CONSOLE_INPUT = "<console-input>"
+
+
+def console_evaluate(ctx: Any, text: str) -> Any:
+    """One `fgform console` expression evaluated in `ctx` (from `console_context`);
+    DiagnosticsError when it does not parse or cannot be evaluated."""
+    from fgform.config.expr import EvalError, evaluate
+    from fgform.config.hcl import parse_text
+
+    body, diags = parse_text(f"__x = {text}\n", CONSOLE_INPUT, col_shift=(1, -6))
+    if diags:
+        raise DiagnosticsError(diags)
+    attr = body.attributes.get("__x")
+    if attr is None or len(body.attributes) != 1 or body.blocks:
+        raise DiagnosticsError([Diagnostic.error(
+            "Invalid expression", "Expected one expression.",
+            None if attr is None else attr.expr.range)])
+    try:
+        return evaluate(attr.expr, ctx)
+    except EvalError as exc:
+        raise DiagnosticsError([Diagnostic.error(exc.summary, exc.message,
+                                                 exc.range or attr.expr.range,
+                                                 exc.hint)]) from None
+
+
 def known_secrets(wd: WorkingDir, plan) -> frozenset[str]:
     """Every sensitive value this run knows (variables, the planned changes' sensitive
     attributes before and after, the prior state's): what apply's progress lines and the

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 import click
 
 from fgform import __version__
-from fgform.cli import config_cmds, fleet_cmds, plan_cmds, reconcile_cmd, state_cmds
+from fgform.cli import (
+    config_cmds,
+    console_cmd,
+    fleet_cmds,
+    plan_cmds,
+    reconcile_cmd,
+    state_cmds,
+)
 from fgform.cli.command import group
 from fgform.cli.environment import Environment
 from fgform.cli.gcpolicy import script_run
@@ -33,7 +40,7 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
     ctx.find_object(Environment).choose_dir(chdir)
 
 
-for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd):
+for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd, console_cmd):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
 
