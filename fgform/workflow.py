@@ -29,12 +29,17 @@ def load(dir: Path) -> tuple[Config, list[Diagnostic]]:
     """Load the configuration of a directory; loader errors come back as diagnostics."""
     from fgform.config.loader import load_config
 
-    if not any(dir.glob("*.tf")) and not any(dir.glob("*.hcl")):
+    if not has_configuration(dir):
         raise FgformError(
             f"no configuration files in {dir}",
             hint="fgform reads every *.hcl and *.tf file of the directory; use -chdir=DIR "
                  "to point at another one.")
     return load_config(dir)
+
+
+def has_configuration(dir: Path) -> bool:
+    """Whether `dir` holds a configuration file (`*.tf`, `*.hcl`)."""
+    return any(dir.glob("*.tf")) or any(dir.glob("*.hcl"))
 
 
 def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
@@ -287,6 +292,15 @@ def console_context(wd: WorkingDir, state: StateFile | None) -> Any:
 
     result = walk(wd.config, wd.variables, on_resource, cwd=str(wd.dir))
     return result.root_context
+
+
+def bare_console_context(dir: Path) -> Any:
+    """What `fgform console` evaluates in where there is no configuration: the functions
+    and `path.*` only."""
+    from fgform.config.context import EvalContext
+    from fgform.config.functions import call
+
+    return EvalContext(functions=call, path_module=".", path_root=".", path_cwd=str(dir))
 
 
 CONSOLE_INPUT = "<console-input>"

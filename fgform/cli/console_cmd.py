@@ -40,8 +40,12 @@ def console(env: Environment, vars: tuple[str, ...], var_files: tuple[str, ...],
     from fgform.render.console import format_value
     from fgform.render.diagnostics import format_diagnostics
 
-    wd = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
-    ctx = workflow.console_context(wd, wd.store.read())
+    if workflow.has_configuration(env.dir):
+        wd = workflow.open_working_dir(env.dir, cli_vars(env, vars, var_files), state_path)
+        ctx = workflow.console_context(wd, wd.store.read())
+    else:
+        # As terraform console: no configuration is no error, functions still work.
+        ctx = workflow.bare_console_context(env.dir)
 
     def evaluate(text: str) -> str:
         return format_value(workflow.console_evaluate(ctx, text))

@@ -181,3 +181,12 @@ def test_piped_loop_directly() -> None:
     assert run_piped(_evaluate, ["1", "", "2"], lambda t="", nl=True: out.append(t),
                      lambda e: None) is ExitStatus.OK
     assert out == ["2"]
+
+
+def test_no_configuration_is_no_error(tmp_path: Path) -> None:
+    """As terraform console in an empty directory: functions work, names are undeclared
+    (Terraform 1.11's words)."""
+    r = fg(f"-chdir={tmp_path}", "console", input='upper("x")\n')
+    assert (r.exit_code, r.stdout) == (0, '"X"\n')
+    err = fails(fg(f"-chdir={tmp_path}", "console", input="var.x\n"))
+    assert 'An input variable with the name "x" has not been declared.' in err
