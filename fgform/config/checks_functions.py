@@ -6,7 +6,8 @@ directive skipped would pass. `validate` reads every expression of a module inst
 (resource bodies, count and for_each, locals, outputs, module arguments, variable defaults
 and validation rules) and reports each call of an unknown name where it is written, with the
 closest function name as a hint, in the evaluator's words (so the walk's report of the same
-call is the same diagnostic, deduplicated).
+call is the same diagnostic, deduplicated). Calls inside `can(...)` and `try(...)` are left
+to evaluation, which turns their errors into values, as Terraform does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from fgform.config import ast
 from fgform.config.model import Body, Module
 from fgform.errors import Diagnostic
 from fgform.suggest import did_you_mean
+
+# Functions whose arguments' errors are values: Terraform 1.11 evaluates
+# `can(nosuch(1))` to false and `try(nosuch(1), 2)` to 2 (feature detection), so a call
+# inside them is not reported.
+CATCHING = frozenset({"can", "try"})
 
 
 def check_unknown_functions(module: Module, known: Collection[str]) -> list[Diagnostic]:
@@ -46,6 +52,8 @@ def calls(node: ast.Node) -> Iterator[ast.Call]:
             continue  # template text, names, flags
         if isinstance(item, ast.Call):
             yield item
+            if item.name in CATCHING:
+                continue
         for f in dataclasses.fields(item):
             if f.name != "range":
                 stack.append(getattr(item, f.name))
