@@ -30,12 +30,17 @@ def load(dir: Path) -> tuple[Config, list[Diagnostic]]:
     """Load the configuration of a directory; loader errors come back as diagnostics."""
     from fgform.config.loader import load_config
 
-    if not any(dir.glob("*.tf")) and not any(dir.glob("*.hcl")):
+    if not has_configuration(dir):
         raise FgformError(
             f"no configuration files in {dir}",
             hint="fgform reads every *.hcl and *.tf file of the directory; use -chdir=DIR "
                  "to point at another one.")
     return load_config(dir)
+
+
+def has_configuration(dir: Path) -> bool:
+    """Whether `dir` holds a configuration file (`*.tf`, `*.hcl`)."""
+    return any(dir.glob("*.tf")) or any(dir.glob("*.hcl"))
 
 
 def validate(dir: Path, var_args: VarArgs = ()) -> list[Diagnostic]:
@@ -287,6 +292,58 @@ def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
             continue
         out[name] = OutputState(plain, sensitive or bool(paths), cty_type(plain))
     return out
+
+
+def console_context(wd: WorkingDir, state: StateFile | None) -> Any:
+    """What `fgform console` evaluates in (an `EvalContext`): the root module's variables,
+    locals and module outputs, with each resource instance as state holds it (its
+    sensitive attributes marked), or, not in state yet, known after apply."""
+    from fgform.analysis import walk
+    from fgform.config.evaluate import validate_resolver
+    from fgform.plan.sensitive import remark
+
+    def on_resource(a: Address, resource, config, deps):
+        inst = state.get(a) if state is not None else None
+        if inst is None:
+            return validate_resolver(a, resource, config, deps)
+        return remark(inst.attributes, [tuple(p) for p in inst.sensitive_paths])
+
+    result = walk(wd.config, wd.variables, on_resource, cwd=str(wd.dir))
+    return result.root_context
+
+
+def bare_console_context(dir: Path) -> Any:
+    """What `fgform console` evaluates in where there is no configuration: the functions
+    and `path.*` only."""
+    from fgform.config.context import EvalContext
+    from fgform.config.functions import call
+
+    return EvalContext(functions=call, path_module=".", path_root=".", path_cwd=str(dir))
+
+
+CONSOLE_INPUT = "<console-input>"
+
+
+def console_evaluate(ctx: Any, text: str) -> Any:
+    """One `fgform console` expression evaluated in `ctx` (from `console_context`);
+    DiagnosticsError when it does not parse or cannot be evaluated."""
+    from fgform.config.expr import EvalError, evaluate
+    from fgform.config.hcl import parse_text
+
+    body, diags = parse_text(f"__x = {text}\n", CONSOLE_INPUT, col_shift=(1, -6))
+    if diags:
+        raise DiagnosticsError(diags)
+    attr = body.attributes.get("__x")
+    if attr is None or len(body.attributes) != 1 or body.blocks:
+        raise DiagnosticsError([Diagnostic.error(
+            "Invalid expression", "Expected one expression.",
+            None if attr is None else attr.expr.range)])
+    try:
+        return evaluate(attr.expr, ctx)
+    except EvalError as exc:
+        raise DiagnosticsError([Diagnostic.error(exc.summary, exc.message,
+                                                 exc.range or attr.expr.range,
+                                                 exc.hint)]) from None
 
 
 def known_secrets(wd: WorkingDir, plan) -> frozenset[str]:

@@ -16,6 +16,7 @@ import click
 from fgform import __version__
 from fgform.cli import (
     config_cmds,
+    console_cmd,
     fleet_cmds,
     plan_cmds,
     reconcile_cmd,
@@ -40,7 +41,8 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
     ctx.find_object(Environment).choose_dir(chdir)
 
 
-for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd, workspace_cmds):
+for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd, workspace_cmds,
+               console_cmd):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
 

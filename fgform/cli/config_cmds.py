@@ -44,70 +44,84 @@ def validate(env: Environment, as_json: bool, vars: tuple[str, ...],
 @opt("recursive", is_flag=True, help="Also format subdirectories.")
 @opt("write", default=True, type=bool, help="Write the result back (default true).")
 @opt("list", "list_", default=True, type=bool, help="List files that changed.")
-@click.argument("target", required=False)
+@click.argument("targets", nargs=-1)
 @pass_env
 def fmt(env: Environment, check: bool, diff: bool, recursive: bool, write: bool, list_: bool,
-        target: str | None) -> ExitStatus:
-    """Rewrite configuration files to the canonical format (as `terraform fmt`)."""
+        targets: tuple[str, ...]) -> ExitStatus:
+    """Rewrite configuration files to the canonical format (as `terraform fmt`): each
+    TARGET a file or a directory (the working directory when none), or `-` for standard
+    input to standard output."""
     from fgform import fmt as fmtmod
     from fgform.errors import Diagnostic, DiagnosticsError
 
-    if target == "-":
+    # As terraform fmt: `-` first reads standard input (and nothing else); elsewhere it
+    # is a missing file.
+    if targets and targets[0] == "-":
         return _fmt_stdin(env, check, diff)
-    base = env.dir / target if target else env.dir
-    if not base.exists():
-        raise FgformError(f"No file or directory at {target}",
-                          hint="fmt takes a configuration file, a directory, or - for "
-                               "standard input.")
-    files = [base] if base.is_file() else fmtmod.find_files(base, recursive)
     unformatted = 0
     problems: list[Diagnostic] = []
-    for path in files:
-        # format_file writes the file itself unless asked only to check
-        try:
-            changed, _new_text, udiff = fmtmod.format_file(path, check=check or not write,
-                                                           diff=diff)
-        except fmtmod.FmtError as exc:
-            problems.append(exc.diagnostic)
-            continue
-        except FgformError as exc:  # a rewrite refused (the file is a symlink)
-            problems.append(Diagnostic.error("Failed to write file", exc.message,
-                                             hint=exc.hint))
-            continue
-        except OSError as exc:
-            problems.append(Diagnostic.error(
-                "Failed to read file",
-                f"The file {_shown(path, env.dir)} could not be read: {exc.strerror}."))
-            continue
-        if not changed:
-            continue
-        unformatted += 1
-        if list_:
-            env.out(_shown(path, env.dir))
-        if diff:
-            env.out(udiff, nl=False)
+    for target in targets or ("",):
+        base = env.dir / target if target else env.dir
+        if not base.exists():
+            # terraform fmt stops at a missing target (the ones before it are done).
+            problems.append(Diagnostic.error(f"No file or directory at {target}"))
+            break
+        for path in [base] if base.is_file() else fmtmod.find_files(base, recursive):
+            # format_file writes the file itself unless asked only to check
+            try:
+                changed, _new_text, udiff = fmtmod.format_file(
+                    path, check=check or not write, diff=diff)
+            except fmtmod.FmtError as exc:
+                problems.append(exc.diagnostic)
+                continue
+            except FgformError as exc:  # a rewrite refused (the file is a symlink)
+                problems.append(Diagnostic.error("Failed to write file", exc.message,
+                                                 hint=exc.hint))
+                continue
+            except OSError as exc:
+                problems.append(Diagnostic.error(
+                    "Failed to read file",
+                    f"The file {_shown(path, env.dir)} could not be read: {exc.strerror}."))
+                continue
+            if not changed:
+                continue
+            unformatted += 1
+            if list_:
+                env.out(_shown(path, env.dir))
+            if diff:
+                env.out(udiff, nl=False)
     if problems:
-        raise DiagnosticsError(problems)
+        raise _fmt_error(DiagnosticsError(problems))
     if check and unformatted:
         return ExitStatus.UNFORMATTED
     return ExitStatus.OK
 
 
+def _fmt_error(exc: FgformError) -> FgformError:
+    """`exc` exiting 2, as terraform fmt does on any error (1 is its usage error)."""
+    exc.exit_code = FMT_ERROR_EXIT
+    return exc
+
+
+# terraform fmt's exit status for input it cannot format or a missing target.
+FMT_ERROR_EXIT = 2
+
+
 def _fmt_stdin(env: Environment, check: bool, diff: bool) -> ExitStatus:
     """`fmt -`: standard input formatted to standard output."""
     from fgform import fmt as fmtmod
+    from fgform.errors import DiagnosticsError
 
     data = env.read_stdin_bytes()
     try:
         source = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FgformError("Invalid character encoding: standard input is not UTF-8 "
-                          f"(byte {exc.start + 1})") from None
+        raise _fmt_error(FgformError("Invalid character encoding: standard input is not "
+                                     f"UTF-8 (byte {exc.start + 1})")) from None
     try:
         text = fmtmod.format_source(source, "<stdin>")
     except fmtmod.FmtError as exc:
-        raise FgformError(f"<stdin> line {exc.range.start_line}: {exc.text}",
-                          hint=exc.hint) from None
+        raise _fmt_error(DiagnosticsError([exc.diagnostic])) from None
     # As terraform fmt -: -diff prints only the diff, -check only sets the exit code.
     if diff and text != source:
         import difflib

@@ -5,6 +5,7 @@ line is read. Flags follow Terraform's names and accept one or two dashes (`-aut
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import click
@@ -79,18 +80,27 @@ def _var_flags_in_order(argv: list[str]) -> list[tuple[str, str]]:
 
 
 # -- parameter types ----------------------------------------------------------------------------
+# Go's time.ParseDuration, which Terraform's -lock-timeout uses: an optional sign, then "0"
+# or one or more number+unit parts (1h2m3.5s, .5s, 1us); a unit is required, nothing else
+# (no spaces, no plain seconds, no upper case).
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATION = re.compile(rf"[-+]?(?:0|(?:{_DURATION_PART.pattern})+)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3,
+                 "s": 1.0, "m": 60.0, "h": 3600.0}
+# Go's durations are int64 nanoseconds: about 292 years.
+_MAX_DURATION_SECONDS = (2**63 - 1) / 1e9
+
+
 def parse_seconds(text: str) -> float:
-    """Terraform's durations: 10s, 1m, 500ms, or plain seconds; ValueError if not one."""
-    t = text.strip()
-    mult = 1.0
-    for suffix, m in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if t.endswith(suffix):
-            t, mult = t[: -len(suffix)], m
-            break
-    value = float(t) * mult
-    if not math.isfinite(value):
+    """Seconds of a duration as Terraform reads one (Go's time.ParseDuration: 10s, 1m30s,
+    500ms, 0); ValueError if it is not one. A negative duration waits not at all."""
+    if not _DURATION.fullmatch(text):
         raise ValueError(text)
-    return value
+    value = float(sum(float(n) * _UNIT_SECONDS[unit]
+                      for n, unit in _DURATION_PART.findall(text)))
+    if value > _MAX_DURATION_SECONDS:
+        raise ValueError(text)
+    return 0.0 if text.startswith("-") else value
 
 
 def duration(text: str) -> float:
@@ -112,8 +122,8 @@ class Duration(click.ParamType):
         try:
             parse_seconds(str(value))
         except ValueError:
-            self.fail(f'"{value}" is not a duration: write a number and a unit, such as '
-                      "500ms, 10s or 1m", param, ctx)
+            self.fail(f'"{value}" is not a duration: write numbers with units, such as '
+                      "500ms, 10s, 1m or 1m30s", param, ctx)
         return value
 
 

@@ -96,6 +96,8 @@ class WalkResult:
     module_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # "module.m[0]"
     variables: dict[str, dict[str, Any]] = field(default_factory=dict)  # by module instance
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # What an expression in the root module sees once the walk is done (`fgform console`).
+    root_context: EvalContext | None = None
     # Resource node ids whose bodies were checked against their schema (validation checks
     # the rest: resources in modules with no instances, or a walk stopped by a cycle).
     structure_checked: set[str] = field(default_factory=set)
@@ -240,6 +242,7 @@ class Evaluator:
                 self.result.diagnostics.append(d)
         root = self.instances[()][0]
         self.result.outputs = root.outputs
+        self.result.root_context = self.ctx(root)
         for mis in self.instances.values():
             for mi in mis:
                 if mi.path:

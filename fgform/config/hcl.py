@@ -111,11 +111,13 @@ def parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = Non
     src = text if text.endswith("\n") else text + "\n"
     try:
         try:
+            strips: frozenset[int] = frozenset()
             try:
                 tree = parser.parse(src)
             except exc.UnexpectedInput:
-                trimmed = lexscan.trim_heredoc_markers(src)
-                if trimmed is None:
+                trimmed = lexscan.trim_heredoc_markers(src) or src
+                trimmed, strips = lexscan.interpolation_strips(trimmed)
+                if trimmed == src:
                     raise
                 tree = parser.parse(trimmed)
                 src = trimmed
@@ -126,6 +128,7 @@ def parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = Non
             return Body(), [Diagnostic.error("Invalid syntax", "The expression is nested too "
                                              "deeply.", SourceRange(filename, 1, 1))]
         conv = Converter(filename, src, col_shift, parse=parse_text)
+        conv.interp_strips = strips
         try:
             body = conv.body(tree.children[0])
         except ConvertError as e:

@@ -67,16 +67,35 @@ def trim_heredoc_markers(text: str) -> str | None:
     return "".join(parts)
 
 
-def _code(text: str, i: int, nested: bool, trailing: list[tuple[int, int]]) -> int:
+def interpolation_strips(text: str) -> tuple[str, frozenset[int]]:
+    """`text` with the strip markers of quoted strings' interpolations (`"${~ x ~}"`)
+    blanked, which python-hcl2's grammar has only for directives, and where they were.
+    Blanking keeps every position the parser reports the same."""
+    strips: list[int] = []
+    try:
+        _code(text, 0, False, [], strips)
+    except _Found:
+        pass
+    if not strips:
+        return text, frozenset()
+    chars = list(text)
+    for at in strips:
+        chars[at] = " "
+    return "".join(chars), frozenset(strips)
+
+
+def _code(text: str, i: int, nested: bool, trailing: list[tuple[int, int]],
+          strips: list[int] | None = None) -> int:
     """Scan code from `i`; inside a `${ }` (`nested`) stop at its closing `}` and return the
     offset after it. Raises _Found at the first problem; adds to `trailing` the spans of
-    spaces after heredoc closing markers."""
+    spaces after heredoc closing markers and to `strips` the offsets of interpolations'
+    strip markers."""
     n = len(text)
     depth = 0
     while i < n:
         c = text[i]
         if c == '"':
-            i = _string(text, i, trailing)
+            i = _string(text, i, trailing, strips)
         elif c == "#" or text.startswith("//", i):
             nl = text.find("\n", i)
             i = n if nl < 0 else nl + 1
@@ -106,7 +125,8 @@ def _code(text: str, i: int, nested: bool, trailing: list[tuple[int, int]]) -> i
     return n
 
 
-def _string(text: str, start: int, trailing: list[tuple[int, int]]) -> int:
+def _string(text: str, start: int, trailing: list[tuple[int, int]],
+            strips: list[int] | None = None) -> int:
     """Scan the quoted string opening at `start`; return the offset after its closing
     quote."""
     n = len(text)
@@ -124,7 +144,14 @@ def _string(text: str, start: int, trailing: list[tuple[int, int]]) -> int:
             i += 3
             continue
         if text.startswith(("${", "%{"), i):
-            i = _code(text, i + 2, True, trailing)
+            interp = c == "$"
+            if interp and strips is not None and text.startswith("~", i + 2):
+                strips.append(i + 2)
+            end = _code(text, i + 2, True, trailing, strips)
+            if (interp and strips is not None and end - 2 > i + 2 and text[end - 1] == "}"
+                    and text[end - 2] == "~"):
+                strips.append(end - 2)
+            i = end
             continue
         i += 1
     line_end = text.find("\n", start)

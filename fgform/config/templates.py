@@ -28,6 +28,8 @@ class TemplateParts:
     error: Callable[[str, str, Any], Exception]
     unescape: Callable[..., str]
     _trees: Callable[[list[Any]], list[Any]]
+    # Offsets of the `~` of `${~ x ~}` in the parsed text (config/hcl.py sets them).
+    interp_strips: frozenset[int] = frozenset()
 
     def string(self, tree: Any) -> ast.Node:
         flat: list[Any] = []
@@ -48,10 +50,19 @@ class TemplateParts:
                     flat.append(self.unescape(text, inner))
                 continue
             if inner.data == "interpolation":
-                flat.append(self.expr(self._trees(inner.children)[0]))
+                toks = [c for c in inner.children if not hasattr(c, "data")]
+                # `${~ x ~}`: the grammar has no strip markers in interpolations, so the
+                # parser was handed the text with those `~` blanked (lexscan), and
+                # `interp_strips` holds where they were.
+                sl = _offset(toks[0], 2) in self.interp_strips
+                sr = _offset(toks[-1], -1) in self.interp_strips
+                flat.append(("${", self.expr(self._trees(inner.children)[0]), sl, sr,
+                             self.rng(inner)))
             else:
                 flat.append(self._directive_from_tree(inner))
-        return self._assemble(flat, self.rng(tree))
+        # A quoted string's literal text between two template sequences is one token (a
+        # strip marker trims all of it), whatever pieces the grammar split it into.
+        return self._assemble(list(_merge(flat)), self.rng(tree))
 
     def _multiline_string(self, token: Any, text: str) -> None:
         """As HCL: the literal text of a quoted string may not hold a new line (one error
@@ -89,17 +100,22 @@ class TemplateParts:
             return ("for", names, coll, strip_left, strip_right, rng)
         return (kind, strip_left, strip_right, rng)
 
-    def _assemble(self, flat: list[Any], rng: SourceRange) -> ast.Node:
-        """Flat parts (str, Node, directive tuples) -> nested Template parts."""
-        # Strip markers first: `~` trims whitespace on that side of the directive.
+    def _assemble(self, flat: list[Any], rng: SourceRange, flush: bool = False
+                  ) -> ast.Node:
+        """Flat tokens (literal strings, `${ }` and directive tuples) -> nested Template
+        parts, as HCL's template parser: strip markers first, each trimming the whitespace
+        of the one literal token beside it (in a heredoc or template file a literal token
+        ends at a new line, so `~` trims at most up to the line before); then, in a `<<-`
+        heredoc (`flush`), the indentation, counted on what the strip markers left."""
         for i, p in enumerate(flat):
             if isinstance(p, tuple):
-                sl, sr = (p[2], p[3]) if p[0] in ("if",) else (
-                    (p[3], p[4]) if p[0] == "for" else (p[1], p[2]))
+                sl, sr = p[-3], p[-2]
                 if sl and i > 0 and isinstance(flat[i - 1], str):
                     flat[i - 1] = flat[i - 1].rstrip()
                 if sr and i + 1 < len(flat) and isinstance(flat[i + 1], str):
                     flat[i + 1] = flat[i + 1].lstrip()
+        if flush:
+            _flush_heredoc(flat)
         pos = 0
 
         def parse_seq(stop: tuple[str, ...]) -> tuple[list[Any], Any]:
@@ -112,7 +128,9 @@ class TemplateParts:
                     if kind in stop:
                         return out, p
                     pos += 1
-                    if kind == "if":
+                    if kind == "${":
+                        out.append(p[1])
+                    elif kind == "if":
                         then_parts, end = parse_seq(("else", "endif"))
                         else_parts: list[Any] = []
                         if end is not None and end[0] == "else":
@@ -159,19 +177,19 @@ class TemplateParts:
         # The last two items are the closing marker line and the empty tail after it.
         content_lines = lines[:-2] if len(lines) >= 2 else []
         content_lines = [ln[:-1] if ln.endswith("\r") else ln for ln in content_lines]
-        if trim:
-            indents = [len(ln) - len(ln.lstrip(" \t")) for ln in content_lines if ln.strip()]
-            n = min(indents) if indents else 0
-            content_lines = [ln[n:] for ln in content_lines]
         text = "".join(ln + "\n" for ln in content_lines)
         r = self.rng(tok)
-        node = self.template_from_text(text, r.start_line + 1, 1)
+        node = self.template_from_text(text, r.start_line + 1, 1, flush=trim)
         if isinstance(node, ast.Literal):
             return ast.Literal(r, node.value)
         return ast.Template(r, node.parts)  # type: ignore[attr-defined]
 
-    def template_from_text(self, text: str, line: int, col: int) -> ast.Node:
-        """Scan template text for ${...} and %{...} and parse the expressions inside."""
+    def template_from_text(self, text: str, line: int, col: int, flush: bool = False
+                           ) -> ast.Node:
+        """Scan template text (a heredoc's or a template file's) for ${...} and %{...} and
+        parse the expressions inside. As HCL's scanner, literal text is cut into tokens at
+        each new line (kept at the end of its line's token): strip markers and a `<<-`
+        heredoc's indentation (`flush`) work on these tokens."""
         flat: list[Any] = []
         i = 0
         n = len(text)
@@ -193,19 +211,25 @@ class TemplateParts:
                     lit = []
                 inner = text[i + 2:end]
                 if text[i] == "$":
-                    inner_text = inner[1:] if inner.startswith("~") else inner
-                    inner_text = inner_text[:-1] if inner_text.endswith("~") else inner_text
-                    offset = i + 2 + (1 if inner.startswith("~") else 0)
-                    flat.append(self._sub_expr(inner_text, text, offset, line, col))
+                    sl, sr = inner.startswith("~"), inner.endswith("~") and len(inner) > 1
+                    inner_text = inner[1:] if sl else inner
+                    inner_text = inner_text[:-1] if sr else inner_text
+                    offset = i + 2 + (1 if sl else 0)
+                    flat.append(("${", self._sub_expr(inner_text, text, offset, line, col),
+                                 sl, sr, SourceRange(self.filename, *where)))
                 else:
                     flat.append(self._directive_from_text(inner, text, i, line, col))
                 i = end + 1
                 continue
-            lit.append(text[i])
+            c = text[i]
+            lit.append(c)
             i += 1
+            if c == "\n":
+                flat.append("".join(lit))
+                lit = []
         if lit:
             flat.append("".join(lit))
-        return self._assemble(flat, SourceRange(self.filename, line, col))
+        return self._assemble(flat, SourceRange(self.filename, line, col), flush)
 
     def _sub_expr(self, expr_text: str, text: str, offset: int, line: int, col: int
                   ) -> ast.Node:
@@ -250,6 +274,44 @@ class TemplateParts:
             raise self.error("Invalid template directive",
                              f"Unexpected text after %{{{kind}}}.", rng)
         return (kind, strip_left, strip_right, rng)
+
+
+def _offset(token: Any, delta: int) -> int:
+    """The source offset `delta` characters from the start of a lark token (-1 when lark
+    gave it no position)."""
+    pos = getattr(token, "start_pos", None)
+    return -1 if pos is None else pos + delta
+
+
+def _flush_heredoc(flat: list[Any]) -> None:
+    """A `<<-` heredoc's indentation removed, as HCL's flushHeredocTemplateParts: the
+    fewest leading spaces of any line that starts with a literal token (a line that starts
+    with `${ }` or `%{ }` counts as none; a line of only whitespace is not counted and
+    keeps its spaces) removed from every line that starts with one. A line "starts" after
+    a token ending in a new line, so a strip marker that ate a new line joins the next line
+    to the one before."""
+    fewest: int | None = None
+    adjust: list[int] = []
+    newline = True
+    for i, p in enumerate(flat):
+        if newline:
+            newline = False
+            if isinstance(p, str):
+                trimmed = p.lstrip()
+                if not trimmed and p.endswith("\n"):
+                    spaces = None  # a blank line
+                else:
+                    spaces = len(p) - len(trimmed)
+                    adjust.append(i)
+            else:
+                spaces = 0
+            if spaces is not None and (fewest is None or spaces < fewest):
+                fewest = spaces
+        if isinstance(p, str) and p.endswith("\n"):
+            newline = True
+    if fewest:
+        for i in adjust:
+            flat[i] = flat[i][fewest:]
 
 
 def _merge(parts: list[Any]) -> tuple[Any, ...]:

@@ -181,15 +181,25 @@ def parse_type(node: ast.Node, evaluate_default: Any = None) -> Type:
     `evaluate_default(node) -> value` evaluates the default of `optional(T, default)`; when
     not given, the expression evaluator is used with an empty context.
     """
+    # Terraform still takes a bare `list` or `map` as a whole variable type (0.11's
+    # legacy: list(any), map(any)), never inside another type.
+    if isinstance(node, ast.Variable) and node.name in ("list", "map"):
+        return _COLLECTIONS[node.name](ANY)
+    return _parse_type(node, evaluate_default)
+
+
+def _parse_type(node: ast.Node, evaluate_default: Any = None) -> Type:
+    """A type constraint, in Terraform's words when it is not one (typeexpr's messages,
+    recorded from Terraform 1.11)."""
     if isinstance(node, ast.Parens):
-        return parse_type(node.inner, evaluate_default)
+        return _parse_type(node.inner, evaluate_default)
     if isinstance(node, ast.Variable):
         t = _PRIMITIVES.get(node.name)
         if t is None:
             if node.name in _COLLECTIONS:
                 raise TypeSyntaxError(
                     f'The {node.name} type constructor requires one argument specifying '
-                    f'the element type, e.g. {node.name}(string).', node.range)
+                    'the element type.', node.range)
             raise TypeSyntaxError(f'The keyword "{node.name}" is not a valid type '
                                   "specification.", node.range,
                                   hint=did_you_mean(node.name, [*_PRIMITIVES, *_COLLECTIONS],
@@ -203,20 +213,34 @@ def parse_type(node: ast.Node, evaluate_default: Any = None) -> Type:
             if len(args) != 1:
                 raise TypeSyntaxError(f"The {name} type constructor requires one argument "
                                       "specifying the element type.", node.range)
-            return _COLLECTIONS[name](parse_type(args[0], evaluate_default))
+            return _COLLECTIONS[name](_parse_type(args[0], evaluate_default))
         if name == "tuple":
-            if len(args) != 1 or not isinstance(args[0], ast.Tuple):
+            if len(args) != 1:
                 raise TypeSyntaxError("The tuple type constructor requires one argument "
                                       "specifying the element types as a list.", node.range)
-            return TupleType(tuple(parse_type(a, evaluate_default) for a in args[0].items))
+            if not isinstance(args[0], ast.Tuple):
+                raise TypeSyntaxError("Tuple type constructor requires a list of element "
+                                      "types.", node.range)
+            return TupleType(tuple(_parse_type(a, evaluate_default) for a in args[0].items))
         if name == "object":
-            if len(args) != 1 or not isinstance(args[0], ast.Object):
+            if len(args) != 1:
                 raise TypeSyntaxError("The object type constructor requires one argument "
-                                      "specifying the attribute types as a map.", node.range)
+                                      "specifying the attribute types and values as a map.",
+                                      node.range)
+            if not isinstance(args[0], ast.Object):
+                raise TypeSyntaxError("Object type constructor requires a map whose keys are "
+                                      "attribute names and whose values are the "
+                                      "corresponding attribute types.", node.range)
             return _parse_object(args[0], evaluate_default)
         if name == "optional":
             raise TypeSyntaxError("Keyword \"optional\" is valid only as a modifier for "
                                   "object type attributes.", node.range)
+        if name == "any":
+            raise TypeSyntaxError('Type constraint keyword "any" does not expect arguments.',
+                                  node.range)
+        if name in _PRIMITIVES:
+            raise TypeSyntaxError(f'Primitive type keyword "{name}" does not expect '
+                                  "arguments.", node.range)
         raise TypeSyntaxError(f'Keyword "{name}" is not a valid type constructor.',
                               node.range)
     raise TypeSyntaxError("A type specification is either a primitive type keyword (bool, "
@@ -229,12 +253,18 @@ def _parse_object(obj: ast.Object, evaluate_default: Any) -> ObjectType:
     optional: dict[str, Any] = {}
     for key_node, value_node in obj.items:
         key = _object_key(key_node)
+        if key in attrs:
+            raise TypeSyntaxError("Object constructor map keys must be unique.",
+                                  key_node.range)
         if isinstance(value_node, ast.Call) and value_node.name == "optional":
-            if not 1 <= len(value_node.args) <= 2:
+            if not value_node.args:
+                raise TypeSyntaxError("Optional attribute modifier requires the attribute "
+                                      "type as its argument.", value_node.range)
+            if len(value_node.args) > 2:
                 raise TypeSyntaxError("Optional attribute modifier expects at most two "
                                       "arguments: the attribute type, and a default value.",
                                       value_node.range)
-            t = parse_type(value_node.args[0], evaluate_default)
+            t = _parse_type(value_node.args[0], evaluate_default)
             default = None
             if len(value_node.args) == 2:
                 raw = _eval_default(value_node.args[1], evaluate_default)
@@ -247,7 +277,7 @@ def _parse_object(obj: ast.Object, evaluate_default: Any) -> ObjectType:
             attrs[key] = t
             optional[key] = default
         else:
-            attrs[key] = parse_type(value_node, evaluate_default)
+            attrs[key] = _parse_type(value_node, evaluate_default)
     return ObjectType(attrs, optional)
 
 
@@ -274,8 +304,6 @@ def _object_key(node: ast.Node) -> str:
         return node.name
     if isinstance(node, ast.Template) and all(isinstance(p, str) for p in node.parts):
         return "".join(node.parts)
-    if isinstance(node, ast.Parens):
-        return _object_key(node.inner)
     raise TypeSyntaxError("Object constructor map keys must be attribute names.", node.range)
 
 

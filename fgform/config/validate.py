@@ -10,7 +10,8 @@ The checks come from three places, so `plan` and `validate` can never disagree:
 - checks across resources, run by `check_walk` from the `checks_*` modules: reference
   attributes naming the wrong resource type (`cluster = fg_task_definition.x.arn`), a
   service's `load_balancer` naming a container or port its task definition does not have,
-  host ports, listener rules, build contexts.
+  host ports, listener rules, build contexts; and calls to unknown functions anywhere,
+  evaluated or not (`checks_functions`).
 
 `fgform.analysis.validate_config` runs the three. The loader's own diagnostics (syntax,
 duplicate blocks and arguments) are not repeated: the caller reports `load_config`'s
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fgform.config.checks_functions import check_unknown_functions
 from fgform.config.checks_images import check_image_contexts
 from fgform.config.checks_listeners import check_host_ports, check_listener_rules
 from fgform.config.checks_references import (
@@ -37,6 +39,7 @@ from fgform.config.checks_services import (
 from fgform.config.decode import check_structure
 from fgform.config.depgraph import NodeKind
 from fgform.config.evaluate import WalkResult
+from fgform.config.functions import FUNCTIONS
 from fgform.config.model import Config, Resource
 from fgform.config.schema import get_schema
 from fgform.config.variables import check_declaration
@@ -61,6 +64,7 @@ def check_walk(config: Config, result: WalkResult, cwd: str | None = None
     for path, cfg in result.graph.configs.items():
         for var in cfg.module.variables.values():
             diags.extend(check_declaration(var))
+        diags.extend(check_unknown_functions(cfg.module, FUNCTIONS))
         for res in cfg.module.resources.values():
             diags.extend(check_reference_attributes(res, cfg, path))
             diags.extend(check_ignore_changes(res))
@@ -80,7 +84,17 @@ def finish_diagnostics(diags: list[Diagnostic], values: Mapping[str, Any]) -> li
     sensitive variable values among `values` redacted."""
     # Conversion and lookup errors quote the offending value; a sensitive one must not reach
     # a terminal or a CI log that way.
-    return sort_diagnostics(redact(_dedupe(diags), sensitive_strings(values)))
+    return sort_diagnostics(redact(_dedupe(_one_per_call(diags)), sensitive_strings(values)))
+
+
+def _one_per_call(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Without the static "Call to unknown function" errors (checks_functions) of calls
+    evaluation reported too in other words ("Invalid validation condition")."""
+    def key(d: Diagnostic) -> tuple:
+        r = d.range
+        return (d.detail, None if r is None else (r.filename, r.start_line, r.start_col))
+    others = {key(d) for d in diags if d.summary != "Call to unknown function"}
+    return [d for d in diags if d.summary != "Call to unknown function" or key(d) not in others]
 
 
 def sort_diagnostics(diags: list[Diagnostic]) -> list[Diagnostic]:

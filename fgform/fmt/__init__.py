@@ -66,7 +66,7 @@ def format_valid(text: str, filename: str = "<input>") -> str:
 
     Text it cannot cut into tokens still raises FmtError; nothing else is checked.
     """
-    # The front end skips byte order marks at the start: keep them, format the rest.
+    # A byte order mark at the start goes, as terraform fmt drops it.
     body = text.lstrip("\ufeff")
     try:
         tokens = rewrite(lex(body))
@@ -74,7 +74,7 @@ def format_valid(text: str, filename: str = "<input>") -> str:
         raise FmtError(Diagnostic.error(exc.summary, range=SourceRange(filename, exc.line)),
                        filename) from None
     format_tokens(tokens)
-    return text[:len(text) - len(body)] + "".join(" " * t.spaces + t.text for t in tokens)
+    return "".join(" " * t.spaces + t.text for t in tokens)
 
 
 def format_file(path: str | Path, check: bool = False,

@@ -108,8 +108,11 @@ def render_resource(rc: ResourceChange, color: bool = False, drift: bool = False
 
 def _legend(plan: Plan, st: Style) -> list[str]:
     present = {c.action for c in plan.changes}
-    out = ["fgform used the selected providers to generate the following execution",
-           "plan. Resource actions are indicated with the following symbols:"]
+    # fgform has no provider plugins (Terraform's "used the selected providers"): it
+    # compares the configuration with the state and what the fleet runs.
+    out = ["fgform compared the configuration with the state and the live fleet to",
+           "generate the following execution plan. Resource actions are indicated with",
+           "the following symbols:"]
     entries = [
         (Action.CREATE, f"  {st.sym('+')} create"),
         (Action.UPDATE, f"  {st.sym('~')} update in-place"),

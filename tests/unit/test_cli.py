@@ -271,21 +271,45 @@ def test_fmt_stdin() -> None:
     r = fg("fmt", "-diff", "-", input="a   = 1\n")
     assert r.exit_code == 0
     assert r.stdout == "--- old/<stdin>\n+++ new/<stdin>\n@@ -1 +1 @@\n-a   = 1\n+a = 1\n"
-    err = fails(fg("fmt", "-", input="a = \n"))
-    assert err.startswith("Error: <stdin> line 1: ")
-    fails(fg("fmt", "-", input=b"\xff\xfe"))
+    # terraform fmt exits 2 on what it cannot format, stdin too (recorded from 1.11).
+    err = fails(fg("fmt", "-", input="a = \n"), 2)
+    assert err.startswith("Error: Invalid syntax") and "on <stdin> line 1" in err
+    fails(fg("fmt", "-", input=b"\xff\xfe"), 2)
+    # A byte order mark is dropped, as terraform fmt - does.
+    r = fg("fmt", "-", input="\ufeffq   = 1\n".encode())
+    assert r.exit_code == 0 and r.stdout == "q = 1\n"
 
 
 def test_fmt_syntax_error_names_the_file(ugly: Path) -> None:
     (ugly / "broken.tf").write_text('resource "a" "b" {\n  x = \n}\n')
-    err = fails(fg(f"-chdir={ugly}", "fmt", "-check"))
+    err = fails(fg(f"-chdir={ugly}", "fmt", "-check"), 2)
     assert "on broken.tf line 2" in err and str(ugly) not in err
     assert (ugly / "broken.tf").read_text() == 'resource "a" "b" {\n  x = \n}\n'
+    # The other targets are still formatted (terraform fmt broken.tf main.tf: exit 2,
+    # main.tf listed and written).
+    r = fg(f"-chdir={ugly}", "fmt", "broken.tf", "main.tf")
+    assert r.exit_code == 2 and r.stdout == "main.tf\n"
+    assert (ugly / "main.tf").read_text() == PRETTY
 
 
 def test_fmt_missing_target(ugly: Path) -> None:
-    err = fails(fg(f"-chdir={ugly}", "fmt", "nope.tf"))
-    assert "nope.tf" in err
+    # terraform fmt: "Error: No file or directory at nope.tf", exit 2, and the targets
+    # after it are not touched.
+    err = fails(fg(f"-chdir={ugly}", "fmt", "nope.tf", "main.tf"), 2)
+    assert err.startswith("Error: No file or directory at nope.tf")
+    assert (ugly / "main.tf").read_text() == UGLY
+
+
+def test_fmt_several_targets_and_a_byte_order_mark(ugly: Path) -> None:
+    """As `terraform fmt a.tf dir b.tf`: each target in order, files under a directory
+    named through it; a byte order mark is dropped (the file is listed as changed)."""
+    (ugly / "bom.tf").write_bytes(b"\xef\xbb\xbf" + PRETTY.encode())
+    r = fg(f"-chdir={ugly}", "fmt", "sub/nested.tf", "ok.tf", "sub", "bom.tf", "main.tf")
+    assert r.exit_code == 0 and r.stdout == "sub/nested.tf\nbom.tf\nmain.tf\n"
+    assert (ugly / "bom.tf").read_bytes() == PRETTY.encode()
+    assert (ugly / "main.tf").read_text() == PRETTY
+    # `-` anywhere but first is a missing file, as in terraform fmt.
+    assert "No file or directory at -" in fails(fg(f"-chdir={ugly}", "fmt", "ok.tf", "-"), 2)
 
 
 # -- graph ----------------------------------------------------------------------------------
@@ -725,7 +749,9 @@ def _check_no_traceback(d: Path, what: str) -> None:
         ok = (0, 3) if cmd[0] == "fmt" else (0, 2)
         if r.exit_code in ok:
             continue
-        assert r.exit_code == 1, (what, cmd, r.exit_code, r.stderr)
+        # terraform fmt exits 2 on input it cannot format.
+        assert r.exit_code == (2 if cmd[0] == "fmt" else 1), (what, cmd, r.exit_code,
+                                                              r.stderr)
         assert r.stderr.startswith("Error: "), (what, cmd, r.stderr)
         assert "internal error" not in r.stderr, (what, cmd, r.stderr)
 
@@ -762,7 +788,7 @@ def test_unreadable_file(tmp_path: Path, monkeypatch) -> None:
     try:
         for cmd in COMMANDS:
             r = fg(f"-chdir={tmp_path}", *cmd)
-            err = fails(r)
+            err = fails(r, 2 if cmd[0] == "fmt" else 1)  # terraform fmt's errors exit 2
             assert "secret.tf" in err and "internal error" not in err, (cmd, err)
             assert str(tmp_path) not in err, (cmd, err)
     finally:
