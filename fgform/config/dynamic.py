@@ -337,3 +337,27 @@ def bound_references(body: Body, bound: frozenset[str] = frozenset()) -> list[Re
             out.extend(bound_references(b.body, inner))
     return out
 
+
+
+def literal_blocks(body: Body, type_: str) -> list[Block]:
+    """A body's literal blocks of one type, for pointing at the block a decoded element
+    came from by its index; [] when a `dynamic` block also makes blocks of that type (the
+    indexes no longer match: callers then point at the enclosing block)."""
+    if type_ in dynamic_types(body):
+        return []
+    return body.blocks_of(type_)
+
+
+def known_blocks(value: Any) -> list[Any]:
+    """A decoded repeatable block's elements; [] while a dynamic `for_each` leaves them
+    unknown (or when there are none), for checks that look at what is known."""
+    plain, _ = strip(value)
+    return plain if isinstance(plain, list) else []
+
+
+def contents_of(blocks: list[Block], type_: str) -> list[Block]:
+    """The `content` blocks of the dynamic blocks among `blocks` that make blocks of one
+    type: what every generated block's body is (for static checks of the expressions in
+    it)."""
+    return [c for b in blocks if b.type == DYNAMIC and b.labels == [type_]
+            for c in b.body.blocks if c.type == CONTENT]

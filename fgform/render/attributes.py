@@ -342,6 +342,8 @@ def _pair_elements(bv: Any, av: Any, sub: BlockSchema
                 return [(ABSENT, UNKNOWN, ABSENT, ())]
             return []
         return [(b, a, () if b is not ABSENT else ABSENT, () if a is not ABSENT else ABSENT)]
+    if av is UNKNOWN:  # made by a dynamic block whose for_each is not known yet
+        return [(ABSENT, UNKNOWN, ABSENT, ())]
     bl = bv if isinstance(bv, list) else []
     al = av if isinstance(av, list) else []
     out: list[tuple[Any, Any, Any, Any]] = []
