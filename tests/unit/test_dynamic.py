@@ -570,3 +570,78 @@ def test_fmt_formats_dynamic_blocks_as_terraform_fmt(tmp_path: Path) -> None:
   }
 }
 '''
+
+
+# -- plan and apply on a fleet -----------------------------------------------------------------
+FLEET_CONFIG = '''
+variable "ports" {
+  type    = list(number)
+  default = [8080, 8081]
+}
+
+resource "fg_cluster" "main" {}
+
+resource "fg_target_group" "web" {
+  port = 8080
+}
+
+resource "fg_task_definition" "web" {
+  family = "web"
+  memory = MEMORY
+  dynamic "container" {
+    for_each = toset(["web"])
+    labels   = [container.key]
+    content {
+      image = "nginx"
+      dynamic "port_mapping" {
+        for_each = var.ports
+        content {
+          container_port = port_mapping.value
+        }
+      }
+    }
+  }
+}
+
+resource "fg_load_balancer" "front" {
+  cluster = fg_cluster.main.id
+  dynamic "listener" {
+    for_each = FOR_EACH
+    content {
+      port                 = listener.value
+      default_target_group = fg_target_group.web.id
+    }
+  }
+}
+'''
+
+
+def test_a_for_each_known_after_apply_is_planned_unknown_then_applied(tmp_path: Path) -> None:
+    from fgform import workflow
+    from fgform.plan.model import Action
+
+    from helpers.fakefleet import FakeFleet
+
+    main = tmp_path / "main.tf"
+    main.write_text(FLEET_CONFIG.replace("MEMORY", "128").replace("FOR_EACH", "var.ports"))
+    fleet = FakeFleet()
+    wd = workflow.open_working_dir(tmp_path)
+    outcome = workflow.apply(wd, fleet, workflow.make_plan(wd, fleet))
+    assert outcome.result.ok, outcome.result.errors
+    lbs = [o for (_, t, _), o in fleet.objects.items() if t == "fg_load_balancer"]
+    assert [lst["port"] for lst in lbs[0]["listener"]] == [8080, 8081]
+    # The listeners now wait on the task definition's new revision (its arn is recomputed
+    # on update): unknown in the plan, made at apply.
+    main.write_text(FLEET_CONFIG.replace("MEMORY", "256").replace(
+        "FOR_EACH", 'fg_task_definition.web.arn == "" ? [] : var.ports'))
+    wd = workflow.open_working_dir(tmp_path)
+    plan = workflow.make_plan(wd, fleet)
+    changes = {str(c.address): c for c in plan.changes}
+    lb = changes["fg_load_balancer.front"]
+    assert lb.action is Action.UPDATE and lb.after["listener"] is UNKNOWN
+    assert lb.after["endpoints"] is UNKNOWN  # one per listener: not known either
+    outcome = workflow.apply(wd, fleet, plan)
+    assert outcome.result.ok, outcome.result.errors
+    lbs = [o for (_, t, _), o in fleet.objects.items() if t == "fg_load_balancer"]
+    assert [lst["port"] for lst in lbs[0]["listener"]] == [8080, 8081]
+    assert not workflow.make_plan(workflow.open_working_dir(tmp_path), fleet).has_changes
