@@ -96,10 +96,7 @@ def _spec(block: Block, schema: BlockSchema) -> tuple[Spec | None, list[Diagnost
         return None, diags
     body = block.body
     allowed = ["for_each", "iterator"] + (["labels"] if bs.label else [])
-    for dup in body.duplicate_attributes:
-        diags.append(Diagnostic.error(
-            "Attribute redefined", f'The argument "{dup.name}" was already set. Each argument '
-            "may be set only once.", dup.name_range or dup.range))
+    # (An argument set twice is the loader's to report, anywhere in a resource.)
     for name, attr in body.attributes.items():
         if name not in allowed:
             diags.append(Diagnostic.error(

@@ -645,3 +645,25 @@ def test_a_for_each_known_after_apply_is_planned_unknown_then_applied(tmp_path: 
     lbs = [o for (_, t, _), o in fleet.objects.items() if t == "fg_load_balancer"]
     assert [lst["port"] for lst in lbs[0]["listener"]] == [8080, 8081]
     assert not workflow.make_plan(workflow.open_working_dir(tmp_path), fleet).has_changes
+
+
+def test_count_index_inside_dynamic_content(tmp_path: Path) -> None:
+    d = _write(tmp_path, '''resource "fg_task_definition" "web" {
+  family = "web"
+  count  = 2
+  container "web" {
+    image = "x"
+    dynamic "port_mapping" {
+      for_each = [1, 10]
+      content {
+        container_port = 8000 + count.index + port_mapping.value
+      }
+    }
+  }
+}
+''')
+    r = fg(f"-chdir={d}", "plan", "-refresh=false", "-json")
+    assert r.exit_code == 0, r.stderr
+    found = [[p["container_port"] for p in res["values"]["container"][0]["port_mapping"]]
+             for res in json.loads(r.stdout)["planned_values"]["root_module"]["resources"]]
+    assert found == [[8001, 8010], [8002, 8011]]
