@@ -170,11 +170,11 @@ def decode_body(body: Body, schema: BlockSchema, ctx: EvalContext,
     caller made them once for all instances).
     """
     diags: list[Diagnostic] = check_structure(body, schema, range) if structure else []
-    return _decode(body, schema, ctx, diags, range), diags
+    return _decode(body, schema, ctx, diags, range, dynamic.Budget()), diags
 
 
-def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
-            diags: list[Diagnostic], where: SourceRange | None = None) -> dict[str, Any]:
+def _decode(body: Body, schema: BlockSchema, ctx: EvalContext, diags: list[Diagnostic],
+            where: SourceRange | None, budget: dynamic.Budget) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for a in schema.attributes:
         if not configurable(a):
@@ -196,7 +196,7 @@ def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
         out[a.name] = value
 
     # `dynamic` blocks expanded: each block with the context its body is evaluated in.
-    expanded = dynamic.expand_blocks(body, schema, ctx, diags) \
+    expanded = dynamic.expand_blocks(body, schema, ctx, diags, budget) \
         if dynamic.has_dynamic(body) else None
     for bs in schema.blocks:
         if expanded is None:
@@ -211,7 +211,7 @@ def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
                 diags.extend(_duplicate_labels(bs, [b for b, _ in pairs], body))
         decoded = []
         for b, bctx in pairs:
-            item = _decode(b.body, bs, bctx, diags, b.range)
+            item = _decode(b.body, bs, bctx, diags, b.range, budget)
             if bs.label:
                 label = b.labels[0] if b.labels else None
                 item = {bs.label: label, **{k: v for k, v in item.items() if k != bs.label}}

@@ -32,7 +32,6 @@ from fgform.config.ast import Node, Reference
 from fgform.config.context import EvalContext, EvalError
 from fgform.config.conversions import ConversionError, strip, to_string, type_name
 from fgform.config.expr import evaluate
-from fgform.config.limits import MAX_COLLECTION_LENGTH
 from fgform.config.model import Block, Body
 from fgform.config.references import references
 from fgform.config.schema import BlockSchema
@@ -188,6 +187,19 @@ def check_dynamic(block: Block, schema: BlockSchema
     return spec.schema, spec.content, diags
 
 
+# The most blocks the dynamic blocks of one resource instance may make, nested ones
+# included (docs/language.md, "Limits"): a dynamic block inside another multiplies.
+MAX_DYNAMIC_BLOCKS = 10_000
+
+
+@dataclass(slots=True)
+class Budget:
+    """How many more blocks dynamic blocks may make while one body is decoded."""
+
+    left: int = MAX_DYNAMIC_BLOCKS
+    exceeded: bool = False  # reported once: the rest of the body makes no more blocks
+
+
 @dataclass(slots=True)
 class Expanded:
     """A body's blocks after expansion: per block type, the blocks in source order (literal
@@ -199,11 +211,12 @@ class Expanded:
 
 
 def expand_blocks(body: Body, schema: BlockSchema, ctx: EvalContext,
-                  diags: list[Diagnostic]) -> Expanded:
+                  diags: list[Diagnostic], budget: Budget | None = None) -> Expanded:
     """Expand a body's `dynamic` blocks (one level: the generated blocks' own dynamic blocks
     are expanded when their bodies are decoded, in their contexts). Invalid dynamic blocks
     generate nothing (`check_dynamic` reported why); evaluation problems are appended to
-    `diags`."""
+    `diags`. `budget` is shared by every expansion of one resource instance's body."""
+    budget = budget if budget is not None else Budget()
     out = Expanded()
     for block in body.blocks:
         if block.type != DYNAMIC:
@@ -219,6 +232,16 @@ def expand_blocks(body: Body, schema: BlockSchema, ctx: EvalContext,
         if pairs is UNKNOWN:
             out.unknown.add(name)
             continue
+        if len(pairs) > budget.left:
+            if not budget.exceeded:
+                diags.append(Diagnostic.error(
+                    "Too many dynamic blocks",
+                    f"The dynamic blocks of this resource make more than {MAX_DYNAMIC_BLOCKS} "
+                    "blocks, nested ones included: fgform's limit for one resource.",
+                    spec.for_each.range))
+            budget.left, budget.exceeded = 0, True
+            continue
+        budget.left -= len(pairs)
         generated = out.blocks.setdefault(name, [])
         for key, value in pairs:
             bctx = replace(ctx, bindings={**ctx.bindings,
@@ -254,10 +277,6 @@ def _iterations(spec: Spec, ctx: EvalContext, diags: list[Diagnostic]) -> Any:
     if not isinstance(coll, (list, tuple, dict)):
         bad(f"Cannot use a {type_name(coll)} value in for_each. An iterable collection is "
             "required.")
-        return None
-    if len(coll) > MAX_COLLECTION_LENGTH:
-        bad(f"This value has {len(coll)} elements: more blocks than fgform's limit of "
-            f"{MAX_COLLECTION_LENGTH} for one dynamic block.")
         return None
     if isinstance(coll, dict):
         pairs = [(k, coll[k]) for k in sorted(coll)]  # lexical key order, as cty's maps

@@ -667,3 +667,29 @@ def test_count_index_inside_dynamic_content(tmp_path: Path) -> None:
     found = [[p["container_port"] for p in res["values"]["container"][0]["port_mapping"]]
              for res in json.loads(r.stdout)["planned_values"]["root_module"]["resources"]]
     assert found == [[8001, 8010], [8002, 8011]]
+
+
+def test_nested_dynamic_blocks_are_limited_as_a_whole() -> None:
+    import time
+
+    start = time.monotonic()
+    _, diags = decode("fg_load_balancer", '''
+cluster = "c"
+dynamic "listener" {
+  for_each = range(1000)
+  content {
+    port = listener.value + 1
+    dynamic "rule" {
+      for_each = range(1000)
+      content {
+        priority      = rule.value + 1
+        path_patterns = ["/"]
+      }
+    }
+  }
+}
+''')
+    assert time.monotonic() - start < 10
+    assert errors(diags) == [
+        ("Too many dynamic blocks", "The dynamic blocks of this resource make more than "
+         "10000 blocks, nested ones included: fgform's limit for one resource.", 8)]
