@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from fgform.config.ast import Node, Reference
 from fgform.config.depgraph import Graph, GraphNode, NodeKind, module_prefix
+from fgform.config.dynamic import bound_references
 from fgform.config.model import Body, Config, Resource
 from fgform.config.references import references
 from fgform.config.schema import SCHEMAS, get_schema
@@ -101,7 +102,8 @@ def _add_module_edges(g: Graph, config: Config, path: tuple[str, ...]) -> None:
     for key, r in m.resources.items():
         nid = f"{pre}{key}"
         scope = _Scope(path, r.count is not None, r.for_each is not None)
-        _add_ref_edges(g, nid, [*body_expressions(r.body)], scope)
+        # (A dynamic block's iterator is no reference: `bound_references` leaves it out.)
+        _add_edges(g, nid, bound_references(r.body), scope)
         _add_ref_edges(g, nid, [n for n in (r.count, r.for_each) if n is not None],
                        _Scope(path))
         _add_depends_on(g, nid, r.depends_on, path)
@@ -167,9 +169,13 @@ def _add_depends_on(g: Graph, nid: str, refs: list[Reference], path: tuple[str, 
 
 def _add_ref_edges(g: Graph, nid: str, exprs: list[Node], scope: _Scope) -> None:
     for expr in exprs:
-        for ref in references(expr):
-            for t in _resolve(g, ref, scope):
-                g.add_edge(nid, t)
+        _add_edges(g, nid, references(expr), scope)
+
+
+def _add_edges(g: Graph, nid: str, refs: list[Reference], scope: _Scope) -> None:
+    for ref in refs:
+        for t in _resolve(g, ref, scope):
+            g.add_edge(nid, t)
 
 
 def _resolve(g: Graph, ref: Reference, scope: _Scope, in_depends_on: bool = False) -> list[str]:

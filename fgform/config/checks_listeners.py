@@ -7,6 +7,7 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.config.checks_references import attr_where
+from fgform.config.dynamic import known_blocks, literal_blocks
 from fgform.config.model import Block, Resource
 from fgform.config.schema import ACTIONS, CONDITIONS
 from fgform.errors import Diagnostic, SourceRange
@@ -27,9 +28,9 @@ def _listeners(addr: Address, cfg: dict[str, Any], res: Resource
         attr = res.body.attributes.get("port")
         return [(bind, unmark(cfg.get("port"))[0], attr.range if attr else res.range)]
     if addr.type == "fg_load_balancer":
-        blocks = res.body.blocks_of("listener")
+        blocks = literal_blocks(res.body, "listener")
         out = []
-        for i, listener in enumerate(unmark(cfg.get("listener"))[0] or []):
+        for i, listener in enumerate(known_blocks(cfg.get("listener"))):
             block = blocks[i] if i < len(blocks) else None
             attr = block.body.attributes.get("port") if block is not None else None
             where = attr.range if attr else block.range if block else res.range
@@ -87,8 +88,8 @@ def check_listener_rules(configs: dict[Address, dict[str, Any]],
         if addr.type != "fg_load_balancer":
             continue
         res = resources[addr]
-        lblocks = res.body.blocks_of("listener")
-        for i, listener in enumerate(unmark(cfg.get("listener"))[0] or []):
+        lblocks = literal_blocks(res.body, "listener")
+        for i, listener in enumerate(known_blocks(cfg.get("listener"))):
             if not isinstance(listener, dict):
                 continue
             lblock = _nth(lblocks, i)
@@ -100,9 +101,9 @@ def check_listener_rules(configs: dict[Address, dict[str, Any]],
                     f"A listener of {addr} has {len(actions)} default actions "
                     f"({', '.join(actions)}): a listener answers what no rule matches in "
                     "exactly one way.", lwhere, "Keep one of them."))
-            rblocks = lblock.body.blocks_of("rule") if lblock is not None else []
+            rblocks = literal_blocks(lblock.body, "rule") if lblock is not None else []
             seen: dict[Any, SourceRange] = {}
-            for j, rule in enumerate(listener.get("rule") or []):
+            for j, rule in enumerate(known_blocks(listener.get("rule"))):
                 rblock = _nth(rblocks, j)
                 rwhere = rblock.range if rblock is not None else lwhere
                 priority, _ = unmark(rule.get("priority"))

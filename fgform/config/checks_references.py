@@ -11,6 +11,7 @@ from fgform.addresses import Address
 from fgform.config import ast
 from fgform.config.ast import Reference
 from fgform.config.decode import configurable
+from fgform.config.dynamic import contents_of
 from fgform.config.model import Block, Config, Resource
 from fgform.config.references import references
 from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, get_schema
@@ -72,7 +73,7 @@ def check_reference_attributes(res: Resource, cfg: Config, path: tuple[str, ...]
 
 
 def _blocks_at(blocks: list[Block], path: tuple[str, ...]) -> list[Block]:
-    found = [b for b in blocks if b.type == path[0]]
+    found = [b for b in blocks if b.type == path[0]] + contents_of(blocks, path[0])
     if len(path) == 1:
         return found
     return [x for b in found for x in _blocks_at(b.body.blocks, path[1:])]

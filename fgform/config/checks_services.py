@@ -9,6 +9,7 @@ from typing import Any
 from fgform import deployment, numbers
 from fgform.addresses import Address
 from fgform.config.checks_references import attr_where, direct_reference, referenced_configs
+from fgform.config.dynamic import known_blocks, literal_blocks
 from fgform.config.model import Block, Resource
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
@@ -21,7 +22,7 @@ def check_load_balancers(configs: dict[Address, dict[str, Any]],
     container of its task definition, and a port that container maps."""
     diags: list[Diagnostic] = []
     for addr, cfg in configs.items():
-        if addr.type != "fg_service" or not cfg.get("load_balancer"):
+        if addr.type != "fg_service" or not known_blocks(cfg.get("load_balancer")):
             continue
         res = resources[addr]
         td_attr = res.body.attributes.get("task_definition")
@@ -29,8 +30,8 @@ def check_load_balancers(configs: dict[Address, dict[str, Any]],
         if ref is None or ref.parts[0] != "fg_task_definition" or len(ref.parts) < 2:
             continue
         tds = referenced_configs(configs, resources, addr, ref)
-        lb_blocks = res.body.blocks_of("load_balancer")
-        for i, lb in enumerate(cfg["load_balancer"]):
+        lb_blocks = literal_blocks(res.body, "load_balancer")
+        for i, lb in enumerate(known_blocks(cfg["load_balancer"])):
             block = lb_blocks[i] if i < len(lb_blocks) else None
             for td_addr, td in tds:
                 d = _check_one_lb(lb, block, td_addr, td, res)
@@ -46,7 +47,9 @@ def _check_one_lb(lb: dict[str, Any], block: Block | None, td_addr: Address,
     cport, _ = unmark(lb.get("container_port"))
     if cname is None or cname is UNKNOWN:
         return None
-    containers = [c for c in td.get("container") or [] if isinstance(c, dict)]
+    if unmark(td.get("container"))[0] is UNKNOWN:
+        return None  # made by a dynamic block whose for_each is not known yet
+    containers = [c for c in known_blocks(td.get("container")) if isinstance(c, dict)]
     names = [unmark(c.get("name"))[0] for c in containers]
     if any(n is UNKNOWN for n in names):
         return None
@@ -64,7 +67,10 @@ def _check_one_lb(lb: dict[str, Any], block: Block | None, td_addr: Address,
     if cport is None or cport is UNKNOWN:
         return None
     container = containers[names.index(cname)]
-    ports = [unmark(p.get("container_port"))[0] for p in container.get("port_mapping") or []]
+    if unmark(container.get("port_mapping"))[0] is UNKNOWN:
+        return None
+    ports = [unmark(p.get("container_port"))[0]
+             for p in known_blocks(container.get("port_mapping"))]
     if any(p is UNKNOWN for p in ports) or cport in ports:
         return None
     if block is not None and "container_port" in block.body.attributes:
@@ -101,7 +107,7 @@ def check_deployment_limits(configs: dict[Address, dict[str, Any]],
             continue
         n = max(int(desired), 1)
         res = resources[addr]
-        blocks = res.body.blocks_of("deployment")
+        blocks = literal_blocks(res.body, "deployment")
         where = attr_where(blocks[0] if blocks else None, "maximum_percent", res.range)
         floor = deployment.healthy_floor(n, lo)
         ceiling = deployment.running_ceiling(n, hi)
@@ -180,10 +186,10 @@ def _service_host_ports(configs: dict[Address, dict[str, Any]],
         refs.append(found[0])
     (_td_addr, td), (cluster_addr, cluster) = refs
     ports = set()
-    for spec in unmark(td.get("container"))[0] or []:
+    for spec in known_blocks(td.get("container")):
         if not isinstance(spec, dict):
             return None
-        for pm in unmark(spec.get("port_mapping"))[0] or []:
+        for pm in known_blocks(spec.get("port_mapping")):
             if not isinstance(pm, dict):
                 return None
             port, _ = unmark(pm.get("host_port"))

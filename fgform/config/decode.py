@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from fgform import numbers
-from fgform.config import types
+from fgform.config import dynamic, types
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.model import Attribute, Block, Body
 from fgform.config.schema import AttrSchema, BlockSchema
@@ -92,6 +92,14 @@ def check_structure(body: Body, schema: BlockSchema,
     counts: dict[str, int] = {}
     seen_labels: dict[tuple[str, str], Block] = {}
     for block in body.blocks:
+        if block.type == dynamic.DYNAMIC:
+            # Its content is checked as a literal block's body; how many blocks it makes
+            # is known once evaluated (`_decode` counts them then).
+            dyn_schema, content, dyn_diags = dynamic.check_dynamic(block, schema)
+            diags.extend(dyn_diags)
+            if dyn_schema is not None and content is not None:
+                diags.extend(check_structure(content.body, dyn_schema, content.range))
+            continue
         bs = schema.block(block.type)
         if bs is None:
             detail = f'Blocks of type "{block.type}" are not expected here.'
@@ -129,19 +137,28 @@ def check_structure(body: Body, schema: BlockSchema,
                 seen_labels[key] = block
         diags.extend(check_structure(block.body, bs, block.range))
 
+    generated = dynamic.dynamic_types(body)
     for bs in schema.blocks:
-        n = counts.get(bs.name, 0)
-        if n < bs.min_items:
-            diags.append(Diagnostic.error(
-                f'Insufficient {bs.name} blocks',
-                f'At least {bs.min_items} "{bs.name}" block{"s" if bs.min_items > 1 else ""} '
-                "required.", where))
-        if bs.max_items is not None and n > bs.max_items:
-            extra = [b for b in body.blocks if b.type == bs.name][bs.max_items]
-            diags.append(Diagnostic.error(
-                f"Too many {bs.name} blocks",
-                f'No more than {bs.max_items} "{bs.name}" block'
-                f'{"s are" if bs.max_items > 1 else " is"} allowed.', extra.range))
+        if bs.name not in generated:
+            diags.extend(_check_count(bs, [b for b in body.blocks if b.type == bs.name], where))
+    return diags
+
+
+def _check_count(bs: BlockSchema, blocks: list[Block],
+                 where: SourceRange | None) -> list[Diagnostic]:
+    """A body's blocks of one type against the schema's min_items and max_items."""
+    diags = []
+    n = len(blocks)
+    if n < bs.min_items:
+        diags.append(Diagnostic.error(
+            f'Insufficient {bs.name} blocks',
+            f'At least {bs.min_items} "{bs.name}" block{"s" if bs.min_items > 1 else ""} '
+            "required.", where))
+    if bs.max_items is not None and n > bs.max_items:
+        diags.append(Diagnostic.error(
+            f"Too many {bs.name} blocks",
+            f'No more than {bs.max_items} "{bs.name}" block'
+            f'{"s are" if bs.max_items > 1 else " is"} allowed.', blocks[bs.max_items].range))
     return diags
 
 
@@ -155,11 +172,11 @@ def decode_body(body: Body, schema: BlockSchema, ctx: EvalContext,
     caller made them once for all instances).
     """
     diags: list[Diagnostic] = check_structure(body, schema, range) if structure else []
-    return _decode(body, schema, ctx, diags), diags
+    return _decode(body, schema, ctx, diags, range, dynamic.Budget()), diags
 
 
-def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
-            diags: list[Diagnostic]) -> dict[str, Any]:
+def _decode(body: Body, schema: BlockSchema, ctx: EvalContext, diags: list[Diagnostic],
+            where: SourceRange | None, budget: dynamic.Budget) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for a in schema.attributes:
         if not configurable(a):
@@ -180,11 +197,23 @@ def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
                     attr.range))
         out[a.name] = value
 
+    # `dynamic` blocks expanded: each block with the context its body is evaluated in.
+    expanded = dynamic.expand_blocks(body, schema, ctx, diags, budget) \
+        if dynamic.has_dynamic(body) else None
     for bs in schema.blocks:
-        blocks = [b for b in body.blocks if b.type == bs.name]
+        if expanded is None:
+            pairs = [(b, ctx) for b in body.blocks if b.type == bs.name]
+        elif bs.name in expanded.unknown:
+            out[bs.name] = UNKNOWN  # a for_each not known yet: so are these blocks
+            continue
+        else:
+            pairs = expanded.blocks.get(bs.name, [])
+            if any(b.type == dynamic.DYNAMIC and b.labels == [bs.name] for b in body.blocks):
+                diags.extend(_check_count(bs, [b for b, _ in pairs], where or body.range))
+                diags.extend(_duplicate_labels(bs, [b for b, _ in pairs], body))
         decoded = []
-        for b in blocks:
-            item = _decode(b.body, bs, ctx, diags)
+        for b, bctx in pairs:
+            item = _decode(b.body, bs, bctx, diags, b.range, budget)
             if bs.label:
                 label = b.labels[0] if b.labels else None
                 item = {bs.label: label, **{k: v for k, v in item.items() if k != bs.label}}
@@ -194,6 +223,26 @@ def _decode(body: Body, schema: BlockSchema, ctx: EvalContext,
         else:
             out[bs.name] = decoded
     return out
+
+
+def _duplicate_labels(bs: BlockSchema, blocks: list[Block], body: Body) -> list[Diagnostic]:
+    """Labelled blocks, literal and generated, must have distinct labels (two literal ones
+    are `check_structure`'s to report)."""
+    if not bs.label:
+        return []
+    literal = {id(b) for b in body.blocks}
+    diags = []
+    seen: dict[str, Block] = {}
+    for b in blocks:
+        if len(b.labels) != 1:
+            continue
+        first = seen.setdefault(b.labels[0], b)
+        if first is not b and not (id(first) in literal and id(b) in literal):
+            diags.append(Diagnostic.error(
+                f'Duplicate {bs.name} "{b.labels[0]}"',
+                f'A {bs.name} named "{b.labels[0]}" was already defined at {first.range}. '
+                "Names must be unique within a resource.", b.range))
+    return diags
 
 
 def _eval_attr(attr: Attribute, a: AttrSchema, ctx: EvalContext,

@@ -10,15 +10,15 @@ from fgform.config.ast import Node, Reference
 from fgform.errors import SourceRange
 
 
-def references(node: Node) -> list[Reference]:
+def references(node: Node, bound: frozenset[str] = frozenset()) -> list[Reference]:
     """Static references in an expression, in source order, without for-expression
-    variables.
+    variables (nor the names in `bound`: a dynamic block's iterators).
 
     Each reference's parts run up to the first dynamic step: `fg_service.web[0].id` gives
     ("fg_service", "web", 0, "id") and `var.m[var.k]` gives ("var", "m") plus ("var", "k").
     """
     out: list[Reference] = []
-    _collect(node, frozenset(), out)
+    _collect(node, bound, out)
     return out
 
 

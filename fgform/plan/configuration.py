@@ -71,6 +71,8 @@ def _body_expressions(body: Body) -> dict[str, Any]:
     out: dict[str, Any] = {name: expression_json(a.expr)
                            for name, a in sorted(body.attributes.items())}
     for b in body.blocks:
+        if b.type == "dynamic":
+            continue  # Terraform 1.11's `show -json` leaves dynamic blocks out
         inner = _body_expressions(b.body)
         out.setdefault(b.type, []).append(inner)
     return out

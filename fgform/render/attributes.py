@@ -341,6 +341,8 @@ def _pair_elements(bv: Any, av: Any, sub: BlockSchema
                 return [(ABSENT, UNKNOWN, ABSENT, ())]
             return []
         return [(b, a, () if b is not ABSENT else ABSENT, () if a is not ABSENT else ABSENT)]
+    if av is UNKNOWN:  # made by a dynamic block whose for_each is not known yet
+        return [(bv[0] if isinstance(bv, list) and bv else ABSENT, UNKNOWN, ABSENT, ())]
     bl = bv if isinstance(bv, list) else []
     al = av if isinstance(av, list) else []
     out: list[tuple[Any, Any, Any, Any]] = []
@@ -376,7 +378,8 @@ def _block_lines(sub: BlockSchema, before: Any, after: Any, indent: int, ctx: Ct
     st = ctx.style
     pad = " " * indent
     if after is UNKNOWN:
-        return [f"{pad}{st.sym('+')} {sub.name} {{", f"{pad}    (known after apply)",
+        sym = "+" if before is ABSENT or before is None else "~"
+        return [f"{pad}{st.sym(sym)} {sub.name} {{", f"{pad}    (known after apply)",
                 f"{pad}  }}"]
     sym = _symbol(before, after)
     if sym == " ":

@@ -16,6 +16,7 @@ from fgform.config.schema.checks import (
     check_whole,
 )
 from fgform.config.schema.model import ID, AttrSchema, BlockSchema, ResourceSchema, attr, computed
+from fgform.values import UNKNOWN
 
 
 def _condition_list(name: str, desc: str, check: Callable[[Any], str | None] | None = None,
@@ -133,9 +134,14 @@ def _lb_plan_time(attrs: dict[str, Any], config_dir: str) -> dict[str, Any]:
     """A load balancer's `endpoints`, known at plan time from `bind_address` and the
     listener ports (so an output of them, and a port change, show in the plan)."""
     bind, listeners = attrs.get("bind_address"), attrs.get("listener")
+    ports = [x.get("port") if isinstance(x, dict) else None for x in listeners] \
+        if isinstance(listeners, list) else []
+    if any(v is UNKNOWN for v in (bind, listeners, *ports)):
+        # Not known until apply (a dynamic listener block's for_each, say): neither are the
+        # endpoints, rather than the prior object's staying in the plan.
+        return {"endpoints": UNKNOWN}
     if not isinstance(bind, str) or not isinstance(listeners, list):
         return {}
-    ports = [x.get("port") if isinstance(x, dict) else None for x in listeners]
     if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in ports):
         return {}
     try:
