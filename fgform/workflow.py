@@ -150,7 +150,7 @@ def read_live(fleet: Fleet, dir: Path, state: StateFile | None
     by_type: dict[str, dict[Address, dict[str, Any]]] = {}
     for addr in state.addresses():
         inst = state.get(addr)
-        if inst is not None:
+        if inst is not None and not addr.is_data:  # data resources are read again by plan
             by_type.setdefault(addr.type, {})[addr] = inst.attributes
     live: dict[str, dict[str, Any] | None] = {}
     for type_name, items in sorted(by_type.items()):
@@ -203,11 +203,23 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
     live = read_live(fleet, wd.dir, prior) if refresh else None
     options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(wd.dir),
-                          config_hash=config_hash(wd.dir, wd.config))
+                          config_hash=config_hash(wd.dir, wd.config),
+                          read_data=data_reader(fleet, wd.dir, prior))
     plan = plan_changes(wd.config, wd.variables, prior, live, options)
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
     return plan
+
+
+def data_reader(fleet: Fleet, dir: Path, state: StateFile | None):
+    """`PlanOptions.read_data` on `fleet`: data sources see what `state` holds (a task
+    definition family's revisions, the registries' endpoints)."""
+    ctx = fleet_context(dir, state if state is not None else StateFile())
+
+    def read(addr: Address, type_name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return fleet.read_data(ctx, type_name, args)
+
+    return read
 
 
 # -- apply -----------------------------------------------------------------------------------
@@ -336,7 +348,8 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
     all_drivers = fleet.drivers
     # Refuse before touching anything, rather than half-way through the walk.
     missing = sorted({c.address.type for c in plan.changes
-                      if c.action is not Action.NOOP and c.address.type not in all_drivers})
+                      if c.action not in (Action.NOOP, Action.READ)
+                      and c.address.type not in all_drivers})
     if missing:
         raise FgformError(
             f"this version of fgform cannot apply {', '.join(missing)} resources yet",
@@ -369,7 +382,7 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
     ctx = fleet_context(wd.dir, state)
     result = apply_plan(plan, state, all_drivers, ctx, store.write, parallelism=parallelism,
                         hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(wd),
-                        progress_interval=progress_interval)
+                        progress_interval=progress_interval, read_data=fleet.read_data)
     state = result.state
     if plan.mode is PlanMode.DESTROY:
         state.outputs = {} if not state.resources else state.outputs
