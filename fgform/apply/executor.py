@@ -182,7 +182,7 @@ class _ApplyRun:
         self.progress_interval = progress_interval
         self.errors: list[ApplyError] = []
         self.skipped: list[SkippedChange] = []
-        self.counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0}
+        self.counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0, Action.READ: 0}
         self.due: dict[str, float] = {}  # running operation -> its next progress report
 
     def order(self, key: str) -> int:

@@ -22,7 +22,7 @@ from fgform.suggest import did_you_mean
 PROVIDER = "fg"
 PROVIDER_SOURCE = "fgform/fg"
 
-_VERSION = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?")
+_VERSION = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.\d+)*(?:-([0-9A-Za-z.-]+))?")
 _CONSTRAINT = re.compile(r"\s*(=|!=|>=|<=|>|<|~>)?\s*(\S+)\s*")
 
 
@@ -39,6 +39,10 @@ class _Decoder(Protocol):
 
 class ConstraintError(ValueError):
     """A version constraint string that is not Terraform's syntax."""
+
+
+class PrereleaseConstraintError(ConstraintError):
+    """A constraint naming a prerelease, which required_version refuses (as Terraform)."""
 
 
 def _parse_version(text: str) -> tuple[tuple[int, int, int], str, int]:
@@ -60,6 +64,8 @@ def parse_constraints(text: str) -> list[tuple[str, tuple[int, int, int], str, i
         if m is None:
             raise ConstraintError(text)
         version, pre, given = _parse_version(m.group(2))
+        if pre:
+            raise PrereleaseConstraintError(part.strip())
         out.append((m.group(1) or "=", version, pre, given))
     return out
 
@@ -67,29 +73,26 @@ def parse_constraints(text: str) -> list[tuple[str, tuple[int, int, int], str, i
 def satisfies(version: str, constraints: str) -> bool:
     """Whether `version` meets every constraint of `constraints` (Terraform's syntax:
     `=`, `!=`, `>`, `>=`, `<`, `<=` and `~>`, the pessimistic operator: `~> 1.4` allows
-    1.4 up to, not including, 2.0; `~> 1.4.2` allows 1.4.2 up to 1.5.0). A prerelease
-    version only meets a constraint that names that exact prerelease, as in Terraform."""
-    have, have_pre, _ = _parse_version(version)
-    for op, want, pre, given in parse_constraints(constraints):
-        if have_pre and (op != "=" or want != have or pre != have_pre):
-            return False
-        key_have: tuple[Any, ...] = (have, have_pre == "")
-        key_want: tuple[Any, ...] = (want, pre == "")
+    1.4 up to, not including, 2.0; `~> 1.4.2` allows 1.4.2 up to 1.5.0). Constraints
+    naming a prerelease raise PrereleaseConstraintError; a prerelease version is compared
+    by its version core only, as Terraform does for required_version."""
+    have, _, _ = _parse_version(version)
+    for op, want, _pre, given in parse_constraints(constraints):
         if op == "=":
-            ok = have == want and have_pre == pre
+            ok = have == want
         elif op == "!=":
-            ok = not (have == want and have_pre == pre)
+            ok = have != want
         elif op == ">":
-            ok = key_have > key_want
+            ok = have > want
         elif op == ">=":
-            ok = key_have >= key_want
+            ok = have >= want
         elif op == "<":
-            ok = key_have < key_want
+            ok = have < want
         elif op == "<=":
-            ok = key_have <= key_want
+            ok = have <= want
         else:  # ~>: the last number written may grow, the ones before it stay
             fixed = max(given - 1, 1)
-            ok = key_have >= key_want and have[:fixed] == want[:fixed]
+            ok = have >= want and have[:fixed] == want[:fixed]
         if not ok:
             return False
     return True
@@ -112,9 +115,14 @@ def check_required_version(d: _Decoder, attr: Attribute) -> None:
         return
     try:
         ok = satisfies(__version__, text)
+    except PrereleaseConstraintError as exc:
+        d.err("Invalid required_version constraint",
+              f"Prerelease version constraints are not supported: {exc}. Remove the "
+              "prerelease information from the constraint.", attr.range)
+        return
     except ConstraintError:
         d.err("Invalid version constraint",
-              "This string does not use correct version constraint syntax.", attr.expr.range)
+              "This string does not use correct version constraint syntax.", attr.range)
         return
     if not ok:
         d.err("Unsupported fgform version",
