@@ -114,6 +114,11 @@ def _add_module_edges(g: Graph, config: Config, path: tuple[str, ...]) -> None:
         _add_ref_edges(g, nid, [n for n in (call.count, call.for_each) if n is not None],
                        _Scope(path))
         _add_depends_on(g, nid, call.depends_on, path)
+        for given in sorted(set(call.providers.values())):
+            problem = check_provider_configured(m, given)
+            if problem is not None:
+                g.diagnostics.append(Diagnostic.error("Provider configuration not present",
+                                                      problem, call.providers_range))
         if call.count is not None and call.for_each is not None:
             g.diagnostics.append(_count_and_for_each(call.range))
         child = config.children.get(name)

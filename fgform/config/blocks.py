@@ -386,7 +386,10 @@ class ModuleDecoder:
                 call.for_each = attr.expr
             elif attr_name == "depends_on":
                 call.depends_on = self._depends_on(attr)
-            elif attr_name in ("version", "providers"):
+            elif attr_name == "providers":
+                call.providers = blocks_terraform.module_providers(self, attr)
+                call.providers_range = attr.range
+            elif attr_name == "version":
                 self.err("Unsupported argument",
                          f'"{attr_name}" is not supported for local modules.', attr.name_range)
             else:

@@ -165,7 +165,9 @@ def _check_fg_requirement(d: _Decoder, attr: Attribute) -> None:
         key = key_node.name if isinstance(key_node, ast.Variable) else \
             _literal_string(key_node)
         text = _literal_string(value)
-        if key not in ("source", "version", "configuration_aliases"):
+        if key == "configuration_aliases":
+            _configuration_aliases(d, value)
+        elif key not in ("source", "version"):
             d.err("Invalid required_providers object",
                   f'"{key}" is not expected in a required_providers entry: source, version '
                   "and configuration_aliases are.", key_node.range,
@@ -181,6 +183,57 @@ def _check_fg_requirement(d: _Decoder, attr: Attribute) -> None:
                       value.range)
             else:
                 _check_provider_version(d, text, value.range)
+
+
+def _configuration_aliases(d: _Decoder, value: ast.Node) -> None:
+    """`configuration_aliases = [fg.west]`: a module's callers give it these provider
+    configurations (`providers = { fg.west = ... }`); inside, they are declared."""
+    items = value.items if isinstance(value, ast.Tuple) else None
+    if items is None:
+        d.err("Invalid configuration_aliases", "configuration_aliases must be a list of "
+              "provider configurations, such as [fg.west].", value.range)
+        return
+    for item in items:
+        ref = _provider_text(item)
+        if ref is None or "." not in ref or ref.split(".")[0] != PROVIDER:
+            d.err("Invalid configuration_aliases", "Each entry must be fg.ALIAS.", item.range)
+            continue
+        d.m.providers.setdefault(ref, item.range)  # type: ignore[arg-type]
+
+
+def module_providers(d: _Decoder, attr: Attribute) -> dict[str, str]:
+    """A module call's `providers = { fg = fg.west, fg.east = fg }`: child configuration ->
+    the caller's; the caller's are checked once every file is read (the graph does)."""
+    out: dict[str, str] = {}
+    if not isinstance(attr.expr, ast.Object):
+        d.err("Invalid providers argument", "providers must be a map of provider "
+              "configurations, such as { fg = fg.west }.", attr.range)
+        return out
+    for key_node, value in attr.expr.items:
+        key = _provider_text(key_node)
+        target = _provider_text(value)
+        for text, node in ((key, key_node), (target, value)):
+            if text is None or text.split(".")[0] != PROVIDER:
+                d.err("Invalid providers argument", "Each key and value must be a "
+                      "configuration of the provider fg: fg or fg.ALIAS.", node.range)
+                break
+        else:
+            out[key] = target  # type: ignore[index]
+    return out
+
+
+def _provider_text(node: ast.Node) -> str | None:
+    """`fg` or `fg.west` written as a reference (or quoted)."""
+    text = _literal_string(node)
+    if text is None:
+        if isinstance(node, ast.Variable):
+            text = node.name
+        elif isinstance(node, ast.GetAttr) and isinstance(node.target, ast.Variable):
+            text = f"{node.target.name}.{node.name}"
+    if text is None or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)?",
+                                        text):
+        return None
+    return text
 
 
 def _check_provider_version(d: _Decoder, text: str, rng: SourceRange | None) -> None:
@@ -242,15 +295,8 @@ def decode_provider(d: _Decoder, block: Block) -> None:
 def provider_reference(d: _Decoder, attr: Attribute) -> str | None:
     """A resource's `provider = fg` / `provider = fg.ALIAS` meta-argument as "fg" or
     "fg.ALIAS"; None (and an error) when it is anything else."""
-    expr = attr.expr
-    text = _literal_string(expr)  # quoted references: Terraform warns and accepts them
+    text = _provider_text(attr.expr)  # quoted references: Terraform warns, accepts them
     if text is None:
-        if isinstance(expr, ast.Variable):
-            text = expr.name
-        elif isinstance(expr, ast.GetAttr) and isinstance(expr.target, ast.Variable):
-            text = f"{expr.target.name}.{expr.name}"
-    if text is None or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)?",
-                                        text):
         d.err("Invalid provider reference",
               'provider must be a provider configuration: fg, or fg.ALIAS.', attr.range)
         return None

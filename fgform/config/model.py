@@ -118,6 +118,10 @@ class ModuleCall:
     source: str
     range: SourceRange
     inputs: dict[str, Attribute] = field(default_factory=dict)
+    # `providers = { fg.west = fg.east }`: the child's provider configuration -> the
+    # caller's it is given (config/blocks_terraform.py), and where it is set.
+    providers: dict[str, str] = field(default_factory=dict)
+    providers_range: SourceRange | None = None
     count: Node | None = None
     for_each: Node | None = None
     depends_on: list[Reference] = field(default_factory=list)

@@ -429,3 +429,26 @@ def test_address_of_a_data_change_keeps_its_mode_in_a_saved_plan(tmp_path: Path)
     d = plan_to_dict(plan)
     assert "data.fg_image.app" in [c["address"] for c in d["changes"]]
     assert isinstance(Address("t", "n", mode="data"), Address)
+
+
+def test_modules_take_provider_configurations(tmp_path: Path) -> None:
+    (tmp_path / "mod").mkdir()
+    (tmp_path / "mod" / "main.tf").write_text("""
+terraform {
+  required_providers {
+    fg = { source = "fgform/fg", configuration_aliases = [fg.west] }
+  }
+}
+resource "fg_target_group" "t" { provider = fg.west }
+""")
+    ok = """
+provider "fg" { alias = "west" }
+module "m" {
+  source    = "./mod"
+  providers = { fg.west = fg.west }
+}
+"""
+    assert _errors(tmp_path, ok) == []
+    errs = _errors(tmp_path, ok.replace("= fg.west }", "= fg.nope }"))
+    assert errs == ["Provider configuration not present: The provider configuration fg.nope "
+                    'is not declared: add provider "fg" { alias = "nope" }.'], errs
