@@ -214,10 +214,12 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
 def data_reader(fleet: Fleet, dir: Path, state: StateFile | None):
     """`PlanOptions.read_data` on `fleet`: data sources see what `state` holds (a task
     definition family's revisions, the registries' endpoints)."""
-    ctx = fleet_context(dir, state if state is not None else StateFile())
+    made: list[FleetContext] = []  # built at the first read: most plans read nothing
 
     def read(addr: Address, type_name: str, args: dict[str, Any]) -> dict[str, Any]:
-        return fleet.read_data(ctx, type_name, args)
+        if not made:
+            made.append(fleet_context(dir, state if state is not None else StateFile()))
+        return fleet.read_data(made[0], type_name, args)
 
     return read
 
