@@ -412,6 +412,11 @@ class ModuleDecoder:
                 self.block_backend(b)
             elif b.type == "required_providers":
                 blocks_terraform.check_required_providers(self, b)
+            elif b.type == "cloud":
+                self.err("Unsupported backend", "fgform keeps its state locally, in a file: "
+                         "it has no cloud backend.", b.range,
+                         hint='Remove the cloud block; backend "local" { path = "..." } '
+                         "says where the state file is.")
             else:
                 self.err("Unsupported block type",
                          f'Blocks of type "{b.type}" are not expected in a terraform block.',

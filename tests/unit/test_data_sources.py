@@ -393,6 +393,8 @@ terraform {
 def test_backends_other_than_local_say_state_is_kept_locally(tmp_path: Path) -> None:
     errs = _errors(tmp_path, 'terraform {\n  backend "s3" {}\n}\n')
     assert len(errs) == 1 and "fgform keeps its state locally" in errs[0]
+    errs = _errors(tmp_path, 'terraform {\n  cloud {}\n}\n')
+    assert len(errs) == 1 and "fgform keeps its state locally" in errs[0]
 
 
 def test_provider_blocks_and_the_provider_meta_argument(tmp_path: Path) -> None:
