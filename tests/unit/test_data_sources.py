@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fgform import workflow
-from fgform.addresses import Address, parse_address
+from fgform.addresses import parse_address
 from fgform.config.blocks_terraform import satisfies
 from fgform.errors import DiagnosticsError
 from fgform.plan.model import Action, ActionReason, PlanMode
@@ -422,15 +422,28 @@ provider "aws" {}
                     'is not declared: add provider "fg" { alias = "east" }.'], errs
 
 
-def test_address_of_a_data_change_keeps_its_mode_in_a_saved_plan(tmp_path: Path) -> None:
-    from fgform.plan.planfile import plan_to_dict
+def test_a_saved_plan_keeps_reads_and_data_in_its_prior_state(tmp_path: Path) -> None:
+    from fgform.plan.planfile import load_plan, save_plan
 
     (tmp_path / "ctx").mkdir()
     (tmp_path / "ctx" / "Dockerfile").write_text("FROM scratch\n")
-    _, plan = _plan(tmp_path, DEFERRED, FakeFleet())
-    d = plan_to_dict(plan)
-    assert "data.fg_image.app" in [c["address"] for c in d["changes"]]
-    assert isinstance(Address("t", "n", mode="data"), Address)
+    fleet = FakeFleet()
+    wd, plan = _plan(tmp_path, DEFERRED, fleet)
+    save_plan(plan, tmp_path / "p.plan")
+    back = load_plan(tmp_path / "p.plan")
+    read = next(c for c in back.changes if c.address.is_data)
+    assert str(read.address) == "data.fg_image.app" and read.action is Action.READ
+    assert read.reason is ActionReason.READ_BECAUSE_CONFIG_UNKNOWN
+    state = _apply(wd, fleet, back)
+    assert state.get(parse_address("data.fg_image.app")) is not None
+
+    fleet.images[("app", "v1")] = DIGEST
+    wd, plan = _plan(tmp_path, IMAGE_KNOWN, fleet)
+    save_plan(plan, tmp_path / "q.plan")
+    back = load_plan(tmp_path / "q.plan")
+    assert back.prior_state is not None
+    assert back.prior_state.get(parse_address("data.fg_image.app")).attributes["digest"] == \
+        DIGEST
 
 
 def test_modules_take_provider_configurations(tmp_path: Path) -> None:
