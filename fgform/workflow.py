@@ -7,7 +7,8 @@ fleet that refresh reads and apply changes is passed in (the CLI builds it once)
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,8 +194,10 @@ def check_addresses(targets: Sequence[str], replace: Sequence[str]) -> None:
 
 
 def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
-              targets: Sequence[str] = (), replace: Sequence[str] = (), refresh: bool = True):
-    """Plan against the state on disk and (unless refresh is off) the live fleet."""
+              targets: Sequence[str] = (), replace: Sequence[str] = (), refresh: bool = True,
+              log: Callable[[str], None] | None = None):
+    """Plan against the state on disk and (unless refresh is off) the live fleet. `log`
+    gets Terraform's progress lines of the data sources read while planning."""
     from fgform.plan.planfile import config_hash
     from fgform.plan.planner import PlanOptions, plan_changes
 
@@ -204,22 +207,35 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
     options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(wd.dir),
                           config_hash=config_hash(wd.dir, wd.config),
-                          read_data=data_reader(fleet, wd.dir, prior))
+                          read_data=data_reader(fleet, wd.dir, prior, log))
     plan = plan_changes(wd.config, wd.variables, prior, live, options)
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
     return plan
 
 
-def data_reader(fleet: Fleet, dir: Path, state: StateFile | None):
+def data_reader(fleet: Fleet, dir: Path, state: StateFile | None,
+                log: Callable[[str], None] | None = None):
     """`PlanOptions.read_data` on `fleet`: data sources see what `state` holds (a task
-    definition family's revisions, the registries' endpoints)."""
+    definition family's revisions, the registries' endpoints). `log` gets Terraform's
+    lines: `data.fg_image.app: Reading...`, `...: Read complete after 0s [id=...]`."""
+    from fgform.render.progress import format_duration, truncate_id
+
     made: list[FleetContext] = []  # built at the first read: most plans read nothing
 
     def read(addr: Address, type_name: str, args: dict[str, Any]) -> dict[str, Any]:
         if not made:
             made.append(fleet_context(dir, state if state is not None else StateFile()))
-        return fleet.read_data(made[0], type_name, args)
+        if log is not None:
+            log(f"{addr}: Reading...")
+        start = time.monotonic()
+        attrs = fleet.read_data(made[0], type_name, args)
+        if log is not None:
+            ident = attrs.get("id")
+            suffix = f" [id={truncate_id(str(ident))}]" if ident else ""
+            log(f"{addr}: Read complete after "
+                f"{format_duration(time.monotonic() - start)}{suffix}")
+        return attrs
 
     return read
 

@@ -467,3 +467,26 @@ module "m" {
     errs = _errors(tmp_path, ok.replace("= fg.west }", "= fg.nope }"))
     assert errs == ["Provider configuration not present: The provider configuration fg.nope "
                     'is not declared: add provider "fg" { alias = "nope" }.'], errs
+
+
+def test_plan_prints_terraforms_reading_lines(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from fgform.cli import Environment, run
+
+    (tmp_path / "main.tf").write_text(IMAGE_KNOWN)
+    fleet = FakeFleet()
+    fleet.images[("app", "v1")] = DIGEST
+    argv = [f"-chdir={tmp_path}", "plan", "-no-color"]
+    env = Environment.from_process(argv)
+    env.fleet = fleet
+    assert run(argv, env) == 0
+    out = capsys.readouterr().out
+    # As Terraform 1.11 prints a data source read during plan (terraform_remote_state).
+    assert out.startswith("data.fg_image.app: Reading...\n"
+                          "data.fg_image.app: Read complete after 0s "
+                          "[id=fake-reg-1/app:v1]\n"), out
+    argv = [f"-chdir={tmp_path}", "plan", "-json"]
+    env = Environment.from_process(argv)
+    env.fleet = fleet
+    run(argv, env)
+    assert "Reading..." not in capsys.readouterr().out
