@@ -109,6 +109,7 @@ def test_image_digest_and_cluster_by_name(producer: Fleet, docker_client: docker
         consumer.write(CONSUMER, registry=out["registry"])
         plan = consumer.ok("plan")
         # Read during plan: no change to make, the outputs already known.
+        assert "data.fg_image.app: Reading..." in plan.out
         assert "read during apply" not in plan.out
         assert f'+ digest  = "{real}"' in plan.out, plan.out
         consumer.ok("apply", "-auto-approve")
@@ -131,6 +132,13 @@ def test_image_digest_and_cluster_by_name(producer: Fleet, docker_client: docker
         assert "Failed to read data.fg_cluster.main" in bad.flat_err
         assert "main.tf line 8" in bad.flat_err, bad.err
         assert f"no cluster named 'nope-{producer.name}'" in bad.flat_err
+
+        # A tag the registry does not have.
+        consumer.write(CONSUMER.replace('tag        = "v1"', 'tag        = "v2"'),
+                       registry=out["registry"])
+        bad = consumer.fails("plan")
+        assert "Failed to read data.fg_image.app" in bad.flat_err
+        assert f"no image app:v2 in registry {out['endpoint']}" in bad.flat_err, bad.err
 
         # Destroying a configuration of data resources only: nothing to destroy, and they
         # leave the state.
