@@ -36,17 +36,26 @@ def format_module(path: ModulePath) -> str:
 
 @dataclass(frozen=True, slots=True, order=False)
 class Address:
-    """A resource instance (key given) or a whole resource (key None and no count)."""
+    """A resource instance (key given) or a whole resource (key None and no count).
+
+    `mode` is Terraform's: "managed" for a `resource` block, "data" for a `data` block
+    (written `data.TYPE.NAME`)."""
 
     type: str
     name: str
     key: Key = None
     module: ModulePath = ()
+    mode: str = "managed"
 
     @property
     def resource(self) -> Address:
         """The address of the resource this instance belongs to."""
-        return Address(self.type, self.name, None, self.module)
+        return Address(self.type, self.name, None, self.module, self.mode)
+
+    @property
+    def is_data(self) -> bool:
+        """A data resource's instance (`data.fg_image.app`)."""
+        return self.mode == "data"
 
     @property
     def module_address(self) -> str:
@@ -54,6 +63,8 @@ class Address:
 
     def __str__(self) -> str:
         base = f"{self.type}.{self.name}{format_key(self.key)}"
+        if self.mode == "data":
+            base = "data." + base
         return f"{format_module(self.module)}.{base}" if self.module else base
 
     def sort_key(self) -> tuple:
@@ -64,7 +75,9 @@ class Address:
             if isinstance(key, int):
                 return (1, key, "")
             return (2, 0, key)
-        return (tuple((s.name, k(s.key)) for s in self.module), self.type, self.name, k(self.key))
+        # Data resources first, as Terraform lists them (`data.` sorts before `fg_`).
+        return (tuple((s.name, k(s.key)) for s in self.module), self.mode != "data",
+                self.type, self.name, k(self.key))
 
     def __lt__(self, other: Address) -> bool:
         return self.sort_key() < other.sort_key()
@@ -111,9 +124,12 @@ def parse_address(text: str) -> Address:
         module.append(ModuleStep(steps[i + 1][0], steps[i + 1][1]))
         i += 2
     rest = steps[i:]
+    mode = "managed"
+    if len(rest) == 3 and rest[0] == ("data", None):
+        mode, rest = "data", rest[1:]
     if len(rest) != 2 or rest[0][1] is not None:
         raise AddressError(f"invalid address {text!r}: expected TYPE.NAME or TYPE.NAME[KEY]")
-    return Address(rest[0][0], rest[1][0], rest[1][1], tuple(module))
+    return Address(rest[0][0], rest[1][0], rest[1][1], tuple(module), mode)
 
 
 def without_address(message: str, address: str) -> str:

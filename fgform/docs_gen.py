@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fgform.config.schema import REFERENCE_ATTRIBUTES, SCHEMAS, AttrSchema, BlockSchema
+from fgform.config.schema import (
+    DATA_SCHEMAS,
+    REFERENCE_ATTRIBUTES,
+    SCHEMAS,
+    AttrSchema,
+    BlockSchema,
+)
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "resources.md"
 
@@ -118,6 +124,14 @@ def render() -> str:
             out += ["", *extra]
         for b in s.body.blocks:
             out += _block_section(b, rtype, ())
+    out += ["", "# Data sources", "",
+            '`data "TYPE" "NAME" { ... }` reads what exists already (see "Data sources" in '
+            "guide.md): the required and optional attributes are its arguments, the computed "
+            "ones what it reads (`data.fg_image.app.digest`).", ""]
+    for rtype in sorted(DATA_SCHEMAS):
+        s = DATA_SCHEMAS[rtype]
+        out += ["", f"## data {rtype}", "", s.description, ""]
+        out += _attr_table(s.body, "data " + rtype)
     return "\n".join(out) + "\n"
 
 

@@ -16,12 +16,15 @@ before the module's instances (`count`/`for_each` on the call) are known.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fgform.config.ast import Node, Reference
+from fgform.config.blocks_terraform import check_provider_configured
 from fgform.config.depgraph import Graph, GraphNode, NodeKind, module_prefix
 from fgform.config.dynamic import bound_references
-from fgform.config.model import Body, Config, Resource
+from fgform.config.model import Body, Config, Module, Resource
 from fgform.config.references import references
-from fgform.config.schema import SCHEMAS, get_schema
+from fgform.config.schema import DATA_SCHEMAS, SCHEMAS, get_schema, schema_for
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
 
@@ -64,7 +67,7 @@ def _add_module_nodes(g: Graph, config: Config, path: tuple[str, ...]) -> None:
     for o in m.outputs.values():
         g.nodes[f"{pre}output.{o.name}"] = GraphNode(f"{pre}output.{o.name}", NodeKind.OUTPUT, path,
                                                      o.name, o, o.range)
-    for key, r in m.resources.items():
+    for key, r in [*m.resources.items(), *m.data_resources.items()]:
         g.nodes[f"{pre}{key}"] = GraphNode(f"{pre}{key}", NodeKind.RESOURCE, path, key, r, r.range)
     for name, call in m.module_calls.items():
         g.nodes[f"{pre}module.{name}"] = GraphNode(f"{pre}module.{name}", NodeKind.MODULE,
@@ -99,7 +102,7 @@ def _add_module_edges(g: Graph, config: Config, path: tuple[str, ...]) -> None:
         nid = f"{pre}output.{o.name}"
         _add_ref_edges(g, nid, [o.expr], _Scope(path))
         _add_depends_on(g, nid, o.depends_on, path)
-    for key, r in m.resources.items():
+    for key, r in [*m.resources.items(), *m.data_resources.items()]:
         nid = f"{pre}{key}"
         scope = _Scope(path, r.count is not None, r.for_each is not None)
         # (A dynamic block's iterator is no reference: `bound_references` leaves it out.)
@@ -107,12 +110,17 @@ def _add_module_edges(g: Graph, config: Config, path: tuple[str, ...]) -> None:
         _add_ref_edges(g, nid, [n for n in (r.count, r.for_each) if n is not None],
                        _Scope(path))
         _add_depends_on(g, nid, r.depends_on, path)
-        _check_resource_static(g, r)
+        _check_resource_static(g, r, m)
     for name, call in m.module_calls.items():
         nid = f"{pre}module.{name}"
         _add_ref_edges(g, nid, [n for n in (call.count, call.for_each) if n is not None],
                        _Scope(path))
         _add_depends_on(g, nid, call.depends_on, path)
+        for given in sorted(set(call.providers.values())):
+            problem = check_provider_configured(m, given)
+            if problem is not None:
+                g.diagnostics.append(Diagnostic.error("Provider configuration not present",
+                                                      problem, call.providers_range))
         if call.count is not None and call.for_each is not None:
             g.diagnostics.append(_count_and_for_each(call.range))
         child = config.children.get(name)
@@ -151,8 +159,20 @@ def _count_and_for_each(range: SourceRange | None) -> Diagnostic:
         "be used to be explicit about the number of resources to be created.", range)
 
 
-def _check_resource_static(g: Graph, r: Resource) -> None:
+def _check_resource_static(g: Graph, r: Resource, m: Module) -> None:
     # (count together with for_each on a resource is the loader's to report.)
+    problem = check_provider_configured(m, r.provider)
+    if problem is not None:
+        g.diagnostics.append(Diagnostic.error("Provider configuration not present", problem,
+                                              r.provider_range or r.range))
+    if r.mode == "data":
+        if schema_for("data", r.type) is None:
+            g.diagnostics.append(Diagnostic.error(
+                "Invalid data source",
+                f'fgform has no data source "{r.type}" (it has: '
+                f'{", ".join(sorted(DATA_SCHEMAS))}).', r.range,
+                did_you_mean(r.type, sorted(DATA_SCHEMAS))))
+        return
     if get_schema(r.type) is None:
         g.diagnostics.append(Diagnostic.error(
             "Invalid resource type",
@@ -258,6 +278,8 @@ def _resolve(g: Graph, ref: Reference, scope: _Scope, in_depends_on: bool = Fals
                                did_you_mean(str(out), sorted(child.module.outputs)))
             return [f"{cpre}output.{out}"]
         return [call_id, *(f"{cpre}output.{o}" for o in child.module.outputs)]
+    if root == "data":
+        return _resolve_data(g, ref, path, in_depends_on, invalid)
     # A resource: TYPE.NAME...
     if len(parts) < 2 or not isinstance(parts[1], str):
         return invalid("Invalid reference",
@@ -279,11 +301,33 @@ def _resolve(g: Graph, ref: Reference, scope: _Scope, in_depends_on: bool = Fals
     return [f"{pre}{key}"]
 
 
+def _resolve_data(g: Graph, ref: Reference, path: tuple[str, ...], in_depends_on: bool,
+                  invalid: Any) -> list[str]:
+    """`data.TYPE.NAME...`: the data resource's node id."""
+    parts = ref.parts
+    module = g.configs[path].module
+    if len(parts) < 3 or not all(isinstance(p, str) for p in parts[1:3]):
+        return invalid("Invalid data resource reference",
+                       "A data resource reference must give the type and name of a data "
+                       "resource: data.TYPE.NAME.")
+    key = f"data.{parts[1]}.{parts[2]}"
+    res = module.data_resources.get(key)
+    if res is None:
+        return invalid("Reference to undeclared resource",
+                       f'A data resource "{parts[1]}" "{parts[2]}" has not been declared in '
+                       f"{_module_description(path)}.",
+                       did_you_mean(key, sorted(module.data_resources)))
+    if not in_depends_on:
+        _check_resource_attribute(g, ref, res)
+    return [f"{module_prefix(path)}{key}"]
+
+
 def _check_resource_attribute(g: Graph, ref: Reference, res: Resource) -> None:
     """References into a resource: instance keys that match its repetition, and attribute
     names its schema has."""
-    rest = list(ref.parts[2:])
-    addr = f"{res.type}.{res.name}"
+    data = res.mode == "data"
+    rest = list(ref.parts[3:] if data else ref.parts[2:])
+    addr = f"data.{res.type}.{res.name}" if data else f"{res.type}.{res.name}"
     if res.count is not None:
         if rest and isinstance(rest[0], str):
             g.diagnostics.append(Diagnostic.error(
@@ -308,7 +352,7 @@ def _check_resource_attribute(g: Graph, ref: Reference, res: Resource) -> None:
             "not include an index key. Remove the bracketed index to refer to the single "
             "instance of this resource.", ref.range))
         return
-    schema = get_schema(res.type)
+    schema = schema_for(res.mode, res.type)
     if schema is None or not rest or not isinstance(rest[0], str):
         return
     name = rest[0]

@@ -7,7 +7,8 @@ fleet that refresh reads and apply changes is passed in (the CLI builds it once)
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,7 @@ def read_live(fleet: Fleet, dir: Path, state: StateFile | None
     by_type: dict[str, dict[Address, dict[str, Any]]] = {}
     for addr in state.addresses():
         inst = state.get(addr)
-        if inst is not None:
+        if inst is not None and not addr.is_data:  # data resources are read again by plan
             by_type.setdefault(addr.type, {})[addr] = inst.attributes
     live: dict[str, dict[str, Any] | None] = {}
     for type_name, items in sorted(by_type.items()):
@@ -215,8 +216,10 @@ def check_addresses(targets: Sequence[str], replace: Sequence[str]) -> None:
 
 
 def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
-              targets: Sequence[str] = (), replace: Sequence[str] = (), refresh: bool = True):
-    """Plan against the state on disk and (unless refresh is off) the live fleet."""
+              targets: Sequence[str] = (), replace: Sequence[str] = (), refresh: bool = True,
+              log: Callable[[str], None] | None = None):
+    """Plan against the state on disk and (unless refresh is off) the live fleet. `log`
+    gets Terraform's progress lines of the data sources read while planning."""
     from fgform.plan.planfile import config_hash
     from fgform.plan.planner import PlanOptions, plan_changes
 
@@ -225,11 +228,38 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
     live = read_live(fleet, wd.dir, prior) if refresh else None
     options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(wd.dir),
-                          config_hash=config_hash(wd.dir, wd.config), graph=wd.graph)
+                          config_hash=config_hash(wd.dir, wd.config), graph=wd.graph,
+                          read_data=data_reader(fleet, wd.dir, prior, log))
     plan = plan_changes(wd.config, wd.variables, prior, live, options)
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
     return plan
+
+
+def data_reader(fleet: Fleet, dir: Path, state: StateFile | None,
+                log: Callable[[str], None] | None = None):
+    """`PlanOptions.read_data` on `fleet`: data sources see what `state` holds (a task
+    definition family's revisions, the registries' endpoints). `log` gets Terraform's
+    lines: `data.fg_image.app: Reading...`, `...: Read complete after 0s [id=...]`."""
+    from fgform.render.progress import format_duration, truncate_id
+
+    made: list[FleetContext] = []  # built at the first read: most plans read nothing
+
+    def read(addr: Address, type_name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if not made:
+            made.append(fleet_context(dir, state if state is not None else StateFile()))
+        if log is not None:
+            log(f"{addr}: Reading...")
+        start = time.monotonic()
+        attrs = fleet.read_data(made[0], type_name, args)
+        if log is not None:
+            ident = attrs.get("id")
+            suffix = f" [id={truncate_id(str(ident))}]" if ident else ""
+            log(f"{addr}: Read complete after "
+                f"{format_duration(time.monotonic() - start)}{suffix}")
+        return attrs
+
+    return read
 
 
 # -- apply -----------------------------------------------------------------------------------
@@ -411,7 +441,8 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
     all_drivers = fleet.drivers
     # Refuse before touching anything, rather than half-way through the walk.
     missing = sorted({c.address.type for c in plan.changes
-                      if c.action is not Action.NOOP and c.address.type not in all_drivers})
+                      if c.action not in (Action.NOOP, Action.READ)
+                      and c.address.type not in all_drivers})
     if missing:
         raise FgformError(
             f"this version of fgform cannot apply {', '.join(missing)} resources yet",
@@ -444,7 +475,7 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
     ctx = fleet_context(wd.dir, state)
     result = apply_plan(plan, state, all_drivers, ctx, store.write, parallelism=parallelism,
                         hooks=hooks, cancel=cancel, abort=abort, resolve=_resolver(wd),
-                        progress_interval=progress_interval)
+                        progress_interval=progress_interval, read_data=fleet.read_data)
     state = result.state
     if plan.mode is PlanMode.DESTROY:
         state.outputs = {} if not state.resources else state.outputs

@@ -8,7 +8,8 @@ Entry point::
 
 The operation graph
 -------------------
-Each planned change becomes one or two operations (NOOP and READ become none):
+Each planned change becomes one or two operations (NOOP becomes none; READ, a data resource
+read deferred to apply, one):
 
 - CREATE / UPDATE: one *apply* operation; DELETE: one *destroy* operation.
 - DELETE_THEN_CREATE: destroy, then apply.
@@ -112,7 +113,7 @@ from fgform.apply.events import (
     SkippedChange,
 )
 from fgform.apply.operations import Operation, build_operations
-from fgform.apply.steps import Resolver, SaveState, StepRunner, UnresolvedValueError
+from fgform.apply.steps import DataRead, Resolver, SaveState, StepRunner, UnresolvedValueError
 from fgform.fleet.driver import Driver, FleetContext
 from fgform.plan.model import Action, Plan, PlanMode
 from fgform.state.model import StateFile
@@ -181,7 +182,7 @@ class _ApplyRun:
         self.progress_interval = progress_interval
         self.errors: list[ApplyError] = []
         self.skipped: list[SkippedChange] = []
-        self.counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0}
+        self.counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.DELETE: 0, Action.READ: 0}
         self.due: dict[str, float] = {}  # running operation -> its next progress report
 
     def order(self, key: str) -> int:
@@ -214,7 +215,7 @@ class _ApplyRun:
     def _fail(self, op: Operation, error: BaseException) -> None:
         message = getattr(error, "message", None) or str(error) or type(error).__name__
         verb = {Action.CREATE: "creating", Action.UPDATE: "updating",
-                Action.DELETE: "destroying"}[op.action]
+                Action.DELETE: "destroying", Action.READ: "reading"}[op.action]
         what = str(op.address)
         message = without_address(message, what)
         if op.deposed:
@@ -253,7 +254,8 @@ def apply_plan(plan: Plan, state: StateFile, drivers: Mapping[str, Driver], ctx:
                save_state: SaveState, parallelism: int = 10, hooks: ApplyHooks | None = None,
                cancel: threading.Event | None = None, abort: threading.Event | None = None,
                resolve: Resolver | None = None, keep_going: bool = False,
-               progress_interval: float = 10.0) -> ApplyResult:
+               progress_interval: float = 10.0,
+               read_data: DataRead | None = None) -> ApplyResult:
     """Carry out `plan` on the fleet, updating `state` in place and saving it after each
     operation; see the module docstring for ordering, failures, cancel/abort and `resolve`.
 
@@ -261,7 +263,7 @@ def apply_plan(plan: Plan, state: StateFile, drivers: Mapping[str, Driver], ctx:
     during the walk is returned in `ApplyResult.errors`.
     """
     ops = build_operations(plan, state)
-    steps = StepRunner(plan, state, drivers, ctx, save_state, resolve)
+    steps = StepRunner(plan, state, drivers, ctx, save_state, resolve, read_data)
     run = _ApplyRun(ops, steps, hooks or NullHooks(), progress_interval)
     steps.mirror_state()
     report = dag.run_parallel(

@@ -14,7 +14,8 @@ from fgform.state.model import StateFile
 
 @dataclass(slots=True)
 class Operation:
-    """One driver call to make: `action` is CREATE, UPDATE or DELETE."""
+    """One driver call to make: `action` is CREATE, UPDATE or DELETE (or READ: a data
+    resource read during apply)."""
 
     key: str  # unique: "apply ADDR", "destroy ADDR" or "destroy-deposed ADDR"
     change: ResourceChange
@@ -51,9 +52,16 @@ def build_operations(plan: Plan, state: StateFile) -> dict[str, Operation]:
     n = 0
     for change in plan.changes:
         a = change.action
-        if a in (Action.NOOP, Action.READ):
-            continue
         addr = change.address
+        if a is Action.NOOP or (a is Action.READ and not addr.is_data):
+            continue
+        if a is Action.READ:
+            # A data resource read deferred to apply: ordered like a create (after what it
+            # depends on, before its dependents).
+            key = f"read {addr}"
+            applies[addr] = ops[key] = Operation(key, change, Action.READ, False, n)
+            n += 1
+            continue
         if change.deposed:
             # A deposed object left by an earlier apply: only ever destroyed.
             key = f"destroy-deposed {addr} {change.deposed}"

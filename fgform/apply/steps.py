@@ -15,7 +15,7 @@ from typing import Any
 from fgform.addresses import Address
 from fgform.apply.events import PartialApplyError
 from fgform.apply.operations import Operation
-from fgform.config.schema import AttrSchema, BlockSchema, get_schema
+from fgform.config.schema import AttrSchema, BlockSchema, get_schema, schema_for
 from fgform.errors import FgformError
 from fgform.fleet.driver import Driver, FleetContext
 from fgform.plan.model import Action, Plan, PlanMode
@@ -23,6 +23,8 @@ from fgform.state.model import InstanceState, InstanceStatus, StateFile
 from fgform.values import UNKNOWN, Path, contains_unknown
 
 Resolver = Callable[[Address, dict[str, Any], StateFile], dict[str, Any]]
+# Reads a data source during apply: (fleet context, type, arguments) -> its attributes.
+DataRead = Callable[[FleetContext, str, dict[str, Any]], dict[str, Any]]
 SaveState = Callable[[StateFile], None]
 
 _PARTIAL = (PartialApplyError,)
@@ -87,13 +89,15 @@ class StepRunner:
     """Performs operations against the drivers and records each result in `state`."""
 
     def __init__(self, plan: Plan, state: StateFile, drivers: Mapping[str, Driver],
-                 ctx: FleetContext, save_state: SaveState, resolve: Resolver | None) -> None:
+                 ctx: FleetContext, save_state: SaveState, resolve: Resolver | None,
+                 read_data: DataRead | None = None) -> None:
         self.plan = plan
         self.state = state
         self.drivers = drivers
         self.ctx = ctx
         self.save_state = save_state
         self.resolve = resolve
+        self.read_data = read_data
         self.lock = threading.Lock()  # guards state, ctx.resources, save_state, `closed`
         self.closed = False  # set on abort: late results are no longer written
         # Deposed keys made by this run's CREATE_THEN_DELETE applies, by address (read by
@@ -116,6 +120,10 @@ class StepRunner:
     def perform(self, op: Operation) -> dict[str, Any] | None:
         """Make the driver call and record its result; runs in a worker thread."""
         change, addr = op.change, op.address
+        if op.action is Action.READ:
+            attrs = self._read(op)
+            self._record(op, attrs)
+            return attrs
         driver = self.drivers.get(addr.type)
         if driver is None:
             raise FgformError(f"no driver for resource type {addr.type!r}")
@@ -158,6 +166,26 @@ class StepRunner:
             raise
         self._record(op, attrs)
         return attrs
+
+    def _read(self, op: Operation) -> dict[str, Any]:
+        """A data resource read deferred to apply: its arguments resolved from what this
+        apply made, then read from the fleet."""
+        after = dict(op.change.after or {})
+        if self.resolve is not None and contains_unknown(after):
+            with self.lock:
+                after = self.resolve(op.address, after, self.state)
+        schema = schema_for("data", op.address.type)
+        args = {k: v for k, v in after.items()
+                if schema is None or (a := schema.attr(k)) is None or not a.computed}
+        missing = [k for k, v in sorted(args.items()) if contains_unknown(v)]
+        if missing:
+            raise UnresolvedValueError(
+                f"{op.address}: {', '.join(missing)} still unknown at apply time",
+                hint="these values depend on other resources' results (a bug in fgform if "
+                     "you see this)")
+        if self.read_data is None:
+            raise FgformError(f"{op.address}: no fleet to read the data source from")
+        return self.read_data(self.ctx, op.address.type, args)
 
     def _destroy_deposed(self, op: Operation, driver: Driver) -> None:
         """Delete a deposed object and forget it (its key: from the plan, or made by this

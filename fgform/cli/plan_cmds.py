@@ -101,7 +101,8 @@ def plan(env: Environment, out: str | None, targets, replaces, refresh: bool,
         if Path(ws.store.path).parent.exists() else contextlib.nullcontext()
     with held:
         the_plan = workflow.make_plan(ws, env.fleet, mode=mode, targets=targets,
-                                      replace=replaces, refresh=refresh)
+                                      replace=replaces, refresh=refresh,
+                                      log=None if as_json else env.out)
     if as_json:
         from fgform.render.json_plan import mask_plan_json, plan_json
 
@@ -231,7 +232,8 @@ def apply(env: Environment, plan_file: str | None, auto_approve: bool, paralleli
     mode = _mode(destroy, refresh_only)
     with fleet_writer(env, ws.store, lock_timeout):
         the_plan = workflow.make_plan(ws, env.fleet, mode=mode, targets=targets,
-                                      replace=replaces, refresh=refresh)
+                                      replace=replaces, refresh=refresh,
+                                      log=None if as_json else env.out)
         if not as_json:
             _render_plan(env, the_plan, no_color)
         return _run_apply(env, ws, the_plan, as_json=as_json, no_color=no_color,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fgform.config import ast
+from fgform.config import ast, blocks_data, blocks_terraform
 from fgform.config.model import (
     Attribute,
     Block,
@@ -26,11 +26,11 @@ from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
 
 TOP_LEVEL_BLOCKS = ("resource", "variable", "locals", "output", "module", "terraform",
-                    "backend")
+                    "backend", "data", "provider")
 
 
 _BLOCK_LABELS = {"resource": 2, "variable": 1, "locals": 0, "output": 1, "module": 1,
-                 "terraform": 0, "backend": 1}
+                 "terraform": 0, "backend": 1, "data": 2, "provider": 1}
 
 
 def _static_string(node: ast.Node) -> str | None:
@@ -109,7 +109,9 @@ class ModuleDecoder:
                 example = {"resource": 'resource "TYPE" "NAME" { ... }',
                            "variable": 'variable "NAME" { ... }',
                            "output": 'output "NAME" { ... }', "module": 'module "NAME" { ... }',
-                           "backend": 'backend "local" { ... }'}.get(block.type,
+                           "backend": 'backend "local" { ... }',
+                           "data": 'data "TYPE" "NAME" { ... }',
+                           "provider": 'provider "fg" { ... }'}.get(block.type,
                                                                     f"{block.type} {{ ... }}")
                 self.err("Wrong number of block labels",
                          f'A "{block.type}" block takes {what}: {example}', block.range)
@@ -200,7 +202,11 @@ class ModuleDecoder:
             res.depends_on = self._depends_on(
                 attrs.pop("depends_on"), "depends_on must be a list of references, such as "
                 "[fg_service.web, module.db].")
-        for meta in ("provider", "provisioner", "connection"):
+        if "provider" in attrs:
+            p = attrs.pop("provider")
+            res.provider = blocks_terraform.provider_reference(self, p) or "fg"
+            res.provider_range = p.range
+        for meta in ("provisioner", "connection"):
             if meta in attrs:
                 self.err("Unsupported argument",
                          f'The "{meta}" meta-argument is not supported by fgform.',
@@ -380,7 +386,10 @@ class ModuleDecoder:
                 call.for_each = attr.expr
             elif attr_name == "depends_on":
                 call.depends_on = self._depends_on(attr)
-            elif attr_name in ("version", "providers"):
+            elif attr_name == "providers":
+                call.providers = blocks_terraform.module_providers(self, attr)
+                call.providers_range = attr.range
+            elif attr_name == "version":
                 self.err("Unsupported argument",
                          f'"{attr_name}" is not supported for local modules.', attr.name_range)
             else:
@@ -401,12 +410,22 @@ class ModuleDecoder:
                              b.range)
                     continue
                 self.block_backend(b)
-            elif b.type not in ("required_providers",):
+            elif b.type == "required_providers":
+                blocks_terraform.check_required_providers(self, b)
+            elif b.type == "cloud":
+                self.err("Unsupported backend", "fgform keeps its state locally, in a file: "
+                         "it has no cloud backend.", b.range,
+                         hint='Remove the cloud block; backend "local" { path = "..." } '
+                         "says where the state file is.")
+            else:
                 self.err("Unsupported block type",
                          f'Blocks of type "{b.type}" are not expected in a terraform block.',
-                         b.range, hint=did_you_mean(b.type, ("backend",), "block type"))
+                         b.range, hint=did_you_mean(b.type, ("backend", "required_providers"),
+                                                    "block type"))
         for name, attr in block.body.attributes.items():
-            if name not in ("required_version",):
+            if name == "required_version":
+                blocks_terraform.check_required_version(self, attr)
+            else:
                 self.err("Unsupported argument",
                          f'An argument named "{name}" is not expected in a terraform block.',
                          attr.name_range)
@@ -416,8 +435,10 @@ class ModuleDecoder:
         kind = block.labels[0]
         if kind != "local":
             self.err("Unsupported backend",
-                     f'The backend "{kind}" is not supported; fgform supports only "local".',
-                     block.range)
+                     f'The backend "{kind}" is not supported: fgform keeps its state locally, '
+                     'in a file (backend "local", whose path argument says where).',
+                     block.range, hint='Use backend "local" { path = "..." }, or remove the '
+                     "backend block to keep the state in the configuration directory.")
             return
         self._unexpected(block.body, ("path",), (), 'backend "local"')
         backend = {"type": "local"}
@@ -429,6 +450,12 @@ class ModuleDecoder:
                      "A module may declare only one backend.", block.range)
             return
         self.m.backend = backend
+
+    def block_data(self, block: Block) -> None:
+        blocks_data.decode_data(self, block)
+
+    def block_provider(self, block: Block) -> None:
+        blocks_terraform.decode_provider(self, block)
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

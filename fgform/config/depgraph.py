@@ -68,7 +68,8 @@ def module_prefix(path: Iterable[str]) -> str:
 
 def resource_node_id(addr: Address) -> str:
     """The graph node id of an instance's resource block: `module.a.fg_service.web`."""
-    return f"{module_prefix(s.name for s in addr.module)}{addr.type}.{addr.name}"
+    data = "data." if addr.mode == "data" else ""
+    return f"{module_prefix(s.name for s in addr.module)}{data}{addr.type}.{addr.name}"
 
 
 # -- cycles and order -----------------------------------------------------------------------

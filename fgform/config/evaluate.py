@@ -35,7 +35,7 @@ from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
 from fgform.config.model import Config, Local, ModuleCall, Output, Resource, Variable
 from fgform.config.references import references
-from fgform.config.schema import get_schema
+from fgform.config.schema import schema_for
 from fgform.config.variables import finalize_variable
 from fgform.errors import Diagnostic, Severity, SourceRange
 from fgform.values import UNKNOWN, ListValue, Sensitive, mark_sensitive, typed_value, unmark
@@ -107,7 +107,7 @@ def validate_resolver(addr: Address, resource: Resource, config: dict[str, Any],
                       deps: list[str]) -> dict[str, Any]:
     """An on_resource for validation: the decoded config with every computed attribute
     unknown, as a plan of a fresh create would show it."""
-    schema = get_schema(resource.type)
+    schema = schema_for(resource.mode, resource.type)
     out = dict(config)
     if schema is not None:
         for a in schema.body.attributes:
@@ -339,9 +339,12 @@ class Evaluator:
 
     def visit_resource(self, node: GraphNode, mi: ModuleInstance) -> None:
         res: Resource = node.obj  # type: ignore[assignment]
-        schema = get_schema(res.type)
-        by_type = mi.resources.setdefault(res.type, {})
-        raddr = Address(res.type, res.name, None, mi.path)
+        schema = schema_for(res.mode, res.type)
+        # `data.TYPE.NAME` reads mi.resources["data"][TYPE][NAME] (config/names.py resolves
+        # `data.TYPE` as it does a resource type).
+        types = mi.resources.setdefault("data", {}) if res.mode == "data" else mi.resources
+        by_type = types.setdefault(res.type, {})
+        raddr = Address(res.type, res.name, None, mi.path, res.mode)
         if schema is not None and mi is self.instances[node.path][0]:
             # Structure does not depend on the instance: check once per resource block.
             self.diags.extend(check_structure(res.body, schema.body, res.range))
@@ -356,7 +359,7 @@ class Evaluator:
                            if _related(mi.path, node.path, a.module, self.graph.nodes[d].path))
         values: dict[Key, Any] = {}
         for key in exp.keys:
-            addr = Address(res.type, res.name, key, mi.path)
+            addr = Address(res.type, res.name, key, mi.path, res.mode)
             kw: dict[str, Any] = {}
             if exp.unknown and exp.mode is ExpansionMode.COUNT:  # validating: a representative instance
                 kw["count_index"] = UNKNOWN

@@ -100,10 +100,16 @@ class Resource:
     for_each: Node | None = None
     depends_on: list[Reference] = field(default_factory=list)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    mode: str = "managed"  # "data" for a `data "TYPE" "NAME"` block
+    provider: str = "fg"  # the provider configuration (`provider = fg.west`: "fg.west")
+    provider_range: SourceRange | None = None  # where `provider = ...` is set
 
     @property
     def key(self) -> str:
-        return f"{self.type}.{self.name}"
+        """`TYPE.NAME`, or `data.TYPE.NAME` for a data resource: its graph node id in its
+        module."""
+        return f"data.{self.type}.{self.name}" if self.mode == "data" else \
+            f"{self.type}.{self.name}"
 
 
 @dataclass(slots=True)
@@ -112,6 +118,10 @@ class ModuleCall:
     source: str
     range: SourceRange
     inputs: dict[str, Attribute] = field(default_factory=dict)
+    # `providers = { fg.west = fg.east }`: the child's provider configuration -> the
+    # caller's it is given (config/blocks_terraform.py), and where it is set.
+    providers: dict[str, str] = field(default_factory=dict)
+    providers_range: SourceRange | None = None
     count: Node | None = None
     for_each: Node | None = None
     depends_on: list[Reference] = field(default_factory=list)
@@ -129,6 +139,10 @@ class Module:
     resources: dict[str, Resource] = field(default_factory=dict)  # "TYPE.NAME" -> Resource
     module_calls: dict[str, ModuleCall] = field(default_factory=dict)
     backend: dict[str, str] | None = None  # backend "local" { path = "..." }
+    # Data resources by "data.TYPE.NAME" (config/blocks_data.py decodes them).
+    data_resources: dict[str, Resource] = field(default_factory=dict)
+    # Provider configurations ("fg", "fg.ALIAS") -> where declared.
+    providers: dict[str, SourceRange] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

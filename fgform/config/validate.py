@@ -41,7 +41,7 @@ from fgform.config.depgraph import NodeKind
 from fgform.config.evaluate import WalkResult
 from fgform.config.functions import FUNCTIONS
 from fgform.config.model import Config, Resource
-from fgform.config.schema import get_schema
+from fgform.config.schema import schema_for
 from fgform.config.variables import check_declaration
 from fgform.errors import Diagnostic, Severity, redact
 from fgform.values import sensitive_strings
@@ -57,7 +57,7 @@ def check_walk(config: Config, result: WalkResult, cwd: str | None = None
         if node.kind is not NodeKind.RESOURCE or node.id in result.structure_checked:
             continue
         res: Resource = node.obj  # type: ignore[assignment]
-        schema = get_schema(res.type)
+        schema = schema_for(res.mode, res.type)
         if schema is not None:
             diags.extend(check_structure(res.body, schema.body, res.range))
 
@@ -68,13 +68,16 @@ def check_walk(config: Config, result: WalkResult, cwd: str | None = None
         for res in cfg.module.resources.values():
             diags.extend(check_reference_attributes(res, cfg, path))
             diags.extend(check_ignore_changes(res))
-    diags.extend(check_load_balancers(result.configs, result.resources))
-    diags.extend(check_host_ports(result.configs, result.resources))
-    diags.extend(check_deployment_limits(result.configs, result.resources))
-    diags.extend(check_service_host_ports(result.configs, result.resources))
-    diags.extend(check_listener_rules(result.configs, result.resources))
+    # The checks across resources are about managed resources: data resources have other
+    # schemas (data "fg_image" has no build context).
+    configs = {a: c for a, c in result.configs.items() if not a.is_data}
+    diags.extend(check_load_balancers(configs, result.resources))
+    diags.extend(check_host_ports(configs, result.resources))
+    diags.extend(check_deployment_limits(configs, result.resources))
+    diags.extend(check_service_host_ports(configs, result.resources))
+    diags.extend(check_listener_rules(configs, result.resources))
     diags.extend(check_target_group_owners(result.graph.configs))
-    diags.extend(check_image_contexts(result.configs, result.resources,
+    diags.extend(check_image_contexts(configs, result.resources,
                                       cwd or str(config.module.dir)))
     return diags
 

@@ -83,6 +83,13 @@ class Fleet(Protocol):
         resource half-way through an apply."""
         ...
 
+    def read_data(self, ctx: FleetContext, type_name: str, args: dict[str, Any]
+                  ) -> dict[str, Any]:
+        """Read data source `type_name` (`data "fg_image"`, ...) with these arguments: its
+        arguments and computed attributes. Raises FgformError when there is nothing to read
+        (no such image, family or cluster)."""
+        ...
+
     def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:
         """`fgform tasks`: every task of this state, or one service's (by name or address),
         as rows (dataclasses with the table's columns)."""

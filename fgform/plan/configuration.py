@@ -95,8 +95,9 @@ def _module_json(config: Config) -> dict[str, Any]:
             outputs[name] = entry
         out["outputs"] = outputs
     resources = []
-    for _, r in sorted(m.resources.items()):
-        entry = {"address": f"{r.type}.{r.name}", "mode": "managed", "type": r.type,
+    # Data resources first, as Terraform lists them (by address: `data.` sorts first).
+    for _, r in [*sorted(m.data_resources.items()), *sorted(m.resources.items())]:
+        entry = {"address": r.key, "mode": r.mode, "type": r.type,
                  "name": r.name, "provider_config_key": "fgform",
                  "expressions": _body_expressions(r.body), "schema_version": 0}
         if r.count is not None:

@@ -52,6 +52,7 @@ class ActionReason(str, Enum):
     DELETE_BECAUSE_WRONG_REPETITION = "delete_because_wrong_repetition"
     DELETE_BECAUSE_COUNT_INDEX = "delete_because_count_index"
     DELETE_BECAUSE_EACH_KEY = "delete_because_each_key"
+    READ_BECAUSE_CONFIG_UNKNOWN = "read_because_config_unknown"
     READ_BECAUSE_DEPENDENCY_PENDING = "read_because_dependency_pending"
 
 

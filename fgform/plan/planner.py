@@ -34,6 +34,7 @@ from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.graph import Graph, build_graph
 from fgform.plan import diff as _diff
 from fgform.plan.configuration import configuration_json
+from fgform.plan.data import DataPlanner, DataReader, forget_all
 from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
 from fgform.plan.model import (
     Action,
@@ -78,6 +79,9 @@ class PlanOptions:
     config_hash: str = ""
     # The configuration's graph when the caller has built it already (validation did).
     graph: Graph | None = None
+    # Reads a data source (address, type, arguments) -> attributes; the workflow makes it
+    # from the fleet. None: data resources keep what state holds, else are read at apply.
+    read_data: DataReader | None = None
 
 
 # -- the plan -------------------------------------------------------------------------------
@@ -152,6 +156,7 @@ def _plan_destroy(plan: Plan, config: Config, state: StateFile | None,
     """Everything in state is deleted (with -target: the targets and what depends on them)."""
     if state is None:
         return
+    forget_all(state)  # data resources are not destroyed: they leave the state
     index = StateIndex(state)
     chosen = set(state.addresses())
     if options.targets:
@@ -217,6 +222,7 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
     errors: list[Diagnostic] = []
     changes: dict[Address, ResourceChange] = {}
     index = StateIndex(state)
+    data = DataPlanner(state, options.read_data, changes, errors)
 
     def targeted(addr: Address) -> bool:
         if closure is None:
@@ -234,6 +240,13 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                     deps: list[str]) -> Any:
         schema = get_schema(res.type)
         prior = index.get(addr)
+        if res.mode == "data":
+            if targeted(addr):
+                return data.plan(addr, res, decoded, deps)
+            data.seen.add(addr)  # not part of this plan: dependents see what state says
+            if prior is not None:
+                return copy_value(prior.attributes)
+            return validate_resolver(addr, res, decoded, deps)
         if not targeted(addr):
             # Not part of this plan: dependents see what state says (or, for an object not
             # created yet, its configuration with computed attributes unknown).
@@ -264,12 +277,15 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
     final_vars = result.variables.get("")
     if final_vars:
         plan.variables = dict(final_vars)
+    data.forget_unconfigured()
+    if state is None and data.state is not None:
+        state = plan.prior_state = data.state  # the first state: data read during plan
 
     # (c) deletes: instances in state the configuration no longer has.
     module_instances = {""} | set(result.module_outputs)
     if state is not None:
         for addr in state.addresses():
-            if addr in result.configs or addr in changes:
+            if addr in result.configs or addr in changes or addr.is_data:
                 continue
             if closure is not None and not any(matches_target(addr, t) for t in options.targets):
                 continue
@@ -327,7 +343,7 @@ def _delete_reason(config: Config, addr: Address, result: Any, module_instances:
         return ActionReason.DELETE_BECAUSE_NO_MODULE, None
     if res is None:
         return ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG, None
-    exp = result.expansions.get(Address(addr.type, addr.name, None, addr.module))
+    exp = result.expansions.get(addr.resource)
     mode = exp.mode if exp is not None else mode_of(res)
     if mode is ExpansionMode.COUNT and isinstance(addr.key, int):
         return ActionReason.DELETE_BECAUSE_COUNT_INDEX, res

@@ -45,9 +45,9 @@ class StateIndex:
         self.duplicates = False
         if state is None:
             return
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, str, str, str]] = set()
         for r in state.resources:
-            rk = (r.module, r.type, r.name)
+            rk = (r.module, r.type, r.name, r.mode)
             if rk in seen:
                 self.duplicates = True  # only the first counts, as in StateFile.get
                 continue
@@ -59,7 +59,8 @@ class StateIndex:
     def get(self, addr: Address) -> InstanceState | None:
         if self.state is None:
             return None
-        return self.by_key.get((format_module(addr.module), addr.type, addr.name, addr.key))
+        return self.by_key.get((format_module(addr.module), addr.type, addr.name, addr.mode,
+                                addr.key))
 
 
 def refresh_state(prior: StateFile | None, live: dict[str, dict[str, Any] | None] | None

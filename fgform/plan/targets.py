@@ -17,7 +17,8 @@ def matches_target(addr: Address, target: str) -> bool:
 def config_id(addr: Address) -> str:
     """The graph's node id of an instance's resource: `module.a.fg_service.web`."""
     mods = "".join(f"module.{s.name}." for s in addr.module)
-    return f"{mods}{addr.type}.{addr.name}"
+    data = "data." if addr.mode == "data" else ""
+    return f"{mods}{data}{addr.type}.{addr.name}"
 
 
 def target_closure(g: Graph, targets: list[str]) -> dict[str, set[str | None]]:
@@ -65,7 +66,7 @@ def _module_of_target(target: str) -> tuple[str | None, str]:
 def _strip_keys(target: str) -> str:
     try:
         a = parse_address(target)
-        return config_id(Address(a.type, a.name, None, a.module))
+        return config_id(a.resource)
     except AddressError:
         # a module target: module.a[0].module.b -> module.a.module.b
         return re.sub(r"\[[^\]]*\]", "", target)

@@ -154,7 +154,7 @@ def _addr_fields(addr: Address) -> dict[str, Any]:
     out: dict[str, Any] = {"address": str(addr)}
     if addr.module:
         out["module_address"] = addr.module_address
-    out.update({"mode": "managed", "type": addr.type, "name": addr.name})
+    out.update({"mode": addr.mode, "type": addr.type, "name": addr.name})
     if addr.key is not None:
         out["index"] = addr.key
     out["provider_name"] = PROVIDER

@@ -186,7 +186,7 @@ def _timestamp() -> str:
 
 def resource_json(addr: Address) -> dict[str, Any]:
     """Terraform's `hook.resource` object."""
-    resource = str(Address(addr.type, addr.name, addr.key))
+    resource = str(Address(addr.type, addr.name, addr.key, mode=addr.mode))
     return {
         "addr": str(addr),
         "module": addr.module_address,

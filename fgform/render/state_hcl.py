@@ -18,7 +18,7 @@ from typing import Any
 from fgform import numbers
 from fgform.addresses import Address, AddressError, parse_address
 from fgform.config.conversions import friendly_type
-from fgform.config.schema import BlockSchema, get_schema
+from fgform.config.schema import BlockSchema, schema_for
 from fgform.errors import FgformError
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.state.surgery import find_resource
@@ -40,18 +40,19 @@ def state_show(state: StateFile, addr: str) -> str:
     if inst is None:
         res = find_resource(state, a)
         if a.key is None and res is not None and res.instances:
-            keys = ", ".join(str(Address(a.type, a.name, i.index_key, a.module))
+            keys = ", ".join(str(Address(a.type, a.name, i.index_key, a.module, a.mode))
                              for i in res.instances)
             raise FgformError(f"{addr} has several instances; show one of them: {keys}")
         raise FgformError(f"No instance found for the given address: {addr}",
                           hint="To view the available instances, use `fgform state list`.")
-    schema = get_schema(a.type)
+    schema = schema_for(a.mode, a.type)
     head = f"# {a}:" + (" (tainted)" if inst.status is InstanceStatus.TAINTED else "")
     sensitive = {tuple(p) for p in inst.sensitive_paths}
     body = _show_block(inst.attributes, schema.body if schema else None, (), sensitive, _IND)
+    kind = "data" if a.is_data else "resource"
     if not body:
-        return f'{head}\nresource "{a.type}" "{a.name}" {{}}'
-    return "\n".join([head, f'resource "{a.type}" "{a.name}" {{', *body, "}"])
+        return f'{head}\n{kind} "{a.type}" "{a.name}" {{}}'
+    return "\n".join([head, f'{kind} "{a.type}" "{a.name}" {{', *body, "}"])
 
 
 def _show_block(values: dict[str, Any], schema: BlockSchema | None, path: tuple,

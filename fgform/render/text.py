@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fgform.config.schema import get_schema
+from fgform.config.schema import schema_for
 from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
 from fgform.render.attributes import (
     ABSENT,
@@ -63,7 +63,10 @@ def _header(rc: ResourceChange, st: Style, drift: bool) -> list[str]:
             return [f"{bold} will be {st.c(BOLD + RED, 'replaced')}, as requested"]
         return [f"{bold} must be {st.c(BOLD + RED, 'replaced')}"]
     if a is Action.READ:
-        return [f"{bold} will be read during apply"]
+        why = ("depends on a resource or a module with changes pending"
+               if rc.reason is ActionReason.READ_BECAUSE_DEPENDENCY_PENDING
+               else "config refers to values not yet known")
+        return [f"{bold} will be read during apply", f"  # ({why})"]
     return [f"{bold}"]
 
 
@@ -89,19 +92,20 @@ def _delete_reason(rc: ResourceChange) -> str:
 def render_resource(rc: ResourceChange, color: bool = False, drift: bool = False) -> list[str]:
     """One resource change (or drift) block, without a trailing blank line."""
     st = Style(color)
-    schema = get_schema(rc.address.type)
+    schema = schema_for(rc.address.mode, rc.address.type)
     body_schema = schema.body if schema else None
     lines = _header(rc, st, drift)
     sym = "~" if drift and rc.action is not Action.DELETE else rc.action.value
     if rc.action is Action.NOOP:
         sym = " "
-    prefix = st.sym(sym) if len(sym) == 3 else "  " + st.sym(sym)
-    lines.append(f'{prefix} resource "{rc.address.type}" "{rc.address.name}" {{')
+    prefix = st.sym(sym) if len(sym) == 3 else " " * (3 - len(sym)) + st.sym(sym)
+    kind = "data" if rc.address.is_data else "resource"
+    lines.append(f'{prefix} {kind} "{rc.address.type}" "{rc.address.name}" {{')
     ctx = Ctx(st, rc.action.is_replace)
     before: Any = mask(rc.before, rc.before_sensitive) if rc.before is not None else ABSENT
     after: Any = mask(rc.after, rc.after_sensitive) if rc.after is not None else ABSENT
     lines += object_lines(before, after, body_schema, 6, ctx, (), (),
-                           show_all=rc.action in (Action.CREATE, Action.DELETE))
+                           show_all=rc.action in (Action.CREATE, Action.DELETE, Action.READ))
     lines.append("    }")
     return lines
 

@@ -67,6 +67,7 @@ class ResourceState:
     type: str
     name: str
     instances: list[InstanceState] = field(default_factory=list)
+    mode: str = "managed"  # "data" for a data resource (`data.TYPE.NAME`)
 
 
 @dataclass(slots=True)
@@ -91,11 +92,12 @@ class StateFile:
     def _resource(self, addr: Address, create: bool = False) -> ResourceState | None:
         mod = format_module(addr.module)
         for r in self.resources:
-            if r.module == mod and r.type == addr.type and r.name == addr.name:
+            if r.module == mod and r.type == addr.type and r.name == addr.name and \
+                    r.mode == addr.mode:
                 return r
         if not create:
             return None
-        r = ResourceState(mod, addr.type, addr.name)
+        r = ResourceState(mod, addr.type, addr.name, mode=addr.mode)
         self.resources.append(r)
         return r
 
@@ -206,7 +208,7 @@ class StateFile:
                     continue
                 if module is None:
                     module = _parse_module(r.module)
-                addr = Address(r.type, r.name, inst.index_key, module)
+                addr = Address(r.type, r.name, inst.index_key, module, r.mode)
                 out.extend((addr, k, v, inst) for k, v in inst.deposed.items())
         out.sort(key=lambda t: (t[0].sort_key(), t[1]))
         return out
@@ -218,20 +220,20 @@ class StateFile:
             module = _parse_module(r.module)
             for inst in r.instances:
                 if inst.attributes is not None:
-                    out.append(Address(r.type, r.name, inst.index_key, module))
+                    out.append(Address(r.type, r.name, inst.index_key, module, r.mode))
         return sorted(out)
 
     def sorted_instances(self) -> list[tuple[Address, InstanceState | None]]:
         """`[(a, self.get(a)) for a in self.addresses()]`, without get()'s scan of every
         resource for each address (quadratic: most of `show -json` of a 1,000-resource
         state)."""
-        first: dict[tuple[str, str, str], ResourceState] = {}
+        first: dict[tuple[str, str, str, str], ResourceState] = {}
         for r in self.resources:
-            first.setdefault((r.module, r.type, r.name), r)
+            first.setdefault((r.module, r.type, r.name, r.mode), r)
         by_key: dict[int, dict[Any, InstanceState]] = {}
         out: list[tuple[Address, InstanceState | None]] = []
         for addr in self.addresses():
-            r = first.get((format_module(addr.module), addr.type, addr.name))
+            r = first.get((format_module(addr.module), addr.type, addr.name, addr.mode))
             inst = None
             if r is not None:
                 keys = by_key.get(id(r))
@@ -258,9 +260,9 @@ class StateFile:
         # Skipped when it would change nothing: resources already in (module, type, name)
         # order, each with at most one instance (the common case; a pass over the resources
         # costs a fraction of the sort's key objects, and to_dict runs at every state write).
-        prev: tuple[str, str, str] | None = None
+        prev: tuple[str, bool, str, str] | None = None
         for r in self.resources:
-            k = (r.module, r.type, r.name)
+            k = _resource_order(r)
             if len(r.instances) > 1 or (prev is not None and k < prev):
                 break
             prev = k
@@ -281,15 +283,7 @@ class StateFile:
             "outputs": {
                 k: _output_dict(v) for k, v in sorted(self.outputs.items())
             },
-            "resources": [
-                {
-                    "module": r.module,
-                    "type": r.type,
-                    "name": r.name,
-                    "instances": [_instance_dict(i) for i in r.instances],
-                }
-                for r in self.resources
-            ],
+            "resources": [_resource_dict(r) for r in self.resources],
         }
 
     @classmethod
@@ -310,6 +304,7 @@ class StateFile:
                 module=r.get("module", ""),
                 type=r["type"],
                 name=r["name"],
+                mode=r.get("mode", "managed"),
                 instances=[
                     InstanceState(
                         index_key=i.get("index_key"),
@@ -344,8 +339,17 @@ def _instance_order(inst: InstanceState) -> tuple:
     return Address("t", "n", inst.index_key).sort_key()
 
 
-def _resource_order(r: ResourceState) -> tuple[str, str, str]:
-    return (r.module, r.type, r.name)
+def _resource_dict(r: ResourceState) -> dict[str, Any]:
+    out: dict[str, Any] = {"module": r.module, "type": r.type, "name": r.name,
+                           "instances": [_instance_dict(i) for i in r.instances]}
+    if r.mode != "managed":  # written for data resources only: managed is the default
+        out["mode"] = r.mode
+    return out
+
+
+def _resource_order(r: ResourceState) -> tuple[str, bool, str, str]:
+    # Data resources first in each module, as Address.sort_key orders them.
+    return (r.module, r.mode != "data", r.type, r.name)
 
 
 def _parse_module(text: str) -> tuple[ModuleStep, ...]:

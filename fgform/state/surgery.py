@@ -160,7 +160,7 @@ def _plan_module_move(state: StateFile, src: ModulePath, dst: ModulePath, src_te
                           hint="To view the available instances, use `fgform state list`.")
     if any(a.module[:len(dst)] == dst for a in addrs):
         raise FgformError(f"Invalid state move request: {dst_text} already exists in state")
-    return [(a, Address(a.type, a.name, a.key, dst + a.module[len(src):])) for a in moving]
+    return [(a, Address(a.type, a.name, a.key, dst + a.module[len(src):], a.mode)) for a in moving]
 
 
 def _plan_resource_move(state: StateFile, src: Address,
@@ -190,8 +190,8 @@ def _plan_resource_move(state: StateFile, src: Address,
             )
         if dst_res is not None and dst_keys:
             raise FgformError(f"Invalid state move request: {dst} already exists in state")
-        return [(Address(src.type, src.name, k, src.module),
-                 Address(dst.type, dst.name, k, dst.module)) for k in src_keys]
+        return [(Address(src.type, src.name, k, src.module, src.mode),
+                 Address(dst.type, dst.name, k, dst.module, dst.mode)) for k in src_keys]
     # One instance. The destination resource must not end up mixing keyed and unkeyed
     # instances: no config could produce that.
     others = [k for k in dst_keys if not (dst_res is src_res and k == src.key)]
@@ -206,13 +206,14 @@ def _plan_resource_move(state: StateFile, src: Address,
     if dst.key is not None and None in others:
         raise FgformError(f"Invalid state move request: {dst.resource} already exists in state "
                           "as a single instance without a key")
-    return [(Address(src.type, src.name, src.key, src.module), dst)]
+    return [(Address(src.type, src.name, src.key, src.module, src.mode), dst)]
 
 
 def find_resource(state: StateFile, addr: Address) -> ResourceState | None:
     mod = format_module(addr.module)
     return next((r for r in state.resources
-                 if (r.module, r.type, r.name) == (mod, addr.type, addr.name)), None)
+                 if (r.module, r.type, r.name, r.mode) == (mod, addr.type, addr.name, addr.mode)),
+                None)
 
 
 # -- state pull ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from fgform.addresses import Address
 from fgform.config.schema import SCHEMAS, AttrSchema
 from fgform.errors import DockerUnavailableError, FgformError
+from fgform.fleet.data_sources import image_result, latest_task_definition
 from fgform.fleet.driver import Driver, FleetContext
 from fgform.fleet.fleet import ChangeWatch, OrphanTask, ServiceScheduler
 from fgform.values import contains_unknown
@@ -36,6 +37,9 @@ class FakeFleet:
         self.deletes: list[tuple[str, bool]] = []  # (address, replacing) of every delete
         self.runs: list[dict[str, Any]] = []  # run_task calls
         self.reachable = reachable
+        self.data_reads: list[tuple[str, dict[str, Any]]] = []  # read_data calls
+        # Images a registry holds besides the fg_image objects: (repository, tag) -> digest.
+        self.images: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
         self._drivers: dict[str, Driver] = {t: MemoryDriver(self, t) for t in SCHEMAS}
         self._scheduler = scheduler
@@ -53,6 +57,32 @@ class FakeFleet:
         if types and not self.reachable:
             raise DockerUnavailableError("Cannot reach the fake fleet: it is switched off",
                                          hint="FakeFleet(reachable=True)")
+
+    def read_data(self, ctx: FleetContext, type_name: str, args: dict[str, Any]
+                  ) -> dict[str, Any]:
+        with self.lock:
+            self.data_reads.append((type_name, dict(args)))
+            objects = [o for (lineage, t, _), o in sorted(self.objects.items())
+                       if t == type_name and lineage == ctx.lineage]
+        if type_name == "fg_task_definition":
+            return latest_task_definition(ctx, args["family"])
+        if type_name == "fg_image":
+            repo, tag = args["repository"], args.get("tag") or "latest"
+            digest = self.images.get((repo, tag)) or next(
+                (o["digest"] for o in objects if o.get("repository") == repo
+                 and (o.get("tag") or "latest") == tag), None)
+            if digest is None:
+                raise FgformError(f"no image {repo}:{tag} in registry {args['registry']}")
+            return image_result(args, f"fake-{args['registry']}", digest)
+        if type_name == "fg_cluster":
+            found = next((o for o in objects if (o.get("name") or o.get("id")) == args["name"]),
+                         None)
+            if found is None:
+                raise FgformError(f"no cluster named {args['name']!r}")
+            return {"name": args["name"], "id": found["id"],
+                    "network_name": found.get("network_name"),
+                    "cidr_block": found.get("cidr_block")}
+        raise FgformError(f"fgform has no data source {type_name!r}")
 
     def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:
         return []

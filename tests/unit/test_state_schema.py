@@ -50,7 +50,9 @@ def test_schema_matches_the_model() -> None:
     assert set(schema["required"]) == set(d)
     assert schema["properties"]["version"]["const"] == STATE_VERSION
     res = schema["$defs"]["resource"]
-    assert set(res["properties"]) == set(res["required"]) == set(d["resources"][0])
+    # `mode` is written for data resources only ("managed" is the default).
+    assert set(res["properties"]) - {"mode"} == set(res["required"]) == \
+        set(d["resources"][0])
     ins = schema["$defs"]["instance"]
     svc = next(r for r in d["resources"] if r["type"] == "fg_service")
     # `deposed` is written only when there are deposed objects: the one optional field.

@@ -13,6 +13,7 @@ dict (or None when absent); a repeatable block is a list of dicts; a labelled bl
 from __future__ import annotations
 
 from fgform.config.schema.cluster import FG_CLUSTER
+from fgform.config.schema.data_sources import DATA_SCHEMAS, get_data_schema
 from fgform.config.schema.image import FG_IMAGE
 from fgform.config.schema.load_balancer import ACTIONS, CONDITIONS, FG_LOAD_BALANCER, endpoint_url
 from fgform.config.schema.model import AttrSchema, BlockSchema, ResourceSchema
@@ -41,7 +42,13 @@ def get_schema(type_name: str) -> ResourceSchema | None:
     return SCHEMAS.get(type_name)
 
 
+def schema_for(mode: str, type_name: str) -> ResourceSchema | None:
+    """The table of a managed resource type, or of a data source when `mode` is "data"."""
+    return get_data_schema(type_name) if mode == "data" else SCHEMAS.get(type_name)
+
+
 __all__ = [
-    "ACTIONS", "CONDITIONS", "REFERENCE_ATTRIBUTES", "SCHEMAS", "AttrSchema", "BlockSchema",
-    "ResourceSchema", "endpoint_url", "get_schema",
+    "ACTIONS", "CONDITIONS", "DATA_SCHEMAS", "REFERENCE_ATTRIBUTES", "SCHEMAS", "AttrSchema",
+    "BlockSchema", "ResourceSchema", "endpoint_url", "get_data_schema", "get_schema",
+    "schema_for",
 ]

@@ -69,6 +69,12 @@ class DockerFleet:
         if self._lazy is not None:
             self._lazy.connect()  # DockerUnavailableError when the engine cannot be reached
 
+    def read_data(self, ctx: FleetContext, type_name: str, args: dict[str, Any]
+                  ) -> dict[str, Any]:
+        from fgform.fleet.docker.data_sources import read_data
+
+        return read_data(self.client, ctx, type_name, args)
+
     def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:
         from fgform.fleet.docker.inspection import list_tasks
 

@@ -1,0 +1,60 @@
+"""`data "TYPE" "NAME" { ... }` blocks -> data resources of a Module (`Resource` with
+mode "data", in `Module.data_resources` by "data.TYPE.NAME").
+
+A data resource takes Terraform's meta-arguments `count`, `for_each`, `depends_on` and
+`provider`; its type must be one of fgform's data sources (`config/schema/data_sources.py`),
+which the graph checks with the other types. `config/blocks.py` calls `decode_data` with
+its decoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fgform.config.blocks_terraform import provider_reference
+from fgform.config.model import Block, Body, Resource
+
+
+def decode_data(d: Any, block: Block) -> None:
+    """Decode one data block into `d.m.data_resources` (d: `blocks.ModuleDecoder`)."""
+    rtype, name = block.labels
+    d._no_dups(block.body)
+    d._check_name("data resource", block)
+    body = block.body
+    res = Resource(type=rtype, name=name, body=body, range=block.range, mode="data")
+    attrs = dict(body.attributes)
+    if "count" in attrs:
+        res.count = attrs.pop("count").expr
+    if "for_each" in attrs:
+        res.for_each = attrs.pop("for_each").expr
+    if res.count is not None and res.for_each is not None:
+        d.err('Invalid combination of "count" and "for_each"',
+              'The "count" and "for_each" meta-arguments are mutually exclusive; only one '
+              "may be used to be explicit about the number of resources to read.",
+              body.attributes["for_each"].range)
+    if "depends_on" in attrs:
+        res.depends_on = d._depends_on(
+            attrs.pop("depends_on"), "depends_on must be a list of references, such as "
+            "[fg_image.app].")
+    if "provider" in attrs:
+        p = attrs.pop("provider")
+        res.provider = provider_reference(d, p) or "fg"
+        res.provider_range = p.range
+    blocks = []
+    for b in body.blocks:
+        if b.type == "lifecycle":
+            # Terraform's data lifecycle holds only pre/postconditions, which fgform does
+            # not have: an empty block is accepted, anything in it is an error.
+            d._unexpected(b.body, (), (), "a data resource's lifecycle block")
+        else:
+            blocks.append(b)
+    res.body = Body(attributes=attrs, blocks=blocks, duplicate_attributes=[],
+                    range=body.range)
+    key = res.key
+    prev = d.m.data_resources.get(key)
+    if prev is not None:
+        d.err("Duplicate data resource",
+              f'A data resource "{rtype}" "{name}" was already declared at {prev.range}. '
+              "Resource names must be unique per type in each module.", block.range)
+        return
+    d.m.data_resources[key] = res
