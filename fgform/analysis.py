@@ -9,6 +9,7 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.config.depgraph import Graph
+from fgform.config.meta_blocks import check_meta_blocks
 from fgform.config.evaluate import ResourceCallback, WalkResult, validate_resolver
 from fgform.config.evaluate import walk as walk_graph
 from fgform.config.model import Config
@@ -57,4 +58,5 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
     result = walk(config, values, validate_resolver, cwd=cwd, validating=validating)
     diags.extend(result.diagnostics)
     diags.extend(check_walk(config, result, cwd))
+    diags.extend(check_meta_blocks(config))  # moved, removed, import blocks
     return finish_diagnostics(diags, values)

@@ -363,6 +363,12 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
         if plan.prior_state is not None:
             state.resources = plan.prior_state.resources
     elif plan.mode is PlanMode.DESTROY and plan.prior_state is not None:
+        # The plan's addresses are after its moved blocks: make the same moves here.
+        for rc in plan.changes:
+            if rc.previous_address is not None:
+                moved = state.remove(rc.previous_address)
+                if moved is not None:
+                    state.set(rc.address, moved)
         # Nothing is planned for what refresh found deleted outside fgform: forget it here,
         # or it stays in state for ever. Everything else stays as recorded.
         forget_gone(state, plan.prior_state)

@@ -51,8 +51,8 @@ def build_operations(plan: Plan, state: StateFile) -> dict[str, Operation]:
     n = 0
     for change in plan.changes:
         a = change.action
-        if a in (Action.NOOP, Action.READ):
-            continue
+        if a in (Action.NOOP, Action.READ, Action.FORGET):
+            continue  # FORGET: state only (apply_plan), no driver call
         addr = change.address
         if change.deposed:
             # A deposed object left by an earlier apply: only ever destroyed.

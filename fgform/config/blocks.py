@@ -21,6 +21,7 @@ from fgform.config.model import (
     Validation,
     Variable,
 )
+from fgform.config.meta_blocks import META_BLOCK_LABELS, decode_meta_block
 from fgform.config.references import references
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean
@@ -30,7 +31,8 @@ TOP_LEVEL_BLOCKS = ("resource", "variable", "locals", "output", "module", "terra
 
 
 _BLOCK_LABELS = {"resource": 2, "variable": 1, "locals": 0, "output": 1, "module": 1,
-                 "terraform": 0, "backend": 1}
+                 "terraform": 0, "backend": 1, **META_BLOCK_LABELS}
+TOP_LEVEL_BLOCKS += tuple(META_BLOCK_LABELS)
 
 
 def _static_string(node: ast.Node) -> str | None:
@@ -113,6 +115,9 @@ class ModuleDecoder:
                                                                     f"{block.type} {{ ... }}")
                 self.err("Wrong number of block labels",
                          f'A "{block.type}" block takes {what}: {example}', block.range)
+                continue
+            if block.type in META_BLOCK_LABELS:
+                decode_meta_block(self, block)  # moved, removed, import, check
                 continue
             getattr(self, "block_" + block.type)(block)
 

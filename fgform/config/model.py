@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fgform.config.ast import Node, Reference
+from fgform.config.meta_model import CheckBlock, ImportBlock, MovedBlock, RemovedBlock
 from fgform.errors import SourceRange
 
 
@@ -129,6 +130,11 @@ class Module:
     resources: dict[str, Resource] = field(default_factory=dict)  # "TYPE.NAME" -> Resource
     module_calls: dict[str, ModuleCall] = field(default_factory=dict)
     backend: dict[str, str] | None = None  # backend "local" { path = "..." }
+    # moved / removed / import / check blocks (config/meta_blocks.py)
+    moved: list[MovedBlock] = field(default_factory=list)
+    removed: list[RemovedBlock] = field(default_factory=list)
+    imports: list[ImportBlock] = field(default_factory=list)
+    checks: dict[str, CheckBlock] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

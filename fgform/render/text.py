@@ -38,7 +38,26 @@ def _header(rc: ResourceChange, st: Style, drift: bool) -> list[str]:
         if rc.action is Action.DELETE:
             return [f"{bold} has been deleted"]
         return [f"{bold} has changed"]
+    out = _action_header(rc, st, bold)
+    # A move or an import that comes with an action says so under the action's header.
+    if rc.previous_address is not None and rc.action is not Action.NOOP:
+        out.append(f"  # (moved from {rc.previous_address})")
+    if rc.importing_id is not None and rc.action is not Action.NOOP:
+        out.append(f"  # (imported from {json.dumps(rc.importing_id)})")
+    return out
+
+
+def _action_header(rc: ResourceChange, st: Style, bold: str) -> list[str]:
+    addr = str(rc.address)
     a = rc.action
+    if a is Action.FORGET:
+        # Terraform's own layout: one space less than the other headers.
+        return [st.c(BOLD, f" # {addr}") + " will no longer be managed by fgform, but will "
+                "not be destroyed", " # (destroy = false is set in the configuration)"]
+    if a is Action.NOOP and rc.importing_id is not None:
+        return [f"{bold} will be imported"]
+    if a is Action.NOOP and rc.previous_address is not None:
+        return [st.c(BOLD, f"  # {rc.previous_address}") + f" has moved to {addr}"]
     if a is Action.CREATE:
         return [f"{bold} will be created"]
     if a is Action.UPDATE:
@@ -96,10 +115,14 @@ def render_resource(rc: ResourceChange, color: bool = False, drift: bool = False
     if rc.action is Action.NOOP:
         sym = " "
     prefix = st.sym(sym) if len(sym) == 3 else "  " + st.sym(sym)
+    if rc.action is Action.FORGET:
+        prefix = " " + st.sym(".")  # Terraform's " . resource": the object stays as it is
     lines.append(f'{prefix} resource "{rc.address.type}" "{rc.address.name}" {{')
     ctx = Ctx(st, rc.action.is_replace)
     before: Any = mask(rc.before, rc.before_sensitive) if rc.before is not None else ABSENT
     after: Any = mask(rc.after, rc.after_sensitive) if rc.after is not None else ABSENT
+    if rc.action is Action.FORGET:
+        after = before  # shown unchanged
     lines += object_lines(before, after, body_schema, 6, ctx, (), (),
                            show_all=rc.action in (Action.CREATE, Action.DELETE))
     lines.append("    }")
@@ -107,7 +130,7 @@ def render_resource(rc: ResourceChange, color: bool = False, drift: bool = False
 
 
 def _legend(plan: Plan, st: Style) -> list[str]:
-    present = {c.action for c in plan.changes}
+    present = {c.action for c in plan.changes if c.shown}
     out = ["fgform used the selected providers to generate the following execution",
            "plan. Resource actions are indicated with the following symbols:"]
     entries = [
@@ -184,7 +207,7 @@ def render_plan(plan: Plan, color: bool = False) -> str:
 def _render_plan_body(plan: Plan, color: bool) -> str:
     st = Style(color)
     lines: list[str] = list(render_drift(plan, color))
-    changes = [c for c in plan.changes if c.action is not Action.NOOP]
+    changes = [c for c in plan.changes if c.shown]
     outputs = [o for o in plan.output_changes if o.action is not Action.NOOP]
     if plan.mode is PlanMode.REFRESH_ONLY:
         if not plan.drift:
@@ -200,13 +223,17 @@ def _render_plan_body(plan: Plan, color: bool) -> str:
             "and found no differences, so no changes are needed."]
         return "\n".join(lines) + "\n"
     if changes:
-        lines += ["", *_legend(plan, st), "", "fgform will perform the following actions:", ""]
+        # Moves and imports alone have no symbol: Terraform prints no legend for them.
+        legend = [*_legend(plan, st), ""] if any(c.action is not Action.NOOP
+                                                  for c in changes) else []
+        lines += ["", *legend, "fgform will perform the following actions:", ""]
         for rc in changes:
             lines += render_resource(rc, color)
             lines.append("")
         add, change, destroy = plan.counts()
-        lines.append(st.c(BOLD, "Plan:") + f" {add} to add, {change} to change, "
-                     f"{destroy} to destroy.")
+        imports = plan.imports()
+        lines.append(st.c(BOLD, "Plan:") + (f" {imports} to import," if imports else "")
+                     + f" {add} to add, {change} to change, {destroy} to destroy.")
     if outputs:
         width = max(len(o.name) for o in outputs)
         lines += ["", "Changes to Outputs:"]
