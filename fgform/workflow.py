@@ -336,6 +336,23 @@ def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
     return out
 
 
+def check_after_apply(wd: WorkingDir, state: StateFile) -> list:
+    """The root module's check blocks evaluated against the state an apply left
+    (plan/checks.py): failed assertions are warnings to print, never errors."""
+    from fgform.config.evaluate import validate_resolver
+    from fgform.plan.checks import evaluate_checks
+
+    if not wd.config.module.checks:
+        return []
+
+    def on_resource(a: Address, resource, config, deps):
+        inst = state.get(a)
+        return inst.attributes if inst is not None else validate_resolver(a, resource, config,
+                                                                            deps)
+
+    return evaluate_checks(wd.config, wd.variables, on_resource, str(wd.dir))
+
+
 def known_secrets(wd: WorkingDir, plan) -> frozenset[str]:
     """Every sensitive value this run knows (variables, the planned changes' sensitive
     attributes before and after, the prior state's): what apply's progress lines and the

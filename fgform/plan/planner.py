@@ -32,6 +32,7 @@ from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.graph import build_graph
 from fgform.plan import diff as _diff
+from fgform.plan.checks import evaluate_checks
 from fgform.plan.configuration import configuration_json
 from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
 from fgform.plan.model import (
@@ -377,6 +378,23 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
         plan.changes += _deposed_changes(config, state, options.targets, set())
         plan.changes.sort(key=_change_order)
     plan.output_changes = _output_changes(config, result.outputs, state)
+    if config.module.checks:
+        plan.checks = evaluate_checks(config, variables, _planned_values(changes, state),
+                                      options.config_dir)
+
+
+def _planned_values(changes: dict[Address, ResourceChange], state: StateFile | None) -> Any:
+    """An on_resource giving each instance its planned value (state's when it is not part
+    of the plan): what check blocks are evaluated against after a plan."""
+    def value(addr: Address, res: Resource, decoded: dict[str, Any], deps: list[str]) -> Any:
+        rc = changes.get(addr)
+        if rc is not None and rc.after is not None:
+            return remark(rc.after, rc.after_sensitive)
+        inst = state.get(addr) if state is not None and rc is None else None
+        if inst is not None:
+            return remark(copy_value(inst.attributes), [tuple(p) for p in inst.sensitive_paths])
+        return validate_resolver(addr, res, decoded, deps)
+    return value
 
 
 def _change_order(rc: ResourceChange) -> tuple[Any, str]:

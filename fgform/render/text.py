@@ -12,7 +12,15 @@ import json
 from typing import Any
 
 from fgform.config.schema import get_schema
-from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
+from fgform.plan.model import (
+    Action,
+    ActionReason,
+    CheckResult,
+    OutputChange,
+    Plan,
+    PlanMode,
+    ResourceChange,
+)
 from fgform.render.attributes import (
     ABSENT,
     BOLD,
@@ -197,11 +205,25 @@ def render_warnings(warnings: list[str], color: bool = False) -> list[str]:
     return out
 
 
+def check_warnings(checks: list[CheckResult]) -> list[str]:
+    """Failed (or not yet known) check block assertions as warnings, in Terraform's words."""
+    out = []
+    for c in checks:
+        for p in c.problems:
+            summary = ("Check block assertion known after apply" if p.unknown
+                       else "Check block assertion failed")
+            source = f"\n{p.line:4d}: {p.source}" if p.source else ""
+            out.append(f'{summary}\n  on {p.filename} line {p.line}, in check "{c.name}":'
+                       f"{source}\n\n{p.message}")
+    return out
+
+
 def render_plan(plan: Plan, color: bool = False) -> str:
     """The whole plan as `terraform plan` prints it (without the refresh progress lines);
-    warnings (-target) come last, in Terraform's box."""
+    warnings (-target, moves, forgets, check blocks) come last, in Terraform's box."""
     return _render_plan_body(plan, color) + "".join(
-        line + "\n" for line in render_warnings(plan.warnings, color))
+        line + "\n" for line in render_warnings(plan.warnings + check_warnings(plan.checks),
+                                                 color))
 
 
 def _render_plan_body(plan: Plan, color: bool) -> str:
