@@ -9,9 +9,9 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.config.depgraph import Graph
-from fgform.config.meta_blocks import check_meta_blocks
 from fgform.config.evaluate import ResourceCallback, WalkResult, validate_resolver
 from fgform.config.evaluate import walk as walk_graph
+from fgform.config.meta_blocks import check_meta_blocks
 from fgform.config.model import Config
 from fgform.config.validate import check_walk, finish_diagnostics
 from fgform.config.variables import resolve_variables

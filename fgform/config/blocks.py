@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from fgform.config import ast
+from fgform.config.meta_blocks import META_BLOCK_LABELS, decode_meta_block
 from fgform.config.model import (
     Attribute,
     Block,
@@ -21,7 +22,6 @@ from fgform.config.model import (
     Validation,
     Variable,
 )
-from fgform.config.meta_blocks import META_BLOCK_LABELS, decode_meta_block
 from fgform.config.references import references
 from fgform.errors import Diagnostic, SourceRange
 from fgform.suggest import did_you_mean

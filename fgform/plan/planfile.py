@@ -28,9 +28,9 @@ from fgform.jsonenc import decode_json, encode_json
 from fgform.plan.model import (
     Action,
     ActionReason,
+    AttributeDiff,
     CheckProblem,
     CheckResult,
-    AttributeDiff,
     DiffKind,
     OutputChange,
     Plan,
