@@ -280,6 +280,28 @@ def check_meta_blocks(config: Any) -> list[Diagnostic]:
     return diags
 
 
+CHECK_OUTPUT_PREFIX = "\x00check."  # no configuration can name an output this way
+
+
+def check_probe(config: Any) -> tuple[Any, list[str]]:
+    """A copy of `config` whose root module has each check assertion's condition and error
+    message as a hidden output (`CHECK_OUTPUT_PREFIX` + `NAME.I.c` / `.m`), and those outputs'
+    names: what the graph validates references of and a walk evaluates (plan/checks.py)."""
+    from dataclasses import replace
+
+    from fgform.config.model import Output
+
+    outputs = dict(config.module.outputs)
+    names: list[str] = []
+    for cname, check in sorted(config.module.checks.items()):
+        for i, a in enumerate(check.asserts):
+            for part, expr in (("c", a.condition), ("m", a.error_message)):
+                name = f"{CHECK_OUTPUT_PREFIX}{cname}.{i}.{part}"
+                outputs[name] = Output(name=name, expr=expr, range=a.range)
+                names.append(name)
+    return replace(config, module=replace(config.module, outputs=outputs)), names
+
+
 def _move_cycles(moved: list[MovedBlock]) -> list[Diagnostic]:
     """Chains of moves within one module that come back to where they started."""
     by_from = {str(m.from_): m for m in moved}
@@ -313,5 +335,5 @@ def _move_cycles(moved: list[MovedBlock]) -> list[Diagnostic]:
     return out
 
 
-__all__ = ["META_BLOCK_LABELS", "check_meta_blocks", "decode_meta_block", "parse_endpoint",
+__all__ = ["CHECK_OUTPUT_PREFIX", "META_BLOCK_LABELS", "check_meta_blocks", "check_probe", "decode_meta_block", "parse_endpoint",
            "traversal_text"]

@@ -9,17 +9,17 @@ module outputs) without a second evaluator.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
 from fgform.config.evaluate import ResourceCallback, walk
-from fgform.config.model import Config, Output
+from fgform.config.meta_blocks import CHECK_OUTPUT_PREFIX, check_probe
+from fgform.config.model import Config
 from fgform.graph import build_graph
 from fgform.plan.model import CheckProblem, CheckResult
 from fgform.values import UNKNOWN, contains_unknown, unmark
 
-_PREFIX = "\x00check."  # no configuration can name an output this way
+_PREFIX = CHECK_OUTPUT_PREFIX
 
 
 def _where(config_dir: str, filename: str) -> str:
@@ -49,16 +49,7 @@ def evaluate_checks(config: Config, variables: dict[str, Any],
     checks = config.module.checks
     if not checks:
         return []
-    outputs = dict(config.module.outputs)
-    names: list[str] = []
-    for cname, check in sorted(checks.items()):
-        for i, a in enumerate(check.asserts):
-            for part, expr in (("c", a.condition), ("m", a.error_message)):
-                name = f"{_PREFIX}{cname}.{i}.{part}"
-                outputs[name] = Output(name=name, expr=expr, range=a.range)
-                names.append(name)
-    module = dataclasses.replace(config.module, outputs=outputs)
-    probe = dataclasses.replace(config, module=module)
+    probe, names = check_probe(config)
     result = walk(probe, variables, on_resource, graph=build_graph(probe), cwd=config_dir,
                   only=[f"output.{n}" for n in names])
     out: list[CheckResult] = []

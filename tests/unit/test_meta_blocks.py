@@ -426,3 +426,14 @@ def test_check_block_errors(fg: Runner) -> None:
     assert code == 1
     assert "Error: Invalid assert expression" in err
     assert "Error: Zero assert blocks" in err
+
+
+def test_check_block_references_are_checked(fg: Runner) -> None:
+    # Terraform 1.11 validate: "Reference to undeclared resource" / "... input variable"
+    fg.write('check "c" {\n  assert {\n    condition     = fg_cluster.nope.id == "y"\n'
+             '    error_message = "x"\n  }\n  assert {\n    condition     = var.nope == "y"\n'
+             '    error_message = "x"\n  }\n}\n')
+    code, _, err = fg("validate")
+    assert code == 1
+    assert "Error: Reference to undeclared resource" in err
+    assert "Error: Reference to undeclared input variable" in err
