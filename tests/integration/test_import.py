@@ -137,3 +137,37 @@ def test_import_another_state_s_network(docker_client: docker.DockerClient,
     assert again.code == 0 and "No changes." in again.out, str(again)
     new.ok("destroy", "-auto-approve")
     assert _networks(docker_client, network) == []
+
+
+REGISTRY = """
+import {
+  to = fg_registry.main
+  id = "$container"
+}
+
+resource "fg_registry" "main" {
+  port = $port
+}
+"""
+
+
+def test_import_a_registry_container(docker_client: docker.DockerClient,
+                                     fleets: list[Fleet], tmp_path: Path,
+                                     module_registry: dict) -> None:
+    # module_registry: a registry container made by fgform's driver for another lineage
+    fleet = Fleet(tmp_path / "reg", docker_client, port=module_registry["port"])
+    fleets.append(fleet)
+    container = module_registry["id"]
+    fleet.write(REGISTRY, container=container)
+    plan = fleet.run("plan", "-detailed-exitcode")
+    assert plan.code == 2, str(plan)
+    assert "  # fg_registry.main will be imported\n" in plan.out
+    assert "Plan: 1 to import, 0 to add, 0 to change, 0 to destroy." in plan.out
+    fleet.ok("apply", "-auto-approve")
+    attrs = fleet.resources()["fg_registry.main"]["attributes"]
+    assert attrs["id"] == container and attrs["endpoint"] == module_registry["endpoint"]
+    again = fleet.run("plan", "-detailed-exitcode")
+    assert again.code == 0 and "No changes." in again.out, str(again)
+    fleet.ok("destroy", "-auto-approve")
+    with pytest.raises(NotFound):
+        docker_client.api.inspect_container(container)
