@@ -117,11 +117,10 @@ def _moved(dec: Any, block: Block) -> None:
                     f"This statement declares a move from {a} to {b}, which is a resource of "
                     "a different type.", block.range)
             return
-        if a.instance != b.instance:
-            dec.err("Invalid \"moved\" addresses",
-                    f"Cannot move {a} to {b}: both addresses must name a whole resource, or "
-                    "both one instance.", block.range)
-            return
+    if a.instance != b.instance:
+        # `fg_x.a` -> `fg_x.a["k"]` (count or for_each added) and back: the address without
+        # a key is the instance without one, as in Terraform.
+        a, b = Endpoint(a.module, a.resource, True), Endpoint(b.module, b.resource, True)
     if str(a) == str(b):
         dec.err("Redundant move statement",
                 f"This statement declares a move from {a} to the same address, which is the "

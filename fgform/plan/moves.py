@@ -133,11 +133,27 @@ def _module_path(text: str) -> ModulePath:
     return parse_address(f"{text}.t.n").module
 
 
+def _implied(config: Config, addr: Address) -> Address | None:
+    """Terraform's implied moves: `x` to `x[0]` when the resource now has `count`, `x[0]` to
+    `x` when it has neither `count` nor `for_each`."""
+    cfg: Config | None = config
+    for step in addr.module:
+        cfg = cfg.children.get(step.name) if cfg is not None else None
+    res = cfg.module.resources.get(f"{addr.type}.{addr.name}") if cfg is not None else None
+    if res is None:
+        return None
+    if res.count is not None and addr.key is None:
+        return Address(addr.type, addr.name, 0, addr.module)
+    if res.count is None and res.for_each is None and addr.key == 0:
+        return Address(addr.type, addr.name, None, addr.module)
+    return None
+
+
 def apply_moves(config: Config, state: StateFile | None) -> MoveResult:
     """A copy of `state` with the configuration's moved blocks applied (see the module
     docstring); `state` itself is not changed."""
     stmts = statements(config)
-    if state is None or not stmts:
+    if state is None:
         return MoveResult(state)
     entries = _entries(state)
     final: dict[Address, Address] = {}
@@ -156,6 +172,11 @@ def apply_moves(config: Config, state: StateFile | None) -> MoveResult:
                 break
         if cur != addr:
             final[addr] = cur
+    for addr in entries:
+        if addr not in final:
+            implied = _implied(config, addr)
+            if implied is not None and implied not in entries:
+                final[addr] = implied
     if not final:
         return MoveResult(state)
     moved_state = StateFile.from_dict(state.to_dict())

@@ -437,3 +437,46 @@ def test_check_block_references_are_checked(fg: Runner) -> None:
     assert code == 1
     assert "Error: Reference to undeclared resource" in err
     assert "Error: Reference to undeclared input variable" in err
+
+
+def test_count_added_is_an_implied_move_and_for_each_needs_a_moved_block(fg: Runner) -> None:
+    fg.write('resource "fg_cluster" "a" {\n  cidr_block = "10.1.0.0/24"\n}\n')
+    fg.ok("apply", "-auto-approve")
+    fg.write('resource "fg_cluster" "a" {\n  count = 2\n'
+             '  cidr_block = "10.1.${count.index}.0/24"\n}\n')
+    out = fg.ok("plan")
+    # Terraform 1.11: "# terraform_data.a has moved to terraform_data.a[0]" with no block
+    assert "  # fg_cluster.a has moved to fg_cluster.a[0]\n" in out
+    assert "  # fg_cluster.a[1] will be created\n" in out
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in out
+    fg.write('resource "fg_cluster" "a" {\n  cidr_block = "10.1.0.0/24"\n}\n')
+    assert "No changes." in fg.ok("plan")  # x[0] back to x: implied too
+    fg.write('resource "fg_cluster" "a" {\n  for_each = toset(["s"])\n'
+             '  cidr_block = "10.1.0.0/24"\n}\n'
+             'moved {\n  from = fg_cluster.a\n  to   = fg_cluster.a["s"]\n}\n')
+    out = fg.ok("plan")
+    assert '  # fg_cluster.a has moved to fg_cluster.a["s"]\n' in out
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in out
+
+
+def test_moves_out_of_a_module_and_declared_inside_one(fg: Runner) -> None:
+    (fg.dir / "m").mkdir()
+    (fg.dir / "m" / "main.tf").write_text(
+        'resource "fg_cluster" "in" {\n  cidr_block = "10.1.0.0/24"\n}\n')
+    fg.write('module "x" {\n  source = "./m"\n  count  = 1\n}\n')
+    fg.ok("apply", "-auto-approve")
+    # a moved block inside the module applies within each of its instances
+    (fg.dir / "m" / "main.tf").write_text(
+        'resource "fg_cluster" "renamed" {\n  cidr_block = "10.1.0.0/24"\n}\n'
+        "moved {\n  from = fg_cluster.in\n  to   = fg_cluster.renamed\n}\n")
+    out = fg.ok("plan")
+    assert "  # module.x[0].fg_cluster.in has moved to module.x[0].fg_cluster.renamed\n" in out
+    fg.ok("apply", "-auto-approve")
+    (fg.dir / "m" / "main.tf").write_text("")
+    fg.write('resource "fg_cluster" "out" {\n  cidr_block = "10.1.0.0/24"\n}\n'
+             'module "x" {\n  source = "./m"\n  count  = 1\n}\n'
+             "moved {\n  from = module.x[0].fg_cluster.renamed\n  to   = fg_cluster.out\n}\n")
+    out = fg.ok("plan")
+    assert "  # module.x[0].fg_cluster.renamed has moved to fg_cluster.out\n" in out
+    fg.ok("apply", "-auto-approve")
+    assert fg.state_list() == ["fg_cluster.out"] and fg.fleet.deletes == []
