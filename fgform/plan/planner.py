@@ -10,6 +10,10 @@ The steps follow Terraform's plan walk:
     definition naming it changes and gets an unknown revision, the service then updates;
 (c) instances in state but not in the configuration are deleted, with the reason;
 (d) root outputs are compared with the state's.
+Before (a), `moved` blocks (and Terraform's implied count moves) move objects in the prior
+state (`plan/moves.py`) and `import` blocks' objects join it (`PlanOptions.imports`); in (c)
+an instance a `removed { lifecycle { destroy = false } }` names is forgotten (FORGET), not
+deleted; after (d) `check` blocks are evaluated (`plan/checks.py`).
 Modes: normal, destroy (everything deleted) and refresh-only (drift only). `-target` limits
 the plan to the targets and what they depend on; `-replace` forces replacement.
 

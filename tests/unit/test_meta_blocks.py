@@ -480,3 +480,14 @@ def test_moves_out_of_a_module_and_declared_inside_one(fg: Runner) -> None:
     assert "  # module.x[0].fg_cluster.renamed has moved to fg_cluster.out\n" in out
     fg.ok("apply", "-auto-approve")
     assert fg.state_list() == ["fg_cluster.out"] and fg.fleet.deletes == []
+
+
+def test_destroy_follows_a_move_not_applied_yet(fg: Runner) -> None:
+    fg.write('resource "fg_cluster" "a" {\n  cidr_block = "10.1.0.0/24"\n}\n')
+    fg.ok("apply", "-auto-approve")
+    fg.write('resource "fg_cluster" "b" {\n  cidr_block = "10.1.0.0/24"\n}\n'
+             "moved {\n  from = fg_cluster.a\n  to   = fg_cluster.b\n}\n")
+    out = fg.ok("destroy", "-auto-approve")
+    assert "  # fg_cluster.b will be destroyed\n  # (moved from fg_cluster.a)\n" in out
+    assert fg.state_list() == [] and fg.fleet.objects == {}
+    assert fg.fleet.deletes == [("fg_cluster.b", False)]
