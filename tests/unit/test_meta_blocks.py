@@ -322,6 +322,9 @@ resource "fg_cluster" "p" {
     doc = fg.plan_json()
     change = doc["resource_changes"][0]["change"]
     assert change["actions"] == ["update"] and change["importing"] == {"id": "plainnet"}
+    markdown = fg.ok("show", "-markdown", "p.fgplan")
+    assert "**1** to import, **0** to add, **1** to change, **0** to destroy" in markdown
+    assert '#  (imported from "plainnet")' in markdown
     out = fg.ok("apply", "p.fgplan")
     assert ("fg_cluster.p: Importing... [id=plainnet]\n"
             "fg_cluster.p: Import complete [id=plainnet]\n") in out
