@@ -11,10 +11,11 @@ from fgform.addresses import Address
 from fgform.config.depgraph import Graph
 from fgform.config.evaluate import ResourceCallback, WalkResult, validate_resolver
 from fgform.config.evaluate import walk as walk_graph
+from fgform.config.meta_blocks import check_meta_blocks, check_probe
 from fgform.config.model import Config
 from fgform.config.validate import check_walk, finish_diagnostics
 from fgform.config.variables import resolve_variables
-from fgform.errors import Diagnostic
+from fgform.errors import Diagnostic, SourceRange
 from fgform.graph import build_graph
 
 
@@ -60,4 +61,17 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
                   graph=graph)
     diags.extend(result.diagnostics)
     diags.extend(check_walk(config, result, cwd))
+    diags.extend(check_meta_blocks(config))  # moved, removed, import blocks
+    if config.module.checks:
+        # check blocks' references, as the graph checks outputs'
+        probe, names = check_probe(config)
+        ranges = {probe.module.outputs[n].expr.range for n in names}
+        diags.extend(d for d in build_graph(probe).diagnostics
+                     if d.range is not None and any(_inside(d.range, r) for r in ranges))
     return finish_diagnostics(diags, values)
+
+
+def _inside(inner: SourceRange, outer: SourceRange) -> bool:
+    """Whether `inner` lies within `outer` (same file, from its first line to its last)."""
+    return inner.filename == outer.filename and outer.start_line <= inner.start_line <= max(
+        outer.end_line, outer.start_line)

@@ -226,11 +226,15 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
     check_addresses(targets, replace)
     prior = wd.store.read()
     live = read_live(fleet, wd.dir, prior) if refresh else None
+    base = prior
+    if base is None and wd.config.module.imports and mode is PlanMode.NORMAL:
+        base = StateFile()  # the lineage the imported objects are read for and kept in
+    imports = read_imports(fleet, wd, base) if mode is PlanMode.NORMAL else {}
     options = PlanOptions(mode=mode, targets=list(targets), replace=list(replace),
                           refresh=refresh, config_dir=str(wd.dir),
                           config_hash=config_hash(wd.dir, wd.config), graph=wd.graph,
-                          read_data=data_reader(fleet, wd.dir, prior, log))
-    plan = plan_changes(wd.config, wd.variables, prior, live, options)
+                          read_data=data_reader(fleet, wd.dir, prior, log), imports=imports)
+    plan = plan_changes(wd.config, wd.variables, base, live, options)
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
     return plan
@@ -260,6 +264,67 @@ def data_reader(fleet: Fleet, dir: Path, state: StateFile | None,
         return attrs
 
     return read
+
+
+IMPORTABLE = ("fg_cluster: the Docker network's name or ID; fg_registry: the registry "
+              "container's name or ID")
+
+
+def read_imports(fleet: Fleet, wd: WorkingDir, state: StateFile | None
+                 ) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The objects the root module's `import` blocks adopt, as their drivers read them:
+    address -> (id, attributes). A target that state already holds is skipped (Terraform
+    does the same); a type no driver can import, or an id naming nothing, is an error."""
+    from fgform.config import functions
+    from fgform.config.context import EvalContext, EvalError
+    from fgform.config.expr import evaluate
+
+    blocks = wd.config.module.imports
+    if not blocks:
+        return {}
+    errors: list[Diagnostic] = []
+    wanted = []
+    for imp in blocks:
+        if state is not None and state.get(imp.to) is not None:
+            continue
+        try:
+            ident, _ = unmark(evaluate(imp.id, EvalContext(variables=dict(wd.variables),
+                                                           functions=functions.call)))
+        except EvalError as exc:
+            errors.append(Diagnostic.error(exc.summary, exc.message, exc.range or imp.range))
+            continue
+        if not isinstance(ident, str) or not ident:
+            errors.append(Diagnostic.error(
+                "Invalid import id", "The import ID must be a non-empty string.",
+                imp.id.range))
+            continue
+        driver = fleet.drivers.get(imp.to.type)
+        if getattr(driver, "import_object", None) is None:
+            errors.append(Diagnostic.error(
+                "Resource type cannot be imported",
+                f"fgform cannot import {imp.to.type} resources: no driver can read an existing "
+                f"object of this type. Importable types ({IMPORTABLE}).", imp.range))
+            continue
+        wanted.append((imp, ident, driver))
+    _raise(errors)
+    if not wanted:
+        return {}
+    fleet.require({imp.to.type for imp, _, _ in wanted})
+    ctx = fleet_context(wd.dir, state if state is not None else StateFile())
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for imp, ident, driver in wanted:
+        attrs = driver.import_object(ctx, imp.to, ident)
+        if attrs is None:
+            errors.append(Diagnostic.error(
+                "Cannot import non-existent remote object",
+                f'While attempting to import an existing object to "{imp.to}", fgform found '
+                f"that no object exists with the given id {ident!r}. Only pre-existing objects "
+                "can be imported; check that the id is correct, or remove the import block "
+                "and let apply create a new object for this resource.", imp.range))
+            continue
+        out[str(imp.to)] = (ident, attrs)
+    _raise(errors)
+    return out
 
 
 # -- apply -----------------------------------------------------------------------------------
@@ -376,6 +441,23 @@ def console_evaluate(ctx: Any, text: str) -> Any:
                                                  exc.hint)]) from None
 
 
+def check_after_apply(wd: WorkingDir, state: StateFile) -> list:
+    """The root module's check blocks evaluated against the state an apply left
+    (plan/checks.py): failed assertions are warnings to print, never errors."""
+    from fgform.config.evaluate import validate_resolver
+    from fgform.plan.checks import evaluate_checks
+
+    if not wd.config.module.checks:
+        return []
+
+    def on_resource(a: Address, resource, config, deps):
+        inst = state.get(a)
+        return inst.attributes if inst is not None else validate_resolver(a, resource, config,
+                                                                            deps)
+
+    return evaluate_checks(wd.config, wd.variables, on_resource, str(wd.dir))
+
+
 def known_secrets(wd: WorkingDir, plan) -> frozenset[str]:
     """Every sensitive value this run knows (variables, the planned changes' sensitive
     attributes before and after, the prior state's): what apply's progress lines and the
@@ -469,6 +551,12 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
         if plan.prior_state is not None:
             state.resources = plan.prior_state.resources
     elif plan.mode is PlanMode.DESTROY and plan.prior_state is not None:
+        # The plan's addresses are after its moved blocks: make the same moves here.
+        for rc in plan.changes:
+            if rc.previous_address is not None:
+                moved = state.remove(rc.previous_address)
+                if moved is not None:
+                    state.set(rc.address, moved)
         # Nothing is planned for what refresh found deleted outside fgform: forget it here,
         # or it stays in state for ever. Everything else stays as recorded.
         forget_gone(state, plan.prior_state)

@@ -144,6 +144,8 @@ class ApplyResult:
     cancelled: bool = False
     aborted: bool = False
     destroy_mode: bool = False
+    imported: int = 0  # objects `import` blocks adopted
+    forgotten: int = 0  # objects `removed` blocks dropped from state (left on the fleet)
 
     @property
     def ok(self) -> bool:
@@ -263,6 +265,7 @@ def apply_plan(plan: Plan, state: StateFile, drivers: Mapping[str, Driver], ctx:
     during the walk is returned in `ApplyResult.errors`.
     """
     ops = build_operations(plan, state)
+    imported, forgotten = _imports_and_forgets(plan, state, ctx, save_state, hooks)
     steps = StepRunner(plan, state, drivers, ctx, save_state, resolve, read_data)
     run = _ApplyRun(ops, steps, hooks or NullHooks(), progress_interval)
     steps.mirror_state()
@@ -290,4 +293,28 @@ def apply_plan(plan: Plan, state: StateFile, drivers: Mapping[str, Driver], ctx:
         cancelled=report.stopped is dag.Stop.CANCELLED,
         aborted=report.aborted,
         destroy_mode=plan.mode is PlanMode.DESTROY,
+        imported=imported,
+        forgotten=forgotten,
     )
+
+
+def _imports_and_forgets(plan: Plan, state: StateFile, ctx: FleetContext,
+                         save_state: SaveState, hooks: ApplyHooks | None) -> tuple[int, int]:
+    """Before any driver call: the objects the plan imports are already in `state` (the
+    plan's refreshed state holds them) and are reported as imported (a hook's optional
+    `imported(address, id)`); FORGET changes drop their instance from state, the fleet left
+    alone. Returns (imported, forgotten)."""
+    report = getattr(hooks, "imported", None)
+    imported = 0
+    for change in plan.changes:
+        if change.importing_id is not None and state.get(change.address) is not None:
+            imported += 1
+            if report is not None:
+                report(change.address, change.importing_id)
+    forgotten = [c.address for c in plan.changes if c.action is Action.FORGET]
+    for addr in forgotten:
+        state.remove(addr)
+        ctx.resources.pop(str(addr), None)
+    if forgotten:
+        save_state(state)
+    return imported, len(forgotten)

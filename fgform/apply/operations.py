@@ -52,6 +52,8 @@ def build_operations(plan: Plan, state: StateFile) -> dict[str, Operation]:
     n = 0
     for change in plan.changes:
         a = change.action
+        if a is Action.FORGET:
+            continue  # state only (apply_plan), no driver call
         addr = change.address
         if a is Action.NOOP or (a is Action.READ and not addr.is_data):
             continue

@@ -184,6 +184,14 @@ def _run_apply(env: Environment, ws, the_plan, *, as_json: bool, no_color: bool,
                                  parallelism=parallelism, cancel=intr.cancel, abort=intr.abort)
     if not outcome.result.ok and isinstance(printer, TextProgress):
         printer.write = env.err  # error diagnostics go to stderr, as Terraform's do
+    if outcome.result.ok and not destroying and not as_json:
+        from fgform.render.text import check_warnings, render_warnings
+
+        # check blocks against what the apply made: warnings before the summary, as
+        # Terraform prints them
+        for line in render_warnings(check_warnings(workflow.check_after_apply(
+                ws, outcome.state)), color=env.color and not no_color):
+            env.out(line)
     printer.finish(outcome.result)
     if not outcome.result.ok:
         return ExitStatus.ERROR

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from fgform.config import ast, blocks_data, blocks_terraform
+from fgform.config.meta_blocks import META_BLOCK_LABELS, decode_meta_block
 from fgform.config.model import (
     Attribute,
     Block,
@@ -30,7 +31,8 @@ TOP_LEVEL_BLOCKS = ("resource", "variable", "locals", "output", "module", "terra
 
 
 _BLOCK_LABELS = {"resource": 2, "variable": 1, "locals": 0, "output": 1, "module": 1,
-                 "terraform": 0, "backend": 1, "data": 2, "provider": 1}
+                 "terraform": 0, "backend": 1, "data": 2, "provider": 1, **META_BLOCK_LABELS}
+TOP_LEVEL_BLOCKS += tuple(META_BLOCK_LABELS)
 
 
 def _static_string(node: ast.Node) -> str | None:
@@ -115,6 +117,9 @@ class ModuleDecoder:
                                                                     f"{block.type} {{ ... }}")
                 self.err("Wrong number of block labels",
                          f'A "{block.type}" block takes {what}: {example}', block.range)
+                continue
+            if block.type in META_BLOCK_LABELS:
+                decode_meta_block(self, block)  # moved, removed, import, check
                 continue
             getattr(self, "block_" + block.type)(block)
 

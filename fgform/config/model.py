@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fgform.config.ast import Node, Reference
+from fgform.config.meta_model import CheckBlock, ImportBlock, MovedBlock, RemovedBlock
 from fgform.errors import SourceRange
 
 
@@ -143,6 +144,11 @@ class Module:
     data_resources: dict[str, Resource] = field(default_factory=dict)
     # Provider configurations ("fg", "fg.ALIAS") -> where declared.
     providers: dict[str, SourceRange] = field(default_factory=dict)
+    # moved / removed / import / check blocks (config/meta_blocks.py)
+    moved: list[MovedBlock] = field(default_factory=list)
+    removed: list[RemovedBlock] = field(default_factory=list)
+    imports: list[ImportBlock] = field(default_factory=list)
+    checks: dict[str, CheckBlock] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -48,6 +48,10 @@ class Driver(Protocol):
 
     Attribute dicts are the schema's attributes (config plus computed), plain JSON data. Create
     and update return the full new attribute dict with every computed value known.
+
+    A driver whose type can be imported (`import` blocks) also has
+    `import_object(ctx, addr, id) -> dict | None`: the attributes of the existing object `id`
+    names (None when there is none); `workflow.read_imports` looks for it with getattr.
     """
 
     type_name: str

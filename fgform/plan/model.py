@@ -21,6 +21,8 @@ class Action(str, Enum):
     DELETE_THEN_CREATE = "-/+"
     CREATE_THEN_DELETE = "+/-"
     READ = "<="
+    # `removed { lifecycle { destroy = false } }`: dropped from state, the object left alone.
+    FORGET = "."
 
     @property
     def is_replace(self) -> bool:
@@ -37,6 +39,7 @@ class Action(str, Enum):
             Action.DELETE_THEN_CREATE: ["delete", "create"],
             Action.CREATE_THEN_DELETE: ["create", "delete"],
             Action.READ: ["read"],
+            Action.FORGET: ["forget"],
         }[self]
 
 
@@ -95,6 +98,38 @@ class ResourceChange:
     # The deposed key when this change is to a deposed object (always a DELETE: the old
     # object of an interrupted create_before_destroy replacement); "" for the current one.
     deposed: str = ""
+    # The address the object had in the prior state when a `moved` block moved it (JSON
+    # `previous_address`), and the id an `import` block adopts it by (JSON `importing`).
+    previous_address: Address | None = None
+    importing_id: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        """Whether the plan lists it: an action, or a move or import without one."""
+        return (self.action is not Action.NOOP or self.previous_address is not None
+                or self.importing_id is not None)
+
+
+@dataclass(slots=True)
+class CheckProblem:
+    """One failed (or not yet known) assertion of a check block: its message, and where
+    its condition is (file relative to the configuration directory, line, and the line's
+    text)."""
+
+    message: str
+    filename: str
+    line: int
+    source: str = ""
+    unknown: bool = False  # the condition is known only after apply
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """A check block's result: status "pass", "fail" or "unknown", as Terraform's JSON."""
+
+    name: str
+    status: str
+    problems: list[CheckProblem] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -132,6 +167,8 @@ class Plan:
     # Terraform's JSON `configuration` section (made by the planner from the Config, kept
     # in saved plans so `show -json FILE` needs no configuration).
     configuration: dict[str, Any] | None = None
+    # check blocks' results after planning (plan/checks.py)
+    checks: list[CheckResult] = field(default_factory=list)
 
     def counts(self) -> tuple[int, int, int]:
         """(to add, to change, to destroy), counting a replacement as one add and one destroy."""
@@ -140,7 +177,13 @@ class Plan:
         destroy = sum(1 for c in self.changes if c.action is Action.DELETE or c.action.is_replace)
         return add, change, destroy
 
+    def imports(self) -> int:
+        """How many objects `import` blocks adopt ("Plan: 1 to import, ...")."""
+        return sum(1 for c in self.changes if c.importing_id is not None)
+
     @property
     def has_changes(self) -> bool:
-        return any(c.action is not Action.NOOP for c in self.changes) or any(
+        """Changes, moves, imports and forgets count (`-detailed-exitcode` exits 2), as in
+        Terraform."""
+        return any(c.shown for c in self.changes) or any(
             o.action is not Action.NOOP for o in self.output_changes)

@@ -29,6 +29,8 @@ from fgform.plan.model import (
     Action,
     ActionReason,
     AttributeDiff,
+    CheckProblem,
+    CheckResult,
     DiffKind,
     OutputChange,
     Plan,
@@ -174,6 +176,8 @@ def _change_to_json(rc: ResourceChange) -> dict[str, Any]:
         "prevent_destroy": rc.prevent_destroy,
         "repair": rc.repair,
         "deposed": rc.deposed,
+        "previous_address": None if rc.previous_address is None else str(rc.previous_address),
+        "importing_id": rc.importing_id,
     }
 
 
@@ -211,6 +215,9 @@ def _change_from_json(d: dict[str, Any], decode: Any = decode_value, diffs: bool
         prevent_destroy=d.get("prevent_destroy", False),
         repair=d.get("repair"),
         deposed=d.get("deposed", ""),
+        previous_address=parse_address(d["previous_address"]) if d.get("previous_address")
+        else None,
+        importing_id=d.get("importing_id"),
     )
 
 
@@ -237,6 +244,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         # the refreshed state: what apply starts from (and all a refresh-only apply writes)
         "prior_state": plan.prior_state.to_dict() if plan.prior_state is not None else None,
         "configuration": plan.configuration,
+        "checks": [{"name": c.name, "status": c.status,
+                    "problems": [{"message": p.message, "filename": p.filename, "line": p.line,
+                                  "source": p.source, "unknown": p.unknown}
+                                 for p in c.problems]} for c in plan.checks],
     }
 
 
@@ -293,6 +304,10 @@ def _plan_from_dict(data: dict[str, Any], diffs: bool = True) -> Plan:
         state_serial=st["serial"] if st else None,
         warnings=list(data.get("warnings", [])),
         configuration=data.get("configuration"),
+        checks=[CheckResult(c["name"], c["status"],
+                            [CheckProblem(p["message"], p["filename"], p["line"],
+                                          p.get("source", ""), p.get("unknown", False))
+                             for p in c["problems"]]) for c in data.get("checks", [])],
     )
 
 

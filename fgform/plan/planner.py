@@ -10,6 +10,10 @@ The steps follow Terraform's plan walk:
     definition naming it changes and gets an unknown revision, the service then updates;
 (c) instances in state but not in the configuration are deleted, with the reason;
 (d) root outputs are compared with the state's.
+Before (a), `moved` blocks (and Terraform's implied count moves) move objects in the prior
+state (`plan/moves.py`) and `import` blocks' objects join it (`PlanOptions.imports`); in (c)
+an instance a `removed { lifecycle { destroy = false } }` names is forgotten (FORGET), not
+deleted; after (d) `check` blocks are evaluated (`plan/checks.py`).
 Modes: normal, destroy (everything deleted) and refresh-only (drift only). `-target` limits
 the plan to the targets and what they depend on; `-replace` forces replacement.
 
@@ -33,6 +37,7 @@ from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.graph import Graph, build_graph
 from fgform.plan import diff as _diff
+from fgform.plan.checks import evaluate_checks
 from fgform.plan.configuration import configuration_json
 from fgform.plan.data import DataPlanner, DataReader, forget_all
 from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
@@ -44,6 +49,7 @@ from fgform.plan.model import (
     PlanMode,
     ResourceChange,
 )
+from fgform.plan.moves import apply_moves, removed_blocks, removed_match
 from fgform.plan.refresh import StateIndex, refresh_state
 from fgform.plan.replacements import (
     downgrade_create_before_destroy,
@@ -82,6 +88,20 @@ class PlanOptions:
     # Reads a data source (address, type, arguments) -> attributes; the workflow makes it
     # from the fleet. None: data resources keep what state holds, else are read at apply.
     read_data: DataReader | None = None
+    # `import` blocks' objects as the drivers read them (workflow.read_imports): instance
+    # address -> (the import id, the object's attributes). Normal plans only.
+    imports: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+FORGET_WARNING = (
+    "Some objects will no longer be managed by fgform\n"
+    "If you apply this plan, fgform will discard its tracking information for\n"
+    "the following objects, but it will not delete them:\n"
+    "{lines}\n"
+    "\n"
+    "After applying this plan, fgform will no longer manage these objects. You\n"
+    "will need to import them into fgform to manage them again."
+)
 
 
 # -- the plan -------------------------------------------------------------------------------
@@ -130,7 +150,18 @@ def plan_changes(config: Config, variables: dict[str, Any], prior_state: StateFi
     (PreventDestroyError) when the plan would destroy a prevent_destroy resource.
     """
     options = options or PlanOptions()
-    refreshed, drift = refresh_state(prior_state, live if options.refresh else None)
+    # moved blocks first: the objects move to their new addresses, and so does what the
+    # fleet reported for them; refresh and the plan then see only the new addresses.
+    moves = apply_moves(config, prior_state)
+    if moves.moved and live is not None:
+        live = dict(live)
+        for new, old in moves.moved.items():
+            if str(old) in live:
+                live[str(new)] = live.pop(str(old))
+    refreshed, drift = refresh_state(moves.state, live if options.refresh else None)
+    imported: dict[Address, str] = {}
+    if options.imports and options.mode is PlanMode.NORMAL:
+        refreshed, imported = _adopt(refreshed, options.imports)
     plan = Plan(
         changes=[], prior_state=refreshed, mode=options.mode, drift=drift,
         variables=dict(variables), config_hash=options.config_hash,
@@ -142,13 +173,68 @@ def plan_changes(config: Config, variables: dict[str, Any], prior_state: StateFi
     set_plan_timestamp(plan.timestamp)  # plantimestamp() is the plan's time, as in Terraform
     if options.targets:
         plan.warnings.append(TARGET_WARNING)
+    plan.warnings += moves.warnings
     if options.mode is PlanMode.REFRESH_ONLY:
         return plan
     if options.mode is PlanMode.DESTROY:
         _plan_destroy(plan, config, refreshed, options)
+        _mark_moves_and_imports(plan, moves.moved, {}, config)
         return plan
     _plan_normal(plan, config, variables, refreshed, options)
+    _mark_moves_and_imports(plan, moves.moved, imported, config)
     return plan
+
+
+def _adopt(state: StateFile | None, imports: dict[str, tuple[str, dict[str, Any]]]
+           ) -> tuple[StateFile, dict[Address, str]]:
+    """The refreshed state with each imported object in it (a new state when there was
+    none), and the import ids by address. An address state already holds is not imported
+    again: Terraform skips such an import block."""
+    from fgform.addresses import parse_address
+
+    state = state if state is not None else StateFile()
+    done: dict[Address, str] = {}
+    for text, (ident, attrs) in sorted(imports.items()):
+        addr = parse_address(text)
+        if state.get(addr) is not None:
+            continue
+        state.set(addr, InstanceState(addr.key, copy_value(attrs)))
+        done[addr] = ident
+    return state, done
+
+
+def _mark_moves_and_imports(plan: Plan, moved: dict[Address, Address],
+                            imported: dict[Address, str], config: Config) -> None:
+    """previous_address and importing on the changes; the forget warning."""
+    by_addr = {rc.address: rc for rc in plan.changes if not rc.deposed}
+    for new, old in moved.items():
+        rc = by_addr.get(new)
+        if rc is not None:
+            rc.previous_address = old
+    missing = []
+    for addr, ident in imported.items():
+        rc = by_addr.get(addr)
+        if rc is None or rc.action is Action.DELETE or rc.action is Action.FORGET:
+            missing.append(addr)
+            continue
+        rc.importing_id = ident
+    if missing:
+        raise DiagnosticsError([Diagnostic.error(
+            "Configuration for import target does not exist",
+            f"The configuration for the given import target {addr} does not exist. fgform "
+            "does not generate configuration: make sure the target resource instance exists "
+            "within your configuration.", _import_range(config, addr)) for addr in missing])
+    forgotten = [rc for rc in plan.changes if rc.action is Action.FORGET]
+    if forgotten:
+        plan.warnings.append(FORGET_WARNING.format(
+            lines="\n".join(f" - {rc.address}" for rc in forgotten)))
+
+
+def _import_range(config: Config, addr: Address) -> Any:
+    for imp in config.module.imports:
+        if imp.to == addr:
+            return imp.to_range
+    return None
 
 
 def _plan_destroy(plan: Plan, config: Config, state: StateFile | None,
@@ -283,6 +369,7 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
 
     # (c) deletes: instances in state the configuration no longer has.
     module_instances = {""} | set(result.module_outputs)
+    removed = removed_blocks(config)
     if state is not None:
         for addr in state.addresses():
             if addr in result.configs or addr in changes or addr.is_data:
@@ -293,6 +380,12 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
             assert inst is not None
             reason, res = _delete_reason(config, addr, result, module_instances)
             lifecycle = res.lifecycle if res is not None else None
+            rm = removed_match(removed, addr)
+            if rm is not None and not rm.destroy:
+                # removed { lifecycle { destroy = false } }: out of state, left on the fleet
+                changes[addr] = _change(addr, Decision(Action.FORGET, reason, diffs=[]),
+                                        inst, [], inst.dependencies, None)
+                continue
             try:
                 d = decide(inst, None, get_schema(addr.type), lifecycle, False,
                            address=str(addr), delete_reason=reason)
@@ -309,6 +402,23 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
         plan.changes += _deposed_changes(config, state, options.targets, set())
         plan.changes.sort(key=_change_order)
     plan.output_changes = _output_changes(config, result.outputs, state)
+    if config.module.checks:
+        plan.checks = evaluate_checks(config, variables, _planned_values(changes, state),
+                                      options.config_dir)
+
+
+def _planned_values(changes: dict[Address, ResourceChange], state: StateFile | None) -> Any:
+    """An on_resource giving each instance its planned value (state's when it is not part
+    of the plan): what check blocks are evaluated against after a plan."""
+    def value(addr: Address, res: Resource, decoded: dict[str, Any], deps: list[str]) -> Any:
+        rc = changes.get(addr)
+        if rc is not None and rc.after is not None:
+            return remark(rc.after, rc.after_sensitive)
+        inst = state.get(addr) if state is not None and rc is None else None
+        if inst is not None:
+            return remark(copy_value(inst.attributes), [tuple(p) for p in inst.sensitive_paths])
+        return validate_resolver(addr, res, decoded, deps)
+    return value
 
 
 def _change_order(rc: ResourceChange) -> tuple[Any, str]:

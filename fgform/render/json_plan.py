@@ -18,7 +18,15 @@ from typing import Any
 
 from fgform import __version__, numbers
 from fgform.addresses import Address
-from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
+from fgform.plan.model import (
+    Action,
+    ActionReason,
+    CheckResult,
+    OutputChange,
+    Plan,
+    PlanMode,
+    ResourceChange,
+)
 from fgform.state.model import InstanceStatus, StateFile
 from fgform.values import UNKNOWN, Path, Sensitive, copy_value, cty_type, unmark
 
@@ -166,6 +174,10 @@ def resource_change_json(rc: ResourceChange,
     """One entry of `resource_changes` (or `resource_drift`); `after` is
     `_change_values(rc.after, rc.after_sensitive)` when the caller has it already."""
     out = _addr_fields(rc.address)
+    if rc.previous_address is not None:
+        # Terraform's place for it: right after the address.
+        out = {"address": out.pop("address"), "previous_address": str(rc.previous_address),
+               **out}
     if rc.deposed:
         # Terraform's place for it: after the address fields, before provider_name.
         provider = out.pop("provider_name")
@@ -183,6 +195,8 @@ def resource_change_json(rc: ResourceChange,
     }
     if rc.replace_paths:
         change["replace_paths"] = [list(p) for p in rc.replace_paths]
+    if rc.importing_id is not None:
+        change["importing"] = {"id": rc.importing_id}
     out["change"] = change
     if rc.reason is not ActionReason.NONE:
         out["action_reason"] = rc.reason.value
@@ -333,6 +347,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         out["prior_state"] = {"format_version": STATE_FORMAT_VERSION,
                               "terraform_version": __version__,
                               "values": state_values_json(plan.prior_state)}
+    if plan.checks:
+        out["checks"] = checks_json(plan.checks)
     out["configuration"] = plan.configuration or {
         "provider_config": {PROVIDER: {"name": PROVIDER, "full_name": PROVIDER}},
         "root_module": {},
@@ -343,6 +359,20 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     # Terraform marks a targeted plan incomplete: applying it does not converge everything.
     out["complete"] = not plan.targets and not plan.errored
     out["errored"] = plan.errored
+    return out
+
+
+def checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
+    """Terraform's `checks`: each check block's status, its failed assertions' messages."""
+    out = []
+    for c in checks:
+        address = {"kind": "check", "name": c.name, "to_display": f"check.{c.name}"}
+        instance: dict[str, Any] = {"address": {"to_display": f"check.{c.name}"},
+                                    "status": c.status}
+        problems = [{"message": p.message} for p in c.problems if not p.unknown]
+        if problems:
+            instance["problems"] = problems
+        out.append({"address": address, "status": c.status, "instances": [instance]})
     return out
 
 

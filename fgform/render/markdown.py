@@ -18,8 +18,8 @@ from typing import Any
 
 import jinja2
 
-from fgform.plan.model import Action, ActionReason, Plan, PlanMode
-from fgform.render.text import render_plan
+from fgform.plan.model import Action, ActionReason, CheckResult, Plan, PlanMode
+from fgform.render.text import check_warnings, render_plan
 
 MARKER = "<!-- fgform-plan -->"
 MAX_CHARS = 65_536
@@ -77,7 +77,9 @@ def render_markdown(plan: Plan, *, plan_file: str = "plan.fgplan", title: str = 
         summary = f"refresh only, {len(plan.drift)} object{'s' if len(plan.drift) != 1 else ''}" \
                   " changed outside of fgform"
     elif plan.has_changes:
-        summary = f"**{add}** to add, **{change}** to change, **{destroy}** to destroy"
+        imports = plan.imports()
+        summary = (f"**{imports}** to import, " if imports else "") + \
+            f"**{add}** to add, **{change}** to change, **{destroy}** to destroy"
     else:
         summary = "no changes"
     dangerous = [{"address": str(c.address) + (f" (deposed object {c.deposed})"
@@ -100,7 +102,11 @@ def render_markdown(plan: Plan, *, plan_file: str = "plan.fgplan", title: str = 
     lines = diff_lines(render_plan(plan, color=False).strip("\n"))
     ctx: dict[str, Any] = dict(
         marker=MARKER, summary=summary, dangerous=dangerous, drift=drift, title=title,
-        warnings=[w.split("\n", 1)[0] for w in plan.warnings], state_note=state_note,
+        warnings=[w.split("\n", 1)[0] for w in plan.warnings] + [
+            f'{w.split(chr(10), 1)[0]}: check "{c.name}": {c.problems[0].message}'
+            for c in plan.checks if c.problems
+            for w in check_warnings([CheckResult(c.name, c.status, c.problems[:1])])],
+        state_note=state_note,
         timestamp=plan.timestamp, plan_file=plan_file, mode_note=mode_note,
         status_icon=status_icon)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)),

@@ -89,12 +89,13 @@ def _shown(event: ApplyStarted | ApplyProgress | ApplyFinished) -> str:
     return _display(event.address, event.deposed, event.deposed_key)
 
 
-def summary_line(added: int, changed: int, destroyed: int, destroy_mode: bool = False) -> str:
+def summary_line(added: int, changed: int, destroyed: int, destroy_mode: bool = False,
+                 imported: int = 0) -> str:
     """The last line of a successful apply (or destroy)."""
     if destroy_mode:
         return f"Destroy complete! Resources: {destroyed} destroyed."
-    return (f"Apply complete! Resources: {added} added, {changed} changed, "
-            f"{destroyed} destroyed.")
+    return ("Apply complete! Resources: " + (f"{imported} imported, " if imported else "")
+            + f"{added} added, {changed} changed, {destroyed} destroyed.")
 
 
 def result_diagnostics(result: ApplyResult) -> list[Diagnostic]:
@@ -148,6 +149,12 @@ class TextProgress:
         suffix = _id_suffix(event, self.secrets)
         self._out(self._bold(f"{_shown(event)}: {verb}...{suffix}"))
 
+    def imported(self, address: Address, ident: str) -> None:
+        """An `import` block's object taken into state (Terraform's two lines)."""
+        shown = "" if _holds_secret(ident, self.secrets) else f" [id={truncate_id(ident)}]"
+        self._out(self._bold(f"{address}: Importing...{shown}"))
+        self._out(self._bold(f"{address}: Import complete{shown}"))
+
     def still_running(self, event: ApplyProgress) -> None:
         verb = _PROGRESS_VERB.get(event.action, "applying")
         id_part = ""
@@ -174,7 +181,8 @@ class TextProgress:
                     self._out(line)
             return
         self._out("")
-        line = summary_line(result.added, result.changed, result.destroyed, result.destroy_mode)
+        line = summary_line(result.added, result.changed, result.destroyed, result.destroy_mode,
+                            result.imported)
         self._out(f"\x1b[0m\x1b[1m\x1b[32m{line}\x1b[0m" if self.color else line)
 
 
@@ -269,8 +277,9 @@ class JsonProgress:
             return
         self.emit("info",
                   summary_line(result.added, result.changed, result.destroyed,
-                               result.destroy_mode),
+                               result.destroy_mode, result.imported),
                   "change_summary",
-                  changes={"add": result.added, "change": result.changed, "import": 0,
+                  changes={"add": result.added, "change": result.changed,
+                           "import": result.imported,
                            "remove": result.destroyed,
                            "operation": "destroy" if result.destroy_mode else "apply"})

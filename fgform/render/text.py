@@ -12,7 +12,15 @@ import json
 from typing import Any
 
 from fgform.config.schema import schema_for
-from fgform.plan.model import Action, ActionReason, OutputChange, Plan, PlanMode, ResourceChange
+from fgform.plan.model import (
+    Action,
+    ActionReason,
+    CheckResult,
+    OutputChange,
+    Plan,
+    PlanMode,
+    ResourceChange,
+)
 from fgform.render.attributes import (
     ABSENT,
     BOLD,
@@ -38,7 +46,26 @@ def _header(rc: ResourceChange, st: Style, drift: bool) -> list[str]:
         if rc.action is Action.DELETE:
             return [f"{bold} has been deleted"]
         return [f"{bold} has changed"]
+    out = _action_header(rc, st, bold)
+    # A move or an import that comes with an action says so under the action's header.
+    if rc.previous_address is not None and rc.action is not Action.NOOP:
+        out.append(f"  # (moved from {rc.previous_address})")
+    if rc.importing_id is not None and rc.action is not Action.NOOP:
+        out.append(f"  # (imported from {json.dumps(rc.importing_id)})")
+    return out
+
+
+def _action_header(rc: ResourceChange, st: Style, bold: str) -> list[str]:
+    addr = str(rc.address)
     a = rc.action
+    if a is Action.FORGET:
+        # Terraform's own layout: one space less than the other headers.
+        return [st.c(BOLD, f" # {addr}") + " will no longer be managed by fgform, but will "
+                "not be destroyed", " # (destroy = false is set in the configuration)"]
+    if a is Action.NOOP and rc.importing_id is not None:
+        return [f"{bold} will be imported"]
+    if a is Action.NOOP and rc.previous_address is not None:
+        return [st.c(BOLD, f"  # {rc.previous_address}") + f" has moved to {addr}"]
     if a is Action.CREATE:
         return [f"{bold} will be created"]
     if a is Action.UPDATE:
@@ -99,11 +126,15 @@ def render_resource(rc: ResourceChange, color: bool = False, drift: bool = False
     if rc.action is Action.NOOP:
         sym = " "
     prefix = st.sym(sym) if len(sym) == 3 else " " * (3 - len(sym)) + st.sym(sym)
+    if rc.action is Action.FORGET:
+        prefix = " " + st.sym(".")  # Terraform's " . resource": the object stays as it is
     kind = "data" if rc.address.is_data else "resource"
     lines.append(f'{prefix} {kind} "{rc.address.type}" "{rc.address.name}" {{')
     ctx = Ctx(st, rc.action.is_replace)
     before: Any = mask(rc.before, rc.before_sensitive) if rc.before is not None else ABSENT
     after: Any = mask(rc.after, rc.after_sensitive) if rc.after is not None else ABSENT
+    if rc.action is Action.FORGET:
+        after = before  # shown unchanged
     lines += object_lines(before, after, body_schema, 6, ctx, (), (),
                            show_all=rc.action in (Action.CREATE, Action.DELETE, Action.READ))
     lines.append("    }")
@@ -111,7 +142,7 @@ def render_resource(rc: ResourceChange, color: bool = False, drift: bool = False
 
 
 def _legend(plan: Plan, st: Style) -> list[str]:
-    present = {c.action for c in plan.changes}
+    present = {c.action for c in plan.changes if c.shown}
     # fgform has no provider plugins (Terraform's "used the selected providers"): it
     # compares the configuration with the state and what the fleet runs.
     out = ["fgform compared the configuration with the state and the live fleet to",
@@ -181,17 +212,31 @@ def render_warnings(warnings: list[str], color: bool = False) -> list[str]:
     return out
 
 
+def check_warnings(checks: list[CheckResult]) -> list[str]:
+    """Failed (or not yet known) check block assertions as warnings, in Terraform's words."""
+    out = []
+    for c in checks:
+        for p in c.problems:
+            summary = ("Check block assertion known after apply" if p.unknown
+                       else "Check block assertion failed")
+            source = f"\n{p.line:4d}: {p.source}" if p.source else ""
+            out.append(f'{summary}\n  on {p.filename} line {p.line}, in check "{c.name}":'
+                       f"{source}\n\n{p.message}")
+    return out
+
+
 def render_plan(plan: Plan, color: bool = False) -> str:
     """The whole plan as `terraform plan` prints it (without the refresh progress lines);
-    warnings (-target) come last, in Terraform's box."""
+    warnings (-target, moves, forgets, check blocks) come last, in Terraform's box."""
     return _render_plan_body(plan, color) + "".join(
-        line + "\n" for line in render_warnings(plan.warnings, color))
+        line + "\n" for line in render_warnings(plan.warnings + check_warnings(plan.checks),
+                                                 color))
 
 
 def _render_plan_body(plan: Plan, color: bool) -> str:
     st = Style(color)
     lines: list[str] = list(render_drift(plan, color))
-    changes = [c for c in plan.changes if c.action is not Action.NOOP]
+    changes = [c for c in plan.changes if c.shown]
     # A new output whose value is null is no change: Terraform keeps no null output.
     outputs = [o for o in plan.output_changes if o.action is not Action.NOOP
                and not (o.action is Action.CREATE and o.after is None)]
@@ -209,13 +254,17 @@ def _render_plan_body(plan: Plan, color: bool) -> str:
             "and found no differences, so no changes are needed."]
         return "\n".join(lines) + "\n"
     if changes:
-        lines += ["", *_legend(plan, st), "", "fgform will perform the following actions:", ""]
+        # Moves and imports alone have no symbol: Terraform prints no legend for them.
+        legend = [*_legend(plan, st), ""] if any(c.action is not Action.NOOP
+                                                  for c in changes) else []
+        lines += ["", *legend, "fgform will perform the following actions:", ""]
         for rc in changes:
             lines += render_resource(rc, color)
             lines.append("")
         add, change, destroy = plan.counts()
-        lines.append(st.c(BOLD, "Plan:") + f" {add} to add, {change} to change, "
-                     f"{destroy} to destroy.")
+        imports = plan.imports()
+        lines.append(st.c(BOLD, "Plan:") + (f" {imports} to import," if imports else "")
+                     + f" {add} to add, {change} to change, {destroy} to destroy.")
     if outputs:
         width = max(len(o.name) for o in outputs)
         lines += ["", "Changes to Outputs:"]

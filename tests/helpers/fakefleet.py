@@ -36,12 +36,16 @@ class FakeFleet:
         self.looks = 0  # list calls to the "engine": read makes one per call, not per item
         self.deletes: list[tuple[str, bool]] = []  # (address, replacing) of every delete
         self.runs: list[dict[str, Any]] = []  # run_task calls
+        # Objects adopted by an import: (lineage, type, id) -> the key they are kept under
+        # (another lineage's, or "" for an object fgform never made).
+        self.adopted: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self.reachable = reachable
         self.data_reads: list[tuple[str, dict[str, Any]]] = []  # read_data calls
         # Images a registry holds besides the fg_image objects: (repository, tag) -> digest.
         self.images: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
-        self._drivers: dict[str, Driver] = {t: MemoryDriver(self, t) for t in SCHEMAS}
+        self._drivers: dict[str, Driver] = {
+            t: (ImportingDriver if t in IMPORTABLE else MemoryDriver)(self, t) for t in SCHEMAS}
         self._scheduler = scheduler
 
     # -- Fleet --------------------------------------------------------------------------
@@ -119,6 +123,10 @@ class FakeFleet:
         return f"{type_name.removeprefix('fg_')}-{next(self._ids)}"
 
 
+# The types whose Docker drivers can import an existing object (fgform/fleet/docker).
+IMPORTABLE = ("fg_cluster", "fg_registry")
+
+
 class MemoryDriver:
     """One resource type's objects in the fake fleet; computed attributes are made up from
     the schema (strings name the object, numbers count from 1, collections start empty)."""
@@ -130,7 +138,8 @@ class MemoryDriver:
                                            if a.computed]
 
     def _key(self, ctx: FleetContext, ident: Any) -> tuple[str, str, str]:
-        return (ctx.lineage, self.type_name, str(ident))
+        key = (ctx.lineage, self.type_name, str(ident))
+        return self.fleet.adopted.get(key, key)
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
@@ -180,6 +189,23 @@ class MemoryDriver:
             else:
                 attrs[a.name] = f"{attrs['id']}-{a.name}"
         return attrs
+
+
+class ImportingDriver(MemoryDriver):
+    """A MemoryDriver whose type can be imported (the Docker driver has import_object)."""
+
+    def import_object(self, ctx: FleetContext, addr: Address, ident: str
+                      ) -> dict[str, Any] | None:
+        """As the Docker drivers: fg_cluster and fg_registry objects are
+        found by id or name in any lineage (or none: key lineage ""), and adopted."""
+        with self.fleet.lock:
+            self.fleet.looks += 1
+            for key, attrs in self.fleet.objects.items():
+                if key[1] == self.type_name and ident in (
+                        attrs.get("id"), attrs.get("name"), attrs.get("network_name")):
+                    self.fleet.adopted[(ctx.lineage, self.type_name, str(attrs["id"]))] = key
+                    return copy.deepcopy(attrs)
+        return None
 
 
 class MemoryScheduler:

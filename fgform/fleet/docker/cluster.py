@@ -129,9 +129,10 @@ class ClusterDriver(DockerDriver):
              ) -> dict[Address, dict[str, Any] | None]:
         nets = {n.attrs.get("Labels", {}).get(L.ADDRESS): n for n in self.client.networks.list(
             filters=L.label_filter(ctx, kind=KIND))}
+        adopted = self._adopted(ctx, items, nets)
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
-            net = nets.get(str(addr))
+            net = nets.get(str(addr)) or adopted.get(addr)
             if net is None:
                 out[addr] = None
                 continue
@@ -145,6 +146,43 @@ class ClusterDriver(DockerDriver):
             live["network_name"] = net.name
             out[addr] = live
         return out
+
+    def _adopted(self, ctx: FleetContext, items: dict[Address, dict[str, Any]],
+                 labelled: dict[Any, Any]) -> dict[Address, Any]:
+        """Networks an `import` adopted: not labelled for their address in this lineage, so
+        found by the name state records. One more list call, only when such an item exists."""
+        missing = {addr: prior.get("network_name") for addr, prior in items.items()
+                   if str(addr) not in labelled and prior.get("network_name")}
+        if not missing:
+            return {}
+        by_name = {n.name: n for n in self.client.networks.list(
+            names=sorted(set(missing.values())))}
+        return {addr: by_name[name] for addr, name in missing.items()
+                if name in by_name and _adoptable(ctx, by_name[name].attrs.get("Labels"))}
+
+    def import_object(self, ctx: FleetContext, addr: Address, ident: str
+                      ) -> dict[str, Any] | None:
+        """The attributes of an existing network named (or with the id) `ident`, made by
+        fgform (any state) or not: `name` is the network name without `fgform-` (null when
+        that is the name the address would get anyway), `cidr_block` its first subnet."""
+        try:
+            net = self.client.api.inspect_network(ident)
+        except NotFound:
+            return None
+        if net.get("Name") != ident and not str(net.get("Id", "")).startswith(ident):
+            return None  # Docker matched a prefix of another network's name
+        if not _adoptable(ctx, net.get("Labels")) and (net.get("Labels") or {}).get(
+                L.ADDRESS) != str(addr):
+            raise FgformError(f"network {net['Name']} is already managed by "
+                              f"{net['Labels'].get(L.ADDRESS)} in this state")
+        full = str(net["Name"])
+        name: str | None = full.removeprefix(NETWORK_PREFIX)
+        if full == network_name(default_name(addr)):
+            name = None
+        subnets = _subnets(net)
+        return {"name": name, "cidr_block": subnets[0] if subnets else None,
+                "placement_strategy": "spread", "capacity": None,
+                "id": cluster_name(addr, {"name": name}), "network_name": full}
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
@@ -184,9 +222,11 @@ class ClusterDriver(DockerDriver):
         net_name = prior.get("network_name") or network_name(cluster_name(addr, prior))
         # Only this address's network: by name AND labels, removed by its id. A network of
         # that name owned by another address (or state) is not ours to delete.
+        # An imported network (a plain one, or another state's) is this address's too.
         for net in _named(self.client, net_name):
             labels = net.get("Labels") or {}
-            if labels.get(L.LINEAGE) == ctx.lineage and labels.get(L.ADDRESS) == str(addr):
+            if labels.get(L.LINEAGE) == ctx.lineage and labels.get(L.ADDRESS) == str(addr) \
+                    or _adoptable(ctx, labels):
                 remove_network(self.client, net["Id"], ctx.log, name=net_name)
 
     @staticmethod
@@ -207,6 +247,12 @@ class ClusterDriver(DockerDriver):
                                   hint="give one of the clusters another name")
             ctx.log(f"removing leftover network {net_name}")
             remove_network(client, old["Id"], ctx.log, name=net_name)
+
+
+def _adoptable(ctx: FleetContext, labels: dict[str, str] | None) -> bool:
+    """Whether an `import` may adopt an object with these labels: one fgform did not make
+    (no lineage label), or one of another state. Never another address's of this state."""
+    return (labels or {}).get(L.LINEAGE) != ctx.lineage
 
 
 def _named(client: docker.DockerClient, net_name: str) -> list[dict[str, Any]]:

@@ -108,6 +108,12 @@ class RegistryDriver(DockerDriver):
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
             c = containers.get(str(addr))
+            if c is None and prior.get("id"):
+                c = self._adopted(ctx, str(prior["id"]))
+                if c is not None:
+                    # An imported registry: as state says, but for what stopped or went.
+                    out[addr] = dict(prior) if c.get("State") == "running" else None
+                    continue
             # A stopped registry serves nothing: report it gone so the plan recreates it
             # (create reuses the volume, so no data is lost).
             if c is None or c.get("State") != "running":
@@ -132,6 +138,42 @@ class RegistryDriver(DockerDriver):
             live["volume"] = vol if vol in volumes else None
             out[addr] = live
         return out
+
+    def _adopted(self, ctx: FleetContext, name: str) -> dict[str, Any] | None:
+        """The container an `import` adopted (one fgform did not make, or another state's),
+        as the list call shows it; None when there is none."""
+        found = [c for c in self.client.api.containers(all=True, filters={"name": name})
+                 if "/" + name in (c.get("Names") or [])]
+        if not found or (found[0].get("Labels") or {}).get(L.LINEAGE) == ctx.lineage:
+            return None
+        return found[0]
+
+    def import_object(self, ctx: FleetContext, addr: Address, ident: str
+                      ) -> dict[str, Any] | None:
+        """The attributes of an existing registry container named (or with the id) `ident`,
+        made by fgform (any state) or not: its published port for 5000/tcp, its image
+        (null for fgform's built-in server image) and its data volume."""
+        try:
+            c = self.client.api.inspect_container(ident)
+        except NotFound:
+            return None
+        labels = c.get("Config", {}).get("Labels") or {}
+        if labels.get(L.LINEAGE) == ctx.lineage and labels.get(L.ADDRESS) != str(addr):
+            raise FgformError(f"container {ident} is already managed by "
+                              f"{labels.get(L.ADDRESS)} in this state")
+        binding = _binding(c)
+        if binding is None:
+            raise FgformError(f"container {ident} publishes no port for {CONTAINER_PORT}/tcp, "
+                              "so it cannot be a registry",
+                              hint="import a container that serves the registry API on port "
+                                   f"{CONTAINER_PORT}")
+        image = str((c.get("Config") or {}).get("Image") or "")
+        volume = next((m.get("Name") for m in c.get("Mounts") or []
+                       if m.get("Type") == "volume" and m.get("Name")), None)
+        name = str(c.get("Name") or ident).lstrip("/")
+        return {"port": binding[1], "bind_address": binding[0],
+                "image": None if image.startswith(IMAGE_REPO + ":") else image,
+                "id": name, "endpoint": endpoint_for(*binding), "volume": volume}
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
