@@ -1,0 +1,173 @@
+"""The corpus through fgform, the way `fgform apply` + `fgform output -json` treat outputs.
+
+A batch of entries becomes one configuration directory (`main.tf` with one output each,
+`prelude.tf`, the fixture files), loaded by fgform's loader and evaluated by its walk, as
+`workflow.compute_outputs` does; each output's value is then printed by the renderer behind
+`fgform output -json` (`render.state_hcl.outputs`) and parsed back with exact numbers. A
+diagnostic is charged to the output whose lines hold it; a batch that fails as a whole (a
+syntax error, a crash) is evaluated again one entry at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from differential import corpus
+from differential.corpus import Entry
+
+from fgform.analysis import validate_config, walk
+from fgform.config.loader import load_config
+from fgform.config.variables import resolve_variables
+from fgform.errors import FgformError, Severity
+from fgform.render.state_hcl import outputs as render_outputs
+from fgform.state.model import OutputState, StateFile
+from fgform.values import contains_unknown, unmark
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What fgform made of one entry: `kind` is "value" (with `type` and `value` as
+    canonical JSON text), "null" (a null output), "error" (a diagnostic: `message`) or
+    "crash" (an exception that is no user error: a traceback in `message`)."""
+
+    kind: str
+    type: str = ""
+    value: str = ""
+    message: str = ""
+
+
+def _setup(d: Path, entries: list[Entry]) -> dict[str, tuple[int, int]]:
+    text, where = corpus.config_text(entries)
+    shutil.copytree(corpus.FILES_DIR, d / "files")
+    shutil.copy(corpus.PRELUDE, d / "prelude.tf")
+    (d / "main.tf").write_text(text, encoding="utf-8")
+    return where
+
+
+def _errors(diags: list[Any]) -> list[Any]:
+    return [x for x in diags if x.severity == Severity.ERROR]
+
+
+def _owner(diag: Any, where: dict[str, tuple[int, int]]) -> str | None:
+    r = diag.range
+    if r is None or not str(r.filename).endswith("main.tf"):
+        return None
+    for name, (a, b) in where.items():
+        if a <= r.start_line <= b:
+            return name
+    return None
+
+
+def _render(value: Any, sensitive: bool) -> Outcome:
+    plain, paths = unmark(value)
+    if plain is None:
+        return Outcome("null")
+    state = StateFile()
+    state.outputs = {"x": OutputState(plain, sensitive or bool(paths))}
+    printed = corpus.loads(render_outputs(state, json=True))["x"]
+    return Outcome("value", corpus.canon(printed["type"]), corpus.canon(printed["value"]))
+
+
+def _batch(entries: list[Entry]) -> dict[str, Outcome] | None:
+    """Outcomes of a batch, or None when the batch cannot be judged whole."""
+    with tempfile.TemporaryDirectory(prefix="fgdiff-") as tmp:
+        d = Path(tmp)
+        where = _setup(d, entries)
+        config, diags = load_config(d, use_cache=False)
+        if _errors(diags):
+            return None
+        variables, vdiags = resolve_variables(config.module, d, [], {})
+        if _errors(vdiags):
+            return None
+        result = walk(config, variables, cwd=str(d))
+    errors: dict[str, str] = {}
+    for diag in _errors(result.diagnostics):
+        owner = _owner(diag, where)
+        if owner is None:
+            return None
+        errors.setdefault(owner, f"{diag.summary}: {diag.detail}")
+    out: dict[str, Outcome] = {}
+    for i, e in enumerate(entries):
+        name = corpus.output_name(i)
+        if name in errors:
+            out[e.id] = Outcome("error", message=errors[name])
+            continue
+        value = result.outputs.get(name)
+        if contains_unknown(unmark(value)[0]):
+            out[e.id] = Outcome("error", message="value unknown after apply")
+            continue
+        try:
+            out[e.id] = _render(value, e.sensitive)
+        except FgformError as exc:
+            out[e.id] = Outcome("error", message=str(exc))
+    return out
+
+
+def evaluate_entries(entries: list[Entry]) -> dict[str, Outcome]:
+    """fgform's outcome for each entry, by id (a batch at a time, entry by entry when the
+    batch cannot be judged whole)."""
+    try:
+        got = _batch(entries)
+    except Exception:  # noqa: BLE001 - judged entry by entry below
+        got = None
+    if got is not None:
+        return got
+    if len(entries) == 1:
+        return {entries[0].id: reject_outcome(entries[0])}
+    half = len(entries) // 2
+    return {**evaluate_entries(entries[:half]), **evaluate_entries(entries[half:])}
+
+
+def reject_outcome(e: Entry) -> Outcome:
+    """One entry alone, as `fgform apply` would run it: load, variables, validation, then
+    the output's value. An error anywhere is an "error" outcome; an exception that is no
+    user error is a "crash"."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="fgdiff-") as tmp:
+            d = Path(tmp)
+            _setup(d, [e])
+            config, diags = load_config(d, use_cache=False)
+            if _errors(diags):
+                return Outcome("error", message=f"{_errors(diags)[0].summary}")
+            variables, vdiags = resolve_variables(config.module, d, [], {})
+            diags = _errors(vdiags) or _errors(validate_config(config, variables, cwd=str(d)))
+            if diags:
+                return Outcome("error", message=f"{diags[0].summary}: {diags[0].detail}")
+            result = walk(config, variables, cwd=str(d))
+            if _errors(result.diagnostics):
+                return Outcome("error", message=_errors(result.diagnostics)[0].summary)
+            value = result.outputs.get(corpus.output_name(0))
+            if contains_unknown(unmark(value)[0]):
+                return Outcome("error", message="value unknown after apply")
+            return _render(value, e.sensitive)
+    except FgformError as exc:
+        return Outcome("error", message=str(exc))
+    except Exception:  # noqa: BLE001 - a crash is an outcome the test reports
+        return Outcome("crash", message=traceback.format_exc(limit=4))
+
+
+def compare(e: Entry, expected: dict[str, Any], got: Outcome) -> str | None:
+    """None when fgform agrees with Terraform's record, else a short reason."""
+    if "error" in expected:
+        return None if got.kind == "error" else "Terraform rejects it, fgform does not"
+    if got.kind == "crash":
+        return "crash: " + got.message.strip().splitlines()[-1]
+    if got.kind == "error":
+        return "fgform error: " + got.message
+    if expected.get("null"):
+        return None if got.kind == "null" else f"Terraform: null; fgform: {got.value}"
+    if got.kind == "null":
+        return "fgform: null; Terraform: " + corpus.canon(expected["value"])
+    want_value = corpus.canon(expected["value"])
+    want_type = corpus.canon(expected["type"])
+    reasons = []
+    if got.value != want_value:
+        reasons.append(f"value {got.value} != {want_value}")
+    if got.type != want_type:
+        reasons.append(f"type {got.type} != {want_type}")
+    return "; ".join(reasons) or None

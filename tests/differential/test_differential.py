@@ -1,0 +1,109 @@
+"""The differential test: every corpus expression evaluated by fgform and compared with the
+value and type Terraform 1.11 gave for it (recorded by `scripts/record_terraform_corpus.py`
+into `expected/`; this test needs no Terraform), and every reject-corpus expression, which
+Terraform rejects, rejected by fgform too (a diagnostic, never a traceback).
+
+The agreement ratchet: `known_differences.txt` lists the entries where fgform disagrees
+today. An entry that disagrees and is not listed fails the test, and so does a listed
+entry that now agrees (take it off the list: the list only shrinks). `FGFORM_DIFF_UPDATE=1`
+rewrites the list from this run instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import pytest
+from differential import corpus
+from differential.fgform_side import Outcome, compare, evaluate_entries, reject_outcome
+
+UPDATE = os.environ.get("FGFORM_DIFF_UPDATE") == "1"
+
+
+@cache
+def accept_results() -> dict[str, tuple[corpus.Entry, dict, Outcome]]:
+    """Every agree-corpus entry with Terraform's record and fgform's outcome, by id."""
+    entries = corpus.accept_entries()
+    expected = corpus.expected_accept()
+    by_class: dict[str, list[corpus.Entry]] = {}
+    for e in entries:
+        by_class.setdefault(e.cls, []).append(e)
+    got: dict[str, Outcome] = {}
+    for es in by_class.values():
+        got.update(evaluate_entries(es))
+    return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
+
+
+@cache
+def reject_results() -> dict[str, tuple[corpus.Entry, dict, Outcome]]:
+    """Every reject-corpus entry with Terraform's record and fgform's outcome, by id."""
+    expected = corpus.expected_reject()
+    return {e.id: (e, expected.get(e.id, {}), reject_outcome(e))
+            for e in corpus.reject_entries()}
+
+
+def differences() -> dict[str, str]:
+    """Entry id -> why fgform disagrees with Terraform, over both corpora."""
+    out: dict[str, str] = {}
+    for ident, (_e, want, got) in accept_results().items():
+        why = compare(_e, want, got)
+        if why is not None:
+            out[ident] = why
+    for ident, (_e, _want, got) in reject_results().items():
+        if got.kind == "crash":
+            out[ident] = "crash: " + got.message.strip().splitlines()[-1]
+        elif got.kind != "error":
+            out[ident] = "Terraform rejects it, fgform accepts it"
+    return out
+
+
+def test_recordings_match_the_corpus() -> None:
+    """Every entry has a recording of its current text (re-record after editing one), the
+    agree corpus holds only what Terraform accepts and the reject corpus only what it
+    rejects."""
+    problems = []
+    for records, entries in ((corpus.expected_accept(), corpus.accept_entries()),
+                             (corpus.expected_reject(), corpus.reject_entries())):
+        for e in entries:
+            rec = records.get(e.id)
+            if rec is None or rec.get("expr") != e.expr:
+                problems.append(f"{e.id}: not recorded as it reads now")
+            elif "error" in rec and "rejected" not in rec:
+                problems.append(f"{e.id}: Terraform rejects it: move it to reject/")
+            elif rec.get("rejected") is False:
+                problems.append(f"{e.id}: Terraform accepts it: move it to corpus/")
+        stale = set(records) - {e.id for e in entries}
+        problems += [f"{s}: recorded but not in the corpus" for s in sorted(stale)]
+    assert not problems, "\n".join(problems)
+
+
+def test_corpus_size() -> None:
+    """The corpus stays as large as issue 11 asks: 600+ expressions, 120+ rejections."""
+    assert len(corpus.accept_entries()) >= 600
+    assert len(corpus.reject_entries()) >= 120
+
+
+def test_no_crash_on_rejected_input() -> None:
+    """What Terraform rejects, fgform reports as a diagnostic, never with a traceback."""
+    crashes = [f"{i}: {got.message}" for i, (_e, _w, got) in reject_results().items()
+               if got.kind == "crash"]
+    assert not crashes, "\n".join(crashes)
+
+
+def test_agreement_ratchet() -> None:
+    """fgform agrees with Terraform on every entry but the known differences, and every
+    known difference still disagrees."""
+    diffs = differences()
+    if UPDATE:
+        corpus.write_known_differences(diffs)
+        pytest.skip("known_differences.txt rewritten")  # only under FGFORM_DIFF_UPDATE=1
+    known = corpus.read_known_differences()
+    new = {i: why for i, why in diffs.items() if i not in known}
+    fixed = sorted(i for i in known if i not in diffs)
+    unknown_ids = sorted(set(known) - set(accept_results()) - set(reject_results()))
+    lines = [f"disagrees with Terraform (not in known_differences.txt): {i}: {why}"
+             for i, why in sorted(new.items())]
+    lines += [f"agrees now: remove from known_differences.txt: {i}" for i in fixed]
+    lines += [f"known_differences.txt names no corpus entry: {i}" for i in unknown_ids]
+    assert not lines, "\n".join(lines)
