@@ -128,7 +128,10 @@ def number_text(d: Decimal) -> str:
         raise ValueError(f"not a finite number: {d}")
     if d == 0:
         return "0"
-    text = format(d.normalize(), "f")
+    # Not d.normalize(): that rounds to the context's 28 digits; 'f' is exact.
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from differential import corpus
 from differential.corpus import Entry
-
 from fgform.analysis import validate_config, walk
 from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
@@ -41,12 +40,23 @@ class Outcome:
     message: str = ""
 
 
-def _setup(d: Path, entries: list[Entry]) -> dict[str, tuple[int, int]]:
+_WORKSPACE: tempfile.TemporaryDirectory[str] | None = None
+
+
+def _setup(entries: list[Entry]) -> tuple[Path, dict[str, tuple[int, int]]]:
+    """The configuration directory holding these entries' outputs. One directory serves
+    every batch (the fixtures copied once, `main.tf` rewritten): creating and removing
+    hundreds of directories took most of the test's time."""
+    global _WORKSPACE
+    if _WORKSPACE is None:
+        _WORKSPACE = tempfile.TemporaryDirectory(prefix="fgdiff-")
+        d = Path(_WORKSPACE.name)
+        shutil.copytree(corpus.FILES_DIR, d / "files")
+        shutil.copy(corpus.PRELUDE, d / "prelude.tf")
+    d = Path(_WORKSPACE.name)
     text, where = corpus.config_text(entries)
-    shutil.copytree(corpus.FILES_DIR, d / "files")
-    shutil.copy(corpus.PRELUDE, d / "prelude.tf")
     (d / "main.tf").write_text(text, encoding="utf-8")
-    return where
+    return d, where
 
 
 def _errors(diags: list[Any]) -> list[Any]:
@@ -75,16 +85,14 @@ def _render(value: Any, sensitive: bool) -> Outcome:
 
 def _batch(entries: list[Entry]) -> dict[str, Outcome] | None:
     """Outcomes of a batch, or None when the batch cannot be judged whole."""
-    with tempfile.TemporaryDirectory(prefix="fgdiff-") as tmp:
-        d = Path(tmp)
-        where = _setup(d, entries)
-        config, diags = load_config(d, use_cache=False)
-        if _errors(diags):
-            return None
-        variables, vdiags = resolve_variables(config.module, d, [], {})
-        if _errors(vdiags):
-            return None
-        result = walk(config, variables, cwd=str(d))
+    d, where = _setup(entries)
+    config, diags = load_config(d, use_cache=False)
+    if _errors(diags):
+        return None
+    variables, vdiags = resolve_variables(config.module, d, [], {})
+    if _errors(vdiags):
+        return None
+    result = walk(config, variables, cwd=str(d))
     errors: dict[str, str] = {}
     for diag in _errors(result.diagnostics):
         owner = _owner(diag, where)
@@ -128,23 +136,21 @@ def reject_outcome(e: Entry) -> Outcome:
     the output's value. An error anywhere is an "error" outcome; an exception that is no
     user error is a "crash"."""
     try:
-        with tempfile.TemporaryDirectory(prefix="fgdiff-") as tmp:
-            d = Path(tmp)
-            _setup(d, [e])
-            config, diags = load_config(d, use_cache=False)
-            if _errors(diags):
-                return Outcome("error", message=f"{_errors(diags)[0].summary}")
-            variables, vdiags = resolve_variables(config.module, d, [], {})
-            diags = _errors(vdiags) or _errors(validate_config(config, variables, cwd=str(d)))
-            if diags:
-                return Outcome("error", message=f"{diags[0].summary}: {diags[0].detail}")
-            result = walk(config, variables, cwd=str(d))
-            if _errors(result.diagnostics):
-                return Outcome("error", message=_errors(result.diagnostics)[0].summary)
-            value = result.outputs.get(corpus.output_name(0))
-            if contains_unknown(unmark(value)[0]):
-                return Outcome("error", message="value unknown after apply")
-            return _render(value, e.sensitive)
+        d, _ = _setup([e])
+        config, diags = load_config(d, use_cache=False)
+        if _errors(diags):
+            return Outcome("error", message=f"{_errors(diags)[0].summary}")
+        variables, vdiags = resolve_variables(config.module, d, [], {})
+        diags = _errors(vdiags) or _errors(validate_config(config, variables, cwd=str(d)))
+        if diags:
+            return Outcome("error", message=f"{diags[0].summary}: {diags[0].detail}")
+        result = walk(config, variables, cwd=str(d))
+        if _errors(result.diagnostics):
+            return Outcome("error", message=_errors(result.diagnostics)[0].summary)
+        value = result.outputs.get(corpus.output_name(0))
+        if contains_unknown(unmark(value)[0]):
+            return Outcome("error", message="value unknown after apply")
+        return _render(value, e.sensitive)
     except FgformError as exc:
         return Outcome("error", message=str(exc))
     except Exception:  # noqa: BLE001 - a crash is an outcome the test reports
