@@ -216,3 +216,28 @@ def write_known_differences(diffs: dict[str, str]) -> None:
             " tests/differential\n")
     body = "".join(f"{k}  {' '.join(v.split())[:160]}\n" for k, v in sorted(diffs.items()))
     KNOWN_DIFFERENCES.write_text(head + body, encoding="utf-8")
+
+
+# Terraform 1.11's built-in functions (`terraform metadata functions -json`, the names
+# without a `core::` prefix): the corpus calls each at least MIN_CASES times.
+TERRAFORM_FUNCTIONS = tuple("""
+abs abspath alltrue anytrue base64decode base64encode base64gzip base64sha256 base64sha512
+basename bcrypt can ceil chomp chunklist cidrhost cidrnetmask cidrsubnet cidrsubnets coalesce
+coalescelist compact concat contains csvdecode dirname distinct element endswith
+ephemeralasnull file filebase64 filebase64sha256 filebase64sha512 fileexists filemd5 fileset
+filesha1 filesha256 filesha512 flatten floor format formatdate formatlist indent index
+issensitive join jsondecode jsonencode keys length log lookup lower matchkeys max md5 merge
+min nonsensitive one parseint pathexpand plantimestamp pow range regex regexall replace
+reverse rsadecrypt sensitive setintersection setproduct setsubtract setunion sha1 sha256
+sha512 signum slice sort split startswith strcontains strrev substr sum templatefile
+templatestring textdecodebase64 textencodebase64 timeadd timecmp timestamp title tobool
+tolist tomap tonumber toset tostring transpose trim trimprefix trimspace trimsuffix try upper
+urlencode uuid uuidv5 values yamldecode yamlencode zipmap
+""".split())
+MIN_CASES = 3
+
+
+def calls(entries: list[Entry], function: str) -> int:
+    """How many entries call `function` (by name, not as a longer name's tail)."""
+    pattern = re.compile(r"(?<![\w:])" + re.escape(function) + r"\(")
+    return sum(1 for e in entries if pattern.search(e.expr))

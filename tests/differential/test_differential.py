@@ -91,6 +91,15 @@ def test_corpus_size() -> None:
     assert len(corpus.reject_entries()) >= 120
 
 
+def test_every_function_has_cases() -> None:
+    """Each of Terraform 1.11's 118 functions is called by several agree-corpus entries."""
+    assert len(corpus.TERRAFORM_FUNCTIONS) == 118
+    entries = corpus.accept_entries()
+    few = {f: n for f in corpus.TERRAFORM_FUNCTIONS
+           if (n := corpus.calls(entries, f)) < corpus.MIN_CASES}
+    assert not few, f"functions with fewer than {corpus.MIN_CASES} cases: {few}"
+
+
 def test_no_crash_on_rejected_input() -> None:
     """What Terraform rejects, fgform reports as a diagnostic, never with a traceback."""
     crashes = [f"{i}: {got.message}" for i, (_e, _w, got) in reject_results().items()
