@@ -96,6 +96,8 @@ def record_batch(entries: list[Entry]) -> dict[str, dict[str, Any]]:
                 out[e.name] = {"expr": e.expr, "null": True}
             else:
                 out[e.name] = {"expr": e.expr, "type": o["type"], "value": o["value"]}
+                if o["sensitive"]:
+                    out[e.name]["sensitive"] = True
         return out
     if len(entries) == 1:
         return {entries[0].name: {"expr": entries[0].expr, "error": _summary(stderr)}}

@@ -175,7 +175,7 @@ def read_expected(path: Path) -> dict[str, dict[str, Any]]:
 
 def expected_accept() -> dict[str, dict[str, Any]]:
     """Terraform's recorded outcome of every agree-corpus entry, by id: `{"expr", "type",
-    "value"}`, `{"expr", "null": true}` (Terraform leaves a null output out of
+    "value"}` (and `"sensitive": true` when `output -json` says so), `{"expr", "null": true}` (Terraform leaves a null output out of
     `terraform output -json`), or `{"expr", "error"}`."""
     out: dict[str, dict[str, Any]] = {}
     for p in sorted((EXPECTED_DIR / "accept").glob("*.json")):

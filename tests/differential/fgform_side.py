@@ -32,12 +32,14 @@ from fgform.values import contains_unknown, unmark
 class Outcome:
     """What fgform made of one entry: `kind` is "value" (with `type` and `value` as
     canonical JSON text), "null" (a null output), "error" (a diagnostic: `message`) or
-    "crash" (an exception that is no user error: a traceback in `message`)."""
+    "crash" (an exception that is no user error: a traceback in `message`); `sensitive`
+    is what `output -json` says of a value."""
 
     kind: str
     type: str = ""
     value: str = ""
     message: str = ""
+    sensitive: bool = False
 
 
 _WORKSPACE: tempfile.TemporaryDirectory[str] | None = None
@@ -80,7 +82,8 @@ def _render(value: Any, sensitive: bool) -> Outcome:
     state = StateFile()
     state.outputs = {"x": OutputState(plain, sensitive or bool(paths))}
     printed = corpus.loads(render_outputs(state, json=True))["x"]
-    return Outcome("value", corpus.canon(printed["type"]), corpus.canon(printed["value"]))
+    return Outcome("value", corpus.canon(printed["type"]), corpus.canon(printed["value"]),
+                   sensitive=bool(printed["sensitive"]))
 
 
 def _batch(entries: list[Entry]) -> dict[str, Outcome] | None:
@@ -176,4 +179,6 @@ def compare(e: Entry, expected: dict[str, Any], got: Outcome) -> str | None:
         reasons.append(f"value {got.value} != {want_value}")
     if got.type != want_type:
         reasons.append(f"type {got.type} != {want_type}")
+    if got.sensitive != bool(expected.get("sensitive")):
+        reasons.append(f"sensitive {got.sensitive} != {bool(expected.get('sensitive'))}")
     return "; ".join(reasons) or None
