@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import traceback
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,46 @@ def compare(e: Entry, expected: dict[str, Any], got: Outcome) -> str | None:
     if got.sensitive != bool(expected.get("sensitive")):
         reasons.append(f"sensitive {got.sensitive} != {bool(expected.get('sensitive'))}")
     return "; ".join(reasons) or None
+
+
+@cache
+def accept_results() -> dict[str, tuple[Entry, dict, Outcome]]:
+    """Every agree-corpus entry with Terraform's record and fgform's outcome, by id."""
+    entries = corpus.accept_entries()
+    expected = corpus.expected_accept()
+    by_class: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_class.setdefault(e.cls, []).append(e)
+    got: dict[str, Outcome] = {}
+    for es in by_class.values():
+        got.update(evaluate_entries(es))
+    return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
+
+
+@cache
+def reject_results() -> dict[str, tuple[Entry, dict, Outcome]]:
+    """Every reject-corpus entry with Terraform's record and fgform's outcome, by id."""
+    entries = corpus.reject_entries()
+    expected = corpus.expected_reject()
+    by_class: dict[str, list[Entry]] = {}
+    for e in entries:
+        by_class.setdefault(e.cls, []).append(e)
+    got: dict[str, Outcome] = {}
+    for es in by_class.values():
+        got.update(evaluate_entries(es))
+    return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
+
+
+def differences() -> dict[str, str]:
+    """Entry id -> why fgform disagrees with Terraform, over both corpora."""
+    out: dict[str, str] = {}
+    for ident, (_e, want, got) in accept_results().items():
+        why = compare(_e, want, got)
+        if why is not None:
+            out[ident] = why
+    for ident, (_e, _want, got) in reject_results().items():
+        if got.kind == "crash":
+            out[ident] = "crash: " + got.message.strip().splitlines()[-1]
+        elif got.kind != "error":
+            out[ident] = "Terraform rejects it, fgform accepts it"
+    return out

@@ -1,7 +1,7 @@
 """Agreement with Terraform per class of the differential corpus.
 
-Run from the repository: `PYTHONPATH=.:tests python3 -m differential.report` (add `-v` to
-list every disagreement with its reason). The same comparison as the test, printed.
+Run from the repository: `python3 scripts/differential_report.py` (add `-v` to list every
+disagreement with its reason). The same comparison as the test, printed.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from differential import corpus
-from differential.test_differential import accept_results, differences, reject_results
+from differential.fgform_side import accept_results, differences, reject_results
 
 
 def main(argv: list[str]) -> int:
@@ -29,6 +29,14 @@ def main(argv: list[str]) -> int:
         ok = sum(i not in diffs for i in results)
         print(f"{'total ' + kind:<{width}}  {ok:4d}/{len(results):<4d} "
               f"{100 * ok / len(results):5.1f}%")
+    kinds: dict[str, int] = {}
+    for why in diffs.values():
+        kind = ("type only" if why.startswith("type ") else
+                "fgform error" if why.startswith("fgform error") else
+                "crash" if why.startswith("crash") else
+                "rejection" if "Terraform rejects" in why else "value")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print("disagreements by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     if "-v" in argv:
         for ident, why in sorted(diffs.items()):
             print(f"{ident}: {why}")

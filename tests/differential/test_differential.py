@@ -12,57 +12,13 @@ rewrites the list from this run instead of failing.
 from __future__ import annotations
 
 import os
-from functools import cache
 
 import pytest
 
 from differential import corpus
-from differential.fgform_side import Outcome, compare, evaluate_entries
+from differential.fgform_side import accept_results, differences, reject_results
 
 UPDATE = os.environ.get("FGFORM_DIFF_UPDATE") == "1"
-
-
-@cache
-def accept_results() -> dict[str, tuple[corpus.Entry, dict, Outcome]]:
-    """Every agree-corpus entry with Terraform's record and fgform's outcome, by id."""
-    entries = corpus.accept_entries()
-    expected = corpus.expected_accept()
-    by_class: dict[str, list[corpus.Entry]] = {}
-    for e in entries:
-        by_class.setdefault(e.cls, []).append(e)
-    got: dict[str, Outcome] = {}
-    for es in by_class.values():
-        got.update(evaluate_entries(es))
-    return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
-
-
-@cache
-def reject_results() -> dict[str, tuple[corpus.Entry, dict, Outcome]]:
-    """Every reject-corpus entry with Terraform's record and fgform's outcome, by id."""
-    entries = corpus.reject_entries()
-    expected = corpus.expected_reject()
-    by_class: dict[str, list[corpus.Entry]] = {}
-    for e in entries:
-        by_class.setdefault(e.cls, []).append(e)
-    got: dict[str, Outcome] = {}
-    for es in by_class.values():
-        got.update(evaluate_entries(es))
-    return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
-
-
-def differences() -> dict[str, str]:
-    """Entry id -> why fgform disagrees with Terraform, over both corpora."""
-    out: dict[str, str] = {}
-    for ident, (_e, want, got) in accept_results().items():
-        why = compare(_e, want, got)
-        if why is not None:
-            out[ident] = why
-    for ident, (_e, _want, got) in reject_results().items():
-        if got.kind == "crash":
-            out[ident] = "crash: " + got.message.strip().splitlines()[-1]
-        elif got.kind != "error":
-            out[ident] = "Terraform rejects it, fgform accepts it"
-    return out
 
 
 def test_recordings_match_the_corpus() -> None:
