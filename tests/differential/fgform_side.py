@@ -1,9 +1,10 @@
 """The corpus through fgform, the way `fgform apply` + `fgform output -json` treat outputs.
 
 A batch of entries becomes one configuration directory (`main.tf` with one output each,
-`prelude.tf`, the fixture files), loaded by fgform's loader and evaluated by its walk, as
-`workflow.compute_outputs` does; each output's value is then printed by the renderer behind
-`fgform output -json` (`render.state_hcl.outputs`) and parsed back with exact numbers. A
+`prelude.tf`, the fixture files), loaded by fgform's loader and evaluated by its walk (for
+the diagnostics); the outputs apply would store are computed by `workflow.compute_outputs`
+and printed by the renderer behind `fgform output -json` (`render.state_hcl.outputs`), then
+parsed back with exact numbers. A
 diagnostic is charged to the output whose lines hold it; a batch that fails as a whole (a
 syntax error, a crash) is evaluated again one entry at a time.
 """
@@ -25,8 +26,9 @@ from fgform.config.loader import load_config
 from fgform.config.variables import resolve_variables
 from fgform.errors import FgformError, Severity
 from fgform.render.state_hcl import outputs as render_outputs
-from fgform.state.model import OutputState, StateFile
+from fgform.state.model import StateFile
 from fgform.values import contains_unknown, unmark
+from fgform.workflow import WorkingDir, compute_outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +78,24 @@ def _owner(diag: Any, where: dict[str, tuple[int, int]]) -> str | None:
     return None
 
 
-def _render(value: Any, sensitive: bool) -> Outcome:
-    plain, paths = unmark(value)
-    if plain is None:
-        return Outcome("null")
+def _printed(wd_dir: Path, config: Any, variables: dict[str, Any]) -> dict[str, Any]:
+    """The outputs as `fgform output -json` prints them after an apply: computed by the
+    workflow's `compute_outputs` (what apply stores in state), then rendered, numbers
+    exact. An output that is not printed (null, unknown) is missing."""
+    wd = WorkingDir(wd_dir, config, variables, wd_dir / "unused.fgstate.json", [])
     state = StateFile()
-    state.outputs = {"x": OutputState(plain, sensitive or bool(paths))}
-    printed = corpus.loads(render_outputs(state, json=True))["x"]
+    state.outputs = compute_outputs(wd, state)
+    if not state.outputs:
+        return {}
+    return corpus.loads(render_outputs(state, json=True))
+
+
+def _outcome(printed: dict[str, Any] | None, value: Any) -> Outcome:
+    """An output's outcome from its printed form (None: not printed) and its value."""
+    if printed is None:
+        if contains_unknown(unmark(value)[0]):
+            return Outcome("error", message="value unknown after apply")
+        return Outcome("null")
     return Outcome("value", corpus.canon(printed["type"]), corpus.canon(printed["value"]),
                    sensitive=bool(printed["sensitive"]))
 
@@ -103,20 +116,14 @@ def _batch(entries: list[Entry]) -> dict[str, Outcome] | None:
         if owner is None:
             return None
         errors.setdefault(owner, f"{diag.summary}: {diag.detail}")
+    printed = _printed(d, config, variables)
     out: dict[str, Outcome] = {}
     for i, e in enumerate(entries):
         name = corpus.output_name(i)
         if name in errors:
             out[e.id] = Outcome("error", message=errors[name])
-            continue
-        value = result.outputs.get(name)
-        if contains_unknown(unmark(value)[0]):
-            out[e.id] = Outcome("error", message="value unknown after apply")
-            continue
-        try:
-            out[e.id] = _render(value, e.sensitive)
-        except FgformError as exc:
-            out[e.id] = Outcome("error", message=str(exc))
+        else:
+            out[e.id] = _outcome(printed.get(name), result.outputs.get(name))
     return out
 
 
@@ -151,10 +158,8 @@ def reject_outcome(e: Entry) -> Outcome:
         result = walk(config, variables, cwd=str(d))
         if _errors(result.diagnostics):
             return Outcome("error", message=_errors(result.diagnostics)[0].summary)
-        value = result.outputs.get(corpus.output_name(0))
-        if contains_unknown(unmark(value)[0]):
-            return Outcome("error", message="value unknown after apply")
-        return _render(value, e.sensitive)
+        name = corpus.output_name(0)
+        return _outcome(_printed(d, config, variables).get(name), result.outputs.get(name))
     except FgformError as exc:
         return Outcome("error", message=str(exc))
     except Exception:  # noqa: BLE001 - a crash is an outcome the test reports
@@ -170,7 +175,10 @@ def compare(e: Entry, expected: dict[str, Any], got: Outcome) -> str | None:
     if got.kind == "error":
         return "fgform error: " + got.message
     if expected.get("null"):
-        return None if got.kind == "null" else f"Terraform: null; fgform: {got.value}"
+        if got.kind == "null":
+            return None
+        return (f"null: Terraform leaves the output out of output -json, fgform prints "
+                f"{got.value} ({got.type})")
     if got.kind == "null":
         return "fgform: null; Terraform: " + corpus.canon(expected["value"])
     want_value = corpus.canon(expected["value"])
