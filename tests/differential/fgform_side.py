@@ -34,9 +34,9 @@ from fgform.workflow import WorkingDir, compute_outputs
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What fgform made of one entry: `kind` is "value" (with `type` and `value` as
-    canonical JSON text), "null" (a null output), "error" (a diagnostic: `message`) or
-    "crash" (an exception that is no user error: a traceback in `message`); `sensitive`
-    is what `output -json` says of a value."""
+    canonical JSON text), "null" (a null output), "unknown" (not known after apply),
+    "error" (a diagnostic: `message`) or "crash" (an exception that is no user error: a
+    traceback in `message`); `sensitive` is what `output -json` says of a value."""
 
     kind: str
     type: str = ""
@@ -94,7 +94,7 @@ def _outcome(printed: dict[str, Any] | None, value: Any) -> Outcome:
     """An output's outcome from its printed form (None: not printed) and its value."""
     if printed is None:
         if contains_unknown(unmark(value)[0]):
-            return Outcome("error", message="value unknown after apply")
+            return Outcome("unknown")
         return Outcome("null")
     return Outcome("value", corpus.canon(printed["type"]), corpus.canon(printed["value"]),
                    sensitive=bool(printed["sensitive"]))
@@ -174,6 +174,8 @@ def compare(e: Entry, expected: dict[str, Any], got: Outcome) -> str | None:
         return "crash: " + got.message.strip().splitlines()[-1]
     if got.kind == "error":
         return "fgform error: " + got.message
+    if got.kind == "unknown":
+        return "fgform: unknown after apply (not printed by output -json)"
     if expected.get("null"):
         if got.kind == "null":
             return None
