@@ -155,6 +155,7 @@ def main(argv: list[str]) -> int:
                     print(f"reject/{cls}/{name}: Terraform accepted it")
             corpus.write_expected(corpus.EXPECTED_DIR / "reject" / f"{cls}.json", recs)
             print(f"reject/{cls}: {len(recs)} entries")
+    corpus.INPUTS_DIGEST.write_text(corpus.inputs_digest() + "\n", encoding="utf-8")
     if problems:
         print(f"{problems} entries are in the wrong corpus (see above)")
     return 1 if problems else 0

@@ -241,3 +241,17 @@ def calls(entries: list[Entry], function: str) -> int:
     """How many entries call `function` (by name, not as a longer name's tail)."""
     pattern = re.compile(r"(?<![\w:])" + re.escape(function) + r"\(")
     return sum(1 for e in entries if pattern.search(e.expr))
+
+
+INPUTS_DIGEST = EXPECTED_DIR / "inputs.sha256"
+
+
+def inputs_digest() -> str:
+    """sha256 over what every entry may read besides its own text (`prelude.tf` and the
+    fixture files): recordings made with other inputs are stale."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in [PRELUDE, *sorted(p for p in FILES_DIR.rglob("*") if p.is_file())]:
+        h.update(str(p.relative_to(HERE)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()

@@ -24,6 +24,9 @@ def test_recordings_match_the_corpus() -> None:
     agree corpus holds only what Terraform accepts and the reject corpus only what it
     rejects."""
     problems = []
+    if corpus.INPUTS_DIGEST.read_text().strip() != corpus.inputs_digest():
+        problems.append("prelude.tf or files/ changed since the recording: record again "
+                        "(python3 scripts/record_terraform_corpus.py)")
     for records, entries in ((corpus.expected_accept(), corpus.accept_entries()),
                              (corpus.expected_reject(), corpus.reject_entries())):
         for e in entries:
