@@ -23,11 +23,11 @@ def walk(config: Config, variables: dict[str, Any],
          on_resource: ResourceCallback = validate_resolver, *,
          cwd: str | None = None, graph: Graph | None = None,
          only: Iterable[Address | str] | None = None,
-         validating: bool = False) -> WalkResult:
+         validating: bool = False, applying: bool = False) -> WalkResult:
     """`config.evaluate.walk` (see there), building the graph when none is given."""
     return walk_graph(config, variables, on_resource,
                       graph=graph if graph is not None else build_graph(config), cwd=cwd,
-                      only=only, validating=validating)
+                      only=only, validating=validating, applying=applying)
 
 
 def validate_config(config: Config, variables: Mapping[str, Any] | None = None, *,

@@ -377,7 +377,8 @@ def compute_outputs(wd: WorkingDir, state: StateFile) -> dict[str, OutputState]:
                                                                             deps)
 
     result = walk(wd.config, wd.variables, on_resource, cwd=str(wd.dir),
-                  only=[f"output.{name}" for name in wd.config.module.outputs])
+                  only=[f"output.{name}" for name in wd.config.module.outputs],
+                  applying=True)
     out: dict[str, OutputState] = {}
     for name, value in sorted(result.outputs.items()):
         declared = wd.config.module.outputs.get(name)

@@ -43,6 +43,9 @@ class EvalContext:
     path_cwd: str = "."
     # The selected workspace (`fgform.workspace`, also `terraform.workspace`).
     workspace: str = "default"
+    # Evaluating as an apply finishes (the outputs it records): timestamp() and uuid() are
+    # known then, as in Terraform, where a plan shows them as known after apply.
+    applying: bool = False
     self_value: Any = None
     # Names bound by for-expressions and splats, innermost last (the evaluator manages it).
     bindings: dict[str, Any] = field(default_factory=dict)

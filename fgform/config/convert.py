@@ -381,9 +381,10 @@ class Converter(TemplateParts):
         full = splat.data == "full_splat"
         steps = self._trees(splat.children)
         each: ast.Node = ast.SplatItem(self.rng(op_tok))
-        # `.*` only carries attribute steps; an index after them applies to the result list.
+        # `.*` only carries attribute steps (a legacy `.0` is one, as in HCL); a bracketed
+        # index after them applies to the result list.
         i = 0
-        while i < len(steps) and (full or steps[i].data == "get_attr"):
+        while i < len(steps) and (full or steps[i].data in ("get_attr", "short_index")):
             each = self._step(each, steps[i], op_tok)
             i += 1
         node: ast.Node = ast.Splat(self.span(tree, splat if i == len(steps) else steps[i - 1]

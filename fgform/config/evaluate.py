@@ -163,6 +163,7 @@ class Evaluator:
                  ) -> None:
         self.config = config
         self.validating = validating
+        self.applying = False
         self.root_vars = variables
         self.on_resource = on_resource
         self.finalize_variable = finalize_variable
@@ -186,7 +187,7 @@ class Evaluator:
         return EvalContext(variables=mi.variables, locals=mi.locals, resources=mi.resources,
                            modules=mi.modules, path_module=rel, path_root=".",
                            path_cwd=self.cwd, workspace=self.config.workspace,
-                           functions=functions.call, **kw)
+                           applying=self.applying, functions=functions.call, **kw)
 
     def call_ctx(self, child: ModuleInstance) -> EvalContext:
         assert child.parent is not None
@@ -428,7 +429,7 @@ def walk(config: Config, variables: dict[str, Any],
          on_resource: ResourceCallback = validate_resolver, *,
          graph: Graph, cwd: str | None = None,
          only: Iterable[Address | str] | None = None,
-         validating: bool = False) -> WalkResult:
+         validating: bool = False, applying: bool = False) -> WalkResult:
     """Evaluate a configuration in dependency order.
 
     `variables` holds the root module's final variable values (from
@@ -453,5 +454,7 @@ def walk(config: Config, variables: dict[str, Any],
     (`validating` false) reports it as "Invalid count argument" / "Invalid for_each
     argument", since plan must know every instance.
     """
-    return Evaluator(config, variables, on_resource, finalize_variable, cwd, graph, only,
-                     validating).run()
+    evaluator = Evaluator(config, variables, on_resource, finalize_variable, cwd, graph, only,
+                          validating)
+    evaluator.applying = applying
+    return evaluator.run()

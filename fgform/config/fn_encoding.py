@@ -15,6 +15,7 @@ from typing import Any
 
 from fgform.config.conversions import format_number, norm_number
 from fgform.config.fn_base import FuncError
+from fgform.values import ListValue
 
 # ---------------------------------------------------------------------------------------------
 # yamlencode
@@ -475,7 +476,7 @@ def _csv_records(src: str) -> list[tuple[int, list[str]]]:
     return records
 
 
-def csvdecode(src: str) -> list[dict[str, str]]:
+def csvdecode(src: str) -> ListValue:
     """CSV text (a header line, then records) as a list of maps, as Terraform decodes it."""
     records = _csv_records(src)
     if not records:
@@ -491,7 +492,8 @@ def csvdecode(src: str) -> list[dict[str, str]]:
         if len(fields) != len(header):
             raise FuncError(f"CSV parse error on line {line}: wrong number of fields", None)
         out.append(dict(zip(header, fields, strict=True)))
-    return out
+    # A list of objects whose attributes are the columns, all strings (Terraform's type).
+    return ListValue(out, ["object", {name: "string" for name in header}])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def fileset(base: str, shown_base: str, pattern: str,
     confinement), so a symbolic link out of it is left out."""
     pattern = os.path.normpath(pattern).replace(os.sep, "/") if pattern else ""
     if pattern in ("", "."):
-        return SetValue([])
+        return SetValue([], "string")
     if pattern.startswith("../") or pattern == "..":
         raise FuncError(f'"{pattern}" reaches outside the directory "{shown_base}": fgform '
                         "lists only files of the configuration", 1)
@@ -110,7 +110,7 @@ def fileset(base: str, shown_base: str, pattern: str,
         raise FuncError(f'failed to glob pattern "{shown_base}/{pattern}": syntax error in '
                         "pattern", None) from None
     if not os.path.isdir(base):
-        return SetValue([])
+        return SetValue([], "string")
     found: list[str] = []
     for root, dirs, files in os.walk(base):
         dirs.sort()
@@ -120,4 +120,4 @@ def fileset(base: str, shown_base: str, pattern: str,
             full = os.path.join(root, name)
             if regex.fullmatch(rel) and os.path.isfile(full) and inside(full):
                 found.append(rel)
-    return SetValue(sorted(found))
+    return SetValue(sorted(found), "string")

@@ -7,7 +7,8 @@ from typing import Any
 
 from fgform.config.conversions import ConversionError, strip, to_string, values_equal
 from fgform.config.fn_base import FuncError
-from fgform.values import UNKNOWN, Sensitive, contains_unknown
+from fgform.config.unify import to_collection
+from fgform.values import UNKNOWN, ListValue, Sensitive, contains_unknown
 
 
 def matchkeys(values: Any, keys: Any, searchset: Any) -> Any:
@@ -26,8 +27,13 @@ def matchkeys(values: Any, keys: Any, searchset: Any) -> Any:
     if contains_unknown(keys) or contains_unknown(values):
         return UNKNOWN
     wanted = [s for s in searchset if s is not None and not contains_unknown(s)]
-    return [v for v, k in zip(values, keys, strict=True)
-            if k is not None and any(_same_key(k, s) for s in wanted)]
+    try:
+        # The result is a list of the values' element type (Terraform converts `values`).
+        typed = to_collection(values, "list")
+    except ConversionError as exc:
+        raise FuncError(str(exc), 0) from None
+    return ListValue([v for v, k in zip(typed, keys, strict=True)
+                      if k is not None and any(_same_key(k, s) for s in wanted)], typed.etype)
 
 
 def _same_key(a: Any, b: Any) -> bool:

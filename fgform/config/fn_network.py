@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 
 from fgform.config.fn_base import FuncError
+from fgform.values import ListValue
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -23,7 +24,7 @@ def parse_network(prefix: str, arg: int = 0) -> Network:
     return net
 
 
-def cidrsubnets(prefix: str, *newbits: int) -> list[str]:
+def cidrsubnets(prefix: str, *newbits: int) -> ListValue:
     """Consecutive subnets of `prefix`, one per `newbits`, each after the one before and
     aligned to its own size (Terraform's cidrsubnets)."""
     try:
@@ -53,4 +54,4 @@ def cidrsubnets(prefix: str, *newbits: int) -> list[str]:
             nxt = ipaddress.ip_network((after, length), strict=False)
         current = nxt
         out.append(str(nxt))
-    return out
+    return ListValue(out, "string")

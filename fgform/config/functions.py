@@ -16,6 +16,7 @@ the function and the argument.
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import hashlib
 import ipaddress
 import json
@@ -24,6 +25,7 @@ import os
 import re
 import stat
 import urllib.parse
+import uuid as uuid_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -838,7 +840,15 @@ def _regex(c: CallInfo, pattern: str, s: str) -> Any:
 def _regexall(c: CallInfo, pattern: str, s: str) -> Any:
     p = _compile(pattern)
     _check_groups(p)
-    return ListValue([_match_value(p, m) for m in _matches(p, s)])
+    # The element type follows from the pattern alone (so no match still has one): a
+    # string, a tuple of the groups, or an object of the named groups.
+    if not p.groups:
+        etype: Any = "string"
+    elif p.groupindex:
+        etype = ["object", {name: "string" for name in p.groupindex}]
+    else:
+        etype = ["tuple", ["string"] * p.groups]
+    return ListValue([_match_value(p, m) for m in _matches(p, s)], etype)
 
 
 def _matches(pattern: Any, s: str) -> Any:
@@ -1049,7 +1059,8 @@ def _as_list(value: Any, arg: int, message: str) -> ListValue:
 @_fn("range", variadic="params:number", min_variadic=1, max_variadic=3)
 def _range(c: CallInfo, *p: Any) -> Any:
     if len(p) == 1:
-        start, end, step = 0, p[0], 1
+        # As Terraform: range(-3) counts down, [0, -1, -2].
+        start, end, step = 0, p[0], 1 if p[0] >= 0 else -1
     elif len(p) == 2:
         start, end = p
         step = 1 if end >= start else -1
@@ -1421,12 +1432,14 @@ for _algo in ("sha256", "sha512"):
 @_fn("uuid")
 def _uuid(c: CallInfo) -> Any:
     # A fresh value on every run: known only at apply, like Terraform's plan shows it.
-    return UNKNOWN
+    return str(uuid_module.uuid4()) if c.ctx.applying else UNKNOWN
 
 
 @_fn("timestamp")
 def _timestamp(c: CallInfo) -> Any:
-    return UNKNOWN
+    if not c.ctx.applying:
+        return UNKNOWN
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from fgform.config.model import Body, Config, Module
 from fgform.errors import Diagnostic, SourceRange
 
 # Bump when the AST or the conversion changes: old cache entries then stop matching.
-LOADER_VERSION = "5"
+LOADER_VERSION = "6"
 
 CONFIG_SUFFIXES = (".hcl", ".tf")
 

@@ -5,6 +5,7 @@ template text (`${ }` interpolations, `%{ }` directives, strip markers) and nest
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -324,7 +325,10 @@ def _merge(parts: list[Any]) -> tuple[Any, ...]:
                 out[-1] += p
                 continue
         out.append(p)
-    return tuple(out)
+    # HCL hands literal text over in Unicode normalization form C (its string literal
+    # decoding does), so "e\u0301" == "é" and length() counts what is seen.
+    return tuple(unicodedata.normalize("NFC", p) if isinstance(p, str) and not p.isascii()
+                 else p for p in out)
 
 
 def text_position(text: str, offset: int, line: int, col: int) -> tuple[int, int]:
