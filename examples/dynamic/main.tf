@@ -159,3 +159,25 @@ output "urls" {
 output "containers" {
   value = [for c in fg_task_definition.web.container : "${c.name}:${c.port_mapping[0].container_port}"]
 }
+
+# The image as the registry holds it, read back by repository and tag: a data source. It
+# depends on the push, so on a first apply it is read once the image is there (the plan
+# shows "<= read (data resources)"); afterwards every plan reads it.
+data "fg_image" "web" {
+  registry   = fg_registry.main.id
+  repository = "dynamic-web"
+  tag        = "latest"
+
+  depends_on = [fg_image.web]
+}
+
+output "image_digest" {
+  value = data.fg_image.web.digest
+}
+
+# The service was first declared as fg_service.app. This block moves it in state for
+# anyone who applied that version: the plan shows "has moved to", and nothing is replaced.
+moved {
+  from = fg_service.app
+  to   = fg_service.web
+}

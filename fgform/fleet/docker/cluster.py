@@ -127,9 +127,16 @@ class ClusterDriver(DockerDriver):
 
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
-        nets = {n.attrs.get("Labels", {}).get(L.ADDRESS): n for n in self.client.networks.list(
-            filters=L.label_filter(ctx, kind=KIND))}
-        adopted = self._adopted(ctx, items, nets)
+        # One list call for every item: this lineage's networks by address, and (for what
+        # an `import` adopted, labelled otherwise or not at all) every network by name.
+        every = self.client.networks.list()
+        nets = {}
+        for n in every:
+            labels = n.attrs.get("Labels") or {}
+            if (labels.get(L.MANAGED) == "true" and labels.get(L.LINEAGE) == ctx.lineage
+                    and labels.get(L.KIND) == KIND):
+                nets[labels.get(L.ADDRESS)] = n
+        adopted = self._adopted(ctx, items, nets, {n.name: n for n in every})
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
             net = nets.get(str(addr)) or adopted.get(addr)
@@ -148,15 +155,11 @@ class ClusterDriver(DockerDriver):
         return out
 
     def _adopted(self, ctx: FleetContext, items: dict[Address, dict[str, Any]],
-                 labelled: dict[Any, Any]) -> dict[Address, Any]:
+                 labelled: dict[Any, Any], by_name: dict[str, Any]) -> dict[Address, Any]:
         """Networks an `import` adopted: not labelled for their address in this lineage, so
-        found by the name state records. One more list call, only when such an item exists."""
+        found by the name state records."""
         missing = {addr: prior.get("network_name") for addr, prior in items.items()
                    if str(addr) not in labelled and prior.get("network_name")}
-        if not missing:
-            return {}
-        by_name = {n.name: n for n in self.client.networks.list(
-            names=sorted(set(missing.values())))}
         return {addr: by_name[name] for addr, name in missing.items()
                 if name in by_name and _adoptable(ctx, by_name[name].attrs.get("Labels"))}
 

@@ -102,14 +102,26 @@ class RegistryDriver(DockerDriver):
     def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
              ) -> dict[Address, dict[str, Any] | None]:
         client = self.client
-        # One list call per object kind.
-        containers = L.containers_by_address(client, ctx, KIND)
+        # One list call per object kind. The containers' is unfiltered: it also finds, by
+        # name, the registries an `import` adopted (labelled otherwise, or not at all).
+        every = client.api.containers(all=True)
+        containers = {}
+        by_name = {}
+        for c in every:
+            labels = c.get("Labels") or {}
+            if (labels.get(L.MANAGED) == "true" and labels.get(L.LINEAGE) == ctx.lineage
+                    and labels.get(L.KIND) == KIND):
+                containers[labels.get(L.ADDRESS)] = c
+            for n in c.get("Names") or []:
+                by_name[n.lstrip("/")] = c
         volumes = {v.name for v in client.volumes.list(filters=L.label_filter(ctx, kind=KIND))}
         out: dict[Address, dict[str, Any] | None] = {}
         for addr, prior in items.items():
             c = containers.get(str(addr))
             if c is None and prior.get("id"):
-                c = self._adopted(ctx, str(prior["id"]))
+                c = by_name.get(str(prior["id"]))
+                if c is not None and (c.get("Labels") or {}).get(L.LINEAGE) == ctx.lineage:
+                    c = None  # this state's own: only an import adopts another's
                 if c is not None:
                     # An imported registry: as state says, but for what stopped or went.
                     out[addr] = dict(prior) if c.get("State") == "running" else None
@@ -138,15 +150,6 @@ class RegistryDriver(DockerDriver):
             live["volume"] = vol if vol in volumes else None
             out[addr] = live
         return out
-
-    def _adopted(self, ctx: FleetContext, name: str) -> dict[str, Any] | None:
-        """The container an `import` adopted (one fgform did not make, or another state's),
-        as the list call shows it; None when there is none."""
-        found = [c for c in self.client.api.containers(all=True, filters={"name": name})
-                 if "/" + name in (c.get("Names") or [])]
-        if not found or (found[0].get("Labels") or {}).get(L.LINEAGE) == ctx.lineage:
-            return None
-        return found[0]
 
     def import_object(self, ctx: FleetContext, addr: Address, ident: str
                       ) -> dict[str, Any] | None:
