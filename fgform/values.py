@@ -122,6 +122,75 @@ class MapValue(dict):
         return MapValue(copy.deepcopy(dict(self), memo), self.etype)
 
 
+class ObjectValue(dict):
+    """An object value that remembers its attributes' types (`atypes`, name -> type in
+    Terraform's JSON form), made where the type is known (a variable converted to an
+    `object(...)` type, `regex` with named groups) and only when an attribute is null:
+    Terraform's null carries a type (an unset `optional(list(string))` attribute is a
+    null list of string), fgform's None does not. `cty_type` reads `atypes` for null
+    attributes only. Everything that treats it as a dict still works."""
+
+    __slots__ = ("atypes",)
+
+    def __init__(self, items: Any = (), atypes: dict[str, Any] | None = None) -> None:
+        super().__init__(items)
+        self.atypes = dict(atypes or {})
+
+    def __repr__(self) -> str:
+        return f"ObjectValue({dict.__repr__(self)})"
+
+    def __reduce__(self):
+        return (ObjectValue, (dict(self), self.atypes))
+
+    def __copy__(self) -> ObjectValue:
+        return ObjectValue(self, self.atypes)
+
+    def __deepcopy__(self, memo: dict) -> ObjectValue:
+        return ObjectValue(copy.deepcopy(dict(self), memo), self.atypes)
+
+
+class TupleValue(list):
+    """A tuple value that remembers its elements' types (`etypes`), as `ObjectValue` does
+    its attributes': made only when an element is null (`regex("(a)(b)?", "a")` is a
+    tuple of two strings, the second null)."""
+
+    __slots__ = ("etypes",)
+
+    def __init__(self, items: Any = (), etypes: list[Any] | None = None) -> None:
+        super().__init__(items)
+        self.etypes = list(etypes or [])
+
+    def __repr__(self) -> str:
+        return f"TupleValue({list.__repr__(self)})"
+
+    def __reduce__(self):
+        return (TupleValue, (list(self), self.etypes))
+
+    def __copy__(self) -> TupleValue:
+        return TupleValue(self, self.etypes)
+
+    def __deepcopy__(self, memo: dict) -> TupleValue:
+        return TupleValue(copy.deepcopy(list(self), memo), self.etypes)
+
+
+def typed_object(items: dict, atypes: dict[str, Any]) -> dict:
+    """`items` as an object whose null attributes have the types `atypes` gives them: an
+    `ObjectValue` when one of them is null and typed, else the plain dict (most objects
+    have no null attribute, and plain dicts take every fast path)."""
+    if any(v is None and atypes.get(k, "dynamic") != "dynamic" for k, v in items.items()):
+        return ObjectValue(items, {k: t for k, t in atypes.items() if k in items})
+    return items
+
+
+def typed_tuple(items: list, etypes: list[Any]) -> list:
+    """`items` as a tuple whose null elements have the types `etypes` gives them (same
+    length): a `TupleValue` when one of them is null and typed, else the plain list."""
+    if len(etypes) == len(items) and any(
+            v is None and t != "dynamic" for v, t in zip(items, etypes, strict=True)):
+        return TupleValue(items, etypes)
+    return items
+
+
 def retyped(template: Any, items: Any) -> Any:
     """`items` (a list or dict built from `template`'s elements) as a value of the same
     kind as `template`: a list/set/map keeps its class and element type."""
@@ -129,6 +198,10 @@ def retyped(template: Any, items: Any) -> Any:
         return type(template)(items, template.etype)
     if isinstance(template, MapValue):
         return MapValue(items, template.etype)
+    if isinstance(template, ObjectValue):
+        return ObjectValue(items, template.atypes)
+    if isinstance(template, TupleValue):
+        return TupleValue(items, template.etypes)
     return items
 
 
@@ -203,8 +276,15 @@ def cty_type(value: Any) -> Any:
             etype = _common_type([cty_type(v) for v in (
                 value.values() if isinstance(value, dict) else value)])
         return [value.kind, etype]
+    if isinstance(value, TupleValue):
+        etypes = value.etypes + ["dynamic"] * (len(value) - len(value.etypes))
+        return ["tuple", [t if v is None else cty_type(v)
+                          for v, t in zip(value, etypes, strict=False)]]
     if isinstance(value, list | tuple):
         return ["tuple", [cty_type(v) for v in value]]
+    if isinstance(value, ObjectValue):
+        return ["object", {str(k): value.atypes.get(k, "dynamic") if v is None else
+                           cty_type(v) for k, v in sorted(value.items())}]
     if isinstance(value, dict):
         return ["object", {str(k): cty_type(v) for k, v in sorted(value.items())}]
     return "dynamic"
@@ -217,8 +297,10 @@ def plain_value(value: Any) -> Any:
     t = type(value)
     if t is ListValue or t is SetValue:
         return [plain_value(v) for v in value]
-    if t is MapValue:
+    if t is MapValue or t is ObjectValue:
         return {k: plain_value(v) for k, v in value.items()}
+    if t is TupleValue:
+        return [plain_value(v) for v in value]
     if t is list:
         return [plain_value(v) for v in value] if any(
             isinstance(v, (list, dict, Sensitive)) for v in value) else value
@@ -249,9 +331,11 @@ def typed_value(value: Any, type_: Any) -> Any:
         return MapValue({k: typed_value(v, inner) for k, v in value.items()}, inner)
     if kind == "tuple" and isinstance(value, list) and isinstance(inner, list) and len(
             inner) == len(value):
-        return [typed_value(v, t) for v, t in zip(value, inner, strict=True)]
+        return typed_tuple([typed_value(v, t) for v, t in zip(value, inner, strict=True)],
+                           inner)
     if kind == "object" and isinstance(value, dict) and isinstance(inner, dict):
-        return {k: typed_value(v, inner.get(k)) for k, v in value.items()}
+        return typed_object({k: typed_value(v, inner.get(k)) for k, v in value.items()},
+                            inner)
     return value
 
 
@@ -335,6 +419,10 @@ def copy_value(value: Any) -> Any:
         return t((copy_value(v) for v in value), value.etype)
     if t is MapValue:
         return MapValue({k: copy_value(v) for k, v in value.items()}, value.etype)
+    if t is ObjectValue:
+        return ObjectValue({k: copy_value(v) for k, v in value.items()}, value.atypes)
+    if t is TupleValue:
+        return TupleValue([copy_value(v) for v in value], value.etypes)
     if t in _ATOMS:
         return value
     return copy.deepcopy(value)

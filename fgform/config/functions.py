@@ -81,12 +81,15 @@ from fgform.values import (
     UNKNOWN,
     ListValue,
     MapValue,
+    ObjectValue,
     Sensitive,
     SetValue,
     contains_unknown,
     cty_type,
     scrub,
     sensitive_strings,
+    typed_object,
+    typed_tuple,
 )
 
 
@@ -726,14 +729,16 @@ def _chomp(c: CallInfo, s: str) -> Any:
 
 
 def _match_value(pattern: Any, m: Any) -> Any:
+    # A group that did not take part in the match is a null string (typed, as Terraform's).
     if pattern.groupindex:
+        strings = dict.fromkeys(pattern.groupindex, "string")
         # By position: with a name used twice, the later group's match is the value (Go).
         names = _group_names(pattern.pattern)
         if len(names) != pattern.groups:  # not read right: by name, as RE2 maps them
-            return {name: m.group(name) for name in pattern.groupindex}
-        return {name: m.group(i) for i, name in enumerate(names, 1)}
+            return typed_object({name: m.group(name) for name in pattern.groupindex}, strings)
+        return typed_object({name: m.group(i) for i, name in enumerate(names, 1)}, strings)
     if pattern.groups:
-        return [g for g in m.groups()]
+        return typed_tuple(list(m.groups()), ["string"] * pattern.groups)
     return m.group(0)
 
 
@@ -912,7 +917,15 @@ def _merge(c: CallInfo, *maps: Any) -> Any:
     if isinstance(first, MapValue) and all(
             m is not None and cty_type(m) == cty_type(first) for m in maps):
         return MapValue(out, cty_type(first)[1])
-    return out
+    # A null attribute keeps the type the argument it came from gave it.
+    atypes: dict[str, Any] = {}
+    for m in maps:
+        if isinstance(m, ObjectValue):
+            atypes.update({k: m.atypes.get(k, "dynamic") for k in m})
+        elif isinstance(m, dict):
+            atypes.update({k: m.etype if isinstance(m, MapValue) and m.etype else "dynamic"
+                           for k in m})
+    return typed_object(out, atypes)
 
 
 @_fn("concat", variadic="seqs:list", structural=True)

@@ -98,6 +98,43 @@ def _without_positions(parser: Any) -> Any:
         return parser
 
 
+_stacked_parser: Any = None
+
+
+def _parse(parser: Any, src: str) -> Any:
+    """`parser.parse(src)`; where it fails at a unary operator that follows another
+    (`!!x`, `- -1`, which Terraform accepts and python-hcl2's grammar does not: its
+    `unary_op` takes an `expr_term` only), the parse of a grammar whose `unary_op` also
+    takes a `unary_op`. That grammar is compiled (about 1 s) the first time it is needed
+    only, so configurations without stacked operators never pay for it; should it fail too,
+    the first error stands."""
+    global _stacked_parser
+    try:
+        return parser.parse(src)
+    except _lark_exceptions.UnexpectedInput as e:
+        pos = getattr(e, "pos_in_stream", None)
+        if not isinstance(pos, int) or not src.startswith(("!", "-"), pos) or \
+                not src[:pos].rstrip().endswith(("!", "-")):
+            raise
+        try:
+            if _stacked_parser is None:
+                from pathlib import Path
+
+                import hcl2
+                from lark import Lark
+
+                grammar = (Path(hcl2.__file__).parent / "hcl2.lark").read_text()
+                rule = "!unary_op : (MINUS | NOT) expr_term"
+                if rule not in grammar:
+                    raise e from None
+                _stacked_parser = Lark(
+                    grammar.replace(rule, "!unary_op : (MINUS | NOT) (expr_term | unary_op)"),
+                    parser="lalr", propagate_positions=False, postlex=parser.options.postlex)
+            return _stacked_parser.parse(src)
+        except _lark_exceptions.UnexpectedInput:
+            raise e from None
+
+
 def parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = None
                ) -> tuple[Body, list[Diagnostic]]:
     """Parse text into a Body, or an empty Body and the diagnostics (never raises).
@@ -113,13 +150,13 @@ def parse_text(text: str, filename: str, col_shift: tuple[int, int] | None = Non
         try:
             strips: frozenset[int] = frozenset()
             try:
-                tree = parser.parse(src)
+                tree = _parse(parser, src)
             except exc.UnexpectedInput:
                 trimmed = lexscan.trim_heredoc_markers(src) or src
                 trimmed, strips = lexscan.interpolation_strips(trimmed)
                 if trimmed == src:
                     raise
-                tree = parser.parse(trimmed)
+                tree = _parse(parser, trimmed)
                 src = trimmed
         except exc.UnexpectedInput as e:
             return Body(), [_lexical_diagnostic(e, src, filename, col_shift)

@@ -25,7 +25,16 @@ from fgform.config.conversions import ConversionError, to_bool
 from fgform.config.unify import convert_value, set_of, unify
 from fgform.errors import SourceRange
 from fgform.suggest import did_you_mean
-from fgform.values import UNKNOWN, ListValue, MapValue, Sensitive, copy_value, cty_type
+from fgform.values import (
+    UNKNOWN,
+    ListValue,
+    MapValue,
+    Sensitive,
+    copy_value,
+    cty_type,
+    typed_object,
+    typed_tuple,
+)
 
 
 class TypeMismatch(ValueError):
@@ -410,8 +419,10 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
         if len(items) != len(type_.elements):
             raise TypeMismatch(f"a tuple of {len(type_.elements)} elements is required "
                                f"(got {len(items)})", _path)
-        return [convert(v, t, (*_path, i)) for i, (v, t) in
-                enumerate(zip(items, type_.elements, strict=True))]
+        # A null element keeps its declared type (Terraform's nulls are typed).
+        return typed_tuple([convert(v, t, (*_path, i)) for i, (v, t) in
+                            enumerate(zip(items, type_.elements, strict=True))],
+                           [type_json(t) for t in type_.elements])
     if isinstance(type_, MapType):
         if not isinstance(value, dict):
             raise TypeMismatch(f"{_article(type_)} is required", _path)
@@ -433,8 +444,9 @@ def convert(value: Any, type_: Type, _path: tuple[str | int, ...] = ()) -> Any:
                 out_obj[name] = None
             else:
                 raise TypeMismatch(f'attribute "{name}" is required', _path)
-        # Terraform drops attributes the object type does not declare.
-        return out_obj
+        # Terraform drops attributes the object type does not declare; a null attribute
+        # keeps its declared type (an unset `optional(list(string))` is a null list).
+        return typed_object(out_obj, {k: type_json(t) for k, t in type_.attributes.items()})
     raise TypeMismatch(f"unsupported type {type_}", _path)
 
 

@@ -444,7 +444,7 @@ def test_a_broken_module_source_link_is_an_error_at_the_call(tmp_path: Path, lin
 
 # -- check_syntax: the front end's syntax check (fmt validates through it) ---------------------
 @pytest.mark.parametrize("text,summary,where", [
-    ("a = !!true\n", "Invalid syntax", "m.tf:1,6"),
+    ("a = !*true\n", "Invalid syntax", "m.tf:1,6"),
     ('a = "%{ if true }x"\n', "Unterminated template directive", "m.tf:1,6"),
     ('a = "\\q"\n', "Invalid escape sequence", "m.tf:1,6"),
 ])
