@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 import regex
@@ -16,7 +17,34 @@ def graphemes(s: str) -> list[str]:
     "👍🏽" and "e\u0301" are one each, as Terraform counts them."""
     if s.isascii() and "\r\n" not in s:
         return list(s)  # every ASCII character but CR LF is a cluster of its own
-    return _CLUSTER.findall(s)
+    clusters = _CLUSTER.findall(s)
+    if any(ch in _LINKERS for ch in s):
+        clusters = [part for c in clusters for part in _split_conjuncts(c)]
+    return clusters
+
+
+# Unicode 15.1 joined Indic conjuncts (consonant + virama + consonant) into one cluster
+# (rule GB9c), which the `regex` module follows; Terraform's segmentation (go-textseg, Unicode
+# 15.0) breaks after the virama: length("नमस्ते") is 4 there. The viramas of GB9c's scripts:
+_LINKERS = frozenset("\u094d\u09cd\u0acd\u0b4d\u0c4d\u0d4d")
+
+
+def _split_conjuncts(cluster: str) -> list[str]:
+    """`cluster` split where GB9c joined a consonant after a virama (and marks after it)."""
+    parts = [cluster[0]]
+    after_linker = cluster[0] in _LINKERS
+    for ch in cluster[1:]:
+        cat = unicodedata.category(ch)
+        if after_linker and cat == "Lo" and "\u0900" <= ch <= "\u0dff":
+            parts.append(ch)
+            after_linker = False
+            continue
+        parts[-1] += ch
+        if ch in _LINKERS:
+            after_linker = True
+        elif not (cat in ("Mn", "Me") or ch == "\u200d"):
+            after_linker = False
+    return parts
 
 
 def grapheme_length(s: str) -> int:

@@ -897,3 +897,11 @@ CHARSETS = {
 @pytest.mark.parametrize("expr", list(CHARSETS))
 def test_character_sets_as_terraform(expr: str) -> None:
     assert ev(expr) == CHARSETS[expr]
+
+
+# Recorded from `terraform console` (1.11): Indic conjuncts split after the virama, as
+# Unicode 15.0's segmentation (Terraform's) does, not 15.1's GB9c.
+@pytest.mark.parametrize("text, count", [
+    ("नमस्ते", 4), ("क्षत्रिय", 5), ("ক্ষ", 2), ("क्\u200dष", 2)])
+def test_length_of_indic_conjuncts_as_terraform(text: str, count: int) -> None:
+    assert ev(f'length("{text}")') == count
