@@ -1604,10 +1604,13 @@ def _cidrsubnet(c: CallInfo, prefix: str, newbits: int, netnum: int) -> Any:
     if newbits < 0 or new_len > net.max_prefixlen:
         raise FuncError(f"insufficient address space to extend prefix of {net.prefixlen} by "
                         f"{newbits}", None)
-    if netnum < 0 or netnum >= 2**newbits:
+    if abs(netnum).bit_length() > newbits:
         raise FuncError(f"prefix extension of {newbits} does not accommodate a subnet "
                         f"numbered {netnum}", None)
-    base = int(net.network_address) + (netnum << (net.max_prefixlen - new_len))
+    # As Terraform (go-cidr on big.Int): the number is OR-ed into the address in two's
+    # complement and the result's magnitude taken, so a negative number gives what
+    # Terraform gives (cidrsubnet("10.0.0.0/8", 4, -1) is "0.16.0.0/12").
+    base = abs(int(net.network_address) | (netnum << (net.max_prefixlen - new_len)))
     return str(ipaddress.ip_network((base, new_len)))
 
 

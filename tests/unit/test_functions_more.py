@@ -905,3 +905,22 @@ def test_character_sets_as_terraform(expr: str) -> None:
     ("नमस्ते", 4), ("क्षत्रिय", 5), ("ক্ষ", 2), ("क्\u200dष", 2)])
 def test_length_of_indic_conjuncts_as_terraform(text: str, count: int) -> None:
     assert ev(f'length("{text}")') == count
+
+
+# Recorded from `terraform console` (1.11): a negative subnet number, as go-cidr computes it.
+@pytest.mark.parametrize("expr, want", [
+    ('cidrsubnet("10.0.0.0/8", 4, -1)', "0.16.0.0/12"),
+    ('cidrsubnet("10.0.0.0/8", 4, -2)', "0.32.0.0/12"),
+    ('cidrsubnet("10.0.0.0/8", 4, -15)', "0.240.0.0/12"),
+    ('cidrsubnet("10.1.0.0/16", 8, -1)', "0.0.1.0/24"),
+    ('cidrsubnet("fd00::/16", 8, -1)', "0:100::/24"),
+])
+def test_cidrsubnet_negative_number_as_terraform(expr: str, want: str) -> None:
+    assert ev(expr) == want
+
+
+@pytest.mark.parametrize("expr", ['cidrsubnet("10.0.0.0/8", 4, -16)',
+                                  'cidrsubnet("10.0.0.0/8", 0, -1)'])
+def test_cidrsubnet_negative_number_too_wide(expr: str) -> None:
+    with pytest.raises(EvalError, match="does not accommodate a subnet numbered"):
+        ev(expr)
