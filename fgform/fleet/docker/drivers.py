@@ -76,12 +76,30 @@ class Relabelled:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             ctx = next((a for a in args if isinstance(a, FleetContext)), None)
+            if name == "create" and ctx is not None and ctx.labels:
+                fresh_label(ctx, next(a for a in args if isinstance(a, Address)))
             if ctx is not None and ctx.labels:
                 args = tuple(ctx.label_address(a) if isinstance(a, Address) else a
                              for a in args)
             return attr(*args, **kwargs)
 
         return call
+
+
+def fresh_label(ctx: FleetContext, addr: Address) -> None:
+    """Before creating instance `addr`: when another instance moved away from this address,
+    its objects still carry it, so the new objects get a label of their own
+    (`fg_x.name--2`, recorded in state as `labelled_as`) and neither sees the other's."""
+    taken = set(ctx.labels.values())
+    if str(addr) in ctx.labels or str(addr) not in taken:
+        return
+    n = 2
+    while True:
+        label = Address(addr.type, f"{addr.name}--{n}", addr.key, addr.module)
+        if str(label) not in taken and str(label) not in ctx.resources:
+            ctx.labels[str(addr)] = str(label)
+            return
+        n += 1
 
 
 def docker_drivers(client: docker.DockerClient) -> dict[str, Driver]:
