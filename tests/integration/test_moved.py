@@ -9,6 +9,7 @@ resource declared at a moved-away address gets objects of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import docker
@@ -162,6 +163,9 @@ def test_moved_blocks_keep_the_docker_objects(fleet: Fleet) -> None:
     assert res.code == 0 and "No changes." in res.out, str(res)
     assert ids(fleet) == before
     assert len(fleet.tasks()) == 2
+    # `fgform tasks ADDRESS` finds the moved service's tasks by its new address.
+    rows = json.loads(fleet.ok("tasks", "fg_service.web", "-json").out)
+    assert len(rows) == 2, rows
     # The load balancer still forwards to the service's tasks.
     assert http_get(f"http://127.0.0.1:{lb_port}/").strip() == "fgform cli test v1"
 
