@@ -161,6 +161,10 @@ def fleet_context(config_dir: Path, state: StateFile, log=None) -> FleetContext:
             ctx.resources[str(addr)] = inst.attributes
             if inst.labelled_as is not None:
                 ctx.labels[str(addr)] = inst.labelled_as
+    # Deposed objects of a moved instance carry its label too (even with no current object).
+    for addr, _key, _attrs, inst in state.deposed_objects():
+        if inst.labelled_as is not None:
+            ctx.labels[str(addr)] = inst.labelled_as
     return ctx
 
 

@@ -89,3 +89,56 @@ def test_fresh_label_skips_taken_labels() -> None:
     untouched = FleetContext(lineage="l", labels={"fg_x.b": "fg_x.a"})
     fresh_label(untouched, parse_address("fg_x.z"))
     assert "fg_x.z" not in untouched.labels
+
+
+def test_fleet_context_hands_the_labels_to_the_drivers(tmp_path) -> None:
+    from fgform.workflow import fleet_context
+
+    st = StateFile(lineage="l")
+    st.set(parse_address("fg_service.web"), InstanceState(None, {"id": "c/web"},
+                                                          labelled_as="fg_service.app"))
+    # A moved instance whose replacement was interrupted: only a deposed object is left.
+    st.set(parse_address("fg_registry.hub"), InstanceState(
+        None, None, deposed={"0a1b2c3d": {"id": "r"}}, labelled_as="fg_registry.main"))
+    st.set(parse_address("fg_cluster.main"), InstanceState(None, {"id": "c"}))
+    ctx = fleet_context(tmp_path, st)
+    assert ctx.labels == {"fg_service.web": "fg_service.app",
+                          "fg_registry.hub": "fg_registry.main"}
+    assert ctx.label_address(parse_address("fg_cluster.main")) == \
+        parse_address("fg_cluster.main")
+
+
+def _fg(d, fleet, *args: str) -> str:
+    import io
+
+    from fgform.cli import Environment, run
+
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.StringIO(""), stdout=out, stderr=err,
+                      environ={"NO_COLOR": "1"}, cwd=d, fleet=fleet)
+    assert run(list(args), env) == 0, (out.getvalue(), err.getvalue())
+    return out.getvalue()
+
+
+def _labels(d) -> dict[str, str | None]:
+    st = json.loads((d / "state" / "default.fgstate.json").read_text())
+    return {f"{r['type']}.{r['name']}": r["instances"][0].get("labelled_as")
+            for r in st["resources"]}
+
+
+def test_an_applied_move_records_the_label_and_a_move_back_clears_it(tmp_path) -> None:
+    from helpers.fakefleet import FakeFleet
+
+    fleet = FakeFleet()
+    cluster = 'resource "fg_cluster" "{}" {{\n  cidr_block = "10.1.0.0/24"\n}}\n'
+    (tmp_path / "main.tf").write_text(cluster.format("a"))
+    _fg(tmp_path, fleet, "apply", "-auto-approve")
+    assert _labels(tmp_path) == {"fg_cluster.a": None}
+    (tmp_path / "main.tf").write_text(
+        cluster.format("b") + "moved {\n  from = fg_cluster.a\n  to = fg_cluster.b\n}\n")
+    _fg(tmp_path, fleet, "apply", "-auto-approve")
+    assert _labels(tmp_path) == {"fg_cluster.b": "fg_cluster.a"}
+    (tmp_path / "main.tf").write_text(
+        cluster.format("a") + "moved {\n  from = fg_cluster.b\n  to = fg_cluster.a\n}\n")
+    _fg(tmp_path, fleet, "apply", "-auto-approve")
+    assert _labels(tmp_path) == {"fg_cluster.a": None}
