@@ -159,6 +159,12 @@ def fleet_context(config_dir: Path, state: StateFile, log=None) -> FleetContext:
         inst = state.get(addr)
         if inst is not None:
             ctx.resources[str(addr)] = inst.attributes
+            if inst.labelled_as is not None:
+                ctx.labels[str(addr)] = inst.labelled_as
+    # Deposed objects of a moved instance carry its label too (even with no current object).
+    for addr, _key, _attrs, inst in state.deposed_objects():
+        if inst.labelled_as is not None:
+            ctx.labels[str(addr)] = inst.labelled_as
     return ctx
 
 
@@ -557,6 +563,7 @@ def apply(wd: WorkingDir, fleet: Fleet, plan, *, hooks=None, parallelism: int = 
             if rc.previous_address is not None:
                 moved = state.remove(rc.previous_address)
                 if moved is not None:
+                    moved.relabel(rc.previous_address, rc.address)
                     state.set(rc.address, moved)
         # Nothing is planned for what refresh found deleted outside fgform: forget it here,
         # or it stays in state for ever. Everything else stays as recorded.

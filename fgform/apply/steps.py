@@ -299,6 +299,7 @@ class StepRunner:
                     dependencies=sorted(set(change.dependencies)),
                     status=InstanceStatus.TAINTED if tainted else InstanceStatus.READY,
                     create_before_destroy=change.create_before_destroy,
+                    labelled_as=self.ctx.labels.get(str(addr)),
                 ))
                 self.ctx.resources[str(addr)] = attrs
             self._save()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fgform.addresses import Address
+from fgform.addresses import Address, parse_address
 from fgform.errors import FgformError
 
 
@@ -27,6 +27,16 @@ class FleetContext:
     # drivers that need another resource (a service needs its cluster and task definition)
     # look it up here.
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Instances that moved (`moved` blocks): address string -> the address their objects are
+    # labelled with (state's `labelled_as`). Drivers that find objects by address use it.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def label_address(self, addr: Address) -> Address:
+        """The address the objects of instance `addr` are labelled (and named) with."""
+        text = self.labels.get(str(addr))
+        if text is None:
+            return addr
+        return parse_address(text)
 
 
 class PartialApplyError(FgformError):

@@ -194,6 +194,7 @@ def apply_moves(config: Config, state: StateFile | None) -> MoveResult:
         assert inst is not None
         picked.append((old, new, inst))
     for old, new, inst in picked:
+        inst.relabel(old, new)
         moved_state.set(new, inst)
         result.moved[new] = old
     if unresolved:

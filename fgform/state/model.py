@@ -51,6 +51,16 @@ class InstanceState:
     status: InstanceStatus = InstanceStatus.READY
     create_before_destroy: bool = False
     deposed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The address the instance's fleet objects are labelled with, when a move (`moved`
+    # block, `state mv`) gave the instance another one: Docker labels cannot change, so
+    # drivers keep finding (and labelling) the objects by this address. None: its own.
+    labelled_as: str | None = None
+
+    def relabel(self, old: Any, new: Any) -> None:
+        """Record that this instance moved from address `old` to `new` (keeping the address
+        its objects were first labelled with)."""
+        first = self.labelled_as or str(old)
+        self.labelled_as = None if first == str(new) else first
 
 
 def new_deposed_key(taken: Any = ()) -> str:
@@ -127,6 +137,8 @@ class StateFile:
         old = next((i for i in r.instances if i.index_key == addr.key), None)
         if old is not None and old.deposed and old is not inst:
             inst.deposed = {**old.deposed, **inst.deposed}
+        if old is not None and old is not inst and inst.labelled_as is None:
+            inst.labelled_as = old.labelled_as  # its objects keep their labels
         r.instances = [i for i in r.instances if i.index_key != addr.key] + [inst]
         # Apply calls this after every step: sort only what changed, not the whole state.
         r.instances.sort(key=_instance_order)
@@ -147,7 +159,8 @@ class StateFile:
         if keep_deposed and found is not None and found.deposed:
             holder = InstanceState(found.index_key, None, list(found.sensitive_paths),
                                    list(found.dependencies), found.status,
-                                   found.create_before_destroy, found.deposed)
+                                   found.create_before_destroy, found.deposed,
+                                   found.labelled_as)
             found.deposed = {}
             r.instances.append(holder)
             r.instances.sort(key=_instance_order)
@@ -314,6 +327,7 @@ class StateFile:
                         status=InstanceStatus(i.get("status", "ready")),
                         create_before_destroy=i.get("create_before_destroy", False),
                         deposed=dict(i.get("deposed") or {}),
+                        labelled_as=i.get("labelled_as"),
                     )
                     for i in r.get("instances", [])
                 ],
@@ -332,6 +346,8 @@ def _instance_dict(i: InstanceState) -> dict[str, Any]:
     }
     if i.deposed:  # written only when there are any: most states never have one
         out["deposed"] = {k: i.deposed[k] for k in sorted(i.deposed)}
+    if i.labelled_as is not None:  # only after a move
+        out["labelled_as"] = i.labelled_as
     return out
 
 

@@ -134,8 +134,9 @@ def state_mv(state: StateFile, src: str, dst: str) -> list[tuple[str, str]]:
         moves = _plan_resource_move(state, src_pat.address, dst_pat.address)
     old_resources = {str(a.resource) for a, _ in moves}
     taken = [(a, state.remove(a)) for a, _ in moves]
-    for (_, to), (_, inst) in zip(moves, taken, strict=True):
+    for (frm, to), (_, inst) in zip(moves, taken, strict=True):
         assert inst is not None
+        inst.relabel(frm, to)  # its fleet objects keep the labels they were made with
         state.set(to, inst)
     # Dependencies are resource-level: rename a resource only once nothing is left under its
     # old address.

@@ -16,7 +16,8 @@ def rich_state() -> StateFile:
     st.set(parse_address("fg_service.web[0]"), InstanceState(0, {
         "load_balancer": [{"target_group": "tg", "container_port": 8080}],
         "desired_count": 2, "deployment": None}, dependencies=["fg_cluster.main"],
-        create_before_destroy=True, deposed={"0a1b2c3d": {"desired_count": 1}}))
+        create_before_destroy=True, deposed={"0a1b2c3d": {"desired_count": 1}},
+        labelled_as="fg_service.app[0]"))  # moved from there by a `moved` block
     # An instance whose replacement was interrupted before the new object existed: only a
     # deposed object, no current one.
     st.set(parse_address("fg_service.web[1]"), InstanceState(1, None, deposed={

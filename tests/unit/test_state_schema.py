@@ -55,9 +55,10 @@ def test_schema_matches_the_model() -> None:
         set(d["resources"][0])
     ins = schema["$defs"]["instance"]
     svc = next(r for r in d["resources"] if r["type"] == "fg_service")
-    # `deposed` is written only when there are deposed objects: the one optional field.
+    # `deposed` is written only when there are deposed objects, `labelled_as` only after a
+    # move: the optional fields.
     assert set(ins["properties"]) == set(svc["instances"][0])
-    assert set(ins["required"]) == set(ins["properties"]) - {"deposed"}
+    assert set(ins["required"]) == set(ins["properties"]) - {"deposed", "labelled_as"}
     assert set(d["resources"][0]["instances"][0]) == set(ins["required"])
 
 

@@ -48,8 +48,11 @@ def _status(task: LiveTask) -> str:
     return "PENDING"
 
 
-def _matches(task: LiveTask, service: str | None) -> bool:
-    return service is None or service in (task.service, task.address)
+def _matches(ctx: FleetContext, task: LiveTask, service: str | None) -> bool:
+    """Whether `task` belongs to `service` (a name, or an address: a moved service's tasks
+    are labelled with the address in state's `labelled_as`)."""
+    return service is None or service == task.service or \
+        ctx.labels.get(service, service) == task.address
 
 
 def list_tasks(client: docker.DockerClient, ctx: FleetContext, service: str | None = None
@@ -57,7 +60,7 @@ def list_tasks(client: docker.DockerClient, ctx: FleetContext, service: str | No
     """Every task of this state (services and one-off tasks), or one service's (by name or
     address): ONE list call. Sorted by service, then start time, then id."""
     rows = []
-    tasks = [t for t in list_live_tasks(ctx, client) if _matches(t, service)]
+    tasks = [t for t in list_live_tasks(ctx, client) if _matches(ctx, t, service)]
     # The list call does not count restarts: one inspect per container.
     inspect_restarts(client, tasks)
     for task in tasks:
@@ -100,7 +103,7 @@ def stream_logs(client: docker.DockerClient, ctx: FleetContext, service: str,
     """The service's log lines (by name or address), each prefixed with its task id,
     interleaved by timestamp. `follow` keeps streaming until the containers stop (or the
     caller stops iterating); `tail` limits each container to its last lines."""
-    tasks = [t for t in list_live_tasks(ctx, client) if _matches(t, service)]
+    tasks = [t for t in list_live_tasks(ctx, client) if _matches(ctx, t, service)]
     if not tasks:
         raise FgformError(f"no tasks found for service {service!r}",
                           hint="`fgform tasks` lists what runs.")

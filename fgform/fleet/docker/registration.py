@@ -70,7 +70,7 @@ def targets_of(ctx: FleetContext, tg_ids: list[str]) -> dict[str, list[dict[str,
                 continue
             for t in service_targets(attrs):
                 tg = t["target_group"]
-                if tg in out and address not in _published.get(tg, {}):
+                if tg in out and ctx.labels.get(address, address) not in _published.get(tg, {}):
                     out[tg][t["id"]] = t
         for tg in tg_ids:
             for targets in _published.get(tg, {}).values():
