@@ -186,13 +186,11 @@ class ModuleDecoder:
         self._check_name(kind, block)
         return block.labels[0], block.body
 
-    def block_resource(self, block: Block) -> None:
-        rtype, name = block.labels
-        key = f"{rtype}.{name}"
-        self._no_dups(block.body)
-        self._check_name("resource", block)
-        body = block.body
-        res = Resource(type=rtype, name=name, body=body, range=block.range)
+    def meta_arguments(self, res: Resource, purpose: str, example: str) -> dict[str, Any]:
+        """`count`, `for_each`, `depends_on` and `provider` of a resource or data block
+        taken into `res`; the other attributes of its body are returned. `purpose` ("create",
+        "read") and `example` (a depends_on list) word the errors."""
+        body = res.body
         attrs = dict(body.attributes)
         if "count" in attrs:
             res.count = attrs.pop("count").expr
@@ -201,16 +199,26 @@ class ModuleDecoder:
         if res.count is not None and res.for_each is not None:
             self.err("Invalid combination of \"count\" and \"for_each\"",
                      'The "count" and "for_each" meta-arguments are mutually exclusive; only '
-                     "one may be used to be explicit about the number of resources to create.",
-                     body.attributes["for_each"].range)
+                     "one may be used to be explicit about the number of resources to "
+                     f"{purpose}.", body.attributes["for_each"].range)
         if "depends_on" in attrs:
             res.depends_on = self._depends_on(
                 attrs.pop("depends_on"), "depends_on must be a list of references, such as "
-                "[fg_service.web, module.db].")
+                f"{example}.")
         if "provider" in attrs:
             p = attrs.pop("provider")
             res.provider = blocks_terraform.provider_reference(self, p) or "fg"
             res.provider_range = p.range
+        return attrs
+
+    def block_resource(self, block: Block) -> None:
+        rtype, name = block.labels
+        key = f"{rtype}.{name}"
+        self._no_dups(block.body)
+        self._check_name("resource", block)
+        body = block.body
+        res = Resource(type=rtype, name=name, body=body, range=block.range)
+        attrs = self.meta_arguments(res, "create", "[fg_service.web, module.db]")
         for meta in ("provisioner", "connection"):
             if meta in attrs:
                 self.err("Unsupported argument",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fgform.config.blocks_terraform import provider_reference
 from fgform.config.model import Block, Body, Resource
 
 
@@ -22,24 +21,7 @@ def decode_data(d: Any, block: Block) -> None:
     d._check_name("data resource", block)
     body = block.body
     res = Resource(type=rtype, name=name, body=body, range=block.range, mode="data")
-    attrs = dict(body.attributes)
-    if "count" in attrs:
-        res.count = attrs.pop("count").expr
-    if "for_each" in attrs:
-        res.for_each = attrs.pop("for_each").expr
-    if res.count is not None and res.for_each is not None:
-        d.err('Invalid combination of "count" and "for_each"',
-              'The "count" and "for_each" meta-arguments are mutually exclusive; only one '
-              "may be used to be explicit about the number of resources to read.",
-              body.attributes["for_each"].range)
-    if "depends_on" in attrs:
-        res.depends_on = d._depends_on(
-            attrs.pop("depends_on"), "depends_on must be a list of references, such as "
-            "[fg_image.app].")
-    if "provider" in attrs:
-        p = attrs.pop("provider")
-        res.provider = provider_reference(d, p) or "fg"
-        res.provider_range = p.range
+    attrs = d.meta_arguments(res, "read", "[fg_image.app]")
     blocks = []
     for b in body.blocks:
         if b.type == "lifecycle":
