@@ -195,11 +195,9 @@ def compare(e: Entry, expected: dict[str, Any], got: Outcome) -> str | None:
     return "; ".join(reasons) or None
 
 
-@cache
-def accept_results() -> dict[str, tuple[Entry, dict, Outcome]]:
-    """Every agree-corpus entry with Terraform's record and fgform's outcome, by id."""
-    entries = corpus.accept_entries()
-    expected = corpus.expected_accept()
+def _results(entries: list[Entry], expected: dict) -> dict[str, tuple[Entry, dict, Outcome]]:
+    """Each entry with Terraform's record and fgform's outcome (evaluated class by class),
+    by id."""
     by_class: dict[str, list[Entry]] = {}
     for e in entries:
         by_class.setdefault(e.cls, []).append(e)
@@ -207,20 +205,18 @@ def accept_results() -> dict[str, tuple[Entry, dict, Outcome]]:
     for es in by_class.values():
         got.update(evaluate_entries(es))
     return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
+
+
+@cache
+def accept_results() -> dict[str, tuple[Entry, dict, Outcome]]:
+    """Every agree-corpus entry with Terraform's record and fgform's outcome, by id."""
+    return _results(corpus.accept_entries(), corpus.expected_accept())
 
 
 @cache
 def reject_results() -> dict[str, tuple[Entry, dict, Outcome]]:
     """Every reject-corpus entry with Terraform's record and fgform's outcome, by id."""
-    entries = corpus.reject_entries()
-    expected = corpus.expected_reject()
-    by_class: dict[str, list[Entry]] = {}
-    for e in entries:
-        by_class.setdefault(e.cls, []).append(e)
-    got: dict[str, Outcome] = {}
-    for es in by_class.values():
-        got.update(evaluate_entries(es))
-    return {e.id: (e, expected.get(e.id, {}), got[e.id]) for e in entries}
+    return _results(corpus.reject_entries(), corpus.expected_reject())
 
 
 def differences() -> dict[str, str]:
