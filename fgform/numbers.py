@@ -162,6 +162,47 @@ class Num(float):
         return self.exp >= 0 or self.man % (1 << -self.exp) == 0
 
 
+class NegZero(int):
+    """Terraform's negative zero (`-0`, `0 * -1`, `0 / -5`): equal to 0 and usable wherever
+    a whole number is (an index, `slice`), but printed "-0" by `tostring`, templates,
+    `jsonencode` and `format("%v")`, as cty's big.Float keeps the sign of zero. An int (not
+    a float -0.0) so that every check for a whole number takes it."""
+
+    __slots__ = ()
+
+    def __new__(cls) -> NegZero:
+        return super().__new__(cls, 0)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NegZero, ())
+
+    def __copy__(self) -> NegZero:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> NegZero:
+        return self
+
+
+NEG_ZERO = NegZero()
+
+
+def _signbit(v: int | float) -> bool:
+    """True for a negative number and for negative zero (int or float)."""
+    if type(v) is NegZero:
+        return True
+    if isinstance(v, Num):
+        return v.man < 0
+    return v < 0 or (type(v) is float and v == 0 and math.copysign(1, v) < 0)
+
+
+def _signed_zero(r: int | float, negative: bool) -> int | float:
+    """The result `r` of a product or quotient, negative zero when it is zero and the signs
+    of the operands differed (as big.Float gives it)."""
+    if r == 0 and not _infinite(r):
+        return NEG_ZERO if negative else 0
+    return r
+
+
 def is_number(v: Any) -> bool:
     """True for a number (int, float or Num), not a bool."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -254,7 +295,7 @@ def from_float(f: float) -> int | float:
     if type(f) is not float or not math.isfinite(f):
         return f
     if f.is_integer() and abs(f) < 2**53:
-        return int(f)
+        return NEG_ZERO if f == 0 and math.copysign(1, f) < 0 else int(f)
     if 1e-4 <= abs(f) < 1e16:
         return f
     man, exp = _parts(f)
@@ -319,7 +360,7 @@ def parse(text: str) -> int | float | None:
     if frac is None and expo is None:
         n = int(whole)
         if n.bit_length() <= PREC:
-            return -n if neg_ else n
+            return (-n if n else NEG_ZERO) if neg_ else n
     digits = (whole or "") + (frac or "")
     if len(expo or "") > 7 and int(expo) != 0:
         raise NumberError(f"the exponent of {text} is out of the range fgform handles "
@@ -327,7 +368,7 @@ def parse(text: str) -> int | float | None:
     exp10 = int(expo or 0) - len(frac or "")
     man = int(digits)
     if man == 0:
-        return 0
+        return NEG_ZERO if neg_ else 0
     if neg_:
         man = -man
     if exp10 == 0:
@@ -353,6 +394,8 @@ def parse_json_float(text: str) -> int | float:
 
 def add(a: int | float, b: int | float) -> int | float:
     """a + b at 512 bits."""
+    if type(a) is NegZero and type(b) is NegZero:
+        return a
     if type(a) is int and type(b) is int:
         r = a + b
         return r if -_LIMIT < r < _LIMIT else _make(*_round(r, 0, PREC))
@@ -370,12 +413,11 @@ def sub(a: int | float, b: int | float) -> int | float:
 
 
 def neg(a: int | float) -> int | float:
-    """-a. Zero has no sign here: Terraform prints -0 (`0 * -1`), but a float -0.0 would be
-    refused wherever a whole number is (list indexes, slice), where Terraform takes it."""
+    """-a; the negation of zero is negative zero (NEG_ZERO) and the other way round."""
     if isinstance(a, Num):
         return Num(-a.man, a.exp, a.prec)
-    if a == 0:
-        return 0
+    if a == 0 and not isinstance(a, bool):
+        return 0 if _signbit(a) else NEG_ZERO
     return -a
 
 
@@ -384,18 +426,22 @@ def mul(a: int | float, b: int | float) -> int | float:
     """a * b at 512 bits."""
     if type(a) is int and type(b) is int:
         r = a * b
+        if r == 0:
+            return _signed_zero(r, (a < 0) != (b < 0))
         return r if -_LIMIT < r < _LIMIT else _make(*_round(r, 0, PREC))
     if _infinite(a) or _infinite(b):
         return float(a) * float(b)
     am, ae = _parts(a)
     bm, be = _parts(b)
-    return _make(*_round(am * bm, ae + be, PREC))
+    return _signed_zero(_make(*_round(am * bm, ae + be, PREC)), _signbit(a) != _signbit(b))
 
 
 def div(a: int | float, b: int | float) -> int | float:
     """a / b at 512 bits; b must not be zero (the caller reports that)."""
     if b == 0:
         raise ZeroDivisionError("division by zero")
+    if a == 0 and not _infinite(b):
+        return _signed_zero(0, _signbit(a) != _signbit(b))
     if type(a) is int and type(b) is int and a % b == 0:
         return a // b
     if _infinite(a) or _infinite(b):
@@ -407,7 +453,7 @@ def div(a: int | float, b: int | float) -> int | float:
 
 def mod(a: int | float, b: int | float) -> int | float:
     """a % b as cty computes it: a - b * trunc(a / b), the sign of a; `a % 0` is a."""
-    if b == 0:
+    if b == 0 or type(a) is NegZero:
         return a
     if type(a) is int and type(b) is int:
         r = abs(a) % abs(b)
@@ -470,11 +516,14 @@ def ceil(v: int | float) -> int | float:
     """The smallest whole number >= v (exactly)."""
     if type(v) is int or _infinite(v):
         return v
-    return neg(floor(neg(v)))
+    r = neg(floor(neg(v)))
+    return 0 if r == 0 else r  # Go's big.Float ceil(-0.5) is 0, not -0
 
 
 def to_float(v: int | float) -> float:
     """The nearest double, for what needs a Python float (math functions)."""
+    if type(v) is NegZero:
+        return -0.0
     try:
         return float(v)
     except OverflowError:
@@ -483,7 +532,9 @@ def to_float(v: int | float) -> float:
 
 def to_int64(v: int | float) -> int | None:
     """v as a whole number between -2**63 and 2**63-1, or None."""
-    if type(v) is not int:
+    if isinstance(v, int):  # NegZero too
+        v = int(v)
+    else:
         if _infinite(v) or not v.is_integer():
             return None
         v = trunc(v)
@@ -599,7 +650,7 @@ def to_string(v: int | float) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
-        return str(int(v))
+        return "-0" if type(v) is NegZero else str(int(v))
     if isinstance(v, Num):
         man, exp, prec = v.man, v.exp, v.prec
     else:
@@ -665,6 +716,8 @@ def json_ready(value: Any, texts: list[str], all_floats: bool = True,
                reread: bool = False) -> Any:
     """`value` with its non-whole numbers (all floats, or only Nums) replaced by
     placeholders, for `json.dumps`; then `json_finish`. `reread` as for json_placeholder."""
+    if type(value) is NegZero:
+        return json_placeholder(value, texts, reread)
     if isinstance(value, float):
         if isinstance(value, Num) or all_floats:
             return json_placeholder(value, texts, reread)
@@ -751,7 +804,7 @@ def format_verb(v: int | float, verb: str, prec: int | None) -> str:
     if _infinite(v) or (isinstance(v, float) and math.isnan(v)):
         return to_string(v)
     lower = verb.lower()
-    neg_ = v < 0 or (v == 0 and math.copysign(1, v) < 0)
+    neg_ = _signbit(v)
     man, exp = _parts(v)
     man = abs(man)
     if prec is None and lower == "g":

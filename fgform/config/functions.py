@@ -1187,10 +1187,11 @@ def _one(c: CallInfo, lst: Any) -> Any:
 def _sum(c: CallInfo, lst: list[Any]) -> Any:
     if not lst:
         raise FuncError("cannot sum an empty list", 0)
-    total: Any = 0
+    total: Any = None  # not 0: the sum of [-0] is -0, as Terraform's
     for j, x in enumerate(lst):
         try:
-            total = numbers.add(total, to_number(x))
+            n = to_number(x)
+            total = n if total is None else numbers.add(total, n)
         except ConversionError as e:
             raise FuncError(f"element {j}: {e}", 0) from None
     return total
@@ -1382,7 +1383,9 @@ def _from_json(value: Any) -> Any:
 @_fn("jsondecode", "str:string")
 def _jsondecode(c: CallInfo, s: str) -> Any:
     try:
-        return _from_json(json.loads(s, parse_float=numbers.parse_json_float))
+        # parse_int too: "-0" is negative zero, as cty reads it.
+        return _from_json(json.loads(s, parse_float=numbers.parse_json_float,
+                                     parse_int=numbers.parse_json_float))
     except json.JSONDecodeError as e:
         raise FuncError(f"invalid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
                         0) from None

@@ -236,11 +236,38 @@ def test_num_behaves_as_a_number() -> None:
     assert numbers.parse("\u0663") is None and numbers.parse("5\n") is None
 
 
-def test_zero_has_no_sign() -> None:
-    # Terraform prints -0 for `-0`, `0 * -1`, `(1 % 0.5) / -2` (a known difference: fgform's
-    # zero is the int 0), and takes it as an index: [1, 2][-0] is 1, slice(l, -0, 2) works.
-    assert ev("-0") == 0 and type(ev("0 * -1")) is int and ev("(1 % 0.5) / -2") == 0
+# Recorded with `terraform console` (Terraform 1.11.4): big.Float keeps the sign of zero.
+NEGATIVE_ZERO = {
+    '"${-0}"': "-0", '"${0 * -1}"': "-0", '"${(1 % 0.5) / -2}"': "-0",
+    '"${-0 + -0}"': "-0", '"${-0 - 0}"': "-0", '"${0 - 0}"': "0", '"${-0 * -1}"': "0",
+    '"${abs(-0)}"': "0", '"${max(-0, 0)}"': "-0", '"${min(0, -0)}"': "0",
+    '"${max(0, -0)}"': "0", '"${max(-0)}"': "-0", '"${parseint("-0", 10)}"': "0",
+    '"${tonumber("-0")}"': "-0", '"${tonumber("-0.0")}"': "-0", '"${jsondecode("-0")}"': "-0",
+    '"${signum(-0)}"': "0", '"${floor(-0.5)}"': "-1", '"${ceil(-0.5)}"': "0",
+    '"${ceil(-0)}"': "0", '"${floor(-0)}"': "0", '"${-0.0}"': "-0", '"${-(0)}"': "-0",
+    '"${0 / -5}"': "-0", '"${-0 / 5}"': "-0", '"${-0 / -5}"': "0", '"${-0 % 5}"': "-0",
+    '"${-5 % 5}"': "0", '"${-0.5 % 0.5}"': "0", '"${5 % -5}"': "0",
+    '"${format("%v|%d|%f|%s", -0, -0, -0, -0)}"': "-0|0|-0.000000|-0",
+    '"${format("%.1e|%g|%x", -0, -0, -0)}"': "-0.0e+00|-0|0",
+    'jsonencode([-0])': "[-0]", '"${jsonencode({a = -0})}"': '{"a":-0}',
+    '"${pow(-0, 3)}"': "-0", '"${log(1, 10) * -1}"': "-0", '"${-1 * 0}"': "-0",
+    '"${-5 + 5}"': "0", '"${-0 + 0}"': "0", '"${0 + -0}"': "0", '"${sum([-0])}"': "-0",
+    '"${sum([-0, -0])}"': "-0", '"${sum([-0, 0])}"': "0", '"${tostring(-0)}"': "-0",
+    '"${-0.5 * 0}"': "-0", '"${-0 * 1.5}"': "-0", '"${[for x in [-0]: x][0]}"': "-0",
+    '"${-0 == 0}"': "true", '"${-0 < 0}"': "false", 'yamlencode(-0)': "-0\n...\n",
+}
+
+
+@pytest.mark.parametrize("expr", sorted(NEGATIVE_ZERO))
+def test_negative_zero_as_terraform(expr: str) -> None:
+    # A template of one interpolation is its value (HCL), so numbers are shown as printed.
+    assert shown(ev(expr)) == NEGATIVE_ZERO[expr]
+
+
+def test_negative_zero_is_a_whole_number() -> None:
+    # Terraform takes -0 as an index and in slice: [1, 2][-0] is 1.
     assert ev("[1, 2][-0]") == 1 and ev("slice([1, 2, 3], -0, 2)") == [1, 2]
+    assert ev("-0") == 0 and ev("length(range(-0, 3))") == 3
 
 
 def test_out_of_range_is_an_error_not_a_hang() -> None:
