@@ -15,6 +15,12 @@ as a user or a CI runner starts it:
   the same change, the same plan.
 - warm: nothing changed since the cache was filled.
 
+Two floor rows show what no Python tool built on python-hcl2 (the parser the issue keeps)
+can go below: a process that only starts Python, imports python-hcl2 (its parser as the
+package ships it, built) and parses the ten files, or only the changed one; no evaluation,
+no plan, no output. Where a floor's ratio is above a target, that target is out of reach
+for any fgform that parses with python-hcl2 in a fresh process.
+
 Wall seconds (median) and, in brackets, CPU seconds of the process and its children (the
 parse workers included); `ratio` is fgform's wall time over Terraform's. Targets: cold at
 most 0.75, one changed file at most 0.5.
@@ -51,6 +57,14 @@ resource "fg_task_definition" "extra{i}" {{
 '''
 
 
+FLOOR_ALL = ("import glob, hcl2\n"
+             "for f in sorted(glob.glob('*.tf')):\n"
+             "    hcl2.loads(open(f).read())\n")
+FLOOR_ONE = ("import glob, hcl2\n"
+             "fs = sorted(glob.glob('*.tf'))\n"
+             "hcl2.loads(open(fs[len(fs) // 2]).read())\n")
+
+
 def _changer(d: Path, template: str):
     """A function that changes one of the ten files each time it is called (a new
     resource appended to it)."""
@@ -68,7 +82,13 @@ def bench(n: int, work: Path, repeat: int, tf: str | None) -> dict[str, dict[str
     fgdir, tfdir = work / "fg", work / "tf"
     generate(n, fgdir)
     rows: dict[str, dict[str, tuple]] = {"cold": {}, "one file changed, warm": {},
-                                         "warm": {}}
+                                         "warm": {}, "floor: parse all (cold)": {},
+                                         "floor: parse one file": {}}
+    for case, code in (("floor: parse all (cold)", FLOOR_ALL),
+                       ("floor: parse one file", FLOOR_ONE)):
+        run([sys.executable, "-c", code], fgdir, FG_ENV)  # python-hcl2's own parser built
+        rows[case]["fgform"] = _median([run([sys.executable, "-c", code], fgdir, FG_ENV)
+                                        for _ in range(repeat)])
 
     def cold_env() -> dict[str, str]:
         xdg = Path(tempfile.mkdtemp(prefix="xdg-", dir=work))
@@ -104,6 +124,8 @@ def bench(n: int, work: Path, repeat: int, tf: str | None) -> dict[str, dict[str
             runs.append(run(plan, tfdir, TF_ENV))
         rows["one file changed, warm"]["terraform"] = _median(runs)
         rows["warm"]["terraform"] = _median([run(plan, tfdir, TF_ENV) for _ in range(repeat)])
+        rows["floor: parse all (cold)"]["terraform"] = rows["cold"]["terraform"]
+        rows["floor: parse one file"]["terraform"] = rows["one file changed, warm"]["terraform"]
     return rows
 
 
@@ -120,7 +142,7 @@ def main() -> None:
     tf = None if args.no_terraform else (os.environ.get("TERRAFORM")
                                          or shutil.which("terraform"))
     print(f"cores: {os.cpu_count()}, repeat: {args.repeat}, terraform: {tf or 'none'}")
-    print(f"{'resources':>9}  {'case':<24} {'fgform s (cpu)':>16} {'terraform s (cpu)':>18}"
+    print(f"{'resources':>9}  {'case':<26} {'fgform s (cpu)':>16} {'terraform s (cpu)':>18}"
           f" {'ratio':>6}")
     for n in args.sizes:
         work = Path(tempfile.mkdtemp(prefix=f"fgcold{n}-"))
@@ -136,7 +158,7 @@ def main() -> None:
                 ratio = f"{fw / tw:6.2f}"
             else:
                 t, ratio = f"{'-':>16}", "     -"
-            print(f"{n:>9}  {case:<24} {fw:8.2f} ({fc:5.2f}) {t:>18} {ratio}", flush=True)
+            print(f"{n:>9}  {case:<26} {fw:8.2f} ({fc:5.2f}) {t:>18} {ratio}", flush=True)
 
 
 if __name__ == "__main__":
