@@ -9,6 +9,7 @@ Terraform's unless `color=False`.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from fgform.config.schema import schema_for
@@ -213,15 +214,19 @@ def render_warnings(warnings: list[str], color: bool = False) -> list[str]:
 
 
 def check_warnings(checks: list[CheckResult]) -> list[str]:
-    """Failed (or not yet known) check block assertions as warnings, in Terraform's words."""
+    """Failed (or not yet known) check block assertions as warnings, in Terraform's words:
+    one per module instance (the warning names the file, not the instance, as Terraform's
+    does), ordered as Terraform sorts diagnostics (files with fewer directories first, then
+    by name, then by line)."""
     out = []
-    for c in checks:
-        for p in c.problems:
-            summary = ("Check block assertion known after apply" if p.unknown
-                       else "Check block assertion failed")
-            source = f"\n{p.line:4d}: {p.source}" if p.source else ""
-            out.append(f'{summary}\n  on {p.filename} line {p.line}, in check "{c.name}":'
-                       f"{source}\n\n{p.message}")
+    found = [(c, p) for c in checks for p in c.problems]
+    found.sort(key=lambda cp: (cp[1].filename.count(os.sep), cp[1].filename, cp[1].line))
+    for c, p in found:
+        summary = ("Check block assertion known after apply" if p.unknown
+                   else "Check block assertion failed")
+        source = f"\n{p.line:4d}: {p.source}" if p.source else ""
+        out.append(f'{summary}\n  on {p.filename} line {p.line}, in check "{c.name}":'
+                   f"{source}\n\n{p.message}")
     return out
 
 
