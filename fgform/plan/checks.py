@@ -104,9 +104,17 @@ def _result(cname: str, check: Any, outputs: dict[str, Any], config_dir: str,
             continue
         if cond is True:
             continue
-        msg, _ = unmark(outputs.get(f"{_PREFIX}{cname}.{i}.m"))
+        msg, marks = unmark(outputs.get(f"{_PREFIX}{cname}.{i}.m"))
         where.message = msg if isinstance(msg, str) and not contains_unknown(msg) else \
             "(error message not known)"
+        if marks:
+            # Terraform never shows a message made from sensitive values
+            where.message = ("This check failed, but has an invalid error message as "
+                             "described in the other\naccompanying messages.")
+            mrange = a.error_message.range
+            where.message_line = mrange.start_line
+            where.message_source = _source_line(_path(config_dir, mrange.filename),
+                                                mrange.start_line)
         problems.append(where)
         status = "fail"
     return CheckResult(cname, status, problems, module=module)

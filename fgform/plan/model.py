@@ -121,6 +121,10 @@ class CheckProblem:
     line: int
     source: str = ""
     unknown: bool = False  # the condition is known only after apply
+    # The error_message's line when it refers to sensitive values (and its text): not shown,
+    # a second warning there says why, as in Terraform. 0: it does not.
+    message_line: int = 0
+    message_source: str = ""
 
 
 @dataclass(slots=True)

@@ -246,7 +246,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "configuration": plan.configuration,
         "checks": [{"name": c.name, "status": c.status,
                     "problems": [{"message": p.message, "filename": p.filename, "line": p.line,
-                                  "source": p.source, "unknown": p.unknown}
+                                  "source": p.source, "unknown": p.unknown,
+                                  **({"message_line": p.message_line,
+                                      "message_source": p.message_source}
+                                     if p.message_line else {})}
                                  for p in c.problems],
                     # a child module's (the root's have neither)
                     **({"module": c.module} if c.module else {}),
@@ -310,7 +313,9 @@ def _plan_from_dict(data: dict[str, Any], diffs: bool = True) -> Plan:
         configuration=data.get("configuration"),
         checks=[CheckResult(c["name"], c["status"],
                             [CheckProblem(p["message"], p["filename"], p["line"],
-                                          p.get("source", ""), p.get("unknown", False))
+                                          p.get("source", ""), p.get("unknown", False),
+                                          p.get("message_line", 0),
+                                          p.get("message_source", ""))
                              for p in c["problems"]], c.get("module", ""),
                             c.get("no_instances", False)) for c in data.get("checks", [])],
     )

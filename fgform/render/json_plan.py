@@ -386,7 +386,8 @@ def checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
         if c.module:
             instance["address"] = {"module": c.module,
                                    "to_display": f"{c.module}.check.{c.name}"}
-        problems = sorted(p.message for p in c.problems if not p.unknown)
+        problems = sorted(p.message for p in c.problems if not p.unknown and
+                          not p.message_line)  # (Terraform lists no hidden message)
         if problems:
             instance["problems"] = [{"message": m} for m in problems]
         block.setdefault("instances", []).append(instance)

@@ -250,3 +250,36 @@ def test_child_check_references_are_validated(fg: Runner) -> None:
     assert code == 1
     assert "Error: Reference to undeclared input variable" in err
     assert "on mod/main.tf line 3" in err
+
+
+def test_error_message_with_sensitive_values_is_not_shown(fg: Runner) -> None:
+    # Terraform 1.11: the failure says its message is invalid, a second warning at the
+    # error_message says why; `checks` has the failure without its message.
+    sens = ('variable "s" {\n  default   = "secret"\n  sensitive = true\n}\n'
+            'check "sens" {\n  assert {\n    condition     = var.s == "x"\n'
+            '    error_message = "s is ${var.s}"\n  }\n}\n')
+    fg.write({"main.tf": sens + 'module "one" {\n  source = "./mod"\n}\n', "mod/main.tf": sens})
+    code, out, _ = fg("plan", "-out", "p.fgplan")
+    assert code == 0 and "secret" not in out
+    for f in ("main.tf", "mod/main.tf"):
+        assert ("│ Warning: Check block assertion failed\n│\n"
+                f'│   on {f} line 7, in check "sens":\n'
+                '│    7:     condition     = var.s == "x"\n│\n'
+                "│ This check failed, but has an invalid error message as described in the "
+                "other\n│ accompanying messages.\n╵\n\n"
+                "╷\n│ Warning: Error message refers to sensitive values\n│\n"
+                f'│   on {f} line 8, in check "sens":\n'
+                '│    8:     error_message = "s is ${var.s}"\n│\n'
+                "│ The error expression used to explain this condition refers to sensitive\n"
+                "│ values, so fgform will not display the resulting message.\n│\n"
+                "│ You can correct this by removing references to sensitive values, or by\n"
+                "│ carefully using the nonsensitive() function if the expression will not "
+                "reveal\n│ the sensitive data.\n╵\n") in out
+    assert out.index("on main.tf line 8") < out.index("on mod/main.tf line 7")
+    checks = json.loads(fg.ok("show", "-json", "p.fgplan"))["checks"]
+    assert "secret" not in json.dumps(checks)
+    assert [(c["status"], c["instances"]) for c in checks] == [
+        ("fail", [{"address": {"to_display": "check.sens"}, "status": "fail"}]),
+        ("fail", [{"address": {"module": "module.one", "to_display": "module.one.check.sens"},
+                   "status": "fail"}])]
+    assert "secret" not in fg.ok("show", "p.fgplan")
