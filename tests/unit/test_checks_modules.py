@@ -187,6 +187,11 @@ def test_count_and_for_each_modules_check_every_instance(fg: Runner) -> None:
                      "to_display": 'module.fe["b"].module.inner.check.deep'},
          "status": "fail", "problems": [{"message": "deep: b is not one"}]}]
     assert by_addr["module.fe.check.later"]["status"] == "unknown"
+    # the pull-request comment names the module instance
+    markdown = fg.ok("show", "-markdown", "p.fgplan")
+    assert ('Check block assertion failed: check "named" in module.cnt[1]: name is c1'
+            in markdown)
+    assert 'check "deep" in module.fe["a"].module.inner: deep: a is not one' in markdown
 
 
 def test_child_checks_known_after_apply_are_evaluated_from_state(fg: Runner) -> None:
@@ -283,3 +288,16 @@ def test_error_message_with_sensitive_values_is_not_shown(fg: Runner) -> None:
         ("fail", [{"address": {"module": "module.one", "to_display": "module.one.check.sens"},
                    "status": "fail"}])]
     assert "secret" not in fg.ok("show", "p.fgplan")
+
+
+def test_warnings_come_in_file_and_line_order(fg: Runner) -> None:
+    # Terraform 1.11 sorts its diagnostics by file, then line: "b fails" (main.tf) before
+    # "a fails" (z.tf), whatever the checks' names
+    fg.write({"main.tf": 'variable "v" {\n  default = 1\n}\ncheck "b" {\n  assert {\n'
+                         '    condition     = var.v == 2\n    error_message = "b fails"\n'
+                         '  }\n}\n',
+              "z.tf": 'check "a" {\n  assert {\n    condition     = var.v == 3\n'
+                      '    error_message = "a fails"\n  }\n}\n'})
+    assert warnings(fg.ok("plan")) == ["b fails", "a fails"]
+    # ... while `checks` is sorted by address
+    assert [c["address"]["to_display"] for c in fg.plan_checks()] == ["check.a", "check.b"]
