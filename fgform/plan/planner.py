@@ -37,7 +37,7 @@ from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.graph import Graph, build_graph
 from fgform.plan import diff as _diff
-from fgform.plan.checks import evaluate_checks
+from fgform.plan.checks import evaluate_checks, has_checks
 from fgform.plan.configuration import configuration_json
 from fgform.plan.data import DataPlanner, DataReader, forget_all
 from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
@@ -402,7 +402,7 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
         plan.changes += _deposed_changes(config, state, options.targets, set())
         plan.changes.sort(key=_change_order)
     plan.output_changes = _output_changes(config, result.outputs, state)
-    if config.module.checks:
+    if has_checks(config):
         plan.checks = evaluate_checks(config, variables, _planned_values(changes, state),
                                       options.config_dir)
 
