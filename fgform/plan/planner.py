@@ -40,7 +40,13 @@ from fgform.plan import diff as _diff
 from fgform.plan.checks import evaluate_checks
 from fgform.plan.configuration import configuration_json
 from fgform.plan.data import DataPlanner, DataReader, forget_all
-from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
+from fgform.plan.decide import (
+    Decision,
+    PreventDestroyError,
+    decide,
+    prevent_destroy_error,
+    upgrade_prior,
+)
 from fgform.plan.model import (
     Action,
     ActionReason,
@@ -325,7 +331,8 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
     def on_resource(addr: Address, res: Resource, decoded: dict[str, Any],
                     deps: list[str]) -> Any:
         schema = get_schema(res.type)
-        prior = index.get(addr)
+        prior = upgrade_prior(index.get(addr), schema) if res.mode != "data" else \
+            index.get(addr)
         if res.mode == "data":
             if targeted(addr):
                 return data.plan(addr, res, decoded, deps)
