@@ -457,3 +457,24 @@ def random_key(what: str, n: int, instance_id: str) -> float:
     """The "random" strategy's order: pseudo-random but the same for the same placement, so
     plans and tests are repeatable."""
     return random.Random(f"{what}/{n}/{instance_id}").random()
+
+
+def daemon_task_count(service: Mapping[str, Any], cluster: Mapping[str, Any] | None,
+                      taskdef: Mapping[str, Any] | None) -> int | None:
+    """How many tasks a DAEMON service runs on a local cluster: its instances (from the
+    cluster's `capacity`) that satisfy the service's and its task definition's memberOf
+    constraints. None when that is not known (an unparsable expression, a value known only
+    after apply: anything that is not plain data)."""
+    if cluster is None:
+        return None
+    try:
+        cap = cluster.get("capacity")
+        if isinstance(cap, list):
+            cap = cap[0] if cap else None
+        if cap is not None and not isinstance(cap, Mapping):
+            return None
+        instances = instance_attributes(cap)
+        placement = placement_of(service, taskdef)
+        return len(eligible(placement, instances))
+    except (ExpressionError, TypeError, ValueError, AttributeError, KeyError):
+        return None

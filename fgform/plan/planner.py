@@ -39,6 +39,7 @@ from fgform.graph import Graph, build_graph
 from fgform.plan import diff as _diff
 from fgform.plan.checks import evaluate_checks
 from fgform.plan.configuration import configuration_json
+from fgform.plan.daemon import with_daemon_count
 from fgform.plan.data import DataPlanner, DataReader, forget_all
 from fgform.plan.decide import (
     Decision,
@@ -348,6 +349,8 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                                                              prior.sensitive_paths])
             return validate_resolver(addr, res, decoded, deps)
         desired, sens = unmark(decoded)
+        if res.type == "fg_service" and isinstance(desired, dict):
+            desired = with_daemon_count(desired, deps, changes)
         lifecycle = res.lifecycle
         if not lifecycle.create_before_destroy and config_id(addr) in forced_cbd:
             # A dependent has create_before_destroy: so must this (a replacement is +/-).
