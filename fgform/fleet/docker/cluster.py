@@ -25,7 +25,6 @@ from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.driver import FleetContext
-from fgform.placement_rules import instance_attributes
 
 KIND = "cluster"
 NETWORK_PREFIX = "fgform-"
@@ -86,11 +85,7 @@ def instances(client: docker.DockerClient, attrs: dict[str, Any]) -> list[dict[s
         host_cpu, host_mem = host_size(client)
         cpu = cpu if cpu is not None else host_cpu // count
         memory = memory if memory is not None else host_mem // count
-    # Each instance's attributes (capacity's `attribute` blocks and the built-ins), which
-    # placement constraints select instances by.
-    attrs = instance_attributes(cap)
-    return [{"id": f"i-{k}", "cpu": int(cpu), "memory": int(memory), "attributes": attrs[k]}
-            for k in range(count)]
+    return [{"id": f"i-{k}", "cpu": int(cpu), "memory": int(memory)} for k in range(count)]
 
 
 # Instance i-K publishes its tasks' host ports on this address plus K: every address of

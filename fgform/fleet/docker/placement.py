@@ -24,7 +24,7 @@ from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.cluster import instance_address, instances
 from fgform.fleet.docker.live_tasks import KIND_RUN_TASK, list_live_tasks
 from fgform.fleet.driver import FleetContext
-from fgform.placement_rules import Placement, placement_of
+from fgform.placement_rules import Placement, instance_attributes, placement_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +39,12 @@ class ClusterInfo:
 
 def cluster_info(client: docker.DockerClient, cluster_attrs: dict[str, Any]) -> ClusterInfo:
     """Name, network, strategy and fleet of a cluster (fleet from cluster.instances)."""
+    # Each instance's attributes (capacity's `attribute` blocks and the built-ins), which
+    # placement constraints select instances by.
+    attrs = instance_attributes(cluster_attrs.get("capacity"))
     insts = [capacity.Instance(str(inst["id"]), int(inst["cpu"]), int(inst["memory"]),
-                               tuple(sorted((inst.get("attributes") or {}).items())))
-             for inst in instances(client, cluster_attrs)]
+                               tuple(sorted(attrs[k].items())) if k < len(attrs) else ())
+             for k, inst in enumerate(instances(client, cluster_attrs))]
     name = cluster_attrs.get("id") or cluster_attrs.get("name")
     return ClusterInfo(
         name=str(name),
