@@ -239,8 +239,10 @@ class ServiceDriver(DockerDriver):
         # Tasks on an instance the placement constraints do not admit (changed constraints
         # or instance attributes, a smaller fleet): a DAEMON's stop, the others move.
         on = {i.id: i for i in cluster.instances}
+        # (A service without constraints keeps its tasks where they are, as before.)
         misplaced = [t for t in current
-                     if t.instance not in on or not placement.admits(on[t.instance].attrs)]
+                     if t.instance not in on or not placement.admits(on[t.instance].attrs)
+                     ] if placement.constraints or placement.daemon else []
         if placement.daemon:
             # One task on every instance the constraints admit (distinctInstance), however
             # many the plan counted: the fleet as it is now decides.
