@@ -18,16 +18,21 @@ LOCAL_ENGINES = (None, "docker")
 
 
 def with_daemon_count(desired: dict[str, Any], deps: list[str],
-                      planned: Mapping[Address, Any]) -> dict[str, Any]:
+                      planned: Mapping[Address, Any],
+                      prior: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`desired` (a service's decoded configuration) with desired_count set for a DAEMON
     service on a local cluster: from the planned values of the cluster and task definition
     it depends on (`planned`: address -> object with `.after`). UNKNOWN when they are not
-    known yet; unchanged for any other service."""
+    known yet; unchanged for any other service.
+
+    On another engine (Swarm) the nodes decide: the count the fleet last reported (the
+    refreshed `prior` attributes) is kept, UNKNOWN for a new service."""
     if desired.get("scheduling_strategy") != "DAEMON":
         return desired
     cluster = _dependency(desired, deps, planned, "fg_cluster", "cluster", "id")
     if cluster is not None and cluster.get("engine") not in LOCAL_ENGINES:
-        return desired
+        known = (prior or {}).get("desired_count")
+        return {**desired, "desired_count": known if isinstance(known, int) else UNKNOWN}
     taskdef = _dependency(desired, deps, planned, "fg_task_definition", "task_definition",
                           "arn")
     count = None

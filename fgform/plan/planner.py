@@ -350,7 +350,8 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
             return validate_resolver(addr, res, decoded, deps)
         desired, sens = unmark(decoded)
         if res.type == "fg_service" and isinstance(desired, dict):
-            desired = with_daemon_count(desired, deps, changes)
+            desired = with_daemon_count(desired, deps, changes,
+                                        prior.attributes if prior is not None else None)
         lifecycle = res.lifecycle
         if not lifecycle.create_before_destroy and config_id(addr) in forced_cbd:
             # A dependent has create_before_destroy: so must this (a replacement is +/-).

@@ -235,7 +235,10 @@ def test_daemon_count_from_the_cluster() -> None:
     unknown = {Address("fg_cluster", "main"): _Change({"id": "main", "capacity": UNKNOWN})}
     assert with_daemon_count(svc, ["fg_cluster.main"], unknown)["desired_count"] is UNKNOWN
     swarm = {Address("fg_cluster", "main"): _Change(dict(cluster, engine="swarm"))}
-    assert with_daemon_count(svc, ["fg_cluster.main"], swarm)["desired_count"] == 1
+    # Swarm: the nodes decide; the count the fleet reported is kept
+    assert with_daemon_count(svc, ["fg_cluster.main"], swarm)["desired_count"] is UNKNOWN
+    assert with_daemon_count(svc, ["fg_cluster.main"], swarm,
+                             {"desired_count": 3})["desired_count"] == 3
 
 
 # -- Swarm ---------------------------------------------------------------------------------------
