@@ -44,7 +44,7 @@ resource "fg_task_definition" "app" {
 
   container "app" {
     image        = "$image"
-    command      = ["sleep", "3600"]
+    command      = ["sleep", "$sleep"]
     stop_timeout = 1
   }
 
@@ -117,7 +117,7 @@ def test_constraints_distinct_instance_and_daemon(fleets: list[Fleet], tmp_path:
     fleet = Fleet(tmp_path / "fleet", docker_client)
     fleets.append(fleet)
     image = ensure_base_image(docker_client)
-    fleet.write(CONFIG, image=image, zoned="attribute:zone in [a, b]")
+    fleet.write(CONFIG, image=image, zoned="attribute:zone in [a, b]", sleep=3600)
     plan = fleet.ok("plan")
     # The DAEMON service's task count is known at plan time: i-0 (a) and i-1 (b).
     assert re.search(r"desired_count +\= 2\n", plan.out), plan.out
@@ -139,15 +139,28 @@ def test_constraints_distinct_instance_and_daemon(fleets: list[Fleet], tmp_path:
     assert placed(fleet)["fg_service.daemon"] == ["i-0", "i-1", "i-3"]
     assert "No changes" in fleet.ok("plan", "-var", "instances=4").out
 
+    # A new revision: rolling deployments keep every rule (new tasks go where no task of
+    # the new revision is; the old one there is what they replace).
+    fleet.write(CONFIG, image=image, zoned="attribute:zone in [a, b]", sleep=3601)
+    fleet.ok("apply", "-auto-approve", "-var", "instances=4")
+    where = placed(fleet)
+    assert where["fg_service.daemon"] == ["i-0", "i-1", "i-3"], where
+    assert len(set(where["fg_service.distinct"])) == 3, where
+    assert len(where["fg_service.zoned"]) == 3
+    assert set(where["fg_service.zoned"]) <= {"i-0", "i-1", "i-3"}, where
+    revisions = {c["Labels"].get("fgform.task-definition") for c in fleet.containers()
+                 if c["State"] == "running"}
+    assert len(revisions) == 1, revisions
+
     # A constraint no instance satisfies: refused at plan time, naming it; nothing changes.
-    fleet.write(CONFIG, image=image, zoned="attribute:zone == z")
+    fleet.write(CONFIG, image=image, zoned="attribute:zone == z", sleep=3601)
     res = fleet.fails("apply", "-auto-approve", "-var", "instances=4")
     assert "Placement constraint cannot be satisfied" in res.err, res.err
     assert 'memberOf "attribute:zone == z"' in res.flat_err, res.err
     assert "main.tf" in res.err
     assert placed(fleet)["fg_service.zoned"] == where["fg_service.zoned"]
 
-    fleet.write(CONFIG, image=image, zoned="attribute:zone in [a, b]")
+    fleet.write(CONFIG, image=image, zoned="attribute:zone in [a, b]", sleep=3601)
     fleet.ok("destroy", "-auto-approve", "-var", "instances=4")
     fleet.assert_nothing_left()
 
@@ -157,7 +170,7 @@ def test_impossible_constraint_creates_nothing(fleets: list[Fleet], tmp_path: Pa
     fleet = Fleet(tmp_path / "none", docker_client)
     fleets.append(fleet)
     fleet.write(CONFIG, image=ensure_base_image(docker_client),
-                zoned="attribute:zone == a and attribute:zone == b")
+                zoned="attribute:zone == a and attribute:zone == b", sleep=3600)
     res = fleet.fails("plan")
     assert "Placement constraint cannot be satisfied" in res.err, res.err
     assert "main.tf line" in res.err and "i-2 (zone=c)" in res.flat_err, res.err
