@@ -302,3 +302,27 @@ def test_swarm_nodes_check() -> None:
                       'c" of fg_service.web (nodes: vm [zone=a]; node-2 [zone=b])']
     errors = check_nodes(_cons("attribute:zone == a", "ec2InstanceId == node-2"), nodes)
     assert len(errors) == 1 and "all the placement constraints" in errors[0]
+
+
+# -- state written before these settings existed -----------------------------------------------
+def test_prior_state_without_placement_settings_plans_no_change() -> None:
+    from fgform.config.model import Lifecycle
+    from fgform.config.schema import SCHEMAS
+    from fgform.plan.decide import decide, upgrade_prior
+    from fgform.plan.model import Action
+    from fgform.state.model import InstanceState
+
+    svc = {"name": None, "cluster": "c1", "task_definition": "web:1", "desired_count": 2,
+           "health_check_grace_period": 0, "wait_for_steady_state": True,
+           "steady_state_timeout": 300, "load_balancer": [], "deployment": None,
+           "scheduling_strategy": "REPLICA", "placement_constraints": [],
+           "placement_strategy": []}
+    old = {k: v for k, v in svc.items() if not k.startswith(("placement", "scheduling"))}
+    prior = InstanceState(None, old | {"id": "s-1", "running_count": 2, "tasks": []})
+    assert decide(prior, svc, SCHEMAS["fg_service"], Lifecycle()).action is Action.NOOP
+    cluster = InstanceState(None, {"name": None, "cidr_block": "10.0.0.0/24", "id": "c",
+                                   "placement_strategy": "spread", "network_name": "n",
+                                   "capacity": {"instance_count": 2}})
+    up = upgrade_prior(cluster, SCHEMAS["fg_cluster"])
+    assert up is not None and up.attributes["capacity"]["attribute"] == []
+    assert upgrade_prior(up, SCHEMAS["fg_cluster"]) is up
