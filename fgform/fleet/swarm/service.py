@@ -526,10 +526,12 @@ class SwarmServiceDriver(DockerDriver):
                 pass
         deadline = time.monotonic() + DELETE_WAIT
         lbl = L.label_filter(ctx, kind=KIND_SERVICE, address=address)["label"]
+        # Swarm forgets the tasks before each node has removed their containers: on the
+        # manager (this engine) the containers themselves are awaited too.
+        here = L.label_filter(ctx, kind=KIND_TASK, address=address)
         while time.monotonic() < deadline:
-            left = [t for t in _tasks(client, label=lbl)
-                    if (t.get("Status") or {}).get("State") not in DONE_STATES]
-            if not left and not _tasks(client, label=lbl):
+            if not _tasks(client, label=lbl) and not client.api.containers(
+                    all=True, filters=here):
                 return
             time.sleep(POLL)
         raise FgformError(f"{address}: the Swarm service's tasks did not go within "
