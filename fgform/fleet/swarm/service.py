@@ -511,6 +511,33 @@ class SwarmServiceDriver(DockerDriver):
                 return
             time.sleep(POLL)
 
+    def _scale_to_zero(self, svc: dict[str, Any], deadline: float) -> None:
+        """Stop a replicated service's tasks (each within its stop timeout) and wait until
+        every node reports them stopped: removing the service then only removes stopped
+        containers. A global service has no count: removing it stops its tasks."""
+        client = self.client
+        spec = svc["Spec"]
+        replicated = (spec.get("Mode") or {}).get("Replicated")
+        if replicated is None:
+            return
+        if replicated.get("Replicas"):
+            spec = dict(spec, Mode={"Replicated": {"Replicas": 0}})
+            try:
+                client.api.update_service(svc["ID"], svc["Version"]["Index"],
+                                          task_template=spec.get("TaskTemplate"),
+                                          name=spec.get("Name"), labels=spec.get("Labels"),
+                                          mode=ServiceMode("replicated", replicas=0),
+                                          update_config=spec.get("UpdateConfig"),
+                                          rollback_config=spec.get("RollbackConfig"),
+                                          endpoint_spec=spec.get("EndpointSpec"),
+                                          fetch_current_spec=False)
+            except (NotFound, APIError):
+                return  # changed meanwhile, or gone: removing it stops what is left
+        while time.monotonic() < deadline:
+            if _stopped(_tasks(client, service=svc["ID"])):
+                return
+            time.sleep(POLL)
+
     # -- delete ----------------------------------------------------------------------------
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
                replacing: bool) -> None:
@@ -518,13 +545,14 @@ class SwarmServiceDriver(DockerDriver):
         the cluster's network can go next)."""
         client = self.client
         address = str(addr)
+        deadline = time.monotonic() + DELETE_WAIT
         for svc in _lineage_services(client, ctx, address=address):
             ctx.log(f"{address}: removing Swarm service {svc['Spec']['Name']}")
+            self._scale_to_zero(svc, deadline)
             try:
                 client.api.remove_service(svc["ID"])
             except NotFound:
                 pass
-        deadline = time.monotonic() + DELETE_WAIT
         lbl = L.label_filter(ctx, kind=KIND_SERVICE, address=address)["label"]
         # Swarm forgets the tasks before each node has removed their containers: on the
         # manager (this engine) the containers themselves are awaited too.
@@ -537,6 +565,11 @@ class SwarmServiceDriver(DockerDriver):
         raise FgformError(f"{address}: the Swarm service's tasks did not go within "
                           f"{DELETE_WAIT:.0f} s", hint="`docker service ps` shows them; "
                           "destroy again when they are gone.")
+
+
+def _stopped(tasks: list[dict[str, Any]]) -> bool:
+    """Whether every task has stopped (its container too, on whichever node)."""
+    return all((t.get("Status") or {}).get("State") in DONE_STATES for t in tasks)
 
 
 def _after(task: dict[str, Any], since: float) -> bool:
