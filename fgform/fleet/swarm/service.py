@@ -147,6 +147,12 @@ def spec_config(addr: Address, planned: dict[str, Any], cluster: dict[str, Any],
     }
 
 
+def task_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What one task is made of (`spec_config` without the count and the update settings):
+    its containers' `fgform.config-hash`, so a scale is not a rolling update."""
+    return {k: v for k, v in cfg.items() if k not in ("mode", "replicas", "update")}
+
+
 def _service_kwargs(ctx: FleetContext, addr: Address, name: str, cluster_id: str,
                     svc_name: str, cfg: dict[str, Any]) -> dict[str, Any]:
     """create_service / update_service arguments for `cfg` (`spec_config`)."""
@@ -160,7 +166,8 @@ def _service_kwargs(ctx: FleetContext, addr: Address, name: str, cluster_id: str
         env=[f"{k}={v}" for k, v in sorted(cfg["environment"].items())],
         workdir=cfg["working_directory"],
         user=cfg["user"],
-        labels=L.base_labels(ctx, addr, attrs=cfg, kind=KIND_TASK, **extra),
+        # The tasks' own hash: a scale or new update settings leave running tasks alone.
+        labels=L.base_labels(ctx, addr, attrs=task_config(cfg), kind=KIND_TASK, **extra),
         stop_grace_period=cfg["stop_timeout"] * NS,
         healthcheck=Healthcheck(**hc) if hc else None,
     )
@@ -398,6 +405,7 @@ class SwarmServiceDriver(DockerDriver):
         address = str(addr)
         arn = cfg["task_definition"]
         want_hash = L.config_hash(cfg)
+        task_hash = L.config_hash(task_config(cfg))
         deadline = time.monotonic() + float(attrs.get("steady_state_timeout") or 300)
         enable, _rollback = deployment.breaker(attrs)
         desired = int(attrs.get("desired_count") or 0)
@@ -435,7 +443,7 @@ class SwarmServiceDriver(DockerDriver):
                                     _last_error(every, nodes()), every)
             current = [t for t in every if t.get("DesiredState") == "running" and
                        ((t.get("Spec") or {}).get("ContainerSpec") or {}).get(
-                           "Labels", {}).get(L.CONFIG_HASH) == want_hash]
+                           "Labels", {}).get(L.CONFIG_HASH) == task_hash]
             stale = [t for t in every if t.get("DesiredState") == "running"
                      and t not in current]
             running = [t for t in current if _running(t)]
@@ -449,7 +457,7 @@ class SwarmServiceDriver(DockerDriver):
                 return run.finish(self._now(ctx, addr, attrs, svc_ref, cluster))
             fails = [t for t in every if (t.get("Status") or {}).get("State") in FAILED_STATES
                      and ((t.get("Spec") or {}).get("ContainerSpec") or {}).get(
-                         "Labels", {}).get(L.CONFIG_HASH) == want_hash
+                         "Labels", {}).get(L.CONFIG_HASH) == task_hash
                      and _after(t, started)]
             if enable and len(fails) >= threshold and ours is None:
                 # A new service (or a scale) has no Swarm update to roll back: the breaker

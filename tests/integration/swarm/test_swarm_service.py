@@ -248,8 +248,17 @@ def test_circuit_breaker_rollback_by_swarm(applied: Fleet) -> None:
 
 def test_scale_in_place(applied: Fleet) -> None:
     svc_id = _service(applied)["ID"]
+    before = {r["task_id"] for r in running(applied)}
     res = applied.ok("apply", "-auto-approve", "-var", "replicas=3", timeout=400)
     assert "1 changed" in res.out, str(res)
+    rows = running(applied)
+    assert len(rows) == 3
+    assert {r["task_id"] for r in rows} <= before  # a scale, not a rolling update
+    res = applied.ok("apply", "-auto-approve", "-var", "replicas=5", timeout=400)
+    rows = running(applied)
+    assert len(rows) == 5
+    assert len({r["task_id"] for r in rows} & before) == 3
+    res = applied.ok("apply", "-auto-approve", "-var", "replicas=3", timeout=400)
     assert len(running(applied)) == 3
     assert _service(applied)["ID"] == svc_id
     assert applied.resources()["fg_service.web"]["attributes"]["running_count"] == 3
