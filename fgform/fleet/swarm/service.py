@@ -259,8 +259,9 @@ def live_attrs(attrs: dict[str, Any], svc: dict[str, Any], tasks: list[dict[str,
     return out
 
 
-def _lineage_services(client: docker.DockerClient, ctx: FleetContext, **extra: str
-                      ) -> list[dict[str, Any]]:
+def lineage_services(client: docker.DockerClient, ctx: FleetContext, **extra: str
+                     ) -> list[dict[str, Any]]:
+    """This lineage's Swarm services (narrowed by `extra` labels): one list call."""
     try:
         return client.api.services(filters=L.label_filter(ctx, kind=KIND_SERVICE, **extra))
     except APIError as exc:
@@ -300,7 +301,7 @@ class SwarmServiceDriver(DockerDriver):
             return {}
         client = self.client
         services = {s["Spec"]["Labels"].get(L.ADDRESS): s
-                    for s in _lineage_services(client, ctx)}
+                    for s in lineage_services(client, ctx)}
         tasks = _tasks(client, label=L.label_filter(ctx, kind=KIND_SERVICE)["label"],
                        **{"desired-state": "running"})
         nodes = node_names(client)
@@ -346,7 +347,7 @@ class SwarmServiceDriver(DockerDriver):
         address = str(addr)
         run = Run(EV.EventLog(name, (prior or planned).get("events")), cfg["task_definition"])
         attrs = dict(planned, id=svc_id)
-        existing = [s for s in _lineage_services(client, ctx, address=address)]
+        existing = [s for s in lineage_services(client, ctx, address=address)]
         by_name = [s for s in client.api.services(filters={"name": svc_name})
                    if s["Spec"]["Name"] == svc_name]
         for s in by_name:
@@ -554,7 +555,7 @@ class SwarmServiceDriver(DockerDriver):
         client = self.client
         address = str(addr)
         deadline = time.monotonic() + DELETE_WAIT
-        for svc in _lineage_services(client, ctx, address=address):
+        for svc in lineage_services(client, ctx, address=address):
             ctx.log(f"{address}: removing Swarm service {svc['Spec']['Name']}")
             self._scale_to_zero(svc, deadline)
             try:

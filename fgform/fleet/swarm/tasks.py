@@ -22,7 +22,7 @@ from fgform.fleet.docker.inspection import TaskRow
 from fgform.fleet.docker.lookup import type_of
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.cluster import is_swarm, node_names
-from fgform.fleet.swarm.service import KIND_SERVICE, _ip, task_attr
+from fgform.fleet.swarm.service import KIND_SERVICE, _ip, lineage_services, task_attr
 
 # Swarm task states -> the table's status words.
 _PENDING = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready",
@@ -36,7 +36,7 @@ def has_swarm(ctx: FleetContext) -> bool:
 
 
 def _services(client: docker.DockerClient, ctx: FleetContext) -> list[dict[str, Any]]:
-    return client.api.services(filters=L.label_filter(ctx, kind=KIND_SERVICE))
+    return lineage_services(client, ctx)
 
 
 def _matches(ctx: FleetContext, svc: dict[str, Any], service: str | None) -> bool:
