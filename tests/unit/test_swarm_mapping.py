@@ -122,3 +122,11 @@ def test_switch_routes_by_the_cluster_engine() -> None:
     assert local.calls[-1] == swarm.calls[-1] == ("delete", "fg_service.a")
     assert cluster_engine({"engine": None}) == "docker"
     assert cluster_engine({"engine": "swarm"}) == "swarm"
+
+
+def test_switch_imports_only_what_a_driver_imports() -> None:
+    from fgform.fleet.swarm.switch import engine_by_cluster
+
+    sw = EngineSwitch(_Recorder("local"), _Recorder("swarm"),  # type: ignore[arg-type]
+                      engine_by_cluster)
+    assert not hasattr(sw, "import_object")  # fg_service: not importable, as before

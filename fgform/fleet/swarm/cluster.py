@@ -140,3 +140,13 @@ class SwarmClusterDriver(ClusterDriver):
         ctx.log(f"overlay network {net_name} ({cidr}) created: {net.short_id}")
         return {**planned, "name": planned.get("name"), "cidr_block": cidr, "id": name,
                 "network_name": net_name}
+
+    def import_object(self, ctx: FleetContext, addr: Address, ident: str
+                      ) -> dict[str, Any] | None:
+        """As the local driver's, `engine` set from the network's driver: an overlay
+        network is a swarm cluster's."""
+        attrs = super().import_object(ctx, addr, ident)
+        if attrs is None:
+            return None
+        net = self.client.api.inspect_network(str(attrs["network_name"]))
+        return {**attrs, "engine": ENGINE if net.get("Driver") == "overlay" else None}

@@ -113,7 +113,11 @@ class EngineSwitch:
         return self.pick(ctx, attrs).reconcile(ctx, addr, attrs)  # type: ignore[attr-defined]
 
     def __getattr__(self, name: str) -> Any:
-        # import_object, remove_orphans (local tasks only: Swarm removes its own), ...
+        # import_object: the Swarm driver's when it has one (it tells the engine from the
+        # object), else the local driver's, else none (the type cannot be imported).
+        # remove_orphans and the rest: the local driver's (Swarm removes its own tasks).
+        if name == "import_object" and hasattr(self.swarm, name):
+            return getattr(self.swarm, name)
         return getattr(self.local, name)
 
 
