@@ -246,6 +246,21 @@ def test_circuit_breaker_rollback_by_swarm(applied: Fleet) -> None:
     assert _service(applied)["UpdateStatus"]["State"] == "rollback_completed"
 
 
+def test_new_service_that_never_gets_healthy_trips_the_breaker(applied: Fleet) -> None:
+    # Replaced by a service whose tasks never pass their health check: there is no Swarm
+    # update to roll back, so fgform's breaker stops the apply after ECS's threshold (3).
+    res = applied.fails("apply", "-auto-approve", "-var", "health_port=9",
+                        "-replace=fg_service.web", timeout=400)
+    assert "did not reach a steady state" in res.flat_err, str(res)
+    assert "circuit breaker threshold 3" in res.flat_err, str(res)
+    svc = applied.resources()["fg_service.web"]["attributes"]
+    assert svc["running_count"] == 0
+    # The next apply with a good definition deploys over it (a Swarm update) and is whole.
+    applied.ok("apply", "-auto-approve", timeout=400)
+    assert len(running(applied)) == 6
+    applied.ok("plan", "-detailed-exitcode")
+
+
 def test_scale_in_place(applied: Fleet) -> None:
     svc_id = _service(applied)["ID"]
     before = {r["task_id"] for r in running(applied)}
