@@ -12,6 +12,7 @@ from fgform.addresses import Address
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.cluster import SwarmClusterDriver, swarm_instances
 from fgform.fleet.swarm.switch import engine_drivers
+
 from helpers.subnets import free_subnet
 
 pytestmark = pytest.mark.docker
