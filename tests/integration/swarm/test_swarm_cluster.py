@@ -9,6 +9,7 @@ import docker
 import pytest
 
 from fgform.addresses import Address
+from fgform.fleet.docker.data_sources import read_cluster
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.cluster import SwarmClusterDriver, swarm_instances
 from fgform.fleet.swarm.switch import engine_drivers
@@ -42,6 +43,8 @@ def test_overlay_network_and_nodes(swarm: docker.DockerClient, ctx: FleetContext
         other = FleetContext(lineage=f"other-{uuid.uuid4().hex}")
         got = SwarmClusterDriver(swarm).import_object(other, ADDR, attrs["network_name"])
         assert got is not None and got["engine"] == "swarm"
+        # `data "fg_cluster"` says so too: services on it follow the swarm.
+        assert read_cluster(swarm, {"name": name})["engine"] == "swarm"
     finally:
         drivers["fg_cluster"].delete(ctx, ADDR, attrs, replacing=False)
     assert not [n for n in swarm.api.networks(names=[attrs["network_name"]])
