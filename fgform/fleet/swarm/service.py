@@ -45,6 +45,7 @@ from fgform.fleet.docker import registration as R
 from fgform.fleet.docker.client import DockerDriver
 from fgform.fleet.docker.cluster import cluster_name
 from fgform.fleet.docker.launch import healthcheck
+from fgform.fleet.docker.live_tasks import CONTAINER
 from fgform.fleet.docker.lookup import find_cluster
 from fgform.fleet.docker.service_run import Run, service_name
 from fgform.fleet.docker.task_definition import resolve
@@ -130,6 +131,7 @@ def spec_config(addr: Address, planned: dict[str, Any], cluster: dict[str, Any],
         "network": str(cluster.get("network_name") or ""),
         "mode": "global" if daemon else "replicated",
         "replicas": None if daemon else int(planned.get("desired_count") or 0),
+        "container": str(spec["name"]),
         "image": spec["image"],
         "command": list(spec["command"]) if spec.get("command") is not None else None,
         "entry_point": (list(spec["entry_point"]) if spec.get("entry_point") is not None
@@ -167,7 +169,8 @@ def _service_kwargs(ctx: FleetContext, addr: Address, name: str, cluster_id: str
         workdir=cfg["working_directory"],
         user=cfg["user"],
         # The tasks' own hash: a scale or new update settings leave running tasks alone.
-        labels=L.base_labels(ctx, addr, attrs=task_config(cfg), kind=KIND_TASK, **extra),
+        labels=L.base_labels(ctx, addr, attrs=task_config(cfg), kind=KIND_TASK,
+                             **{**extra, CONTAINER: cfg["container"]}),
         stop_grace_period=cfg["stop_timeout"] * NS,
         healthcheck=Healthcheck(**hc) if hc else None,
     )
@@ -226,7 +229,7 @@ def task_attr(task: dict[str, Any], nodes: dict[str, str], network: str | None
         "address": _ip(task, network),
         "revision": int(tail) if tail.isdigit() else None,
         "task_definition": arn,
-        "containers": [labels.get(L.SERVICE, "")],
+        "containers": [labels.get(CONTAINER, "")],
         "started_at": str(task.get("CreatedAt") or ""),
     }
 
@@ -412,22 +415,14 @@ class SwarmServiceDriver(DockerDriver):
         desired = int(attrs.get("desired_count") or 0)
         threshold = deployment.failure_threshold(desired)
         started = time.time()
-        ctx.log(f"{address}: waiting for Swarm to run {desired if cfg['replicas'] is not None else 'one per node'} "
-                f"task(s) of {arn}")
+        count = "one task per node" if cfg["replicas"] is None else f"{desired} task(s)"
+        ctx.log(f"{address}: waiting for Swarm to run {count} of {arn}")
         while True:
             svc = client.api.inspect_service(svc_ref)
             status = svc.get("UpdateStatus")
             ours = status if status != before_status else None
             state = (ours or {}).get("State") or ""
             every = _tasks(client, service=svc["ID"])
-            nodes_cache: dict[str, str] | None = None
-
-            def nodes() -> dict[str, str]:
-                nonlocal nodes_cache
-                if nodes_cache is None:
-                    nodes_cache = node_names(client)
-                return nodes_cache
-
             spec_hash = (svc["Spec"].get("Labels") or {}).get(L.CONFIG_HASH)
             if state in ("rollback_started", "rollback_completed", "rollback_paused") \
                     or (spec_hash != want_hash and state.startswith("rollback")):
@@ -436,12 +431,12 @@ class SwarmServiceDriver(DockerDriver):
                     if time.monotonic() < deadline:
                         continue
                 return self._rolled_back(ctx, addr, attrs, svc_ref, cluster, run, arn, back,
-                                         ours or {}, _last_error(every, nodes()), every)
+                                         ours or {}, _last_error(every, node_names(client)), every)
             if state == "paused":
                 return self._failed(ctx, addr, attrs, svc_ref, cluster, run, arn, back,
                                     f"Swarm paused the update: {ours.get('Message')}"
                                     if ours else "Swarm paused the update",
-                                    _last_error(every, nodes()), every)
+                                    _last_error(every, node_names(client)), every)
             current = [t for t in every if t.get("DesiredState") == "running" and
                        ((t.get("Spec") or {}).get("ContainerSpec") or {}).get(
                            "Labels", {}).get(L.CONFIG_HASH) == task_hash]
@@ -466,13 +461,13 @@ class SwarmServiceDriver(DockerDriver):
                 return self._failed(ctx, addr, attrs, svc_ref, cluster, run, arn, back,
                                     f"{len(fails)} task(s) failed to start or become "
                                     f"healthy (circuit breaker threshold {threshold})",
-                                    _last_error(every, nodes()), every)
+                                    _last_error(every, node_names(client)), every)
             if time.monotonic() >= deadline:
                 return self._failed(ctx, addr, attrs, svc_ref, cluster, run, arn, back,
                                     f"{len(running)} of {len(current) or desired} task(s) "
                                     f"running after {attrs.get('steady_state_timeout') or 300}"
                                     " s (steady_state_timeout)",
-                                    _last_error(every, nodes()), every)
+                                    _last_error(every, node_names(client)), every)
             time.sleep(POLL)
 
     def _rolled_back(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any],
