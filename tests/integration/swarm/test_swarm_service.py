@@ -275,6 +275,10 @@ def test_scale_in_place(applied: Fleet) -> None:
     assert len({r["task_id"] for r in rows} & before) == 3
     res = applied.ok("apply", "-auto-approve", "-var", "replicas=3", timeout=400)
     assert len(running(applied)) == 3
+    # Swarm keeps the count itself: `reconcile` only reads, and changes nothing.
+    kept = {r["task_id"] for r in running(applied)}
+    applied.ok("reconcile")
+    assert {r["task_id"] for r in running(applied)} == kept
     assert _service(applied)["ID"] == svc_id
     assert applied.resources()["fg_service.web"]["attributes"]["running_count"] == 3
     applied.ok("plan", "-detailed-exitcode", "-var", "replicas=3")
