@@ -140,6 +140,14 @@ def fleet(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
     finally:
         if f.lineage is not None and f.resources():
             f.run("destroy", "-auto-approve", timeout=300)
+        # Swarm leaves the images its nodes pulled (as ECS's agent does until it cleans up):
+        # this registry's are this test's, removed from the workers.
+        for worker in WORKERS:
+            subprocess.run(["docker", "exec", worker, "sh", "-c",
+                            "docker image ls --digests --format "
+                            "'{{.Repository}}@{{.Digest}}' | "
+                            f"grep '^127.0.0.1:{f.port}/' | xargs -r docker image rm -f"],
+                           capture_output=True, timeout=120)
         clean_up(swarm, [f])
 
 
