@@ -23,11 +23,12 @@ from fgform.fleet.fleet import Fleet
 
 
 def _local_fleet() -> Fleet:
-    """The local Docker engine as a fleet (building it imports no Docker SDK, connects to
-    nothing: `validate` and `plan -refresh=false` need no engine)."""
-    from fgform.fleet.docker.fleet import DockerFleet
+    """The local Docker engine as a fleet, its swarm for clusters with engine = "swarm"
+    (building it imports no Docker SDK, connects to nothing: `validate` and
+    `plan -refresh=false` need no engine)."""
+    from fgform.fleet.swarm.fleet import EngineFleet
 
-    return DockerFleet()
+    return EngineFleet()
 
 
 @dataclass
