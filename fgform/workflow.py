@@ -241,6 +241,15 @@ def make_plan(wd: WorkingDir, fleet: Fleet, *, mode: PlanMode = PlanMode.NORMAL,
                           config_hash=config_hash(wd.dir, wd.config), graph=wd.graph,
                           read_data=data_reader(fleet, wd.dir, prior, log), imports=imports)
     plan = plan_changes(wd.config, wd.variables, base, live, options)
+    if refresh:
+        from fgform.fleet.swarm.plan_check import swarm_placement_errors
+
+        errors = swarm_placement_errors(plan.changes, fleet.placement_nodes)
+        if errors:
+            raise FgformError("Placement constraint cannot be satisfied:\n" +
+                              "\n".join(f"  - {e}" for e in errors),
+                              hint="Label a node to match (docker node update --label-add "
+                                   "NAME=VALUE NODE), or change the constraint.")
     plan.state_lineage = prior.lineage if prior else None
     plan.state_serial = prior.serial if prior else None
     return plan

@@ -83,6 +83,12 @@ class Fleet(Protocol):
         resource half-way through an apply."""
         ...
 
+    def placement_nodes(self) -> list[dict[str, str]]:
+        """The attributes (labels and built-ins) of the swarm's nodes that take tasks (ready
+        and active), for the plan-time placement check of services on swarm clusters; empty
+        where the engine is no swarm."""
+        ...
+
     def read_data(self, ctx: FleetContext, type_name: str, args: dict[str, Any]
                   ) -> dict[str, Any]:
         """Read data source `type_name` (`data "fg_image"`, ...) with these arguments: its

@@ -57,6 +57,9 @@ class FakeFleet:
     def scheduler(self) -> ServiceScheduler:
         return self._scheduler or MemoryScheduler(self)
 
+    def placement_nodes(self) -> list[dict[str, str]]:
+        return []
+
     def require(self, types: Collection[str]) -> None:
         if types and not self.reachable:
             raise DockerUnavailableError("Cannot reach the fake fleet: it is switched off",

@@ -69,6 +69,9 @@ class DockerFleet:
         if self._lazy is not None:
             self._lazy.connect()  # DockerUnavailableError when the engine cannot be reached
 
+    def placement_nodes(self) -> list[dict[str, str]]:
+        return []  # the local engine's instances are the configuration's (capacity)
+
     def read_data(self, ctx: FleetContext, type_name: str, args: dict[str, Any]
                   ) -> dict[str, Any]:
         from fgform.fleet.docker.data_sources import read_data

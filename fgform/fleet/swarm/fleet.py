@@ -53,3 +53,11 @@ class EngineFleet(DockerFleet):
         if tasks.has_swarm(ctx) and tasks.owns(self.client, ctx, service):
             return tasks.stream_logs(self.client, ctx, service, follow=follow, tail=tail)
         return super().task_logs(ctx, service, follow=follow, tail=tail)
+
+    def placement_nodes(self) -> list[dict[str, str]]:
+        from fgform.fleet.swarm.cluster import swarm_instances
+        from fgform.fleet.swarm.placement import node_attributes
+
+        return [node_attributes(n.hostname or n.id, n.labels)
+                for n in swarm_instances(self.client)
+                if n.state == "ready" and n.availability == "active"]

@@ -52,6 +52,7 @@ from fgform.fleet.docker.task_definition import resolve
 from fgform.fleet.driver import FleetContext, PartialApplyError
 from fgform.fleet.swarm.cluster import node_names, not_a_manager
 from fgform.fleet.swarm.naming import swarm_service_name
+from fgform.fleet.swarm.placement import SwarmPlacement, service_swarm_placement
 
 KIND_SERVICE = "swarm-service"  # the Swarm service's labels
 KIND_TASK = "swarm-task"  # its containers' labels (no fgform.task-id: never a local task)
@@ -67,12 +68,13 @@ DELETE_WAIT = 120.0
 
 
 # -- the spec -----------------------------------------------------------------------------
-def _placement(planned: dict[str, Any], taskdef: dict[str, Any]
-               ) -> tuple[list[str], list[Any]]:
-    """Swarm placement constraints and preferences of a service (placement constraints and
-    strategies of its task definition and itself). Empty for now: the translation of
-    `placement_constraints` / `placement_strategy` plugs in here."""
-    return [], []
+def _placement(planned: dict[str, Any], taskdef: dict[str, Any], cluster: dict[str, Any]
+               ) -> SwarmPlacement:
+    """The Swarm placement of a service: its task definition's and its own
+    `placement_constraints` as node constraints, `placement_strategy` (or the cluster's) as
+    spread preferences, distinctInstance as at most one task per node. What Swarm cannot
+    express is refused (SwarmPlacementError) before anything changes."""
+    return service_swarm_placement(planned, taskdef, cluster)
 
 
 def _container(addr: Address, taskdef: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +101,9 @@ def update_settings(attrs: dict[str, Any]) -> dict[str, Any]:
     tasks at once as the percentages allow (at least one); `rollback` when the circuit
     breaker rolls back, else `pause` (the deployment stops where it is, as the local
     backend's)."""
-    desired = int(attrs.get("desired_count") or 0)
+    count = attrs.get("desired_count")
+    # A DAEMON service's count is unknown until Swarm places it: one task at a time then.
+    desired = count if isinstance(count, int) and not isinstance(count, bool) else 0
     lo, hi = deployment.settings(attrs)
     _enable, rollback = deployment.breaker(attrs)
     if hi > 100:
@@ -124,7 +128,7 @@ def spec_config(addr: Address, planned: dict[str, Any], cluster: dict[str, Any],
     spec = _container(addr, taskdef)
     cpu = int(taskdef.get("cpu") or spec.get("cpu") or 0)
     mem = int(taskdef.get("memory") or spec.get("memory") or 0)
-    constraints, preferences = _placement(planned, taskdef)
+    placement = _placement(planned, taskdef, cluster)
     daemon = planned.get("scheduling_strategy") == "DAEMON"
     return {
         "task_definition": str(taskdef.get("arn") or ""),
@@ -144,8 +148,12 @@ def spec_config(addr: Address, planned: dict[str, Any], cluster: dict[str, Any],
         "nano_cpus": int(cpu * NS / 1024) if cpu else None,
         "memory_bytes": mem * 1024 * 1024 if mem else None,
         "update": update_settings(planned),
-        "constraints": list(constraints),
-        "preferences": [list(p) if isinstance(p, tuple) else p for p in preferences],
+        "constraints": list(placement.constraints),
+        # The SDK's (strategy, descriptor) pairs, as lists so the config hashes as JSON.
+        "preferences": [["spread", p["Spread"]["SpreadDescriptor"]]
+                        for p in placement.preferences if "Spread" in p],
+        "max_replicas": placement.max_replicas,
+        "placement_warnings": list(placement.warnings),
     }
 
 
@@ -183,7 +191,8 @@ def _service_kwargs(ctx: FleetContext, addr: Address, name: str, cluster_id: str
         # ECS replaces a service's task whatever made it stop.
         restart_policy=RestartPolicy(condition="any", delay=NS, max_attempts=0),
         placement=Placement(constraints=cfg["constraints"] or None,
-                            preferences=[tuple(p) for p in cfg["preferences"]] or None),
+                            preferences=[tuple(p) for p in cfg["preferences"]] or None,
+                            maxreplicas=cfg.get("max_replicas") or None),
         networks=[cfg["network"]],
     )
     up = cfg["update"]
@@ -250,6 +259,10 @@ def live_attrs(attrs: dict[str, Any], svc: dict[str, Any], tasks: list[dict[str,
     replicated = (spec.get("Mode") or {}).get("Replicated")
     if replicated is not None and "Replicas" in replicated:
         out["desired_count"] = int(replicated["Replicas"])
+    elif "Global" in (spec.get("Mode") or {}):
+        # A DAEMON service's count is what Swarm decided: one task per eligible node.
+        out["desired_count"] = sum(1 for t in tasks if t.get("ServiceID") == svc.get("ID")
+                                   and t.get("DesiredState") == "running")
     if labels.get(L.TASK_DEFINITION):
         out["task_definition"] = labels[L.TASK_DEFINITION]
     network = attrs.get("_network")
@@ -346,6 +359,8 @@ class SwarmServiceDriver(DockerDriver):
         svc_id = f"{cluster_id}/{name}"
         svc_name = swarm_service_name(ctx.lineage, svc_id)
         cfg = spec_config(addr, planned, cluster, taskdef)
+        for warning in cfg["placement_warnings"]:
+            ctx.log(f"{addr}: {warning}")
         kwargs = _service_kwargs(ctx, addr, name, cluster_id, svc_name, cfg)
         address = str(addr)
         run = Run(EV.EventLog(name, (prior or planned).get("events")), cfg["task_definition"])
@@ -394,8 +409,10 @@ class SwarmServiceDriver(DockerDriver):
         tasks = _tasks(client, service=svc["ID"], **{"desired-state": "running"})
         live = live_attrs(dict(attrs, _network=cluster.get("network_name")), svc, tasks,
                           node_names(client))
-        # The configuration's wish stands in state (a scale by hand is drift the plan shows).
-        live["desired_count"] = attrs.get("desired_count")
+        # The configuration's wish stands in state (a scale by hand is drift the plan shows);
+        # a DAEMON (global) service's count is the nodes' (live_attrs).
+        if "Global" not in (svc["Spec"].get("Mode") or {}):
+            live["desired_count"] = attrs.get("desired_count")
         live["task_definition"] = (svc["Spec"].get("Labels") or {}).get(
             L.TASK_DEFINITION, attrs.get("task_definition"))
         return live
@@ -412,7 +429,8 @@ class SwarmServiceDriver(DockerDriver):
         task_hash = L.config_hash(task_config(cfg))
         deadline = time.monotonic() + float(attrs.get("steady_state_timeout") or 300)
         enable, _rollback = deployment.breaker(attrs)
-        desired = int(attrs.get("desired_count") or 0)
+        # A DAEMON (global) service's count is not known before Swarm places it: a node each.
+        desired = cfg["replicas"] if cfg["replicas"] is not None else len(node_names(client))
         threshold = deployment.failure_threshold(desired)
         started = time.time()
         count = "one task per node" if cfg["replicas"] is None else f"{desired} task(s)"
