@@ -25,9 +25,9 @@ from fgform.fleet.fleet import Fleet
 def _local_fleet() -> Fleet:
     """The local Docker engine as a fleet (building it imports no Docker SDK, connects to
     nothing: `validate` and `plan -refresh=false` need no engine)."""
-    from fgform.fleet.docker.fleet import DockerFleet
+    from fgform.fleet.swarm.engine import EngineFleet  # DockerFleet, plus Swarm clusters
 
-    return DockerFleet()
+    return EngineFleet()
 
 
 @dataclass

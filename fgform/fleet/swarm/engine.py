@@ -1,0 +1,55 @@
+"""The fleet the command line builds: the local Docker engine's (`DockerFleet`), where a
+cluster whose `engine` is "swarm" runs on the Docker Swarm the same endpoint manages.
+
+It lives here, not in `DockerFleet`, because the Swarm side builds on fleet/docker/ (its
+labels, task definitions, container settings): fleet/docker/ importing fleet/swarm/ back
+would be an import cycle (`.importlinter`). Each method that depends on the cluster's
+engine picks the backend per cluster and defers the rest to `DockerFleet`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fgform.fleet.docker.fleet import DockerFleet
+from fgform.fleet.driver import FleetContext
+from fgform.fleet.fleet import NodeRow, sort_nodes
+
+SWARM = "swarm"
+
+
+def is_swarm(cluster_attrs: dict[str, Any] | None) -> bool:
+    """Whether a cluster (its state attributes) runs on the Swarm."""
+    return (cluster_attrs or {}).get("engine") == SWARM
+
+
+class EngineFleet(DockerFleet):
+    """`DockerFleet`, with Swarm clusters run on the Swarm (see the module docstring)."""
+
+    def run_task(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any], *,
+                 count: int = 1, override_command: list[str] | None = None,
+                 env: dict[str, str] | None = None,
+                 on_log: Callable[[str], None] | None = None,
+                 timeout: float | None = None) -> int:
+        if not is_swarm(cluster):
+            return super().run_task(ctx, cluster, taskdef, count=count,
+                                    override_command=override_command, env=env,
+                                    on_log=on_log, timeout=timeout)
+        # A Swarm job on the cluster's overlay network.
+        from fgform.fleet.swarm.runtask import run_swarm_task
+
+        return run_swarm_task(self.client, ctx, cluster, taskdef, count=count,
+                              override_command=override_command, env=env, on_log=on_log,
+                              timeout=timeout)
+
+    def list_nodes(self, ctx: FleetContext, clusters: Sequence[tuple[str, dict[str, Any]]]
+                   ) -> list[NodeRow]:
+        swarm = [(n, a) for n, a in clusters if is_swarm(a)]
+        local = [(n, a) for n, a in clusters if not is_swarm(a)]
+        rows = super().list_nodes(ctx, local) if local else []
+        if swarm:
+            from fgform.fleet.swarm.nodes import swarm_nodes
+
+            rows += swarm_nodes(ctx, self.client, swarm)
+        return sort_nodes(rows)

@@ -1,0 +1,270 @@
+"""run-task on a real 3-node Swarm: a Swarm job on the cluster's overlay network, its exit
+code and logs returned, the job removed; and an image pushed once to fgform's registry
+pulled by digest on a worker node.
+
+The overlay network is made here (attachable, labelled with the test's lineage) rather
+than by the fg_cluster driver, so these tests need only the swarm.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from docker.errors import APIError, NotFound
+
+from fgform.addresses import Address
+from fgform.errors import FgformError
+from fgform.fleet.capacity import InsufficientCapacityError
+from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.image import ImageDriver
+from fgform.fleet.docker.registry import RegistryDriver
+from fgform.fleet.docker.task_definition import TaskDefinitionDriver
+from fgform.fleet.driver import FleetContext
+from fgform.fleet.swarm.engine import EngineFleet
+from fgform.fleet.swarm.runtask import run_swarm_task
+
+from helpers.labels import lineage_filter
+
+pytestmark = pytest.mark.docker
+
+
+# As tests/integration/conftest.py's busybox image (same text: the build cache serves it).
+BUSYBOX_DOCKERFILE = (
+    "FROM debian:bookworm-slim\n"
+    "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
+    "&& rm -rf /var/lib/apt/lists/* && mkdir /www && echo ok > /www/index.html\n"
+    'CMD ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+)
+
+
+def remove_lineage(client: docker.DockerClient, lineage: str) -> None:
+    """The registry's container and volume and the image's local tags of `lineage`."""
+    filters = lineage_filter(lineage)
+    for c in client.api.containers(all=True, filters=filters):
+        with contextlib.suppress(NotFound):
+            client.api.remove_container(c["Id"], force=True)
+    for v in (client.api.volumes(filters=filters) or {}).get("Volumes") or []:
+        with contextlib.suppress(NotFound, APIError):
+            client.api.remove_volume(v["Name"], force=True)
+    for img in client.api.images(filters=filters):
+        for ref in img.get("RepoTags") or [img["Id"]]:
+            with contextlib.suppress(NotFound, APIError):
+                client.api.remove_image(ref, force=True)
+
+
+def worker_leftovers(client: docker.DockerClient, ctx: FleetContext,
+                     wait: float = 20.0) -> dict[str, list[str]]:
+    """Containers of this lineage still on each worker node once Swarm has had `wait`
+    seconds to remove them (it does so asynchronously after `service rm`)."""
+    hosts = [n.attrs["Description"]["Hostname"] for n in client.nodes.list()
+             if n.attrs["Spec"]["Role"] == "worker"]
+    deadline = time.monotonic() + wait
+    while True:
+        left = {}
+        for host in hosts:
+            out = client.containers.get(host).exec_run(
+                ["docker", "ps", "-aq", "--filter", f"label={L.LINEAGE}={ctx.lineage}"])
+            ids = out.output.decode().split()
+            if ids:
+                left[host] = ids
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(1)
+
+
+def swarm_registry_port() -> int:
+    """A free port in 5000-5999: the range scripts/swarm.sh forwards from every worker's
+    127.0.0.1 to the manager, so `127.0.0.1:PORT/...` pulls on every node."""
+    for port in range(5400 + uuid.uuid4().int % 400, 6000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in 5400-5999")
+
+
+@pytest.fixture(scope="module")
+def swarm_image(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[dict[str, Any]]:
+    """A busybox image applied through fg_registry + fg_image: pushed once, pulled by
+    digest (`uri`) on whichever node runs it."""
+    reg_ctx = FleetContext(lineage=f"test-{uuid.uuid4().hex}",
+                           config_dir=str(tmp_path_factory.mktemp("ctx")))
+    try:
+        reg = RegistryDriver(swarm).create(reg_ctx, Address("fg_registry", "swarm"), {
+            "port": swarm_registry_port(), "bind_address": "127.0.0.1", "image": None})
+        reg_ctx.resources["fg_registry.swarm"] = reg
+        ctxdir = Path(reg_ctx.config_dir) / "app"
+        ctxdir.mkdir()
+        (ctxdir / "Dockerfile").write_text(BUSYBOX_DOCKERFILE)
+        img = ImageDriver(swarm).create(reg_ctx, Address("fg_image", "busybox"), {
+            "registry": reg["id"], "repository": "nodes/busybox", "tag": "latest",
+            "context": "app", "dockerfile": "Dockerfile", "build_args": {}})
+        yield img
+    finally:
+        remove_lineage(swarm, reg_ctx.lineage)
+
+
+def remove_services(client: docker.DockerClient, lineage: str) -> None:
+    for s in client.api.services(filters={"label": f"{L.LINEAGE}={lineage}"}):
+        with contextlib.suppress(NotFound):
+            client.api.remove_service(s["ID"])
+
+
+def remove_network(client: docker.DockerClient, name: str) -> None:
+    """An overlay network stays in use until Swarm has removed the tasks on it (seconds
+    after their service is gone): retry."""
+    for _ in range(60):
+        try:
+            client.api.remove_network(name)
+            return
+        except NotFound:
+            return
+        except APIError:
+            time.sleep(0.5)
+    raise AssertionError(f"network {name} still in use")
+
+
+@pytest.fixture
+def swarm_cluster(swarm: docker.DockerClient, ctx: FleetContext) -> Iterator[dict[str, Any]]:
+    """A cluster's state attributes as the Swarm cluster driver records them: engine
+    "swarm" and an attachable overlay network."""
+    name = f"nodes-rt-{uuid.uuid4().hex[:8]}"
+    swarm.api.create_network(name, driver="overlay", attachable=True,
+                             labels=L.base_labels(ctx, "fg_cluster.rt", kind="cluster"))
+    try:
+        yield {"id": "rt", "name": "rt", "engine": "swarm", "network_name": name}
+    finally:
+        remove_services(swarm, ctx.lineage)
+        remove_network(swarm, name)
+
+
+def taskdef(ctx: FleetContext, image: str, script: str, **extra: Any) -> dict[str, Any]:
+    spec = {"name": "job", "image": image, "essential": True,
+            "command": ["busybox", "sh", "-c", script], "environment": {"WHO": "world"},
+            "stop_timeout": 1, "port_mapping": [], "health_check": None}
+    td = {"family": "job", "cpu": 128, "memory": 64, "container": [spec]}
+    td.update(extra)
+    return TaskDefinitionDriver().create(ctx, Address("fg_task_definition", "job"), td)
+
+
+def services_of(client: docker.DockerClient, ctx: FleetContext) -> list[Any]:
+    return client.api.services(filters={"label": f"{L.LINEAGE}={ctx.lineage}"})
+
+
+@pytest.mark.parametrize("code", [0, 3, 42])
+def test_exit_code_logs_and_cleanup(code: int, ctx: FleetContext, swarm: docker.DockerClient,
+                                    swarm_cluster: dict[str, Any],
+                                    swarm_image: dict[str, Any]) -> None:
+    lines: list[str] = []
+    td = taskdef(ctx, swarm_image["uri"], f"echo hello $WHO; echo to-stderr >&2; exit {code}")
+    # Through the fleet, as `fgform run-task` calls it: the cluster's engine picks Swarm.
+    assert EngineFleet(swarm).run_task(ctx, swarm_cluster, td, on_log=lines.append) == code
+    assert sorted(lines) == ["hello world", "to-stderr"]
+    assert services_of(swarm, ctx) == []
+
+
+def test_override_env_count_and_labels(ctx: FleetContext, swarm: docker.DockerClient,
+                                       swarm_cluster: dict[str, Any],
+                                       swarm_image: dict[str, Any]) -> None:
+    lines: list[str] = []
+    seen: list[dict[str, Any]] = []
+    td = taskdef(ctx, swarm_image["uri"], "echo never")
+
+    def watch(line: str) -> None:
+        lines.append(line)
+        seen.extend(services_of(swarm, ctx))  # the job, while it runs
+
+    code = run_swarm_task(swarm, ctx, swarm_cluster, td, count=3,
+                          override_command=["busybox", "sh", "-c",
+                                            "echo bye $WHO; sleep 1; exit $((RANDOM % 2 + 5))"],
+                          env={"WHO": "moon"}, on_log=watch)
+    assert code in (5, 6)  # the highest of the three tasks' codes
+    # One line per task, each prefixed with its own task's id.
+    assert len(lines) == 3 and all(line.endswith(" | bye moon") for line in lines)
+    assert len({line.split(" | ")[0] for line in lines}) == 3
+    labels = seen[0]["Spec"]["Labels"]
+    assert labels[L.LINEAGE] == ctx.lineage and labels[L.KIND] == "run-task"
+    assert labels[L.TASK_DEFINITION] == "job:1" and labels[L.CLUSTER] == "rt"
+    assert seen[0]["Spec"]["TaskTemplate"]["RestartPolicy"]["Condition"] == "none"
+    nets = [n["Target"] for n in seen[0]["Spec"]["TaskTemplate"]["Networks"]]
+    assert nets == [swarm.networks.get(swarm_cluster["network_name"]).id]
+    res = seen[0]["Spec"]["TaskTemplate"]["Resources"]["Reservations"]
+    assert res == {"NanoCPUs": 125_000_000, "MemoryBytes": 64 * 1024 * 1024}
+    assert services_of(swarm, ctx) == []
+    assert worker_leftovers(swarm, ctx) == {}
+
+
+def test_worker_pulls_the_registry_image_by_digest(ctx: FleetContext,
+                                                   swarm: docker.DockerClient,
+                                                   swarm_cluster: dict[str, Any],
+                                                   swarm_image: dict[str, Any]) -> None:
+    """Images on every node: the image is pushed once (to the registry on the manager) and
+    a task placed on a worker pulls it by digest."""
+    assert "@sha256:" in swarm_image["uri"] and swarm_image["uri"].startswith("127.0.0.1:")
+    lines: list[str] = []
+    td = taskdef(ctx, swarm_image["uri"], "cat /www/index.html; echo on $(hostname)")
+    code = run_swarm_task(swarm, ctx, swarm_cluster, td, count=2, on_log=lines.append,
+                          constraints=["node.role==worker"])
+    assert code == 0
+    assert sorted(line.split(" | ", 1)[1] for line in lines if " | ok" in line) == ["ok", "ok"]
+    # The worker engines hold the image under its digest now.
+    workers = [n for n in swarm.nodes.list() if n.attrs["Spec"]["Role"] == "worker"]
+    assert workers
+    pulled = []
+    for node in workers:
+        host = node.attrs["Description"]["Hostname"]
+        out = swarm.containers.get(host).exec_run(
+            ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}",
+             swarm_image["uri"]])
+        pulled.append(out.exit_code == 0 and swarm_image["digest"] in out.output.decode())
+    assert any(pulled), "no worker node pulled the image by digest"
+
+
+def test_timeout_removes_the_job(ctx: FleetContext, swarm: docker.DockerClient,
+                                 swarm_cluster: dict[str, Any],
+                                 swarm_image: dict[str, Any]) -> None:
+    td = taskdef(ctx, swarm_image["uri"], "sleep 60")
+    with pytest.raises(FgformError, match="longer than 3 s"):
+        run_swarm_task(swarm, ctx, swarm_cluster, td, timeout=3,
+                       constraints=["node.role==worker"])
+    assert services_of(swarm, ctx) == []
+    # The running task is stopped and removed on its node, not left behind.
+    assert worker_leftovers(swarm, ctx) == {}
+
+
+def test_no_node_large_enough_is_refused(ctx: FleetContext, swarm: docker.DockerClient,
+                                         swarm_cluster: dict[str, Any],
+                                         swarm_image: dict[str, Any]) -> None:
+    td = taskdef(ctx, swarm_image["uri"], "true", memory=100 * 1024 * 1024)  # 100 TiB
+    with pytest.raises(InsufficientCapacityError, match="no suitable node"):
+        run_swarm_task(swarm, ctx, swarm_cluster, td, timeout=30)
+    assert services_of(swarm, ctx) == []
+
+
+def test_unpullable_image_is_an_error(ctx: FleetContext, swarm: docker.DockerClient,
+                                      swarm_cluster: dict[str, Any]) -> None:
+    td = taskdef(ctx, "127.0.0.1:5999/nodes/absent:latest", "true")
+    with pytest.raises(FgformError, match="rejected"):
+        run_swarm_task(swarm, ctx, swarm_cluster, td, timeout=60)
+    assert services_of(swarm, ctx) == []
+
+
+def test_several_containers_are_refused(ctx: FleetContext, swarm: docker.DockerClient,
+                                        swarm_cluster: dict[str, Any]) -> None:
+    td = taskdef(ctx, "x", "true")
+    td["container"] = [td["container"][0], {**td["container"][0], "name": "side"}]
+    with pytest.raises(FgformError, match="exactly one container"):
+        run_swarm_task(swarm, ctx, swarm_cluster, td)
+
+
