@@ -89,6 +89,7 @@ def swarm_image(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFac
     digest (`uri`) on whichever node runs it."""
     reg_ctx = FleetContext(lineage=f"test-{uuid.uuid4().hex}",
                            config_dir=str(tmp_path_factory.mktemp("ctx")))
+    img = None
     try:
         reg = RegistryDriver(swarm).create(reg_ctx, Address("fg_registry", "swarm"), {
             "port": swarm_registry_port(), "bind_address": "127.0.0.1", "image": None})
@@ -102,5 +103,10 @@ def swarm_image(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFac
         yield img
     finally:
         remove_lineage(swarm, reg_ctx.lineage)
+        if img is not None:  # what the workers pulled
+            for node in swarm.nodes.list():
+                if node.attrs["Spec"]["Role"] == "worker":
+                    swarm.containers.get(node.attrs["Description"]["Hostname"]).exec_run(
+                        ["docker", "image", "rm", "-f", img["uri"]])
 
 
