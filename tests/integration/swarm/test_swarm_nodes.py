@@ -7,6 +7,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -122,3 +123,39 @@ def test_local_capacity_instances(docker_client: docker.DockerClient, ctx: Fleet
             ("i-1", "docker", "instance", "ready", "active", 512, 256, 1, 128, 64)]
     finally:
         remove_containers(docker_client, [(cid, 1) for ln in ok for cid in ln.container_ids])
+
+
+def test_cli_nodes_on_a_swarm_cluster(swarm: docker.DockerClient, ctx: FleetContext,
+                                      tmp_path: Path) -> None:
+    """`fgform nodes` with the fleet the command line builds, for a state whose cluster
+    has engine "swarm": one row per node, then -json."""
+    import io
+    import json
+
+    from fgform.addresses import parse_address
+    from fgform.cli import Environment
+    from fgform.cli.app import run
+    from fgform.state.model import InstanceState, StateFile
+    from fgform.state.store import StateStore
+
+    st = StateFile(lineage=ctx.lineage)
+    st.set(parse_address("fg_cluster.main"), InstanceState(None, {
+        "id": "main", "name": "main", "engine": "swarm", "network_name": "unused"}))
+    StateStore(tmp_path / "state.json").write(st)
+
+    def cli(*argv: str) -> str:
+        env = Environment(stdin=io.StringIO(""), stdout=io.StringIO(), stderr=io.StringIO(),
+                          environ={"TERM": "xterm"}, cwd=tmp_path)
+        assert run([*argv, "-state", "state.json"], env) == 0, env.stderr.getvalue()
+        return env.stdout.getvalue()
+
+    lines = cli("nodes").splitlines()
+    hosts = sorted(n.attrs["Description"]["Hostname"] for n in swarm.nodes.list())
+    assert len(lines) == 1 + len(hosts)
+    assert [line.split()[:6] for line in lines[1:]] == [
+        ["main", h, "swarm", next(n.attrs["Spec"]["Role"] for n in swarm.nodes.list()
+                                  if n.attrs["Description"]["Hostname"] == h),
+         "ready", "active"] for h in hosts]
+    data = json.loads(cli("nodes", "main", "-json"))
+    assert sorted(r["instance"] for r in data) == hosts
+    assert all(r["cpu"] > 0 and r["memory"] > 0 for r in data)

@@ -9,9 +9,12 @@ than by the fg_cluster driver, so these tests need only the swarm.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -186,3 +189,29 @@ def test_several_containers_are_refused(ctx: FleetContext, swarm: docker.DockerC
         run_swarm_task(swarm, ctx, swarm_cluster, td)
 
 
+
+
+def test_cli_run_task_exits_with_the_task_s_code(ctx: FleetContext, tmp_path: Path,
+                                                 swarm: docker.DockerClient,
+                                                 swarm_cluster: dict[str, Any],
+                                                 swarm_image: dict[str, Any]) -> None:
+    """`fgform run-task` through the fleet the command line builds: a state whose cluster
+    has engine "swarm" runs the task on the swarm, and the command exits with its code."""
+    from fgform.addresses import parse_address
+    from fgform.cli import Environment
+    from fgform.cli.app import run
+    from fgform.state.model import InstanceState, StateFile
+    from fgform.state.store import StateStore
+
+    st = StateFile(lineage=ctx.lineage)
+    st.set(parse_address("fg_cluster.rt"), InstanceState(None, swarm_cluster))
+    st.set(parse_address("fg_task_definition.job"), InstanceState(
+        None, taskdef(ctx, swarm_image["uri"], "echo from the cli; exit 42")))
+    StateStore(tmp_path / "state.json").write(st)
+    env = Environment(stdin=io.StringIO(""), stdout=io.StringIO(), stderr=io.StringIO(),
+                      environ={"TERM": "xterm", **({"DOCKER_HOST": os.environ["DOCKER_HOST"]}
+                                                  if "DOCKER_HOST" in os.environ else {})},
+                      cwd=tmp_path)
+    assert run(["run-task", "job", "-state", "state.json"], env) == 42, env.stderr.getvalue()
+    assert env.stdout.getvalue() == "from the cli\n"
+    assert services_of(swarm, ctx) == []
