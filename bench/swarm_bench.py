@@ -16,7 +16,9 @@ the same image by digest, pulled on each node as fgform's own images are.
    - stack: `docker stack deploy` (Debian's docker CLI) of a compose file declaring the
      same service on an attachable overlay network;
    - fgform: `fgform apply -auto-approve` in a fresh process of a configuration with
-     `fg_cluster { engine = "swarm" }`, a task definition and a service, from empty state.
+     `fg_cluster { engine = "swarm" }`, a task definition and a service, from empty state;
+   - fgform on the local backend: the same apply on one engine (fleet_apply_bench.py's
+     configuration, 2 capacity instances), timed to its end, when every task is healthy.
 2. A no-op `fgform plan` with `--plan-tasks` tasks across the nodes: wall time and the Docker
    API requests it makes (the SDK's HTTP layer counted in the fgform process), which must
    not grow with the number of tasks; and, from this process, `fgform nodes`' own fleet call
@@ -251,6 +253,23 @@ class FgformSwarm:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def local_apply(c, n: int, workdir: Path) -> float:
+    """`fgform apply` of the same service on the local backend (fleet_apply_bench's
+    configuration: a cluster of 2 capacity instances, health check every second): seconds
+    to the apply's end, when every task is healthy."""
+    F.ensure_image(c)
+    cluster = F.run_id()
+    d = workdir / cluster
+    d.mkdir()
+    (d / "main.tf").write_text(F.service_config(
+        cluster, F.free_subnet(c, 24), services={"web": n}, memory=MEMORY, cpu=CPU))
+    F.fgform(["validate"], d)  # untimed: fills the parse cache
+    try:
+        return F.fgform(["apply", "-auto-approve", "-no-color"], d).wall
+    finally:
+        F.cleanup_fgform_cluster(c, cluster)
+
+
 # -- figure 2 from this process: fgform nodes' fleet call, counted --------------------------------
 def count_list_nodes(c, stack_labels: dict[str, str]) -> tuple[Counter[str], float, int]:
     """Docker API requests, seconds and placed tasks of one `EngineFleet.list_nodes`."""
@@ -308,9 +327,11 @@ def main() -> int:
         print(f"\n1. apply of a {args.tasks}-task service, nothing -> all running (s)")
         stack_t: list[float] = []
         fg_t: list[float] = []
+        local_t: list[float] = []
         fg_err = None
         for _ in range(args.repeat):
             stack_t.append(stack_deploy(c, image, args.tasks, work)[0])
+            local_t.append(local_apply(c, args.tasks, work))
             if args.no_fgform or fg_err:
                 continue
             run = None
@@ -324,7 +345,9 @@ def main() -> int:
                     run.close()
         print(f"   docker stack deploy: median {F.median(stack_t):.2f}  "
               f"runs {F.fmt_runs(stack_t)}")
-        print("   fgform apply:        " + (f"median {F.median(fg_t):.2f}  runs "
+        print(f"   fgform apply, local backend (to all healthy): median "
+              f"{F.median(local_t):.2f}  runs {F.fmt_runs(local_t)}")
+        print("   fgform apply, swarm: " + (f"median {F.median(fg_t):.2f}  runs "
                                              f"{F.fmt_runs(fg_t)}" if fg_t else
                                              f"not run ({fg_err or '--no-fgform'})"))
 
