@@ -276,7 +276,7 @@ def count_list_nodes(c, stack_labels: dict[str, str]) -> tuple[Counter[str], flo
     import docker.api.client as dc
 
     from fgform.fleet.driver import FleetContext
-    from fgform.fleet.swarm.engine import EngineFleet
+    from fgform.fleet.swarm.fleet import EngineFleet
 
     calls: Counter[str] = Counter()
     send = dc.APIClient.send

@@ -23,9 +23,10 @@ from fgform.fleet.fleet import Fleet
 
 
 def _local_fleet() -> Fleet:
-    """The local Docker engine as a fleet (building it imports no Docker SDK, connects to
-    nothing: `validate` and `plan -refresh=false` need no engine)."""
-    from fgform.fleet.swarm.engine import EngineFleet  # DockerFleet, plus Swarm clusters
+    """The local Docker engine as a fleet, its swarm for clusters with engine = "swarm"
+    (building it imports no Docker SDK, connects to nothing: `validate` and
+    `plan -refresh=false` need no engine)."""
+    from fgform.fleet.swarm.fleet import EngineFleet
 
     return EngineFleet()
 

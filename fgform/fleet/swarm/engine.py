@@ -1,10 +1,11 @@
-"""The fleet the command line builds: the local Docker engine's (`DockerFleet`), where a
-cluster whose `engine` is "swarm" runs on the Docker Swarm the same endpoint manages.
+"""`run-task` and `nodes` per cluster engine: a mixin of the command line's fleet
+(`EngineFleet` in fleet/swarm/fleet.py, a `DockerFleet`), sending a cluster whose `engine`
+is "swarm" to the Swarm side (fleet/swarm/runtask.py, fleet/swarm/nodes.py) and every other
+to `DockerFleet`'s own methods (through `super()`).
 
-It lives here, not in `DockerFleet`, because the Swarm side builds on fleet/docker/ (its
-labels, task definitions, container settings): fleet/docker/ importing fleet/swarm/ back
-would be an import cycle (`.importlinter`). Each method that depends on the cluster's
-engine picks the backend per cluster and defers the rest to `DockerFleet`.
+Not in `DockerFleet` itself: the Swarm side builds on fleet/docker/ (its labels, task
+definitions, container settings), and fleet/docker/ importing fleet/swarm/ back would be an
+import cycle (`.importlinter`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fgform.fleet.docker.fleet import DockerFleet
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.fleet import NodeRow, sort_nodes
 
@@ -24,8 +24,11 @@ def is_swarm(cluster_attrs: dict[str, Any] | None) -> bool:
     return (cluster_attrs or {}).get("engine") == SWARM
 
 
-class EngineFleet(DockerFleet):
-    """`DockerFleet`, with Swarm clusters run on the Swarm (see the module docstring)."""
+class SwarmRunTaskAndNodes:
+    """`run_task` and `list_nodes` by cluster engine; mixed in before `DockerFleet`
+    (`class EngineFleet(SwarmRunTaskAndNodes, DockerFleet)`), whose `client` it uses."""
+
+    client: Any  # DockerFleet's lazily connected client
 
     def run_task(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any], *,
                  count: int = 1, override_command: list[str] | None = None,
@@ -33,7 +36,7 @@ class EngineFleet(DockerFleet):
                  on_log: Callable[[str], None] | None = None,
                  timeout: float | None = None) -> int:
         if not is_swarm(cluster):
-            return super().run_task(ctx, cluster, taskdef, count=count,
+            return super().run_task(  # type: ignore[misc]ctx, cluster, taskdef, count=count,
                                     override_command=override_command, env=env,
                                     on_log=on_log, timeout=timeout)
         # A Swarm job on the cluster's overlay network.
@@ -47,7 +50,7 @@ class EngineFleet(DockerFleet):
                    ) -> list[NodeRow]:
         swarm = [(n, a) for n, a in clusters if is_swarm(a)]
         local = [(n, a) for n, a in clusters if not is_swarm(a)]
-        rows = super().list_nodes(ctx, local) if local else []
+        rows = super().list_nodes(ctx, local) if local else []  # type: ignore[misc]
         if swarm:
             from fgform.fleet.swarm.nodes import swarm_nodes
 

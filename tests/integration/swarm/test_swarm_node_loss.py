@@ -22,7 +22,7 @@ from docker.types import ContainerSpec, EndpointSpec, ServiceMode, TaskTemplate
 
 from fgform.fleet.docker import labels as L
 from fgform.fleet.driver import FleetContext
-from fgform.fleet.swarm.engine import EngineFleet
+from fgform.fleet.swarm.fleet import EngineFleet
 from swarm.images import swarm_image
 
 __all__ = ["swarm_image"]  # the fixture, imported for pytest

@@ -22,7 +22,7 @@ from fgform.fleet.docker.launch import Launch, launch_tasks, remove_containers
 from fgform.fleet.docker.live_tasks import KIND_SERVICE
 from fgform.fleet.docker.placement import cluster_info
 from fgform.fleet.driver import FleetContext
-from fgform.fleet.swarm.engine import EngineFleet
+from fgform.fleet.swarm.fleet import EngineFleet
 from swarm.images import swarm_image
 
 from helpers.subnets import free_subnet

@@ -27,7 +27,7 @@ from fgform.fleet.capacity import InsufficientCapacityError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext
-from fgform.fleet.swarm.engine import EngineFleet
+from fgform.fleet.swarm.fleet import EngineFleet
 from fgform.fleet.swarm.runtask import run_swarm_task
 from swarm.images import swarm_image, worker_leftovers
 
