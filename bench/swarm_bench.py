@@ -359,12 +359,15 @@ def main() -> int:
                 run.apply(args.plan_tasks)
                 plan = F.fgform(["plan", "-no-color", "-detailed-exitcode"], run.dir,
                                 count_calls=True, check=False)
-                print(f"   fgform plan: {plan.wall:.2f} s wall, {plan.cpu:.2f} s cpu, "
-                      f"API calls {F.fmt_calls(plan.calls)}")
-                nodes = F.fgform(["nodes", "-no-color"], run.dir, count_calls=True,
-                                 check=False)
-                print(f"   fgform nodes: {nodes.wall:.2f} s wall, API calls "
-                      f"{F.fmt_calls(nodes.calls)}")
+                if "No changes" not in plan.out:
+                    raise RuntimeError(f"the plan is not a no-op:\n{plan.out[-2000:]}")
+                print(f"   fgform plan (no changes): {plan.wall:.2f} s wall, {plan.cpu:.2f} s "
+                      f"cpu, API calls {F.fmt_calls(plan.calls)}")
+                nodes = F.fgform(["nodes"], run.dir, count_calls=True)
+                placed = sum(int(line.split()[8]) for line in nodes.out.splitlines()[1:]
+                             if len(line.split()) > 8)
+                print(f"   fgform nodes ({placed} tasks placed): {nodes.wall:.2f} s wall, API "
+                      f"calls {F.fmt_calls(nodes.calls)}")
             except Exception as exc:  # noqa: BLE001 - reported; the counted call below runs
                 print(f"   fgform plan: not run ({str(exc).strip().splitlines()[-1][:300]})")
             finally:
