@@ -96,7 +96,7 @@ def sort_nodes(rows: Sequence[NodeRow]) -> list[NodeRow]:
 class Fleet(Protocol):
     """A fleet fgform provisions: one driver per resource type, and the live views and
     one-off operations of the fleet commands (`tasks`, `logs`, `lb status`, `run-task`,
-    `reconcile`)."""
+    `reconcile`, `nodes`)."""
 
     @property
     def drivers(self) -> Mapping[str, Driver]:
