@@ -11,7 +11,7 @@ from fgform.addresses import Address
 from fgform.config.depgraph import Graph
 from fgform.config.evaluate import ResourceCallback, WalkResult, validate_resolver
 from fgform.config.evaluate import walk as walk_graph
-from fgform.config.meta_blocks import check_meta_blocks, check_probe
+from fgform.config.meta_blocks import check_meta_blocks, check_probe, has_checks
 from fgform.config.model import Config
 from fgform.config.validate import check_walk, finish_diagnostics
 from fgform.config.variables import resolve_variables
@@ -62,11 +62,12 @@ def validate_config(config: Config, variables: Mapping[str, Any] | None = None, 
     diags.extend(result.diagnostics)
     diags.extend(check_walk(config, result, cwd))
     diags.extend(check_meta_blocks(config))  # moved, removed, import blocks
-    if config.module.checks:
-        # check blocks' references, as the graph checks outputs'
-        probe, names = check_probe(config)
-        ranges = {probe.module.outputs[n].expr.range for n in names}
-        diags.extend(d for d in build_graph(probe).diagnostics
+    if has_checks(config):
+        # check blocks' references (in every module), as the graph checks outputs'
+        probe, node_ids = check_probe(config)
+        pgraph = build_graph(probe)
+        ranges = {pgraph.nodes[n].obj.expr.range for n in node_ids}  # type: ignore[union-attr]
+        diags.extend(d for d in pgraph.diagnostics
                      if d.range is not None and any(_inside(d.range, r) for r in ranges))
     return finish_diagnostics(diags, values)
 

@@ -22,6 +22,7 @@ from fgform.config.ast import Node, Reference
 from fgform.config.blocks_terraform import check_provider_configured
 from fgform.config.depgraph import Graph, GraphNode, NodeKind, module_prefix
 from fgform.config.dynamic import bound_references
+from fgform.config.meta_blocks import CHECK_OUTPUT_PREFIX
 from fgform.config.model import Body, Config, Module, Resource
 from fgform.config.references import references
 from fgform.config.schema import DATA_SCHEMAS, SCHEMAS, get_schema, schema_for
@@ -277,7 +278,9 @@ def _resolve(g: Graph, ref: Reference, scope: _Scope, in_depends_on: bool = Fals
                                f'module "{name}" declares no output "{out}".',
                                did_you_mean(str(out), sorted(child.module.outputs)))
             return [f"{cpre}output.{out}"]
-        return [call_id, *(f"{cpre}output.{o}" for o in child.module.outputs)]
+        # (not a child's check assertions: config/meta_blocks.py check_probe)
+        return [call_id, *(f"{cpre}output.{o}" for o in child.module.outputs
+                           if not o.startswith(CHECK_OUTPUT_PREFIX))]
     if root == "data":
         return _resolve_data(g, ref, path, in_depends_on, invalid)
     # A resource: TYPE.NAME...

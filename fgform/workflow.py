@@ -449,12 +449,12 @@ def console_evaluate(ctx: Any, text: str) -> Any:
 
 
 def check_after_apply(wd: WorkingDir, state: StateFile) -> list:
-    """The root module's check blocks evaluated against the state an apply left
+    """Every module's check blocks evaluated against the state an apply left
     (plan/checks.py): failed assertions are warnings to print, never errors."""
     from fgform.config.evaluate import validate_resolver
-    from fgform.plan.checks import evaluate_checks
+    from fgform.plan.checks import evaluate_checks, has_checks
 
-    if not wd.config.module.checks:
+    if not has_checks(wd.config):
         return []
 
     def on_resource(a: Address, resource, config, deps):

@@ -33,6 +33,7 @@ from fgform.config.depgraph import (
 from fgform.config.expand import Expansion, ExpansionMode, expand
 from fgform.config.expr import EvalContext, EvalError, evaluate
 from fgform.config.limits import MAX_VALUE_ELEMENTS, element_count
+from fgform.config.meta_blocks import CHECK_OUTPUT_PREFIX
 from fgform.config.model import Config, Local, ModuleCall, Output, Resource, Variable
 from fgform.config.references import references
 from fgform.config.schema import schema_for
@@ -72,6 +73,9 @@ class ModuleInstance:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     modules: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # A child's check assertions (config/meta_blocks.py check_probe): kept out of `outputs`,
+    # which is the `module.NAME` object the parent sees.
+    hidden: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -247,7 +251,8 @@ class Evaluator:
         for mis in self.instances.values():
             for mi in mis:
                 if mi.path:
-                    self.result.module_outputs[format_module(mi.path)] = mi.outputs
+                    self.result.module_outputs[format_module(mi.path)] = \
+                        {**mi.outputs, **mi.hidden} if mi.hidden else mi.outputs
                 self.result.variables[format_module(mi.path)] = mi.variables
         return self.result
 
@@ -290,6 +295,9 @@ class Evaluator:
     def visit_output(self, node: GraphNode, mi: ModuleInstance) -> None:
         out: Output = node.obj  # type: ignore[assignment]
         value = self.eval(out.expr, self.ctx(mi))
+        if mi.path and out.name.startswith(CHECK_OUTPUT_PREFIX):
+            mi.hidden[out.name] = value
+            return
         if out.sensitive:
             value = mark_sensitive(value)
         elif _has_sensitive(value) and not mi.path:

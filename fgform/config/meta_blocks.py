@@ -282,23 +282,39 @@ def check_meta_blocks(config: Any) -> list[Diagnostic]:
 CHECK_OUTPUT_PREFIX = "\x00check."  # no configuration can name an output this way
 
 
+def has_checks(config: Any) -> bool:
+    """Whether the root module or any module it calls (however deep) has check blocks."""
+    return any(cfg.module.checks for cfg in _walk_configs(config))
+
+
 def check_probe(config: Any) -> tuple[Any, list[str]]:
-    """A copy of `config` whose root module has each check assertion's condition and error
-    message as a hidden output (`CHECK_OUTPUT_PREFIX` + `NAME.I.c` / `.m`), and those outputs'
-    names: what the graph validates references of and a walk evaluates (plan/checks.py)."""
+    """A copy of `config` where every module with check blocks has each assertion's
+    condition and error message as a hidden output (`CHECK_OUTPUT_PREFIX` + `NAME.I.c` /
+    `.m`), and those outputs' graph node ids (`output.NAME` in the root,
+    `module.a.module.b.output.NAME` in a child): what the graph validates references of and
+    a walk evaluates (plan/checks.py). A child's hidden outputs are no part of its
+    `module.NAME` object (graph.py, config/evaluate.py leave them out)."""
     from dataclasses import replace
 
+    from fgform.config.depgraph import module_prefix
     from fgform.config.model import Output
 
-    outputs = dict(config.module.outputs)
-    names: list[str] = []
-    for cname, check in sorted(config.module.checks.items()):
-        for i, a in enumerate(check.asserts):
-            for part, expr in (("c", a.condition), ("m", a.error_message)):
-                name = f"{CHECK_OUTPUT_PREFIX}{cname}.{i}.{part}"
-                outputs[name] = Output(name=name, expr=expr, range=a.range)
-                names.append(name)
-    return replace(config, module=replace(config.module, outputs=outputs)), names
+    node_ids: list[str] = []
+
+    def probe(cfg: Any) -> Any:
+        children = {name: probe(child) for name, child in cfg.children.items()}
+        outputs = dict(cfg.module.outputs)
+        pre = module_prefix(cfg.path)
+        for cname, check in sorted(cfg.module.checks.items()):
+            for i, a in enumerate(check.asserts):
+                for part, expr in (("c", a.condition), ("m", a.error_message)):
+                    name = f"{CHECK_OUTPUT_PREFIX}{cname}.{i}.{part}"
+                    outputs[name] = Output(name=name, expr=expr, range=a.range)
+                    node_ids.append(f"{pre}output.{name}")
+        module = replace(cfg.module, outputs=outputs) if cfg.module.checks else cfg.module
+        return replace(cfg, module=module, children=children)
+
+    return probe(config), node_ids
 
 
 def _move_cycles(moved: list[MovedBlock]) -> list[Diagnostic]:
@@ -334,5 +350,5 @@ def _move_cycles(moved: list[MovedBlock]) -> list[Diagnostic]:
     return out
 
 
-__all__ = ["CHECK_OUTPUT_PREFIX", "META_BLOCK_LABELS", "check_meta_blocks", "check_probe", "decode_meta_block", "parse_endpoint",
-           "traversal_text"]
+__all__ = ["CHECK_OUTPUT_PREFIX", "META_BLOCK_LABELS", "check_meta_blocks", "check_probe",
+           "decode_meta_block", "has_checks", "parse_endpoint", "traversal_text"]

@@ -26,6 +26,7 @@ from typing import Any
 from fgform.config.checks_functions import check_unknown_functions
 from fgform.config.checks_images import check_image_contexts
 from fgform.config.checks_listeners import check_host_ports, check_listener_rules
+from fgform.config.checks_placement import check_placement
 from fgform.config.checks_references import (
     check_ignore_changes,
     check_reference_attributes,
@@ -75,6 +76,7 @@ def check_walk(config: Config, result: WalkResult, cwd: str | None = None
     diags.extend(check_host_ports(configs, result.resources))
     diags.extend(check_deployment_limits(configs, result.resources))
     diags.extend(check_service_host_ports(configs, result.resources))
+    diags.extend(check_placement(configs, result.resources))
     diags.extend(check_listener_rules(configs, result.resources))
     diags.extend(check_target_group_owners(result.graph.configs))
     diags.extend(check_image_contexts(configs, result.resources,

@@ -23,17 +23,25 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fgform.errors import FgformError
+from fgform.placement_rules import INSTANCE_ID, Placement, random_key
 
 STRATEGIES = ("spread", "binpack")
 
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """One instance of a cluster's fleet: its id and total CPU units / MiB."""
+    """One instance of a cluster's fleet: its id, total CPU units / MiB, and its
+    attributes (name, value) pairs for placement constraints (the built-ins included)."""
 
     id: str
     cpu: int
     memory: int
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        """The attributes as the query language reads them (ecs.instance-id always)."""
+        return {INSTANCE_ID: self.id, **dict(self.attributes)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +83,9 @@ def _as_usage(value: UsageLike | None) -> Usage:
 
 def place(requests: Sequence[tuple[int, int]], instances: Sequence[Instance],
           usage: Mapping[str, UsageLike] | None = None, strategy: str = "spread", *,
-          what: str = "task", ports: Collection[str] = ()) -> list[str]:
+          what: str = "task", ports: Collection[str] = (),
+          placement: Placement | None = None,
+          group: Mapping[str, int] | None = None) -> list[str]:
     """Choose an instance id for each `(cpu, memory)` request, in order.
 
     `usage` is what each instance already holds (missing instances are empty). Every request
@@ -83,9 +93,17 @@ def place(requests: Sequence[tuple[int, int]], instances: Sequence[Instance],
     of them is held, and then holds them there. `what` names the tasks in the error message
     (e.g. "web:2"). Raises InsufficientCapacityError naming the shortfall when any request
     does not fit; then nothing must be started.
+
+    A service's `placement` narrows the instances to those satisfying its memberOf
+    constraints, with distinctInstance to those where `group` (tasks of the same service
+    and revision per instance) holds none, and its strategies (in order) replace
+    `strategy`.
     """
     if strategy not in STRATEGIES:
         raise FgformError(f"unknown placement strategy {strategy!r} (spread or binpack)")
+    if placement is not None and not placement.plain:
+        return _place_with(requests, instances, usage, strategy, what, ports, placement,
+                           group or {})
     used = {i.id: _as_usage((usage or {}).get(i.id)) for i in instances}
     free_cpu = {i.id: i.cpu - used[i.id].cpu for i in instances}
     free_mem = {i.id: i.memory - used[i.id].memory for i in instances}
@@ -122,9 +140,108 @@ def place(requests: Sequence[tuple[int, int]], instances: Sequence[Instance],
     return result
 
 
+def _place_with(requests: Sequence[tuple[int, int]], instances: Sequence[Instance],
+                usage: Mapping[str, UsageLike] | None, strategy: str, what: str,
+                ports: Collection[str], placement: Placement, group: Mapping[str, int]
+                ) -> list[str]:
+    """`place` with a service's constraints and strategies (ECS's order: constraints filter
+    the instances, then each strategy rule in turn orders those left)."""
+    allowed = [i for i in instances if placement.admits(i.attrs)]
+    if not allowed and requests:
+        raise _unsatisfiable(requests, instances, what, placement)
+    rules = list(placement.strategies) or [(strategy, "")]
+    held = dict(group)
+    used = {i.id: _as_usage((usage or {}).get(i.id)) for i in allowed}
+    result: list[str] = []
+    for n, request in enumerate(requests):
+        pool = [i for i in allowed if not (placement.distinct and held.get(i.id, 0))]
+        if not pool:
+            raise _distinct_shortfall(requests, n, instances, allowed, what)
+        # The instances left, in the rules' order: the first with room takes the request.
+        order = sorted(pool, key=lambda i: _rule_key(rules, i, pool, used, held, what, n))
+        chosen = _first_fit(request, order, used, ports, requests, n, what)
+        u = used[chosen]
+        port_map = dict(u.ports)
+        for p in ports:
+            port_map.setdefault(p, what)
+        used[chosen] = Usage(u.cpu + request[0], u.memory + request[1], u.tasks + 1,
+                             port_map)
+        held[chosen] = held.get(chosen, 0) + 1
+        result.append(chosen)
+    return result
+
+
+def _first_fit(request: tuple[int, int], order: Sequence[Instance], used: Mapping[str, Usage],
+               ports: Collection[str], requests: Sequence[tuple[int, int]], n: int,
+               what: str) -> str:
+    """The first instance in `order` with room for `request` (cpu, memory, host ports);
+    else the capacity manager's own shortfall message."""
+    cpu, mem = request
+    for inst in order:
+        u = used[inst.id]
+        if inst.cpu - u.cpu >= cpu and inst.memory - u.memory >= mem and \
+                not any(p in u.ports for p in ports):
+            return inst.id
+    # Nothing fits: the usual message, computed over the instances left.
+    place(list(requests[n:]), list(order), dict(used), what=what, ports=ports)
+    raise AssertionError("unreachable: place must have raised")  # pragma: no cover
+
+
+def _rule_key(rules: Sequence[tuple[str, str]], inst: Instance, pool: Sequence[Instance],
+              used: Mapping[str, Usage], held: Mapping[str, int], what: str, n: int
+              ) -> tuple[object, ...]:
+    """The sort key of an instance under the strategy rules, in order; the instance id
+    (numbers as numbers) breaks ties, so the same input always gives the same placement."""
+    key: list[object] = []
+    u = used[inst.id]
+    for stype, field_ in rules:
+        if stype == "spread" and field_.startswith("attribute:"):
+            # Fewest tasks of the service among instances with the same value.
+            name = field_[len("attribute:"):]
+            value = inst.attrs.get(name)
+            key.append(sum(held.get(i.id, 0) for i in pool if i.attrs.get(name) == value))
+        elif stype == "spread" and field_ in ("instanceId", "host"):
+            key.append(held.get(inst.id, 0))
+        elif stype == "spread":  # the cluster's strategy: fewest tasks, then least loaded
+            key.extend((u.tasks, u.memory / max(inst.memory, 1), u.cpu / max(inst.cpu, 1)))
+        elif stype == "binpack" and field_ == "cpu":
+            key.append(inst.cpu - u.cpu)
+        elif stype == "binpack":
+            key.extend((inst.memory - u.memory, inst.cpu - u.cpu))
+        elif stype == "random":
+            key.append(random_key(what, n, inst.id))
+    key.append(_id_key(inst.id))
+    return tuple(key)
+
+
+def _unsatisfiable(requests: Sequence[tuple[int, int]], instances: Sequence[Instance],
+                   what: str, placement: Placement) -> InsufficientCapacityError:
+    exprs = " and ".join(f'"{c.expression}"' for c in placement.constraints)
+    return InsufficientCapacityError(
+        f"Unable to place {len(requests)} task(s) of {what}: no instance satisfies the "
+        f"placement constraint(s) memberOf {exprs} (MemberOf)",
+        unplaced=len(requests), free={},
+        hint="Change the constraint, or give the cluster's instances the attributes it asks "
+             "for (capacity { attribute { ... } }).", resource="MemberOf")
+
+
+def _distinct_shortfall(requests: Sequence[tuple[int, int]], n: int,
+                        instances: Sequence[Instance], allowed: Sequence[Instance],
+                        what: str) -> InsufficientCapacityError:
+    return InsufficientCapacityError(
+        f"Unable to place {len(requests)} task(s) of {what}: distinctInstance places each "
+        f"task on a different instance and {len(allowed)} of the cluster's "
+        f"{len(instances)} instance(s) may take one, all holding a task of it already"
+        + (f" (after {n} of them)" if n else "") + " (DistinctInstance)",
+        unplaced=len(requests), free={},
+        hint="Raise capacity.instance_count or lower desired_count.",
+        resource="DistinctInstance")
+
+
 def fits_count(request: tuple[int, int], instances: Sequence[Instance],
                usage: Mapping[str, UsageLike] | None = None, limit: int = 1_000_000, *,
-               ports: Collection[str] = ()) -> int:
+               ports: Collection[str] = (), placement: Placement | None = None,
+               group: Mapping[str, int] | None = None) -> int:
     """How many copies of one request the fleet still holds (at most `limit`).
 
     Placement order does not matter for identical requests, so this is a per-instance sum;
@@ -133,6 +250,11 @@ def fits_count(request: tuple[int, int], instances: Sequence[Instance],
     cpu, mem = request
     total = 0
     for inst in instances:
+        if placement is not None and not placement.admits(inst.attrs):
+            continue
+        once = placement is not None and placement.distinct
+        if once and (group or {}).get(inst.id, 0):
+            continue
         u = _as_usage((usage or {}).get(inst.id))
         fc, fm = inst.cpu - u.cpu, inst.memory - u.memory
         if fc < 0 or fm < 0:
@@ -141,7 +263,7 @@ def fits_count(request: tuple[int, int], instances: Sequence[Instance],
             continue
         by_cpu = fc // cpu if cpu > 0 else limit
         by_mem = fm // mem if mem > 0 else limit
-        total += min(by_cpu, by_mem, 1) if ports else min(by_cpu, by_mem)
+        total += min(by_cpu, by_mem, 1) if ports or once else min(by_cpu, by_mem)
         if total >= limit:
             return limit
     return total

@@ -7,6 +7,7 @@ directory, never Docker). Everything here works on plain data so it can be teste
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,35 @@ def apply_ignore_changes(prior: dict[str, Any] | None, desired: dict[str, Any],
     return out
 
 
+def _upgrade(attrs: dict[str, Any], body: Any) -> dict[str, Any]:
+    """Prior attributes written before the schema had some attribute or block: the missing
+    ones read as their default (an empty block list, no single block), as a provider's state
+    upgrade does, so an added optional setting (placement_constraints) shows no change."""
+    out = dict(attrs)
+    for a in body.attributes:
+        if a.name not in out and not a.computed:
+            out[a.name] = copy_value(a.default)
+    for b in body.blocks:
+        if b.name not in out:
+            out[b.name] = None if b.single else []
+        elif b.single and isinstance(out[b.name], dict):
+            out[b.name] = _upgrade(out[b.name], b)
+        elif isinstance(out[b.name], list):
+            out[b.name] = [_upgrade(e, b) if isinstance(e, dict) else e for e in out[b.name]]
+    return out
+
+
+def upgrade_prior(prior: InstanceState | None, schema: ResourceSchema | None
+                  ) -> InstanceState | None:
+    """`prior` with the attributes and blocks its schema has gained since it was written
+    set to their defaults (see `_upgrade`); the same object when none is missing."""
+    if prior is None or schema is None:
+        return prior
+    upgraded = _upgrade(prior.attributes, schema.body)
+    return prior if upgraded == prior.attributes else \
+        dataclasses.replace(prior, attributes=upgraded)
+
+
 def _with_plan_time(value: dict[str, Any], schema: ResourceSchema | None,
                     config_dir: str) -> dict[str, Any]:
     if schema is None or schema.plan_time is None:
@@ -91,6 +121,9 @@ def decide(prior: InstanceState | None, desired: dict[str, Any] | None,
     lifecycle.prevent_destroy.
     """
     computed = _computed_only(schema)
+    prior = upgrade_prior(prior, schema)
+    if desired is not None and schema is not None:
+        desired = _upgrade(desired, schema.body)
     cbd = bool(lifecycle and lifecycle.create_before_destroy)
     replace_action = Action.CREATE_THEN_DELETE if cbd else Action.DELETE_THEN_CREATE
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from fgform.addresses import Address
+from fgform.addresses import Address, ModuleStep, format_module, parse_address
 from fgform.state.model import StateFile
 from fgform.values import Path
 
@@ -121,15 +121,33 @@ class CheckProblem:
     line: int
     source: str = ""
     unknown: bool = False  # the condition is known only after apply
+    # The error_message's line when it refers to sensitive values (and its text): not shown,
+    # a second warning there says why, as in Terraform. 0: it does not.
+    message_line: int = 0
+    message_source: str = ""
 
 
 @dataclass(slots=True)
 class CheckResult:
-    """A check block's result: status "pass", "fail" or "unknown", as Terraform's JSON."""
+    """A check block's result in one module instance: status "pass", "fail" or "unknown",
+    as Terraform's JSON."""
 
     name: str
     status: str
     problems: list[CheckProblem] = field(default_factory=list)
+    # The module instance (`module.m["a"].module.n`); "" in the root module. With
+    # `no_instances`, the module call path (`module.m.module.n`) of a module that has none:
+    # the check block, no instance of it (status "pass", as Terraform reports it).
+    module: str = ""
+    no_instances: bool = False
+
+    @property
+    def static_module(self) -> str:
+        """The module call path without instance keys: `module.m.module.n`."""
+        if not self.module:
+            return ""
+        return format_module(tuple(ModuleStep(s.name) for s in
+                                   parse_address(f"{self.module}.t.n").module))
 
 
 @dataclass(slots=True)

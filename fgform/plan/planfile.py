@@ -246,8 +246,15 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "configuration": plan.configuration,
         "checks": [{"name": c.name, "status": c.status,
                     "problems": [{"message": p.message, "filename": p.filename, "line": p.line,
-                                  "source": p.source, "unknown": p.unknown}
-                                 for p in c.problems]} for c in plan.checks],
+                                  "source": p.source, "unknown": p.unknown,
+                                  **({"message_line": p.message_line,
+                                      "message_source": p.message_source}
+                                     if p.message_line else {})}
+                                 for p in c.problems],
+                    # a child module's (the root's have neither)
+                    **({"module": c.module} if c.module else {}),
+                    **({"no_instances": True} if c.no_instances else {})}
+                   for c in plan.checks],
     }
 
 
@@ -306,8 +313,11 @@ def _plan_from_dict(data: dict[str, Any], diffs: bool = True) -> Plan:
         configuration=data.get("configuration"),
         checks=[CheckResult(c["name"], c["status"],
                             [CheckProblem(p["message"], p["filename"], p["line"],
-                                          p.get("source", ""), p.get("unknown", False))
-                             for p in c["problems"]]) for c in data.get("checks", [])],
+                                          p.get("source", ""), p.get("unknown", False),
+                                          p.get("message_line", 0),
+                                          p.get("message_source", ""))
+                             for p in c["problems"]], c.get("module", ""),
+                            c.get("no_instances", False)) for c in data.get("checks", [])],
     )
 
 

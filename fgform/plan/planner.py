@@ -37,10 +37,17 @@ from fgform.config.schema import get_schema
 from fgform.errors import Diagnostic, DiagnosticsError, FgformError, Severity
 from fgform.graph import Graph, build_graph
 from fgform.plan import diff as _diff
-from fgform.plan.checks import evaluate_checks
+from fgform.plan.checks import evaluate_checks, has_checks
 from fgform.plan.configuration import configuration_json
+from fgform.plan.daemon import with_daemon_count
 from fgform.plan.data import DataPlanner, DataReader, forget_all
-from fgform.plan.decide import Decision, PreventDestroyError, decide, prevent_destroy_error
+from fgform.plan.decide import (
+    Decision,
+    PreventDestroyError,
+    decide,
+    prevent_destroy_error,
+    upgrade_prior,
+)
 from fgform.plan.model import (
     Action,
     ActionReason,
@@ -325,7 +332,8 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
     def on_resource(addr: Address, res: Resource, decoded: dict[str, Any],
                     deps: list[str]) -> Any:
         schema = get_schema(res.type)
-        prior = index.get(addr)
+        prior = upgrade_prior(index.get(addr), schema) if res.mode != "data" else \
+            index.get(addr)
         if res.mode == "data":
             if targeted(addr):
                 return data.plan(addr, res, decoded, deps)
@@ -341,6 +349,9 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
                                                              prior.sensitive_paths])
             return validate_resolver(addr, res, decoded, deps)
         desired, sens = unmark(decoded)
+        if res.type == "fg_service" and isinstance(desired, dict):
+            desired = with_daemon_count(desired, deps, changes,
+                                        prior.attributes if prior is not None else None)
         lifecycle = res.lifecycle
         if not lifecycle.create_before_destroy and config_id(addr) in forced_cbd:
             # A dependent has create_before_destroy: so must this (a replacement is +/-).
@@ -402,7 +413,7 @@ def _plan_normal(plan: Plan, config: Config, variables: dict[str, Any],
         plan.changes += _deposed_changes(config, state, options.targets, set())
         plan.changes.sort(key=_change_order)
     plan.output_changes = _output_changes(config, result.outputs, state)
-    if config.module.checks:
+    if has_checks(config):
         plan.checks = evaluate_checks(config, variables, _planned_values(changes, state),
                                       options.config_dir)
 

@@ -363,16 +363,37 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
-    """Terraform's `checks`: each check block's status, its failed assertions' messages."""
-    out = []
+    """Terraform's `checks`: each check block's status (over all instances of its module),
+    each instance's status and failed assertions' messages (sorted, as Terraform sorts
+    them). `checks` comes in Terraform's order (plan/checks.py)."""
+    out: list[dict[str, Any]] = []
+    by_block: dict[tuple[str, str], dict[str, Any]] = {}
     for c in checks:
-        address = {"kind": "check", "name": c.name, "to_display": f"check.{c.name}"}
+        static = c.static_module if not c.no_instances else c.module
+        block = by_block.get((static, c.name))
+        if block is None:
+            address: dict[str, Any] = {"kind": "check"}
+            if static:
+                address["module"] = static
+            display = f"{static}.check.{c.name}" if static else f"check.{c.name}"
+            address.update(name=c.name, to_display=display)
+            block = by_block[(static, c.name)] = {"address": address, "status": "pass"}
+            out.append(block)
+        if c.no_instances:
+            continue
         instance: dict[str, Any] = {"address": {"to_display": f"check.{c.name}"},
                                     "status": c.status}
-        problems = [{"message": p.message} for p in c.problems if not p.unknown]
+        if c.module:
+            instance["address"] = {"module": c.module,
+                                   "to_display": f"{c.module}.check.{c.name}"}
+        problems = sorted(p.message for p in c.problems if not p.unknown and
+                          not p.message_line)  # (Terraform lists no hidden message)
         if problems:
-            instance["problems"] = problems
-        out.append({"address": address, "status": c.status, "instances": [instance]})
+            instance["problems"] = [{"message": m} for m in problems]
+        block.setdefault("instances", []).append(instance)
+        # any instance failing fails the block; else any unknown makes it unknown
+        if c.status == "fail" or (c.status == "unknown" and block["status"] == "pass"):
+            block["status"] = c.status
     return out
 
 

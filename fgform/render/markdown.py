@@ -103,7 +103,8 @@ def render_markdown(plan: Plan, *, plan_file: str = "plan.fgplan", title: str = 
     ctx: dict[str, Any] = dict(
         marker=MARKER, summary=summary, dangerous=dangerous, drift=drift, title=title,
         warnings=[w.split("\n", 1)[0] for w in plan.warnings] + [
-            f'{w.split(chr(10), 1)[0]}: check "{c.name}": {c.problems[0].message}'
+            f'{w.split(chr(10), 1)[0]}: check "{c.name}"'
+            + (f" in {c.module}" if c.module else "") + f": {c.problems[0].message}"
             for c in plan.checks if c.problems
             for w in check_warnings([CheckResult(c.name, c.status, c.problems[:1])])],
         state_note=state_note,

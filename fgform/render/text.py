@@ -9,6 +9,7 @@ Terraform's unless `color=False`.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from fgform.config.schema import schema_for
@@ -213,16 +214,38 @@ def render_warnings(warnings: list[str], color: bool = False) -> list[str]:
 
 
 def check_warnings(checks: list[CheckResult]) -> list[str]:
-    """Failed (or not yet known) check block assertions as warnings, in Terraform's words."""
-    out = []
+    """Failed (or not yet known) check block assertions as warnings, in Terraform's words:
+    one per module instance (the warning names the file, not the instance, as Terraform's
+    does), ordered as Terraform sorts diagnostics (files with fewer directories first, then
+    by name, then by line)."""
+    found: list[tuple[str, int, str]] = []
     for c in checks:
         for p in c.problems:
             summary = ("Check block assertion known after apply" if p.unknown
                        else "Check block assertion failed")
-            source = f"\n{p.line:4d}: {p.source}" if p.source else ""
-            out.append(f'{summary}\n  on {p.filename} line {p.line}, in check "{c.name}":'
-                       f"{source}\n\n{p.message}")
-    return out
+            found.append((p.filename, p.line,
+                          _check_warning(summary, c.name, p.filename, p.line, p.source,
+                                         p.message)))
+            if p.message_line:
+                found.append((p.filename, p.message_line, _check_warning(
+                    "Error message refers to sensitive values", c.name, p.filename,
+                    p.message_line, p.message_source, _SENSITIVE_MESSAGE)))
+    found.sort(key=lambda f: (f[0].count(os.sep), f[0], f[1]))
+    return [text for _, _, text in found]
+
+
+_SENSITIVE_MESSAGE = (
+    "The error expression used to explain this condition refers to sensitive\n"
+    "values, so fgform will not display the resulting message.\n\n"
+    "You can correct this by removing references to sensitive values, or by\n"
+    "carefully using the nonsensitive() function if the expression will not reveal\n"
+    "the sensitive data.")
+
+
+def _check_warning(summary: str, name: str, filename: str, line: int, source: str,
+                   message: str) -> str:
+    where = f"\n{line:4d}: {source}" if source else ""
+    return f'{summary}\n  on {filename} line {line}, in check "{name}":{where}\n\n{message}'
 
 
 def render_plan(plan: Plan, color: bool = False) -> str:

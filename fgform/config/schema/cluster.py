@@ -24,6 +24,17 @@ FG_CLUSTER = ResourceSchema(
                              min=1, max=1000),
                         attr("instance_cpu", "number", "CPU units per instance.", min=128),
                         attr("instance_memory", "number", "Memory per instance, MiB.", min=64),
+                    ), blocks=(
+                        BlockSchema("attribute", "An attribute of the instances, for "
+                                    "placement constraints (`attribute:NAME`).", key="name",
+                                    attributes=(
+                            attr("name", "string", "Attribute name (not ecs.instance-id or "
+                                 "ecs.os-type, which are built in).", required=True,
+                                 optional=False),
+                            attr("value", "string", "The value of every instance."),
+                            attr("values", "list(string)", "Instance i-K gets "
+                                 "values[K % length] (round robin, like zones)."),
+                        )),
                     )),
     )),
     create_before_destroy_supported=False,

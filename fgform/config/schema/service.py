@@ -6,6 +6,8 @@ from typing import Any
 
 from fgform.config.schema.checks import check_port, check_whole
 from fgform.config.schema.model import ID, BlockSchema, ResourceSchema, attr, computed
+from fgform.config.schema.task_definition import PLACEMENT_CONSTRAINTS
+from fgform.placement_rules import MAX_STRATEGIES, SCHEDULING_STRATEGIES, STRATEGY_TYPES
 
 
 def _service_needs_repair(attrs: dict[str, Any]) -> str | None:
@@ -43,6 +45,10 @@ FG_SERVICE = ResourceSchema(
              required=True, optional=False),
         attr("desired_count", "number", "Tasks to keep running.", default=1, min=0, max=1000,
              check=check_whole, check_doc="a whole number"),
+        attr("scheduling_strategy", "string", "REPLICA (desired_count tasks) or DAEMON (one "
+             "task on every instance that satisfies the placement constraints; desired_count "
+             "is then that number, not set by hand).", default="REPLICA",
+             enum=SCHEDULING_STRATEGIES, force_new=True),
         attr("health_check_grace_period", "number",
              "Seconds to ignore failing health checks after a task starts.", default=0, min=0,
              max=3600),
@@ -63,6 +69,15 @@ FG_SERVICE = ResourceSchema(
         computed("events", "list(any)", "The service's event log (at, message), newest last, "
                  "the last 100 kept: `fgform events`."),
     ), blocks=(
+        PLACEMENT_CONSTRAINTS,
+        BlockSchema("placement_strategy", "How tasks are placed, rule by rule in order "
+                    "(ECS's ordered placement strategy); overrides the cluster's "
+                    "placement_strategy.", max_items=MAX_STRATEGIES, attributes=(
+                        attr("type", "string", "spread, binpack or random.", required=True,
+                             optional=False, enum=STRATEGY_TYPES),
+                        attr("field", "string", "spread: instanceId or attribute:NAME; "
+                             "binpack: cpu or memory; random: none."),
+                    )),
         BlockSchema("load_balancer", "Registers each task with a target group.",
                     key="target_group", attributes=(
                         attr("target_group", "string", "The `id` of the target group.",

@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from fgform.config.schema.checks import check_port
 from fgform.config.schema.model import ID, BlockSchema, ResourceSchema, attr, computed
+from fgform.placement_rules import CONSTRAINT_TYPES, MAX_CONSTRAINTS
+
+# ECS's placementConstraints (Terraform's placement_constraints), on task definitions and
+# services alike; a service's add to its task definition's.
+PLACEMENT_CONSTRAINTS = BlockSchema(
+    "placement_constraints", "A rule every instance a task goes to must satisfy (ECS's "
+    "placement constraints; see docs/placement.md).", max_items=MAX_CONSTRAINTS,
+    attributes=(
+        attr("type", "string", "memberOf (instances matching `expression`) or "
+             "distinctInstance (each task on a different instance; services only).",
+             required=True, optional=False, enum=CONSTRAINT_TYPES),
+        attr("expression", "string", "A cluster query language expression (memberOf), like "
+             "`attribute:zone in [a, b]`."),
+    ),
+)
 
 _PORT_MAPPING = BlockSchema(
     "port_mapping", "A port the container listens on.",
@@ -61,7 +76,7 @@ FG_TASK_DEFINITION = ResourceSchema(
         computed("revision", "number", "Revision number, from 1."),
         computed("arn", "string", "FAMILY:REVISION."),
         computed("revisions", "list(any)", "Earlier (INACTIVE) revisions."),
-    ), blocks=(_CONTAINER,)),
+    ), blocks=(_CONTAINER, PLACEMENT_CONSTRAINTS)),
     # Any change registers a new revision, so its number and arn are new.
     recomputed_on_update=("revision", "arn", "id", "revisions"),
 )

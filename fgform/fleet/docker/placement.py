@@ -24,6 +24,7 @@ from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.cluster import instance_address, instances
 from fgform.fleet.docker.live_tasks import KIND_RUN_TASK, list_live_tasks
 from fgform.fleet.driver import FleetContext
+from fgform.placement_rules import Placement, instance_attributes, placement_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,12 @@ class ClusterInfo:
 
 def cluster_info(client: docker.DockerClient, cluster_attrs: dict[str, Any]) -> ClusterInfo:
     """Name, network, strategy and fleet of a cluster (fleet from cluster.instances)."""
-    insts = [capacity.Instance(str(inst["id"]), int(inst["cpu"]), int(inst["memory"]))
-             for inst in instances(client, cluster_attrs)]
+    # Each instance's attributes (capacity's `attribute` blocks and the built-ins), which
+    # placement constraints select instances by.
+    attrs = instance_attributes(cluster_attrs.get("capacity"))
+    insts = [capacity.Instance(str(inst["id"]), int(inst["cpu"]), int(inst["memory"]),
+                               tuple(sorted(attrs[k].items())) if k < len(attrs) else ())
+             for k, inst in enumerate(instances(client, cluster_attrs))]
     name = cluster_attrs.get("id") or cluster_attrs.get("name")
     return ClusterInfo(
         name=str(name),
@@ -70,18 +75,25 @@ def task_size(taskdef: dict[str, Any]) -> tuple[int, int]:
 
 def place_tasks(ctx: FleetContext, client: docker.DockerClient, cluster: ClusterInfo,
                 taskdef: dict[str, Any], count: int,
-                usage: dict[str, capacity.Usage] | None = None) -> list[str]:
+                usage: dict[str, capacity.Usage] | None = None, *,
+                placement: Placement | None = None,
+                group: dict[str, int] | None = None) -> list[str]:
     """Instances for `count` new tasks, or InsufficientCapacityError before any start.
 
     Host ports the task definition publishes are a per-instance resource: see
-    `placement_usage` (which `usage`, when given, must come from)."""
+    `placement_usage` (which `usage`, when given, must come from). `placement` is the
+    service's (constraints, strategies; the task definition's constraints alone when None),
+    `group` its tasks of this revision per instance (for distinctInstance)."""
     if count <= 0:
         return []
     if usage is None:
         usage = placement_usage(ctx, client, cluster, taskdef)
     what = str(taskdef.get("arn") or "task")
+    if placement is None:
+        placement = placement_of(None, taskdef)
     placed = capacity.place([task_size(taskdef)] * count, cluster.instances, usage,
-                            cluster.strategy, what=what, ports=host_ports(taskdef))
+                            cluster.strategy, what=what, ports=host_ports(taskdef),
+                            placement=placement, group=group)
     check_addresses(client, cluster, count, what)
     return placed
 

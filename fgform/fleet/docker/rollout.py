@@ -5,6 +5,7 @@ circuit breaker, and the rollback it may trigger.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -41,20 +42,26 @@ from fgform.fleet.docker.service_run import (
 )
 from fgform.fleet.docker.task_definition import resolve
 from fgform.fleet.driver import FleetContext, PartialApplyError
+from fgform.placement_rules import Placement, placement_of
 
 
 def roll(ctx: FleetContext, client: docker.DockerClient, addr: Address,
           cluster: ClusterInfo, taskdef: dict[str, Any], name: str,
           attrs: dict[str, Any], prior: dict[str, Any] | None, old: list[LiveTask],
-          current: list[LiveTask], deadline: float, grace: float, since: float) -> None:
+          current: list[LiveTask], deadline: float, grace: float, since: float, *,
+          placement: Placement | None = None) -> None:
     """A rolling deployment from `old` tasks to `desired_count` tasks of `taskdef`, in
     the steps `deployment.next_step` allows under the service's minimum_healthy_percent
     and maximum_percent: stop what may stop (drained from the target groups first),
     start what may start, wait until the new tasks are healthy and registered, repeat.
 
     `current` are tasks of the new revision already running (a deployment resumed after
-    an interrupted apply): they count as new ones once healthy.
+    an interrupted apply): they count as new ones once healthy. `placement` is the
+    service's; with distinctInstance a new task goes where no task of the new revision is
+    (an old one there is what it replaces).
     """
+    if placement is None:
+        placement = placement_of(attrs, taskdef)
     address = str(addr)
     desired = int(attrs.get("desired_count") or 0)
     lo, hi = deployment.settings(attrs)
@@ -74,8 +81,9 @@ def roll(ctx: FleetContext, client: docker.DockerClient, addr: Address,
     while True:
         with placement_lock(cluster, taskdef):
             usage = placement_usage(ctx, client, cluster, taskdef)
+            group = _revision_group(ctx, client, address, arn) if placement.distinct else {}
             room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1),
-                                       ports=ports)
+                                       ports=ports, placement=placement, group=group)
             # A host port is taken once per instance: where an old task (or anything
             # else) holds it, no new task goes until that one stops.
             clash = capacity.held_ports(cluster.instances, usage, ports) \
@@ -91,7 +99,7 @@ def roll(ctx: FleetContext, client: docker.DockerClient, addr: Address,
             errors: list[FgformError] = []
             if step.start and not step.stop:
                 instances = place_tasks(ctx, client, cluster, taskdef, step.start,
-                                          usage)
+                                          usage, placement=placement, group=group)
                 launches = [Launch(address, KIND_SERVICE, cluster, name, taskdef, inst)
                             for inst in instances]
                 ctx.log(f"{address}: deployment of {arn}: starting {len(launches)} "
@@ -144,6 +152,17 @@ def roll(ctx: FleetContext, client: docker.DockerClient, addr: Address,
                        threshold, last, rollback, grace, since)
 
 
+def _revision_group(ctx: FleetContext, client: docker.DockerClient, address: str,
+                    arn: str) -> dict[str, int]:
+    """The service's live tasks of revision `arn` per instance (distinctInstance)."""
+    group: dict[str, int] = {}
+    for t in list_live_tasks(ctx, client, address=address):
+        if t.task_definition == arn and (t.running or any(c.state == "created"
+                                                          for c in t.containers)):
+            group[t.instance] = group.get(t.instance, 0) + 1
+    return group
+
+
 def trip(ctx: FleetContext, client: docker.DockerClient, addr: Address,
           cluster: ClusterInfo, name: str, attrs: dict[str, Any],
           prior: dict[str, Any] | None, arn: str, failures: int, threshold: int,
@@ -171,9 +190,13 @@ def trip(ctx: FleetContext, client: docker.DockerClient, addr: Address,
         dep = dict(attrs.get("deployment") or {}, circuit_breaker=None)
         back_attrs = dict(attrs, task_definition=back, deployment=dep)
         timeout = float(attrs.get("steady_state_timeout") or 300)
-        roll(ctx, client, addr, cluster, resolve(ctx, back), name, back_attrs,
+        back_td = resolve(ctx, back)
+        back_placement = placement_of(back_attrs, back_td)
+        if back_placement.daemon:
+            back_placement = dataclasses.replace(back_placement, distinct=True)
+        roll(ctx, client, addr, cluster, back_td, name, back_attrs,
                    prior, [t for t in alive if t.task_id not in keep], good,
-                   time.monotonic() + timeout, grace, since)
+                   time.monotonic() + timeout, grace, since, placement=back_placement)
         why += f"; rolled back to {back}"
     else:
         why += "; the deployment stopped where it is"

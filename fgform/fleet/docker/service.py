@@ -13,6 +13,7 @@ When an apply fails part-way, the tasks that exist are reported through
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -57,6 +58,7 @@ from fgform.fleet.docker.service_run import (
 )
 from fgform.fleet.docker.task_definition import resolve
 from fgform.fleet.driver import FleetContext, PartialApplyError
+from fgform.placement_rules import placement_of
 
 # The crash-loop backoff of `reconcile` (a -watch process keeps it between passes):
 # service address -> (strikes, monotonic time before which nothing is started, time of the
@@ -232,9 +234,43 @@ class ServiceDriver(DockerDriver):
         if drifted:
             ctx.log(f"{address}: replacing {len(drifted)} task(s) whose containers differ "
                     f"from {arn} (config-hash)")
+        placement = placement_of(planned, taskdef)
+        desired = int(planned.get("desired_count") or 0)
+        # Tasks on an instance the placement constraints do not admit (changed constraints
+        # or instance attributes, a smaller fleet): a DAEMON's stop, the others move.
+        on = {i.id: i for i in cluster.instances}
+        # (A service without constraints keeps its tasks where they are, as before.)
+        misplaced = [t for t in current
+                     if t.instance not in on or not placement.admits(on[t.instance].attrs)
+                     ] if placement.constraints or placement.daemon else []
+        if placement.daemon:
+            # One task on every instance the constraints admit (distinctInstance), however
+            # many the plan counted: the fleet as it is now decides.
+            placement = dataclasses.replace(placement, distinct=True)
+            desired = sum(1 for i in cluster.instances if placement.admits(i.attrs))
+            attrs["desired_count"] = desired
+            seen: set[str] = set()
+            doubled = []
+            for t in sorted(current, key=lambda t: (t.created, t.task_id)):
+                if t.instance in seen:
+                    doubled.append(t)
+                seen.add(t.instance)
+            extra = {t.task_id for t in misplaced + doubled}
+            if extra:
+                ctx.log(f"{address}: stopping {len(extra)} daemon task(s) on instances that "
+                        "do not take one")
+                surplus = [t for t in current if t.task_id in extra]
+                stop_drained(ctx, client, address, attrs, surplus)
+                current = [t for t in current if t.task_id not in extra]
+                kept -= extra
+                alive = [t for t in alive if t.task_id not in extra]
+        elif misplaced:
+            ctx.log(f"{address}: moving {len(misplaced)} task(s) off instances its placement "
+                    "constraints exclude")
+            kept -= {t.task_id for t in misplaced}
+            current = [t for t in current if t.task_id in kept]
         # Rolled like tasks of an older revision: new ones start before they stop.
         old = [t for t in alive if t.task_id not in kept]
-        desired = int(planned.get("desired_count") or 0)
 
         if len(current) > desired:
             # Newest first: the longest-running tasks are the proven ones.
@@ -249,12 +285,16 @@ class ServiceDriver(DockerDriver):
         new_ids: list[str] = []
         if old:
             roll(ctx, client, addr, cluster, taskdef, name, attrs, prior, old,
-                       current, deadline, grace, since)
+                       current, deadline, grace, since, placement=placement)
         elif missing > 0:
             # Refused here, before anything starts, when no instance has room (cpu,
             # memory, or a host port the task definition publishes).
             with placement_lock(cluster, taskdef):
-                instances = place_tasks(ctx, client, cluster, taskdef, missing)
+                group: dict[str, int] = {}
+                for t in current:
+                    group[t.instance] = group.get(t.instance, 0) + 1
+                instances = place_tasks(ctx, client, cluster, taskdef, missing,
+                                        placement=placement, group=group)
                 launches = [Launch(address, KIND_SERVICE, cluster, name, taskdef, inst)
                             for inst in instances]
                 ok, errors = launch_tasks(client, ctx, launches)
