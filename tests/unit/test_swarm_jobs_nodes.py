@@ -44,6 +44,19 @@ def test_template_from_the_task_definition() -> None:
     assert spec["Labels"] == labels
 
 
+def test_task_definition_placement_constraints() -> None:
+    td = {**TD, "placement_constraints": [
+        {"type": "memberOf", "expression": "attribute:zone == a"},
+        {"type": "distinctInstance", "expression": None}]}
+    template = job_template(CTX, CLUSTER, td, constraints=["node.role==worker"])[0]
+    assert template["Placement"] == {
+        "Constraints": ["node.labels.zone==a", "node.role==worker"], "MaxReplicas": 1}
+    regex = {**TD, "placement_constraints": [
+        {"type": "memberOf", "expression": "attribute:zone =~ a.*"}]}
+    with pytest.raises(FgformError, match="regular expression"):
+        job_template(CTX, CLUSTER, regex)
+
+
 def test_entry_point_is_swarm_s_command() -> None:
     td = {**TD, "container": [{**TD["container"][0], "entry_point": ["/bin/sh", "-c"],
                                "command": ["echo hi"]}]}

@@ -29,6 +29,7 @@ import docker
 from docker.errors import APIError, NotFound
 from docker.types import (
     ContainerSpec,
+    Placement,
     Resources,
     RestartPolicy,
     ServiceMode,
@@ -43,6 +44,8 @@ from fgform.fleet.docker.live_tasks import KIND_RUN_TASK
 from fgform.fleet.docker.task_definition import definition_of
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.naming import swarm_service_name
+from fgform.fleet.swarm.placement import swarm_placement
+from fgform.placement_rules import constraints_of
 
 LogCallback = Callable[[str], None]
 
@@ -73,9 +76,11 @@ def run_swarm_task(client: docker.DockerClient, ctx: FleetContext,
     network (`cluster_attrs["network_name"]`); returns the exit code.
 
     As the local `run_task`: log lines go to `on_log` (prefixed with the Swarm task id when
-    count > 1), `timeout` (seconds) removes the job and raises FgformError. `constraints`
-    are Swarm placement constraints (`node.role==worker`, `node.labels.zone==a`) added to
-    the job's. A task no node can take, or one Swarm rejects (an image it cannot pull), is
+    count > 1), `timeout` (seconds) removes the job and raises FgformError. The task
+    definition's `placement_constraints` apply as to its services on Swarm
+    (fleet/swarm/placement.py: memberOf as node constraints, distinctInstance as one task
+    per node; one Swarm cannot express is refused before anything starts); `constraints`
+    are more Swarm constraints (`node.role==worker`), added to those. A task no node can take, or one Swarm rejects (an image it cannot pull), is
     an error, not a wait without end.
     """
     if count < 1:
@@ -155,6 +160,10 @@ def job_template(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef: dict
         stop_grace_period=int(cfg["stop_timeout"]) * 1_000_000_000,
         init=True,  # as the local task containers: PID 1 forwards SIGTERM and reaps
     )
+    # The task definition's placement constraints, in Swarm's terms (as its services'):
+    # memberOf as node constraints, distinctInstance as at most one task per node.
+    placement = swarm_placement(constraints_of(taskdef))
+    node_constraints = [*placement.constraints, *(constraints or ())]
     resources = Resources(
         # The container's own size when it has one, else the task's: the limit.
         cpu_limit=cfg["nano_cpus"], mem_limit=cfg["memory_bytes"],
@@ -166,7 +175,8 @@ def job_template(ctx: FleetContext, cluster_attrs: dict[str, Any], taskdef: dict
         container, resources=resources,
         restart_policy=RestartPolicy(condition="none"),
         networks=[str(cluster_attrs["network_name"])],
-        placement=list(constraints) if constraints else None,
+        placement=Placement(constraints=node_constraints or None,
+                            maxreplicas=placement.max_replicas or None),
     )
     return template, labels
 

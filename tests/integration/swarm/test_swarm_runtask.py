@@ -215,3 +215,27 @@ def test_cli_run_task_exits_with_the_task_s_code(ctx: FleetContext, tmp_path: Pa
     assert run(["run-task", "job", "-state", "state.json"], env) == 42, env.stderr.getvalue()
     assert env.stdout.getvalue() == "from the cli\n"
     assert services_of(swarm, ctx) == []
+
+
+def test_member_of_constraint_places_the_task(ctx: FleetContext, swarm: docker.DockerClient,
+                                              swarm_cluster: dict[str, Any],
+                                              swarm_image: dict[str, Any]) -> None:
+    """The task definition's memberOf constraint (ECS's query language) is honoured: the
+    task runs on the one node it admits; one no node satisfies is refused, not pending."""
+    node = next(n for n in swarm.nodes.list() if n.attrs["Spec"]["Role"] == "worker")
+    host = node.attrs["Description"]["Hostname"]
+    where: set[str] = set()
+
+    def watch(_line: str) -> None:
+        where.update(t.get("NodeID", "") for t in swarm.api.tasks(
+            filters={"label": f"{L.LINEAGE}={ctx.lineage}"}))
+
+    td = taskdef(ctx, swarm_image["uri"], "echo placed", placement_constraints=[
+        {"type": "memberOf", "expression": f"attribute:ecs.instance-id == {host}"}])
+    assert run_swarm_task(swarm, ctx, swarm_cluster, td, count=2, on_log=watch) == 0
+    assert where == {node.id}
+    nowhere = taskdef(ctx, swarm_image["uri"], "true", placement_constraints=[
+        {"type": "memberOf", "expression": "attribute:zone == nowhere"}])
+    with pytest.raises(InsufficientCapacityError, match="no suitable node"):
+        run_swarm_task(swarm, ctx, swarm_cluster, nowhere, timeout=30)
+    assert services_of(swarm, ctx) == []
