@@ -65,6 +65,10 @@ def _normalise_pair(before: Any, after: Any, block: BlockSchema | None) -> tuple
     for k in before.keys() | after.keys():
         sub = block.block(k) if isinstance(k, str) else None
         bv, av = before.get(k, _ABSENT), after.get(k, _ABSENT)
+        if {id(bv), id(av)} == {id(_ABSENT), id(None)} and block.attr(k) is not None:
+            # An optional attribute added to the schema after the state was written is null
+            # there (as Terraform's state upgrade makes it): absent and null are one value.
+            continue
         if sub is None:
             pair = (normalise(bv, None), normalise(av, None))
         else:

@@ -85,7 +85,8 @@ class FakeFleet:
                 raise FgformError(f"no cluster named {args['name']!r}")
             return {"name": args["name"], "id": found["id"],
                     "network_name": found.get("network_name"),
-                    "cidr_block": found.get("cidr_block")}
+                    "cidr_block": found.get("cidr_block"),
+                    "engine": found.get("engine") or "docker"}
         raise FgformError(f"fgform has no data source {type_name!r}")
 
     def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:

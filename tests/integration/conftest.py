@@ -59,6 +59,11 @@ def ctx(lineage: str, logs: list[str], tmp_path: Path) -> FleetContext:
 def remove_lineage(client: docker.DockerClient, lineage: str) -> None:
     """Remove every object labelled with `lineage`, containers first (they hold the rest)."""
     filters = lineage_filter(lineage)
+    # Swarm services first (on a swarm manager): their tasks hold overlay networks.
+    with contextlib.suppress(APIError):
+        for s in client.api.services(filters=filters):
+            with contextlib.suppress(NotFound, APIError):
+                client.api.remove_service(s["ID"])
     for c in client.api.containers(all=True, filters=filters):
         with contextlib.suppress(NotFound):
             client.api.remove_container(c["Id"], force=True, v=False)

@@ -12,6 +12,10 @@ FG_CLUSTER = ResourceSchema(
         attr("name", "string", "Cluster name; the resource name when unset.", force_new=True),
         attr("cidr_block", "string", "Subnet of the cluster network.", default="10.213.0.0/24",
              force_new=True, check=check_cidr, check_doc="an IPv4 CIDR, /28 or larger"),
+        attr("engine", "string", "The engine that runs the cluster's tasks: \"docker\" (the "
+             "local engine) or \"swarm\" (a Docker Swarm reached through DOCKER_HOST, its "
+             "manager; its nodes are the capacity, so a `capacity` block is ignored).",
+             enum=("docker", "swarm"), force_new=True),
         attr("placement_strategy", "string", "How tasks are spread over instances.",
              default="spread", enum=("spread", "binpack")),
         ID,

@@ -49,6 +49,7 @@ DATA_FG_CLUSTER = ResourceSchema(
         computed("id", "string", "The cluster's id (its name), as services take it."),
         computed("network_name", "string", "Docker network of the cluster."),
         computed("cidr_block", "string", "Subnet of the cluster network."),
+        computed("engine", "string", "\"docker\" (the local engine) or \"swarm\"."),
     )),
 )
 

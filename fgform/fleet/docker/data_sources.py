@@ -62,4 +62,7 @@ def read_cluster(client: docker.DockerClient, args: dict[str, Any]) -> dict[str,
                                "create the cluster (an fg_cluster) first")
     configs = ((nets[0].get("IPAM") or {}).get("Config")) or []
     cidr = next((c.get("Subnet") for c in configs if c.get("Subnet")), None)
-    return {"name": name, "id": name, "network_name": net_name, "cidr_block": cidr}
+    # An overlay network is a swarm cluster's: services placed on it follow that engine.
+    engine = "swarm" if nets[0].get("Driver") == "overlay" else "docker"
+    return {"name": name, "id": name, "network_name": net_name, "cidr_block": cidr,
+            "engine": engine}

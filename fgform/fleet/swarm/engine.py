@@ -20,7 +20,9 @@ SWARM = "swarm"
 
 
 def is_swarm(cluster_attrs: dict[str, Any] | None) -> bool:
-    """Whether a cluster (its state attributes) runs on the Swarm."""
+    """Whether a cluster (its state attributes) runs on the Swarm: `cluster.is_swarm`'s
+    test, here without importing cluster.py (and the Docker SDK with it) when the command
+    line builds its fleet."""
     return (cluster_attrs or {}).get("engine") == SWARM
 
 

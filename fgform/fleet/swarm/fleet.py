@@ -1,17 +1,57 @@
 """The command line's fleet: the local Docker engine, whose clusters may be Swarm ones.
 
 `EngineFleet` is a `DockerFleet` (one lazily connected client, `DOCKER_HOST` as the Docker
-CLI reads it: a swarm's manager for swarm clusters) whose `run-task` and `nodes` go to the
-Swarm for clusters with engine = "swarm" (`SwarmRunTaskAndNodes`). It lives here, above
-`fleet/docker/`, so the local backend never imports the Swarm one (`fleet/swarm/` builds on
-`fleet/docker/`, not the other way round).
+CLI reads it: a swarm's manager for swarm clusters) whose drivers go through the engine
+switch (`switch.engine_drivers`), whose task views add the Swarm tasks of the state's
+swarm clusters, and whose `run-task` and `nodes` go to the Swarm for swarm clusters
+(`engine.SwarmRunTaskAndNodes`). It lives here, above `fleet/docker/`, so the local backend never imports the
+Swarm one (`fleet/swarm/` builds on `fleet/docker/`, not the other way round).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 from fgform.fleet.docker.fleet import DockerFleet
+from fgform.fleet.driver import Driver, FleetContext
 from fgform.fleet.swarm.engine import SwarmRunTaskAndNodes
 
 
 class EngineFleet(SwarmRunTaskAndNodes, DockerFleet):
     """The local engine, and a swarm for clusters with engine = "swarm"."""
+
+    @property
+    def drivers(self) -> Mapping[str, Driver]:
+        client = self.client
+        with self._lock:
+            if self._drivers is None:
+                from fgform.fleet.swarm.switch import engine_drivers
+
+                self._drivers = engine_drivers(client)
+            return self._drivers
+
+    def list_tasks(self, ctx: FleetContext, service: str | None = None) -> list[Any]:
+        rows = super().list_tasks(ctx, service)
+        from fgform.fleet.swarm import tasks
+
+        if tasks.has_swarm(ctx):
+            rows = sorted(rows + tasks.list_tasks(self.client, ctx, service),
+                          key=lambda r: r.service)
+        return rows
+
+    def task_states(self, ctx: FleetContext) -> list[tuple[str, bool]]:
+        states = super().task_states(ctx)
+        from fgform.fleet.swarm import tasks
+
+        if tasks.has_swarm(ctx):
+            states += tasks.task_states(self.client, ctx)
+        return states
+
+    def task_logs(self, ctx: FleetContext, service: str, *, follow: bool = False,
+                  tail: int | None = None) -> Iterator[str]:
+        from fgform.fleet.swarm import tasks
+
+        if tasks.has_swarm(ctx) and tasks.owns(self.client, ctx, service):
+            return tasks.stream_logs(self.client, ctx, service, follow=follow, tail=tail)
+        return super().task_logs(ctx, service, follow=follow, tail=tail)
