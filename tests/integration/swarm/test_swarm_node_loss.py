@@ -124,3 +124,114 @@ def test_zz_drained_worker_tasks_are_rescheduled(swarm: docker.DockerClient,
         set_availability(swarm, victim, "active")
     rows = {r.node_id: r for r in fleet.list_nodes(ctx, [("main", {"engine": "swarm"})])}
     assert rows[victim].availability == "active"
+
+
+# fgform's own service on the swarm: a registry, its image, a swarm cluster and a 3-task
+# service with a health check (bash's /dev/tcp: busybox wget crashes on overlay networks).
+FG_CONFIG = """
+resource "fg_registry" "main" {
+  port = $port
+}
+
+resource "fg_image" "web" {
+  registry   = fg_registry.main.id
+  repository = "web"
+  context    = "$${path.module}/app"
+}
+
+resource "fg_task_definition" "web" {
+  family = "$name-web"
+  cpu    = 128
+  memory = 64
+
+  container "web" {
+    image        = fg_image.web.uri
+    command      = ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+    stop_timeout = 1
+    port_mapping {
+      container_port = 8080
+    }
+    health_check {
+      command  = $swarm_health
+      interval = 1
+      retries  = 2
+    }
+  }
+}
+
+resource "fg_cluster" "main" {
+  name       = "$name"
+  cidr_block = "$cidr"
+  engine     = "swarm"
+}
+
+resource "fg_service" "web" {
+  name                 = "web"
+  cluster              = fg_cluster.main.id
+  task_definition      = fg_task_definition.web.arn
+  desired_count        = 3
+  steady_state_timeout = 180
+}
+"""
+SWARM_HEALTH = ('["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && '
+                'printf \'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n\' >&3 && grep -q 200 <&3"]')
+
+
+@pytest.fixture
+def fg_fleet(swarm: docker.DockerClient, tmp_path: Any) -> Iterator[Any]:
+    from fixtures.fgcli import Fleet, clean_up, ensure_base_image
+
+    from swarm.images import swarm_registry_port
+
+    ensure_base_image(swarm)
+    f = Fleet(tmp_path / "fg", swarm, port=swarm_registry_port())
+    f.copy_app()
+    f.write(FG_CONFIG, swarm_health=SWARM_HEALTH)
+    try:
+        yield f
+    finally:
+        if f.lineage is not None and f.resources():
+            f.run("destroy", "-auto-approve", timeout=300)
+        for node in swarm.nodes.list():  # the image the workers pulled
+            if node.attrs["Spec"]["Role"] == "worker":
+                swarm.containers.get(node.attrs["Description"]["Hostname"]).exec_run(
+                    ["sh", "-c", "docker image ls --digests --format "
+                     "'{{.Repository}}@{{.Digest}}' | "
+                     f"grep '^127.0.0.1:{f.port}/' | xargs -r docker image rm -f"])
+        clean_up(swarm, [f])
+
+
+def test_zz_drained_node_under_an_fgform_service(swarm: docker.DockerClient,
+                                                 fg_fleet: Any) -> None:
+    """fgform's own service: a worker drained, `fgform tasks` shows its tasks moved,
+    `fgform nodes` shows it draining with none placed, and the plan is a no-op once the
+    service is whole again."""
+    import json
+
+    f = fg_fleet
+    f.ok("apply", "-auto-approve", timeout=400)
+    rows = f.tasks()
+    workers = {n.attrs["Description"]["Hostname"]: n.id for n in swarm.nodes.list()
+               if n.attrs["Spec"]["Role"] == "worker"}
+    used = sorted({r["instance"] for r in rows} & set(workers))
+    assert used, rows
+    host = used[0]
+    moved_ids = {r["task_id"] for r in rows if r["instance"] == host}
+    try:
+        set_availability(swarm, workers[host], "drain")
+
+        def whole() -> list[dict[str, Any]] | None:
+            now = f.tasks()
+            ok = (len(now) == 3 and all(r["status"] == "RUNNING" for r in now)
+                  and all(r["instance"] != host for r in now))
+            return now if ok else None
+
+        now = wait_for("the service whole again off the drained node", whole)
+        assert not moved_ids & {r["task_id"] for r in now}  # new tasks, elsewhere
+        nodes = {r["instance"]: r for r in json.loads(f.ok("nodes", "-json").out)}
+        assert nodes[host]["availability"] == "drain" and nodes[host]["tasks"] == 0
+        assert sum(r["tasks"] for r in nodes.values()) == 3
+        # Swarm made the service whole: nothing for fgform to change.
+        f.ok("plan", "-detailed-exitcode")
+    finally:
+        set_availability(swarm, workers[host], "active")
