@@ -18,6 +18,7 @@ from fgform.cli import (
     config_cmds,
     console_cmd,
     fleet_cmds,
+    nodes_cmd,
     plan_cmds,
     reconcile_cmd,
     state_cmds,
@@ -42,7 +43,7 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
 
 
 for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd, workspace_cmds,
-               console_cmd):
+               console_cmd, nodes_cmd):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
 

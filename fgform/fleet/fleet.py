@@ -10,6 +10,7 @@ that never touch the fleet (`validate`, `plan -refresh=false`) work without one.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from fgform.addresses import Address
@@ -60,11 +61,42 @@ class ChangeWatch(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One instance of a cluster's capacity, as `fgform nodes` shows it: a capacity instance
+    of the local backend, or a node of the Swarm. cpu in CPU units (1024 a core), memory in
+    MiB; `tasks` and the reservations count this state's running tasks placed there."""
+
+    cluster: str  # the cluster's name
+    engine: str  # "docker" or "swarm"
+    instance: str  # instance id (i-0) or the Swarm node's hostname
+    node_id: str  # the Swarm node id; the instance id locally
+    role: str  # "manager" / "worker" on Swarm; "instance" locally
+    state: str  # "ready", "down", "unknown", "disconnected" (Swarm's node states)
+    availability: str  # "active", "pause" or "drain"
+    cpu: int
+    memory: int
+    tasks: int = 0
+    cpu_reserved: int = 0
+    memory_reserved: int = 0
+    attributes: dict[str, str] = field(default_factory=dict)  # node labels / declared ones
+
+
+def sort_nodes(rows: Sequence[NodeRow]) -> list[NodeRow]:
+    """Rows in `fgform nodes` order: by cluster, then instance (i-2 before i-10)."""
+    import re
+
+    def natural(text: str) -> tuple[Any, ...]:
+        return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+
+    return sorted(rows, key=lambda r: (r.cluster, natural(r.instance), r.node_id))
+
+
 @runtime_checkable
 class Fleet(Protocol):
     """A fleet fgform provisions: one driver per resource type, and the live views and
     one-off operations of the fleet commands (`tasks`, `logs`, `lb status`, `run-task`,
-    `reconcile`)."""
+    `reconcile`, `nodes`)."""
 
     @property
     def drivers(self) -> Mapping[str, Driver]:
@@ -132,4 +164,11 @@ class Fleet(Protocol):
                  timeout: float | None = None) -> int:
         """Run one-off tasks of a task definition on a cluster, streaming their log lines to
         `on_log`; their exit code."""
+        ...
+
+    def list_nodes(self, ctx: FleetContext, clusters: Sequence[tuple[str, dict[str, Any]]]
+                   ) -> list[NodeRow]:
+        """`fgform nodes`: every instance of each (name, attributes) cluster, with its
+        capacity and the tasks of this state placed on it, sorted by cluster and instance.
+        A constant number of list calls, whatever the number of nodes and tasks."""
         ...

@@ -14,7 +14,7 @@ import copy
 import itertools
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from fgform.addresses import Address
@@ -22,7 +22,7 @@ from fgform.config.schema import SCHEMAS, AttrSchema
 from fgform.errors import DockerUnavailableError, FgformError
 from fgform.fleet.data_sources import image_result, latest_task_definition
 from fgform.fleet.driver import Driver, FleetContext
-from fgform.fleet.fleet import ChangeWatch, OrphanTask, ServiceScheduler
+from fgform.fleet.fleet import ChangeWatch, NodeRow, OrphanTask, ServiceScheduler, sort_nodes
 from fgform.values import contains_unknown
 
 
@@ -121,6 +121,23 @@ class FakeFleet:
         self.runs.append({"cluster": cluster, "taskdef": taskdef, "count": count,
                           "command": override_command, "env": env})
         return 0
+
+    def list_nodes(self, ctx: FleetContext, clusters: Sequence[tuple[str, dict[str, Any]]]
+                   ) -> list[NodeRow]:
+        # Each cluster's capacity instances, empty (no task runs in a fake fleet); sizes not
+        # declared are those of a 2-core, 4 GiB host shared equally.
+        rows = []
+        for name, attrs in clusters:
+            cap = attrs.get("capacity") or {}
+            count = int(cap.get("instance_count") or 1)
+            for k in range(count):
+                rows.append(NodeRow(
+                    cluster=name, engine=str(attrs.get("engine") or "docker"),
+                    instance=f"i-{k}", node_id=f"i-{k}", role="instance", state="ready",
+                    availability="active",
+                    cpu=int(cap.get("instance_cpu") or 2048 // count),
+                    memory=int(cap.get("instance_memory") or 4096 // count)))
+        return sort_nodes(rows)
 
     # -- for the drivers ----------------------------------------------------------------
     def new_id(self, type_name: str) -> str:

@@ -10,11 +10,11 @@ outputs only) work without an engine.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fgform.fleet.driver import Driver, FleetContext
-from fgform.fleet.fleet import ChangeWatch, ServiceScheduler
+from fgform.fleet.fleet import ChangeWatch, NodeRow, ServiceScheduler, sort_nodes
 
 if TYPE_CHECKING:
     import docker
@@ -122,3 +122,9 @@ class DockerFleet:
         return run_task(self.client, ctx, cluster, taskdef, count=count,
                         override_command=override_command, env=env, on_log=on_log,
                         timeout=timeout)
+
+    def list_nodes(self, ctx: FleetContext, clusters: Sequence[tuple[str, dict[str, Any]]]
+                   ) -> list[NodeRow]:
+        from fgform.fleet.docker.nodes import local_nodes
+
+        return sort_nodes(local_nodes(ctx, self.client, clusters))

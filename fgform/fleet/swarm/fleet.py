@@ -2,8 +2,9 @@
 
 `EngineFleet` is a `DockerFleet` (one lazily connected client, `DOCKER_HOST` as the Docker
 CLI reads it: a swarm's manager for swarm clusters) whose drivers go through the engine
-switch (`switch.engine_drivers`) and whose task views add the Swarm tasks of the state's
-swarm clusters. It lives here, above `fleet/docker/`, so the local backend never imports the
+switch (`switch.engine_drivers`), whose task views add the Swarm tasks of the state's
+swarm clusters, and whose `run-task` and `nodes` go to the Swarm for swarm clusters
+(`engine.SwarmRunTaskAndNodes`). It lives here, above `fleet/docker/`, so the local backend never imports the
 Swarm one (`fleet/swarm/` builds on `fleet/docker/`, not the other way round).
 """
 
@@ -14,9 +15,10 @@ from typing import Any
 
 from fgform.fleet.docker.fleet import DockerFleet
 from fgform.fleet.driver import Driver, FleetContext
+from fgform.fleet.swarm.engine import SwarmRunTaskAndNodes
 
 
-class EngineFleet(DockerFleet):
+class EngineFleet(SwarmRunTaskAndNodes, DockerFleet):
     """The local engine, and a swarm for clusters with engine = "swarm"."""
 
     @property

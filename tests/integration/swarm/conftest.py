@@ -37,3 +37,9 @@ def swarm(docker_client: docker.DockerClient) -> Iterator[docker.DockerClient]:
     if not was_up and os.environ.get("FGFORM_KEEP_SWARM") != "1":
         subprocess.run(["bash", str(REPO / "scripts/swarm.sh"), "down"], capture_output=True,
                        text=True, timeout=300, check=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests named test_zz_... (a drained node: test_swarm_node_loss.py) change the swarm
+    every Swarm test shares: they run last, after every other test of the session."""
+    items.sort(key=lambda item: item.name.startswith("test_zz_"))  # stable: order kept
