@@ -1,0 +1,172 @@
+"""What the Swarm load balancer's test and node-loss bench need without the swarm service
+driver: an image every node can pull (built from the local debian:bookworm-slim, pushed to
+a real fg_registry on a forwarded port), an attachable overlay network, and Swarm services
+made with the Docker SDK as the swarm service driver makes them (named by
+`swarm_service_name`, endpoint mode dnsrr, labelled with the lineage), each task answering
+`<ROLE> <hostname>` on port 8080.
+
+Used by tests/integration/swarm/test_swarm_lb.py and bench/swarm_node_loss.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import socket
+import time
+from typing import Any
+
+import docker
+import docker.types
+from docker.errors import APIError, ImageNotFound, NotFound
+
+from fgform.addresses import Address
+from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.build import push_image
+from fgform.fleet.docker.registry import RegistryDriver
+from fgform.fleet.driver import FleetContext
+from fgform.fleet.swarm.naming import swarm_service_name
+
+IMAGE = "fgform-lb-swarm/hostname:1"
+# busybox httpd: one process per request, no runtime. The answer names the role and the
+# task's container (its hostname is the container's short id).
+DOCKERFILE = (
+    "FROM debian:bookworm-slim\n"
+    "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
+    "&& rm -rf /var/lib/apt/lists/*\n"
+    'CMD ["sh", "-c", "mkdir -p /www/api && echo \\"$ROLE $(hostname)\\" > /www/index.html '
+    '&& cp /www/index.html /www/api/index.html && exec busybox httpd -f -p 8080 -h /www"]\n'
+)
+PORT = 8080
+# Registry ports the swarm's workers forward to the manager (scripts/swarm.sh).
+REGISTRY_PORTS = (5000, 5999)
+
+
+def free_registry_port() -> int:
+    """A free port in the forwarded range, so workers pull from 127.0.0.1:PORT."""
+    ports = list(range(REGISTRY_PORTS[0], REGISTRY_PORTS[1] + 1))
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 5000-5999")
+
+
+def pushed_image(client: docker.DockerClient, ctx: FleetContext) -> str:
+    """A registry of `ctx`'s lineage with the hostname image in it; the image reference by
+    digest (`127.0.0.1:PORT/...@sha256:...`), the same on every node."""
+    try:
+        client.api.inspect_image(IMAGE)
+    except ImageNotFound:
+        client.images.build(fileobj=io.BytesIO(DOCKERFILE.encode()), tag=IMAGE, rm=True,
+                            forcerm=True)
+    reg = RegistryDriver(client).create(ctx, Address("fg_registry", "lbswarm"),
+                                        {"port": free_registry_port(),
+                                         "bind_address": "127.0.0.1", "image": None})
+    repo = f"127.0.0.1:{reg['port']}/fgform-lb-swarm/hostname"
+    client.api.tag(IMAGE, repo, "1")
+    try:
+        digest = push_image(client, ctx, repo, "1")
+    finally:
+        with contextlib.suppress(APIError):
+            client.api.remove_image(f"{repo}:1")
+    return f"{repo}@{digest}"
+
+
+def overlay_network(client: docker.DockerClient, ctx: FleetContext, name: str) -> str:
+    """An attachable overlay network labelled with the lineage (as a swarm cluster's)."""
+    client.networks.create(name, driver="overlay", attachable=True,
+                           labels=L.base_labels(ctx, "fg_cluster.main", kind="cluster"))
+    return name
+
+
+def service(client: docker.DockerClient, ctx: FleetContext, service_id: str, image: str,
+            network: str, replicas: int, role: str) -> str:
+    """A replicated Swarm service (endpoint mode dnsrr) spread over the nodes; its name."""
+    name = swarm_service_name(ctx.lineage, service_id)
+    client.services.create(
+        image, name=name, env=[f"ROLE={role}"], networks=[network],
+        endpoint_spec=docker.types.EndpointSpec(mode="dnsrr"),
+        mode=docker.types.ServiceMode("replicated", replicas=replicas),
+        preferences=[docker.types.PlacementPreference("spread", "node.id")],
+        labels=L.base_labels(ctx, f"fg_service.{role}", kind="service"),
+        container_labels=L.base_labels(ctx, f"fg_service.{role}", kind="task"),
+        # A stopping task gets this long between SIGTERM and SIGKILL.
+        stop_grace_period=2_000_000_000,
+    )
+    return name
+
+
+def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, Any]]:
+    """The service's tasks Swarm sees running: {id, node, container (short id = the
+    task's hostname)}."""
+    out = []
+    for t in client.api.tasks(filters={"service": name, "desired-state": "running"}):
+        if t["Status"]["State"] != "running":
+            continue
+        cid = (t["Status"].get("ContainerStatus") or {}).get("ContainerID") or ""
+        out.append({"id": t["ID"], "node": t.get("NodeID"), "container": cid[:12]})
+    return out
+
+
+def wait_running(client: docker.DockerClient, name: str, count: int, timeout: float = 120
+                 ) -> list[dict[str, Any]]:
+    """Until `count` tasks of the service run (at most `timeout` s); those tasks."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = running_tasks(client, name)
+        if len(tasks) == count:
+            return tasks
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: {len(tasks)} of {count} tasks running after "
+                               f"{timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def scale(client: docker.DockerClient, name: str, replicas: int) -> None:
+    client.services.get(name).scale(replicas)
+
+
+def remove(client: docker.DockerClient, services: list[str], network: str | None) -> None:
+    """Remove the services, then the network once their tasks are gone from every node."""
+    for name in services:
+        with contextlib.suppress(NotFound):
+            client.api.remove_service(name)
+    if network is None:
+        return
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.api.remove_network(network)
+            return
+        except NotFound:
+            return
+        except APIError:
+            # Tasks still shutting down hold endpoints on the network.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def remove_image_everywhere(client: docker.DockerClient, ref: str) -> None:
+    """Remove image `ref` (pulled by digest for the tasks) from the manager and from each
+    worker (a Docker-in-Docker container named as its node's hostname), best effort."""
+    repo = ref.split("@", 1)[0]
+    with contextlib.suppress(APIError):
+        for img in client.api.images(name=repo, quiet=True):
+            with contextlib.suppress(APIError):
+                client.api.remove_image(img, force=True)
+    me = client.info().get("Swarm", {}).get("NodeID")
+    for node in client.nodes.list():
+        if node.id == me:
+            continue
+        try:
+            worker = client.containers.get(node.attrs["Description"]["Hostname"])
+        except (NotFound, APIError):
+            continue
+        worker.exec_run(["sh", "-c", f"docker images -q {repo} | xargs -r docker image rm -f"])
