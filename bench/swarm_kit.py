@@ -170,3 +170,14 @@ def remove_image_everywhere(client: docker.DockerClient, ref: str) -> None:
         except (NotFound, APIError):
             continue
         worker.exec_run(["sh", "-c", f"docker images -q {repo} | xargs -r docker image rm -f"])
+
+
+def remove_lineage(client: docker.DockerClient, lineage: str) -> None:
+    """Remove the containers (the registry) and volumes labelled with `lineage`."""
+    filters = {"label": [f"{L.MANAGED}=true", f"{L.LINEAGE}={lineage}"]}
+    for c in client.api.containers(all=True, filters=filters):
+        with contextlib.suppress(NotFound, APIError):
+            client.api.remove_container(c["Id"], force=True)
+    for v in (client.api.volumes(filters=filters) or {}).get("Volumes") or []:
+        with contextlib.suppress(NotFound, APIError):
+            client.api.remove_volume(v["Name"], force=True)
