@@ -154,13 +154,11 @@ def remove(client: docker.DockerClient, services: list[str], network: str | None
 
 
 def remove_image_everywhere(client: docker.DockerClient, ref: str) -> None:
-    """Remove image `ref` (pulled by digest for the tasks) from the manager and from each
-    worker (a Docker-in-Docker container named as its node's hostname), best effort."""
-    repo = ref.split("@", 1)[0]
+    """Remove image reference `ref` (pulled by digest for the tasks) from the manager and
+    from each worker (a Docker-in-Docker container named as its node's hostname), best
+    effort. Only the reference goes: the image stays while another name holds it."""
     with contextlib.suppress(APIError):
-        for img in client.api.images(name=repo, quiet=True):
-            with contextlib.suppress(APIError):
-                client.api.remove_image(img, force=True)
+        client.api.remove_image(ref)
     me = client.info().get("Swarm", {}).get("NodeID")
     for node in client.nodes.list():
         if node.id == me:
@@ -169,7 +167,7 @@ def remove_image_everywhere(client: docker.DockerClient, ref: str) -> None:
             worker = client.containers.get(node.attrs["Description"]["Hostname"])
         except (NotFound, APIError):
             continue
-        worker.exec_run(["sh", "-c", f"docker images -q {repo} | xargs -r docker image rm -f"])
+        worker.exec_run(["docker", "image", "rm", ref])
 
 
 def remove_lineage(client: docker.DockerClient, lineage: str) -> None:

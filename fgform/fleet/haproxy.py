@@ -280,12 +280,12 @@ def server_options(tg: Mapping[str, Any]) -> str:
 
 
 def _backend(tg: Mapping[str, Any], targets: Sequence[Mapping[str, Any]],
-             templates: Sequence[Mapping[str, Any]] = (), extra: str = "") -> dict[str, Any]:
+             templates: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     hc = tg.get("health_check") or {}
     sticky = tg.get("stickiness") or {}
     matcher = str(hc.get("matcher") or "200-399")
     expect = f"status {matcher}" if matcher.isdigit() else f"rstatus '{status_regex(matcher)}'"
-    opts = server_options(tg) + (f" {extra}" if extra else "")
+    opts = server_options(tg)
     return {
         "name": backend_name(str(tg["id"])),
         "id": _printable(str(tg["id"])),
@@ -343,8 +343,7 @@ def used_target_groups(lb: Mapping[str, Any]) -> list[str]:
 def render_haproxy_config(lb: Mapping[str, Any], target_groups: Mapping[str, Mapping[str, Any]],
                           targets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
                           *, templates: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-                          resolvers: Mapping[str, Any] | None = None,
-                          extra_server_options: str = "") -> str:
+                          resolvers: Mapping[str, Any] | None = None) -> str:
     """The HAProxy configuration of one load balancer.
 
     `target_groups` maps each target group id the listeners use to its attributes;
@@ -356,8 +355,7 @@ def render_haproxy_config(lb: Mapping[str, Any], target_groups: Mapping[str, Map
     `server_template_line`), and `resolvers` gives the `resolvers` section they use
     (`nameserver` "ip:port", `state_file` where the servers' state is kept across
     reloads, and the `hold`/`timeout` settings). Without them the output is
-    what it always was. `extra_server_options` go on every server line after the target
-    group's own options.
+    what it always was.
     """
     targets = targets or {}
     templates = templates or {}
@@ -388,8 +386,7 @@ def render_haproxy_config(lb: Mapping[str, Any], target_groups: Mapping[str, Map
         frontends.append({"port": port, "acls": acls, "matches": matches,
                           "requests": requests, "responses": responses})
     backend_list = [_backend({**target_groups[t], "id": t}, targets.get(t) or [],
-                             templates.get(t) or (), extra_server_options)
-                    for t in backends]
+                             templates.get(t) or ()) for t in backends]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              autoescape=False, undefined=jinja2.StrictUndefined)

@@ -23,9 +23,12 @@ the manager, finding its targets through Docker's embedded DNS instead of regist
   next resolution: no new request goes to it, requests in flight finish (HAProxy does not
   cut them); Swarm stops the task meanwhile (its stop grace period plays the role of ALB's
   deregistration delay). A task that dies or is lost with its node fails its health checks
-  and is marked down after `unhealthy_threshold` of them (or at its first refused
-  connection), and the requests still waiting on it are closed then (`on-marked-down
-  shutdown-sessions`) rather than after `timeout server`.
+  and is marked down after `unhealthy_threshold` of them (or at its first failed
+  connection): no new request goes to it. Requests already sent to a task lost with its
+  node get no answer; HAProxy retries them on another task when `timeout server` strikes
+  (`retry-on response-timeout`). `on-marked-down shutdown-sessions` would end them sooner,
+  but HAProxy applies it to a slot put in maintenance too, which would cut the requests
+  of every task leaving DNS gracefully: draining wins.
 """
 
 from __future__ import annotations
@@ -83,10 +86,6 @@ RESOLVERS: dict[str, Any] = {
     "hold refused": "10s",
     "hold timeout": "10s",
 }
-# A request that was sent to a task lost with its node waits for no answer: when its server
-# is marked down (failed health checks), it is closed at once instead of after
-# `timeout server` (60 s).
-SWARM_SERVER_OPTIONS = "on-marked-down shutdown-sessions"
 
 # Services changed in this process (address -> attributes; None: deleted), newer than
 # ctx.resources, and the proxy container configured for each target group: under _LOCK,
@@ -155,8 +154,7 @@ def render_for(ctx: FleetContext, lb: dict[str, Any], name: str,
     try:
         return render_haproxy_config({**lb, "name": lb.get("name") or name}, tgs,
                                      templates=templates_of(ctx, lb, list(tgs)),
-                                     resolvers=RESOLVERS,
-                                     extra_server_options=SWARM_SERVER_OPTIONS)
+                                     resolvers=RESOLVERS)
     except RenderError as exc:
         raise FgformError(f"cannot configure the load balancer: {exc}",
                           hint="Forward only to fg_target_group ids (fg_target_group.NAME.id)."
