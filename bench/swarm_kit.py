@@ -167,7 +167,13 @@ def remove_image_everywhere(client: docker.DockerClient, ref: str) -> None:
             worker = client.containers.get(node.attrs["Description"]["Hostname"])
         except (NotFound, APIError):
             continue
-        worker.exec_run(["docker", "image", "rm", ref])
+        # Refused while a stopped task container of the removed service still uses it:
+        # Swarm removes those a moment after the service.
+        deadline = time.monotonic() + 30
+        while worker.exec_run(["docker", "image", "rm", ref])[0] != 0 and \
+                worker.exec_run(["docker", "image", "inspect", ref])[0] == 0 and \
+                time.monotonic() < deadline:
+            time.sleep(1)
 
 
 def remove_lineage(client: docker.DockerClient, lineage: str) -> None:
