@@ -10,6 +10,7 @@ Used by tests/integration/swarm/test_swarm_lb.py and bench/swarm_node_loss.py.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import random
@@ -28,15 +29,33 @@ from fgform.fleet.docker.registry import RegistryDriver
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.naming import swarm_service_name
 
-IMAGE = "fgform-lb-swarm/hostname:1"
-# busybox httpd: one process per request, no runtime. The answer names the role and the
-# task's container (its hostname is the container's short id).
+IMAGE = "fgform-lb-swarm/hostname:2"
+# busybox httpd (one process per request) answering `<ROLE> <hostname>` (the hostname is
+# the task container's short id) at / and /api/, and after 3 s at /cgi-bin/slow. On SIGTERM
+# it keeps serving for DRAIN_SECONDS before it stops, as an application that finishes its
+# requests in flight does.
+DRAIN_SECONDS = 4
+START = f"""#!/bin/sh
+mkdir -p /www/api
+echo "$ROLE $(hostname)" > /www/index.html
+cp /www/index.html /www/api/index.html
+busybox httpd -f -p 8080 -h /www &
+pid=$!
+trap 'sleep {DRAIN_SECONDS}; kill $pid' TERM
+wait $pid
+"""
+SLOW = """#!/bin/sh
+sleep 3
+printf 'Content-Type: text/plain\\r\\n\\r\\nslow %s\\n' "$(hostname)"
+"""
 DOCKERFILE = (
     "FROM debian:bookworm-slim\n"
     "RUN apt-get update && apt-get install -y --no-install-recommends busybox "
-    "&& rm -rf /var/lib/apt/lists/*\n"
-    'CMD ["sh", "-c", "mkdir -p /www/api && echo \\"$ROLE $(hostname)\\" > /www/index.html '
-    '&& cp /www/index.html /www/api/index.html && exec busybox httpd -f -p 8080 -h /www"]\n'
+    "&& rm -rf /var/lib/apt/lists/* && mkdir -p /www/cgi-bin "
+    f"&& echo {base64.b64encode(START.encode()).decode()} | base64 -d > /start.sh "
+    f"&& echo {base64.b64encode(SLOW.encode()).decode()} | base64 -d > /www/cgi-bin/slow "
+    "&& chmod +x /start.sh /www/cgi-bin/slow\n"
+    'CMD ["/start.sh"]\n'
 )
 PORT = 8080
 # Registry ports the swarm's workers forward to the manager (scripts/swarm.sh).
@@ -69,12 +88,12 @@ def pushed_image(client: docker.DockerClient, ctx: FleetContext) -> str:
                                         {"port": free_registry_port(),
                                          "bind_address": "127.0.0.1", "image": None})
     repo = f"127.0.0.1:{reg['port']}/fgform-lb-swarm/hostname"
-    client.api.tag(IMAGE, repo, "1")
+    client.api.tag(IMAGE, repo, "2")
     try:
-        digest = push_image(client, ctx, repo, "1")
+        digest = push_image(client, ctx, repo, "2")
     finally:
         with contextlib.suppress(APIError):
-            client.api.remove_image(f"{repo}:1")
+            client.api.remove_image(f"{repo}:2")
     return f"{repo}@{digest}"
 
 
@@ -96,8 +115,9 @@ def service(client: docker.DockerClient, ctx: FleetContext, service_id: str, ima
         preferences=[docker.types.PlacementPreference("spread", "node.id")],
         labels=L.base_labels(ctx, f"fg_service.{role}", kind="service"),
         container_labels=L.base_labels(ctx, f"fg_service.{role}", kind="task"),
-        # A stopping task gets this long between SIGTERM and SIGKILL.
-        stop_grace_period=2_000_000_000,
+        # A stopping task gets this long between SIGTERM and SIGKILL: its requests in
+        # flight finish (DRAIN_SECONDS).
+        stop_grace_period=(DRAIN_SECONDS + 3) * 1_000_000_000,
     )
     return name
 

@@ -7,6 +7,7 @@ every node pulls from. Requests only to 127.0.0.1, bounded in number."""
 from __future__ import annotations
 
 import http.client
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +28,7 @@ HEALTHY = 2
 
 
 def get(port: int, path: str = "/") -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
@@ -166,10 +167,26 @@ def test_load_balancer_routes_to_tasks_on_every_node_and_follows_scaling(
     assert set(after) == want, after
     assert get(world.port, "/ping") == (200, "pong")
 
-    # Scale down to 2: the slots of the stopped tasks leave the rotation, no failures.
+    # Draining: 5 slow requests (3 s) in flight, one on each task, when the service scales
+    # to 2. The stopped tasks leave DNS, their slots go into maintenance, and the requests
+    # they were serving finish there (the tasks keep serving for a while after SIGTERM);
+    # new requests go to the 2 left.
+    slow: list[tuple[int, str]] = []
+    threads = [threading.Thread(target=lambda: slow.append(get(world.port, "/cgi-bin/slow")))
+               for _ in range(5)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    time.sleep(0.5)
     K.scale(client, web, 2)
+    for t in threads:
+        t.join(15)
     tasks = K.wait_running(client, web, 2)
-    want = {f"web {t['container']}" for t in tasks}
+    left = {t["container"] for t in tasks}
+    assert [st for st, _ in slow] == [200] * 5, slow
+    served_by = {body.split()[-1] for _, body in slow}
+    assert served_by - left, (served_by, left)  # some were drained, not retried elsewhere
+    want = {f"web {c}" for c in left}
     assert wait_for(lambda: set(bodies(world.port, 12)) == want, 10), bodies(world.port, 12)
 
     # Destroy: the proxy container is gone.
