@@ -114,3 +114,14 @@ def test_lb_status_slots() -> None:
     assert is_empty_slot({"addr": "", "status": "MAINT (resolution)"})
     assert is_empty_slot({"addr": "-", "status": "MAINT"})
     assert not is_empty_slot({"addr": "10.0.1.5:8080", "status": "UP"})
+
+
+def test_the_local_target_group_reload_leaves_swarm_load_balancers_alone() -> None:
+    """A target group's update reloads the load balancers forwarding to it; the local
+    engine's function must not render a swarm one (it would drop its server templates):
+    with no client at all, it returns without touching one."""
+    from fgform.fleet.docker.load_balancer import reconfigure_for_target_group
+
+    ctx = _ctx(web=_svc("web", "web"))
+    ctx.resources["fg_load_balancer.front"] = {**LB, "id": "fgform-lb-x-front"}
+    reconfigure_for_target_group(None, ctx, {"id": "web"})  # type: ignore[arg-type]
