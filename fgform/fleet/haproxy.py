@@ -279,7 +279,8 @@ def server_options(tg: Mapping[str, Any]) -> str:
     return " ".join(opts)
 
 
-def _backend(tg: Mapping[str, Any], targets: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _backend(tg: Mapping[str, Any], targets: Sequence[Mapping[str, Any]],
+             templates: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     hc = tg.get("health_check") or {}
     sticky = tg.get("stickiness") or {}
     matcher = str(hc.get("matcher") or "200-399")
@@ -299,8 +300,27 @@ def _backend(tg: Mapping[str, Any], targets: Sequence[Mapping[str, Any]]) -> dic
         "cookie_key": hashlib.sha256(str(tg["id"]).encode()).hexdigest()[:16],
         "servers": [f"server {server_name(str(t['id']))} {t['address']}:{int(t['port'])} "
                     f"{opts}" + (" disabled" if t.get("state") == "draining" else "")
-                    for t in sorted(targets, key=lambda t: str(t["id"]))],
+                    for t in sorted(targets, key=lambda t: str(t["id"]))]
+        + [server_template_line(t, opts) for t in sorted(templates,
+                                                         key=lambda t: str(t["prefix"]))],
     }
+
+
+# -- targets found through DNS (the Swarm backend) -------------------------------------------
+# The `resolvers` section servers found through DNS use: Docker's embedded DNS server, which
+# every container on a user-defined network reaches at 127.0.0.11.
+RESOLVERS_NAME = "docker"
+
+
+def server_template_line(template: Mapping[str, Any], opts: str) -> str:
+    """A `server-template` line: `count` slots named `<prefix>1..count`, each taking one of
+    the addresses DNS gives for `fqdn` (a Swarm service's `tasks.<name>`: one A record per
+    running task), with the target group's server options. `init-addr last,none`: a slot
+    starts from the address the server-state file kept across a reload, else with none (in
+    maintenance until the name resolves): the proxy starts before a service has a task."""
+    return (f"server-template {template['prefix']} {int(template['count'])} "
+            f"{template['fqdn']}:{int(template['port'])} {opts} "
+            f"resolvers {RESOLVERS_NAME} resolve-prefer ipv4 init-addr last,none")
 
 
 def _printable(text: str) -> str:
@@ -321,15 +341,24 @@ def used_target_groups(lb: Mapping[str, Any]) -> list[str]:
 
 
 def render_haproxy_config(lb: Mapping[str, Any], target_groups: Mapping[str, Mapping[str, Any]],
-                          targets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
-                          ) -> str:
+                          targets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                          *, templates: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                          resolvers: Mapping[str, Any] | None = None) -> str:
     """The HAProxy configuration of one load balancer.
 
     `target_groups` maps each target group id the listeners use to its attributes;
     `targets` maps a target group id to its registered targets (`id`, `address`, `port`,
     optional `state`). Raises RenderError when a used target group is missing.
+
+    Targets found through DNS instead (the Swarm backend): `templates` maps a target group
+    id to its server templates (`prefix`, `count`, `fqdn`, `port`; see
+    `server_template_line`), and `resolvers` gives the `resolvers` section they use
+    (`nameserver` "ip:port", `state_file` where the servers' state is kept across
+    reloads, and the `hold`/`timeout` settings). Without them the output is
+    what it always was.
     """
     targets = targets or {}
+    templates = templates or {}
     backends: dict[str, str] = {}
     for tg_id in used_target_groups(lb):
         if tg_id not in target_groups:
@@ -356,11 +385,23 @@ def render_haproxy_config(lb: Mapping[str, Any], target_groups: Mapping[str, Map
             responses.extend(resp)
         frontends.append({"port": port, "acls": acls, "matches": matches,
                           "requests": requests, "responses": responses})
-    backend_list = [_backend({**target_groups[t], "id": t}, targets.get(t) or [])
-                    for t in backends]
+    backend_list = [_backend({**target_groups[t], "id": t}, targets.get(t) or [],
+                             templates.get(t) or ()) for t in backends]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              autoescape=False, undefined=jinja2.StrictUndefined)
     return env.get_template("haproxy.cfg.j2").render(
         name=_printable(str(lb.get("name") or "lb")), frontends=frontends,
-        backends=backend_list, admin_socket=ADMIN_SOCKET, no_target=NO_TARGET_BACKEND)
+        backends=backend_list, admin_socket=ADMIN_SOCKET, no_target=NO_TARGET_BACKEND,
+        resolvers=_resolvers(resolvers) if resolvers is not None else None)
+
+
+def _resolvers(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The `resolvers` section's values, with HAProxy's words for each setting."""
+    return {"name": RESOLVERS_NAME, "nameserver": str(settings["nameserver"]),
+            "state_file": str(settings["state_file"]),
+            "lines": [f"{k} {settings[k]}" for k in
+                      ("accepted_payload_size", "resolve_retries", "timeout resolve",
+                       "timeout retry", "hold valid", "hold obsolete", "hold nx",
+                       "hold other", "hold refused", "hold timeout")
+                      if settings.get(k) is not None]}

@@ -234,6 +234,8 @@ def reconfigure_for_target_group(client: docker.DockerClient, ctx: FleetContext,
         if not isinstance(lb, dict) or type_of(address) != "fg_load_balancer" or \
                 tg.get("id") not in used_target_groups(lb) or not lb.get("id"):
             continue
+        if _cluster_engine(ctx, lb) == "swarm":
+            continue  # fleet/swarm/load_balancer.py renders those (targets through DNS)
         container = LoadBalancerDriver._container(client, str(lb["id"]))
         if container is None or container.status != "running":
             continue
@@ -243,3 +245,12 @@ def reconfigure_for_target_group(client: docker.DockerClient, ctx: FleetContext,
                 ctx.log(f"load balancer {container.name} reloaded for target group "
                         f"{tg['id']}")
 
+
+
+def _cluster_engine(ctx: FleetContext, lb: dict[str, Any]) -> str | None:
+    """The `engine` of the load balancer's cluster (None when not known)."""
+    for address, attrs in ctx.resources.items():
+        if isinstance(attrs, dict) and type_of(address) == "fg_cluster" \
+                and attrs.get("id") == lb.get("cluster"):
+            return attrs.get("engine")
+    return None
