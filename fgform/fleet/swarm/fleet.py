@@ -63,3 +63,35 @@ class EngineFleet(SwarmRunTaskAndNodes, DockerFleet):
         return [node_attributes(n.hostname or n.id, n.labels)
                 for n in swarm_instances(self.client)
                 if n.state == "ready" and n.availability == "active"]
+
+    def balancer_status(self, balancers: list[tuple[str, dict[str, Any]]],
+                        services: list[dict[str, Any]]) -> list[Any]:
+        swarm = _swarm_balancers(self.client, balancers)
+        if not swarm:
+            return super().balancer_status(balancers, services)
+        from fgform.fleet.swarm.lb_status import swarm_lb_status
+
+        local = [b for b in balancers if b[0] not in swarm]
+        rows = super().balancer_status(local, services) if local else []
+        rows += swarm_lb_status(self.client, [b for b in balancers if b[0] in swarm])
+        order = {address: i for i, (address, _) in enumerate(balancers)}
+        return sorted(rows, key=lambda r: order.get(r.address, len(order)))
+
+
+def _swarm_balancers(client: Any, balancers: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """The addresses of the load balancers whose proxy is on an overlay network (a swarm
+    cluster's): two list calls whatever their number."""
+    if not balancers:
+        return set()
+    overlays = {n["Name"] for n in client.api.networks(filters={"driver": "overlay"})}
+    if not overlays:
+        return set()
+    ids = {str(attrs.get("id")): address for address, attrs in balancers}
+    out = set()
+    for c in client.api.containers(all=True, filters={"name": list(ids)}):
+        nets = set((c.get("NetworkSettings") or {}).get("Networks") or {})
+        for name in c.get("Names") or []:
+            address = ids.get(name.lstrip("/"))
+            if address is not None and nets & overlays:
+                out.add(address)
+    return out

@@ -51,6 +51,7 @@ from fgform.fleet.docker.service_run import Run, service_name
 from fgform.fleet.docker.task_definition import resolve
 from fgform.fleet.driver import FleetContext, PartialApplyError
 from fgform.fleet.swarm.cluster import node_names, not_a_manager
+from fgform.fleet.swarm.load_balancer import service_changed
 from fgform.fleet.swarm.naming import swarm_service_name
 from fgform.fleet.swarm.placement import SwarmPlacement, service_swarm_placement
 
@@ -334,11 +335,16 @@ class SwarmServiceDriver(DockerDriver):
     # -- create / update -----------------------------------------------------------------
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
-        return self._deploy(ctx, addr, planned, None)
+        attrs = self._deploy(ctx, addr, planned, None)
+        service_changed(self.client, ctx, str(addr), attrs)
+        return attrs
 
     def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
                planned: dict[str, Any]) -> dict[str, Any]:
-        return self._deploy(ctx, addr, planned, prior)
+        attrs = self._deploy(ctx, addr, planned, prior)
+        # Targets are Docker's DNS: only the proxies' slots and target groups may change.
+        service_changed(self.client, ctx, str(addr), attrs, prior)
+        return attrs
 
     def reconcile(self, ctx: FleetContext, addr: Address, attrs: dict[str, Any]
                   ) -> dict[str, Any]:
@@ -563,6 +569,11 @@ class SwarmServiceDriver(DockerDriver):
     # -- delete ----------------------------------------------------------------------------
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
                replacing: bool) -> None:
+        """Remove the Swarm service and its task slots from the proxies forwarding to it."""
+        self._delete(ctx, addr, prior)
+        service_changed(self.client, ctx, str(addr), None, prior)
+
+    def _delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any]) -> None:
         """Remove the Swarm service, then wait until its tasks are gone from every node (so
         the cluster's network can go next)."""
         client = self.client

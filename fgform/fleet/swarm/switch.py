@@ -133,5 +133,28 @@ def engine_drivers(client: docker.DockerClient) -> dict[str, Driver]:
             engine_of = (lambda _ctx, attrs: cluster_engine(attrs)) if name == "fg_cluster" \
                 else engine_by_cluster
             local = EngineSwitch(local, swarm, engine_of)  # type: ignore[assignment]
+        if name == "fg_target_group":
+            local = SwarmTargetGroups(local, client)  # type: ignore[assignment]
         table[name] = Relabelled(local)  # type: ignore[assignment]
     return table
+
+
+class SwarmTargetGroups:
+    """The target group driver, whose update also reloads the swarm load balancers that
+    forward to it (the local driver reloads the local ones; it cannot import this side)."""
+
+    def __init__(self, inner: Driver, client: docker.DockerClient) -> None:
+        self.inner = inner
+        self.client = client
+        self.type_name = inner.type_name
+
+    def update(self, ctx: FleetContext, addr: Any, prior: dict[str, Any],
+               planned: dict[str, Any]) -> dict[str, Any]:
+        from fgform.fleet.swarm.load_balancer import reconfigure_for_target_group
+
+        attrs = self.inner.update(ctx, addr, prior, planned)
+        reconfigure_for_target_group(self.client, ctx, attrs)
+        return attrs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
