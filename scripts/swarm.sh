@@ -156,7 +156,15 @@ down() {
         log "leaving the swarm (this script created it)"
         $DOCKER swarm leave --force >/dev/null
         # `swarm leave` leaves docker_gwbridge and the ingress network's sandbox behind.
-        $DOCKER network rm docker_gwbridge >/dev/null 2>&1 || true
+        for _ in $(seq 1 20); do
+            $DOCKER network rm docker_gwbridge >/dev/null 2>&1 && break
+            sleep 0.5  # still held by the ingress sandbox for a moment
+        done
+        if $DOCKER network inspect docker_gwbridge >/dev/null 2>&1; then
+            # Engine 20.10 may keep a stale ingress endpoint on it until dockerd restarts;
+            # it holds no container, and the next `swarm init` reuses it.
+            log "docker_gwbridge kept: the engine still lists an ingress endpoint on it"
+        fi
     fi
     log "down"
 }
