@@ -38,9 +38,9 @@ class SwarmRunTaskAndNodes:
                  on_log: Callable[[str], None] | None = None,
                  timeout: float | None = None) -> int:
         if not is_swarm(cluster):
-            return super().run_task(  # type: ignore[misc]ctx, cluster, taskdef, count=count,
-                                    override_command=override_command, env=env,
-                                    on_log=on_log, timeout=timeout)
+            return super().run_task(  # type: ignore[misc]
+                ctx, cluster, taskdef, count=count, override_command=override_command,
+                env=env, on_log=on_log, timeout=timeout)
         # A Swarm job on the cluster's overlay network.
         from fgform.fleet.swarm.runtask import run_swarm_task
 
