@@ -46,6 +46,7 @@ from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.load_balancer import (
     CAPABILITIES,
+    LoadBalancerDriver,
     _container_config,
     _wait_listening,
     ensure_proxy_image,
@@ -208,20 +209,8 @@ class SwarmLoadBalancerDriver:
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
 
-    def read(self, ctx: FleetContext, items: dict[Address, dict[str, Any]]
-             ) -> dict[Address, dict[str, Any] | None]:
-        containers = L.containers_by_address(self.client, ctx, KIND)
-        out: dict[Address, dict[str, Any] | None] = {}
-        for addr, prior in items.items():
-            c = containers.get(str(addr))
-            # A stopped proxy, or one made for other ports or another image, serves nothing
-            # of what state says: gone, so the plan makes it again.
-            if c is None or c.get("State") != "running" or \
-                    not L.made_from(c.get("Labels"), _container_config(prior)):
-                out[addr] = None
-                continue
-            out[addr] = dict(prior)
-        return out
+    # The proxy container is found, and judged stale, exactly as the local one's.
+    read = LoadBalancerDriver.read
 
     def create(self, ctx: FleetContext, addr: Address, planned: dict[str, Any]
                ) -> dict[str, Any]:
