@@ -62,6 +62,24 @@ def _int(row: dict[str, str], *cols: str) -> int:
     return sum(int(row.get(c) or 0) for c in cols)
 
 
+def proxy_stats(client: docker.DockerClient, st: LoadBalancerStatus
+                ) -> dict[tuple[str, str], dict[str, str]] | None:
+    """HAProxy's `show stat` of load balancer `st`'s proxy, by (proxy, server); None (and
+    `st.running` False) when the proxy is gone, stopped or does not answer."""
+    try:
+        container = client.containers.get(st.id)
+    except NotFound:
+        return None
+    st.running = container.status == "running"
+    if not st.running:
+        return None
+    try:
+        return parse_stat(runtime(container, "show stat -1 4 -1"))
+    except (FgformError, APIError):
+        st.running = False
+        return None
+
+
 def lb_status(client: docker.DockerClient, lbs: list[tuple[str, dict[str, Any]]],
               services: list[dict[str, Any]]) -> list[LoadBalancerStatus]:
     """The status of each (address, attributes) load balancer; `services` are the services'
@@ -72,17 +90,8 @@ def lb_status(client: docker.DockerClient, lbs: list[tuple[str, dict[str, Any]]]
         st = LoadBalancerStatus(address, str(attrs.get("id")), list(attrs.get("endpoints") or []),
                                 running=False)
         out.append(st)
-        try:
-            container = client.containers.get(str(attrs.get("id")))
-        except NotFound:
-            continue
-        st.running = container.status == "running"
-        if not st.running:
-            continue
-        try:
-            stats = parse_stat(runtime(container, "show stat -1 4 -1"))
-        except (FgformError, APIError):
-            st.running = False
+        stats = proxy_stats(client, st)
+        if stats is None:
             continue
         for tg_id in used_target_groups(attrs):
             backend = backend_name(tg_id)

@@ -116,6 +116,22 @@ def _wait_listening(bind: str, ports: list[int]) -> None:
                 time.sleep(0.05)
 
 
+def start_proxy(container: Any, addr: Address, bind: str, name: str) -> None:
+    """Start a load balancer's proxy container; a listener port taken on `bind` is an error
+    that says so."""
+    try:
+        container.start()
+    except APIError as exc:
+        explanation = str(exc.explanation or exc)
+        if "already allocated" in explanation or "address already in use" in explanation:
+            raise FgformError(
+                f"a listener port of {addr} is already in use on {bind}",
+                hint="choose another listener port, or stop what listens there",
+            ) from exc
+        raise FgformError(f"the proxy container {name} failed to start: "
+                          f"{explanation}") from exc
+
+
 def _container_config(attrs: dict[str, Any]) -> dict[str, Any]:
     """What the container itself is made from (its config-hash label): a change of any of
     these needs a new container; everything else is a configuration reload."""
@@ -162,18 +178,7 @@ class LoadBalancerDriver(DockerDriver):
             init=True,  # stop() returns at once instead of waiting out SIGTERM
         )
         try:
-            try:
-                container.start()
-            except APIError as exc:
-                explanation = str(exc.explanation or exc)
-                if "already allocated" in explanation or "address already in use" in \
-                        explanation:
-                    raise FgformError(
-                        f"a listener port of {addr} is already in use on {bind}",
-                        hint="choose another listener port, or stop what listens there",
-                    ) from exc
-                raise FgformError(f"the proxy container {name} failed to start: "
-                                  f"{explanation}") from exc
+            start_proxy(container, addr, bind, name)
             wait_master(container)
             # Under the registration lock: a service registering targets meanwhile either
             # did so before the render (which lists them) or waits and finds this proxy.

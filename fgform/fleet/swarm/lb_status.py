@@ -8,16 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import docker
-from docker.errors import APIError, NotFound
+from docker.errors import APIError
 
-from fgform.errors import FgformError
 from fgform.fleet.docker.lb_status import (
     LoadBalancerStatus,
     TargetGroupStatus,
     TargetStatus,
+    proxy_stats,
     target_state,
 )
-from fgform.fleet.docker.proxy import parse_stat, runtime
 from fgform.fleet.haproxy import backend_name, used_target_groups
 
 
@@ -59,17 +58,8 @@ def swarm_lb_status(client: docker.DockerClient, lbs: list[tuple[str, dict[str, 
         st = LoadBalancerStatus(address, str(attrs.get("id")), list(attrs.get("endpoints") or []),
                                 running=False)
         out.append(st)
-        try:
-            container = client.containers.get(str(attrs.get("id")))
-        except NotFound:
-            continue
-        st.running = container.status == "running"
-        if not st.running:
-            continue
-        try:
-            stats = parse_stat(runtime(container, "show stat -1 4 -1"))
-        except (FgformError, APIError):
-            st.running = False
+        stats = proxy_stats(client, st)
+        if stats is None:
             continue
         rows = {k: r for k, r in stats.items() if not is_empty_slot(r)}
         try:

@@ -52,6 +52,7 @@ from fgform.fleet.docker.load_balancer import (
     ensure_proxy_image,
     listener_ports,
     object_name,
+    start_proxy,
     target_groups_of,
 )
 from fgform.fleet.docker.lookup import find_cluster, type_of
@@ -239,18 +240,7 @@ class SwarmLoadBalancerDriver:
                               f"{network}: {exc.explanation or exc}",
                               hint="The cluster's overlay network must be attachable.") from exc
         try:
-            try:
-                container.start()
-            except APIError as exc:
-                explanation = str(exc.explanation or exc)
-                if "already allocated" in explanation or "address already in use" in \
-                        explanation:
-                    raise FgformError(
-                        f"a listener port of {addr} is already in use on {bind}",
-                        hint="choose another listener port, or stop what listens there",
-                    ) from exc
-                raise FgformError(f"the proxy container {name} failed to start: "
-                                  f"{explanation}") from exc
+            start_proxy(container, addr, bind, name)
             wait_master(container)
             with _LOCK:
                 install(container, render_for(ctx, planned, name))
