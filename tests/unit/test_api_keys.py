@@ -198,3 +198,12 @@ def test_api_key_is_frozen() -> None:
     key = ApiKey("ci", "AKIAAAAAAAAAAAAAAAAA", "s" * 40, (), "2026-01-01T00:00:00Z")
     with pytest.raises(AttributeError):
         key.name = "other"  # type: ignore[misc]
+
+
+def test_an_existing_open_fgform_directory_is_made_private(tmp_path: Path) -> None:
+    (tmp_path / ".fgform").mkdir(mode=0o755)
+    os.chmod(tmp_path / ".fgform", 0o755)
+    (tmp_path / ".fgform" / "environment").write_text("default")
+    KeyStore(tmp_path).create("ci", [POLICY])
+    assert stat.S_IMODE((tmp_path / ".fgform").stat().st_mode) == 0o700
+    assert (tmp_path / ".fgform" / "environment").read_text() == "default"
