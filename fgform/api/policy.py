@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from fgform.api.arns import DEFAULT_ACCOUNT, DEFAULT_REGION
-from fgform.api.errors import ApiError
+from fgform.api.arns import DEFAULT_ACCOUNT
 from fgform.suggest import closest, did_you_mean
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -52,24 +51,10 @@ OPERATORS = (*_OPERATORS, *(f"{op}IfExists" for op in _OPERATORS), "Null")
 
 class ApiKey(Protocol):
     """What authorization needs of an access key (`fgform.api.keys.ApiKey`, which imports
-    this module to validate policies): its name (the IAM user name in messages) and its
-    policies."""
+    this module to validate policies): its name, the IAM user name in messages."""
 
     @property
     def name(self) -> str: ...
-
-    @property
-    def policies(self) -> tuple[dict, ...]: ...
-
-
-class Target(Protocol):
-    """A resource a request acts on (`fgform.api.actions.Target`)."""
-
-    @property
-    def resource(self) -> str: ...
-
-    @property
-    def cluster(self) -> str | None: ...
 
 
 _ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+")
@@ -536,28 +521,3 @@ def request_context(key: ApiKey, cluster: str | None, *, region: str,
     if cluster is not None:
         ctx["ecs:cluster"] = cluster
     return ctx
-
-
-def authorize(key: ApiKey, action: str, targets: Sequence[Target], *,
-              region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> list[Decision]:
-    """Authorize ECS action `action` ("UpdateService", or "ecs:UpdateService") on every
-    target (its resource ARN and `ecs:cluster` value) with the key's policies; the
-    decisions, one per target (for the audit log), or AccessDeniedException for the first
-    target denied, worded as AWS words it. No targets: authorized on "*"."""
-    iam_action = action if ":" in action else f"ecs:{action}"
-    decisions = []
-    for target in targets or [_Everything()]:
-        ctx = request_context(key, target.cluster, region=region, account=account)
-        decision = evaluate(key.policies, iam_action, target.resource, ctx)
-        if not decision.allowed:
-            raise ApiError("AccessDeniedException",
-                           access_denied_message(key, iam_action, target.resource,
-                                                 decision=decision, account=account))
-        decisions.append(decision)
-    return decisions
-
-
-@dataclass(frozen=True)
-class _Everything:
-    resource: str = "*"
-    cluster: str | None = None

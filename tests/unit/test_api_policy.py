@@ -481,31 +481,3 @@ def test_policy_variables_in_conditions() -> None:
 def test_bad_policy_variables(resource, problem) -> None:
     problems = validate_policy(policy(allow("*", resource)))
     assert len(problems) == 1 and problems[0].startswith(problem), problems
-
-
-def test_authorize_checks_every_target() -> None:
-    from fgform.api.actions import Target
-    from fgform.api.errors import ApiError
-    from fgform.api.policy import authorize
-
-    doc = policy({"Sid": "Read", **allow("ecs:Describe*")},
-                 {"Sid": "ScaleWeb", **allow("ecs:UpdateService", WEB)},
-                 {"Sid": "NoProd", **deny("ecs:*", Condition={"ArnEquals": {
-                     "ecs:cluster": PROD}})})
-    key = ApiKey("scaler", "AKIAAAAAAAAAAAAAAAAA", "s" * 40, (doc,), "2026-01-01T00:00:00Z")
-    decisions = authorize(key, "UpdateService", [Target(WEB, DEFAULT)])
-    assert [d.statement for d in decisions] == ["policy 1, statement 2 (Sid ScaleWeb)"]
-    assert len(authorize(key, "ecs:DescribeServices",
-                         [Target(WEB, DEFAULT), Target(P + "service/default/x", DEFAULT)])) == 2
-    with pytest.raises(ApiError) as info:
-        authorize(key, "UpdateService", [Target(WEB, DEFAULT), Target(API, PROD)],
-                  account="123456789012")
-    assert info.value.code == "AccessDeniedException"
-    assert info.value.message == (
-        "User: arn:aws:iam::123456789012:user/scaler is not authorized to perform: "
-        f"ecs:UpdateService on resource: {API} with an explicit deny in an identity-based "
-        "policy")
-    with pytest.raises(ApiError) as info:
-        authorize(key, "ListClusters", [])
-    assert info.value.message.endswith(
-        "on resource: * because no identity-based policy allows the ecs:ListClusters action")
