@@ -374,3 +374,54 @@ def test_twenty_concurrent_registrations_get_twenty_revisions(tmp_path: Path) ->
     images = {h["container"][0]["image"] for h in attrs["revisions"]} | \
         {attrs["container"][0]["image"]}
     assert images == {f"nginx:{i}" for i in range(20)}  # every request's own definition
+
+
+CONFIG = """
+resource "fg_task_definition" "web" {
+  family = "web"
+  container "app" {
+    image = "nginx:1"
+  }
+}
+"""
+
+
+def test_api_revisions_show_in_the_next_plan(tmp_path: Path) -> None:
+    """A revision registered for the configuration's family is a change the next plan
+    undoes; a family the API made is "not in configuration"; the real command line."""
+    import io
+
+    from fgform.cli import Environment, run
+
+    (tmp_path / "main.tf").write_text(CONFIG)
+    ctx = make_ctx(tmp_path)
+
+    def fgform(*args: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        env = Environment(stdin=io.StringIO(""), stdout=out, stderr=err,
+                          environ={"NO_COLOR": "1"}, cwd=tmp_path, fleet=ctx.fleet)
+        code = run(list(args), env)
+        assert "Traceback" not in out.getvalue() + err.getvalue()
+        return code, out.getvalue() + err.getvalue()
+
+    code, out = fgform("apply", "-auto-approve")
+    assert code == 0, out
+    code, out = fgform("plan", "-detailed-exitcode")
+    assert code == 0, out
+    call(ctx, "RegisterTaskDefinition", {"family": "web", "containerDefinitions": [
+        {"name": "app", "image": "nginx:2"}]})
+    call(ctx, "RegisterTaskDefinition", {"family": "api", "containerDefinitions": [
+        {"name": "app", "image": "httpd:2"}]})
+    code, out = fgform("plan", "-detailed-exitcode")
+    assert code == 2, out
+    assert "# fg_task_definition.web will be updated in-place" in out
+    assert '~ image = "nginx:2" -> "nginx:1"' in out
+    assert '# fg_task_definition.ecs["api"] will be destroyed' in out
+    assert '(because fg_task_definition.ecs["api"] is not in configuration)' in out
+    # Applying the configuration undoes the API's change: a new revision of its own.
+    code, out = fgform("apply", "-auto-approve")
+    assert code == 0, out
+    d = call(ctx, "DescribeTaskDefinition", {"taskDefinition": "web"})["taskDefinition"]
+    assert (d["revision"], d["containerDefinitions"][0]["image"]) == (3, "nginx:1")
+    assert fails(ctx, "DescribeTaskDefinition", {"taskDefinition": "api"}).code == \
+        "ClientException"
