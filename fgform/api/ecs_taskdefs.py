@@ -531,6 +531,30 @@ def definition_from_request(params: dict[str, Any],
     return desired_from(TYPE, values)
 
 
+def redacted_request(state: StateFile | None, params: Any) -> Any:
+    """A RegisterTaskDefinition request body as the audit log may keep it: the value of
+    every environment variable that is kept sensitive (a secret-looking name, or sensitive
+    in the family's current revision in `state`) reads "(sensitive value)". Anything
+    malformed is returned as it is (there is nothing to find in it)."""
+    if not isinstance(params, dict) or not isinstance(params.get("containerDefinitions"),
+                                                      list):
+        return params
+    found = families(state).get(params.get("family")) \
+        if state is not None and isinstance(params.get("family"), str) else None
+    keep = sensitive_env(found[1]) if found is not None else {}
+    containers = []
+    for c in params["containerDefinitions"]:
+        if isinstance(c, dict) and isinstance(c.get("environment"), list):
+            secret = keep.get(str(c.get("name")), frozenset())
+            c = {**c, "environment": [
+                {**kv, "value": SENSITIVE_TEXT}
+                if isinstance(kv, dict) and isinstance(kv.get("name"), str) and "value" in kv
+                and (kv["name"] in secret or SECRET_NAME.search(kv["name"])) else kv
+                for kv in c["environment"]]}
+        containers.append(c)
+    return {**params, "containerDefinitions": containers}
+
+
 # -- the actions ----------------------------------------------------------------------------
 
 def _all_targets(ctx: ApiContext, params: dict[str, Any]) -> list[Target]:

@@ -425,3 +425,24 @@ def test_api_revisions_show_in_the_next_plan(tmp_path: Path) -> None:
     assert (d["revision"], d["containerDefinitions"][0]["image"]) == (3, "nginx:1")
     assert fails(ctx, "DescribeTaskDefinition", {"taskDefinition": "api"}).code == \
         "ClientException"
+
+
+def test_redacted_request_for_the_audit_log(tmp_path: Path) -> None:
+    body = web()
+    body["containerDefinitions"][0]["environment"] = [
+        {"name": "API_TOKEN", "value": "tok-123456"}, {"name": "CONFIGURED", "value": "c-999"},
+        {"name": "MODE", "value": "prod"}]
+    inst = InstanceState(WEB.key, {"family": "web", "revision": 1, "container": [
+        {"name": "app", "environment": {"CONFIGURED": "old"}}]},
+        sensitive_paths=[["container", 0, "environment", "CONFIGURED"]])
+    st = StateFile()
+    st.set(WEB, inst)
+    out = td.redacted_request(st, body)
+    env = out["containerDefinitions"][0]["environment"]
+    assert env == [{"name": "API_TOKEN", "value": SENSITIVE_TEXT},
+                   {"name": "CONFIGURED", "value": SENSITIVE_TEXT},
+                   {"name": "MODE", "value": "prod"}]
+    assert body["containerDefinitions"][0]["environment"][0]["value"] == "tok-123456"
+    assert td.redacted_request(None, {"family": 1}) == {"family": 1}
+    assert td.redacted_request(None, body)["containerDefinitions"][0]["environment"][1][
+        "value"] == "c-999"  # no state: only names say what is secret
