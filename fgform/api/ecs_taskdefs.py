@@ -63,7 +63,9 @@ _TASK_FIELDS = {"family", "containerDefinitions", "cpu", "memory", "placementCon
 _CONTAINER_FIELDS = {"name", "image", "cpu", "memory", "essential", "entryPoint", "command",
                      "environment", "portMappings", "healthCheck", "workingDirectory", "user",
                      "stopTimeout", *IGNORED_CONTAINER_FIELDS, *UNSUPPORTED_CONTAINER_FIELDS}
-_PORT_FIELDS = {"containerPort", "hostPort", "protocol", "name", "appProtocol"}
+# A port mapping's `name` and `appProtocol` serve ECS Service Connect only: ignored.
+_PORT_FIELDS = {"containerPort", "hostPort", "protocol", "name", "appProtocol",
+                "containerPortRange"}
 _HEALTH_FIELDS = {"command": "command", "interval": "interval", "timeout": "timeout",
                   "retries": "retries", "startPeriod": "start_period"}
 
@@ -375,7 +377,7 @@ def _ports(value: Any, where: str, prior: dict[str, Any] | None) -> list[dict[st
         at = f"{where}[{i}]."
         if not isinstance(p, dict):
             raise invalid_parameter(f"{where}[{i}] must be an object.")
-        _check_fields(p, _PORT_FIELDS, (), at)
+        _check_fields(p, _PORT_FIELDS, ("containerPortRange",), at)
         port = _whole(p.get("containerPort"), f"{at}containerPort")
         if port is None:
             raise invalid_parameter(f"{at}containerPort is required.")

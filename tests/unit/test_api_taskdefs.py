@@ -446,3 +446,61 @@ def test_redacted_request_for_the_audit_log(tmp_path: Path) -> None:
     assert td.redacted_request(None, {"family": 1}) == {"family": 1}
     assert td.redacted_request(None, body)["containerDefinitions"][0]["environment"][1][
         "value"] == "c-999"  # no state: only names say what is secret
+
+
+def _conforms(value: Any, shape: Any, path: str = "") -> list[str]:
+    """Where `value` (a response) does not fit botocore's ECS output `shape`."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: not an object"]
+        out = [f"{path}.{k}: not in ECS's {shape.name}" for k in value if k not in shape.members]
+        for k, v in value.items():
+            if k in shape.members and v is not None:
+                out += _conforms(v, shape.members[k], f"{path}.{k}")
+        return out
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: not a list"]
+        return [p for i, v in enumerate(value) for p in _conforms(v, shape.member,
+                                                                   f"{path}[{i}]")]
+    if kind == "map":
+        return [] if isinstance(value, dict) else [f"{path}: not a map"]
+    expected = {"string": str, "boolean": bool, "integer": int, "long": int,
+                "timestamp": (int, float, str), "double": (int, float)}[kind]
+    if not isinstance(value, expected) or (kind in ("integer", "long") and
+                                           isinstance(value, bool)):
+        return [f"{path}: {value!r} is not {kind}"]
+    if kind == "string" and shape.enum and value not in shape.enum:
+        return [f"{path}: {value!r} not one of ECS's values"]
+    return []
+
+
+def test_requests_and_responses_fit_the_ecs_model(tmp_path: Path) -> None:
+    """botocore's own model of ECS: the requests these tests send are valid ECS requests,
+    and every response fits ECS's output shapes (names, types, enums)."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    ctx = make_ctx(tmp_path)
+
+    def check(name: str, params: dict[str, Any]) -> dict[str, Any]:
+        op = model.operation_model(name)
+        report = ParamValidator().validate(params, op.input_shape)
+        assert not report.has_errors(), report.generate_report()
+        out = call(ctx, name, params)
+        assert _conforms(out, op.output_shape) == []
+        return out
+
+    check("RegisterTaskDefinition", web())
+    check("RegisterTaskDefinition", {**web("nginx:2"), "placementConstraints": [
+        {"type": "memberOf", "expression": "attribute:zone == a"}],
+        "tags": [{"key": "team", "value": "a"}]})
+    check("DescribeTaskDefinition", {"taskDefinition": "web", "include": ["TAGS"]})
+    check("DescribeTaskDefinition", {"taskDefinition": "web:1"})
+    check("ListTaskDefinitions", {"maxResults": 1})
+    check("ListTaskDefinitions", {"status": "INACTIVE", "sort": "DESC"})
+    check("DeregisterTaskDefinition", {"taskDefinition": "web:2"})
+    check("DescribeClusters", {"clusters": ["default"]})
+    check("ListClusters", {})
