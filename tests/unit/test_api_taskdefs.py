@@ -504,3 +504,37 @@ def test_requests_and_responses_fit_the_ecs_model(tmp_path: Path) -> None:
     check("DeregisterTaskDefinition", {"taskDefinition": "web:2"})
     check("DescribeClusters", {"clusters": ["default"]})
     check("ListClusters", {})
+
+
+def test_a_moved_block_adopts_an_api_family(tmp_path: Path) -> None:
+    """`moved { from = fg_task_definition.ecs["api"] to = fg_task_definition.api }` with a
+    matching resource block: the plan moves it and changes nothing."""
+    import io
+
+    from fgform.cli import Environment, run
+
+    ctx = make_ctx(tmp_path)
+    call(ctx, "RegisterTaskDefinition", {"family": "api", "containerDefinitions": [
+        {"name": "app", "image": "httpd:2", "portMappings": [{"containerPort": 8080}]}]})
+    (tmp_path / "main.tf").write_text("""
+resource "fg_task_definition" "api" {
+  family = "api"
+  container "app" {
+    image = "httpd:2"
+    port_mapping {
+      container_port = 8080
+    }
+  }
+}
+moved {
+  from = fg_task_definition.ecs["api"]
+  to   = fg_task_definition.api
+}
+""")
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.StringIO(""), stdout=out, stderr=err,
+                      environ={"NO_COLOR": "1"}, cwd=tmp_path, fleet=ctx.fleet)
+    assert run(["plan"], env) == 0, err.getvalue()
+    text = out.getvalue()
+    assert '# fg_task_definition.ecs["api"] has moved to fg_task_definition.api' in text
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in text
