@@ -289,3 +289,20 @@ def test_concurrent_registrations_lose_nothing(tmp_path: Path) -> None:
     final = StateStore(state_path(ctx)).read().get(TD).attributes
     assert final["revision"] == 20
     assert [r["revision"] for r in final["revisions"]] == list(range(1, 20))
+
+
+def test_state_path_follows_the_backend_path_as_the_configuration_changes(
+        tmp_path: Path) -> None:
+    import os
+
+    main = tmp_path / "main.tf"
+    main.write_text('terraform {\n  backend "local" {\n    path = "one.fgstate.json"\n  }\n}\n')
+    ctx = make_ctx(tmp_path)
+    assert state_path(ctx).name == "one.fgstate.json"
+    assert state_path(ctx).name == "one.fgstate.json"  # kept
+    main.write_text('terraform {\n  backend "local" {\n    path = "two.fgstate.json"\n  }\n}\n')
+    st = main.stat()
+    os.utime(main, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert state_path(ctx).name == "two.fgstate.json"
+    main.unlink()
+    assert state_path(ctx).name != "two.fgstate.json"
