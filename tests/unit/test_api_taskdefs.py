@@ -4,6 +4,7 @@ definitions never touch Docker: the real driver on the in-memory fleet."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -409,13 +410,16 @@ def test_api_revisions_show_in_the_next_plan(tmp_path: Path) -> None:
     code, out = fgform("plan", "-detailed-exitcode")
     assert code == 0, out
     call(ctx, "RegisterTaskDefinition", {"family": "web", "containerDefinitions": [
-        {"name": "app", "image": "nginx:2"}]})
+        {"name": "app", "image": "nginx:2",
+         "environment": [{"name": "DB_PASSWORD", "value": "pw-0123456789"}]}]})
     call(ctx, "RegisterTaskDefinition", {"family": "api", "containerDefinitions": [
         {"name": "app", "image": "httpd:2"}]})
     code, out = fgform("plan", "-detailed-exitcode")
     assert code == 2, out
+    assert "pw-0123456789" not in out and "(sensitive value)" in out
     assert "# fg_task_definition.web will be updated in-place" in out
-    assert '~ image = "nginx:2" -> "nginx:1"' in out
+    assert re.search(r'~ image +\= "nginx:2" -> "nginx:1"', out), out
+    assert re.search(r'- "DB_PASSWORD" = \(sensitive value\)', out), out
     assert '# fg_task_definition.ecs["api"] will be destroyed' in out
     assert '(because fg_task_definition.ecs["api"] is not in configuration)' in out
     # Applying the configuration undoes the API's change: a new revision of its own.
