@@ -542,3 +542,16 @@ moved {
     text = out.getvalue()
     assert '# fg_task_definition.ecs["api"] has moved to fg_task_definition.api' in text
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in text
+
+
+def test_a_secret_stays_sensitive_once_its_revision_is_history(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    body = {"family": "web", "containerDefinitions": [
+        {"name": "app", "image": "nginx:1",
+         "environment": [{"name": "DB_PASSWORD", "value": "pw-0123456789"}]}]}
+    call(ctx, "RegisterTaskDefinition", body)
+    call(ctx, "RegisterTaskDefinition", body)
+    inst = stored(ctx)
+    assert ["revisions", 0, "container", 0, "environment", "DB_PASSWORD"] in \
+        inst.sensitive_paths
+    assert ["container", 0, "environment", "DB_PASSWORD"] in inst.sensitive_paths
