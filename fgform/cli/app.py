@@ -15,6 +15,7 @@ import click
 
 from fgform import __version__
 from fgform.cli import (
+    api_key_cmds,
     config_cmds,
     console_cmd,
     fleet_cmds,
@@ -44,7 +45,7 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
 
 
 for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd, workspace_cmds,
-               console_cmd, nodes_cmd, serve_cmds):
+               console_cmd, nodes_cmd, api_key_cmds, serve_cmds):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
 
