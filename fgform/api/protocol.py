@@ -160,7 +160,9 @@ class Pipeline:
             raise ApiError("SerializationException", f"Content-Type must be {CONTENT_TYPE}"
                            + (f", not {media}." if media else "; the request has none."))
 
-        key = sigv4.verify(req.method, req.path, req.query, req.headers, body, self.find_key)
+        # Credentials scoped to another region are refused, as AWS's regional endpoints do.
+        key = sigv4.verify(req.method, req.path, req.query, req.headers, body, self.find_key,
+                           region=self.ctx.identity.region)
         rec.key = key
         rec.decision = None
         if not self.limiter.allow(key.access_key_id):
@@ -184,18 +186,21 @@ class Pipeline:
         """Evaluate the key's policies for every resource; the first denied one (an
         explicit deny before an implicit one) answers AccessDeniedException."""
         name = f"ecs:{action}"
+        identity = self.ctx.identity
         denied: tuple[Any, str] | None = None
         for t in targets:
-            context = {"ecs:cluster": t.cluster} if t.cluster else {}
+            context = policy.request_context(key, t.cluster, region=identity.region,
+                                             account=identity.account)
             decision = policy.evaluate(key.policies, name, t.resource, context)
-            if not decision.allowed and (denied is None or (decision.kind == "explicit-deny"
-                                                            and denied[0].kind
-                                                            != "explicit-deny")):
+            if decision.allowed:
+                continue
+            if denied is None or (decision.kind == "explicit-deny"
+                                  and denied[0].kind != "explicit-deny"):
                 denied = (decision, t.resource)
         if denied is not None:
             rec.decision = denied[0].kind
-            raise ApiError("AccessDeniedException",
-                           policy.access_denied_message(key, name, denied[1]))
+            raise ApiError("AccessDeniedException", policy.access_denied_message(
+                key, name, denied[1], decision=denied[0], account=identity.account))
         rec.decision = "allow"
 
     def _respond(self, request_id: str, status: int, body: dict[str, Any]) -> Response:
