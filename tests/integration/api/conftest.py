@@ -133,13 +133,15 @@ class ApiServer:
         data = json.loads(res.stdout)
         return data["access_key_id"], data["secret_access_key"]
 
-    def boto3(self, key_id: str, secret: str, *, max_attempts: int = 1, **config: Any) -> Any:
-        """A boto3 ECS client for this server with these credentials."""
+    def boto3(self, key_id: str, secret: str, *, max_attempts: int = 1,
+              region_name: str = REGION, **config: Any) -> Any:
+        """A boto3 ECS client for this server with these credentials (`config`: more
+        botocore Config settings)."""
         import boto3
         from botocore.config import Config
 
         session = boto3.session.Session(aws_access_key_id=key_id,
-                                        aws_secret_access_key=secret, region_name=REGION)
+                                        aws_secret_access_key=secret, region_name=region_name)
         return session.client("ecs", endpoint_url=self.url, verify=self.verify,
                               config=Config(retries={"max_attempts": max_attempts,
                                                      "mode": "standard"}, **config))
