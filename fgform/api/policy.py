@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from fgform.api.arns import DEFAULT_ACCOUNT
-from fgform.suggest import did_you_mean
+from fgform.suggest import closest, did_you_mean
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 POLICY_ELEMENTS = ("Version", "Id", "Statement")
@@ -166,11 +166,45 @@ def _validate_pair(path: str, st: dict, name: str, negated: str, check) -> list[
 
 
 def check_action(value: str) -> str | None:
-    """Why `value` is not an action pattern (SERVICE:ACTION or "*"), or None."""
-    if value == "*" or _ACTION_RE.fullmatch(value):
+    """Why `value` is not an action pattern (SERVICE:ACTION or "*"), or None. An ECS
+    action that is a near miss of one of ECS's (`ecs:UpdateServce`), or a wildcard that
+    matches none (`ecs:Descibe*`), is an error too: in a Deny statement it would silently
+    deny nothing. Other services' actions are accepted (they never match an ECS request)."""
+    if value == "*":
         return None
-    return (f"{json.dumps(value)} is not an action: write SERVICE:ACTION, such as "
-            '"ecs:UpdateService", "ecs:Describe*" or "*"')
+    if not _ACTION_RE.fullmatch(value):
+        return (f"{json.dumps(value)} is not an action: write SERVICE:ACTION, such as "
+                '"ecs:UpdateService", "ecs:Describe*" or "*"')
+    service, _, name = value.partition(":")
+    known = ecs_actions()
+    if service.lower() != "ecs" or not known:
+        return None
+    if "*" in name or "?" in name:
+        pattern = _glob(name, ignore_case=True)
+        if not any(pattern.fullmatch(a) for a in known):
+            return f"{json.dumps(value)} matches no ECS action"
+        return None
+    if name.lower() in {a.lower() for a in known}:
+        return None
+    match = closest(name, known)
+    if match is not None:
+        return f'{json.dumps(value)} is not an ECS action. Did you mean "ecs:{match}"?'
+    return None
+
+
+@lru_cache(maxsize=1)
+def ecs_actions() -> tuple[str, ...]:
+    """ECS's API actions, from botocore's model of the service (the same botocore that
+    verifies signatures), plus the IAM-only ones the ECS agent uses; empty if the model
+    cannot be loaded."""
+    try:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("ecs")
+        names = tuple(model.operation_names)
+    except Exception:  # noqa: BLE001 - without the model, actions are checked for form only
+        return ()
+    return (*names, "Poll", "StartTelemetrySession")
 
 
 def check_resource(value: str) -> str | None:

@@ -66,7 +66,7 @@ CASES = [
      "ecs:UpdateService", WEB, DEFAULT, "allow"),
     ("? matches one character", [policy(allow("ecs:?istTasks"))], "ecs:ListTasks", "*", None,
      "allow"),
-    ("? does not match two", [policy(allow("ecs:?stTasks"))], "ecs:ListTasks", "*", None,
+    ("? does not match two", [policy(allow("ecs:?tartTask"))], "ecs:RestartTask", "*", None,
      "implicit-deny"),
     ("action list is OR", [policy(allow(["ecs:RunTask", "ecs:StopTask"]))], "ecs:StopTask",
      P + "task/default/abc", DEFAULT, "allow"),
@@ -404,3 +404,17 @@ def test_wildcards_are_not_regular_expressions() -> None:
                   DEFAULT) == "allow"
     doc = policy(allow("ecs:*", P + "service/default/w.b"))
     assert decide([doc], "ecs:UpdateService", WEB, DEFAULT) == "implicit-deny"
+
+
+@pytest.mark.parametrize(("action", "problem"), [
+    ("ecs:UpdateServce", '"ecs:UpdateServce" is not an ECS action. Did you mean '
+                         '"ecs:UpdateService"?'),
+    ("ecs:Descibe*", '"ecs:Descibe*" matches no ECS action'),
+    ("ecs:updateservice", None),   # IAM's action names are case-insensitive
+    ("ecs:List?asks", None),
+    ("ecs:Poll", None),            # IAM-only ECS actions
+    ("s3:GetObject", None),        # another service's: never matches, not a mistake
+])
+def test_ecs_action_names_are_checked(action, problem) -> None:
+    problems = validate_policy(policy(deny(action)))
+    assert problems == ([] if problem is None else [f"Statement[0].Action: {problem}"])

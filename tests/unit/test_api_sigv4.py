@@ -379,3 +379,13 @@ def test_a_date_header_instead_of_x_amz_date() -> None:
     assert error("/", "", headers, BODY).message == MISMATCH_MESSAGE
     headers["Date"] = "yesterday"
     assert error("/", "", headers, BODY).code == "IncompleteSignatureException"
+
+
+def test_a_session_token_is_unrecognized() -> None:
+    """fgform's keys have no session tokens: a request carrying one (a stale
+    AWS_SESSION_TOKEN in the environment) is refused as AWS refuses a bad token."""
+    path, query, headers, body = signed(extra={"X-Amz-Security-Token": "FwoGZXIvYXdzE"})
+    err = error(path, query, headers, body)
+    assert (err.code, err.message) == ("UnrecognizedClientException",
+                                       "The security token included in the request is "
+                                       "invalid.")
