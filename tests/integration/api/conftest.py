@@ -12,6 +12,12 @@ Each server is an `ApiServer`: `.url`, `.dir`, `.key(name, policy) -> (id, secre
 secret)` (a signed request of any action, even one botocore does not know, with any body),
 `.audit()` (the audit log's records), `.stop()`.
 
+On a real fleet: make the configuration with `fixtures.fgcli.Fleet` (its `write`, `ok("apply",
+"-auto-approve")`), then `start_api_server(fleet.dir)`; what the server creates carries the
+state's lineage, so `fixtures.fgcli.clean_up(docker_client, [fleet])` removes it too (call
+`fleet.state()` once the state exists, so the fleet knows its lineage). Mark such test
+modules `pytestmark = pytest.mark.docker`.
+
 `preload="module"` imports that module (from tests/integration/api) in the server process
 before fgform starts: how tests register actions of their own (a slow one, a failing one)
 without any test hook in fgform itself.
