@@ -140,7 +140,8 @@ def _run(pipeline: Pipeline, action_name: str, body: bytes, key=None,
 def test_pipeline_in_process(tmp_path: Path, unit_actions: None) -> None:
     store = KeyStore(tmp_path)
     k = store.create("k", [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "ecs:UnitTest*", "Resource": "*"},
+        {"Effect": "Allow", "Action": ["ecs:UnitTestDouble", "ecs:UnitTestFail"],
+         "Resource": "*"},
         {"Effect": "Deny", "Action": "*", "Resource": ARN + "no"}]}])
     errors = io.StringIO()
     audit = AuditLog(tmp_path / "audit.log")
