@@ -267,3 +267,10 @@ def test_the_secret_is_not_in_state_or_any_other_file(wd: Path) -> None:
     holders = [p for p in wd.rglob("*") if p.is_file()
                and key["secret_access_key"].encode() in p.read_bytes()]
     assert holders == [wd / ".fgform" / "api-keys.json"]
+
+
+def test_a_file_url_as_the_aws_cli_takes_it(wd: Path) -> None:
+    assert run(wd, "create", "ci", "-policy", "file://policy.json").exit_code == 0
+    assert KeyStore(wd).get("ci").policies == (POLICY,)
+    assert fails(run(wd, "create", "x", "-policy", "file://nope.json")) == \
+        "Error: nope.json: no such policy file\n"
