@@ -1,5 +1,5 @@
 """Imports every module that registers ECS actions (`fgform.api.actions.ACTIONS`)."""
 
-from fgform.api import actions
+from fgform.api import actions, ecs_tasks
 
-__all__ = ["actions"]
+__all__ = ["actions", "ecs_tasks"]
