@@ -10,13 +10,12 @@ from typing import Any
 
 import docker
 import pytest
+from fixtures.fgcli import Fleet, ensure_base_image
 
 from fgform.api import ecs_tasks
 from fgform.api.actions import ACTIONS, ApiContext
 from fgform.api.errors import ApiError
 from fgform.fleet.swarm.fleet import EngineFleet
-
-from fixtures.fgcli import Fleet, ensure_base_image
 
 pytestmark = pytest.mark.docker
 
