@@ -154,7 +154,7 @@ def test_run_task_failures_are_reported(api: ApiContext) -> None:
     ({"taskDefinition": "nope"}, "ClientException", "TaskDefinition not found."),
     ({"taskDefinition": "job:7"}, "ClientException", "TaskDefinition not found."),
     ({"taskDefinition": "job:1"}, "ClientException", "TaskDefinition is inactive"),
-    ({}, "InvalidParameterException", "taskDefinition is required."),
+    ({}, "InvalidParameterException", "taskDefinition can not be blank."),
     ({"taskDefinition": "job", "count": 0}, "InvalidParameterException",
      "count must be between 1 and 10."),
     ({"taskDefinition": "job", "count": 11}, "InvalidParameterException",
