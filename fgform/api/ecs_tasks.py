@@ -43,6 +43,8 @@ MAX_RESULTS = 100  # ListTasks pages: at most 100 ARNs
 # forgets it: the task then shows as exited, with its exit code).
 _REASONS: dict[tuple[str, str], tuple[str, float]] = {}
 _REASONS_LOCK = threading.Lock()
+SWEEP_EVERY = 60.0
+_SWEPT: dict[str, float] = {}  # lineage -> when RunTask last swept (monotonic)
 
 
 # -- reading the state ------------------------------------------------------------------------
@@ -190,6 +192,18 @@ def _remember(lineage: str, task_id: str, reason: str, retention: float) -> None
             del _REASONS[key]
 
 
+def _sweep_due(lineage: str) -> bool:
+    """Whether RunTask should sweep first: at most once every `SWEEP_EVERY` seconds per
+    state (a sweep is one more list call on the way to starting a task)."""
+    now = time.monotonic()
+    with _REASONS_LOCK:
+        last = _SWEPT.get(lineage)
+        if last is not None and now - last < SWEEP_EVERY:
+            return False
+        _SWEPT[lineage] = now
+        return True
+
+
 def _retention(ctx: ApiContext) -> float:
     return float(getattr(ctx, "task_retention", RETENTION))
 
@@ -324,7 +338,8 @@ def run_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         raise client_error(f"RunTask is not supported on cluster {cluster}: it runs on a Docker "
                            "Swarm (engine = \"swarm\"); use `fgform run-task` there.")
     fctx = _fleet_ctx(ctx, st)
-    _fleet_call(ctx.fleet.sweep_tasks, fctx, _retention(ctx))
+    if _sweep_due(fctx.lineage):
+        _fleet_call(ctx.fleet.sweep_tasks, fctx, _retention(ctx))
     started = _fleet_call(ctx.fleet.start_tasks, fctx, cluster_attrs, td, count=count,
                           started_by=started_by)
     recs = {r.task_id: r for r in _fleet_call(ctx.fleet.task_records, fctx, cluster=cluster,
@@ -375,6 +390,10 @@ def describe_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     recs = {r.task_id: r for r in _fleet_call(
         ctx.fleet.task_records, fctx, cluster=cluster,
         task_ids={t for _v, t in ids if t}, times=True)}
+    if _needs_sweep(list(recs.values()), _retention(ctx)):
+        # A one-off task stopped with a container still running (a sidecar): stop it now,
+        # as ECS stops the whole task when its essential container exits.
+        _fleet_call(ctx.fleet.sweep_tasks, fctx, _retention(ctx))
     tasks, failures, seen = [], [], set()
     for value, tid in ids:
         rec = recs.get(tid) if tid else None

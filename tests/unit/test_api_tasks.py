@@ -252,3 +252,53 @@ def test_authorization_targets(api: ApiContext) -> None:
         ("*", f"{P}cluster/default")]
     assert ACTIONS["RunTask"].writes and ACTIONS["StopTask"].writes
     assert not ACTIONS["DescribeTasks"].writes and not ACTIONS["ListTasks"].writes
+
+
+def _conforms(value: Any, shape: Any, where: str = "") -> None:
+    """Every member of `value` is one botocore's ECS model has, with its type."""
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(value, dict), where
+        for key, item in value.items():
+            assert key in shape.members, f"{where}.{key} is not in ECS's {shape.name}"
+            _conforms(item, shape.members[key], f"{where}.{key}")
+    elif kind == "list":
+        assert isinstance(value, list), where
+        for i, item in enumerate(value):
+            _conforms(item, shape.member, f"{where}[{i}]")
+    elif kind == "string":
+        assert isinstance(value, str), where
+        if shape.enum:
+            assert value in shape.enum, f"{where}: {value!r} not in {shape.enum}"
+    elif kind in ("integer", "long"):
+        assert isinstance(value, int) and not isinstance(value, bool), where
+    elif kind == "timestamp":
+        assert isinstance(value, int | float), where
+    elif kind == "boolean":
+        assert isinstance(value, bool), where
+
+
+def test_responses_are_in_ecs_model_shapes(api: ApiContext) -> None:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+
+    def check(action: str, **params: Any) -> dict[str, Any]:
+        out = call(api, action, **params)
+        _conforms(out, model.operation_model(action).output_shape, action)
+        return out
+
+    api.fleet.fail_next = [("RESOURCE:CPU", "no room")]
+    arns = [t["taskArn"] for t in check("RunTask", taskDefinition="job", count=3)["tasks"]]
+    check("StopTask", task=arns[0], reason="r")
+    check("DescribeTasks", tasks=[*arns, "nope"])
+    check("ListTasks", desiredStatus="STOPPED")
+    check("ListTasks", maxResults=1)
+    stopped = TaskRecord(
+        task_id="c" * 32, cluster="default", service="", task_definition="job:2",
+        status="STOPPED", desired="STOPPED", health="UNHEALTHY", created_at=1.0,
+        started_at=2.0, stopped_at=3.0, stop_code="EssentialContainerExited",
+        containers=(TaskContainer("main", "STOPPED", exit_code=1, health="UNHEALTHY",
+                                  bindings=(("0.0.0.0", 1, 2, "udp"),)),))
+    _conforms({"tasks": [ecs_tasks.task_shape(stopped, Identity())]},
+              model.operation_model("DescribeTasks").output_shape)
