@@ -4,6 +4,7 @@ over a state file and the in-memory fleet (tests/helpers/fakefleet.py)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +303,46 @@ def test_responses_are_in_ecs_model_shapes(api: ApiContext) -> None:
                                   bindings=(("0.0.0.0", 1, 2, "udp"),)),))
     _conforms({"tasks": [ecs_tasks.task_shape(stopped, Identity())]},
               model.operation_model("DescribeTasks").output_shape)
+
+
+def test_shared_calls_share_one_call_and_are_never_older_than_the_request() -> None:
+    import threading
+
+    from fgform.fleet.docker.oneoff import SharedCalls
+
+    shared = SharedCalls()
+    calls: list[int] = []
+    gate = threading.Event()
+    inside = threading.Event()
+
+    def fetch() -> int:
+        calls.append(len(calls) + 1)
+        inside.set()
+        gate.wait(5)
+        return len(calls)
+
+    results: dict[str, int] = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", shared.get("k", fetch)))
+    first.start()
+    assert inside.wait(5)
+    # Arriving while call 1 runs: both must get call 2 (started after they asked).
+    later = [threading.Thread(target=lambda n=n: results.setdefault(f"l{n}",
+                                                                     shared.get("k", fetch)))
+             for n in range(5)]
+    for t in later:
+        t.start()
+    time.sleep(0.1)
+    gate.set()
+    first.join(5)
+    for t in later:
+        t.join(5)
+    assert results["first"] == 1
+    assert {results[f"l{n}"] for n in range(5)} == {2}
+    assert calls == [1, 2]
+
+    def boom() -> int:
+        raise RuntimeError("engine down")
+
+    with pytest.raises(RuntimeError):
+        shared.get("k", boom)
+    assert shared.get("k", lambda: 7) == 7
