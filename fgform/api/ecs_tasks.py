@@ -366,6 +366,10 @@ def stop_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
                                     task_ids=[tid])] if tid else []
     if not found:
         raise invalid_parameter("The referenced task was not found.")
+    if found[0].status == "STOPPED":
+        # Already stopped: it keeps the reason it stopped for (as ECS answers it).
+        rec = found[0]
+        return {"task": task_shape(rec, ctx.identity, _reason(fctx.lineage, rec.task_id))}
     text = reason or "Task stopped by user"
     _remember(fctx.lineage, found[0].task_id, text, _retention(ctx))
     after = _fleet_call(ctx.fleet.stop_task, fctx, found[0].task_id)

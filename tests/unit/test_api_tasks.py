@@ -228,6 +228,8 @@ def test_stop_task_keeps_a_one_off_task_as_stopped(api: ApiContext) -> None:
         ("STOPPED", "UserInitiated", "enough")
     assert call(api, "ListTasks")["taskArns"] == []
     assert call(api, "ListTasks", desiredStatus="STOPPED")["taskArns"] == [arn]
+    again = call(api, "StopTask", task=arn, reason="other")["task"]
+    assert again["stoppedReason"] == "enough"  # stopped once, for its first reason
     err = error(api, "StopTask", task="0" * 32)
     assert (err.code, err.message) == ("InvalidParameterException",
                                        "The referenced task was not found.")
