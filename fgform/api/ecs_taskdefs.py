@@ -63,7 +63,9 @@ _TASK_FIELDS = {"family", "containerDefinitions", "cpu", "memory", "placementCon
 _CONTAINER_FIELDS = {"name", "image", "cpu", "memory", "essential", "entryPoint", "command",
                      "environment", "portMappings", "healthCheck", "workingDirectory", "user",
                      "stopTimeout", *IGNORED_CONTAINER_FIELDS, *UNSUPPORTED_CONTAINER_FIELDS}
-_PORT_FIELDS = {"containerPort", "hostPort", "protocol", "name", "appProtocol"}
+# A port mapping's `name` and `appProtocol` serve ECS Service Connect only: ignored.
+_PORT_FIELDS = {"containerPort", "hostPort", "protocol", "name", "appProtocol",
+                "containerPortRange"}
 _HEALTH_FIELDS = {"command": "command", "interval": "interval", "timeout": "timeout",
                   "retries": "retries", "startPeriod": "start_period"}
 
@@ -375,7 +377,7 @@ def _ports(value: Any, where: str, prior: dict[str, Any] | None) -> list[dict[st
         at = f"{where}[{i}]."
         if not isinstance(p, dict):
             raise invalid_parameter(f"{where}[{i}] must be an object.")
-        _check_fields(p, _PORT_FIELDS, (), at)
+        _check_fields(p, _PORT_FIELDS, ("containerPortRange",), at)
         port = _whole(p.get("containerPort"), f"{at}containerPort")
         if port is None:
             raise invalid_parameter(f"{at}containerPort is required.")
@@ -529,6 +531,30 @@ def definition_from_request(params: dict[str, Any],
         values["placement_constraints"] = [dict(p) for p in constraints]
     # Sensitive marks go through: fill_defaults copies them, check_values looks through.
     return desired_from(TYPE, values)
+
+
+def redacted_request(state: StateFile | None, params: Any) -> Any:
+    """A RegisterTaskDefinition request body as the audit log may keep it: the value of
+    every environment variable that is kept sensitive (a secret-looking name, or sensitive
+    in the family's current revision in `state`) reads "(sensitive value)". Anything
+    malformed is returned as it is (there is nothing to find in it)."""
+    if not isinstance(params, dict) or not isinstance(params.get("containerDefinitions"),
+                                                      list):
+        return params
+    found = families(state).get(params.get("family")) \
+        if state is not None and isinstance(params.get("family"), str) else None
+    keep = sensitive_env(found[1]) if found is not None else {}
+    containers = []
+    for c in params["containerDefinitions"]:
+        if isinstance(c, dict) and isinstance(c.get("environment"), list):
+            secret = keep.get(str(c.get("name")), frozenset())
+            c = {**c, "environment": [
+                {**kv, "value": SENSITIVE_TEXT}
+                if isinstance(kv, dict) and isinstance(kv.get("name"), str) and "value" in kv
+                and (kv["name"] in secret or SECRET_NAME.search(kv["name"])) else kv
+                for kv in c["environment"]]}
+        containers.append(c)
+    return {**params, "containerDefinitions": containers}
 
 
 # -- the actions ----------------------------------------------------------------------------
