@@ -18,6 +18,7 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.api.arns import Identity, name_of
+from fgform.api.ecs_taskdefs import taskdef_arn
 from fgform.api.errors import ApiError, invalid_parameter
 from fgform.config.decode import check_value
 from fgform.config.schema.service import FG_SERVICE
@@ -98,12 +99,6 @@ def find_service(state: StateFile, cluster: str, name: str
 
 
 # -- task definitions and target groups ---------------------------------------------------------
-def taskdef_arn(identity: Identity, state_arn: str) -> str:
-    """The AWS-form ARN of a revision state names `family:revision`."""
-    family, _, revision = str(state_arn).rpartition(":")
-    return identity.task_definition(family, revision) if family else str(state_arn)
-
-
 def target_group_arn(identity: Identity, tg_id: str) -> str:
     """An fg_target_group's id as an ELBv2 ARN:
     `arn:aws:elasticloadbalancing:R:A:targetgroup/NAME/ID`, ID 16 hex digits derived from

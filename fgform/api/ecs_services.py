@@ -17,9 +17,10 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.api import ecs_service_shapes as S
+from fgform.api import ecs_taskdefs as TD
 from fgform.api.actions import ApiContext, Target, action
 from fgform.api.arns import cluster_in_arn, name_of
-from fgform.api.errors import ApiError, invalid_parameter
+from fgform.api.errors import ApiError, client_error, invalid_parameter
 from fgform.api.transact import desired_from, read_state, transaction
 from fgform.config.decode import configurable
 from fgform.config.schema.service import FG_SERVICE
@@ -56,24 +57,18 @@ def _require_service(state: StateFile, cluster: str, service: str
 
 def resolve_taskdef(state: StateFile, value: Any) -> tuple[str, dict[str, Any]]:
     """A `taskDefinition` parameter ("family", "family:revision" or its ARN) -> the revision
-    as state names it (`family:revision`) and its definition. "family" is its latest
-    revision. Unknown: InvalidParameterException "TaskDefinition not found." (ECS's)."""
-    if not isinstance(value, str) or not value:
-        raise invalid_parameter("taskDefinition is required.")
-    ref = name_of(value, "task-definition")
-    family, _, revision = ref.partition(":")
-    for addr, inst in state.sorted_instances():
-        if addr.type != "fg_task_definition" or inst is None or not inst.attributes:
-            continue
-        attrs = inst.attributes
-        if attrs.get("family") != family:
-            continue
-        if not revision or attrs.get("arn") == ref:
-            return str(attrs["arn"]), attrs
-        for old in attrs.get("revisions") or []:
-            if isinstance(old, dict) and old.get("arn") == ref:
-                return ref, old
-    raise invalid_parameter("TaskDefinition not found.")
+    as state names it (`family:revision`) and its definition ("family" is its latest ACTIVE
+    revision). Unknown: ClientException "TaskDefinition not found." (CreateService's and
+    UpdateService's wording); an INACTIVE revision: "TaskDefinition is inactive"."""
+    if value is None or value == "":
+        raise invalid_parameter("taskDefinition can not be blank.")
+    try:
+        rev = TD.usable_revision(state, value)
+    except ApiError as exc:
+        if exc.message == TD.UNABLE:
+            raise client_error("TaskDefinition not found.") from None
+        raise
+    return rev.arn, rev.definition
 
 
 def _desired(attrs: dict[str, Any]) -> dict[str, Any]:

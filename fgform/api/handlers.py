@@ -1,11 +1,8 @@
 """Imports every module that registers ECS actions (`fgform.api.actions.ACTIONS`)."""
 
-from fgform.api import (
-    actions,
-    ecs_services,  # CreateService, UpdateService, DeleteService, DescribeServices, ListServices
-)
+import fgform.api.ecs_clusters  # noqa: F401  (registers its actions)
+import fgform.api.ecs_services  # noqa: F401  (registers its actions)
+import fgform.api.ecs_taskdefs  # noqa: F401  (registers its actions)
+from fgform.api import actions
 
-__all__ = [
-    "actions",
-    "ecs_services",
-]
+__all__ = ["actions"]

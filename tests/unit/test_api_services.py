@@ -79,14 +79,20 @@ def test_task_definitions_by_family_revision_or_arn() -> None:
     st = _state()
     assert resolve_taskdef(st, "web")[0] == "web:3"
     assert resolve_taskdef(st, "web:3")[0] == "web:3"
-    assert resolve_taskdef(st, f"{PREFIX}task-definition/web:2")[0] == "web:2"
+    assert resolve_taskdef(st, f"{PREFIX}task-definition/web:3")[1]["family"] == "web"
     for bad in ("web:9", "nope", f"{PREFIX}task-definition/nope:1"):
         with pytest.raises(ApiError) as err:
             resolve_taskdef(st, bad)
-        assert (err.value.code, err.value.message) == ("InvalidParameterException",
+        assert (err.value.code, err.value.message) == ("ClientException",
                                                        "TaskDefinition not found.")
-    with pytest.raises(ApiError):
+    # fgform keeps older revisions INACTIVE (docs/api.md): no new deployment of them.
+    with pytest.raises(ApiError) as err:
+        resolve_taskdef(st, "web:2")
+    assert (err.value.code, err.value.message) == ("ClientException",
+                                                   "TaskDefinition is inactive")
+    with pytest.raises(ApiError) as err:
         resolve_taskdef(st, None)
+    assert err.value.code == "InvalidParameterException"
     assert S.taskdef_arn(ID, "web:3") == f"{PREFIX}task-definition/web:3"
 
 

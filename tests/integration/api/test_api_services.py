@@ -97,7 +97,7 @@ def test_create_scale_update_redeploy_delete(fleet: Fleet, api: ApiContext) -> N
     assert (err.code, err.message) == ("ClusterNotFoundException", "Cluster not found.")
     err = error_of(api, "CreateService", cluster=name, serviceName="x",
                    taskDefinition="missing-family", desiredCount=1)
-    assert (err.code, err.message) == ("InvalidParameterException", "TaskDefinition not found.")
+    assert (err.code, err.message) == ("ClientException", "TaskDefinition not found.")
     err = error_of(api, "CreateService", cluster=name, serviceName="x",
                    taskDefinition=f"{name}-web", desiredCount=1,
                    loadBalancers=[{"targetGroupArn": "nope", "containerName": "web",
