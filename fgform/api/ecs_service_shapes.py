@@ -18,6 +18,7 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.api.arns import Identity, name_of
+from fgform.api.ecs_clusters import cluster_named
 from fgform.api.ecs_taskdefs import taskdef_arn
 from fgform.api.errors import ApiError, invalid_parameter
 from fgform.config.decode import check_value
@@ -50,20 +51,19 @@ def cluster_param(params: dict[str, Any]) -> str:
 
 
 def find_cluster(state: StateFile, name: str) -> dict[str, Any] | None:
-    """The attributes of the fg_cluster whose `id` (its name) is `name`, or None."""
-    for addr, inst in state.sorted_instances():
-        if addr.type == "fg_cluster" and not addr.is_data and inst is not None \
-                and inst.attributes and inst.attributes.get("id") == name:
-            return inst.attributes
-    return None
+    """The attributes of the fg_cluster whose ECS name is `name` (`ecs_clusters`' rule),
+    or None."""
+    found = cluster_named(state, name)
+    return found.attributes if found is not None else None
 
 
-def require_cluster(state: StateFile, name: str) -> dict[str, Any]:
-    """`find_cluster`, or ECS's ClusterNotFoundException."""
+def require_cluster(state: StateFile, name: str) -> str:
+    """The `id` of the cluster named `name` (what a service's `cluster` attribute holds,
+    as `fg_cluster.NAME.id` in a configuration), or ECS's ClusterNotFoundException."""
     found = find_cluster(state, name)
     if found is None:
         raise ApiError("ClusterNotFoundException", "Cluster not found.")
-    return found
+    return str(found.get("id") or name)
 
 
 def service_name(addr: Address, attrs: dict[str, Any]) -> str:
@@ -78,7 +78,8 @@ def service_name(addr: Address, attrs: dict[str, Any]) -> str:
 
 
 def services_of(state: StateFile, cluster: str) -> list[tuple[Address, dict[str, Any]]]:
-    """Every fg_service of `cluster` in state (configured or API-made), by address."""
+    """Every fg_service of the cluster whose `id` is `cluster` in state (configured or
+    API-made), by address."""
     out = []
     for addr, inst in state.sorted_instances():
         if addr.type == "fg_service" and not addr.is_data and inst is not None \
@@ -89,7 +90,8 @@ def services_of(state: StateFile, cluster: str) -> list[tuple[Address, dict[str,
 
 def find_service(state: StateFile, cluster: str, name: str
                  ) -> tuple[Address, dict[str, Any]] | None:
-    """The service named `name` (a name or its ARN) on `cluster`, or None. A configured
+    """The service named `name` (a name or its ARN) on cluster id `cluster`, or None. A
+    configured
     service and an API-made one never share a name on a cluster (CreateService refuses)."""
     name = name_of(name, "service")
     for addr, attrs in services_of(state, cluster):

@@ -48,8 +48,7 @@ def _cluster_for(params: dict[str, Any], service: str | None = None) -> str:
 
 def _require_service(state: StateFile, cluster: str, service: str
                      ) -> tuple[Address, dict[str, Any]]:
-    S.require_cluster(state, cluster)
-    found = S.find_service(state, cluster, service)
+    found = S.find_service(state, S.require_cluster(state, cluster), service)
     if found is None:
         raise ApiError("ServiceNotFoundException", "Service not found.")
     return found
@@ -139,9 +138,9 @@ def create_service(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     name = params.get("serviceName")
 
     def edit(state: StateFile) -> tuple[Address, dict[str, Any]]:
-        found = S.require_cluster(state, cluster)
-        attrs = S.create_attrs(params, str(found["id"]), "", [])  # checks serviceName first
-        if S.find_service(state, cluster, str(name)) is not None:
+        cluster_id = S.require_cluster(state, cluster)
+        attrs = S.create_attrs(params, cluster_id, "", [])  # checks serviceName first
+        if S.find_service(state, cluster_id, str(name)) is not None:
             raise invalid_parameter("Creation of service was not idempotent.")
         arn, td = resolve_taskdef(state, params.get("taskDefinition"))
         attrs["task_definition"] = arn
@@ -216,11 +215,11 @@ def describe_services(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         raise invalid_parameter("include: the only value is TAGS.")
     cluster = _cluster_for(params, services[0])
     state = read_state(ctx)
-    S.require_cluster(state, cluster)
+    cluster_id = S.require_cluster(state, cluster)
     found: list[tuple[Address, dict[str, Any]]] = []
     failures = []
     for s in services:
-        hit = S.find_service(state, cluster, s)
+        hit = S.find_service(state, cluster_id, s)
         if hit is None:
             failures.append({"arn": s if s.startswith("arn:") else
                              ctx.identity.service(cluster, s), "reason": "MISSING"})
@@ -247,9 +246,8 @@ def list_services(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     if strategy is not None and strategy not in ("REPLICA", "DAEMON"):
         raise invalid_parameter("schedulingStrategy must be REPLICA or DAEMON.")
     state = read_state(ctx)
-    S.require_cluster(state, cluster)
     arns = []
-    for addr, attrs in S.services_of(state, cluster):
+    for addr, attrs in S.services_of(state, S.require_cluster(state, cluster)):
         # Every fgform service is FARGATE-like: an EC2 or EXTERNAL filter matches none.
         if launch not in (None, "FARGATE"):
             continue
