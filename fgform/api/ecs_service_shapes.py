@@ -8,10 +8,7 @@ No I/O here: `fgform/api/ecs_services.py` reads state and the fleet and calls th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +18,7 @@ from fgform.api.arns import Identity, name_of
 from fgform.api.ecs_clusters import cluster_named
 from fgform.api.ecs_taskdefs import taskdef_arn
 from fgform.api.errors import ApiError, invalid_parameter
+from fgform.api.pagination import paginate
 from fgform.config.decode import check_value
 from fgform.config.schema.service import FG_SERVICE
 from fgform.state.model import StateFile
@@ -470,28 +468,12 @@ def service_shape(identity: Identity, addr: Address, attrs: dict[str, Any],
 
 # -- ListServices' paging -------------------------------------------------------------------------
 def page(arns: list[str], params: dict[str, Any]) -> dict[str, Any]:
-    """One ListServices page of sorted `arns`: maxResults (1-100, 10 by default) after the
-    position nextToken names; `nextToken` in the answer when more follow."""
-    size = _int_param(params, "maxResults")
-    if size is None:
-        size = LIST_DEFAULT
-    if not 1 <= size <= LIST_MAX:
-        raise invalid_parameter("maxResults must be between 1 and 100.")
-    after = None
-    token = params.get("nextToken")
-    if token:
-        try:
-            after = json.loads(base64.urlsafe_b64decode(str(token).encode()))["after"]
-            if not isinstance(after, str):
-                raise ValueError(after)
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            raise invalid_parameter("Invalid nextToken.") from None
-    items = sorted(arns)
-    if after is not None:
-        items = [a for a in items if a > after]
-    chunk = items[:size]
+    """One ListServices page of `arns`, sorted: maxResults (1-100, 10 by default, as ECS)
+    after the ARN nextToken names (`fgform.api.pagination`); `nextToken` in the answer
+    when more follow."""
+    chunk, token = paginate(arns, params, action="ListServices", key=lambda a: [a],
+                            default=LIST_DEFAULT, limit=LIST_MAX)
     out: dict[str, Any] = {"serviceArns": chunk}
-    if len(items) > size:
-        out["nextToken"] = base64.urlsafe_b64encode(
-            json.dumps({"after": chunk[-1]}).encode()).decode()
+    if token is not None:
+        out["nextToken"] = token
     return out
