@@ -200,6 +200,18 @@ def test_update_desired_count_is_drift_unless_ignored(fleet: Fleet, api: ApiCont
     assert plan.code == 0, str(plan)
     assert "No changes." in plan.out
 
+    # forceNewDeployment on the configured service: new tasks (its own wait_for_steady_state
+    # holds the request until they are healthy), and the trigger is drift that replaces
+    # nothing.
+    before = {t["task_id"] for t in running(fleet, "web")}
+    call(api, "UpdateService", cluster=name, service="web", forceNewDeployment=True)
+    now = {t["task_id"] for t in running(fleet, "web")}
+    assert len(now) == 2 and not now & before
+    plan = fleet.run("plan", "-detailed-exitcode")
+    assert plan.code == 2, str(plan)
+    assert "- force_new_deployment" in plan.out and "-> null" in plan.out, plan.out
+    assert "~ desired_count" not in plan.out, plan.out
+
 
 def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
     """20 UpdateService calls from threads, alternating two services, each setting a
