@@ -108,6 +108,12 @@ def test_create_scale_update_redeploy_delete(fleet: Fleet, api: ApiContext) -> N
     err = error_of(api, "UpdateService", cluster=name, service="api1", desiredCount=-1)
     assert err.code == "InvalidParameterException"
     assert f'fg_service.ecs["{name}/x"]' not in fleet.resources()
+    # More than the cluster holds: refused before a task starts, the driver's reason told.
+    err = error_of(api, "CreateService", cluster=name, serviceName="big",
+                   taskDefinition=f"{name}-web", desiredCount=500)
+    assert err.code == "ClientException" and "Unable to place 500 task(s)" in err.message, \
+        err.message
+    assert f'fg_service.ecs["{name}/big"]' not in fleet.resources()
 
     # Describe: found ones and a MISSING failure; counts from the fleet.
     out = _describe(api, fleet, "api1", f"{PREFIX}service/{name}/web", "ghost")
