@@ -4,6 +4,7 @@ definitions never touch Docker: the real driver on the in-memory fleet."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -409,13 +410,16 @@ def test_api_revisions_show_in_the_next_plan(tmp_path: Path) -> None:
     code, out = fgform("plan", "-detailed-exitcode")
     assert code == 0, out
     call(ctx, "RegisterTaskDefinition", {"family": "web", "containerDefinitions": [
-        {"name": "app", "image": "nginx:2"}]})
+        {"name": "app", "image": "nginx:2",
+         "environment": [{"name": "DB_PASSWORD", "value": "pw-0123456789"}]}]})
     call(ctx, "RegisterTaskDefinition", {"family": "api", "containerDefinitions": [
         {"name": "app", "image": "httpd:2"}]})
     code, out = fgform("plan", "-detailed-exitcode")
     assert code == 2, out
+    assert "pw-0123456789" not in out and "(sensitive value)" in out
     assert "# fg_task_definition.web will be updated in-place" in out
-    assert '~ image = "nginx:2" -> "nginx:1"' in out
+    assert re.search(r'~ image +\= "nginx:2" -> "nginx:1"', out), out
+    assert re.search(r'- "DB_PASSWORD" = \(sensitive value\)', out), out
     assert '# fg_task_definition.ecs["api"] will be destroyed' in out
     assert '(because fg_task_definition.ecs["api"] is not in configuration)' in out
     # Applying the configuration undoes the API's change: a new revision of its own.
@@ -504,3 +508,50 @@ def test_requests_and_responses_fit_the_ecs_model(tmp_path: Path) -> None:
     check("DeregisterTaskDefinition", {"taskDefinition": "web:2"})
     check("DescribeClusters", {"clusters": ["default"]})
     check("ListClusters", {})
+
+
+def test_a_moved_block_adopts_an_api_family(tmp_path: Path) -> None:
+    """`moved { from = fg_task_definition.ecs["api"] to = fg_task_definition.api }` with a
+    matching resource block: the plan moves it and changes nothing."""
+    import io
+
+    from fgform.cli import Environment, run
+
+    ctx = make_ctx(tmp_path)
+    call(ctx, "RegisterTaskDefinition", {"family": "api", "containerDefinitions": [
+        {"name": "app", "image": "httpd:2", "portMappings": [{"containerPort": 8080}]}]})
+    (tmp_path / "main.tf").write_text("""
+resource "fg_task_definition" "api" {
+  family = "api"
+  container "app" {
+    image = "httpd:2"
+    port_mapping {
+      container_port = 8080
+    }
+  }
+}
+moved {
+  from = fg_task_definition.ecs["api"]
+  to   = fg_task_definition.api
+}
+""")
+    out, err = io.StringIO(), io.StringIO()
+    env = Environment(stdin=io.StringIO(""), stdout=out, stderr=err,
+                      environ={"NO_COLOR": "1"}, cwd=tmp_path, fleet=ctx.fleet)
+    assert run(["plan"], env) == 0, err.getvalue()
+    text = out.getvalue()
+    assert '# fg_task_definition.ecs["api"] has moved to fg_task_definition.api' in text
+    assert "Plan: 0 to add, 0 to change, 0 to destroy." in text
+
+
+def test_a_secret_stays_sensitive_once_its_revision_is_history(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    body = {"family": "web", "containerDefinitions": [
+        {"name": "app", "image": "nginx:1",
+         "environment": [{"name": "DB_PASSWORD", "value": "pw-0123456789"}]}]}
+    call(ctx, "RegisterTaskDefinition", body)
+    call(ctx, "RegisterTaskDefinition", body)
+    inst = stored(ctx)
+    assert ["revisions", 0, "container", 0, "environment", "DB_PASSWORD"] in \
+        inst.sensitive_paths
+    assert ["container", 0, "environment", "DB_PASSWORD"] in inst.sensitive_paths
