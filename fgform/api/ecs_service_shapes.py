@@ -264,6 +264,9 @@ def create_attrs(params: dict[str, Any], cluster_id: str, taskdef: str,
     strategy = params.get("schedulingStrategy") or "REPLICA"
     _checked("scheduling_strategy", strategy, "schedulingStrategy")
     count = _int_param(params, "desiredCount")
+    if strategy == "DAEMON" and count is not None:
+        raise invalid_parameter("The daemon scheduling strategy does not support a desired "
+                                "count for services.")
     if count is None:
         if strategy == "REPLICA":
             raise invalid_parameter("desiredCount is required when schedulingStrategy is "
@@ -297,7 +300,8 @@ def update_attrs(prior: dict[str, Any], params: dict[str, Any], taskdef: str | N
     count = _int_param(params, "desiredCount")
     if count is not None:
         if prior.get("scheduling_strategy") == "DAEMON":
-            raise invalid_parameter("The desiredCount of a DAEMON service cannot be set.")
+            raise invalid_parameter("The daemon scheduling strategy does not support a "
+                                    "desired count for services.")
         out["desired_count"] = _checked("desired_count", count, "desiredCount")
     if taskdef is not None:
         out["task_definition"] = taskdef

@@ -144,6 +144,7 @@ def test_create_attrs_maps_ecs_parameters() -> None:
     ({"desiredCount": -1}, "desiredCount"),
     ({"desiredCount": "2"}, "desiredCount must be an integer"),
     ({"schedulingStrategy": "SOMETIMES"}, "schedulingStrategy"),
+    ({"schedulingStrategy": "DAEMON"}, "does not support a desired count"),
     ({"deploymentConfiguration": {"maximumPercent": 500}}, "maximumPercent"),
     ({"deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True}}},
      "deploymentCircuitBreaker"),
