@@ -219,11 +219,15 @@ def test_update_desired_count_is_drift_unless_ignored(fleet: Fleet, api: ApiCont
     assert "~ desired_count" not in plan.out, plan.out
 
 
-def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
+def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """20 UpdateService calls from threads, alternating two services, each setting a
     (desiredCount, healthCheckGracePeriodSeconds) pair no other call sets: every call
-    succeeds; each service ends with one call's whole pair (no write of one service
-    reverted the other's, none mixed), its tasks follow it, and `plan` agrees."""
+    succeeds; each service ends with the pair of the LAST call applied to it (the order
+    their edits ran in, under the locks), so no write of one service reverted the
+    other's and none mixed; its tasks follow it, and `plan` agrees."""
+    from fgform.api import ecs_services
+
     name = fleet.name
     write_config(fleet, ignore_count=True)
     call(api, "CreateService", cluster=name, serviceName="api2",
@@ -231,6 +235,21 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
     serial0 = _state(fleet)["serial"]
     pairs: dict[str, set[tuple[int, int]]] = {"web": set(), "api2": set()}
     errors: list[BaseException] = []
+    # The order the edits ran in: each runs under the state lock, so this is the order
+    # the writes were made in (instrumentation only: the real transaction runs).
+    applied: list[tuple[str, int, int]] = []
+    real = ecs_services.transaction
+
+    def recording(ctx: ApiContext, edit: Any, *, operation: str) -> Any:
+        def wrapped(state: Any) -> Any:
+            addr, desired = edit(state)
+            if operation == "UpdateService":
+                applied.append((str(addr), desired["desired_count"],
+                                desired["health_check_grace_period"]))
+            return addr, desired
+        return real(ctx, wrapped, operation=operation)
+
+    monkeypatch.setattr(ecs_services, "transaction", recording)
 
     def update(i: int) -> None:
         service = ("web", "api2")[i % 2]
@@ -248,6 +267,8 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
     for t in threads:
         t.join(600)
     assert not errors, errors
+    assert len(applied) == 20
+    last = {addr: (count, grace) for addr, count, grace in applied}
     res = fleet.resources()
     final = {}
     for service, addr in (("web", "fg_service.web"),
@@ -255,6 +276,7 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
         attrs = res[addr]["attributes"]
         pair = (attrs["desired_count"], attrs["health_check_grace_period"])
         assert pair in pairs[service], (service, pair)
+        assert pair == last[addr], (service, pair, applied)
         final[service] = pair[0]
         wait_until(lambda s=service, c=pair[0]: len(running(fleet, s)) == c,
                    desc=f"{pair[0]} tasks of {service}")
