@@ -294,3 +294,28 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext,
         plan.out
     call(api, "DeleteService", cluster=name, service="api2", force=True)
     assert json.loads(json.dumps(fleet.state()))  # still a whole state file
+
+
+def test_daemon_service_and_its_forced_redeployment(fleet: Fleet, api: ApiContext) -> None:
+    """A DAEMON service: one task on each instance; forceNewDeployment replaces each, new
+    ones first at 100/200 (distinctInstance counts the old tasks as old, so the new ones
+    find room beside them)."""
+    name = fleet.name
+    got = call(api, "CreateService", cluster=name, serviceName="d1",
+               taskDefinition=f"{name}-web", schedulingStrategy="DAEMON",
+               deploymentConfiguration={"minimumHealthyPercent": 100,
+                                        "maximumPercent": 200})["service"]
+    assert got["schedulingStrategy"] == "DAEMON" and got["desiredCount"] == 2
+    rows = wait_until(lambda: (r := running(fleet, "d1")) and len(r) == 2 and r,
+                      desc="a task per instance")
+    assert sorted(r["instance"] for r in rows) == ["i-0", "i-1"]
+    before = {r["task_id"] for r in rows}
+    call(api, "UpdateService", cluster=name, service="d1", forceNewDeployment=True)
+    rows = wait_until(lambda: (r := running(fleet, "d1")) and len(r) == 2
+                      and not before & {t["task_id"] for t in r} and r,
+                      desc="two new tasks")
+    assert sorted(r["instance"] for r in rows) == ["i-0", "i-1"]
+    err = error_of(api, "UpdateService", cluster=name, service="d1", desiredCount=3)
+    assert err.code == "InvalidParameterException"
+    call(api, "DeleteService", cluster=name, service="d1", force=True)
+    assert running(fleet, "d1") == []
