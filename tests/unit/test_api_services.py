@@ -134,7 +134,12 @@ def test_create_attrs_maps_ecs_parameters() -> None:
                        "circuit_breaker": {"enable": True, "rollback": True}},
     }
     assert _create()["deployment"] is None
-    assert _create(schedulingStrategy="DAEMON", desiredCount=None)["desired_count"] == 0
+    daemon = _create(schedulingStrategy="DAEMON", desiredCount=None)
+    assert daemon["desired_count"] == 0
+    assert daemon["deployment"] == {"minimum_healthy_percent": 0, "maximum_percent": 100,
+                                    "circuit_breaker": None}  # ECS's DAEMON defaults
+    assert _create(schedulingStrategy="DAEMON", desiredCount=None, deploymentConfiguration={
+        "maximumPercent": 200})["deployment"]["minimum_healthy_percent"] == 0
 
 
 @pytest.mark.parametrize(("params", "words"), [
