@@ -555,3 +555,17 @@ def test_a_secret_stays_sensitive_once_its_revision_is_history(tmp_path: Path) -
     assert ["revisions", 0, "container", 0, "environment", "DB_PASSWORD"] in \
         inst.sensitive_paths
     assert ["container", 0, "environment", "DB_PASSWORD"] in inst.sensitive_paths
+
+
+def test_the_real_fleet_registers_without_a_docker_engine(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """Task definitions are state only: the fleet `fgform serve` uses (the local engine's)
+    registers, describes and deregisters them with no engine to reach."""
+    from fgform.fleet.swarm.fleet import EngineFleet
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    ctx = ApiContext(dir=tmp_path, fleet=EngineFleet(), lock_timeout=5)
+    assert call(ctx, "RegisterTaskDefinition", web())["taskDefinition"]["revision"] == 1
+    assert call(ctx, "RegisterTaskDefinition", web())["taskDefinition"]["revision"] == 2
+    assert call(ctx, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})[
+        "taskDefinition"]["status"] == "INACTIVE"
