@@ -146,6 +146,13 @@ def test_create_scale_update_redeploy_delete(fleet: Fleet, api: ApiContext) -> N
     call(api, "UpdateService", cluster=name, service=f"{PREFIX}service/{name}/api1",
          desiredCount=1)
     wait_until(lambda: len(running(fleet, "api1")) == 1, desc="1 task of api1")
+    # Placement and load balancers are replaced when given.
+    got = call(api, "UpdateService", cluster=name, service="api1",
+               placementConstraints=[{"type": "distinctInstance"}], loadBalancers=[])["service"]
+    assert got["placementConstraints"] == [{"type": "distinctInstance"}]
+    assert got["loadBalancers"] == []
+    attrs = fleet.resources()[f'fg_service.ecs["{name}/api1"]']["attributes"]
+    assert attrs["load_balancer"] == [] and attrs["desired_count"] == 1
 
     # A new revision (registered by a targeted apply: a whole apply would destroy api1,
     # which is not in the configuration), rolled onto by the API.
