@@ -13,7 +13,7 @@ from typing import Any
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image, remove_lineages
 
 from fgform.api.actions import ApiContext
 from fgform.fleet.docker.fleet import DockerFleet
@@ -36,11 +36,11 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
     try:
         f.ok("apply", "-auto-approve")
         yield f
+        # The API-made services are in state: destroy removes them too, leaving nothing.
+        f.ok("destroy", "-auto-approve", timeout=240)
+        clean_up(docker_client, [f])
     finally:
-        try:
-            f.run("destroy", "-auto-approve", timeout=240)
-        finally:
-            remove_lineages(docker_client, set(f.lineages))
+        remove_lineages(docker_client, set(f.lineages))
 
 
 @pytest.fixture
