@@ -66,6 +66,16 @@ def wait_listening(server: Running, port: int) -> None:
     server.wait_for(up, timeout=60, desc=f"fgform serve listening on 127.0.0.1:{port}")
 
 
+def stop_server(server: Running) -> int:
+    """SIGTERM, as the README's `kill %1`: the server's exit code (killed after a minute)."""
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        return server.finish(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill9()
+        return -signal.SIGKILL
+
+
 def aws(endpoint: str, key: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """The aws CLI (the one installed with the test dependencies), signing with `key` only:
     no profile, credentials file or instance metadata of the machine takes part."""
@@ -149,12 +159,10 @@ def test_readme_walkthrough(docker_client: docker.DockerClient, tmp_path: Path) 
         assert changed["fg_service.web"]["before"]["desired_count"] == 4
         assert changed["fg_service.web"]["after"]["desired_count"] == 2
     finally:
-        if server is not None:
-            server.proc.send_signal(signal.SIGTERM)
-            code = server.finish(timeout=60)
-            if key is not None:
-                assert key["secret_access_key"] not in server.output
-            assert code == 0, f"fgform serve exited {code} on SIGTERM:\n{server.output}"
+        code = stop_server(server) if server is not None else 0
         res = fleet.run("destroy", "-auto-approve", timeout=600)
         clean_up(docker_client, [fleet])
-        assert res.code == 0, str(res)
+    assert server is not None and key is not None
+    assert code == 0, f"fgform serve exited {code} on SIGTERM:\n{server.output}"
+    assert key["secret_access_key"] not in server.output
+    assert res.code == 0, str(res)
