@@ -15,12 +15,14 @@ import click
 
 from fgform import __version__
 from fgform.cli import (
+    api_key_cmds,
     config_cmds,
     console_cmd,
     fleet_cmds,
     nodes_cmd,
     plan_cmds,
     reconcile_cmd,
+    serve_cmds,
     state_cmds,
     workspace_cmds,
 )
@@ -43,7 +45,7 @@ def cli(ctx: click.Context, chdir: str | None) -> None:
 
 
 for _group in (config_cmds, plan_cmds, state_cmds, fleet_cmds, reconcile_cmd, workspace_cmds,
-               console_cmd, nodes_cmd):
+               console_cmd, nodes_cmd, api_key_cmds, serve_cmds):
     for _command in _group.COMMANDS:
         cli.add_command(_command)
 

@@ -1,0 +1,164 @@
+"""`fgform serve` (the ECS-compatible API server) and `fgform api-log` (its audit log)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from fgform.cli.command import command
+from fgform.cli.environment import Environment, pass_env
+from fgform.cli.options import Whole, duration, lock_timeout_option, opt, state_option
+from fgform.errors import FgformError
+
+DEFAULT_LISTEN = "127.0.0.1:4566"
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+_ACCOUNT = re.compile(r"\d{12}")
+
+
+@command("serve")
+@opt("listen", default=DEFAULT_LISTEN, metavar="HOST:PORT", show_default=True,
+     help="Address to listen on (port 0: any free port, printed when listening).")
+@opt("tls-cert", "tls_cert", metavar="FILE", help="TLS certificate (PEM) to serve HTTPS.")
+@opt("tls-key", "tls_key", metavar="FILE", help="The TLS certificate's private key (PEM).")
+@opt("insecure", is_flag=True,
+     help="Allow plain HTTP on an address other than loopback (credentials and requests "
+          "then cross the network unencrypted).")
+@opt("region", default="us-east-1", show_default=True, help="Region in the ARNs.")
+@opt("account-id", "account_id", default="000000000000", show_default=True,
+     help="Account id in the ARNs (12 digits).")
+@opt("rate-limit", "rate_limit", type=Whole(0), default=50, show_default=True,
+     help="Requests per second per access key (bursts up to twice that); 0: no limit.")
+@opt("max-request-size", "max_request_size", type=Whole(1), default=1024 * 1024,
+     show_default=True, metavar="BYTES", help="Largest request body accepted.")
+@state_option
+@lock_timeout_option
+@pass_env
+def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | None,
+          insecure: bool, region: str, account_id: str, rate_limit: int,
+          max_request_size: int, state_path: str | None, lock_timeout: str) -> None:
+    """Serve the ECS API (the aws CLI, boto3, SDKs) on this configuration's fleet."""
+    from fgform.api.actions import ApiContext
+    from fgform.api.arns import Identity
+    from fgform.api.audit import AuditLog, audit_path
+    from fgform.api.keys import KeyStore
+    from fgform.api.limits import RateLimiter
+    from fgform.api.protocol import Pipeline
+    from fgform.api.server import parse_listen
+    from fgform.api.server import serve as run_server
+
+    try:
+        where = parse_listen(listen)
+    except ValueError:
+        raise FgformError(f'-listen: "{listen}" is not an address: write HOST:PORT, such '
+                          f"as {DEFAULT_LISTEN}") from None
+    if bool(tls_cert) != bool(tls_key):
+        raise FgformError("-tls-cert and -tls-key go together: give both files")
+    if not where.loopback and not tls_cert and not insecure:
+        raise FgformError(
+            f"refusing to serve plain HTTP on {listen}, an address other machines can "
+            "reach: give -tls-cert and -tls-key, or -insecure to serve without TLS")
+    if not _REGION.fullmatch(region):
+        raise FgformError(f'-region: "{region}" is not a region name (such as us-east-1)')
+    if not _ACCOUNT.fullmatch(account_id):
+        raise FgformError(f'-account-id: "{account_id}" is not an account id (12 digits)')
+    for path in (tls_cert, tls_key):
+        if path and not (env.dir / path).is_file():
+            raise FgformError(f"cannot read {path}: no such file")
+
+    ctx = ApiContext(dir=env.dir, fleet=env.fleet, identity=Identity(region, account_id),
+                     workspace=env.workspace, state_path=state_path,
+                     lock_timeout=duration(lock_timeout), log=env.err)
+    audit = AuditLog(audit_path(env.dir))
+    try:
+        pipeline = Pipeline(ctx, KeyStore(env.dir).find, audit=audit,
+                            limiter=RateLimiter(float(rate_limit)),
+                            max_request_size=max_request_size, errors=env.stderr)
+
+        def listening(url: str) -> None:
+            env.out(f"fgform API server listening on {url}")
+
+        run_server(pipeline, where,
+                   tls_cert=str(env.dir / tls_cert) if tls_cert else None,
+                   tls_key=str(env.dir / tls_key) if tls_key else None,
+                   on_listening=listening)
+    finally:
+        audit.close()
+    env.err("fgform API server stopped.")
+
+
+@command("api-log")
+@opt("json", "as_json", is_flag=True, help="The records as JSON lines, as stored.")
+@opt("n", "count", type=Whole(0), default=None, metavar="N", help="Only the last N records.")
+@opt("follow", is_flag=True, help="Keep printing records as requests arrive.")
+@pass_env
+def api_log(env: Environment, as_json: bool, count: int | None, follow: bool) -> None:
+    """The API server's audit log: one line per request."""
+    from fgform.api.audit import audit_path
+    from fgform.safefile import read_regular
+
+    path = audit_path(env.dir)
+    try:
+        data, _ = read_regular(path, nofollow=True)
+    except FileNotFoundError:
+        if not follow:
+            raise FgformError(f"no audit log at {path}: `fgform serve` writes one when it "
+                              "answers its first request") from None
+        data = b""
+    except OSError as exc:
+        raise FgformError(f"cannot read the audit log {path}: {exc.strerror or exc}") from None
+    lines = data.splitlines(keepends=True)
+    offset = len(data)
+    if data and not data.endswith(b"\n"):  # a line being written: wait for its end
+        offset -= len(lines[-1])
+        lines = lines[:-1]
+    if count is not None:
+        lines = lines[-count:] if count else []
+    for line in lines:
+        _print(env, line, as_json)
+    if not follow:
+        return
+    try:
+        _follow(env, path, offset, as_json)
+    except KeyboardInterrupt:
+        return
+
+
+def _print(env: Environment, line: bytes, as_json: bool) -> None:
+    from fgform.api.audit import format_record
+
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return
+    if not isinstance(rec, dict):
+        return
+    env.out(json.dumps(rec, separators=(",", ":"), ensure_ascii=False) if as_json
+            else format_record(rec))
+
+
+def _follow(env: Environment, path, offset: int, as_json: bool) -> None:
+    """Print records appended after `offset`, polling the file (a restarted server appends
+    to the same file; a file that shrank was replaced: read it from its start)."""
+    pending = b""
+    while True:
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, 2)
+                if size < offset:
+                    offset, pending = 0, b""
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = b""
+        if chunk:
+            offset += len(chunk)
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for line in complete:
+                _print(env, line, as_json)
+        else:
+            time.sleep(0.25)
+
+
+COMMANDS = [serve, api_log]
