@@ -1,0 +1,406 @@
+"""IAM-style policies (fgform.api.policy): validation with JSON paths, and evaluation as IAM
+evaluates identity-based policies (explicit deny, then allow, else implicit deny), table
+driven, with the AWS documentation's examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from fgform.api.keys import ApiKey
+from fgform.api.policy import (
+    Decision,
+    access_denied_message,
+    evaluate,
+    request_context,
+    statement_of,
+    validate_policy,
+)
+
+ACCOUNT = "000000000000"
+P = f"arn:aws:ecs:us-east-1:{ACCOUNT}:"
+WEB = P + "service/default/web"
+API = P + "service/prod/api"
+DEFAULT = P + "cluster/default"
+PROD = P + "cluster/prod"
+TD = P + "task-definition/web:3"
+
+
+def policy(*statements: dict, version: str = "2012-10-17") -> dict:
+    return {"Version": version, "Statement": list(statements)}
+
+
+def allow(action, resource="*", **extra) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def deny(action, resource="*", **extra) -> dict:
+    return {"Effect": "Deny", "Action": action, "Resource": resource, **extra}
+
+
+def decide(policies, action, resource, cluster=None, **context) -> str:
+    ctx = dict(context)
+    if cluster is not None:
+        ctx["ecs:cluster"] = cluster
+    return evaluate(policies, action, resource, ctx).kind
+
+
+# -- evaluation -------------------------------------------------------------------------------
+CASES = [
+    # (name, policies, action, resource, cluster, expected kind)
+    ("no policies: implicit deny", [], "ecs:ListClusters", "*", None, "implicit-deny"),
+    ("exact action", [policy(allow("ecs:UpdateService"))], "ecs:UpdateService", WEB, DEFAULT,
+     "allow"),
+    ("other action", [policy(allow("ecs:UpdateService"))], "ecs:RunTask", TD, DEFAULT,
+     "implicit-deny"),
+    ("Describe* wildcard", [policy(allow("ecs:Describe*"))], "ecs:DescribeServices", WEB,
+     DEFAULT, "allow"),
+    ("Describe* does not match List", [policy(allow("ecs:Describe*"))], "ecs:ListServices",
+     "*", None, "implicit-deny"),
+    ("ecs:* matches every ECS action", [policy(allow("ecs:*"))], "ecs:RunTask", TD, DEFAULT,
+     "allow"),
+    ("* matches every action", [policy(allow("*"))], "ecs:DeleteService", WEB, DEFAULT,
+     "allow"),
+    ("another service's wildcard", [policy(allow("s3:*"))], "ecs:RunTask", TD, None,
+     "implicit-deny"),
+    ("actions are case-insensitive", [policy(allow("ECS:updateservice"))],
+     "ecs:UpdateService", WEB, DEFAULT, "allow"),
+    ("? matches one character", [policy(allow("ecs:?istTasks"))], "ecs:ListTasks", "*", None,
+     "allow"),
+    ("? does not match two", [policy(allow("ecs:?stTasks"))], "ecs:ListTasks", "*", None,
+     "implicit-deny"),
+    ("action list is OR", [policy(allow(["ecs:RunTask", "ecs:StopTask"]))], "ecs:StopTask",
+     P + "task/default/abc", DEFAULT, "allow"),
+    ("resource exact", [policy(allow("ecs:UpdateService", WEB))], "ecs:UpdateService", WEB,
+     DEFAULT, "allow"),
+    ("resource other service", [policy(allow("ecs:UpdateService", WEB))],
+     "ecs:UpdateService", API, PROD, "implicit-deny"),
+    ("resource wildcard in the cluster's services",
+     [policy(allow("ecs:UpdateService", P + "service/default/*"))], "ecs:UpdateService", WEB,
+     DEFAULT, "allow"),
+    ("resource wildcard, another cluster",
+     [policy(allow("ecs:UpdateService", P + "service/default/*"))], "ecs:UpdateService", API,
+     PROD, "implicit-deny"),
+    ("resources are case-sensitive",
+     [policy(allow("ecs:UpdateService", P + "service/default/WEB"))], "ecs:UpdateService",
+     WEB, DEFAULT, "implicit-deny"),
+    ("resource ? wildcard", [policy(allow("ecs:UpdateService", P + "service/default/we?"))],
+     "ecs:UpdateService", WEB, DEFAULT, "allow"),
+    ("resource list is OR", [policy(allow("ecs:UpdateService", [API, WEB]))],
+     "ecs:UpdateService", WEB, DEFAULT, "allow"),
+    ("a '*' request resource needs Resource '*'",
+     [policy(allow("ecs:ListClusters", P + "cluster/*"))], "ecs:ListClusters", "*", None,
+     "implicit-deny"),
+    ("a '*' request resource with Resource '*'", [policy(allow("ecs:List*"))],
+     "ecs:ListClusters", "*", None, "allow"),
+    ("explicit deny wins over an allow",
+     [policy(allow("ecs:*"), deny("ecs:DeleteService"))], "ecs:DeleteService", WEB, DEFAULT,
+     "explicit-deny"),
+    ("explicit deny in another policy wins",
+     [policy(allow("ecs:*")), policy(deny("ecs:Delete*", WEB))], "ecs:DeleteService", WEB,
+     DEFAULT, "explicit-deny"),
+    ("a deny of another resource leaves the allow",
+     [policy(allow("ecs:*")), policy(deny("ecs:Delete*", API))], "ecs:DeleteService", WEB,
+     DEFAULT, "allow"),
+    ("deny alone is still a deny", [policy(deny("ecs:RunTask"))], "ecs:RunTask", TD, None,
+     "explicit-deny"),
+    # NotAction / NotResource
+    ("NotAction allows the rest", [policy({"Effect": "Allow", "NotAction": "ecs:Delete*",
+                                           "Resource": "*"})], "ecs:UpdateService", WEB,
+     DEFAULT, "allow"),
+    ("NotAction does not allow what it names",
+     [policy({"Effect": "Allow", "NotAction": "ecs:Delete*", "Resource": "*"})],
+     "ecs:DeleteService", WEB, DEFAULT, "implicit-deny"),
+    ("Deny with NotAction denies all but the named (AWS example)",
+     [policy(allow("ecs:*"), {"Effect": "Deny", "NotAction": ["ecs:Describe*", "ecs:List*"],
+                              "Resource": "*"})], "ecs:UpdateService", WEB, DEFAULT,
+     "explicit-deny"),
+    ("Deny with NotAction leaves the named",
+     [policy(allow("ecs:*"), {"Effect": "Deny", "NotAction": ["ecs:Describe*", "ecs:List*"],
+                              "Resource": "*"})], "ecs:DescribeServices", WEB, DEFAULT,
+     "allow"),
+    ("NotResource allows other resources",
+     [policy({"Effect": "Allow", "Action": "ecs:UpdateService", "NotResource": API})],
+     "ecs:UpdateService", WEB, DEFAULT, "allow"),
+    ("NotResource excludes its resource",
+     [policy({"Effect": "Allow", "Action": "ecs:UpdateService", "NotResource": API})],
+     "ecs:UpdateService", API, PROD, "implicit-deny"),
+    ("Deny NotResource: everything but the cluster's services is denied",
+     [policy(allow("ecs:*"), {"Effect": "Deny", "Action": "ecs:*",
+                              "NotResource": P + "service/default/*"})],
+     "ecs:UpdateService", API, PROD, "explicit-deny"),
+    # conditions on ecs:cluster
+    ("StringEquals on ecs:cluster",
+     [policy(allow("ecs:RunTask", Condition={"StringEquals": {"ecs:cluster": DEFAULT}}))],
+     "ecs:RunTask", TD, DEFAULT, "allow"),
+    ("StringEquals, another cluster",
+     [policy(allow("ecs:RunTask", Condition={"StringEquals": {"ecs:cluster": DEFAULT}}))],
+     "ecs:RunTask", TD, PROD, "implicit-deny"),
+    ("StringEquals, the key missing fails",
+     [policy(allow("ecs:ListClusters", Condition={"StringEquals": {"ecs:cluster": DEFAULT}}))],
+     "ecs:ListClusters", "*", None, "implicit-deny"),
+    ("values are OR",
+     [policy(allow("ecs:RunTask",
+                   Condition={"StringEquals": {"ecs:cluster": [PROD, DEFAULT]}}))],
+     "ecs:RunTask", TD, DEFAULT, "allow"),
+    ("condition key names are case-insensitive",
+     [policy(allow("ecs:RunTask", Condition={"StringEquals": {"ECS:Cluster": DEFAULT}}))],
+     "ecs:RunTask", TD, DEFAULT, "allow"),
+    ("StringEquals values are case-sensitive",
+     [policy(allow("ecs:RunTask",
+                   Condition={"StringEquals": {"ecs:cluster": DEFAULT.upper()}}))],
+     "ecs:RunTask", TD, DEFAULT, "implicit-deny"),
+    ("StringEqualsIgnoreCase",
+     [policy(allow("ecs:RunTask",
+                   Condition={"StringEqualsIgnoreCase": {"ecs:cluster": DEFAULT.upper()}}))],
+     "ecs:RunTask", TD, DEFAULT, "allow"),
+    ("StringLike with a wildcard",
+     [policy(allow("ecs:RunTask", Condition={"StringLike": {"ecs:cluster": "*:cluster/def*"}}))],
+     "ecs:RunTask", TD, DEFAULT, "allow"),
+    ("StringLike no match",
+     [policy(allow("ecs:RunTask", Condition={"StringLike": {"ecs:cluster": "*:cluster/dev*"}}))],
+     "ecs:RunTask", TD, DEFAULT, "implicit-deny"),
+    ("StringNotLike",
+     [policy(allow("ecs:RunTask",
+                   Condition={"StringNotLike": {"ecs:cluster": "*:cluster/prod"}}))],
+     "ecs:RunTask", TD, DEFAULT, "allow"),
+    ("StringNotEquals: a missing key satisfies it",
+     [policy(allow("ecs:ListClusters",
+                   Condition={"StringNotEquals": {"ecs:cluster": PROD}}))],
+     "ecs:ListClusters", "*", None, "allow"),
+    ("StringNotEquals with a list: the value must match none",
+     [policy(allow("ecs:RunTask",
+                   Condition={"StringNotEquals": {"ecs:cluster": [PROD, DEFAULT]}}))],
+     "ecs:RunTask", TD, DEFAULT, "implicit-deny"),
+    ("ArnLike with wildcards in segments",
+     [policy(allow("ecs:UpdateService",
+                   Condition={"ArnLike": {"ecs:cluster": "arn:aws:ecs:*:*:cluster/default"}}))],
+     "ecs:UpdateService", WEB, DEFAULT, "allow"),
+    ("ArnLike: another cluster",
+     [policy(allow("ecs:UpdateService",
+                   Condition={"ArnLike": {"ecs:cluster": "arn:aws:ecs:*:*:cluster/default"}}))],
+     "ecs:UpdateService", API, PROD, "implicit-deny"),
+    ("ArnLike: a value that is not an ARN does not match",
+     [policy(allow("ecs:UpdateService", Condition={"ArnLike": {"ecs:cluster": "*"}}))],
+     "ecs:UpdateService", WEB, "default", "implicit-deny"),
+    ("ArnEquals behaves as ArnLike (as IAM's)",
+     [policy(allow("ecs:UpdateService",
+                   Condition={"ArnEquals": {"ecs:cluster": P + "cluster/*"}}))],
+     "ecs:UpdateService", WEB, DEFAULT, "allow"),
+    ("ArnNotLike",
+     [policy(allow("ecs:UpdateService",
+                   Condition={"ArnNotLike": {"ecs:cluster": P + "cluster/prod"}}))],
+     "ecs:UpdateService", API, PROD, "implicit-deny"),
+    ("...IfExists: a missing key passes",
+     [policy(allow("ecs:List*", Condition={"StringEqualsIfExists": {"ecs:cluster": DEFAULT}}))],
+     "ecs:ListClusters", "*", None, "allow"),
+    ("...IfExists: a present key is checked",
+     [policy(allow("ecs:List*", Condition={"StringEqualsIfExists": {"ecs:cluster": DEFAULT}}))],
+     "ecs:ListServices", "*", PROD, "implicit-deny"),
+    ("Null true: the key is absent",
+     [policy(allow("ecs:List*", Condition={"Null": {"ecs:cluster": "true"}}))],
+     "ecs:ListClusters", "*", None, "allow"),
+    ("Null false: the key is present",
+     [policy(allow("ecs:List*", Condition={"Null": {"ecs:cluster": "false"}}))],
+     "ecs:ListClusters", "*", None, "implicit-deny"),
+    ("several keys and operators are AND",
+     [policy(allow("ecs:RunTask", Condition={
+         "StringEquals": {"ecs:cluster": DEFAULT},
+         "StringLike": {"aws:username": "ci-*"}}))],
+     "ecs:RunTask", TD, DEFAULT, "implicit-deny"),
+    ("a denied cluster in a condition (AWS example: deny outside one cluster)",
+     [policy(allow("ecs:*"), deny("ecs:*", Condition={
+         "ArnNotEquals": {"ecs:cluster": DEFAULT}}))],
+     "ecs:StopTask", P + "task/prod/1", PROD, "explicit-deny"),
+    ("...and inside it allowed",
+     [policy(allow("ecs:*"), deny("ecs:*", Condition={
+         "ArnNotEquals": {"ecs:cluster": DEFAULT}}))],
+     "ecs:StopTask", P + "task/default/1", DEFAULT, "allow"),
+    ("the 2008-10-17 version evaluates alike",
+     [policy(allow("ecs:Describe*"), version="2008-10-17")], "ecs:DescribeClusters", DEFAULT,
+     None, "allow"),
+    ("one statement object instead of a list",
+     [{"Version": "2012-10-17", "Statement": allow("ecs:List*")}], "ecs:ListServices", "*",
+     None, "allow"),
+]
+
+
+@pytest.mark.parametrize(("policies", "action", "resource", "cluster", "expected"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_evaluate(policies, action, resource, cluster, expected) -> None:
+    for doc in policies:
+        assert validate_policy(doc) == [], doc
+    assert decide(policies, action, resource, cluster) == expected
+
+
+def test_the_issue_example_describe_and_update_one_service() -> None:
+    """The issue's example key: ecs:Describe* everywhere, UpdateService on one service."""
+    doc = policy({"Sid": "Read", "Effect": "Allow", "Action": "ecs:Describe*", "Resource": "*"},
+                 {"Sid": "ScaleWeb", "Effect": "Allow", "Action": "ecs:UpdateService",
+                  "Resource": WEB})
+    assert decide([doc], "ecs:UpdateService", WEB, DEFAULT) == "allow"
+    assert decide([doc], "ecs:DescribeServices", API, PROD) == "allow"
+    assert decide([doc], "ecs:UpdateService", API, PROD) == "implicit-deny"
+    assert decide([doc], "ecs:RunTask", TD, DEFAULT) == "implicit-deny"
+
+
+def test_the_decision_names_the_statement() -> None:
+    docs = [policy(allow("ecs:List*")),
+            policy({"Sid": "Scale", **allow("ecs:UpdateService")},
+                   {"Sid": "NoDelete", **deny("ecs:Delete*")})]
+    d = evaluate(docs, "ecs:UpdateService", WEB, {})
+    assert d == Decision(True, "allow", "policy 2, statement 1 (Sid Scale)", 1, 0)
+    assert statement_of(docs, d)["Sid"] == "Scale"
+    d = evaluate(docs, "ecs:DeleteService", WEB, {})
+    assert (d.allowed, d.kind, d.statement) == (False, "explicit-deny",
+                                                "policy 2, statement 2 (Sid NoDelete)")
+    d = evaluate(docs, "ecs:ListTasks", "*", {})
+    assert d.statement == "policy 1, statement 1"  # no Sid
+    d = evaluate(docs, "ecs:RunTask", TD, {})
+    assert d == Decision(False, "implicit-deny", None)
+    assert statement_of(docs, d) is None
+
+
+def test_the_first_deny_decides_even_after_an_allow() -> None:
+    docs = [policy(allow("*")), policy(deny("ecs:Run*"), deny("ecs:RunTask"))]
+    assert evaluate(docs, "ecs:RunTask", TD, {}).statement == "policy 2, statement 1"
+
+
+def test_request_context_and_global_keys() -> None:
+    key = ApiKey("ci-deploy", "AKIAAAAAAAAAAAAAAAAA", "s" * 40, (), "2026-01-01T00:00:00Z")
+    ctx = request_context(key, DEFAULT, region="eu-west-1", account="123456789012")
+    assert ctx["ecs:cluster"] == DEFAULT
+    assert ctx["aws:PrincipalArn"] == "arn:aws:iam::123456789012:user/ci-deploy"
+    assert ctx["aws:RequestedRegion"] == "eu-west-1"
+    assert "ecs:cluster" not in request_context(key, None, region="us-east-1")
+    doc = policy(allow("ecs:RunTask", Condition={
+        "StringEquals": {"ecs:cluster": DEFAULT}, "StringLike": {"aws:username": "ci-*"}}))
+    assert evaluate([doc], "ecs:RunTask", TD, ctx).allowed
+    other = ApiKey("dev", "AKIAAAAAAAAAAAAAAAAB", "s" * 40, (), "2026-01-01T00:00:00Z")
+    assert not evaluate([doc], "ecs:RunTask", TD,
+                        request_context(other, DEFAULT, region="us-east-1")).allowed
+
+
+def test_access_denied_wording() -> None:
+    key = ApiKey("web-scaler", "AKIAAAAAAAAAAAAAAAAA", "s" * 40, (), "2026-01-01T00:00:00Z")
+    assert access_denied_message(key, "ecs:RunTask", TD) == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/web-scaler is not authorized to perform: "
+        f"ecs:RunTask on resource: {TD} because no identity-based policy allows the "
+        "ecs:RunTask action")
+    explicit = Decision(False, "explicit-deny", "policy 1, statement 1")
+    assert access_denied_message(key, "ecs:DeleteService", WEB, decision=explicit,
+                                 account="123456789012") == (
+        "User: arn:aws:iam::123456789012:user/web-scaler is not authorized to perform: "
+        f"ecs:DeleteService on resource: {WEB} with an explicit deny in an identity-based "
+        "policy")
+
+
+# -- validation -------------------------------------------------------------------------------
+VALID = [
+    policy(allow("ecs:Describe*")),
+    {"Statement": allow("*")},  # Version may be left out, as IAM allows
+    {"Version": "2008-10-17", "Id": "p1", "Statement": [allow(["ecs:RunTask", "ecs:Stop*"])]},
+    policy({"Sid": "A", "Effect": "Deny", "NotAction": "ecs:Describe*", "NotResource": [WEB]}),
+    policy(allow("ecs:RunTask", Condition={
+        "StringEquals": {"ecs:cluster": [DEFAULT, PROD]},
+        "StringLikeIfExists": {"aws:username": "ci-*"},
+        "ArnLike": {"ECS:CLUSTER": "arn:aws:ecs:*:*:cluster/*"},
+        "Null": {"ecs:cluster": "false"}})),
+]
+
+
+@pytest.mark.parametrize("doc", VALID)
+def test_valid_policies(doc) -> None:
+    assert validate_policy(doc) == []
+
+
+INVALID = [
+    ([], "(document): a policy must be a JSON object, not a list"),
+    ({"Version": "2012-10-17"}, "Statement: missing"),
+    (policy(), "Statement: empty"),
+    ({"Statement": "x"}, "Statement: must be an object or a list of objects, not a string"),
+    ({"Version": "2012-10-18", "Statement": allow("*")},
+     'Version: must be "2012-10-17" or "2008-10-17", not "2012-10-18"'),
+    ({"Statment": [], "Statement": allow("*")},
+     'Statment: unknown policy element "Statment". Did you mean "Statement"?'),
+    (policy("x"), "Statement[0]: a statement must be a JSON object, not a string"),
+    (policy({"Effect": "allow", "Action": "*", "Resource": "*"}),
+     'Statement[0].Effect: must be "Allow" or "Deny", not "allow"'),
+    (policy({"Action": "*", "Resource": "*"}), 'Statement[0].Effect: missing'),
+    ({"Statement": {"Effect": "Permit", "Action": "*", "Resource": "*"}},
+     'Statement.Effect: must be "Allow" or "Deny", not "Permit"'),
+    (policy(allow("*"), {"Effect": "Allow", "Resource": "*"}),
+     "Statement[1]: missing Action (or NotAction)"),
+    (policy({"Effect": "Allow", "Action": "*", "NotAction": "ecs:*", "Resource": "*"}),
+     "Statement[0]: has both Action and NotAction"),
+    (policy({"Effect": "Allow", "Action": "*"}), "Statement[0]: missing Resource (or NotResource)"),
+    (policy({"Effect": "Allow", "Action": "*", "Resource": "*", "NotResource": WEB}),
+     "Statement[0]: has both Resource and NotResource"),
+    (policy(allow("UpdateService")), 'Statement[0].Action: "UpdateService" is not an action'),
+    (policy(allow(["ecs:RunTask", 3])), "Statement[0].Action[1]: must be a string, not a number"),
+    (policy(allow([])), "Statement[0].Action: empty list"),
+    (policy(allow({"a": 1})), "Statement[0].Action: must be a string or a list of strings"),
+    (policy(allow("*", "service/default/web")),
+     'Statement[0].Resource: "service/default/web" is not a resource'),
+    (policy(allow("*", ["*", "arn:aws:ecs"])),
+     'Statement[0].Resource[1]: "arn:aws:ecs" is not a resource'),
+    (policy(allow("*", Principal={"AWS": "*"})),
+     "Statement[0].Principal: not allowed in an identity-based policy"),
+    (policy(allow("*", Actions="x")),
+     'Statement[0].Actions: unknown statement element "Actions". Did you mean "Action"?'),
+    (policy({"Sid": 1, **allow("*")}), "Statement[0].Sid: must be a string, not a number"),
+    (policy({"Sid": "A", **allow("*")}, {"Sid": "A", **deny("*")}),
+     'Statement[1].Sid: "A" is used twice (also at Statement[0])'),
+    (policy(allow("*", Condition=[])),
+     "Statement[0].Condition: must be an object of operators, not a list"),
+    (policy(allow("*", Condition={"StringEqual": {"ecs:cluster": DEFAULT}})),
+     'Statement[0].Condition.StringEqual: unknown condition operator "StringEqual". '
+     'Did you mean "StringEquals"?'),
+    (policy(allow("*", Condition={"NumericLessThan": {"ecs:cluster": "1"}})),
+     'Statement[0].Condition.NumericLessThan: unknown condition operator "NumericLessThan"'),
+    (policy(allow("*", Condition={"ForAnyValue:StringEquals": {"ecs:cluster": DEFAULT}})),
+     "Statement[0].Condition.ForAnyValue:StringEquals: set operators"),
+    (policy(allow("*", Condition={"StringEquals": {"ecs:clusters": DEFAULT}})),
+     'Statement[0].Condition.StringEquals.ecs:clusters: unknown condition key "ecs:clusters". '
+     'Did you mean "ecs:cluster"?'),
+    (policy(allow("*", Condition={"StringEquals": {"aws:SourceIp": "1.2.3.4"}})),
+     'unknown condition key "aws:SourceIp"'),
+    (policy(allow("*", Condition={"StringEquals": {}})),
+     "Statement[0].Condition.StringEquals: must be an object of condition keys and values"),
+    (policy(allow("*", Condition={"StringEquals": {"ecs:cluster": []}})),
+     "Statement[0].Condition.StringEquals.ecs:cluster: empty list"),
+    (policy(allow("*", Condition={"StringEquals": {"ecs:cluster": [DEFAULT, {"a": 1}]}})),
+     "Statement[0].Condition.StringEquals.ecs:cluster[1]: must be a string, not an object"),
+    (policy(allow("*", Condition={"Null": {"ecs:cluster": "yes"}})),
+     'Statement[0].Condition.Null.ecs:cluster: Null takes "true" or "false", not "yes"'),
+]
+
+
+@pytest.mark.parametrize(("doc", "expected"), INVALID, ids=[e for _, e in INVALID])
+def test_invalid_policies(doc, expected) -> None:
+    problems = validate_policy(doc)
+    assert any(p.startswith(expected) or expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = validate_policy(policy({"Effect": "allow", "Actions": "ecs:*", "Resource": "*"},
+                                      {"Effect": "Allow", "Action": "x", "Resource": "y"}))
+    assert problems == [
+        'Statement[0].Actions: unknown statement element "Actions". Did you mean "Action"?',
+        'Statement[0].Effect: must be "Allow" or "Deny", not "allow"',
+        "Statement[0]: missing Action (or NotAction)",
+        'Statement[1].Action: "x" is not an action: write SERVICE:ACTION, such as '
+        '"ecs:UpdateService", "ecs:Describe*" or "*"',
+        'Statement[1].Resource: "y" is not a resource: write an ARN '
+        '(arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME, wildcards allowed) or "*"',
+    ]
+
+
+def test_wildcards_are_not_regular_expressions() -> None:
+    doc = policy(allow("ecs:Describe.*", P + "service/default/[w]eb"))
+    assert validate_policy(doc) != []  # "." is not allowed in an action
+    doc = policy(allow("ecs:*", P + "service/default/[w]eb"))
+    assert decide([doc], "ecs:UpdateService", WEB, DEFAULT) == "implicit-deny"
+    assert decide([doc], "ecs:UpdateService", P + "service/default/[w]eb",
+                  DEFAULT) == "allow"
+    doc = policy(allow("ecs:*", P + "service/default/w.b"))
+    assert decide([doc], "ecs:UpdateService", WEB, DEFAULT) == "implicit-deny"
