@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 from fgform.cli.environment import Environment
 from fgform.cli.options import duration
@@ -36,42 +35,22 @@ def take_lock(env: Environment, store, operation: str, lock_timeout: str):
     return held
 
 
-# The longest an apply waits for a reconcile pass that acts on the fleet, whatever its
-# -lock-timeout: a pass ends when the tasks it started are healthy, within each service's
-# steady_state_timeout (300 s by default).
-RECONCILE_PASS_WAIT = 600.0
-
-
 @contextlib.contextmanager
 def fleet_writer(env: Environment, store, lock_timeout: str) -> Iterator[None]:
     """The state lock and the fleet lock, for a command that changes the fleet (apply,
-    destroy), held until it ends.
+    destroy), held until it ends (`fgform.state.store.writer_locks`: a reconcile pass in
+    progress is waited for, saying so)."""
+    from fgform.state.store import RECONCILE_PASS_WAIT, writer_locks
 
-    A reconcile pass in progress is waited for, saying so: the state lock is let go
-    meanwhile, since the pass takes it to record what it did before it lets go of the fleet
-    (waiting while holding it would deadlock), and taken again once the fleet is ours.
-    """
-    from fgform.state.lock import acquire_fleet_lock, try_fleet_lock
+    def waiting(holder) -> None:
+        env.err(f"Waiting for {holder.summary()} to finish acting on the fleet "
+                "before changing it...")
 
-    operation = "OperationTypeApply"
-    held = take_lock(env, store, operation, lock_timeout)
-    fleet: Any = None
-    try:
-        fleet = try_fleet_lock(store.path, operation)
-        if fleet is None:
-            held.release()
+    def warn(warning: str) -> None:
+        env.err(f"Warning: {warning}\n")
 
-            def waiting(holder) -> None:
-                env.err(f"Waiting for {holder.summary()} to finish acting on the fleet "
-                        "before changing it...")
-
-            timeout = duration(lock_timeout)
-            fleet = acquire_fleet_lock(store.path, operation, timeout,
-                                       patience=max(timeout, RECONCILE_PASS_WAIT),
-                                       on_wait=waiting)
-            held = take_lock(env, store, operation, lock_timeout)
+    timeout = duration(lock_timeout)
+    with writer_locks(store, "OperationTypeApply", timeout,
+                      patience=max(timeout, RECONCILE_PASS_WAIT), on_wait=waiting,
+                      on_warning=warn):
         yield
-    finally:
-        if fleet is not None:
-            fleet.release()
-        held.release()

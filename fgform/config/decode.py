@@ -316,3 +316,62 @@ def _show(v: Any) -> str:
     if numbers.is_number(v):
         return numbers.to_string(v)
     return f'"{v}"' if isinstance(v, str) else str(v)
+
+
+def fill_defaults(schema: BlockSchema, values: dict[str, Any], _path: str = "") -> dict[str, Any]:
+    """A partial attribute dict made configuration-shaped, as `decode_body` gives it for a
+    body that sets only these: every configurable attribute present (its value, else its
+    default, else None), a single block a dict or None, a repeatable block a list of dicts,
+    each filled the same way. Values are copied, not checked (see `check_values`). Raises
+    ValueError naming the first name the schema does not have (`container[0].imagee`)."""
+    names = {a.name for a in schema.attributes if configurable(a)} | \
+        {b.name for b in schema.blocks}
+    for key in values:
+        if key not in names:
+            raise ValueError(f"{_path}{key}")
+    out: dict[str, Any] = {}
+    for a in schema.attributes:
+        if configurable(a):
+            given = values.get(a.name)
+            out[a.name] = copy_value(a.default if given is None else given)
+    for bs in schema.blocks:
+        given = values.get(bs.name)
+        if bs.single:
+            item = given[0] if isinstance(given, list) and given else given
+            out[bs.name] = None if not isinstance(item, dict) else \
+                fill_defaults(bs, item, f"{_path}{bs.name}.")
+        else:
+            items = given if isinstance(given, list) else [] if given is None else [given]
+            out[bs.name] = [fill_defaults(bs, e, f"{_path}{bs.name}[{i}].")
+                            for i, e in enumerate(items)]
+    return out
+
+
+def check_values(schema: BlockSchema, values: dict[str, Any], _path: str = "") -> list[str]:
+    """The problems of a configuration-shaped dict (`fill_defaults`'s) by the schema, as
+    validation reports them for a configuration: missing required arguments, block counts,
+    and each value's enum/min/max/check (`check_value`). Each is `path: problem`."""
+    problems: list[str] = []
+    for a in schema.attributes:
+        if not configurable(a) or a.name == schema.label:
+            continue
+        value = values.get(a.name)
+        if value is None:
+            if a.required:
+                problems.append(f"{_path}{a.name}: the argument is required")
+            continue
+        problem = check_value(a, value)
+        if problem:
+            problems.append(f"{_path}{a.name}: {problem}")
+    for bs in schema.blocks:
+        given = values.get(bs.name)
+        items = [given] if isinstance(given, dict) else given if isinstance(given, list) else []
+        if len(items) < bs.min_items:
+            problems.append(f"{_path}{bs.name}: at least {bs.min_items} required")
+        if bs.max_items is not None and len(items) > bs.max_items and not bs.single:
+            problems.append(f"{_path}{bs.name}: at most {bs.max_items} allowed")
+        for i, e in enumerate(items):
+            if isinstance(e, dict):
+                where = f"{_path}{bs.name}." if bs.single else f"{_path}{bs.name}[{i}]."
+                problems += check_values(bs, e, where)
+    return problems

@@ -112,13 +112,15 @@ def decide(prior: InstanceState | None, desired: dict[str, Any] | None,
            schema: ResourceSchema | None, lifecycle: Lifecycle | None = None,
            replace_requested: bool = False, *, address: str = "",
            delete_reason: ActionReason = ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG,
-           config_dir: str = ".") -> Decision:
+           config_dir: str = ".", repair: str | None = None) -> Decision:
     """Decide one instance.
 
     `desired` is the decoded configuration (plain values, sensitive marks stripped, may hold
     UNKNOWN); computed-only attributes in it are ignored. `prior` holds the refreshed
     attributes. Raises PreventDestroyError when a delete or replacement meets
-    lifecycle.prevent_destroy.
+    lifecycle.prevent_destroy. `repair`: a reason to update the object even when nothing
+    changed (the API's RegisterTaskDefinition registers a new revision of an unchanged
+    definition, as ECS does), besides the schema's own `needs_repair`.
     """
     computed = _computed_only(schema)
     prior = upgrade_prior(prior, schema)
@@ -170,7 +172,8 @@ def decide(prior: InstanceState | None, desired: dict[str, Any] | None,
                  if reason is ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE else [])
         return Decision(replace_action, reason, paths, planned, all_diffs)
 
-    repair = schema.needs_repair(prior.attributes) if (schema and schema.needs_repair) else None
+    repair = repair or (schema.needs_repair(prior.attributes)
+                        if (schema and schema.needs_repair) else None)
     if not changed and repair is None:
         return Decision(Action.NOOP, planned=copy_value(prior.attributes), diffs=[])
 

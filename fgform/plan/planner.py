@@ -148,6 +148,22 @@ def _change(addr: Address, d: Decision, prior: InstanceState | None,
     )
 
 
+def plan_instance(addr: Address, prior: InstanceState | None, desired: dict[str, Any] | None,
+                  *, sensitive: list[Path] | None = None, dependencies: list[str] | None = None,
+                  lifecycle: Lifecycle | None = None, config_dir: str = ".",
+                  repair: str | None = None) -> ResourceChange:
+    """One instance planned on its own, as `plan_changes` plans each of the configuration's:
+    the decision (action, replacement by the schema's force_new, the planned value with
+    computed attributes unknown) and its change. `desired` is configuration-shaped (every
+    attribute present, defaults applied; None deletes); `sensitive` the paths of it that are
+    sensitive; `repair` a reason to update even when nothing changed. The API's writes
+    (fgform/api/transact.py) plan their one change with it."""
+    schema = get_schema(addr.type)
+    d = decide(upgrade_prior(prior, schema), desired, schema, lifecycle, address=str(addr),
+               config_dir=config_dir, repair=repair)
+    return _change(addr, d, prior, list(sensitive or []), list(dependencies or []), lifecycle)
+
+
 def plan_changes(config: Config, variables: dict[str, Any], prior_state: StateFile | None,
               live: dict[str, dict[str, Any] | None] | None,
               options: PlanOptions | None = None) -> Plan:
@@ -496,4 +512,4 @@ def _output_changes(config: Config, outputs: dict[str, Any], state: StateFile | 
     return out
 
 
-__all__ = ["PlanOptions", "plan_changes", "TARGET_WARNING"]
+__all__ = ["PlanOptions", "plan_changes", "plan_instance", "TARGET_WARNING"]

@@ -25,6 +25,7 @@ import marshal
 import operator
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,13 @@ from fgform.errors import FgformError
 from fgform.jsonenc import decode_json, encode_json
 from fgform.safefile import pid_alive, read_regular, refuse_symlink, staged
 from fgform.schemacheck import Schema, SchemaError, packaged
-from fgform.state.lock import StateLock, acquire
+from fgform.state.lock import (
+    LockInfo,
+    StateLock,
+    acquire,
+    acquire_fleet_lock,
+    try_fleet_lock,
+)
 from fgform.state.model import STATE_VERSION, InstanceState, ResourceState, StateFile
 from fgform.state.paths import BACKUP_SUFFIX, ensure_state_dir
 
@@ -369,3 +376,48 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# The longest a writer waits for a reconcile pass that acts on the fleet, whatever its
+# -lock-timeout: a pass ends when the tasks it started are healthy, within each service's
+# steady_state_timeout (300 s by default).
+RECONCILE_PASS_WAIT = 600.0
+
+
+@contextlib.contextmanager
+def writer_locks(store: StateStore, operation: str, timeout: float, *,
+                 patience: float | None = None,
+                 on_wait: Callable[[LockInfo], None] | None = None,
+                 on_warning: Callable[[str], None] | None = None) -> Iterator[None]:
+    """The state lock and the fleet lock, for whatever changes the fleet (apply, destroy,
+    the API's writes), held until the block ends; StateLockedError naming the holder when
+    either is still held after `timeout` seconds (the fleet lock: `patience` seconds while
+    a reconcile pass holds it, RECONCILE_PASS_WAIT or `timeout` if longer by default).
+
+    A reconcile pass in progress is waited for (`on_wait` is told whom): the state lock is
+    let go meanwhile, since the pass takes it to record what it did before it lets go of the
+    fleet (waiting while holding it would deadlock), and taken again once the fleet is ours.
+    `on_warning` gets the warning of a state lock taken over from a dead holder.
+    """
+    def take() -> StateLock:
+        got = store.lock(operation, timeout)
+        for warning in got.warnings:
+            if on_warning is not None:
+                on_warning(warning)
+        return got
+
+    held = take()
+    fleet: Any = None
+    try:
+        fleet = try_fleet_lock(store.path, operation)
+        if fleet is None:
+            held.release()
+            wait = max(timeout, RECONCILE_PASS_WAIT) if patience is None else patience
+            fleet = acquire_fleet_lock(store.path, operation, timeout, patience=wait,
+                                       on_wait=on_wait)
+            held = take()
+        yield
+    finally:
+        if fleet is not None:
+            fleet.release()
+        held.release()
