@@ -1,5 +1,11 @@
 """Imports every module that registers ECS actions (`fgform.api.actions.ACTIONS`)."""
 
-from fgform.api import actions
+from fgform.api import (
+    actions,
+    ecs_services,  # CreateService, UpdateService, DeleteService, DescribeServices, ListServices
+)
 
-__all__ = ["actions"]
+__all__ = [
+    "actions",
+    "ecs_services",
+]

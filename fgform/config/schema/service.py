@@ -56,6 +56,10 @@ FG_SERVICE = ResourceSchema(
              default=True),
         attr("steady_state_timeout", "number", "Seconds to wait for steady state.", default=300,
              min=1),
+        attr("force_new_deployment", "string", "A trigger: a new value (an RFC 3339 time, as "
+             "UpdateService's forceNewDeployment sets) rolls every task started before it "
+             "onto a new one of the same revision, a rolling deployment; null forces "
+             "nothing."),
         ID,
         computed("running_count", "number", "Tasks running."),
         computed("tasks", "list(any)", "The running tasks: id, instance, address, revision."),

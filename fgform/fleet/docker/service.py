@@ -228,12 +228,21 @@ class ServiceDriver(DockerDriver):
             gone = {t.task_id for t in sick}
             alive = [t for t in alive if t.task_id not in gone]
         fits = revision_check(ctx)
+        # force_new_deployment (UpdateService's forceNewDeployment): tasks started before
+        # that time are rolled like an older revision's.
+        trigger = str(planned.get("force_new_deployment") or "")
         current = [t for t in alive if t.task_definition == arn and fits(t)]
-        kept = {t.task_id for t in current}
-        drifted = [t for t in alive if t.task_definition == arn and t.task_id not in kept]
+        drifted = [t for t in alive if t.task_definition == arn and not fits(t)]
         if drifted:
             ctx.log(f"{address}: replacing {len(drifted)} task(s) whose containers differ "
                     f"from {arn} (config-hash)")
+        forced = [t for t in current if trigger and t.created and t.created < trigger]
+        if forced:
+            ctx.log(f"{address}: replacing {len(forced)} task(s) started before "
+                    f"force_new_deployment ({trigger})")
+            gone = {t.task_id for t in forced}
+            current = [t for t in current if t.task_id not in gone]
+        kept = {t.task_id for t in current}
         placement = placement_of(planned, taskdef)
         desired = int(planned.get("desired_count") or 0)
         # Tasks on an instance the placement constraints do not admit (changed constraints
