@@ -92,6 +92,58 @@ def sort_nodes(rows: Sequence[NodeRow]) -> list[NodeRow]:
     return sorted(rows, key=lambda r: (r.cluster, natural(r.instance), r.node_id))
 
 
+@dataclass(frozen=True, slots=True)
+class TaskContainer:
+    """One container of a task, as the ECS API shows it (`containers[]` of DescribeTasks).
+    `bindings`: (bind address, host port, container port, protocol) of its published ports."""
+
+    name: str
+    status: str  # PENDING, RUNNING or STOPPED
+    exit_code: int | None = None
+    health: str = "UNKNOWN"  # HEALTHY, UNHEALTHY or UNKNOWN
+    essential: bool = True
+    bindings: tuple[tuple[str, int, int, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A task of the fleet (a service's or a one-off one) as the ECS API shows it: plain data
+    read from one list call (`Fleet.task_records`). Times are epoch seconds (None: unknown);
+    `task_definition` is fgform's `family:revision`."""
+
+    task_id: str
+    cluster: str
+    service: str  # "" for a one-off task
+    task_definition: str
+    status: str  # PROVISIONING, PENDING, RUNNING or STOPPED
+    desired: str = "RUNNING"
+    health: str = "UNKNOWN"
+    cpu: int = 0
+    memory: int = 0
+    started_by: str = ""
+    created_at: float | None = None
+    started_at: float | None = None
+    stopped_at: float | None = None
+    stopped_for: float | None = None  # seconds since it stopped (about: from the list call)
+    stop_code: str = ""
+    instance: str = ""
+    containers: tuple[TaskContainer, ...] = ()
+
+    @property
+    def one_off(self) -> bool:
+        return not self.service
+
+
+@dataclass(slots=True)
+class StartedTasks:
+    """What `Fleet.start_tasks` started (task ids) and what it could not place: one
+    (reason, message) per task left out, the reason as ECS's (`RESOURCE:MEMORY`,
+    `RESOURCE:CPU`, `RESOURCE:PORTS`)."""
+
+    task_ids: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
 @runtime_checkable
 class Fleet(Protocol):
     """A fleet fgform provisions: one driver per resource type, and the live views and
@@ -171,4 +223,31 @@ class Fleet(Protocol):
         """`fgform nodes`: every instance of each (name, attributes) cluster, with its
         capacity and the tasks of this state placed on it, sorted by cluster and instance.
         A constant number of list calls, whatever the number of nodes and tasks."""
+        ...
+
+    def start_tasks(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any],
+                    *, count: int = 1, started_by: str = "") -> StartedTasks:
+        """ECS RunTask: place and start `count` one-off tasks of `taskdef` (overrides already
+        applied to it) and return at once, without waiting for them to exit. Tasks that do
+        not fit are failures, not an error; their containers stay after they exit (for
+        `task_records`) until `sweep_tasks` removes them."""
+        ...
+
+    def task_records(self, ctx: FleetContext, *, cluster: str | None = None,
+                     task_ids: Collection[str] | None = None, times: bool = False
+                     ) -> list[TaskRecord]:
+        """Every task of this state (service and one-off ones), or of one cluster, or those
+        of `task_ids`: ONE list call. `times`: also read exact start and stop times (one
+        inspect per stopped task)."""
+        ...
+
+    def stop_task(self, ctx: FleetContext, task_id: str) -> TaskRecord | None:
+        """ECS StopTask: stop a task (None: no such task). A one-off task's containers stay,
+        stopped, for `task_records`; a service task is removed (its scheduler replaces
+        it)."""
+        ...
+
+    def sweep_tasks(self, ctx: FleetContext, retention: float) -> list[str]:
+        """Remove the one-off tasks stopped more than `retention` seconds ago, and stop what
+        still runs of a one-off task whose essential container exited; the ids removed."""
         ...

@@ -11,6 +11,7 @@ None; delete is idempotent.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import threading
 import time
@@ -22,7 +23,16 @@ from fgform.config.schema import SCHEMAS, AttrSchema
 from fgform.errors import DockerUnavailableError, FgformError
 from fgform.fleet.data_sources import image_result, latest_task_definition
 from fgform.fleet.driver import Driver, FleetContext
-from fgform.fleet.fleet import ChangeWatch, NodeRow, OrphanTask, ServiceScheduler, sort_nodes
+from fgform.fleet.fleet import (
+    ChangeWatch,
+    NodeRow,
+    OrphanTask,
+    ServiceScheduler,
+    StartedTasks,
+    TaskContainer,
+    TaskRecord,
+    sort_nodes,
+)
 from fgform.values import contains_unknown
 
 
@@ -35,7 +45,10 @@ class FakeFleet:
         self.lock = threading.Lock()
         self.looks = 0  # list calls to the "engine": read makes one per call, not per item
         self.deletes: list[tuple[str, bool]] = []  # (address, replacing) of every delete
-        self.runs: list[dict[str, Any]] = []  # run_task calls
+        self.runs: list[dict[str, Any]] = []  # run_task and start_tasks calls
+        # Tasks by id: (lineage, record), for the ECS API's task views.
+        self.tasks: dict[str, tuple[str, TaskRecord]] = {}
+        self.fail_next: list[tuple[str, str]] = []  # start_tasks failures to report next
         # Objects adopted by an import: (lineage, type, id) -> the key they are kept under
         # (another lineage's, or "" for an object fgform never made).
         self.adopted: dict[tuple[str, str, str], tuple[str, str, str]] = {}
@@ -138,6 +151,63 @@ class FakeFleet:
                     cpu=int(cap.get("instance_cpu") or 2048 // count),
                     memory=int(cap.get("instance_memory") or 4096 // count)))
         return sort_nodes(rows)
+
+    def start_tasks(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any],
+                    *, count: int = 1, started_by: str = "") -> StartedTasks:
+        """One-off tasks as records, RUNNING at once; `fail_next` (reason, message) pairs
+        stand for tasks the capacity manager could not place."""
+        started = StartedTasks()
+        failing = self.fail_next[:count]
+        del self.fail_next[:count]
+        started.failures = list(failing)
+        with self.lock:
+            for _ in range(count - len(failing)):
+                tid = f"{next(self._ids):032x}"
+                self.tasks[tid] = (ctx.lineage, TaskRecord(
+                    task_id=tid, cluster=str(cluster.get("id") or cluster.get("name")),
+                    service="", task_definition=str(taskdef.get("arn")), status="RUNNING",
+                    cpu=int(taskdef.get("cpu") or 0), memory=int(taskdef.get("memory") or 0),
+                    started_by=started_by, created_at=time.time(), started_at=time.time(),
+                    containers=tuple(TaskContainer(name=str(c["name"]), status="RUNNING")
+                                     for c in taskdef.get("container") or [])))
+                self.runs.append({"cluster": cluster, "taskdef": taskdef, "task_id": tid,
+                                  "started_by": started_by})
+                started.task_ids.append(tid)
+        return started
+
+    def task_records(self, ctx: FleetContext, *, cluster: str | None = None,
+                     task_ids: Collection[str] | None = None, times: bool = False
+                     ) -> list[TaskRecord]:
+        with self.lock:
+            self.looks += 1
+            return [r for lineage, r in self.tasks.values() if lineage == ctx.lineage
+                    and (cluster is None or r.cluster == cluster)
+                    and (task_ids is None or r.task_id in task_ids)]
+
+    def stop_task(self, ctx: FleetContext, task_id: str) -> TaskRecord | None:
+        with self.lock:
+            found = self.tasks.get(task_id)
+            if found is None or found[0] != ctx.lineage:
+                return None
+            rec = dataclasses.replace(
+                found[1], status="STOPPED", desired="STOPPED", stop_code="UserInitiated",
+                stopped_at=time.time(), stopped_for=0.0,
+                containers=tuple(dataclasses.replace(c, status="STOPPED", exit_code=143)
+                                 for c in found[1].containers))
+            if rec.service:
+                del self.tasks[task_id]  # the scheduler's to replace
+            else:
+                self.tasks[task_id] = (ctx.lineage, rec)
+            return rec
+
+    def sweep_tasks(self, ctx: FleetContext, retention: float) -> list[str]:
+        with self.lock:
+            gone = sorted(tid for tid, (lineage, r) in self.tasks.items()
+                          if lineage == ctx.lineage and r.status == "STOPPED"
+                          and (r.stopped_for or 0.0) >= retention)
+            for tid in gone:
+                del self.tasks[tid]
+            return gone
 
     # -- for the drivers ----------------------------------------------------------------
     def new_id(self, type_name: str) -> str:

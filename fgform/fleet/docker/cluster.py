@@ -223,6 +223,7 @@ class ClusterDriver(DockerDriver):
     def delete(self, ctx: FleetContext, addr: Address, prior: dict[str, Any], *,
                replacing: bool) -> None:
         net_name = prior.get("network_name") or network_name(cluster_name(addr, prior))
+        _remove_one_off_tasks(self.client, ctx, str(prior.get("id") or cluster_name(addr, prior)))
         # Only this address's network: by name AND labels, removed by its id. A network of
         # that name owned by another address (or state) is not ours to delete.
         # An imported network (a plain one, or another state's) is this address's too.
@@ -250,6 +251,24 @@ class ClusterDriver(DockerDriver):
                                   hint="give one of the clusters another name")
             ctx.log(f"removing leftover network {net_name}")
             remove_network(client, old["Id"], ctx.log, name=net_name)
+
+
+def _remove_one_off_tasks(client: docker.DockerClient, ctx: FleetContext, cluster: str
+                          ) -> None:
+    """The cluster's one-off tasks of this state go with it: those RunTask (the API) keeps
+    after they exit, for DescribeTasks, and any still running. One list call."""
+    rows = client.api.containers(all=True, filters=L.label_filter(
+        ctx, kind="run-task", **{L.CLUSTER: cluster}))
+    # The containers that joined a task's namespace before the one that owns it.
+    for row in sorted(rows, key=lambda r: -int((r.get("Labels") or {}).get(
+            "fgform.container-index", "0") or 0)):
+        try:
+            client.api.remove_container(row["Id"], force=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if "already in progress" not in _explain(exc):
+                raise
 
 
 def _adoptable(ctx: FleetContext, labels: dict[str, str] | None) -> bool:

@@ -14,7 +14,14 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fgform.fleet.driver import Driver, FleetContext
-from fgform.fleet.fleet import ChangeWatch, NodeRow, ServiceScheduler, sort_nodes
+from fgform.fleet.fleet import (
+    ChangeWatch,
+    NodeRow,
+    ServiceScheduler,
+    StartedTasks,
+    TaskRecord,
+    sort_nodes,
+)
 
 if TYPE_CHECKING:
     import docker
@@ -128,3 +135,26 @@ class DockerFleet:
         from fgform.fleet.docker.nodes import local_nodes
 
         return sort_nodes(local_nodes(ctx, self.client, clusters))
+
+    def start_tasks(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any],
+                    *, count: int = 1, started_by: str = "") -> StartedTasks:
+        from fgform.fleet.docker.oneoff import start
+
+        return start(self.client, ctx, cluster, taskdef, count, started_by)
+
+    def task_records(self, ctx: FleetContext, *, cluster: str | None = None,
+                     task_ids: Collection[str] | None = None, times: bool = False
+                     ) -> list[TaskRecord]:
+        from fgform.fleet.docker.oneoff import records
+
+        return records(self.client, ctx, cluster=cluster, task_ids=task_ids, times=times)
+
+    def stop_task(self, ctx: FleetContext, task_id: str) -> TaskRecord | None:
+        from fgform.fleet.docker.oneoff import stop
+
+        return stop(self.client, ctx, task_id)
+
+    def sweep_tasks(self, ctx: FleetContext, retention: float) -> list[str]:
+        from fgform.fleet.docker.oneoff import sweep
+
+        return sweep(self.client, ctx, retention)

@@ -59,6 +59,7 @@ class Launch:
     command: list[str] | None = None  # override of the first essential container's command
     environment: dict[str, str] | None = None  # added to every container's environment
     container_ids: list[str] = field(default_factory=list)  # filled in by launch_task
+    labels: dict[str, str] = field(default_factory=dict)  # more labels (RunTask's started-by)
 
 
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_.-]+")
@@ -193,6 +194,7 @@ def _create_container(client: docker.DockerClient, ctx: FleetContext, launch: La
             CREATED: datetime.now(UTC).isoformat(timespec="microseconds"),
             STOP_TIMEOUT: str(cfg["stop_timeout"]),
             RESTART_POLICY: cfg["restart_policy"],
+            **launch.labels,
         },
     )
     # The config hash names the ports only; the address is the instance's (placement).
