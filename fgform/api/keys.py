@@ -168,6 +168,11 @@ class KeyStore:
         folder = self.path.parent
         refuse_symlink(folder, "access keys into")
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The directory may predate the keys (workspace selection lives there too): only
+        # its owner may list or enter it once it holds them.
+        st = os.stat(folder)
+        if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
+            os.chmod(folder, 0o700)
         lock_path = folder / (KEYS_FILE + ".lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
                      | getattr(os, "O_CLOEXEC", 0), PRIVATE_MODE)

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from fgform.api.arns import DEFAULT_ACCOUNT
-from fgform.suggest import did_you_mean
+from fgform.suggest import closest, did_you_mean
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 POLICY_ELEMENTS = ("Version", "Id", "Statement")
@@ -102,8 +102,11 @@ def validate_policy(doc: Any) -> list[str]:
                         f"{_kind(statements)}")
         return problems
     sids: dict[str, str] = {}
+    variables = doc.get("Version") == "2012-10-17"
     for path, statement in paths:
         problems += _validate_statement(path, statement)
+        if variables and isinstance(statement, dict):
+            problems += _validate_variables(path, statement)
         sid = statement.get("Sid") if isinstance(statement, dict) else None
         if isinstance(sid, str) and sid:
             if sid in sids:
@@ -166,11 +169,45 @@ def _validate_pair(path: str, st: dict, name: str, negated: str, check) -> list[
 
 
 def check_action(value: str) -> str | None:
-    """Why `value` is not an action pattern (SERVICE:ACTION or "*"), or None."""
-    if value == "*" or _ACTION_RE.fullmatch(value):
+    """Why `value` is not an action pattern (SERVICE:ACTION or "*"), or None. An ECS
+    action that is a near miss of one of ECS's (`ecs:UpdateServce`), or a wildcard that
+    matches none (`ecs:Descibe*`), is an error too: in a Deny statement it would silently
+    deny nothing. Other services' actions are accepted (they never match an ECS request)."""
+    if value == "*":
         return None
-    return (f"{json.dumps(value)} is not an action: write SERVICE:ACTION, such as "
-            '"ecs:UpdateService", "ecs:Describe*" or "*"')
+    if not _ACTION_RE.fullmatch(value):
+        return (f"{json.dumps(value)} is not an action: write SERVICE:ACTION, such as "
+                '"ecs:UpdateService", "ecs:Describe*" or "*"')
+    service, _, name = value.partition(":")
+    known = ecs_actions()
+    if service.lower() != "ecs" or not known:
+        return None
+    if "*" in name or "?" in name:
+        pattern = _glob(name, ignore_case=True)
+        if not any(pattern.fullmatch(a) for a in known):
+            return f"{json.dumps(value)} matches no ECS action"
+        return None
+    if name.lower() in {a.lower() for a in known}:
+        return None
+    match = closest(name, known)
+    if match is not None:
+        return f'{json.dumps(value)} is not an ECS action. Did you mean "ecs:{match}"?'
+    return None
+
+
+@lru_cache(maxsize=1)
+def ecs_actions() -> tuple[str, ...]:
+    """ECS's API actions, from botocore's model of the service (the same botocore that
+    verifies signatures), plus the IAM-only ones the ECS agent uses; empty if the model
+    cannot be loaded."""
+    try:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("ecs")
+        names = tuple(model.operation_names)
+    except Exception:  # noqa: BLE001 - without the model, actions are checked for form only
+        return ()
+    return (*names, "Poll", "StartTelemetrySession")
 
 
 def check_resource(value: str) -> str | None:
@@ -222,6 +259,47 @@ def _validate_condition(path: str, cond: Any) -> list[str]:
     return problems
 
 
+def _validate_variables(path: str, st: dict) -> list[str]:
+    """Policy variables (`${aws:username}`) in Resource, NotResource and condition values
+    must name a key the server fills in (or be `${*}`, `${?}`, `${$}`)."""
+    places: list[tuple[str, Any]] = []
+    for name in ("Resource", "NotResource"):
+        if name in st:
+            value = st[name]
+            places += ([(f"{path}.{name}", value)] if not isinstance(value, list) else
+                       [(f"{path}.{name}[{i}]", v) for i, v in enumerate(value)])
+    cond = st.get("Condition")
+    if isinstance(cond, dict):
+        for op, block in cond.items():
+            if isinstance(block, dict):
+                for key, values in block.items():
+                    where = f"{path}.Condition.{op}.{key}"
+                    places += ([(where, values)] if not isinstance(values, list) else
+                               [(f"{where}[{i}]", v) for i, v in enumerate(values)])
+    keys_ci = {k.lower() for k in SUPPORTED_CONDITION_KEYS}
+    problems = []
+    for where, value in places:
+        if not isinstance(value, str) or "${" not in value:
+            continue
+        if value.count("${") != len(_VARIABLE.findall(value)):
+            problems.append(f"{where}: a policy variable is not closed (write ${{aws:username}})")
+            continue
+        for m in _VARIABLE.finditer(value):
+            inner = m.group(1).strip()
+            if inner in ("*", "?", "$"):
+                continue
+            parsed = _DEFAULT.fullmatch(m.group(1))
+            if parsed is None:
+                problems.append(f"{where}: ${{{m.group(1)}}} is not a policy variable (write "
+                                "${KEY} or ${KEY, 'default'})")
+            elif parsed.group(1).lower() not in keys_ci:
+                hint = did_you_mean(parsed.group(1), SUPPORTED_CONDITION_KEYS)
+                problems.append(f"{where}: unknown policy variable ${{{parsed.group(1)}}}."
+                                + (f" {hint}" if hint else " (supported: "
+                                   + ", ".join(SUPPORTED_CONDITION_KEYS) + ")"))
+    return problems
+
+
 def _unknown(path: str, name: str, known: Sequence[str], what: str, also: str = "") -> str:
     hint = did_you_mean(name, known)
     tail = f" {hint}" if hint else (f" ({also})" if also else
@@ -244,8 +322,11 @@ def evaluate(policies: Sequence[dict], action: str, resource: str,
     ctx = {k.lower(): v for k, v in context.items()}
     allow: Decision | None = None
     for p, doc in enumerate(policies):
+        # Policy variables (${aws:username}) exist from version 2012-10-17 on; in older or
+        # unversioned policies "${...}" is literal text, as IAM reads it.
+        variables = doc.get("Version") == "2012-10-17"
         for s, st in enumerate(_statements(doc)):
-            if not _applies(st, action, resource, ctx):
+            if not _applies(st, action, resource, ctx, variables):
                 continue
             label = f"policy {p + 1}, statement {s + 1}"
             if isinstance(st.get("Sid"), str) and st["Sid"]:
@@ -273,21 +354,26 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def _applies(st: dict, action: str, resource: str, ctx: Mapping[str, str]) -> bool:
+def _applies(st: dict, action: str, resource: str, ctx: Mapping[str, str],
+             variables: bool = False) -> bool:
     if "Action" in st:
         if not any(_glob(a, ignore_case=True).fullmatch(action) for a in _as_list(st["Action"])):
             return False
     elif any(_glob(a, ignore_case=True).fullmatch(action) for a in _as_list(st["NotAction"])):
         return False
     if "Resource" in st:
-        if not any(_resource_match(r, resource) for r in _as_list(st["Resource"])):
+        if not any(_resource_match(r, resource, ctx, variables)
+                   for r in _as_list(st["Resource"])):
             return False
-    elif any(_resource_match(r, resource) for r in _as_list(st.get("NotResource", []))):
+    elif any(_resource_match(r, resource, ctx, variables)
+             for r in _as_list(st.get("NotResource", []))):
         return False
-    return all(_condition(op, block, ctx) for op, block in st.get("Condition", {}).items())
+    return all(_condition(op, block, ctx, variables)
+               for op, block in st.get("Condition", {}).items())
 
 
-def _resource_match(pattern: str, resource: str) -> bool:
+def _resource_match(pattern: str, resource: str, ctx: Mapping[str, str],
+                    variables: bool) -> bool:
     # "*" in a policy matches every resource; a request's "*" resource (actions AWS
     # authorizes on all resources, such as ListClusters) is matched only by "*" itself, as
     # IAM treats such actions.
@@ -295,10 +381,12 @@ def _resource_match(pattern: str, resource: str) -> bool:
         return True
     if resource == "*":
         return False
-    return bool(_glob(pattern).fullmatch(resource))
+    tokens = _tokens(pattern, ctx, variables)
+    return tokens is not None and bool(_compile(tokens).fullmatch(resource))
 
 
-def _condition(op: str, block: Mapping[str, Any], ctx: Mapping[str, str]) -> bool:
+def _condition(op: str, block: Mapping[str, Any], ctx: Mapping[str, str],
+               variables: bool = False) -> bool:
     """One operator's block: every key must hold (AND); within a key, any value (OR)."""
     for key, values in block.items():
         present = key.lower() in ctx
@@ -317,25 +405,84 @@ def _condition(op: str, block: Mapping[str, Any], ctx: Mapping[str, str]) -> boo
             if if_exists or negated:
                 continue
             return False
-        matched = any(_match(kind, v, value or "") for v in items)
+        matched = any(_match(kind, _tokens(v, ctx, variables), value or "") for v in items)
         if matched == negated:
             return False
     return True
 
 
-def _match(kind: str, pattern: str, value: str) -> bool:
-    if kind == "equals":
-        return pattern == value
-    if kind == "equals-ci":
-        return pattern.lower() == value.lower()
-    if kind == "like":
-        return bool(_glob(pattern).fullmatch(value))
-    # ARN operators compare segment by segment (the six colon-separated parts; the last
-    # keeps its colons), wildcards within each.
-    pp, vp = pattern.split(":", 5), value.split(":", 5)
-    if len(pp) != 6 or len(vp) != 6:
+def _match(kind: str, tokens: tuple[tuple[bool, str], ...] | None, value: str) -> bool:
+    """Whether a condition's value (as tokens: a variable that did not resolve matches
+    nothing) matches the request's."""
+    if tokens is None:
         return False
-    return all(_glob(p).fullmatch(v) for p, v in zip(pp, vp, strict=True))
+    if kind == "equals":
+        return "".join(t for _, t in tokens) == value
+    if kind == "equals-ci":
+        return "".join(t for _, t in tokens).lower() == value.lower()
+    if kind == "like":
+        return bool(_compile(tokens).fullmatch(value))
+    # ARN operators compare segment by segment (the six colon-separated parts; the last
+    # keeps its colons), wildcards within each. The policy's own colons separate segments;
+    # a variable's value is literal text within one.
+    segments: list[list[tuple[bool, str]]] = [[]]
+    for literal, text in tokens:
+        if literal:
+            segments[-1].append((True, text))
+            continue
+        pieces = text.split(":")
+        for i, piece in enumerate(pieces):
+            if i:
+                if len(segments) < 6:
+                    segments.append([])
+                else:
+                    segments[-1].append((True, ":"))
+            segments[-1].append((False, piece))
+    vp = value.split(":", 5)
+    if len(segments) != 6 or len(vp) != 6:
+        return False
+    return all(_compile(tuple(seg)).fullmatch(v) for seg, v in zip(segments, vp, strict=True))
+
+
+# ${name} or ${name, 'default'}; ${*}, ${?} and ${$} stand for the literal characters.
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_DEFAULT = re.compile(r"\s*([^,\s]+)\s*(?:,\s*'([^']*)'\s*)?")
+
+
+def _tokens(pattern: str, ctx: Mapping[str, str],
+            variables: bool) -> tuple[tuple[bool, str], ...] | None:
+    """`pattern` as (literal?, text) pieces: the wildcard text the policy wrote, and the
+    values its policy variables stand for (literal: a `*` in a user name is no wildcard).
+    None when a variable has no value in the request and no default (IAM: no match)."""
+    if not variables or "${" not in pattern:
+        return ((False, pattern),)
+    out: list[tuple[bool, str]] = []
+    pos = 0
+    for m in _VARIABLE.finditer(pattern):
+        out.append((False, pattern[pos:m.start()]))
+        pos = m.end()
+        inner = m.group(1).strip()
+        if inner in ("*", "?", "$"):
+            out.append((True, inner))
+            continue
+        parsed = _DEFAULT.fullmatch(m.group(1))
+        if parsed is None:
+            return None
+        name, default = parsed.group(1).lower(), parsed.group(2)
+        if name in ctx:
+            out.append((True, ctx[name]))
+        elif default is not None:
+            out.append((True, default))
+        else:
+            return None
+    out.append((False, pattern[pos:]))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1024)
+def _compile(tokens: tuple[tuple[bool, str], ...]) -> re.Pattern[str]:
+    return re.compile("".join(re.escape(text) if literal else _glob(text).pattern
+                              for literal, text in tokens), re.DOTALL)
 
 
 @lru_cache(maxsize=1024)

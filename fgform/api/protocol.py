@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import sys
 import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -35,6 +37,9 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 # "implicit-deny"), or null when the request failed before authorization was evaluated
 # (rate limit, bad JSON, unknown action).
 UNAUTHENTICATED = "unauthenticated"
+# Handlers block (a write waits for the state lock, a RunTask for its containers): enough
+# worker threads that writes queued on the lock do not leave reads without one.
+WORKER_THREADS = 64
 
 
 @dataclass
@@ -105,6 +110,12 @@ class Pipeline:
         self.limiter = limiter or RateLimiter()
         self.max_request_size = max_request_size
         self.errors = errors if errors is not None else sys.stderr
+        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="fgform-api")
+
+    async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` on a worker thread (the event loop keeps serving meanwhile)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._workers, functools.partial(fn, *args))
 
     async def handle(self, req: Request, read_body: ReadBody) -> Response:
         """Answer one request. `read_body(limit)` returns the whole body, raising
@@ -176,10 +187,10 @@ class Pipeline:
             raise ApiError("InvalidAction",
                            f"The action {action} is not valid for this web service.")
 
-        targets: list[Target] = await asyncio.to_thread(spec.targets, self.ctx, params)
+        targets: list[Target] = await self._in_worker(spec.targets, self.ctx, params)
         rec.resources = [t.resource for t in targets]
         self._authorize(key, action, targets, rec)
-        result = await asyncio.to_thread(spec.handler, self.ctx, params)
+        result = await self._in_worker(spec.handler, self.ctx, params)
         return result if result is not None else {}
 
     def _authorize(self, key: Any, action: str, targets: list[Target], rec: _Audit) -> None:

@@ -122,7 +122,9 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
                        f"Credential should be scoped to a valid region, not "
                        f"'{scope_region}'. ")
     key = find_key(key_id)
-    if key is None:
+    # fgform's keys are long-term keys: a session token (STS credentials, or a stale
+    # AWS_SESSION_TOKEN beside fgform's key) is one AWS would not recognise either.
+    if key is None or h.get("x-amz-security-token") is not None:
         raise ApiError("UnrecognizedClientException",
                        "The security token included in the request is invalid.")
     content_sha = h.get("x-amz-content-sha256")

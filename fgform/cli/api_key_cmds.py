@@ -195,6 +195,9 @@ def read_policy(base: Path, name: str) -> dict:
     from fgform.api.policy import validate_policy
     from fgform.safefile import read_regular
 
+    # `file://policy.json`, as the aws CLI takes a policy document, reads the same file.
+    if name.startswith("file://"):
+        name = name[len("file://"):]
     path = base / name
     try:
         data, _ = read_regular(path)

@@ -8,7 +8,7 @@ import time
 
 from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
-from fgform.cli.options import Whole, duration, lock_timeout_option, opt, state_option
+from fgform.cli.options import Duration, Whole, duration, opt, state_option
 from fgform.errors import FgformError
 
 DEFAULT_LISTEN = "127.0.0.1:4566"
@@ -32,7 +32,9 @@ _ACCOUNT = re.compile(r"\d{12}")
 @opt("max-request-size", "max_request_size", type=Whole(1), default=1024 * 1024,
      show_default=True, metavar="BYTES", help="Largest request body accepted.")
 @state_option
-@lock_timeout_option
+@opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), show_default=True,
+     help="How long a write waits for the state lock (held by an apply, or another "
+          "request) before answering ThrottlingException.")
 @pass_env
 def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | None,
           insecure: bool, region: str, account_id: str, rate_limit: int,
@@ -71,12 +73,16 @@ def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | No
                      lock_timeout=duration(lock_timeout), log=env.err)
     audit = AuditLog(audit_path(env.dir))
     try:
-        pipeline = Pipeline(ctx, KeyStore(env.dir).find, audit=audit,
+        keys = KeyStore(env.dir)
+        pipeline = Pipeline(ctx, keys.find, audit=audit,
                             limiter=RateLimiter(float(rate_limit)),
                             max_request_size=max_request_size, errors=env.stderr)
 
         def listening(url: str) -> None:
             env.out(f"fgform API server listening on {url}")
+            if not keys.list():
+                env.err("Warning: no API keys yet, so every request will be refused: "
+                        "create one with `fgform api-key create NAME -policy FILE`.")
 
         run_server(pipeline, where,
                    tls_cert=str(env.dir / tls_cert) if tls_cert else None,

@@ -66,7 +66,7 @@ CASES = [
      "ecs:UpdateService", WEB, DEFAULT, "allow"),
     ("? matches one character", [policy(allow("ecs:?istTasks"))], "ecs:ListTasks", "*", None,
      "allow"),
-    ("? does not match two", [policy(allow("ecs:?stTasks"))], "ecs:ListTasks", "*", None,
+    ("? does not match two", [policy(allow("ecs:?tartTask"))], "ecs:RestartTask", "*", None,
      "implicit-deny"),
     ("action list is OR", [policy(allow(["ecs:RunTask", "ecs:StopTask"]))], "ecs:StopTask",
      P + "task/default/abc", DEFAULT, "allow"),
@@ -404,3 +404,80 @@ def test_wildcards_are_not_regular_expressions() -> None:
                   DEFAULT) == "allow"
     doc = policy(allow("ecs:*", P + "service/default/w.b"))
     assert decide([doc], "ecs:UpdateService", WEB, DEFAULT) == "implicit-deny"
+
+
+@pytest.mark.parametrize(("action", "problem"), [
+    ("ecs:UpdateServce", '"ecs:UpdateServce" is not an ECS action. Did you mean '
+                         '"ecs:UpdateService"?'),
+    ("ecs:Descibe*", '"ecs:Descibe*" matches no ECS action'),
+    ("ecs:updateservice", None),   # IAM's action names are case-insensitive
+    ("ecs:List?asks", None),
+    ("ecs:Poll", None),            # IAM-only ECS actions
+    ("s3:GetObject", None),        # another service's: never matches, not a mistake
+])
+def test_ecs_action_names_are_checked(action, problem) -> None:
+    problems = validate_policy(policy(deny(action)))
+    assert problems == ([] if problem is None else [f"Statement[0].Action: {problem}"])
+
+
+def _key(name: str) -> ApiKey:
+    return ApiKey(name, "AKIAAAAAAAAAAAAAAAAA", "s" * 40, (), "2026-01-01T00:00:00Z")
+
+
+def test_policy_variables_in_resources() -> None:
+    """IAM's example: each user may act on the resources named after them."""
+    doc = policy(allow("ecs:UpdateService", P + "service/default/${aws:username}-*"))
+    assert validate_policy(doc) == []
+    ctx = request_context(_key("web"), DEFAULT, region="us-east-1")
+    assert evaluate([doc], "ecs:UpdateService", P + "service/default/web-1", ctx).allowed
+    assert not evaluate([doc], "ecs:UpdateService", P + "service/default/api-1", ctx).allowed
+    # A variable without a value in the request matches nothing ...
+    assert not evaluate([doc], "ecs:UpdateService", P + "service/default/web-1", {}).allowed
+    # ... unless it has a default.
+    doc2 = policy(allow("*", P + "service/default/${aws:username, 'web'}-*"))
+    assert validate_policy(doc2) == []
+    assert evaluate([doc2], "ecs:UpdateService", P + "service/default/web-1", {}).allowed
+
+
+def test_a_variable_s_value_is_literal_and_escapes_are_characters() -> None:
+    doc = policy(allow("*", P + "service/default/${aws:username}"))
+    ctx = request_context(_key("w*"), DEFAULT, region="us-east-1")
+    assert not evaluate([doc], "ecs:UpdateService", WEB, ctx).allowed  # * is no wildcard
+    assert evaluate([doc], "ecs:UpdateService", P + "service/default/w*", ctx).allowed
+    doc = policy(allow("*", P + "service/default/a${*}b${?}"))
+    assert evaluate([doc], "ecs:UpdateService", P + "service/default/a*b?", {}).allowed
+    assert not evaluate([doc], "ecs:UpdateService", P + "service/default/axxbz", {}).allowed
+
+
+def test_variables_only_from_version_2012_10_17() -> None:
+    doc = policy(allow("*", P + "service/default/${aws:username}"), version="2008-10-17")
+    assert validate_policy(doc) == []
+    ctx = request_context(_key("web"), DEFAULT, region="us-east-1")
+    assert not evaluate([doc], "ecs:UpdateService", WEB, ctx).allowed
+    assert evaluate([doc], "ecs:UpdateService", P + "service/default/${aws:username}",
+                    ctx).allowed
+
+
+def test_policy_variables_in_conditions() -> None:
+    doc = policy(allow("ecs:RunTask", Condition={
+        "StringLike": {"ecs:cluster": "*:cluster/${aws:username}-*"},
+        "ArnLike": {"ecs:cluster": "arn:aws:ecs:${aws:RequestedRegion}:*:cluster/*"},
+        "StringEquals": {"aws:PrincipalArn": "arn:aws:iam::000000000000:user/${aws:username}"}}))
+    assert validate_policy(doc) == []
+    ctx = request_context(_key("dev"), P + "cluster/dev-1", region="us-east-1")
+    assert evaluate([doc], "ecs:RunTask", TD, ctx).allowed
+    ctx = request_context(_key("dev"), P + "cluster/prod", region="us-east-1")
+    assert not evaluate([doc], "ecs:RunTask", TD, ctx).allowed
+    ctx = request_context(_key("dev"), P + "cluster/dev-1", region="eu-west-1")
+    assert not evaluate([doc], "ecs:RunTask", TD, ctx).allowed
+
+
+@pytest.mark.parametrize(("resource", "problem"), [
+    (P + "service/${aws:usernme}", "Statement[0].Resource: unknown policy variable "
+                                   '${aws:usernme}. Did you mean "aws:username"?'),
+    (P + "service/${aws:username", "Statement[0].Resource: a policy variable is not closed"),
+    (P + "service/${a b c}", "Statement[0].Resource: ${a b c} is not a policy variable"),
+])
+def test_bad_policy_variables(resource, problem) -> None:
+    problems = validate_policy(policy(allow("*", resource)))
+    assert len(problems) == 1 and problems[0].startswith(problem), problems

@@ -379,3 +379,81 @@ def test_a_date_header_instead_of_x_amz_date() -> None:
     assert error("/", "", headers, BODY).message == MISMATCH_MESSAGE
     headers["Date"] = "yesterday"
     assert error("/", "", headers, BODY).code == "IncompleteSignatureException"
+
+
+def test_a_session_token_is_unrecognized() -> None:
+    """fgform's keys have no session tokens: a request carrying one (a stale
+    AWS_SESSION_TOKEN in the environment) is refused as AWS refuses a bad token."""
+    path, query, headers, body = signed(extra={"X-Amz-Security-Token": "FwoGZXIvYXdzE"})
+    err = error(path, query, headers, body)
+    assert (err.code, err.message) == ("UnrecognizedClientException",
+                                       "The security token included in the request is "
+                                       "invalid.")
+
+
+def test_the_aws_cli_over_real_http(tmp_path) -> None:
+    """`aws ecs list-clusters` signs a request that goes over a real HTTP connection to a
+    small server here (127.0.0.1), which verifies it as received; a wrong secret gets the
+    mismatch, shown by the aws CLI as AWS's would be."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    aws = shutil.which("aws")
+    assert aws is not None, "the aws CLI is a test dependency (pyproject.toml)"
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            path, _, query = self.path.partition("?")
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            try:
+                key = verify("POST", path, query, dict(self.headers.items()), body, find,
+                             region="us-east-1")
+                seen.append(key.name)
+                status, answer = 200, {"clusterArns": []}
+            except ApiError as exc:
+                seen.append(exc.code)
+                status, answer = exc.status, exc.body()
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        def start(secret: str) -> subprocess.Popen:
+            env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+                   "AWS_ACCESS_KEY_ID": KEY.access_key_id, "AWS_SECRET_ACCESS_KEY": secret,
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1",
+                   "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                   "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+            return subprocess.Popen(
+                [aws, "ecs", "list-clusters", "--endpoint-url",
+                 f"http://127.0.0.1:{server.server_port}", "--output", "json"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        # Both at once: the aws CLI takes seconds to start.
+        good, bad = start(KEY.secret_access_key), start("x" * 40)
+        good_out, good_err = good.communicate(timeout=60)
+        _, bad_err = bad.communicate(timeout=60)
+        assert good.returncode == 0, good_err
+        assert json.loads(good_out) == {"clusterArns": []}
+        assert bad.returncode != 0
+        assert ("An error occurred (InvalidSignatureException) when calling the ListClusters "
+                f"operation: {MISMATCH_MESSAGE}") in bad_err
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert sorted(seen) == ["InvalidSignatureException", "ci"]

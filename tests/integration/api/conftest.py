@@ -12,6 +12,12 @@ Each server is an `ApiServer`: `.url`, `.dir`, `.key(name, policy) -> (id, secre
 secret)` (a signed request of any action, even one botocore does not know, with any body),
 `.audit()` (the audit log's records), `.stop()`.
 
+On a real fleet: make the configuration with `fixtures.fgcli.Fleet` (its `write`, `ok("apply",
+"-auto-approve")`), then `start_api_server(fleet.dir)`; what the server creates carries the
+state's lineage, so `fixtures.fgcli.clean_up(docker_client, [fleet])` removes it too (call
+`fleet.state()` once the state exists, so the fleet knows its lineage). Mark such test
+modules `pytestmark = pytest.mark.docker`.
+
 `preload="module"` imports that module (from tests/integration/api) in the server process
 before fgform starts: how tests register actions of their own (a slow one, a failing one)
 without any test hook in fgform itself.
@@ -133,13 +139,15 @@ class ApiServer:
         data = json.loads(res.stdout)
         return data["access_key_id"], data["secret_access_key"]
 
-    def boto3(self, key_id: str, secret: str, *, max_attempts: int = 1, **config: Any) -> Any:
-        """A boto3 ECS client for this server with these credentials."""
+    def boto3(self, key_id: str, secret: str, *, max_attempts: int = 1,
+              region_name: str = REGION, **config: Any) -> Any:
+        """A boto3 ECS client for this server with these credentials (`config`: more
+        botocore Config settings)."""
         import boto3
         from botocore.config import Config
 
         session = boto3.session.Session(aws_access_key_id=key_id,
-                                        aws_secret_access_key=secret, region_name=REGION)
+                                        aws_secret_access_key=secret, region_name=region_name)
         return session.client("ecs", endpoint_url=self.url, verify=self.verify,
                               config=Config(retries={"max_attempts": max_attempts,
                                                      "mode": "standard"}, **config))

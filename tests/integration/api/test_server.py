@@ -23,6 +23,8 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from fgform.api.sigv4 import MISMATCH_CODE
+
 from .conftest import ALLOW_ALL, TARGET_PREFIX, ApiServer, StartServer, fgform, launch
 
 TEST_ACTIONS = "actions_for_tests"
@@ -54,6 +56,8 @@ def test_unknown_action_is_invalid_action_for_boto3_and_the_aws_cli(
     assert err.value.response["Error"]["Message"] == \
         "The action DescribeCapacityProviders is not valid for this web service."
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert err.value.response["ResponseMetadata"]["RequestId"] == \
+        api_server.audit()[-1]["request_id"]
 
     rc, out, errtext = api_server.aws(["list-account-settings"], key_id, secret)
     assert rc == 255, errtext  # aws CLI v1's exit status for a service error
@@ -64,6 +68,29 @@ def test_unknown_action_is_invalid_action_for_boto3_and_the_aws_cli(
     assert (status, body["__type"]) == (400, "InvalidAction")
     assert headers["content-type"] == "application/x-amz-json-1.1"
     assert len(headers["x-amzn-requestid"]) == 36
+
+
+def test_signature_failures_through_the_pipeline(api_server: ApiServer) -> None:
+    key_id, secret = api_server.key("k")
+    cases = [(key_id, secret[:-1] + ("A" if secret[-1] != "A" else "B"),
+              MISMATCH_CODE),
+             ("AKIA" + "Z" * 16, secret, "UnrecognizedClientException")]
+    for kid, sec, code in cases:
+        with pytest.raises(ClientError) as err:
+            api_server.boto3(kid, sec).describe_capacity_providers()
+        assert _code(err.value) == code
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert secret not in json.dumps(err.value.response, default=str)
+        rc, _, errtext = api_server.aws(["list-account-settings"], kid, sec)
+        assert rc == 255 and f"({code})" in errtext, errtext
+    # Signed for another region than the server's.
+    ecs = api_server.boto3(key_id, secret, region_name="eu-west-1")
+    with pytest.raises(ClientError) as err:
+        ecs.describe_capacity_providers()
+    assert _code(err.value) == "InvalidSignatureException"
+    records = api_server.audit()
+    assert [r["decision"] for r in records] == ["unauthenticated"] * 5
+    assert all(r["key"] is None for r in records)
 
 
 def test_wrong_method_path_target_and_content_type_are_ecs_errors(
