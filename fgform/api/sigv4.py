@@ -132,8 +132,12 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
         # botocore would sign the header's value in place of the body's hash: a body changed
         # in transit with the header kept would otherwise pass.
         raise ApiError(MISMATCH_CODE, MISMATCH_MESSAGE)
-    expected = _expected_signature(method, path, query, h, body, key, signed, timestamp,
-                                   scope_region, scope_service)
+    try:
+        expected = _expected_signature(method, path, query, h, body, key, signed, timestamp,
+                                       scope_region, scope_service)
+    except (ValueError, UnicodeError):
+        # A request target botocore cannot parse cannot have been signed by it.
+        raise ApiError(MISMATCH_CODE, MISMATCH_MESSAGE) from None
     if not (_SIGNATURE_RE.fullmatch(signature)
             and hmac.compare_digest(expected.encode(), signature.encode())):
         raise ApiError(MISMATCH_CODE, MISMATCH_MESSAGE)
@@ -212,8 +216,12 @@ def _expected_signature(method: str, path: str, query: str, h: _Headers, body: b
                         key: ApiKey, signed: list[str], timestamp: str, region: str,
                         service: str) -> str:
     """botocore's signature of the request as received, for `key`."""
-    host = h.get("host") or h.get(":authority") or "localhost"
-    url = f"http://{host}{path or '/'}" + (f"?{query}" if query else "")
+    # The URL only carries the path and query to botocore (the Host header signed is the
+    # received one, from `headers_to_sign`): a fixed host keeps a malformed Host header from
+    # breaking the URL's parsing.
+    if not path.startswith("/"):
+        path = "/" + path
+    url = f"http://localhost{path}" + (f"?{query}" if query else "")
     request = AWSRequest(method=method.upper(), url=url, data=body)
     content_sha = h.get("x-amz-content-sha256")
     if content_sha is not None:

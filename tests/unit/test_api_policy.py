@@ -481,3 +481,47 @@ def test_policy_variables_in_conditions() -> None:
 def test_bad_policy_variables(resource, problem) -> None:
     problems = validate_policy(policy(allow("*", resource)))
     assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_random_policies_validate_or_evaluate_without_crashing() -> None:
+    """Random statements over the grammar's pieces (and a few wrong ones): validation
+    always answers a list, and whatever it accepts evaluates without an exception."""
+    import random
+
+    from fgform.api.policy import OPERATORS
+
+    rng = random.Random(3)
+    actions = ["*", "ecs:*", "ecs:Describe*", "ecs:UpdateService", "ecs:?unTask", "s3:*", 3]
+    resources = ["*", "arn:aws:ecs:*:*:service/*", P + "service/a/${aws:username}",
+                 P + "service/a/${aws:username, 'b'}", "arn:${*}:${?}:${$}:a:b", WEB, "arn:",
+                 "arn:a:b:c:d:${"]
+    keys = ["ecs:cluster", "aws:username", "ECS:CLUSTER", "aws:RequestedRegion", "bad:key"]
+    values = ["*", "arn:aws:ecs:*:*:cluster/a", P + "cluster/${aws:username}", "u", "true",
+              1, True, "arn:a:b"]
+
+    def some(pool):
+        return rng.choice(pool) if rng.random() < 0.6 else \
+            [rng.choice(pool) for _ in range(rng.randint(0, 3))]
+
+    accepted = 0
+    for _ in range(3000):
+        statements = []
+        for _ in range(rng.randint(1, 3)):
+            st = {"Effect": rng.choice(["Allow", "Deny", "allow"]),
+                  rng.choice(["Action", "Action", "NotAction"]): some(actions),
+                  rng.choice(["Resource", "Resource", "NotResource"]): some(resources)}
+            if rng.random() < 0.6:
+                st["Condition"] = {rng.choice([*OPERATORS, "Bad"]): {
+                    rng.choice(keys): some(values) for _ in range(rng.randint(1, 2))}}
+            statements.append(st)
+        doc = {"Version": rng.choice(["2012-10-17", "2008-10-17"]), "Statement": statements}
+        problems = validate_policy(doc)
+        assert isinstance(problems, list)
+        if problems:
+            continue
+        accepted += 1
+        for ctx in ({"ecs:cluster": DEFAULT, "aws:username": "u"}, {}):
+            for action, resource in (("ecs:UpdateService", WEB), ("ecs:ListClusters", "*")):
+                assert evaluate([doc], action, resource, ctx).kind in (
+                    "allow", "explicit-deny", "implicit-deny")
+    assert accepted > 100

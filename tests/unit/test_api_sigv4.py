@@ -457,3 +457,45 @@ def test_the_aws_cli_over_real_http(tmp_path) -> None:
         server.server_close()
         thread.join(timeout=10)
     assert sorted(seen) == ["InvalidSignatureException", "ci"]
+
+
+def test_mangled_requests_are_refused_with_aws_errors_never_a_crash() -> None:
+    """Random edits of a good request's Authorization, dates, Host, content hash, path and
+    query: every outcome is the key (an edit of an unsigned part) or an ApiError (the
+    server's 403), never another exception (a 500)."""
+    import random
+    import string
+
+    rng = random.Random(13)
+    chars = string.printable + "\x00\xff\u2603"
+    path, query, headers, body = signed()
+    fields = ["Authorization", "X-Amz-Date", "Host", "Date", "X-Amz-Content-SHA256", "path",
+              "query"]
+    outcomes: set[str] = set()
+    for _ in range(3000):
+        h, p, q = dict(headers), path, query
+        field = rng.choice(fields)
+        text = list(p if field == "path" else q if field == "query" else h.get(field, ""))
+        for _ in range(rng.randint(1, 5)):
+            r = rng.random()
+            if r < 0.3 and text:
+                del text[rng.randrange(len(text))]
+            elif r < 0.6:
+                text.insert(rng.randrange(len(text) + 1), rng.choice(chars))
+            elif text:
+                text[rng.randrange(len(text))] = rng.choice(chars)
+        value = "".join(text)
+        if field == "path":
+            p = value
+        elif field == "query":
+            q = value
+        else:
+            h[field] = value
+        try:
+            verify("POST", p, q, h, body, find, now=WHEN)
+            outcomes.add("ok")
+        except ApiError as exc:
+            assert exc.status == 403
+            outcomes.add(exc.code)
+    assert {"IncompleteSignatureException", "InvalidSignatureException",
+            "UnrecognizedClientException"} <= outcomes
