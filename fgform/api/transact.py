@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fgform.addresses import Address
 from fgform.api.actions import ApiContext
@@ -38,7 +38,9 @@ from fgform.state.model import StateFile
 from fgform.state.store import StateStore, writer_locks
 from fgform.values import copy_value, scrub, sensitive_strings, unmark
 
-__all__ = ["read_state", "transaction", "state_path", "desired_from", "Edit"]
+__all__ = ["read_state", "transaction", "state_edit", "state_path", "desired_from", "Edit"]
+
+T = TypeVar("T")
 
 Edit = Callable[[StateFile], tuple[Address, dict[str, Any] | None]]
 
@@ -149,6 +151,37 @@ def transaction(ctx: ApiContext, edit: Edit, *, operation: str,
     if `edit` asks for no change (the reason the update is for: RegisterTaskDefinition
     registers a new revision of an unchanged definition, as ECS does).
     """
+    return _locked(ctx, operation,
+                   lambda store: _under_locks(ctx, store, edit, operation, repair))
+
+
+def state_edit(ctx: ApiContext, change: Callable[[StateFile], T], *, operation: str) -> T:
+    """Edit what state records, with no change to the fleet and no plan (as `fgform state
+    mv` does), under the same locks and queue as `transaction`: `change(state)` mutates the
+    state it is given and returns the answer; the state is written (atomically, with a
+    backup) if it changed. For records only the API keeps, such as a current task
+    definition revision deregistered (INACTIVE). `change` may raise ApiError."""
+    def run(store: StateStore) -> T:
+        try:
+            read = store.read()
+        except FgformError as exc:
+            raise ApiError("ServerException",
+                           f"The state cannot be read: {exc.message}") from None
+        state = read if read is not None else StateFile()
+        answer = change(state)
+        try:
+            store.write(state)
+        except FgformError as exc:
+            raise ApiError("ServerException", f"{operation} failed: {exc.message}") from None
+        return answer
+
+    return _locked(ctx, operation, run)
+
+
+def _locked(ctx: ApiContext, operation: str, run: Callable[[StateStore], T]) -> T:
+    """`run(store)` in this state's turn among the server's requests, holding the state
+    lock and the fleet lock; ThrottlingException when either is not ours within
+    `ctx.lock_timeout` seconds in all."""
     path = Path(state_path(ctx)).absolute()
     turns, store = _turns_for(path)
     started = time.monotonic()
@@ -168,7 +201,7 @@ def transaction(ctx: ApiContext, edit: Edit, *, operation: str,
             raise ApiError("ServerException", f"The state cannot be locked: {exc.message}") \
                 from None
         try:
-            return _under_locks(ctx, store, edit, operation, repair)
+            return run(store)
         finally:
             locks.__exit__(None, None, None)
     finally:

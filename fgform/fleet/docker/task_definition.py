@@ -76,7 +76,10 @@ class TaskDefinitionDriver:
     def update(self, ctx: FleetContext, addr: Address, prior: dict[str, Any],
                planned: dict[str, Any]) -> dict[str, Any]:
         history = [r for r in _known_list(prior.get("revisions")) if isinstance(r, dict)]
-        if prior.get("arn") and not is_unknown(prior.get("arn")):
+        # Not again when the history has it already: a revision deregistered while current
+        # (the API's DeregisterTaskDefinition) is recorded there as INACTIVE.
+        if prior.get("arn") and not is_unknown(prior.get("arn")) and \
+                not any(r.get("revision") == prior.get("revision") for r in history):
             old = definition_of(prior)
             old["status"] = "INACTIVE"
             history.append(old)
