@@ -8,17 +8,17 @@ No I/O here: `fgform/api/ecs_services.py` reads state and the fleet and calls th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from fgform.addresses import Address
 from fgform.api.arns import Identity, name_of
+from fgform.api.ecs_clusters import cluster_named
+from fgform.api.ecs_taskdefs import taskdef_arn
 from fgform.api.errors import ApiError, invalid_parameter
+from fgform.api.pagination import paginate
 from fgform.config.decode import check_value
 from fgform.config.schema.service import FG_SERVICE
 from fgform.state.model import StateFile
@@ -49,20 +49,19 @@ def cluster_param(params: dict[str, Any]) -> str:
 
 
 def find_cluster(state: StateFile, name: str) -> dict[str, Any] | None:
-    """The attributes of the fg_cluster whose `id` (its name) is `name`, or None."""
-    for addr, inst in state.sorted_instances():
-        if addr.type == "fg_cluster" and not addr.is_data and inst is not None \
-                and inst.attributes and inst.attributes.get("id") == name:
-            return inst.attributes
-    return None
+    """The attributes of the fg_cluster whose ECS name is `name` (`ecs_clusters`' rule),
+    or None."""
+    found = cluster_named(state, name)
+    return found.attributes if found is not None else None
 
 
-def require_cluster(state: StateFile, name: str) -> dict[str, Any]:
-    """`find_cluster`, or ECS's ClusterNotFoundException."""
+def require_cluster(state: StateFile, name: str) -> str:
+    """The `id` of the cluster named `name` (what a service's `cluster` attribute holds,
+    as `fg_cluster.NAME.id` in a configuration), or ECS's ClusterNotFoundException."""
     found = find_cluster(state, name)
     if found is None:
         raise ApiError("ClusterNotFoundException", "Cluster not found.")
-    return found
+    return str(found.get("id") or name)
 
 
 def service_name(addr: Address, attrs: dict[str, Any]) -> str:
@@ -77,7 +76,8 @@ def service_name(addr: Address, attrs: dict[str, Any]) -> str:
 
 
 def services_of(state: StateFile, cluster: str) -> list[tuple[Address, dict[str, Any]]]:
-    """Every fg_service of `cluster` in state (configured or API-made), by address."""
+    """Every fg_service of the cluster whose `id` is `cluster` in state (configured or
+    API-made), by address."""
     out = []
     for addr, inst in state.sorted_instances():
         if addr.type == "fg_service" and not addr.is_data and inst is not None \
@@ -88,7 +88,8 @@ def services_of(state: StateFile, cluster: str) -> list[tuple[Address, dict[str,
 
 def find_service(state: StateFile, cluster: str, name: str
                  ) -> tuple[Address, dict[str, Any]] | None:
-    """The service named `name` (a name or its ARN) on `cluster`, or None. A configured
+    """The service named `name` (a name or its ARN) on cluster id `cluster`, or None. A
+    configured
     service and an API-made one never share a name on a cluster (CreateService refuses)."""
     name = name_of(name, "service")
     for addr, attrs in services_of(state, cluster):
@@ -98,12 +99,6 @@ def find_service(state: StateFile, cluster: str, name: str
 
 
 # -- task definitions and target groups ---------------------------------------------------------
-def taskdef_arn(identity: Identity, state_arn: str) -> str:
-    """The AWS-form ARN of a revision state names `family:revision`."""
-    family, _, revision = str(state_arn).rpartition(":")
-    return identity.task_definition(family, revision) if family else str(state_arn)
-
-
 def target_group_arn(identity: Identity, tg_id: str) -> str:
     """An fg_target_group's id as an ELBv2 ARN:
     `arn:aws:elasticloadbalancing:R:A:targetgroup/NAME/ID`, ID 16 hex digits derived from
@@ -473,28 +468,12 @@ def service_shape(identity: Identity, addr: Address, attrs: dict[str, Any],
 
 # -- ListServices' paging -------------------------------------------------------------------------
 def page(arns: list[str], params: dict[str, Any]) -> dict[str, Any]:
-    """One ListServices page of sorted `arns`: maxResults (1-100, 10 by default) after the
-    position nextToken names; `nextToken` in the answer when more follow."""
-    size = _int_param(params, "maxResults")
-    if size is None:
-        size = LIST_DEFAULT
-    if not 1 <= size <= LIST_MAX:
-        raise invalid_parameter("maxResults must be between 1 and 100.")
-    after = None
-    token = params.get("nextToken")
-    if token:
-        try:
-            after = json.loads(base64.urlsafe_b64decode(str(token).encode()))["after"]
-            if not isinstance(after, str):
-                raise ValueError(after)
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            raise invalid_parameter("Invalid nextToken.") from None
-    items = sorted(arns)
-    if after is not None:
-        items = [a for a in items if a > after]
-    chunk = items[:size]
+    """One ListServices page of `arns`, sorted: maxResults (1-100, 10 by default, as ECS)
+    after the ARN nextToken names (`fgform.api.pagination`); `nextToken` in the answer
+    when more follow."""
+    chunk, token = paginate(arns, params, action="ListServices", key=lambda a: [a],
+                            default=LIST_DEFAULT, limit=LIST_MAX)
     out: dict[str, Any] = {"serviceArns": chunk}
-    if len(items) > size:
-        out["nextToken"] = base64.urlsafe_b64encode(
-            json.dumps({"after": chunk[-1]}).encode()).decode()
+    if token is not None:
+        out["nextToken"] = token
     return out

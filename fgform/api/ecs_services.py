@@ -17,9 +17,10 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.api import ecs_service_shapes as S
+from fgform.api import ecs_taskdefs as TD
 from fgform.api.actions import ApiContext, Target, action
 from fgform.api.arns import cluster_in_arn, name_of
-from fgform.api.errors import ApiError, invalid_parameter
+from fgform.api.errors import ApiError, client_error, invalid_parameter
 from fgform.api.transact import desired_from, read_state, transaction
 from fgform.config.decode import configurable
 from fgform.config.schema.service import FG_SERVICE
@@ -47,8 +48,7 @@ def _cluster_for(params: dict[str, Any], service: str | None = None) -> str:
 
 def _require_service(state: StateFile, cluster: str, service: str
                      ) -> tuple[Address, dict[str, Any]]:
-    S.require_cluster(state, cluster)
-    found = S.find_service(state, cluster, service)
+    found = S.find_service(state, S.require_cluster(state, cluster), service)
     if found is None:
         raise ApiError("ServiceNotFoundException", "Service not found.")
     return found
@@ -56,24 +56,18 @@ def _require_service(state: StateFile, cluster: str, service: str
 
 def resolve_taskdef(state: StateFile, value: Any) -> tuple[str, dict[str, Any]]:
     """A `taskDefinition` parameter ("family", "family:revision" or its ARN) -> the revision
-    as state names it (`family:revision`) and its definition. "family" is its latest
-    revision. Unknown: InvalidParameterException "TaskDefinition not found." (ECS's)."""
-    if not isinstance(value, str) or not value:
-        raise invalid_parameter("taskDefinition is required.")
-    ref = name_of(value, "task-definition")
-    family, _, revision = ref.partition(":")
-    for addr, inst in state.sorted_instances():
-        if addr.type != "fg_task_definition" or inst is None or not inst.attributes:
-            continue
-        attrs = inst.attributes
-        if attrs.get("family") != family:
-            continue
-        if not revision or attrs.get("arn") == ref:
-            return str(attrs["arn"]), attrs
-        for old in attrs.get("revisions") or []:
-            if isinstance(old, dict) and old.get("arn") == ref:
-                return ref, old
-    raise invalid_parameter("TaskDefinition not found.")
+    as state names it (`family:revision`) and its definition ("family" is its latest ACTIVE
+    revision). Unknown: ClientException "TaskDefinition not found." (CreateService's and
+    UpdateService's wording); an INACTIVE revision: "TaskDefinition is inactive"."""
+    if value is None or value == "":
+        raise invalid_parameter("taskDefinition can not be blank.")
+    try:
+        rev = TD.usable_revision(state, value)
+    except ApiError as exc:
+        if exc.message == TD.UNABLE:
+            raise client_error("TaskDefinition not found.") from None
+        raise
+    return rev.arn, rev.definition
 
 
 def _desired(attrs: dict[str, Any]) -> dict[str, Any]:
@@ -144,9 +138,9 @@ def create_service(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     name = params.get("serviceName")
 
     def edit(state: StateFile) -> tuple[Address, dict[str, Any]]:
-        found = S.require_cluster(state, cluster)
-        attrs = S.create_attrs(params, str(found["id"]), "", [])  # checks serviceName first
-        if S.find_service(state, cluster, str(name)) is not None:
+        cluster_id = S.require_cluster(state, cluster)
+        attrs = S.create_attrs(params, cluster_id, "", [])  # checks serviceName first
+        if S.find_service(state, cluster_id, str(name)) is not None:
             raise invalid_parameter("Creation of service was not idempotent.")
         arn, td = resolve_taskdef(state, params.get("taskDefinition"))
         attrs["task_definition"] = arn
@@ -221,11 +215,11 @@ def describe_services(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]
         raise invalid_parameter("include: the only value is TAGS.")
     cluster = _cluster_for(params, services[0])
     state = read_state(ctx)
-    S.require_cluster(state, cluster)
+    cluster_id = S.require_cluster(state, cluster)
     found: list[tuple[Address, dict[str, Any]]] = []
     failures = []
     for s in services:
-        hit = S.find_service(state, cluster, s)
+        hit = S.find_service(state, cluster_id, s)
         if hit is None:
             failures.append({"arn": s if s.startswith("arn:") else
                              ctx.identity.service(cluster, s), "reason": "MISSING"})
@@ -252,9 +246,8 @@ def list_services(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     if strategy is not None and strategy not in ("REPLICA", "DAEMON"):
         raise invalid_parameter("schedulingStrategy must be REPLICA or DAEMON.")
     state = read_state(ctx)
-    S.require_cluster(state, cluster)
     arns = []
-    for addr, attrs in S.services_of(state, cluster):
+    for addr, attrs in S.services_of(state, S.require_cluster(state, cluster)):
         # Every fgform service is FARGATE-like: an EC2 or EXTERNAL filter matches none.
         if launch not in (None, "FARGATE"):
             continue
