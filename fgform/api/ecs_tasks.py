@@ -14,17 +14,18 @@ placement lock inside the fleet, so the two never place into the same free space
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import json
 import threading
 import time
 from typing import Any
 
 from fgform.api.actions import ApiContext, Target, action
 from fgform.api.arns import Identity, cluster_in_arn, name_of
+from fgform.api.ecs_clusters import DEFAULT, cluster_named
+from fgform.api.ecs_taskdefs import UNABLE, usable_revision
 from fgform.api.errors import ApiError, client_error, invalid_parameter
+from fgform.api.pagination import paginate
+from fgform.api.transact import read_state
 from fgform.errors import DockerUnavailableError, FgformError
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.fleet import TaskRecord
@@ -42,19 +43,11 @@ MAX_RESULTS = 100  # ListTasks pages: at most 100 ARNs
 # forgets it: the task then shows as exited, with its exit code).
 _REASONS: dict[tuple[str, str], tuple[str, float]] = {}
 _REASONS_LOCK = threading.Lock()
+SWEEP_EVERY = 60.0
+_SWEPT: dict[str, float] = {}  # lineage -> when RunTask last swept (monotonic)
 
 
 # -- reading the state ------------------------------------------------------------------------
-def _read_state(ctx: ApiContext) -> StateFile:
-    """The configuration directory's latest state, no lock (writes are atomic renames); an
-    empty one when there is none yet."""
-    from fgform import workflow
-    from fgform.state.store import StateStore
-
-    path = workflow.state_only(ctx.dir, ctx.state_path, ctx.workspace or "default")
-    return StateStore(path).read() or StateFile()
-
-
 def _of_type(st: StateFile, type_name: str) -> list[dict[str, Any]]:
     out = []
     for addr in st.addresses():
@@ -65,50 +58,38 @@ def _of_type(st: StateFile, type_name: str) -> list[dict[str, Any]]:
     return out
 
 
-def _cluster_name(attrs: dict[str, Any]) -> str:
-    return str(attrs.get("id") or attrs.get("name"))
-
-
 def _cluster(st: StateFile, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The request's cluster (`cluster`: a name or ARN, "default" when absent) and its state
-    attributes; ClusterNotFoundException when the state has none of that name."""
-    name = _cluster_param(params)
-    for attrs in _of_type(st, "fg_cluster"):
-        if name in (_cluster_name(attrs), attrs.get("name")):
-            return _cluster_name(attrs), attrs
-    raise ApiError("ClusterNotFoundException", "Cluster not found.")
+    """The request's cluster (`cluster`: a name or ARN, "default" when absent): its name as
+    its tasks' labels carry it, and its state attributes; ClusterNotFoundException when the
+    state has none of that name."""
+    found = cluster_named(st, _cluster_param(params))
+    if found is None:
+        raise ApiError("ClusterNotFoundException", "Cluster not found.")
+    attrs = found.attributes
+    return str(attrs.get("id") or found.name), attrs
 
 
 def _cluster_param(params: dict[str, Any]) -> str:
     value = params.get("cluster")
     if value is None or value == "":
-        return "default"
+        return DEFAULT
     if not isinstance(value, str):
         raise invalid_parameter("cluster must be a string.")
     return name_of(value, "cluster")
 
 
 def _taskdef(st: StateFile, ref: Any) -> dict[str, Any]:
-    """The task definition `ref` names ("family", "family:revision" or its ARN): the
-    current revision of the family, or the one named; only ACTIVE ones run (ECS)."""
-    if not isinstance(ref, str) or not ref:
-        raise invalid_parameter("taskDefinition is required.")
-    family, _, rev = name_of(ref, "task-definition").partition(":")
-    current = [a for a in _of_type(st, "fg_task_definition") if a.get("family") == family]
-    if not current:
-        raise client_error("TaskDefinition not found.")
-    attrs = max(current, key=lambda a: int(a.get("revision") or 0))
-    found: dict[str, Any] | None = None
-    if not rev or str(attrs.get("revision")) == rev:
-        found = {k: v for k, v in attrs.items() if k != "revisions"}
-    else:
-        found = next((dict(r) for a in current for r in a.get("revisions") or []
-                      if isinstance(r, dict) and str(r.get("revision")) == rev), None)
-    if found is None:
-        raise client_error("TaskDefinition not found.")
-    if str(found.get("status") or "ACTIVE") != "ACTIVE":
-        raise client_error("TaskDefinition is inactive")
-    return found
+    """The task definition `ref` names ("family": its latest ACTIVE revision,
+    "family:revision" or its ARN), as ecs_taskdefs resolves it; only an ACTIVE revision
+    runs ("TaskDefinition is inactive"), and one state lacks is "TaskDefinition not
+    found." (RunTask's wording in ECS)."""
+    try:
+        rev = usable_revision(st, ref)
+    except ApiError as exc:
+        if exc.message == UNABLE:
+            raise client_error("TaskDefinition not found.") from None
+        raise
+    return dict(rev.definition)
 
 
 def _fleet_ctx(ctx: ApiContext, st: StateFile) -> FleetContext:
@@ -211,6 +192,18 @@ def _remember(lineage: str, task_id: str, reason: str, retention: float) -> None
             del _REASONS[key]
 
 
+def _sweep_due(lineage: str) -> bool:
+    """Whether RunTask should sweep first: at most once every `SWEEP_EVERY` seconds per
+    state (a sweep is one more list call on the way to starting a task)."""
+    now = time.monotonic()
+    with _REASONS_LOCK:
+        last = _SWEPT.get(lineage)
+        if last is not None and now - last < SWEEP_EVERY:
+            return False
+        _SWEPT[lineage] = now
+        return True
+
+
 def _retention(ctx: ApiContext) -> float:
     return float(getattr(ctx, "task_retention", RETENTION))
 
@@ -295,7 +288,7 @@ def _run_targets(ctx: ApiContext, params: dict[str, Any]) -> list[Target]:
     if not isinstance(ref, str) or not ref:
         return [Target(f"{ident.prefix}task-definition/*", cluster_arn)]
     try:
-        td = _taskdef(_read_state(ctx), ref)
+        td = _taskdef(read_state(ctx), ref)
         family, rev = str(td.get("family")), str(td.get("revision"))
         return [Target(ident.task_definition(family, rev), cluster_arn)]
     except ApiError:
@@ -308,7 +301,7 @@ def _safe_cluster(params: dict[str, Any]) -> str:
     try:
         return _cluster_param(params)
     except ApiError:
-        return "default"
+        return DEFAULT
 
 
 def _task_targets(ctx: ApiContext, params: dict[str, Any]) -> list[Target]:
@@ -334,7 +327,7 @@ def _list_targets(ctx: ApiContext, params: dict[str, Any]) -> list[Target]:
 @action("RunTask", _run_targets, writes=True)
 def run_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     """Start `count` tasks of a task definition; answer once they are started."""
-    st = _read_state(ctx)
+    st = read_state(ctx)
     cluster, cluster_attrs = _cluster(st, params)
     td = _overridden(_taskdef(st, params.get("taskDefinition")), params.get("overrides"))
     count = _count(params)
@@ -345,7 +338,8 @@ def run_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         raise client_error(f"RunTask is not supported on cluster {cluster}: it runs on a Docker "
                            "Swarm (engine = \"swarm\"); use `fgform run-task` there.")
     fctx = _fleet_ctx(ctx, st)
-    _fleet_call(ctx.fleet.sweep_tasks, fctx, _retention(ctx))
+    if _sweep_due(fctx.lineage):
+        _fleet_call(ctx.fleet.sweep_tasks, fctx, _retention(ctx))
     started = _fleet_call(ctx.fleet.start_tasks, fctx, cluster_attrs, td, count=count,
                           started_by=started_by)
     recs = {r.task_id: r for r in _fleet_call(ctx.fleet.task_records, fctx, cluster=cluster,
@@ -361,7 +355,7 @@ def run_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
 @action("StopTask", _task_targets, writes=True)
 def stop_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     """Stop a one-off task (kept, STOPPED) or a service task (its scheduler replaces it)."""
-    st = _read_state(ctx)
+    st = read_state(ctx)
     cluster, _attrs = _cluster(st, params)
     reason = params.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
@@ -372,6 +366,10 @@ def stop_task(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
                                     task_ids=[tid])] if tid else []
     if not found:
         raise invalid_parameter("The referenced task was not found.")
+    if found[0].status == "STOPPED":
+        # Already stopped: it keeps the reason it stopped for (as ECS answers it).
+        rec = found[0]
+        return {"task": task_shape(rec, ctx.identity, _reason(fctx.lineage, rec.task_id))}
     text = reason or "Task stopped by user"
     _remember(fctx.lineage, found[0].task_id, text, _retention(ctx))
     after = _fleet_call(ctx.fleet.stop_task, fctx, found[0].task_id)
@@ -389,13 +387,17 @@ def describe_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         raise invalid_parameter("Tasks cannot be empty.")
     if len(given) > MAX_DESCRIBE:
         raise invalid_parameter(f"Tasks cannot have more than {MAX_DESCRIBE} entries.")
-    st = _read_state(ctx)
+    st = read_state(ctx)
     cluster, _attrs = _cluster(st, params)
     ids = [(v, _task_id(v, cluster)) for v in given]
     fctx = _fleet_ctx(ctx, st)
     recs = {r.task_id: r for r in _fleet_call(
         ctx.fleet.task_records, fctx, cluster=cluster,
         task_ids={t for _v, t in ids if t}, times=True)}
+    if _needs_sweep(list(recs.values()), _retention(ctx)):
+        # A one-off task stopped with a container still running (a sidecar): stop it now,
+        # as ECS stops the whole task when its essential container exits.
+        _fleet_call(ctx.fleet.sweep_tasks, fctx, _retention(ctx))
     tasks, failures, seen = [], [], set()
     for value, tid in ids:
         rec = recs.get(tid) if tid else None
@@ -412,7 +414,7 @@ def describe_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
 def list_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     """Task ARNs of a cluster, filtered as ECS filters them, sorted, one page at a time.
     ONE list call to the engine (plus a clean-up only when a stopped task is due)."""
-    st = _read_state(ctx)
+    st = read_state(ctx)
     cluster, _attrs = _cluster(st, params)
     desired = params.get("desiredStatus") or "RUNNING"
     if desired not in ("RUNNING", "STOPPED", "PENDING"):
@@ -427,8 +429,6 @@ def list_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
             raise ApiError("ServiceNotFoundException", "Service not found.")
     if family is not None:
         family = name_of(family, "task-definition").partition(":")[0]
-    limit = _max_results(params)
-    after = _token(params.get("nextToken"))
     fctx = _fleet_ctx(ctx, st)
     records = _fleet_call(ctx.fleet.task_records, fctx, cluster=cluster)
     retention = _retention(ctx)
@@ -443,13 +443,11 @@ def list_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         and (service is None or r.service == service)
         and (family is None or _family_rev(r.task_definition)[0] == family)
         and (started_by is None or r.started_by == started_by))
-    if after is not None:
-        arns = [a for a in arns if a > after]
-    page = arns[:limit]
+    page, token = paginate(arns, params, action="ListTasks", key=lambda a: [a],
+                           limit=MAX_RESULTS)
     out: dict[str, Any] = {"taskArns": page}
-    if len(arns) > limit:
-        out["nextToken"] = base64.urlsafe_b64encode(
-            json.dumps({"after": page[-1]}).encode()).decode()
+    if token is not None:
+        out["nextToken"] = token
     return out
 
 
@@ -464,26 +462,3 @@ def _str_param(params: dict[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise invalid_parameter(f"{key} must be a string.")
     return value
-
-
-def _max_results(params: dict[str, Any]) -> int:
-    value = params.get("maxResults")
-    if value is None:
-        return MAX_RESULTS
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESULTS:
-        raise invalid_parameter(f"maxResults must be between 1 and {MAX_RESULTS}.")
-    return value
-
-
-def _token(value: Any) -> str | None:
-    """The last ARN of the previous page, from ListTasks' opaque `nextToken`."""
-    if value is None or value == "":
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(str(value).encode()))
-        after = data["after"]
-        if not isinstance(after, str):
-            raise TypeError
-        return after
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise invalid_parameter("Invalid nextToken.") from None

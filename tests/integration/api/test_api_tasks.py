@@ -10,13 +10,12 @@ from typing import Any
 
 import docker
 import pytest
+from fixtures.fgcli import Fleet, ensure_base_image
 
 from fgform.api import ecs_tasks
 from fgform.api.actions import ACTIONS, ApiContext
 from fgform.api.errors import ApiError
 from fgform.fleet.swarm.fleet import EngineFleet
-
-from fixtures.fgcli import Fleet, ensure_base_image
 
 pytestmark = pytest.mark.docker
 
@@ -64,6 +63,25 @@ resource "fg_task_definition" "web" {
 
   container "web" {
     image        = "$base_image"
+    stop_timeout = 1
+  }
+}
+
+resource "fg_task_definition" "pair" {
+  family = "$name-pair"
+  cpu    = 128
+  memory = 64
+
+  container "main" {
+    image        = "$base_image"
+    command      = ["busybox", "sh", "-c", "sleep 0.5; exit 4"]
+    stop_timeout = 1
+  }
+
+  container "side" {
+    image        = "$base_image"
+    command      = ["busybox", "sleep", "60"]
+    essential    = false
     stop_timeout = 1
   }
 }
@@ -229,6 +247,17 @@ def test_capacity_exhausted_is_a_failure(fleet: Fleet, api: ApiContext) -> None:
     assert len(out["tasks"]) == 1
     assert [f["reason"] for f in out["failures"]] == ["RESOURCE:MEMORY"]
     call(api, "StopTask", cluster=fleet.name, task=out["tasks"][0]["taskArn"])
+
+
+def test_a_sidecar_stops_with_its_essential_container(fleet: Fleet, api: ApiContext) -> None:
+    out = call(api, "RunTask", cluster=fleet.name, taskDefinition=f"{fleet.name}-pair")
+    arn = out["tasks"][0]["taskArn"]
+    assert [c["name"] for c in out["tasks"][0]["containers"]] == ["main", "side"]
+    [task] = wait_stopped(api, fleet.name, [arn])
+    assert task["containers"][0]["exitCode"] == 4
+    # The DescribeTasks that saw it stopped stopped the sidecar too.
+    [task] = call(api, "DescribeTasks", cluster=fleet.name, tasks=[arn])["tasks"]
+    assert [c["lastStatus"] for c in task["containers"]] == ["STOPPED", "STOPPED"]
 
 
 def test_stopped_tasks_are_swept_and_destroy_leaves_nothing(fleet: Fleet,
