@@ -2,7 +2,7 @@
 allows only `ecs:Describe*` and `ecs:UpdateService` on the service `web`, the aws CLI scaling
 `web` to 4 (four tasks RUNNING as `fgform tasks` shows), `aws ecs run-task` denied with
 AccessDeniedException, `plan` showing the new count as drift; then the server stopped with
-SIGTERM and everything destroyed.
+SIGTERM and everything destroyed. Between, the load balancer is seen reaching the four tasks.
 
 The example is copied to the test's directory with its ports, subnet and cluster name
 replaced by free ones (and the policy's service ARN with the cluster's new name), so it runs
@@ -25,7 +25,7 @@ from typing import Any
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, Running, clean_up, free_port
+from fixtures.fgcli import Fleet, Running, clean_up, free_port, http_get
 
 pytestmark = pytest.mark.docker
 
@@ -127,6 +127,7 @@ def test_readme_walkthrough(docker_client: docker.DockerClient, tmp_path: Path) 
         updated = ok_json(aws(endpoint, key, "update-service", "--cluster", fleet.name,
                               "--service", "web", "--desired-count", "4"))["service"]
         assert updated["desiredCount"] == 4, updated
+        assert updated["deployments"] and updated["deployments"][0]["desiredCount"] == 4, updated
         deadline = time.monotonic() + 120
         while (n := running_web(fleet)) != 4:
             assert time.monotonic() < deadline, f"{n} tasks of web RUNNING, not 4"
@@ -134,6 +135,16 @@ def test_readme_walkthrough(docker_client: docker.DockerClient, tmp_path: Path) 
         again = ok_json(aws(endpoint, key, "describe-services", "--cluster", fleet.name,
                             "--services", "web"))["services"][0]
         assert again["desiredCount"] == 4 and again["runningCount"] == 4, again
+        # ... and the load balancer reaches all four (each answer names its task)
+        url = json.loads(fleet.ok("output", "-json").out)["url"]["value"]
+        seen: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < 4:
+            assert time.monotonic() < deadline, f"the load balancer reached only {seen}"
+            try:
+                seen |= set(re.findall(r"task: (\S+)", http_get(url + "/cgi-bin/info")))
+            except OSError:  # the proxy reloading its targets: ask again
+                time.sleep(0.2)
 
         # 4. run-task is not in the policy: denied, and nothing runs
         denied = aws(endpoint, key, "run-task", "--cluster", fleet.name, "--task-definition",
