@@ -411,6 +411,19 @@ def check_updates(d: Path, api: Any, cluster: str, records: list[dict[str, Any]]
             "other": other, "mismatches": mismatches}
 
 
+def update_answers(d: Path) -> str:
+    """What the server answered the UpdateService requests (retries included), from its
+    audit log: `ok x100, ThrottlingException x71`."""
+    counts: dict[str, int] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in (d / ".fgform" / "api-audit.log").read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                rec = json.loads(line)
+                if rec.get("action") == "UpdateService":
+                    counts[str(rec.get("result"))] = counts.get(str(rec.get("result")), 0) + 1
+    return ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())) or "(no audit log)"
+
+
 # -- the run -----------------------------------------------------------------------------------------
 def row(cells: list[str], widths: list[int]) -> str:
     return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
@@ -504,10 +517,12 @@ def main() -> int:
             lost = sum(1 for r in records if r.get("lost"))
             retries = sum(r.get("retries", 0) for r in records)
             check = check_updates(d, api, cluster, records)
+            answers = update_answers(d)
             out.append(["3", f"{args.updates} concurrent UpdateService on {SERVICES} services",
                         f"{len(ok)} succeeded, {sum(errors.values())} failed visibly "
                         f"({', '.join(f'{k} x{v}' for k, v in sorted(errors.items())) or '-'}), "
-                        f"{lost} lost; {retries} retries; {wall:.1f} s in all"])
+                        f"{lost} lost; {retries} retries; {wall:.1f} s in all; the server "
+                        f"answered {answers}"])
             out.append(["3", "final desired counts = last successful writes",
                         "yes (DescribeServices, state, plan -json)" if not check["mismatches"]
                         else "NO: " + "; ".join(check["mismatches"])])
