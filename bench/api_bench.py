@@ -542,6 +542,8 @@ def main() -> int:
             if code not in (0, None):
                 print(f"warning: fgform serve exited {code} on SIGTERM; its log:\n"
                       f"{server.log.read_text()[-2000:]}", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            lineage = lineage or F.state(d)["lineage"]  # an apply that failed half-way
         try:
             F.fgform(["destroy", "-auto-approve"], d)
         except RuntimeError as exc:  # what destroy left is removed by label below
