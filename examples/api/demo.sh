@@ -131,6 +131,10 @@ fi
 cat "$tmp/run.err"
 grep -q AccessDeniedException "$tmp/run.err" || fail "run-task did not fail with AccessDeniedException"
 [[ $(running_web) == 4 ]] || fail "the denied run-task changed the fleet"
+td=arn:aws:ecs:us-east-1:000000000000:task-definition/api-web:1
+show fgform api-key simulate $key ecs:RunTask $td
+fgf api-key simulate "$key" ecs:RunTask "$td" | tee "$tmp/simulate.txt"
+grep -q 'implicitly denied' "$tmp/simulate.txt" || fail "api-key simulate does not explain the denial"
 
 step "the audit log"
 show fgform api-log

@@ -152,6 +152,9 @@ def test_readme_walkthrough(docker_client: docker.DockerClient, tmp_path: Path) 
         assert denied.returncode != 0, denied.stdout
         assert "(AccessDeniedException)" in denied.stderr, denied.stderr
         assert "ecs:RunTask" in denied.stderr, denied.stderr
+        why = fleet.ok("api-key", "simulate", "scaler", "ecs:RunTask",
+                       "arn:aws:ecs:us-east-1:000000000000:task-definition/api-web:1")
+        assert "implicitly denied" in why.out, why.out
         rows = fleet.tasks()
         assert sorted(t["service"] for t in rows) == ["web"] * 4, rows
         log = fleet.ok("api-log")
