@@ -134,6 +134,14 @@ class KeyStore:
                     policies=tuple(item["policies"]), created=_str(item, "created")))
             except (KeyError, TypeError, ValueError):
                 raise FgformError(f"{self.path}: keys[{i}] is malformed") from None
+            if not isinstance(item["policies"], list):
+                raise FgformError(f"{self.path}: keys[{i}].policies must be a list")
+            # A hand-edited file is checked as `create` checks: evaluation relies on it.
+            for j, doc in enumerate(keys[-1].policies):
+                problems = validate_policy(doc)
+                if problems:
+                    raise FgformError(f"{self.path}: keys[{i}].policies[{j}] (key "
+                                      f"{keys[-1].name!r}): {problems[0]}")
         return keys
 
     def list(self) -> list[ApiKey]:

@@ -95,7 +95,7 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
                            "Query-string (presigned) signatures are not supported by "
                            "fgform's ECS API; sign the request with an Authorization header.")
         raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token")
-    algorithm, params = _parse_authorization(auth)
+    params = _parse_authorization(auth)
     key_id, scope_date, scope_region, scope_service = _parse_credential(params["Credential"])
     signed = [n.strip().lower() for n in params["SignedHeaders"].split(";")]
     if not all(signed):
@@ -141,11 +141,11 @@ def verify(method: str, path: str, query: str, headers: Mapping[str, str], body:
     if not (_SIGNATURE_RE.fullmatch(signature)
             and hmac.compare_digest(expected.encode(), signature.encode())):
         raise ApiError(MISMATCH_CODE, MISMATCH_MESSAGE)
-    del algorithm
     return key
 
 
-def _parse_authorization(auth: str) -> tuple[str, dict[str, str]]:
+def _parse_authorization(auth: str) -> dict[str, str]:
+    """The Authorization header's parameters (Credential, SignedHeaders, Signature)."""
     algorithm, _, rest = auth.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise ApiError("IncompleteSignatureException",
@@ -161,7 +161,7 @@ def _parse_authorization(auth: str) -> tuple[str, dict[str, str]]:
         raise ApiError("IncompleteSignatureException",
                        " ".join(f"Authorization header requires '{n}' parameter."
                                 for n in missing))
-    return algorithm, params
+    return params
 
 
 def _parse_credential(credential: str) -> tuple[str, str, str, str]:

@@ -112,6 +112,39 @@ def list_cmd(env: Environment, as_json: bool) -> None:
                 + "  " + row[3])
 
 
+@api_key.command("show")
+@click.argument("key")
+@opt("json", "as_json", is_flag=True, help="Print the key as JSON.")
+@pass_env
+def show_cmd(env: Environment, key: str, as_json: bool) -> None:
+    """Show a key (a name or an access key id): its id, creation time and policies, never
+    its secret (so nobody needs to open the keys file to read a policy)."""
+    found = _find(env, key)
+    doc = {"name": found.name, "access_key_id": found.access_key_id,
+           "created": found.created, "policies": list(found.policies)}
+    if as_json:
+        env.out(json.dumps(doc, indent=2))
+        return
+    env.out(f"Name:          {found.name}")
+    env.out(f"Access key ID: {found.access_key_id}")
+    env.out(f"Created:       {found.created}")
+    for i, p in enumerate(found.policies):
+        env.out(f"\nPolicy {i + 1}:")
+        env.out("\n".join("  " + line for line in json.dumps(p, indent=2).splitlines()))
+
+
+def _find(env: Environment, key: str) -> Any:
+    """The key named `key`, or with that access key id; an error naming both otherwise."""
+    from fgform.api.keys import ACCESS_KEY_ID_RE
+
+    store = _store(env)
+    found = store.find(key) if ACCESS_KEY_ID_RE.fullmatch(key) else store.get(key)
+    if found is None:
+        raise FgformError(f"no API key named (or with the access key id) {key!r}",
+                          hint="Run `fgform api-key list` to see the keys.")
+    return found
+
+
 @api_key.command("simulate")
 @click.argument("key")
 @click.argument("action")
@@ -130,7 +163,6 @@ def simulate_cmd(env: Environment, key: str, action: str, resource: str, cluster
     ecs:UpdateService) on RESOURCE (an ARN, or *), and which statement decided. Exits 0
     whatever the decision, as `aws iam simulate-principal-policy` does."""
     from fgform.api.arns import DEFAULT_ACCOUNT, DEFAULT_REGION, cluster_in_arn
-    from fgform.api.keys import ACCESS_KEY_ID_RE
     from fgform.api.policy import (
         access_denied_message,
         check_action,
@@ -144,11 +176,7 @@ def simulate_cmd(env: Environment, key: str, action: str, resource: str, cluster
         problem = check(value)
         if problem:
             raise FgformError(problem)
-    store = _store(env)
-    found = store.find(key) if ACCESS_KEY_ID_RE.fullmatch(key) else store.get(key)
-    if found is None:
-        raise FgformError(f"no API key named (or with the access key id) {key!r}",
-                          hint="Run `fgform api-key list` to see the keys.")
+    found = _find(env, key)
     parts = resource.split(":", 5) if resource.startswith("arn:") else []
     account = parts[4] if len(parts) == 6 and parts[4] else DEFAULT_ACCOUNT
     if region is None:

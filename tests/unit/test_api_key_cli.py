@@ -274,3 +274,19 @@ def test_a_file_url_as_the_aws_cli_takes_it(wd: Path) -> None:
     assert KeyStore(wd).get("ci").policies == (POLICY,)
     assert fails(run(wd, "create", "x", "-policy", "file://nope.json")) == \
         "Error: nope.json: no such policy file\n"
+
+
+def test_show_prints_the_policies_never_the_secret(wd: Path) -> None:
+    key = create(wd)
+    for who in ("ci", key["access_key_id"]):
+        text = run(wd, "show", who)
+        assert text.exit_code == 0
+        assert text.stdout.startswith(f"Name:          ci\nAccess key ID: "
+                                      f"{key['access_key_id']}\n")
+        assert 'Policy 1:\n  {\n    "Version": "2012-10-17",' in text.stdout
+        assert key["secret_access_key"] not in text.stdout
+    doc = json.loads(run(wd, "show", "ci", "-json").stdout)
+    assert doc["policies"] == [POLICY]
+    assert set(doc) == {"name", "access_key_id", "created", "policies"}
+    assert fails(run(wd, "show", "nope")).startswith(
+        "Error: no API key named (or with the access key id) 'nope'")

@@ -183,6 +183,13 @@ def test_a_symlinked_keys_file_is_refused(tmp_path: Path) -> None:
     ('{"keys": {}}', 'expected an object with a "keys" list'),
     ('{"version": 9, "keys": []}', "unsupported version 9"),
     ('{"version": 1, "keys": [{"name": "x"}]}', r"keys\[0\] is malformed"),
+    ('{"version": 1, "keys": [{"name": "x", "access_key_id": "AKIAAAAAAAAAAAAAAAAA", '
+     '"secret_access_key": "s", "created": "t", "policies": "p"}]}',
+     r"keys\[0\]\.policies must be a list"),
+    ('{"version": 1, "keys": [{"name": "x", "access_key_id": "AKIAAAAAAAAAAAAAAAAA", '
+     '"secret_access_key": "s", "created": "t", "policies": [{"Statement": '
+     '{"Effect": "Allow", "Action": "*"}}]}]}',
+     r"keys\[0\]\.policies\[0\] \(key 'x'\): Statement: missing Resource"),
 ])
 def test_a_damaged_keys_file_is_a_clear_error(tmp_path: Path, content: str,
                                               message: str) -> None:
