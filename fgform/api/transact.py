@@ -45,12 +45,35 @@ T = TypeVar("T")
 Edit = Callable[[StateFile], tuple[Address, dict[str, Any] | None]]
 
 
+_PATHS: dict[tuple[Any, ...], Path] = {}
+_PATHS_LOCK = threading.Lock()
+
+
 def state_path(ctx: ApiContext) -> Path:
     """The state file the server works on: the configuration directory's (its backend path
-    and workspace), or `-state PATH`, as the command line finds it."""
+    and workspace), or `-state PATH`, as the command line finds it.
+
+    Every request asks, and finding the backend's path parses the configuration: the answer
+    is kept until a configuration file of the directory changes (its name, size or time)."""
     from fgform import workflow
 
-    return workflow.state_only(ctx.dir, ctx.state_path, ctx.workspace or "default")
+    workspace = ctx.workspace or "default"
+    try:
+        files = tuple(sorted((p.name, st.st_size, st.st_mtime_ns)
+                             for p in [*ctx.dir.glob("*.tf"), *ctx.dir.glob("*.hcl")]
+                             for st in [p.stat()]))
+    except OSError:  # a file went away meanwhile: no caching this time
+        return workflow.state_only(ctx.dir, ctx.state_path, workspace)
+    key = (str(ctx.dir), ctx.state_path, workspace, files)
+    # One parse at a time: a hundred requests arriving together on a cold server would
+    # otherwise parse the configuration a hundred times over, all at once.
+    with _PATHS_LOCK:
+        found = _PATHS.get(key)
+        if found is None:
+            found = workflow.state_only(ctx.dir, ctx.state_path, workspace)
+            _PATHS.clear()  # only the current configuration's answer is worth keeping
+            _PATHS[key] = found
+    return found
 
 
 def read_state(ctx: ApiContext) -> StateFile:

@@ -19,6 +19,7 @@ from fgform.config.schema import AttrSchema, BlockSchema, get_schema, schema_for
 from fgform.errors import FgformError
 from fgform.fleet.driver import Driver, FleetContext
 from fgform.plan.model import Action, Plan, PlanMode
+from fgform.plan.sensitive import merge_paths, schema_sensitive_paths
 from fgform.state.model import InstanceState, InstanceStatus, StateFile
 from fgform.values import UNKNOWN, Path, contains_unknown
 
@@ -295,7 +296,11 @@ class StepRunner:
                 self.state.set(addr, InstanceState(
                     index_key=addr.key,
                     attributes=attrs,
-                    sensitive_paths=[list(p) for p in change.after_sensitive],
+                    # The schema's, of what the driver returned too: a task definition's
+                    # history is known only now (plan/sensitive.py).
+                    sensitive_paths=[list(p) for p in merge_paths(
+                        change.after_sensitive,
+                        schema_sensitive_paths(get_schema(addr.type), attrs))],
                     dependencies=sorted(set(change.dependencies)),
                     status=InstanceStatus.TAINTED if tainted else InstanceStatus.READY,
                     create_before_destroy=change.create_before_destroy,

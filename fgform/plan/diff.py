@@ -170,7 +170,12 @@ def diff_attributes(before: dict[str, Any] | None, after: dict[str, Any] | None,
         # resources spent most of their time here).
         return _one_sided(before, after, schema)
     body = schema.body if schema else None
-    nb, na = _normalise_pair(before, after, body)
+    # Equal attributes have nothing to report: only the others are normalised and go
+    # through DeepDiff (a task definition's unchanged history of revisions cost ~2 ms per
+    # revision there).
+    same = {k for k, v in before.items() if k in after and after[k] == v}
+    nb, na = _normalise_pair({k: v for k, v in before.items() if k not in same},
+                             {k: v for k, v in after.items() if k not in same}, body)
     if nb == na:
         return []
     from deepdiff import DeepDiff  # only for real changes: a no-op plan never imports it

@@ -13,7 +13,24 @@ def schema_sensitive_paths(schema: ResourceSchema | None, value: Any) -> list[Pa
     """Paths of attributes the schema marks sensitive, within a concrete value."""
     if schema is None or not isinstance(value, dict):
         return []
-    return _block_sensitive(schema.body, value, ())
+    return _block_sensitive(schema.body, value, ()) + _history_sensitive(schema, value)
+
+
+def _history_sensitive(schema: ResourceSchema, value: dict[str, Any]) -> list[Path]:
+    """Every environment value of a task definition's earlier revisions (`revisions`):
+    which of them were sensitive is not recorded per revision, and a secret must not show
+    in a plan once its revision is history (API registrations make long histories)."""
+    history = value.get("revisions")
+    if schema.type != "fg_task_definition" or not isinstance(history, list):
+        return []
+    out: list[Path] = []
+    for i, entry in enumerate(history):
+        containers = entry.get("container") if isinstance(entry, dict) else None
+        for j, c in enumerate(containers if isinstance(containers, list) else []):
+            env = c.get("environment") if isinstance(c, dict) else None
+            if isinstance(env, dict):
+                out += [("revisions", i, "container", j, "environment", k) for k in env]
+    return out
 
 
 def _block_sensitive(block: BlockSchema, value: dict[str, Any], path: Path) -> list[Path]:

@@ -120,3 +120,23 @@ def test_cluster_named(ctx: ApiContext) -> None:
     assert ecs_clusters.cluster_named(st, ARN + "main").address == \
         parse_address("fg_cluster.main")
     assert ecs_clusters.cluster_named(st, "gone") is None
+
+
+def test_running_tasks_are_counted_from_one_look_at_the_fleet(ctx: ApiContext) -> None:
+    from fgform.fleet.fleet import NodeRow
+
+    calls: list[list[str]] = []
+
+    def nodes(fctx: Any, asked: list[tuple[str, dict[str, Any]]]) -> list[NodeRow]:
+        calls.append([name for name, _ in asked])
+        return [NodeRow(cluster=name, engine="docker", instance=f"i-{k}", node_id=f"i-{k}",
+                        role="instance", state="ready", availability="active", cpu=1024,
+                        memory=2048, tasks=k + 1)
+                for name, _ in asked for k in range(2)]
+
+    ctx.fleet.list_nodes = nodes
+    out = call(ctx, "DescribeClusters", {"clusters": ["main", "default"]})
+    assert [(c["clusterName"], c["registeredContainerInstancesCount"],
+             c["runningTasksCount"]) for c in out["clusters"]] == [("main", 2, 3),
+                                                                   ("default", 2, 3)]
+    assert calls == [["main", "default"]]  # one call for every cluster asked for

@@ -4,6 +4,7 @@ definitions never touch Docker: the real driver on the in-memory fleet."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -409,13 +410,16 @@ def test_api_revisions_show_in_the_next_plan(tmp_path: Path) -> None:
     code, out = fgform("plan", "-detailed-exitcode")
     assert code == 0, out
     call(ctx, "RegisterTaskDefinition", {"family": "web", "containerDefinitions": [
-        {"name": "app", "image": "nginx:2"}]})
+        {"name": "app", "image": "nginx:2",
+         "environment": [{"name": "DB_PASSWORD", "value": "pw-0123456789"}]}]})
     call(ctx, "RegisterTaskDefinition", {"family": "api", "containerDefinitions": [
         {"name": "app", "image": "httpd:2"}]})
     code, out = fgform("plan", "-detailed-exitcode")
     assert code == 2, out
+    assert "pw-0123456789" not in out and "(sensitive value)" in out
     assert "# fg_task_definition.web will be updated in-place" in out
-    assert '~ image = "nginx:2" -> "nginx:1"' in out
+    assert re.search(r'~ image +\= "nginx:2" -> "nginx:1"', out), out
+    assert re.search(r'- "DB_PASSWORD" = \(sensitive value\)', out), out
     assert '# fg_task_definition.ecs["api"] will be destroyed' in out
     assert '(because fg_task_definition.ecs["api"] is not in configuration)' in out
     # Applying the configuration undoes the API's change: a new revision of its own.
@@ -538,3 +542,30 @@ moved {
     text = out.getvalue()
     assert '# fg_task_definition.ecs["api"] has moved to fg_task_definition.api' in text
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in text
+
+
+def test_a_secret_stays_sensitive_once_its_revision_is_history(tmp_path: Path) -> None:
+    ctx = make_ctx(tmp_path)
+    body = {"family": "web", "containerDefinitions": [
+        {"name": "app", "image": "nginx:1",
+         "environment": [{"name": "DB_PASSWORD", "value": "pw-0123456789"}]}]}
+    call(ctx, "RegisterTaskDefinition", body)
+    call(ctx, "RegisterTaskDefinition", body)
+    inst = stored(ctx)
+    assert ["revisions", 0, "container", 0, "environment", "DB_PASSWORD"] in \
+        inst.sensitive_paths
+    assert ["container", 0, "environment", "DB_PASSWORD"] in inst.sensitive_paths
+
+
+def test_the_real_fleet_registers_without_a_docker_engine(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """Task definitions are state only: the fleet `fgform serve` uses (the local engine's)
+    registers, describes and deregisters them with no engine to reach."""
+    from fgform.fleet.swarm.fleet import EngineFleet
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    ctx = ApiContext(dir=tmp_path, fleet=EngineFleet(), lock_timeout=5)
+    assert call(ctx, "RegisterTaskDefinition", web())["taskDefinition"]["revision"] == 1
+    assert call(ctx, "RegisterTaskDefinition", web())["taskDefinition"]["revision"] == 2
+    assert call(ctx, "DeregisterTaskDefinition", {"taskDefinition": "web:2"})[
+        "taskDefinition"]["status"] == "INACTIVE"

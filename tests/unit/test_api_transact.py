@@ -289,3 +289,52 @@ def test_concurrent_registrations_lose_nothing(tmp_path: Path) -> None:
     final = StateStore(state_path(ctx)).read().get(TD).attributes
     assert final["revision"] == 20
     assert [r["revision"] for r in final["revisions"]] == list(range(1, 20))
+
+
+def test_state_path_follows_the_backend_path_as_the_configuration_changes(
+        tmp_path: Path) -> None:
+    import os
+
+    main = tmp_path / "main.tf"
+    main.write_text('terraform {\n  backend "local" {\n    path = "one.fgstate.json"\n  }\n}\n')
+    ctx = make_ctx(tmp_path)
+    assert state_path(ctx).name == "one.fgstate.json"
+    assert state_path(ctx).name == "one.fgstate.json"  # kept
+    main.write_text('terraform {\n  backend "local" {\n    path = "two.fgstate.json"\n  }\n}\n')
+    st = main.stat()
+    os.utime(main, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert state_path(ctx).name == "two.fgstate.json"
+    main.unlink()
+    assert state_path(ctx).name != "two.fgstate.json"
+
+
+_HOLD_FLEET = textwrap.dedent("""
+    import sys
+    from fgform.state.lock import try_fleet_lock
+    lock = try_fleet_lock(sys.argv[1], "OperationTypeReconcile")
+    print("held" if lock is not None else "busy", flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_a_reconcile_pass_on_the_fleet_is_waited_for_within_the_timeout(
+        tmp_path: Path) -> None:
+    """A pass holding the fleet lock: the write lets go of the state lock (the pass needs
+    it to record its work), waits for the fleet, and throttles at the deadline."""
+    ctx = make_ctx(tmp_path, td_fleet(), timeout=0.4)
+    path = state_path(ctx)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_FLEET, str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ApiError) as e:
+            transaction(ctx, lambda st: (TD, td()), operation="t")
+        assert e.value.code == "ThrottlingException"
+        assert "locked by OperationTypeReconcile by " in e.value.message
+        assert read_lock(path) is None  # the state lock was let go while waiting
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    _, attrs = transaction(ctx, lambda st: (TD, td()), operation="t")
+    assert attrs["revision"] == 1
