@@ -165,14 +165,19 @@ def _checked(name: str, value: Any, key: str, block: str | None = None) -> Any:
     return value
 
 
-def deployment_block(config: Any, prior: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def deployment_block(config: Any, prior: dict[str, Any] | None = None, *,
+                     daemon: bool = False) -> dict[str, Any] | None:
     """ECS's deploymentConfiguration as the `deployment` block; fields not given keep
-    `prior`'s (UpdateService), else the defaults (100, 200, breaker off)."""
-    if config is None:
+    `prior`'s (UpdateService), else ECS's defaults: 100 and 200, or 0 and 100 for a DAEMON
+    service (one task per instance: the old one stops first); breaker off."""
+    if config is None and not (daemon and prior is None):
         return prior
+    if config is None:
+        config = {}
     if not isinstance(config, dict):
         raise invalid_parameter("deploymentConfiguration must be an object.")
-    base = dict(prior or {"minimum_healthy_percent": 100, "maximum_percent": 200,
+    lo0, hi0 = (0, 100) if daemon else (100, 200)
+    base = dict(prior or {"minimum_healthy_percent": lo0, "maximum_percent": hi0,
                           "circuit_breaker": None})
     lo = _int_param(config, "minimumHealthyPercent")
     hi = _int_param(config, "maximumPercent")
@@ -264,6 +269,9 @@ def create_attrs(params: dict[str, Any], cluster_id: str, taskdef: str,
     strategy = params.get("schedulingStrategy") or "REPLICA"
     _checked("scheduling_strategy", strategy, "schedulingStrategy")
     count = _int_param(params, "desiredCount")
+    if strategy == "DAEMON" and count is not None:
+        raise invalid_parameter("The daemon scheduling strategy does not support a desired "
+                                "count for services.")
     if count is None:
         if strategy == "REPLICA":
             raise invalid_parameter("desiredCount is required when schedulingStrategy is "
@@ -284,7 +292,8 @@ def create_attrs(params: dict[str, Any], cluster_id: str, taskdef: str,
         "placement_constraints": constraints,
         "placement_strategy": placement,
         "load_balancer": load_balancers,
-        "deployment": deployment_block(params.get("deploymentConfiguration")),
+        "deployment": deployment_block(params.get("deploymentConfiguration"),
+                                       daemon=strategy == "DAEMON"),
     }
 
 
@@ -297,7 +306,8 @@ def update_attrs(prior: dict[str, Any], params: dict[str, Any], taskdef: str | N
     count = _int_param(params, "desiredCount")
     if count is not None:
         if prior.get("scheduling_strategy") == "DAEMON":
-            raise invalid_parameter("The desiredCount of a DAEMON service cannot be set.")
+            raise invalid_parameter("The daemon scheduling strategy does not support a "
+                                    "desired count for services.")
         out["desired_count"] = _checked("desired_count", count, "desiredCount")
     if taskdef is not None:
         out["task_definition"] = taskdef

@@ -134,7 +134,12 @@ def test_create_attrs_maps_ecs_parameters() -> None:
                        "circuit_breaker": {"enable": True, "rollback": True}},
     }
     assert _create()["deployment"] is None
-    assert _create(schedulingStrategy="DAEMON", desiredCount=None)["desired_count"] == 0
+    daemon = _create(schedulingStrategy="DAEMON", desiredCount=None)
+    assert daemon["desired_count"] == 0
+    assert daemon["deployment"] == {"minimum_healthy_percent": 0, "maximum_percent": 100,
+                                    "circuit_breaker": None}  # ECS's DAEMON defaults
+    assert _create(schedulingStrategy="DAEMON", desiredCount=None, deploymentConfiguration={
+        "maximumPercent": 200})["deployment"]["minimum_healthy_percent"] == 0
 
 
 @pytest.mark.parametrize(("params", "words"), [
@@ -144,6 +149,7 @@ def test_create_attrs_maps_ecs_parameters() -> None:
     ({"desiredCount": -1}, "desiredCount"),
     ({"desiredCount": "2"}, "desiredCount must be an integer"),
     ({"schedulingStrategy": "SOMETIMES"}, "schedulingStrategy"),
+    ({"schedulingStrategy": "DAEMON"}, "does not support a desired count"),
     ({"deploymentConfiguration": {"maximumPercent": 500}}, "maximumPercent"),
     ({"deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True}}},
      "deploymentCircuitBreaker"),
@@ -277,3 +283,47 @@ def test_targets_name_the_service_and_its_cluster() -> None:
     assert _describe_targets(ctx, {"cluster": "prod", "services": ["a", "b"]}) == [
         Target(f"{PREFIX}service/prod/a", cluster), Target(f"{PREFIX}service/prod/b", cluster)]
     assert _list_targets(ctx, {"cluster": cluster}) == [Target("*", cluster)]
+
+
+def test_shapes_fit_the_ecs_model() -> None:
+    """botocore's own model of ECS: the service shape fits DescribeServices' output (names,
+    types, enums), and the parameters these tests map are valid CreateService input."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    from helpers.ecs_model import conforms as _conforms
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    create = {"cluster": "prod", "serviceName": "svc", "taskDefinition": "web:3",
+              "desiredCount": 2, "launchType": "FARGATE", "schedulingStrategy": "REPLICA",
+              "healthCheckGracePeriodSeconds": 30,
+              "loadBalancers": [{"targetGroupArn": S.target_group_arn(ID, "web-tg"),
+                                 "containerName": "app", "containerPort": 8080}],
+              "deploymentConfiguration": {"minimumHealthyPercent": 50, "maximumPercent": 150,
+                                          "deploymentCircuitBreaker": {"enable": True,
+                                                                       "rollback": True}},
+              "placementConstraints": [{"type": "distinctInstance"}],
+              "placementStrategy": [{"type": "spread", "field": "instanceId"}]}
+    report = ParamValidator().validate(create, model.operation_model("CreateService")
+                                       .input_shape)
+    assert not report.has_errors(), report.generate_report()
+    report = ParamValidator().validate(
+        {"cluster": "prod", "service": "svc", "desiredCount": 1, "taskDefinition": "web",
+         "forceNewDeployment": True}, model.operation_model("UpdateService").input_shape)
+    assert not report.has_errors(), report.generate_report()
+
+    attrs = dict(S.create_attrs(create, "prod", "web:3", [
+        {"target_group": "web-tg", "container_name": "app", "container_port": 8080}]),
+        id="prod/svc", events=_events(3),
+        deployments=[{"status": "PRIMARY", "task_definition": "web:3", "desired_count": 2,
+                      "rollout_state": "FAILED", "rollout_state_reason": "boom",
+                      "failed_tasks": 3}])
+    shape = S.service_shape(ID, S.api_address("prod", "svc"), attrs,
+                            {"running_count": 1, "tasks": [{"task_definition": "web:2"}]})
+    body = {"services": [dict(shape, tags=[])],
+            "failures": [{"arn": f"{PREFIX}service/prod/x", "reason": "MISSING"}]}
+    assert _conforms(body, model.operation_model("DescribeServices").output_shape) == []
+    for op in ("CreateService", "UpdateService", "DeleteService"):
+        assert _conforms({"service": shape}, model.operation_model(op).output_shape) == []
+    assert _conforms(S.page(["a", "b"], {"maxResults": 1}),
+                     model.operation_model("ListServices").output_shape) == []

@@ -81,7 +81,9 @@ def roll(ctx: FleetContext, client: docker.DockerClient, addr: Address,
     while True:
         with placement_lock(cluster, taskdef):
             usage = placement_usage(ctx, client, cluster, taskdef)
-            group = _revision_group(ctx, client, address, arn) if placement.distinct else {}
+            group = _revision_group(ctx, client, address, arn,
+                                    str(attrs.get("force_new_deployment") or "")) \
+                if placement.distinct else {}
             room = capacity.fits_count(size, cluster.instances, usage, max(desired, 1),
                                        ports=ports, placement=placement, group=group)
             # A host port is taken once per instance: where an old task (or anything
@@ -153,10 +155,13 @@ def roll(ctx: FleetContext, client: docker.DockerClient, addr: Address,
 
 
 def _revision_group(ctx: FleetContext, client: docker.DockerClient, address: str,
-                    arn: str) -> dict[str, int]:
-    """The service's live tasks of revision `arn` per instance (distinctInstance)."""
+                    arn: str, forced: str = "") -> dict[str, int]:
+    """The service's live tasks of revision `arn` per instance (distinctInstance); tasks
+    started before `forced` (force_new_deployment) are old ones, not counted."""
     group: dict[str, int] = {}
     for t in list_live_tasks(ctx, client, address=address):
+        if forced and t.created and t.created < forced:
+            continue
         if t.task_definition == arn and (t.running or any(c.state == "created"
                                                           for c in t.containers)):
             group[t.instance] = group.get(t.instance, 0) + 1

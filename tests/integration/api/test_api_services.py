@@ -108,6 +108,12 @@ def test_create_scale_update_redeploy_delete(fleet: Fleet, api: ApiContext) -> N
     err = error_of(api, "UpdateService", cluster=name, service="api1", desiredCount=-1)
     assert err.code == "InvalidParameterException"
     assert f'fg_service.ecs["{name}/x"]' not in fleet.resources()
+    # More than the cluster holds: refused before a task starts, the driver's reason told.
+    err = error_of(api, "CreateService", cluster=name, serviceName="big",
+                   taskDefinition=f"{name}-web", desiredCount=500)
+    assert err.code == "ClientException" and "Unable to place 500 task(s)" in err.message, \
+        err.message
+    assert f'fg_service.ecs["{name}/big"]' not in fleet.resources()
 
     # Describe: found ones and a MISSING failure; counts from the fleet.
     out = _describe(api, fleet, "api1", f"{PREFIX}service/{name}/web", "ghost")
@@ -213,11 +219,15 @@ def test_update_desired_count_is_drift_unless_ignored(fleet: Fleet, api: ApiCont
     assert "~ desired_count" not in plan.out, plan.out
 
 
-def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
+def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """20 UpdateService calls from threads, alternating two services, each setting a
     (desiredCount, healthCheckGracePeriodSeconds) pair no other call sets: every call
-    succeeds; each service ends with one call's whole pair (no write of one service
-    reverted the other's, none mixed), its tasks follow it, and `plan` agrees."""
+    succeeds; each service ends with the pair of the LAST call applied to it (the order
+    their edits ran in, under the locks), so no write of one service reverted the
+    other's and none mixed; its tasks follow it, and `plan` agrees."""
+    from fgform.api import ecs_services
+
     name = fleet.name
     write_config(fleet, ignore_count=True)
     call(api, "CreateService", cluster=name, serviceName="api2",
@@ -225,6 +235,21 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
     serial0 = _state(fleet)["serial"]
     pairs: dict[str, set[tuple[int, int]]] = {"web": set(), "api2": set()}
     errors: list[BaseException] = []
+    # The order the edits ran in: each runs under the state lock, so this is the order
+    # the writes were made in (instrumentation only: the real transaction runs).
+    applied: list[tuple[str, int, int]] = []
+    real = ecs_services.transaction
+
+    def recording(ctx: ApiContext, edit: Any, *, operation: str) -> Any:
+        def wrapped(state: Any) -> Any:
+            addr, desired = edit(state)
+            if operation == "UpdateService":
+                applied.append((str(addr), desired["desired_count"],
+                                desired["health_check_grace_period"]))
+            return addr, desired
+        return real(ctx, wrapped, operation=operation)
+
+    monkeypatch.setattr(ecs_services, "transaction", recording)
 
     def update(i: int) -> None:
         service = ("web", "api2")[i % 2]
@@ -242,6 +267,8 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
     for t in threads:
         t.join(600)
     assert not errors, errors
+    assert len(applied) == 20
+    last = {addr: (count, grace) for addr, count, grace in applied}
     res = fleet.resources()
     final = {}
     for service, addr in (("web", "fg_service.web"),
@@ -249,6 +276,7 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
         attrs = res[addr]["attributes"]
         pair = (attrs["desired_count"], attrs["health_check_grace_period"])
         assert pair in pairs[service], (service, pair)
+        assert pair == last[addr], (service, pair, applied)
         final[service] = pair[0]
         wait_until(lambda s=service, c=pair[0]: len(running(fleet, s)) == c,
                    desc=f"{pair[0]} tasks of {service}")
@@ -266,3 +294,28 @@ def test_concurrent_updates_lose_nothing(fleet: Fleet, api: ApiContext) -> None:
         plan.out
     call(api, "DeleteService", cluster=name, service="api2", force=True)
     assert json.loads(json.dumps(fleet.state()))  # still a whole state file
+
+
+def test_daemon_service_and_its_forced_redeployment(fleet: Fleet, api: ApiContext) -> None:
+    """A DAEMON service: one task on each instance; forceNewDeployment replaces each, new
+    ones first at 100/200 (distinctInstance counts the old tasks as old, so the new ones
+    find room beside them)."""
+    name = fleet.name
+    got = call(api, "CreateService", cluster=name, serviceName="d1",
+               taskDefinition=f"{name}-web", schedulingStrategy="DAEMON",
+               deploymentConfiguration={"minimumHealthyPercent": 100,
+                                        "maximumPercent": 200})["service"]
+    assert got["schedulingStrategy"] == "DAEMON" and got["desiredCount"] == 2
+    rows = wait_until(lambda: (r := running(fleet, "d1")) and len(r) == 2 and r,
+                      desc="a task per instance")
+    assert sorted(r["instance"] for r in rows) == ["i-0", "i-1"]
+    before = {r["task_id"] for r in rows}
+    call(api, "UpdateService", cluster=name, service="d1", forceNewDeployment=True)
+    rows = wait_until(lambda: (r := running(fleet, "d1")) and len(r) == 2
+                      and not before & {t["task_id"] for t in r} and r,
+                      desc="two new tasks")
+    assert sorted(r["instance"] for r in rows) == ["i-0", "i-1"]
+    err = error_of(api, "UpdateService", cluster=name, service="d1", desiredCount=3)
+    assert err.code == "InvalidParameterException"
+    call(api, "DeleteService", cluster=name, service="d1", force=True)
+    assert running(fleet, "d1") == []
