@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fgform.errors import FgformError
 from fgform.fleet.driver import FleetContext
-from fgform.fleet.fleet import NodeRow, sort_nodes
+from fgform.fleet.fleet import NodeRow, StartedTasks, sort_nodes
 
 SWARM = "swarm"
 
@@ -47,6 +48,16 @@ class SwarmRunTaskAndNodes:
         return run_swarm_task(self.client, ctx, cluster, taskdef, count=count,
                               override_command=override_command, env=env, on_log=on_log,
                               timeout=timeout)
+
+    def start_tasks(self, ctx: FleetContext, cluster: dict[str, Any], taskdef: dict[str, Any],
+                    *, count: int = 1, started_by: str = "") -> StartedTasks:
+        if is_swarm(cluster):
+            # Only the local engine keeps one-off tasks to read back later (the API's
+            # RunTask); `fgform run-task` runs them on a swarm.
+            raise FgformError(f"cluster {cluster.get('name') or cluster.get('id')} runs on a "
+                              "Docker Swarm: start its one-off tasks with `fgform run-task`")
+        return super().start_tasks(  # type: ignore[misc, no-any-return]
+            ctx, cluster, taskdef, count=count, started_by=started_by)
 
     def list_nodes(self, ctx: FleetContext, clusters: Sequence[tuple[str, dict[str, Any]]]
                    ) -> list[NodeRow]:
