@@ -38,6 +38,10 @@ cleanup() {
         step "stop the server (SIGTERM: in-flight requests finish)"
         kill -TERM "$server_pid"
         wait "$server_pid"
+        code=$?
+        if [[ $code != 0 ]]; then
+            cat "$tmp/serve.log"; echo "demo: fgform serve exited $code on SIGTERM" >&2; status=1
+        fi
     fi
     fgf api-key revoke "$key" >/dev/null 2>&1
     if [[ $keep != --keep ]]; then
@@ -64,6 +68,10 @@ fgf tasks
 [[ $(running_web) == 2 ]] || fail "web does not run 2 tasks after apply"
 
 step "start the API server on $endpoint"
+# Not someone else's server answering in place of ours.
+if curl -s -o /dev/null --max-time 2 "$endpoint/"; then
+    fail "something already listens on $listen: set FGFORM_API_LISTEN=127.0.0.1:PORT"
+fi
 show "fgform serve -listen $listen &"
 # Not through fgf(): $! must be the server itself, for the SIGTERM at the end.
 "${FG[@]}" serve -listen "$listen" >"$tmp/serve.log" 2>&1 &
