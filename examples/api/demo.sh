@@ -29,6 +29,10 @@ for cmd in "${FG[0]}" aws curl python3; do
     command -v "$cmd" >/dev/null || fail "$cmd is not installed: run 'bash scripts/setup.sh' first"
 done
 
+# Not someone else's server answering in place of ours (checked before anything is made).
+if curl -s -o /dev/null --max-time 2 "$endpoint/"; then
+    fail "something already listens on $listen: set FGFORM_API_LISTEN=127.0.0.1:PORT"
+fi
 tmp=$(mktemp -d /tmp/fgform-api-demo.XXXXXX)  # 0700: the key's secret lives here
 server_pid=
 cleanup() {
@@ -68,10 +72,6 @@ fgf tasks
 [[ $(running_web) == 2 ]] || fail "web does not run 2 tasks after apply"
 
 step "start the API server on $endpoint"
-# Not someone else's server answering in place of ours.
-if curl -s -o /dev/null --max-time 2 "$endpoint/"; then
-    fail "something already listens on $listen: set FGFORM_API_LISTEN=127.0.0.1:PORT"
-fi
 show "fgform serve -listen $listen &"
 # Not through fgf(): $! must be the server itself, for the SIGTERM at the end.
 "${FG[@]}" serve -listen "$listen" >"$tmp/serve.log" 2>&1 &
