@@ -165,7 +165,19 @@ def update_service(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
         arn = None
         if params.get("taskDefinition") is not None:
             arn, _ = resolve_taskdef(state, params["taskDefinition"])
-        return addr, _desired(S.update_attrs(prior, params, arn, _now()))
+        attrs = S.update_attrs(prior, params, arn, _now())
+        if params.get("placementConstraints") is not None \
+                or params.get("placementStrategy") is not None:
+            constraints, strategy = S.placement_blocks(params)
+            if params.get("placementConstraints") is not None:
+                attrs["placement_constraints"] = constraints
+            if params.get("placementStrategy") is not None:
+                attrs["placement_strategy"] = strategy
+        if params.get("loadBalancers") is not None:
+            # The revision the service runs (INACTIVE or not) has the containers to check.
+            td = TD.find_revision(state, attrs["task_definition"]).definition
+            attrs["load_balancer"] = S.load_balancer_blocks(state, params, td)
+        return addr, _desired(attrs)
 
     addr, after = transaction(ctx, edit, operation="UpdateService")
     if after is None:

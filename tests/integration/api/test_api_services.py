@@ -13,7 +13,7 @@ from typing import Any
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image, remove_lineages
 
 from fgform.api.actions import ApiContext
 from fgform.fleet.docker.fleet import DockerFleet
@@ -36,11 +36,11 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
     try:
         f.ok("apply", "-auto-approve")
         yield f
+        # The API-made services are in state: destroy removes them too, leaving nothing.
+        f.ok("destroy", "-auto-approve", timeout=240)
+        clean_up(docker_client, [f])
     finally:
-        try:
-            f.run("destroy", "-auto-approve", timeout=240)
-        finally:
-            remove_lineages(docker_client, set(f.lineages))
+        remove_lineages(docker_client, set(f.lineages))
 
 
 @pytest.fixture
@@ -146,6 +146,13 @@ def test_create_scale_update_redeploy_delete(fleet: Fleet, api: ApiContext) -> N
     call(api, "UpdateService", cluster=name, service=f"{PREFIX}service/{name}/api1",
          desiredCount=1)
     wait_until(lambda: len(running(fleet, "api1")) == 1, desc="1 task of api1")
+    # Placement and load balancers are replaced when given.
+    got = call(api, "UpdateService", cluster=name, service="api1",
+               placementConstraints=[{"type": "distinctInstance"}], loadBalancers=[])["service"]
+    assert got["placementConstraints"] == [{"type": "distinctInstance"}]
+    assert got["loadBalancers"] == []
+    attrs = fleet.resources()[f'fg_service.ecs["{name}/api1"]']["attributes"]
+    assert attrs["load_balancer"] == [] and attrs["desired_count"] == 1
 
     # A new revision (registered by a targeted apply: a whole apply would destroy api1,
     # which is not in the configuration), rolled onto by the API.
