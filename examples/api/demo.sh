@@ -72,9 +72,9 @@ fgf tasks
 [[ $(running_web) == 2 ]] || fail "web does not run 2 tasks after apply"
 
 step "start the API server on $endpoint"
-show "fgform serve -listen $listen &"
+show "fgform serve -reconcile -listen $listen &"
 # Not through fgf(): $! must be the server itself, for the SIGTERM at the end.
-"${FG[@]}" serve -listen "$listen" >"$tmp/serve.log" 2>&1 &
+"${FG[@]}" serve -reconcile -listen "$listen" >"$tmp/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 150); do
     # Any HTTP answer means it listens: an unsigned ListClusters is refused with 403
