@@ -35,10 +35,15 @@ _ACCOUNT = re.compile(r"\d{12}")
 @opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), show_default=True,
      help="How long a write waits for the state lock (held by an apply, or another "
           "request) before answering ThrottlingException.")
+@opt("reconcile", is_flag=True,
+     help="Also run the service scheduler (`fgform reconcile -watch`) while serving, as "
+          "ECS's control plane does: services created or scaled through the API get their "
+          "tasks registered once healthy, and lost tasks replaced.")
 @pass_env
 def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | None,
           insecure: bool, region: str, account_id: str, rate_limit: int,
-          max_request_size: int, state_path: str | None, lock_timeout: str) -> None:
+          max_request_size: int, state_path: str | None, lock_timeout: str,
+          reconcile: bool) -> None:
     """Serve the ECS API (the aws CLI, boto3, SDKs) on this configuration's fleet."""
     from fgform.api.actions import ApiContext
     from fgform.api.arns import Identity
@@ -72,6 +77,7 @@ def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | No
                      workspace=env.workspace, state_path=state_path,
                      lock_timeout=duration(lock_timeout), log=env.err)
     audit = AuditLog(audit_path(env.dir))
+    scheduler: Scheduler | None = None
     try:
         keys = KeyStore(env.dir)
         pipeline = Pipeline(ctx, keys.find, audit=audit,
@@ -79,7 +85,10 @@ def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | No
                             max_request_size=max_request_size, errors=env.stderr)
 
         def listening(url: str) -> None:
+            nonlocal scheduler
             env.out(f"fgform API server listening on {url}")
+            if reconcile:
+                scheduler = Scheduler(env, state_path)
             if not keys.list():
                 env.err("Warning: no API keys yet, so every request will be refused: "
                         "create one with `fgform api-key create NAME -policy FILE`.")
@@ -89,8 +98,48 @@ def serve(env: Environment, listen: str, tls_cert: str | None, tls_key: str | No
                    tls_key=str(env.dir / tls_key) if tls_key else None,
                    on_listening=listening)
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         audit.close()
     env.err("fgform API server stopped.")
+
+
+class Scheduler:
+    """`fgform reconcile -watch` on the same directory and state, as a child process for
+    as long as the server runs: the very scheduler the command line has (its own locks
+    keep it and the API's writes apart), with no second copy of its loop here."""
+
+    STOP_SECONDS = 60.0
+
+    def __init__(self, env: Environment, state_path: str | None) -> None:
+        import subprocess
+        import sys
+
+        args = [sys.executable, "-m", "fgform", f"-chdir={env.dir}", "reconcile", "-watch"]
+        if state_path:
+            args += ["-state", state_path]
+        # Its output goes to the server's stderr: what it restores is the server's log.
+        try:
+            out: int | None = env.stderr.fileno()
+        except (AttributeError, OSError, ValueError):
+            out = None  # an in-memory stderr (tests): the process's own
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=out, start_new_session=True)
+        env.err(f"service scheduler running (pid {self.proc.pid})")
+
+    def stop(self) -> None:
+        """Interrupt it as Ctrl-C would (it finishes its pass and records it), waiting at
+        most STOP_SECONDS before killing it."""
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(self.STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 @command("api-log")

@@ -1,0 +1,64 @@
+"""`fgform serve -reconcile`: the service scheduler runs beside the server, as ECS's
+control plane has one; a service task stopped through the API is replaced without anyone
+running `fgform reconcile`, and the scheduler ends with the server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import docker
+import pytest
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image, remove_lineages
+
+from .conftest import ALLOW_ALL, StartServer
+from .services_fixtures import running, wait_until, write_config
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Fleet]:
+    ensure_base_image(docker_client)
+    f = Fleet(tmp_path_factory.mktemp("api-reconcile"), docker_client)
+    write_config(f)
+    try:
+        f.ok("apply", "-auto-approve")
+        yield f
+        f.ok("destroy", "-auto-approve", timeout=240)
+        clean_up(docker_client, [f])
+    finally:
+        remove_lineages(docker_client, set(f.lineages))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_stopped_service_task_is_replaced_by_the_servers_scheduler(
+        fleet: Fleet, start_api_server: StartServer) -> None:
+    server = start_api_server(fleet.dir, "-reconcile")
+    key, secret = server.key("ops", ALLOW_ALL)
+    ecs = server.boto3(key, secret)
+    name = fleet.name
+    ecs.update_service(cluster=name, service="web", desiredCount=2)
+    first = wait_until(lambda: len(running(fleet, "web")) == 2 and running(fleet, "web"),
+                       desc="2 web tasks")
+    arns = ecs.list_tasks(cluster=name, serviceName="web")["taskArns"]
+    assert len(arns) == 2
+    ecs.stop_task(cluster=name, task=arns[0], reason="test")
+    # The scheduler, not the test, brings the service back to 2 tasks, one of them new.
+    replaced = wait_until(
+        lambda: (len(tasks := running(fleet, "web")) == 2
+                 and {t["task_id"] for t in tasks} != {t["task_id"] for t in first}
+                 and tasks), timeout=90, desc="the stopped task replaced")
+    assert len(replaced) == 2
+    pid = int(server.text.split("service scheduler running (pid ", 1)[1].split(")")[0])
+    assert _alive(pid)
+    assert server.stop() == 0
+    assert not _alive(pid), "the scheduler outlived the server"
