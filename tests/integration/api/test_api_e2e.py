@@ -21,7 +21,7 @@ import docker
 import pytest
 from fixtures.fgcli import BASE_IMAGE, Fleet
 
-from .conftest import ApiServer
+from .conftest import ApiServer, launch
 from .e2e_fixtures import PREFIX, applied_fleet, fails, running, serving, wait_until
 
 pytestmark = pytest.mark.docker
@@ -473,3 +473,77 @@ def test_audit_log(fleet: Fleet, server: ApiServer, admin: tuple[str, str]) -> N
     # The text form names the same.
     text = server.fgform("api-log").stdout
     assert "RegisterTaskDefinition" in text and "explicit-deny" in text
+
+
+# -- malformed parameters ------------------------------------------------------------------
+# Values of the wrong type for any member (an int where a list or string is expected, a
+# string where a list or structure is, and so on).
+WRONG: list[Any] = [7, "x", [{}], {"a": 1}, True]
+
+
+def test_malformed_parameters_are_never_a_server_error(fleet: Fleet,
+                                                       admin: tuple[str, str]) -> None:
+    """Every action, each member of its input (botocore's ECS model) set to values of the
+    wrong type, the rest valid: an ECS client error or an answer, never a 500. The valid
+    rest is chosen so that a request that gets through does little (a service at 0 tasks,
+    a task not found)."""
+    from botocore.session import get_session
+
+    model = get_session().get_service_model("ecs")
+    # A server of its own without the rate limit (a few hundred requests in a row).
+    server = launch(fleet.dir, "-listen", "127.0.0.1:0", "-rate-limit", "0")
+    try:
+        server.wait_listening()
+        _malformed(fleet, server, admin, model)
+    finally:
+        assert server.stop() == 0, server.text
+
+
+def _malformed(fleet: Fleet, server: ApiServer, admin: tuple[str, str], model: Any) -> None:
+    name = fleet.name
+    admin_ecs = server.boto3(*admin)
+    admin_ecs.register_task_definition(**_api_taskdef(f"{name}-probe", "p"))
+    admin_ecs.create_service(cluster=name, serviceName="probe",
+                             taskDefinition=f"{name}-probe", desiredCount=0)
+    valid: dict[str, dict[str, Any]] = {
+        "RegisterTaskDefinition": _api_taskdef(f"{name}-probe", "p"),
+        "DescribeTaskDefinition": {"taskDefinition": f"{name}-probe"},
+        "ListTaskDefinitions": {},
+        "DeregisterTaskDefinition": {"taskDefinition": f"{name}-nothing:1"},
+        "DescribeClusters": {"clusters": [name]},
+        "ListClusters": {},
+        "RunTask": {"cluster": name, "taskDefinition": f"{name}-job", "count": 1},
+        "StopTask": {"cluster": name, "task": "a" * 32},
+        "DescribeTasks": {"cluster": name, "tasks": ["a" * 32]},
+        "ListTasks": {"cluster": name},
+        # The service exists: after the checks, "not idempotent" (nothing made).
+        "CreateService": {"cluster": name, "serviceName": "probe",
+                          "taskDefinition": f"{name}-probe", "desiredCount": 0},
+        "UpdateService": {"cluster": name, "service": "probe", "desiredCount": 0},
+        "DescribeServices": {"cluster": name, "services": ["probe"]},
+        "ListServices": {"cluster": name},
+        "DeleteService": {"cluster": name, "service": "ghost"},
+    }
+    assert set(valid) == set(ACTIONS)
+    bad = []
+    for action, params in valid.items():
+        members = model.operation_model(action).input_shape.members
+        for member in members:
+            if action == "RunTask" and member in ("cluster", "taskDefinition", "count"):
+                continue  # the rest valid, each of these wrong starts nothing
+            for value in WRONG:
+                status, _, body = server.call(action, {**params, member: value}, *admin)
+                if status >= 500 or not isinstance(body, dict) or (
+                        status != 200 and "__type" not in body) or (
+                        body.get("__type") == "ThrottlingException"):
+                    bad.append((action, member, value, status, body))
+    for member in ("cluster", "taskDefinition", "count"):
+        # (7 is a valid count; family "x" exists: RegisterTaskDefinition's family "x" made it)
+        for value in [v for v in WRONG if (member, v) not in (("count", 7),
+                                                              ("taskDefinition", "x"))]:
+            status, _, body = server.call("RunTask", {**valid["RunTask"], member: value},
+                                          *admin)
+            if status != 400 or "__type" not in body:
+                bad.append(("RunTask", member, value, status, body))
+    admin_ecs.delete_service(cluster=name, service="probe", force=True)
+    assert not bad, "\n".join(map(repr, bad))
