@@ -206,6 +206,16 @@ def test_services(fleet: Fleet, ecs: Any) -> None:
     ecs.update_service(cluster=name, service=f"{PREFIX}service/{name}/api1", desiredCount=1)
     wait_until(lambda: len(running(fleet, "api1")) == 1, desc="1 task of api1")
     assert _describe(ecs, name, "api1")["services"][0]["desiredCount"] == 1
+    got = ecs.update_service(cluster=name, service="api1", deploymentConfiguration={
+        "minimumHealthyPercent": 50, "maximumPercent": 200})["service"]
+    svc = _describe(ecs, name, "api1")["services"][0]
+    for shape in (got, svc):
+        conf = shape["deploymentConfiguration"]
+        assert (conf["minimumHealthyPercent"], conf["maximumPercent"]) == (50, 200), conf
+    code, _, _ = fails(ecs.update_service, cluster=name, service="api1",
+                       deploymentConfiguration={"minimumHealthyPercent": 300,
+                                                "maximumPercent": 100})
+    assert code == "InvalidParameterException"
 
     # A new revision: a rolling deployment (new tasks start before the old ones stop, so
     # DescribeServices sees both revisions' deployments while it rolls).
