@@ -425,6 +425,29 @@ def test_policies(fleet: Fleet, server: ApiServer) -> None:
     assert _simulate(server, "cond", "ecs:ListTasks", "*", "-cluster",
                      cluster_arn) == "allowed"
 
+    # NotAction, NotResource and StringLike.
+    other = server.boto3(*server.key("other", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "NotAction": ["ecs:RunTask", "ecs:Delete*"], "Resource": "*"},
+        {"Effect": "Deny", "Action": "ecs:DescribeServices", "NotResource": ghost_arn},
+        {"Effect": "Deny", "Action": "ecs:ListTasks", "Resource": "*",
+         "Condition": {"StringLike": {"ecs:cluster": f"*:cluster/{name}"}}}]}))
+    assert other.list_clusters()["clusterArns"]
+    code, message, _ = fails(other.run_task, cluster=name, taskDefinition=f"{name}-job")
+    assert code == "AccessDeniedException" and "because no identity-based policy allows" \
+        in message, message
+    assert fails(other.delete_service, cluster=name, service="web")[0] == \
+        "AccessDeniedException"
+    assert other.describe_services(cluster=name, services=["ghost"])["failures"]
+    code, message, _ = fails(other.describe_services, cluster=name, services=["web"])
+    assert code == "AccessDeniedException" and "explicit deny" in message, message
+    assert fails(other.list_tasks, cluster=name)[0] == "AccessDeniedException"
+    assert fails(other.list_tasks, cluster="unknown-cluster")[0] == \
+        "ClusterNotFoundException"  # not denied there: the handler answers
+    assert _simulate(server, "other", "ecs:RunTask", "*") == "implicitDeny"
+    assert _simulate(server, "other", "ecs:DescribeServices", web_arn) == "explicitDeny"
+    assert _simulate(server, "other", "ecs:ListTasks", "*", "-cluster",
+                     cluster_arn) == "explicitDeny"
+
     # What the server decided, as the audit log records it, is what simulate said.
     decisions = {(r["key"]["name"], r["action"], r["decision"])
                  for r in server.audit() if r["key"]}

@@ -201,7 +201,8 @@ def test_sigterm_mid_update_service(fleet: Fleet, server: ApiServer,
         thread = threading.Thread(target=update)
         thread.start()
         # In flight: the new tasks' containers are being started.
-        wait_until(lambda: len(fleet.containers(address="fg_service.web")) > before
+        wait_until(lambda: len([c for c in fleet.containers(address="fg_service.web")
+                                if c["State"] == "running"]) > before
                    or not thread.is_alive(), 30, "the new tasks of web")
         assert thread.is_alive(), "the request ended before SIGTERM"
         other.proc.send_signal(signal.SIGTERM)
