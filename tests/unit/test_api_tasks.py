@@ -310,7 +310,7 @@ def test_responses_are_in_ecs_model_shapes(api: ApiContext) -> None:
 def test_shared_calls_share_one_call_and_are_never_older_than_the_request() -> None:
     import threading
 
-    from fgform.fleet.docker.oneoff import SharedCalls
+    from fgform.fleet.shared_calls import SharedCalls
 
     shared = SharedCalls()
     calls: list[int] = []
