@@ -5,9 +5,13 @@ configured region and account id, and reading the names back out of ARNs or plai
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from fgform.api.errors import invalid_parameter
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_CLUSTER = "default"  # ECS's cluster when a request names none
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +68,13 @@ def cluster_in_arn(value: str) -> str | None:
             if path[0] in ("service", "task", "container-instance") and len(path) == 3:
                 return path[1]
     return None
+
+
+def cluster_param(params: dict[str, Any]) -> str:
+    """The cluster a request names (a name or an ARN; ECS's "default" when absent)."""
+    value = params.get("cluster")
+    if value is None or value == "":
+        return DEFAULT_CLUSTER
+    if not isinstance(value, str):
+        raise invalid_parameter("cluster must be a string.")
+    return name_of(value, "cluster")

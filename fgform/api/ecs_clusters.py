@@ -10,14 +10,14 @@ from typing import Any
 
 from fgform.addresses import Address
 from fgform.api.actions import ApiContext, Target, action
-from fgform.api.arns import name_of
+from fgform.api.arns import DEFAULT_CLUSTER, name_of
 from fgform.api.errors import ApiError, invalid_parameter
 from fgform.api.pagination import paginate
 from fgform.api.transact import read_state
 from fgform.errors import FgformError
 from fgform.state.model import StateFile
 
-DEFAULT = "default"  # ECS's cluster when a request names none
+DEFAULT = DEFAULT_CLUSTER
 
 
 @dataclass(frozen=True)

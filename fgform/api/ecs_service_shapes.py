@@ -25,7 +25,6 @@ from fgform.state.model import StateFile
 
 # API-made services live at fg_service.ecs["CLUSTER/NAME"] (docs/api.md).
 API_NAME = "ecs"
-DEFAULT_CLUSTER = "default"
 # ECS's limits: DescribeServices takes at most 10 services; ListServices pages of 1-100
 # (10 when maxResults is not given); a service keeps its 100 newest events.
 DESCRIBE_LIMIT = 10
@@ -36,16 +35,6 @@ EVENTS_LIMIT = 100
 def api_address(cluster: str, name: str) -> Address:
     """Where the API records a service it creates: `fg_service.ecs["CLUSTER/NAME"]`."""
     return Address("fg_service", API_NAME, f"{cluster}/{name}")
-
-
-def cluster_param(params: dict[str, Any]) -> str:
-    """The cluster a request names (a name or an ARN; ECS's "default" when absent)."""
-    value = params.get("cluster")
-    if value is None or value == "":
-        return DEFAULT_CLUSTER
-    if not isinstance(value, str):
-        raise invalid_parameter("cluster must be a string.")
-    return name_of(value, "cluster")
 
 
 def find_cluster(state: StateFile, name: str) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from fgform.addresses import Address
 from fgform.api import ecs_service_shapes as S
 from fgform.api import ecs_taskdefs as TD
 from fgform.api.actions import ApiContext, Target, action
-from fgform.api.arns import cluster_in_arn, name_of
+from fgform.api.arns import DEFAULT_CLUSTER, cluster_in_arn, cluster_param, name_of
 from fgform.api.errors import ApiError, client_error, invalid_parameter
 from fgform.api.transact import desired_from, read_state, transaction
 from fgform.config.decode import configurable
@@ -42,8 +42,8 @@ def _cluster_for(params: dict[str, Any], service: str | None = None) -> str:
     """The request's cluster: `cluster` when given, else the one a long service ARN names,
     else "default" (ECS's rule)."""
     if params.get("cluster"):
-        return S.cluster_param(params)
-    return (cluster_in_arn(service) if service else None) or S.DEFAULT_CLUSTER
+        return cluster_param(params)
+    return (cluster_in_arn(service) if service else None) or DEFAULT_CLUSTER
 
 
 def _require_service(state: StateFile, cluster: str, service: str

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from fgform.api.actions import ApiContext, Target, action
-from fgform.api.arns import Identity, cluster_in_arn, name_of
+from fgform.api.arns import Identity, cluster_in_arn, cluster_param, name_of
 from fgform.api.ecs_clusters import DEFAULT, cluster_named
 from fgform.api.ecs_taskdefs import UNABLE, usable_revision
 from fgform.api.errors import ApiError, client_error, invalid_parameter
@@ -62,20 +62,11 @@ def _cluster(st: StateFile, params: dict[str, Any]) -> tuple[str, dict[str, Any]
     """The request's cluster (`cluster`: a name or ARN, "default" when absent): its name as
     its tasks' labels carry it, and its state attributes; ClusterNotFoundException when the
     state has none of that name."""
-    found = cluster_named(st, _cluster_param(params))
+    found = cluster_named(st, cluster_param(params))
     if found is None:
         raise ApiError("ClusterNotFoundException", "Cluster not found.")
     attrs = found.attributes
     return str(attrs.get("id") or found.name), attrs
-
-
-def _cluster_param(params: dict[str, Any]) -> str:
-    value = params.get("cluster")
-    if value is None or value == "":
-        return DEFAULT
-    if not isinstance(value, str):
-        raise invalid_parameter("cluster must be a string.")
-    return name_of(value, "cluster")
 
 
 def _taskdef(st: StateFile, ref: Any) -> dict[str, Any]:
@@ -299,7 +290,7 @@ def _run_targets(ctx: ApiContext, params: dict[str, Any]) -> list[Target]:
 
 def _safe_cluster(params: dict[str, Any]) -> str:
     try:
-        return _cluster_param(params)
+        return cluster_param(params)
     except ApiError:
         return DEFAULT
 

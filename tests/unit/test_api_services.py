@@ -11,7 +11,7 @@ import pytest
 from fgform.addresses import Address
 from fgform.api import ecs_service_shapes as S
 from fgform.api.actions import ApiContext, Target
-from fgform.api.arns import Identity
+from fgform.api.arns import Identity, cluster_param
 from fgform.api.ecs_services import (
     _create_targets,
     _describe_targets,
@@ -47,11 +47,11 @@ def _state() -> StateFile:
 
 # -- finding things ------------------------------------------------------------------------------
 def test_cluster_param_default_name_and_arn() -> None:
-    assert S.cluster_param({}) == "default"
-    assert S.cluster_param({"cluster": "prod"}) == "prod"
-    assert S.cluster_param({"cluster": f"{PREFIX}cluster/prod"}) == "prod"
+    assert cluster_param({}) == "default"
+    assert cluster_param({"cluster": "prod"}) == "prod"
+    assert cluster_param({"cluster": f"{PREFIX}cluster/prod"}) == "prod"
     with pytest.raises(ApiError) as err:
-        S.cluster_param({"cluster": 3})
+        cluster_param({"cluster": 3})
     assert err.value.code == "InvalidParameterException"
 
 

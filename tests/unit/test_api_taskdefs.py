@@ -23,6 +23,7 @@ from fgform.state.model import InstanceState, StateFile
 from fgform.state.store import StateStore
 from fgform.values import SENSITIVE_TEXT, Sensitive
 
+from helpers.ecs_model import conforms
 from helpers.fakefleet import FakeFleet
 
 ARN = "arn:aws:ecs:us-east-1:000000000000:task-definition/"
@@ -452,34 +453,6 @@ def test_redacted_request_for_the_audit_log(tmp_path: Path) -> None:
         "value"] == "c-999"  # no state: only names say what is secret
 
 
-def _conforms(value: Any, shape: Any, path: str = "") -> list[str]:
-    """Where `value` (a response) does not fit botocore's ECS output `shape`."""
-    kind = shape.type_name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            return [f"{path}: not an object"]
-        out = [f"{path}.{k}: not in ECS's {shape.name}" for k in value if k not in shape.members]
-        for k, v in value.items():
-            if k in shape.members and v is not None:
-                out += _conforms(v, shape.members[k], f"{path}.{k}")
-        return out
-    if kind == "list":
-        if not isinstance(value, list):
-            return [f"{path}: not a list"]
-        return [p for i, v in enumerate(value) for p in _conforms(v, shape.member,
-                                                                   f"{path}[{i}]")]
-    if kind == "map":
-        return [] if isinstance(value, dict) else [f"{path}: not a map"]
-    expected = {"string": str, "boolean": bool, "integer": int, "long": int,
-                "timestamp": (int, float, str), "double": (int, float)}[kind]
-    if not isinstance(value, expected) or (kind in ("integer", "long") and
-                                           isinstance(value, bool)):
-        return [f"{path}: {value!r} is not {kind}"]
-    if kind == "string" and shape.enum and value not in shape.enum:
-        return [f"{path}: {value!r} not one of ECS's values"]
-    return []
-
-
 def test_requests_and_responses_fit_the_ecs_model(tmp_path: Path) -> None:
     """botocore's own model of ECS: the requests these tests send are valid ECS requests,
     and every response fits ECS's output shapes (names, types, enums)."""
@@ -494,7 +467,7 @@ def test_requests_and_responses_fit_the_ecs_model(tmp_path: Path) -> None:
         report = ParamValidator().validate(params, op.input_shape)
         assert not report.has_errors(), report.generate_report()
         out = call(ctx, name, params)
-        assert _conforms(out, op.output_shape) == []
+        assert conforms(out, op.output_shape) == []
         return out
 
     check("RegisterTaskDefinition", web())

@@ -257,38 +257,16 @@ def test_authorization_targets(api: ApiContext) -> None:
     assert not ACTIONS["DescribeTasks"].writes and not ACTIONS["ListTasks"].writes
 
 
-def _conforms(value: Any, shape: Any, where: str = "") -> None:
-    """Every member of `value` is one botocore's ECS model has, with its type."""
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(value, dict), where
-        for key, item in value.items():
-            assert key in shape.members, f"{where}.{key} is not in ECS's {shape.name}"
-            _conforms(item, shape.members[key], f"{where}.{key}")
-    elif kind == "list":
-        assert isinstance(value, list), where
-        for i, item in enumerate(value):
-            _conforms(item, shape.member, f"{where}[{i}]")
-    elif kind == "string":
-        assert isinstance(value, str), where
-        if shape.enum:
-            assert value in shape.enum, f"{where}: {value!r} not in {shape.enum}"
-    elif kind in ("integer", "long"):
-        assert isinstance(value, int) and not isinstance(value, bool), where
-    elif kind == "timestamp":
-        assert isinstance(value, int | float), where
-    elif kind == "boolean":
-        assert isinstance(value, bool), where
-
-
 def test_responses_are_in_ecs_model_shapes(api: ApiContext) -> None:
     import botocore.session
+
+    from helpers.ecs_model import conforms
 
     model = botocore.session.get_session().get_service_model("ecs")
 
     def check(action: str, **params: Any) -> dict[str, Any]:
         out = call(api, action, **params)
-        _conforms(out, model.operation_model(action).output_shape, action)
+        assert conforms(out, model.operation_model(action).output_shape, action) == []
         return out
 
     api.fleet.fail_next = [("RESOURCE:CPU", "no room")]
@@ -303,14 +281,14 @@ def test_responses_are_in_ecs_model_shapes(api: ApiContext) -> None:
         started_at=2.0, stopped_at=3.0, stop_code="EssentialContainerExited",
         containers=(TaskContainer("main", "STOPPED", exit_code=1, health="UNHEALTHY",
                                   bindings=(("0.0.0.0", 1, 2, "udp"),)),))
-    _conforms({"tasks": [ecs_tasks.task_shape(stopped, Identity())]},
-              model.operation_model("DescribeTasks").output_shape)
+    assert conforms({"tasks": [ecs_tasks.task_shape(stopped, Identity())]},
+                    model.operation_model("DescribeTasks").output_shape) == []
 
 
 def test_shared_calls_share_one_call_and_are_never_older_than_the_request() -> None:
     import threading
 
-    from fgform.fleet.docker.oneoff import SharedCalls
+    from fgform.fleet.shared_calls import SharedCalls
 
     shared = SharedCalls()
     calls: list[int] = []

@@ -8,6 +8,7 @@ reports health in `Status`). The labels below are the ones only task containers 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import docker
 
 from fgform.fleet.docker import labels as L
 from fgform.fleet.driver import FleetContext
+from fgform.fleet.shared_calls import SharedCalls
 
 # Labels only task containers carry (the shared ones live in labels.py).
 CONTAINER = "fgform.container"
@@ -271,6 +273,14 @@ def group_tasks(rows: Iterable[dict[str, Any]]) -> list[LiveTask]:
 
 def list_live_tasks(ctx: FleetContext, client: docker.DockerClient, **extra: str
                     ) -> list[LiveTask]:
-    """All task containers of this lineage matching `extra` labels: ONE list call."""
-    rows = client.api.containers(all=True, filters=L.label_filter(ctx, **extra))
+    """All task containers of this lineage matching `extra` labels: ONE list call, shared
+    with identical ones made meanwhile (`SharedCalls`: never a result older than the call;
+    the engine serialises list calls, so 50 API clients describing services would otherwise
+    queue behind each other). Each caller groups the rows into its own objects."""
+    filters = L.label_filter(ctx, **extra)
+    rows = _SHARED.get((id(client), json.dumps(filters, sort_keys=True)),
+                       lambda: client.api.containers(all=True, filters=filters))
     return group_tasks(rows)
+
+
+_SHARED = SharedCalls()

@@ -4,11 +4,14 @@ base image serving HTTP with a health check, one target group and a configured s
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
-from fixtures.fgcli import Fleet
+import docker
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image, remove_lineages
 
 from fgform.api.actions import ACTIONS, ApiContext
 from fgform.api.errors import ApiError
@@ -75,6 +78,23 @@ IGNORE_COUNT = """
 
 def write_config(fleet: Fleet, *, ignore_count: bool = False) -> None:
     fleet.write(CONFIG, lifecycle=IGNORE_COUNT if ignore_count else "")
+
+
+@contextlib.contextmanager
+def applied(docker_client: docker.DockerClient, dir: Path) -> Iterator[Fleet]:
+    """The configuration applied in `dir`; destroyed (and every object of its lineage
+    removed) afterwards, whatever the test did. API-made services are in state, so destroy
+    removes them too."""
+    ensure_base_image(docker_client)
+    f = Fleet(dir, docker_client)
+    write_config(f)
+    try:
+        f.ok("apply", "-auto-approve")
+        yield f
+        f.ok("destroy", "-auto-approve", timeout=240)
+        clean_up(docker_client, [f])
+    finally:
+        remove_lineages(docker_client, set(f.lineages))
 
 
 def call(ctx: ApiContext, name: str, **params: Any) -> dict[str, Any]:

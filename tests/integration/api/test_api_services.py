@@ -13,12 +13,12 @@ from typing import Any
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, clean_up, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet
 
 from fgform.api.actions import ApiContext
 from fgform.fleet.docker.fleet import DockerFleet
 
-from .services_fixtures import call, error_of, running, wait_until, write_config
+from .services_fixtures import applied, call, error_of, running, wait_until, write_config
 
 pytestmark = pytest.mark.docker
 
@@ -28,19 +28,8 @@ PREFIX = "arn:aws:ecs:us-east-1:000000000000:"
 @pytest.fixture
 def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Fleet]:
-    """The configuration applied; destroyed (and every object of its lineage removed)
-    afterwards, whatever the test did."""
-    ensure_base_image(docker_client)
-    f = Fleet(tmp_path_factory.mktemp("api-services"), docker_client)
-    write_config(f)
-    try:
-        f.ok("apply", "-auto-approve")
+    with applied(docker_client, tmp_path_factory.mktemp("api-services")) as f:
         yield f
-        # The API-made services are in state: destroy removes them too, leaving nothing.
-        f.ok("destroy", "-auto-approve", timeout=240)
-        clean_up(docker_client, [f])
-    finally:
-        remove_lineages(docker_client, set(f.lineages))
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import docker
 import pytest
 from botocore.exceptions import ClientError
-from fixtures.fgcli import Fleet, clean_up, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet
 
 from .conftest import ALLOW_ALL, StartServer
-from .services_fixtures import running, wait_until, write_config
+from .services_fixtures import applied, running, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -21,16 +21,8 @@ pytestmark = pytest.mark.docker
 @pytest.fixture
 def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Fleet]:
-    ensure_base_image(docker_client)
-    f = Fleet(tmp_path_factory.mktemp("api-services-http"), docker_client)
-    write_config(f)
-    try:
-        f.ok("apply", "-auto-approve")
+    with applied(docker_client, tmp_path_factory.mktemp("api-services-http")) as f:
         yield f
-        f.ok("destroy", "-auto-approve", timeout=240)
-        clean_up(docker_client, [f])
-    finally:
-        remove_lineages(docker_client, set(f.lineages))
 
 
 def test_services_with_boto3_and_the_aws_cli(fleet: Fleet, start_api_server: StartServer
