@@ -188,18 +188,29 @@ def deployment_block(config: Any, prior: dict[str, Any] | None = None, *,
     return base
 
 
+def _list_of(params: dict[str, Any], key: str) -> list[Any]:
+    """A list parameter (absent or null: empty); another type is InvalidParameterException,
+    not a crash."""
+    value = params.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid_parameter(f"{key} must be a list.")
+    return value
+
+
 def placement_blocks(params: dict[str, Any]) -> tuple[list[dict[str, Any]],
                                                       list[dict[str, Any]]]:
     """placementConstraints and placementStrategy as the service's blocks."""
     constraints, strategy = [], []
-    for c in params.get("placementConstraints") or []:
+    for c in _list_of(params, "placementConstraints"):
         if not isinstance(c, dict) or not isinstance(c.get("type"), str):
             raise invalid_parameter("placementConstraints: each needs a type.")
         constraints.append({
             "type": _checked("type", c["type"], "placementConstraints.type",
                              "placement_constraints"),
             "expression": c.get("expression")})
-    for s in params.get("placementStrategy") or []:
+    for s in _list_of(params, "placementStrategy"):
         if not isinstance(s, dict) or not isinstance(s.get("type"), str):
             raise invalid_parameter("placementStrategy: each needs a type.")
         strategy.append({"type": _checked("type", s["type"], "placementStrategy.type",
@@ -213,7 +224,7 @@ def load_balancer_blocks(state: StateFile, params: dict[str, Any],
     """loadBalancers as `load_balancer` blocks: each target group (ARN or name) must be in
     state, and the container and port in the task definition (ECS checks both)."""
     out = []
-    for lb in params.get("loadBalancers") or []:
+    for lb in _list_of(params, "loadBalancers"):
         if not isinstance(lb, dict) or not isinstance(lb.get("targetGroupArn"), str):
             raise invalid_parameter("loadBalancers: each needs a targetGroupArn (a classic "
                                     "loadBalancerName is not supported).")

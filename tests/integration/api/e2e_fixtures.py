@@ -1,0 +1,142 @@
+"""The end-to-end API tests' shared parts (test_api_e2e*.py): one small configuration (a
+cluster of two instances, a health-checked web task definition, a job that exits 3, a
+configured service `web`), applied once per module with the real CLI, and ONE `fgform
+serve` on it per module (real uvicorn, real HTTP); both cleaned up whatever happens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import pytest
+from botocore.exceptions import ClientError
+from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+
+from .conftest import ApiServer, launch
+
+PREFIX = "arn:aws:ecs:us-east-1:000000000000:"
+
+CONFIG = """
+resource "fg_cluster" "main" {
+  name       = "$name"
+  cidr_block = "$cidr"
+
+  capacity {
+    instance_count  = 2
+    instance_cpu    = 2048
+    instance_memory = 2048
+  }
+}
+
+resource "fg_task_definition" "web" {
+  family = "$name-web"
+  cpu    = 64
+  memory = 32
+
+  container "web" {
+    image        = "$base_image"
+    stop_timeout = 1
+    port_mapping {
+      container_port = 8080
+    }
+    health_check {
+      command  = $health
+      interval = 1
+      retries  = 3
+    }
+  }
+}
+
+resource "fg_task_definition" "job" {
+  family = "$name-job"
+  cpu    = 64
+  memory = 32
+
+  container "job" {
+    image        = "$base_image"
+    command      = ["busybox", "sh", "-c", "sleep 0.3; exit 3"]
+    stop_timeout = 1
+  }
+}
+
+resource "fg_service" "web" {
+  name            = "web"
+  cluster         = fg_cluster.main.id
+  task_definition = fg_task_definition.web.arn
+  desired_count   = 1
+$lifecycle
+}
+"""
+
+IGNORE_COUNT = """
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+"""
+
+
+def write_config(fleet: Fleet, *, ignore_count: bool = False) -> None:
+    fleet.write(CONFIG, lifecycle=IGNORE_COUNT if ignore_count else "")
+
+
+def applied_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
+                  name: str) -> Iterator[Fleet]:
+    """The configuration applied; destroyed and every object of its lineage removed
+    afterwards (what the API created carries the same lineage)."""
+    ensure_base_image(docker_client)
+    f = Fleet(tmp_path_factory.mktemp(name), docker_client)
+    write_config(f)
+    try:
+        f.ok("apply", "-auto-approve")
+        yield f
+    finally:
+        try:
+            f.run("destroy", "-auto-approve", timeout=240)
+        finally:
+            left = {lin: f.objects(lin) for lin in f.lineages}
+            remove_lineages(docker_client, set(f.lineages))
+            assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+
+
+def serving(fleet: Fleet, *flags: str) -> Iterator[ApiServer]:
+    """`fgform serve` in the fleet's directory; SIGTERM at the end, which must exit 0."""
+    server = launch(fleet.dir, "-listen", "127.0.0.1:0", *flags)
+    try:
+        server.wait_listening()
+        yield server
+    finally:
+        code = server.stop()
+        assert code == 0, f"the server exited {code}:\n{server.text}"
+
+
+def error(exc: ClientError) -> tuple[str, str]:
+    """(code, message) of a boto3 error."""
+    return exc.response["Error"]["Code"], exc.response["Error"]["Message"]
+
+
+def fails(fn: Callable[..., Any], **params: Any) -> tuple[str, str, int]:
+    """Call a boto3 operation that must fail: (code, message, HTTP status)."""
+    try:
+        got = fn(**params)
+    except ClientError as exc:
+        code, message = error(exc)
+        return code, message, exc.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"succeeded: {got}")
+
+
+def wait_until(what: Callable[[], Any], timeout: float = 60, desc: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = what()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {desc} (last: {last!r})")
+
+
+def running(fleet: Fleet, service: str) -> list[dict[str, Any]]:
+    """The service's running tasks as `fgform tasks -json` lists them."""
+    return [t for t in fleet.tasks() if t["service"] == service and t["status"] == "RUNNING"]
