@@ -3,6 +3,7 @@ capacity, and `import` telling a swarm network from a local one."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import docker
@@ -32,6 +33,12 @@ def test_overlay_network_and_nodes(swarm: docker.DockerClient, ctx: FleetContext
         assert attrs["engine"] == "swarm"
         assert attrs["network_name"] == f"fgform-{name}"
         net = swarm.api.inspect_network(attrs["network_name"])
+        # Under load, Engine 20.10 has answered an inspect made right after the create with
+        # an empty Driver (seen once, load average 10); it reads "overlay" a moment later.
+        deadline = time.monotonic() + 10
+        while not net["Driver"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            net = swarm.api.inspect_network(attrs["network_name"])
         assert (net["Driver"], net["Scope"], net["Attachable"]) == ("overlay", "swarm", True)
         assert net["IPAM"]["Config"][0]["Subnet"] == cidr
         assert net["Labels"]["fgform.lineage"] == ctx.lineage
