@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-# AWS's HTTP status for each error code the server answers. Authentication failures are
-# 403 (as AWS's front end answers them); the ECS modelled errors are 400; ServerException
-# is ECS's 500.
+# AWS's HTTP status for each error code the server answers. The ECS modelled errors are
+# 400; a request with no signature at all is 403, but a bad one (wrong secret, expired,
+# unknown key, malformed header) is 400, as ECS and the other JSON-protocol services answer
+# them (boto3 and the aws CLI show "status code: 400" for InvalidSignatureException);
+# ServerException is ECS's 500.
 STATUS: dict[str, int] = {
     "ClientException": 400,
     "InvalidParameterException": 400,
@@ -20,10 +22,10 @@ STATUS: dict[str, int] = {
     "SerializationException": 400,
     "RequestEntityTooLargeException": 413,
     "MissingAuthenticationTokenException": 403,
-    "UnrecognizedClientException": 403,
+    "UnrecognizedClientException": 400,
     "SignatureDoesNotMatch": 403,
-    "InvalidSignatureException": 403,
-    "IncompleteSignatureException": 403,
+    "InvalidSignatureException": 400,
+    "IncompleteSignatureException": 400,
     "ServerException": 500,
 }
 

@@ -333,7 +333,7 @@ def test_sigv4_good_key_and_an_expired_date(fleet: Fleet, server: ApiServer,
     monkeypatch.setattr(botocore.auth, "get_current_datetime",
                         lambda: real() - dt.timedelta(minutes=16))
     code, message, status = fails(ecs.list_clusters)
-    assert (code, status) == ("InvalidSignatureException", 403)
+    assert (code, status) == ("InvalidSignatureException", 400)
     assert message.startswith("Signature expired: "), message
     assert admin[1] not in message
     # 14 minutes is inside the window.

@@ -79,7 +79,7 @@ def test_signature_failures_through_the_pipeline(api_server: ApiServer) -> None:
         with pytest.raises(ClientError) as err:
             api_server.boto3(kid, sec).describe_capacity_providers()
         assert _code(err.value) == code
-        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
         assert secret not in json.dumps(err.value.response, default=str)
         rc, _, errtext = api_server.aws(["list-account-settings"], kid, sec)
         assert rc == 255 and f"({code})" in errtext, errtext
