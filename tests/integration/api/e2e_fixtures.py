@@ -5,7 +5,6 @@ serve` on it per module (real uvicorn, real HTTP); both cleaned up whatever happ
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from botocore.exceptions import ClientError
 from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
 
 from .conftest import ApiServer, launch
+from .services_fixtures import IGNORE_COUNT
 
 PREFIX = "arn:aws:ecs:us-east-1:000000000000:"
 
@@ -70,13 +70,6 @@ $lifecycle
 }
 """
 
-IGNORE_COUNT = """
-  lifecycle {
-    ignore_changes = [desired_count]
-  }
-"""
-
-
 def write_config(fleet: Fleet, *, ignore_count: bool = False) -> None:
     fleet.write(CONFIG, lifecycle=IGNORE_COUNT if ignore_count else "")
 
@@ -124,19 +117,3 @@ def fails(fn: Callable[..., Any], **params: Any) -> tuple[str, str, int]:
         code, message = error(exc)
         return code, message, exc.response["ResponseMetadata"]["HTTPStatusCode"]
     raise AssertionError(f"succeeded: {got}")
-
-
-def wait_until(what: Callable[[], Any], timeout: float = 60, desc: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = what()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {desc} (last: {last!r})")
-
-
-def running(fleet: Fleet, service: str) -> list[dict[str, Any]]:
-    """The service's running tasks as `fgform tasks -json` lists them."""
-    return [t for t in fleet.tasks() if t["service"] == service and t["status"] == "RUNNING"]

@@ -22,7 +22,8 @@ import pytest
 from fixtures.fgcli import BASE_IMAGE, Fleet
 
 from .conftest import ApiServer, launch
-from .e2e_fixtures import PREFIX, applied_fleet, fails, running, serving, wait_until
+from .e2e_fixtures import PREFIX, applied_fleet, fails, serving
+from .services_fixtures import running, wait_until
 
 pytestmark = pytest.mark.docker
 

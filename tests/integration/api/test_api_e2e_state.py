@@ -25,11 +25,10 @@ from .e2e_fixtures import (
     PREFIX,
     applied_fleet,
     error,
-    running,
     serving,
-    wait_until,
     write_config,
 )
+from .services_fixtures import running, wait_until
 
 pytestmark = pytest.mark.docker
 
