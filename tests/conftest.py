@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,35 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     text = crash.message if crash is not None else str(report.longrepr)
     first = (text.strip().splitlines() or [""])[0][:300]
     os.write(2, f"\nFAILED {report.nodeid} ({report.when}): {first}{_where(report)}\n".encode())
+    if not _engine_death_told and _ENGINE_GONE in text:
+        _tell_engine_death()
+
+
+# When the engine dies mid-run every later test fails the same way; what killed it is in
+# dockerd's log (scripts/setup.sh writes it), which CI does not keep: its last panic is
+# printed once, beside the first failure that could not reach the engine.
+DOCKERD_LOG = Path("/var/log/dockerd.log")
+_ENGINE_GONE = "Cannot reach the Docker engine"
+_engine_death_told = False
+
+
+def _tell_engine_death() -> None:
+    global _engine_death_told
+    _engine_death_told = True
+    try:
+        with DOCKERD_LOG.open("rb") as f:
+            f.seek(max(0, DOCKERD_LOG.stat().st_size - 2_000_000))
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError as exc:
+        os.write(2, f"(the engine is gone; {DOCKERD_LOG} cannot be read: {exc})\n".encode())
+        return
+    starts = [i for i, line in enumerate(lines)
+              if line.startswith(("panic:", "fatal error:"))]
+    # From the line before the panic: the last with a time.
+    shown = lines[max(0, starts[-1] - 1):starts[-1] + 12] if starts else lines[-12:]
+    what = "its last panic" if starts else "its last lines (no panic in them)"
+    os.write(2, (f"The Docker engine stopped answering; {DOCKERD_LOG}, {what}:\n"
+                 + "\n".join(f"  {line}" for line in shown) + "\n").encode())
 
 
 def _where(report: pytest.TestReport) -> str:

@@ -45,6 +45,7 @@ from fgform.fleet.docker.task_definition import definition_of
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.naming import swarm_service_name
 from fgform.fleet.swarm.placement import swarm_placement
+from fgform.fleet.swarm.removal import remove_service
 from fgform.placement_rules import constraints_of
 
 LogCallback = Callable[[str], None]
@@ -62,6 +63,9 @@ MODE = "replicated"
 FINISHED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 # How often the job's tasks are listed while it runs (one API call each time).
 POLL = 0.3
+# The removal's wait for the job's tasks to settle (fgform/fleet/swarm/removal.py): short,
+# since it runs on Ctrl-C too.
+REMOVE_WAIT = 10.0
 # Swarm's scheduler error for a task no node can take (resources or constraints).
 _NO_NODE = "no suitable node"
 
@@ -121,10 +125,7 @@ def run_swarm_task(client: docker.DockerClient, ctx: FleetContext,
         if follower is not None:
             follower.stop()
         if service_id is not None:
-            try:
-                client.api.remove_service(service_id)
-            except NotFound:
-                pass
+            remove_service(client, service_id, time.monotonic() + REMOVE_WAIT)
 
 
 def job_mode(count: int) -> ServiceMode:

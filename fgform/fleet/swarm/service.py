@@ -54,6 +54,7 @@ from fgform.fleet.swarm.cluster import node_names, not_a_manager
 from fgform.fleet.swarm.load_balancer import service_changed
 from fgform.fleet.swarm.naming import swarm_service_name
 from fgform.fleet.swarm.placement import SwarmPlacement, service_swarm_placement
+from fgform.fleet.swarm.removal import remove_service
 
 KIND_SERVICE = "swarm-service"  # the Swarm service's labels
 KIND_TASK = "swarm-task"  # its containers' labels (no fgform.task-id: never a local task)
@@ -66,6 +67,8 @@ POLL = 0.5
 # A deleted service's tasks are gone from every node within this many seconds (they stop
 # within their stop timeout; Swarm then removes them).
 DELETE_WAIT = 120.0
+# How long a removal waits for the stopped tasks to settle (fgform/fleet/swarm/removal.py).
+SETTLE_WAIT = 30.0
 
 
 # -- the spec -----------------------------------------------------------------------------
@@ -582,10 +585,7 @@ class SwarmServiceDriver(DockerDriver):
         for svc in lineage_services(client, ctx, address=address):
             ctx.log(f"{address}: removing Swarm service {svc['Spec']['Name']}")
             self._scale_to_zero(svc, deadline)
-            try:
-                client.api.remove_service(svc["ID"])
-            except NotFound:
-                pass
+            remove_service(client, svc["ID"], min(deadline, time.monotonic() + SETTLE_WAIT))
         lbl = L.label_filter(ctx, kind=KIND_SERVICE, address=address)["label"]
         # Swarm forgets the tasks before each node has removed their containers: on the
         # manager (this engine) the containers themselves are awaited too.

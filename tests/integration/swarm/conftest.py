@@ -21,17 +21,23 @@ def _active(client: docker.DockerClient) -> bool:
     return client.info().get("Swarm", {}).get("LocalNodeState") == "active"
 
 
+def _ready(client: docker.DockerClient) -> list[str]:
+    """The ids of the Ready nodes. A swarm left by a run whose engine died lists its
+    workers as Down: it is not up, and `swarm.sh up` starts them again."""
+    return [n.id for n in client.nodes.list() if n.attrs["Status"]["State"] == "ready"]
+
+
 @pytest.fixture(scope="session")
 def swarm(docker_client: docker.DockerClient) -> Iterator[docker.DockerClient]:
     """The manager's client, with a Ready swarm of NODES nodes behind it."""
-    was_up = _active(docker_client) and len(docker_client.nodes.list()) >= NODES
+    was_up = _active(docker_client) and len(_ready(docker_client)) >= NODES
     if not was_up:
         proc = subprocess.run(["bash", str(REPO / "scripts/swarm.sh"), "up", str(NODES)],
                               capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             pytest.fail(f"scripts/swarm.sh up {NODES} failed:\n{proc.stdout}\n{proc.stderr}",
                         pytrace=False)
-    ready = [n for n in docker_client.nodes.list() if n.attrs["Status"]["State"] == "ready"]
+    ready = _ready(docker_client)
     assert len(ready) >= NODES, f"only {len(ready)} nodes ready"
     yield docker_client
     if not was_up and os.environ.get("FGFORM_KEEP_SWARM") != "1":

@@ -9,7 +9,6 @@ and this file sorts last), never in the middle of them.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from docker.types import ContainerSpec, EndpointSpec, ServiceMode, TaskTemplate
 from fgform.fleet.docker import labels as L
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.fleet import EngineFleet
+from fgform.fleet.swarm.removal import remove_service
 from swarm.images import swarm_image
 
 __all__ = ["swarm_image"]  # the fixture, imported for pytest
@@ -84,8 +84,7 @@ def web(swarm: docker.DockerClient, ctx: FleetContext,
     try:
         yield sid
     finally:
-        with contextlib.suppress(NotFound):
-            swarm.api.remove_service(sid)
+        remove_service(swarm, sid, time.monotonic() + 30)
         for _ in range(60):
             try:
                 swarm.api.remove_network(net)

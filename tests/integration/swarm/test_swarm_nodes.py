@@ -3,7 +3,6 @@ this state's tasks placed on them, and the local backend's capacity instances.""
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from fgform.fleet.docker.live_tasks import KIND_SERVICE
 from fgform.fleet.docker.placement import cluster_info
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.fleet import EngineFleet
+from fgform.fleet.swarm.removal import remove_service
 from swarm.images import swarm_image
 
 from helpers.subnets import free_subnet
@@ -55,8 +55,7 @@ def overlay(swarm: docker.DockerClient, ctx: FleetContext) -> Iterator[str]:
         yield name
     finally:
         for s in swarm.api.services(filters={"label": f"{L.LINEAGE}={ctx.lineage}"}):
-            with contextlib.suppress(NotFound):
-                swarm.api.remove_service(s["ID"])
+            remove_service(swarm, s["ID"], time.monotonic() + 30)
         for _ in range(60):
             try:
                 swarm.api.remove_network(name)

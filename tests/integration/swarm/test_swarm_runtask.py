@@ -8,7 +8,6 @@ than by the fg_cluster driver, so these tests need only the swarm.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import time
@@ -28,6 +27,7 @@ from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.task_definition import TaskDefinitionDriver
 from fgform.fleet.driver import FleetContext
 from fgform.fleet.swarm.fleet import EngineFleet
+from fgform.fleet.swarm.removal import remove_service
 from fgform.fleet.swarm.runtask import run_swarm_task
 from swarm.images import swarm_image, worker_leftovers
 
@@ -38,8 +38,7 @@ pytestmark = pytest.mark.docker
 
 def remove_services(client: docker.DockerClient, lineage: str) -> None:
     for s in client.api.services(filters={"label": f"{L.LINEAGE}={lineage}"}):
-        with contextlib.suppress(NotFound):
-            client.api.remove_service(s["ID"])
+        remove_service(client, s["ID"], time.monotonic() + 30)
 
 
 def remove_network(client: docker.DockerClient, name: str) -> None:
