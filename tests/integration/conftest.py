@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from fgform.errors import DockerUnavailableError
 from fgform.fleet.docker.client import get_client
 from fgform.fleet.driver import FleetContext
+from fgform.fleet.swarm.removal import remove_service
 
 from helpers.labels import lineage_filter
 
@@ -63,7 +65,7 @@ def remove_lineage(client: docker.DockerClient, lineage: str) -> None:
     with contextlib.suppress(APIError):
         for s in client.api.services(filters=filters):
             with contextlib.suppress(NotFound, APIError):
-                client.api.remove_service(s["ID"])
+                remove_service(client, s["ID"], time.monotonic() + 10)
     for c in client.api.containers(all=True, filters=filters):
         with contextlib.suppress(NotFound):
             client.api.remove_container(c["Id"], force=True, v=False)
