@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fgform.cli import lifeline
 from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.fleet import fleet_for
@@ -39,6 +40,8 @@ def reconcile(env: Environment, watch: bool, interval: float, state_path, lock_t
     timeout = duration(lock_timeout)
     if store.read() is None:
         raise FgformError("No state file was found: apply the configuration first.")
+    if watch:
+        lifeline.hold()  # under `serve -reconcile`: stop with the server
     # Opened before the first pass, so a task that dies during a pass wakes the next one.
     wake = _change_watch(env, store) if watch else None
     settle = _Settle(wake, _task_lister(env, store)) if wake is not None else None

@@ -8,6 +8,7 @@ import time
 
 from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
+from fgform.cli.lifeline import Lifeline
 from fgform.cli.options import Duration, Whole, duration, opt, state_option
 from fgform.errors import FgformError
 
@@ -123,8 +124,17 @@ class Scheduler:
             out: int | None = env.stderr.fileno()
         except (AttributeError, OSError, ValueError):
             out = None  # an in-memory stderr (tests): the process's own
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=out, start_new_session=True)
+        # The lifeline stops it even when the server is killed (fgform/cli/lifeline.py).
+        self.lifeline = Lifeline()
+        try:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=out, start_new_session=True,
+                                         env=self.lifeline.env, pass_fds=self.lifeline.fds)
+        except BaseException:
+            self.lifeline.close()
+            raise
+        finally:
+            self.lifeline.started()
         env.err(f"service scheduler running (pid {self.proc.pid})")
 
     def stop(self) -> None:
@@ -140,6 +150,7 @@ class Scheduler:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        self.lifeline.close()
 
 
 @command("api-log")

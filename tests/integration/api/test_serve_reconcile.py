@@ -4,8 +4,10 @@ running `fgform reconcile`, and the scheduler ends with the server."""
 
 from __future__ import annotations
 
-import os
+import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -25,11 +27,16 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
 
 
 def _alive(pid: int) -> bool:
+    """Running, not only not yet reaped: an orphan waits for init to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _scheduler_pid(text: str) -> int:
+    return int(text.split("service scheduler running (pid ", 1)[1].split(")")[0])
 
 
 def test_a_stopped_service_task_is_replaced_by_the_servers_scheduler(
@@ -50,7 +57,24 @@ def test_a_stopped_service_task_is_replaced_by_the_servers_scheduler(
                  and {t["task_id"] for t in tasks} != {t["task_id"] for t in first}
                  and tasks), timeout=90, desc="the stopped task replaced")
     assert len(replaced) == 2
-    pid = int(server.text.split("service scheduler running (pid ", 1)[1].split(")")[0])
+    pid = _scheduler_pid(server.text)
     assert _alive(pid)
     assert server.stop() == 0
     assert not _alive(pid), "the scheduler outlived the server"
+
+
+def test_the_scheduler_stops_when_the_server_is_killed(
+        fleet: Fleet, start_api_server: StartServer) -> None:
+    # SIGKILL gives the server no chance to stop its child: the child notices on its own
+    # (fgform/cli/lifeline.py) and stops as Ctrl-C stops it, finishing its pass.
+    server = start_api_server(fleet.dir, "-reconcile")
+    wait_until(lambda: "service scheduler running" in server.text, timeout=30,
+               desc="the scheduler to start")
+    pid = _scheduler_pid(server.text)
+    assert _alive(pid)
+    time.sleep(1)  # past its start-up: it is watching
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    wait_until(lambda: not _alive(pid), timeout=60, desc="the scheduler to stop")
+    # It let go of the state: a plan right after it runs, and finds nothing to change.
+    fleet.ok("plan", "-detailed-exitcode")
