@@ -159,8 +159,8 @@ def plan_instance(addr: Address, prior: InstanceState | None, desired: dict[str,
     sensitive; `repair` a reason to update even when nothing changed. The API's writes
     (fgform/api/transact.py) plan their one change with it."""
     schema = get_schema(addr.type)
-    d = decide(upgrade_prior(prior, schema), desired, schema, lifecycle, address=str(addr),
-               config_dir=config_dir, repair=repair)
+    d = decide(prior, desired, schema, lifecycle, address=str(addr), config_dir=config_dir,
+               repair=repair)
     return _change(addr, d, prior, list(sensitive or []), list(dependencies or []), lifecycle)
 
 

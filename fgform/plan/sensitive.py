@@ -13,24 +13,8 @@ def schema_sensitive_paths(schema: ResourceSchema | None, value: Any) -> list[Pa
     """Paths of attributes the schema marks sensitive, within a concrete value."""
     if schema is None or not isinstance(value, dict):
         return []
-    return _block_sensitive(schema.body, value, ()) + _history_sensitive(schema, value)
-
-
-def _history_sensitive(schema: ResourceSchema, value: dict[str, Any]) -> list[Path]:
-    """Every environment value of a task definition's earlier revisions (`revisions`):
-    which of them were sensitive is not recorded per revision, and a secret must not show
-    in a plan once its revision is history (API registrations make long histories)."""
-    history = value.get("revisions")
-    if schema.type != "fg_task_definition" or not isinstance(history, list):
-        return []
-    out: list[Path] = []
-    for i, entry in enumerate(history):
-        containers = entry.get("container") if isinstance(entry, dict) else None
-        for j, c in enumerate(containers if isinstance(containers, list) else []):
-            env = c.get("environment") if isinstance(c, dict) else None
-            if isinstance(env, dict):
-                out += [("revisions", i, "container", j, "environment", k) for k in env]
-    return out
+    extra = schema.sensitive_paths(value) if schema.sensitive_paths else []
+    return _block_sensitive(schema.body, value, ()) + extra
 
 
 def _block_sensitive(block: BlockSchema, value: dict[str, Any], path: Path) -> list[Path]:
@@ -48,12 +32,9 @@ def _block_sensitive(block: BlockSchema, value: dict[str, Any], path: Path) -> l
 
 
 def merge_paths(*groups: list[Path] | list[list[str | int]]) -> list[Path]:
-    seen: list[Path] = []
-    for g in groups:
-        for p in g:
-            t = tuple(p)
-            if t not in seen:
-                seen.append(t)
+    """The paths of all groups, each once, sorted. A dict keeps them unique: a task
+    definition's history gives thousands of paths."""
+    seen = dict.fromkeys(tuple(p) for g in groups for p in g)
     return sorted(seen, key=lambda p: tuple(str(x) for x in p))
 
 

@@ -66,6 +66,9 @@ class ResourceSchema:
     # though its configuration did not change (a service with a task removed by hand), or
     # None. The planner turns a reason into an in-place update that repairs the object.
     needs_repair: Callable[[dict[str, Any]], str | None] | None = None
+    # Given an instance's attributes, paths of sensitive values that the attribute schema
+    # cannot mark (values kept in a computed history), beside those it marks.
+    sensitive_paths: Callable[[dict[str, Any]], list[tuple[str | int, ...]]] | None = None
     # False when the new object of a replacement would share its Docker identity with the
     # old one (a fixed container or network name, tasks adopted by address label): deleting
     # the deposed old object would then take the new one with it. The planner replaces such

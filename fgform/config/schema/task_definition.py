@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fgform.config.schema.checks import check_port
 from fgform.config.schema.model import ID, BlockSchema, ResourceSchema, attr, computed
 from fgform.placement_rules import CONSTRAINT_TYPES, MAX_CONSTRAINTS
@@ -63,6 +65,23 @@ _CONTAINER = BlockSchema(
     ),
     blocks=(_PORT_MAPPING, _CONTAINER_HEALTH),
 )
+def _history_sensitive(value: dict[str, Any]) -> list[tuple[str | int, ...]]:
+    """Every environment value of the earlier revisions (`revisions`): which of them were
+    sensitive is not recorded per revision, and a secret must not show in a plan once its
+    revision is history (API registrations make long histories)."""
+    history = value.get("revisions")
+    if not isinstance(history, list):
+        return []
+    out: list[tuple[str | int, ...]] = []
+    for i, entry in enumerate(history):
+        containers = entry.get("container") if isinstance(entry, dict) else None
+        for j, c in enumerate(containers if isinstance(containers, list) else []):
+            env = c.get("environment") if isinstance(c, dict) else None
+            if isinstance(env, dict):
+                out += [("revisions", i, "container", j, "environment", k) for k in env]
+    return out
+
+
 FG_TASK_DEFINITION = ResourceSchema(
     "fg_task_definition",
     "A task definition family with immutable, numbered revisions. Any change registers a new "
@@ -79,4 +98,5 @@ FG_TASK_DEFINITION = ResourceSchema(
     ), blocks=(_CONTAINER, PLACEMENT_CONSTRAINTS)),
     # Any change registers a new revision, so its number and arn are new.
     recomputed_on_update=("revision", "arn", "id", "revisions"),
+    sensitive_paths=_history_sensitive,
 )
