@@ -134,9 +134,9 @@ def staged(target: str | os.PathLike[str], data: bytes, mode: int = PRIVATE_MODE
         raise
 
 
-def read_regular(path: str | os.PathLike[str], *,
-                 nofollow: bool = False) -> tuple[bytes, os.stat_result]:
-    """The bytes of the regular file at `path` and its stat.
+def read_regular(path: str | os.PathLike[str], *, nofollow: bool = False,
+                 offset: int = 0) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file at `path` (from `offset` on) and its stat.
 
     Opened non-blocking and checked with fstat before reading: a FIFO planted at a state
     or plan file's name would otherwise hang the command, a device could stream forever.
@@ -154,6 +154,8 @@ def read_regular(path: str | os.PathLike[str], *,
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
         with os.fdopen(os.dup(fd), "rb") as f:
+            if offset:
+                f.seek(offset)
             return f.read(), st
     finally:
         os.close(fd)

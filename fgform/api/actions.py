@@ -48,7 +48,8 @@ Targets = Callable[[ApiContext, dict[str, Any]], list[Target]]
 class ActionSpec:
     """One ECS action: `handler(ctx, params) -> response` (may raise `ApiError`) and
     `targets(ctx, params)`, the resources authorized before the handler runs. `writes`:
-    the action changes state or the fleet (for the audit log and rate limits)."""
+    the action changes state or the fleet (declared with each action; nothing in the
+    pipeline treats writes differently yet: they serialise in transact.py)."""
 
     name: str
     handler: Handler

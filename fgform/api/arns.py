@@ -42,10 +42,6 @@ class Identity:
         """`arn:aws:ecs:R:A:task-definition/FAMILY:REVISION`."""
         return f"{self.prefix}task-definition/{family}:{revision}"
 
-    def container_instance(self, cluster: str, instance_id: str) -> str:
-        """`arn:aws:ecs:R:A:container-instance/CLUSTER/ID`."""
-        return f"{self.prefix}container-instance/{cluster}/{instance_id}"
-
 
 def name_of(value: str, kind: str) -> str:
     """The last name in `value`: an ARN of `kind` (`cluster`, `service`, `task`,

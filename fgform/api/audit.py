@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fgform.errors import FgformError
-from fgform.safefile import PRIVATE_MODE
+from fgform.safefile import PRIVATE_MODE, write_all
 
 AUDIT_DIR = ".fgform"
 AUDIT_FILE = "api-audit.log"
@@ -35,8 +35,10 @@ REDACTED = "(redacted)"
 # (RegisterTaskDefinition) and overrides.containerOverrides (RunTask) both use these names.
 _LIST_FIELDS = {"environment": "value", "secrets": "valueFrom"}
 
+# O_NONBLOCK: a FIFO planted at the log's name fails the open instead of hanging the
+# server before the regular-file check (no effect on a regular file).
 _OPEN_FLAGS = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-               | getattr(os, "O_CLOEXEC", 0))
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
 
 
 def audit_path(config_dir: Path) -> Path:
@@ -87,9 +89,7 @@ class AuditLog:
         data = (json.dumps(record, separators=(",", ":"), sort_keys=False,
                            ensure_ascii=False, default=str) + "\n").encode("utf-8")
         with self._lock:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+            write_all(self._fd, data, fsync=False)
 
     def close(self) -> None:
         """Close the log (the server is stopping)."""
@@ -137,12 +137,18 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def _parse(data: bytes) -> Iterator[dict[str, Any]]:
     for line in data.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
+        rec = parse_line(line)
+        if rec is not None:
             yield rec
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One line's record, or None for a line that is not one (cut short by a crash)."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
 
 
 def format_record(rec: dict[str, Any]) -> str:

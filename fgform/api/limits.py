@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 # A RegisterTaskDefinition of many containers is a few tens of KiB; 1 MiB leaves room and
 # keeps one client from making the server buffer an arbitrary amount.
 DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
-# Requests per second per key, and the burst a key may spend at once (ECS's own API
-# throttles around these rates for Describe/List calls).
+# Requests per second per key (ECS's own API throttles around this rate for Describe/List
+# calls); a key may spend twice that at once.
 DEFAULT_RATE = 50.0
-DEFAULT_BURST = 100
 
 
 @dataclass

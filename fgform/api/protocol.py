@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from fgform.api import policy, sigv4
-from fgform.api.actions import ACTIONS, TARGET_PREFIX, ApiContext, Target
+from fgform.api.actions import ACTIONS, TARGET_PREFIX, ActionSpec, ApiContext, Target
 from fgform.api.audit import AuditLog, now_rfc3339, redact
 from fgform.api.errors import ApiError
 from fgform.api.limits import DEFAULT_MAX_REQUEST_SIZE, BodyTooLarge, RateLimiter
@@ -187,11 +187,16 @@ class Pipeline:
             raise ApiError("InvalidAction",
                            f"The action {action} is not valid for this web service.")
 
-        targets: list[Target] = await self._in_worker(spec.targets, self.ctx, params)
-        rec.resources = [t.resource for t in targets]
-        self._authorize(key, action, targets, rec)
-        result = await self._in_worker(spec.handler, self.ctx, params)
+        result = await self._in_worker(self._act, key, spec, params, rec)
         return result if result is not None else {}
+
+    def _act(self, key: Any, spec: ActionSpec, params: dict[str, Any], rec: _Audit) -> Any:
+        """On a worker thread, in one trip: the action's targets, their authorization, then
+        its handler."""
+        targets: list[Target] = spec.targets(self.ctx, params)
+        rec.resources = [t.resource for t in targets]
+        self._authorize(key, spec.name, targets, rec)
+        return spec.handler(self.ctx, params)
 
     def _authorize(self, key: Any, action: str, targets: list[Target], rec: _Audit) -> None:
         """Evaluate the key's policies for every resource; the first denied one (an

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from fgform.addresses import Address
 from fgform.api.actions import ApiContext
-from fgform.api.errors import ApiError
+from fgform.api.errors import ApiError, client_error
 from fgform.config.decode import check_values, fill_defaults
 from fgform.config.schema import get_schema
 from fgform.errors import DockerUnavailableError, FgformError, StateLockedError
@@ -80,11 +80,17 @@ def read_state(ctx: ApiContext) -> StateFile:
     """The latest state on disk, without taking a lock (a write replaces the file
     atomically, so a read sees one whole version); an empty StateFile when there is none.
     A state file that cannot be read is a ServerException."""
+    st = _read(StateStore(state_path(ctx)))
+    return st if st is not None else StateFile()
+
+
+def _read(store: StateStore) -> StateFile | None:
+    """The store's state (None when there is none); ServerException when it cannot be
+    read."""
     try:
-        st = StateStore(state_path(ctx)).read()
+        return store.read()
     except FgformError as exc:
         raise ApiError("ServerException", f"The state cannot be read: {exc.message}") from None
-    return st if st is not None else StateFile()
 
 
 def desired_from(type_name: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -185,11 +191,7 @@ def state_edit(ctx: ApiContext, change: Callable[[StateFile], T], *, operation: 
     backup) if it changed. For records only the API keeps, such as a current task
     definition revision deregistered (INACTIVE). `change` may raise ApiError."""
     def run(store: StateStore) -> T:
-        try:
-            read = store.read()
-        except FgformError as exc:
-            raise ApiError("ServerException",
-                           f"The state cannot be read: {exc.message}") from None
+        read = _read(store)
         state = read if read is not None else StateFile()
         answer = change(state)
         try:
@@ -236,10 +238,7 @@ def _under_locks(ctx: ApiContext, store: StateStore, edit: Edit, operation: str,
     from fgform.plan.model import Action
     from fgform.plan.planner import plan_instance
 
-    try:
-        read = store.read()
-    except FgformError as exc:
-        raise ApiError("ServerException", f"The state cannot be read: {exc.message}") from None
+    read = _read(store)
     state = read if read is not None else StateFile()
     addr, marked = edit(state)
     desired, sensitive = unmark(marked) if marked is not None else (None, [])
@@ -268,7 +267,7 @@ def _under_locks(ctx: ApiContext, store: StateStore, edit: Edit, operation: str,
     if result.errors:
         err = result.errors[0]
         if isinstance(err.error, FgformError) or err.error is None:
-            raise ApiError("ClientException", scrub(err.message, secrets))
+            raise client_error(scrub(err.message, secrets))
         if ctx.log is not None:
             ctx.log(f"{operation}: {type(err.error).__name__} {scrub(str(err.error), secrets)}")
         raise ApiError("ServerException", f"{operation} failed: an internal error occurred "

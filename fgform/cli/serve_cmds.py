@@ -6,6 +6,8 @@ import json
 import re
 import time
 
+from fgform.api.arns import DEFAULT_ACCOUNT, DEFAULT_REGION
+from fgform.api.limits import DEFAULT_MAX_REQUEST_SIZE, DEFAULT_RATE
 from fgform.cli.command import command
 from fgform.cli.environment import Environment, pass_env
 from fgform.cli.lifeline import Lifeline
@@ -25,12 +27,12 @@ _ACCOUNT = re.compile(r"\d{12}")
 @opt("insecure", is_flag=True,
      help="Allow plain HTTP on an address other than loopback (credentials and requests "
           "then cross the network unencrypted).")
-@opt("region", default="us-east-1", show_default=True, help="Region in the ARNs.")
-@opt("account-id", "account_id", default="000000000000", show_default=True,
+@opt("region", default=DEFAULT_REGION, show_default=True, help="Region in the ARNs.")
+@opt("account-id", "account_id", default=DEFAULT_ACCOUNT, show_default=True,
      help="Account id in the ARNs (12 digits).")
-@opt("rate-limit", "rate_limit", type=Whole(0), default=50, show_default=True,
+@opt("rate-limit", "rate_limit", type=Whole(0), default=int(DEFAULT_RATE), show_default=True,
      help="Requests per second per access key (bursts up to twice that); 0: no limit.")
-@opt("max-request-size", "max_request_size", type=Whole(1), default=1024 * 1024,
+@opt("max-request-size", "max_request_size", type=Whole(1), default=DEFAULT_MAX_REQUEST_SIZE,
      show_default=True, metavar="BYTES", help="Largest request body accepted.")
 @state_option
 @opt("lock-timeout", "lock_timeout", default="30s", type=Duration(), show_default=True,
@@ -191,13 +193,10 @@ def api_log(env: Environment, as_json: bool, count: int | None, follow: bool) ->
 
 
 def _print(env: Environment, line: bytes, as_json: bool) -> None:
-    from fgform.api.audit import format_record
+    from fgform.api.audit import format_record, parse_line
 
-    try:
-        rec = json.loads(line)
-    except ValueError:
-        return
-    if not isinstance(rec, dict):
+    rec = parse_line(line)
+    if rec is None:
         return
     env.out(json.dumps(rec, separators=(",", ":"), ensure_ascii=False) if as_json
             else format_record(rec))
@@ -206,17 +205,21 @@ def _print(env: Environment, line: bytes, as_json: bool) -> None:
 def _follow(env: Environment, path, offset: int, as_json: bool) -> None:
     """Print records appended after `offset`, polling the file (a restarted server appends
     to the same file; a file that shrank was replaced: read it from its start)."""
+    from fgform.safefile import read_regular
+
     pending = b""
     while True:
         try:
-            with open(path, "rb") as f:
-                size = f.seek(0, 2)
-                if size < offset:
-                    offset, pending = 0, b""
-                f.seek(offset)
-                chunk = f.read()
+            # Read as the first look was: never through a link, never from a FIFO.
+            chunk, st = read_regular(path, nofollow=True, offset=offset)
+            if st.st_size < offset:
+                offset, pending = 0, b""
+                chunk, _ = read_regular(path, nofollow=True)
         except FileNotFoundError:
             chunk = b""
+        except OSError as exc:
+            raise FgformError(f"cannot read the audit log {path}: "
+                              f"{exc.strerror or exc}") from None
         if chunk:
             offset += len(chunk)
             pending += chunk
