@@ -11,7 +11,7 @@ from typing import Any
 import docker
 import pytest
 from botocore.exceptions import ClientError
-from fixtures.fgcli import Fleet, ensure_base_image, remove_lineages
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image
 
 from .conftest import ApiServer, launch
 from .services_fixtures import IGNORE_COUNT
@@ -88,9 +88,7 @@ def applied_fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.T
         try:
             f.run("destroy", "-auto-approve", timeout=240)
         finally:
-            left = {lin: f.objects(lin) for lin in f.lineages}
-            remove_lineages(docker_client, set(f.lineages))
-            assert all(not any(v.values()) for v in left.values()), f"left behind: {left}"
+            clean_up(docker_client, [f])
 
 
 def serving(fleet: Fleet, *flags: str) -> Iterator[ApiServer]:
@@ -102,6 +100,25 @@ def serving(fleet: Fleet, *flags: str) -> Iterator[ApiServer]:
     finally:
         code = server.stop()
         assert code == 0, f"the server exited {code}:\n{server.text}"
+
+
+# The module fixtures of test_api_e2e*.py (imported there): the configuration applied in a
+# directory named after the module, one `fgform serve` on it, and its admin key.
+@pytest.fixture(scope="module")
+def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory,
+          request: pytest.FixtureRequest) -> Iterator[Fleet]:
+    yield from applied_fleet(docker_client, tmp_path_factory,
+                             request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(scope="module")
+def server(fleet: Fleet) -> Iterator[ApiServer]:
+    yield from serving(fleet)
+
+
+@pytest.fixture(scope="module")
+def admin(server: ApiServer) -> tuple[str, str]:
+    return server.key("admin")
 
 
 def error(exc: ClientError) -> tuple[str, str]:

@@ -14,36 +14,19 @@ import datetime as dt
 import json
 import os
 import stat
-from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
 from fixtures.fgcli import BASE_IMAGE, Fleet
 
 from .conftest import ApiServer, launch
-from .e2e_fixtures import PREFIX, applied_fleet, fails, serving
+from .e2e_fixtures import PREFIX, admin, fails, fleet, server
 from .services_fixtures import running, wait_until
 
 pytestmark = pytest.mark.docker
+__all__ = ["admin", "fleet", "server"]  # the module fixtures, imported for pytest
 
 SECRET_VALUE = "hunter2-e2e-secret"
-
-
-@pytest.fixture(scope="module")
-def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Fleet]:
-    yield from applied_fleet(docker_client, tmp_path_factory, "api-e2e")
-
-
-@pytest.fixture(scope="module")
-def server(fleet: Fleet) -> Iterator[ApiServer]:
-    yield from serving(fleet)
-
-
-@pytest.fixture(scope="module")
-def admin(server: ApiServer) -> tuple[str, str]:
-    return server.key("admin")
 
 
 @pytest.fixture(scope="module")

@@ -12,51 +12,24 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
 from botocore.exceptions import ClientError
 from fixtures.fgcli import Fleet
 
 from .conftest import ApiServer, launch
-from .e2e_fixtures import (
-    PREFIX,
-    applied_fleet,
-    error,
-    serving,
-    write_config,
-)
+from .e2e_fixtures import PREFIX, admin, error, fleet, server, write_config
 from .services_fixtures import running, wait_until
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[Fleet]:
-    yield from applied_fleet(docker_client, tmp_path_factory, "api-e2e-state")
-
-
-@pytest.fixture(scope="module")
-def server(fleet: Fleet) -> Iterator[ApiServer]:
-    yield from serving(fleet)
-
-
-@pytest.fixture(scope="module")
-def admin(server: ApiServer) -> tuple[str, str]:
-    return server.key("admin")
+__all__ = ["admin", "fleet", "server"]  # the module fixtures, imported for pytest
 
 
 @pytest.fixture(scope="module")
 def ecs(server: ApiServer, admin: tuple[str, str]) -> Any:
     # Standard retries: a ThrottlingException (the state lock's bounded wait) is retried.
     return server.boto3(*admin, max_attempts=10)
-
-
-def _flat(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _shown_count(fleet: Fleet, address: str) -> int:
@@ -75,7 +48,7 @@ def test_plan_shows_api_made_changes(fleet: Fleet, ecs: Any) -> None:
     assert len(running(fleet, "web")) == 2
     plan = fleet.run("plan", "-detailed-exitcode")
     assert plan.code == 2, str(plan)
-    flat = _flat(plan.out)
+    flat = plan.flat_out
     assert f'fg_service.ecs["{name}/made"] will be destroyed' in flat, plan.out
     assert f'because fg_service.ecs["{name}/made"] is not in configuration' in flat, plan.out
     assert "fg_service.web will be updated in-place" in flat, plan.out
@@ -87,7 +60,7 @@ def test_plan_shows_api_made_changes(fleet: Fleet, ecs: Any) -> None:
         plan = fleet.run("plan", "-detailed-exitcode")
         assert plan.code == 2, str(plan)  # `made` is still not in the configuration
         assert "fg_service.web" not in plan.out and "desired_count = 2 -> 1" not in \
-            _flat(plan.out), plan.out
+            plan.flat_out, plan.out
     finally:
         write_config(fleet)
     ecs.update_service(cluster=name, service="web", desiredCount=1)
@@ -175,7 +148,7 @@ def _concurrent(fleet: Fleet, server: ApiServer, ecs: Any) -> None:
     # plan: exactly those counts as drift (web's), the API's services not in configuration.
     plan = fleet.run("plan", "-detailed-exitcode")
     assert plan.code == 2, str(plan)
-    flat = _flat(plan.out)
+    flat = plan.flat_out
     web_count = last.get("web", (1, 0))[0]
     if web_count != 1:
         assert f"~ desired_count = {web_count} -> 1" in flat, plan.out
@@ -236,7 +209,7 @@ def test_sigterm_mid_update_service(fleet: Fleet, server: ApiServer,
     assert fleet.resources()["fg_service.web"]["attributes"]["desired_count"] == 4
     fleet.assert_no_orphans()
     plan = fleet.run("plan", "-detailed-exitcode")
-    assert plan.code == 2 and "~ desired_count = 4 -> 1" in _flat(plan.out), str(plan)
+    assert plan.code == 2 and "~ desired_count = 4 -> 1" in plan.flat_out, str(plan)
     # The module's server still answers; back to the configuration.
     ecs = server.boto3(*admin)
     ecs.update_service(cluster=name, service="web", desiredCount=1)

@@ -10,12 +10,14 @@ from typing import Any
 
 import docker
 import pytest
-from fixtures.fgcli import Fleet, ensure_base_image
+from fixtures.fgcli import Fleet, clean_up, ensure_base_image
 
 from fgform.api import ecs_tasks
-from fgform.api.actions import ACTIONS, ApiContext
+from fgform.api.actions import ApiContext
 from fgform.api.errors import ApiError
 from fgform.fleet.swarm.fleet import EngineFleet
+
+from .services_fixtures import call
 
 pytestmark = pytest.mark.docker
 
@@ -107,18 +109,12 @@ def fleet(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
         yield f
     finally:
         f.run("destroy", "-auto-approve")
-        from fixtures.fgcli import clean_up
-
         clean_up(docker_client, [f])
 
 
 @pytest.fixture
 def api(fleet: Fleet) -> ApiContext:
     return ApiContext(dir=fleet.dir, fleet=EngineFleet())
-
-
-def call(ctx: ApiContext, name: str, **params: Any) -> dict[str, Any]:
-    return ACTIONS[name].handler(ctx, params)
 
 
 def wait_stopped(ctx: ApiContext, cluster: str, arns: list[str], timeout: float = 20

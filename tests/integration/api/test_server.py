@@ -5,7 +5,6 @@ listen address rule, startup errors and graceful shutdown."""
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import ipaddress
 import json
 import os
@@ -13,19 +12,20 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
+from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from fgform.api.sigv4 import MISMATCH_CODE
 
-from .conftest import ALLOW_ALL, TARGET_PREFIX, ApiServer, StartServer, fgform, launch
+from .conftest import TARGET_PREFIX, ApiServer, StartServer, fgform, http, server_env
 
 TEST_ACTIONS = "actions_for_tests"
 
@@ -95,8 +95,6 @@ def test_signature_failures_through_the_pipeline(api_server: ApiServer) -> None:
 
 def test_wrong_method_path_target_and_content_type_are_ecs_errors(
         api_server: ApiServer) -> None:
-    from .conftest import http
-
     status, headers, body = http("GET", api_server.url + "/", None, {})
     assert status == 405 and body["__type"] == "UnknownOperationException", body
     assert headers["content-type"] == "application/x-amz-json-1.1"
@@ -134,7 +132,7 @@ def test_oversized_body_is_413_by_content_length_and_while_reading(
     assert "1000 bytes" in body["message"]
     # Chunked (no Content-Length): the limit is enforced while the body is read.
     url = urlsplit(server.url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = HTTPConnection(url.hostname, url.port, timeout=30)
     chunks = iter([b"{", b'"pad": "' + b"x" * 600, b"x" * 600 + b'"}'])
     conn.request("POST", "/", body=chunks, encode_chunked=True,
                  headers={"Content-Type": "application/x-amz-json-1.1",
@@ -291,8 +289,9 @@ def test_api_log_prints_the_log(start_api_server: StartServer) -> None:
     assert only["result"] == "MissingAuthenticationTokenException"
 
     follow = subprocess.Popen(
-        [*_fgform_argv(server.dir), "api-log", "-follow", "-n", "0", "-json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        [sys.executable, "-m", "fgform", f"-chdir={server.dir}", "api-log", "-follow", "-n",
+         "0", "-json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=server_env())
     try:
         time.sleep(1.0)
         server.call("TestEcho", {"cluster": "followed"}, key_id, secret)
@@ -406,8 +405,6 @@ def test_tls(start_api_server: StartServer, tmp_path: Path) -> None:
     assert rc == 255 and "(InvalidAction)" in errtext, errtext
     # Plain HTTP to the TLS port gets no answer in ECS's shape (nor a crash).
     with pytest.raises(Exception):  # noqa: B017  (a reset or an empty reply, by platform)
-        from .conftest import http
-
         http("POST", server.url.replace("https:", "http:"), b"{}", {}, timeout=10)
     # A non-loopback address with TLS starts.
     other = start_api_server(None, "-tls-cert", str(cert), "-tls-key", str(key),
@@ -449,18 +446,3 @@ def test_sigterm_finishes_requests_in_flight_then_exits_0(
 def test_sigint_stops_an_idle_server_with_exit_0(api_server: ApiServer) -> None:
     api_server.proc.send_signal(signal.SIGINT)
     assert api_server.proc.wait(30) == 0, api_server.text
-
-
-def _fgform_argv(dir: Path) -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "fgform", f"-chdir={dir}"]
-
-
-def _env() -> dict[str, str]:
-    from .conftest import server_env
-
-    return server_env()
-
-
-__all__ = ["ALLOW_ALL", "launch", "Config"]
