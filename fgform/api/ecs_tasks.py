@@ -22,7 +22,8 @@ from typing import Any
 from fgform.api.actions import ApiContext, Target, action
 from fgform.api.arns import Identity, cluster_in_arn, cluster_param, name_of
 from fgform.api.ecs_clusters import DEFAULT, cluster_named
-from fgform.api.ecs_taskdefs import UNABLE, usable_revision
+from fgform.api.ecs_service_shapes import find_service
+from fgform.api.ecs_services import resolve_taskdef
 from fgform.api.errors import ApiError, client_error, invalid_parameter
 from fgform.api.pagination import paginate
 from fgform.api.transact import read_state
@@ -48,16 +49,6 @@ _SWEPT: dict[str, float] = {}  # lineage -> when RunTask last swept (monotonic)
 
 
 # -- reading the state ------------------------------------------------------------------------
-def _of_type(st: StateFile, type_name: str) -> list[dict[str, Any]]:
-    out = []
-    for addr in st.addresses():
-        if addr.type == type_name:
-            inst = st.get(addr)
-            if inst is not None and isinstance(inst.attributes, dict):
-                out.append(inst.attributes)
-    return out
-
-
 def _cluster(st: StateFile, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The request's cluster (`cluster`: a name or ARN, "default" when absent): its name as
     its tasks' labels carry it, and its state attributes; ClusterNotFoundException when the
@@ -73,14 +64,8 @@ def _taskdef(st: StateFile, ref: Any) -> dict[str, Any]:
     """The task definition `ref` names ("family": its latest ACTIVE revision,
     "family:revision" or its ARN), as ecs_taskdefs resolves it; only an ACTIVE revision
     runs ("TaskDefinition is inactive"), and one state lacks is "TaskDefinition not
-    found." (RunTask's wording in ECS)."""
-    try:
-        rev = usable_revision(st, ref)
-    except ApiError as exc:
-        if exc.message == UNABLE:
-            raise client_error("TaskDefinition not found.") from None
-        raise
-    return dict(rev.definition)
+    found." (RunTask's wording in ECS, as CreateService's)."""
+    return dict(resolve_taskdef(st, ref)[1])
 
 
 def _fleet_ctx(ctx: ApiContext, st: StateFile) -> FleetContext:
@@ -415,8 +400,7 @@ def list_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     started_by = _str_param(params, "startedBy")
     if service is not None:
         service = name_of(service, "service")
-        if not any(_service_name(a) == service and str(a.get("cluster")) == cluster
-                   for a in _of_type(st, "fg_service")):
+        if find_service(st, cluster, service) is None:
             raise ApiError("ServiceNotFoundException", "Service not found.")
     if family is not None:
         family = name_of(family, "task-definition").partition(":")[0]
@@ -440,10 +424,6 @@ def list_tasks(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     if token is not None:
         out["nextToken"] = token
     return out
-
-
-def _service_name(attrs: dict[str, Any]) -> str:
-    return str(attrs.get("name") or str(attrs.get("id") or "").rpartition("/")[2])
 
 
 def _str_param(params: dict[str, Any], key: str) -> str | None:

@@ -40,7 +40,7 @@ def fleet_writer(env: Environment, store, lock_timeout: str) -> Iterator[None]:
     """The state lock and the fleet lock, for a command that changes the fleet (apply,
     destroy), held until it ends (`fgform.state.store.writer_locks`: a reconcile pass in
     progress is waited for, saying so)."""
-    from fgform.state.store import RECONCILE_PASS_WAIT, writer_locks
+    from fgform.state.store import writer_locks
 
     def waiting(holder) -> None:
         env.err(f"Waiting for {holder.summary()} to finish acting on the fleet "
@@ -50,7 +50,7 @@ def fleet_writer(env: Environment, store, lock_timeout: str) -> Iterator[None]:
         env.err(f"Warning: {warning}\n")
 
     timeout = duration(lock_timeout)
-    with writer_locks(store, "OperationTypeApply", timeout,
-                      patience=max(timeout, RECONCILE_PASS_WAIT), on_wait=waiting,
+    # writer_locks' own patience with a reconcile pass: max(timeout, RECONCILE_PASS_WAIT).
+    with writer_locks(store, "OperationTypeApply", timeout, on_wait=waiting,
                       on_warning=warn):
         yield

@@ -24,6 +24,7 @@ from fgform.addresses import Address
 from fgform.errors import FgformError
 from fgform.fleet.docker import labels as L
 from fgform.fleet.docker.client import DockerDriver
+from fgform.fleet.docker.live_tasks import CONTAINER_INDEX, KIND_RUN_TASK
 from fgform.fleet.driver import FleetContext
 
 KIND = "cluster"
@@ -258,10 +259,10 @@ def _remove_one_off_tasks(client: docker.DockerClient, ctx: FleetContext, cluste
     """The cluster's one-off tasks of this state go with it: those RunTask (the API) keeps
     after they exit, for DescribeTasks, and any still running. One list call."""
     rows = client.api.containers(all=True, filters=L.label_filter(
-        ctx, kind="run-task", **{L.CLUSTER: cluster}))
+        ctx, kind=KIND_RUN_TASK, **{L.CLUSTER: cluster}))
     # The containers that joined a task's namespace before the one that owns it.
     for row in sorted(rows, key=lambda r: -int((r.get("Labels") or {}).get(
-            "fgform.container-index", "0") or 0)):
+            CONTAINER_INDEX, "0") or 0)):
         try:
             client.api.remove_container(row["Id"], force=True)
         except NotFound:

@@ -25,7 +25,7 @@ from docker.errors import APIError, NotFound
 from fgform.errors import FgformError
 from fgform.fleet import capacity
 from fgform.fleet.docker import labels as L
-from fgform.fleet.docker.launch import Launch, launch_tasks, remove_containers
+from fgform.fleet.docker.launch import Launch, launch_tasks, remove_containers, stop_task
 from fgform.fleet.docker.live_tasks import (
     _UNIT_SECONDS,
     KIND_RUN_TASK,
@@ -227,9 +227,8 @@ def stop(client: docker.DockerClient, ctx: FleetContext, task_id: str) -> TaskRe
     if not found:
         return None
     task = found[0]
-    order = sorted(task.containers, key=lambda c: -c.index)  # the namespace owner last
     if task.kind == KIND_RUN_TASK:
-        for c in order:
+        for c in sorted(task.containers, key=lambda c: -c.index):  # the namespace owner last
             try:
                 client.api.stop(c.id, timeout=c.stop_timeout)
             except (NotFound, APIError):
@@ -237,7 +236,7 @@ def stop(client: docker.DockerClient, ctx: FleetContext, task_id: str) -> TaskRe
         after = records(client, ctx, task_ids=[task_id], times=True)
         return after[0] if after else None
     before = record(task)
-    remove_containers(client, [(c.id, c.stop_timeout) for c in order])
+    stop_task(client, task)
     return dataclasses.replace(before, status="STOPPED", desired="STOPPED",
                                stop_code="UserInitiated")
 
