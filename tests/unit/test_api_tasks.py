@@ -16,7 +16,9 @@ from fgform.api import ecs_tasks, handlers  # noqa: F401 - registers the actions
 from fgform.api.actions import ACTIONS, ApiContext
 from fgform.api.arns import Identity
 from fgform.api.errors import ApiError
-from fgform.fleet.docker.oneoff import _epoch, stopped_for
+from fgform.fleet.docker import labels as L
+from fgform.fleet.docker.live_tasks import CONTAINER, KIND_RUN_TASK, group_tasks
+from fgform.fleet.docker.oneoff import _epoch, record, stopped_for
 from fgform.fleet.fleet import Fleet, TaskContainer, TaskRecord
 from fgform.state.model import InstanceState, StateFile
 from fgform.state.paths import ensure_state_dir
@@ -111,6 +113,27 @@ def test_task_shape_of_a_running_service_task() -> None:
     assert "stopCode" not in shape and "stoppedAt" not in shape and "startedBy" not in shape
     assert "exitCode" not in shape["containers"][0]
     assert shape["healthStatus"] == "HEALTHY"
+
+
+def _exited_task(started: str, finished: str) -> TaskRecord:
+    cid = "c" * 64
+    row = {"Id": cid, "Names": ["/t-job"], "State": "exited",
+           "Status": "Exited (3) 1 second ago",
+           "Labels": {L.TASK_ID: "a" * 32, L.KIND: KIND_RUN_TASK, CONTAINER: "job",
+                      "fgform.created": "2026-12-03T06:00:00+00:00"}}
+    (task,) = group_tasks([row])
+    return record(task, {}, {cid: (_epoch(started), _epoch(finished))})
+
+
+def test_a_task_never_stops_before_it_starts() -> None:
+    # Docker stamps StartedAt after the runtime reports the start: a process that exits at
+    # once can finish "before" it started (CI saw FinishedAt 0.5 ms before StartedAt).
+    rec = _exited_task("2026-12-03T06:00:01.711097Z", "2026-12-03T06:00:01.710550Z")
+    assert rec.stopped_at is not None and rec.started_at is not None
+    assert rec.stopped_at >= rec.started_at
+    later = _exited_task("2026-12-03T06:00:01.5Z", "2026-12-03T06:00:04.25Z")
+    assert (later.started_at, later.stopped_at) == (_epoch("2026-12-03T06:00:01.5Z"),
+                                                   _epoch("2026-12-03T06:00:04.25Z"))
 
 
 def test_docker_times_and_exited_status() -> None:

@@ -171,7 +171,10 @@ def record(task: LiveTask, labels: dict[str, str] | None = None,
         desired="STOPPED" if stopped else "RUNNING", health=health, cpu=task.cpu,
         memory=task.memory, started_by=(labels or {}).get(STARTED_BY, ""),
         created_at=created, started_at=started if status != "PENDING" else None,
-        stopped_at=max(finished) if stopped and finished else None,
+        # Docker stamps StartedAt after its runtime reports the start, so a process that
+        # exits at once can show a FinishedAt a fraction of a millisecond before it (seen in
+        # CI: 0.5 ms). A task never stops before it starts: ECS's order holds.
+        stopped_at=max(*finished, started or 0.0) if stopped and finished else None,
         stopped_for=min(ago) if stopped and ago else None,
         stop_code="EssentialContainerExited" if stopped else "",
         instance=task.instance, containers=containers)
