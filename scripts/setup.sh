@@ -38,6 +38,7 @@ need_pkgs=()
 command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)  # scripts/swarm.sh
 if ((${#need_pkgs[@]})); then
     t=$(now)
     log "installing ${need_pkgs[*]}"
@@ -46,7 +47,7 @@ if ((${#need_pkgs[@]})); then
     apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
     log "packages installed in $(elapsed "$t")"
 else
-    log "packages present (docker.io, debootstrap, curl)"
+    log "packages present (docker.io, debootstrap, curl, iproute2)"
 fi
 
 # The CLI from docker.io, not a newer client that may be first on PATH.

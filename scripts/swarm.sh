@@ -34,6 +34,15 @@ log() { printf '[swarm %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 gateway() {
     GATEWAY=$($DOCKER network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+    if [[ -z $GATEWAY ]]; then
+        # An engine started where its bridge interface already existed (a machine that kept
+        # an earlier run's docker0) lists only the Subnet: the interface's address is it.
+        local ifname
+        ifname=$($DOCKER network inspect bridge \
+            -f '{{index .Options "com.docker.network.bridge.name"}}')
+        GATEWAY=$(ip -4 -o addr show dev "${ifname:-docker0}" 2>/dev/null \
+            | awk '{ split($4, a, "/"); print a[1]; exit }')
+    fi
     [[ -n $GATEWAY ]] || { echo "no gateway on Docker's bridge network" >&2; exit 1; }
 }
 
