@@ -6,6 +6,7 @@ graceful shutdown on SIGTERM/SIGINT: stop accepting, finish the requests in flig
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import signal
@@ -25,6 +26,20 @@ from fgform.errors import FgformError
 # How long a shutdown waits for requests in flight (a RunTask or a rolling UpdateService
 # may take a while) before it cancels them.
 GRACEFUL_SHUTDOWN_SECONDS = 120
+# How long closing a TLS connection waits for the client's close_notify. asyncio's default
+# (30 s) made every shutdown wait 30 s whenever a client (a long-lived boto3 client's pool)
+# held an idle keep-alive connection it was not reading: the server had nothing left to say.
+SSL_SHUTDOWN_SECONDS = 5.0
+
+
+class _Loop(asyncio.SelectorEventLoop):
+    """asyncio's loop, with TLS listeners that give up on a silent peer's close_notify
+    after SSL_SHUTDOWN_SECONDS."""
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:  # type: ignore[override]
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_shutdown_timeout", SSL_SHUTDOWN_SECONDS)
+        return await super().create_server(*args, **kwargs)
 
 
 class AsgiApp:
@@ -148,6 +163,12 @@ class _Server(uvicorn.Server):
         finally:
             for sig, handler in original.items():
                 signal.signal(sig, handler)
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        # Always asyncio's own loop (`_Loop`), whatever uvicorn would pick (uvloop when it
+        # is installed): one behaviour to test.
+        with asyncio.Runner(loop_factory=_Loop) as runner:
+            runner.run(self.serve(sockets=sockets))
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
