@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from fgform.api.arns import DEFAULT_ACCOUNT
+from fgform.api.ecs_model import ecs_model
 from fgform.suggest import closest, did_you_mean
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -200,14 +201,10 @@ def ecs_actions() -> tuple[str, ...]:
     """ECS's API actions, from botocore's model of the service (the same botocore that
     verifies signatures), plus the IAM-only ones the ECS agent uses; empty if the model
     cannot be loaded."""
-    try:
-        import botocore.session
-
-        model = botocore.session.get_session().get_service_model("ecs")
-        names = tuple(model.operation_names)
-    except Exception:  # noqa: BLE001 - without the model, actions are checked for form only
+    model = ecs_model()
+    if model is None:  # without the model, actions are checked for form only
         return ()
-    return (*names, "Poll", "StartTelemetrySession")
+    return (*model.operation_names, "Poll", "StartTelemetrySession")
 
 
 def check_resource(value: str) -> str | None:

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from fgform.api import policy, sigv4
 from fgform.api.actions import ACTIONS, TARGET_PREFIX, ActionSpec, ApiContext, Target
 from fgform.api.audit import AuditLog, now_rfc3339, redact
+from fgform.api.ecs_model import type_problem
 from fgform.api.errors import ApiError
 from fgform.api.limits import DEFAULT_MAX_REQUEST_SIZE, BodyTooLarge, RateLimiter
 
@@ -186,6 +187,9 @@ class Pipeline:
         if spec is None:
             raise ApiError("InvalidAction",
                            f"The action {action} is not valid for this web service.")
+        problem = type_problem(action, params)
+        if problem:
+            raise ApiError("SerializationException", problem)
 
         result = await self._in_worker(self._act, key, spec, params, rec)
         return result if result is not None else {}

@@ -501,9 +501,10 @@ WRONG: list[Any] = [7, "x", [{}], {"a": 1}, True]
 def test_malformed_parameters_are_never_a_server_error(fleet: Fleet,
                                                        admin: tuple[str, str]) -> None:
     """Every action, each member of its input (botocore's ECS model) set to values of the
-    wrong type, the rest valid: an ECS client error or an answer, never a 500. The valid
-    rest is chosen so that a request that gets through does little (a service at 0 tasks,
-    a task not found)."""
+    wrong type, the rest valid: a SerializationException naming the member, as AWS's front
+    end answers; where only what is inside the value is wrong (a list of the wrong items),
+    still an ECS client error or an answer, never a 500. The valid rest is chosen so that
+    a request that gets through does little (a service at 0 tasks, a task not found)."""
     from botocore.session import get_session
 
     model = get_session().get_service_model("ecs")
@@ -514,6 +515,16 @@ def test_malformed_parameters_are_never_a_server_error(fleet: Fleet,
         _malformed(fleet, server, admin, model)
     finally:
         assert server.stop() == 0, server.text
+
+
+def _fits(shape: Any, value: Any) -> bool:
+    """Whether `value`'s own JSON type is the member's (what is inside is not looked at)."""
+    if isinstance(value, bool):
+        return shape.type_name == "boolean"
+    return isinstance(value, {"structure": dict, "map": dict, "list": list, "string": str,
+                              "blob": str, "integer": int, "long": int,
+                              "double": (int, float), "float": (int, float),
+                              "timestamp": (int, float, str)}.get(shape.type_name, object))
 
 
 def _malformed(fleet: Fleet, server: ApiServer, admin: tuple[str, str], model: Any) -> None:
@@ -550,7 +561,12 @@ def _malformed(fleet: Fleet, server: ApiServer, admin: tuple[str, str], model: A
                 continue  # the rest valid, each of these wrong starts nothing
             for value in WRONG:
                 status, _, body = server.call(action, {**params, member: value}, *admin)
-                if status >= 500 or not isinstance(body, dict) or (
+                if not _fits(members[member], value):
+                    # Refused before the action runs (a RunTask starts nothing).
+                    if status != 400 or body.get("__type") != "SerializationException" \
+                            or f"{action}: {member}" not in body.get("message", ""):
+                        bad.append((action, member, value, status, body))
+                elif status >= 500 or not isinstance(body, dict) or (
                         status != 200 and "__type" not in body) or (
                         body.get("__type") == "ThrottlingException"):
                     bad.append((action, member, value, status, body))

@@ -119,7 +119,16 @@ def test_bad_json_is_a_serialization_exception(api_server: ApiServer) -> None:
         status, _, resp = api_server.call("ListClusters", body=body, key_id=key_id,
                                           secret=secret)
         assert status == 400 and resp["__type"] == "SerializationException", (body, resp)
-    assert [r["result"] for r in api_server.audit()] == ["SerializationException"] * 3
+    # A member of the wrong type is refused before the action runs, and named.
+    for params, where in (({"maxResults": "10"}, "ListClusters: maxResults must be an "
+                           "integer, not a string."),
+                          ({"clusters": ["a", 7]}, "DescribeClusters: clusters[1] must be "
+                           "a string, not a number.")):
+        action = where.split(":", 1)[0]
+        status, _, resp = api_server.call(action, params, key_id, secret)
+        assert (status, resp) == (400, {"__type": "SerializationException",
+                                        "message": where}), resp
+    assert [r["result"] for r in api_server.audit()] == ["SerializationException"] * 5
     assert all(r["key"]["name"] == "k" for r in api_server.audit())
 
 
