@@ -20,8 +20,24 @@ if ! contracts="$(lint-imports --no-cache --no-logo 2>&1)"; then
     exit 1
 fi
 echo "$contracts" | tail -n 1
-echo "== pytest"
-# Each test has its own ceiling (tests/conftest.py); this one bounds the whole run below
-# CI's 90 minutes, and SIGINT makes pytest print its summary and where it stopped
-# (--foreground keeps Ctrl-C working in a terminal).
-exec timeout --foreground --signal=INT --kill-after=60 80m python3 -m pytest -q -p no:cacheprovider "$@"
+# Each test has its own ceiling (tests/conftest.py); `timeout` bounds a whole run below CI's
+# 90 minutes, and SIGINT makes pytest print its summary and where it stopped (--foreground
+# keeps Ctrl-C working in a terminal).
+pytest_run() {
+    timeout --foreground --signal=INT --kill-after=60 "$1" python3 -m pytest -q \
+        -p no:cacheprovider "${@:2}"
+}
+if (($#)); then
+    echo "== pytest $*"
+    pytest_run 80m "$@"
+    exit
+fi
+# The tests that need no Docker (parsing, planning, rendering: CPU-bound) run on every core;
+# the Docker tests one at a time, as their timings and the engine's objects are shared.
+rc=0
+echo "== pytest: the tests without Docker (pytest-xdist, every core)"
+# (-p no:benchmark: pytest-benchmark, where installed, warns that xdist disables it.)
+pytest_run 20m -n auto -p no:benchmark --ignore=tests/integration tests || rc=$?
+echo "== pytest: the Docker tests (tests/integration)"
+pytest_run 60m tests/integration || rc=$?
+exit "$rc"

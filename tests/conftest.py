@@ -38,8 +38,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Name a failure the moment it happens, on one line, not only in the final summary:
     CI shows the head of the output, and a run cut short never reaches the summary."""
-    if not report.failed:
-        return
+    if not report.failed or os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a pytest-xdist worker's reports reach the controller, which tells them
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     first = (text.strip().splitlines() or [""])[0][:300]
