@@ -38,16 +38,10 @@ def ecs_model() -> Any:
         return None
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
+def json_kind(value: Any) -> str:
+    """A JSON value's type in words, for messages: "a string", "a number", "null", ..."""
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
 
 
 def _problem(shape: Any, value: Any, path: str) -> str | None:
@@ -57,7 +51,7 @@ def _problem(shape: Any, value: Any, path: str) -> str | None:
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
-            return f"{path} must be an object, not {_kind(value)}"
+            return f"{path} must be an object, not {json_kind(value)}"
         for name, member in shape.members.items():
             if name in value:
                 found = _problem(member, value[name], f"{path}.{name}" if path else name)
@@ -66,7 +60,7 @@ def _problem(shape: Any, value: Any, path: str) -> str | None:
         return None
     if kind == "list":
         if not isinstance(value, list):
-            return f"{path} must be a list, not {_kind(value)}"
+            return f"{path} must be a list, not {json_kind(value)}"
         for i, item in enumerate(value):
             found = _problem(shape.member, item, f"{path}[{i}]")
             if found:
@@ -74,7 +68,7 @@ def _problem(shape: Any, value: Any, path: str) -> str | None:
         return None
     if kind == "map":
         if not isinstance(value, dict):
-            return f"{path} must be an object, not {_kind(value)}"
+            return f"{path} must be an object, not {json_kind(value)}"
         for key, item in value.items():
             found = _problem(shape.value, item, f"{path}.{key}")
             if found:
@@ -83,7 +77,7 @@ def _problem(shape: Any, value: Any, path: str) -> str | None:
     types, wanted = _SCALARS.get(kind, ((object,), kind))
     # bool is an int to Python, never to JSON.
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-        return f"{path} must be {wanted}, not {_kind(value)}"
+        return f"{path} must be {wanted}, not {json_kind(value)}"
     return None
 
 

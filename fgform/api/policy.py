@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from fgform.api.arns import DEFAULT_ACCOUNT
-from fgform.api.ecs_model import ecs_model
+from fgform.api.ecs_model import ecs_model, json_kind
 from fgform.suggest import closest, did_you_mean
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -81,7 +81,7 @@ def validate_policy(doc: Any) -> list[str]:
     (`Statement[0].Effect: must be "Allow" or "Deny"`); empty when the policy is valid."""
     problems: list[str] = []
     if not isinstance(doc, dict):
-        return [f"(document): a policy must be a JSON object, not {_kind(doc)}"]
+        return [f"(document): a policy must be a JSON object, not {json_kind(doc)}"]
     for name in doc:
         if name not in POLICY_ELEMENTS:
             problems.append(_unknown(name, name, POLICY_ELEMENTS, "policy element"))
@@ -100,7 +100,7 @@ def validate_policy(doc: Any) -> list[str]:
         paths = [(f"Statement[{i}]", s) for i, s in enumerate(statements)]
     else:
         problems.append(f"Statement: must be an object or a list of objects, not "
-                        f"{_kind(statements)}")
+                        f"{json_kind(statements)}")
         return problems
     sids: dict[str, str] = {}
     variables = doc.get("Version") == "2012-10-17"
@@ -119,7 +119,7 @@ def validate_policy(doc: Any) -> list[str]:
 
 def _validate_statement(path: str, st: Any) -> list[str]:
     if not isinstance(st, dict):
-        return [f"{path}: a statement must be a JSON object, not {_kind(st)}"]
+        return [f"{path}: a statement must be a JSON object, not {json_kind(st)}"]
     problems = []
     for name in st:
         if name in ("Principal", "NotPrincipal"):
@@ -129,7 +129,7 @@ def _validate_statement(path: str, st: Any) -> list[str]:
             problems.append(_unknown(f"{path}.{name}", name, STATEMENT_ELEMENTS,
                                      "statement element"))
     if "Sid" in st and not isinstance(st["Sid"], str):
-        problems.append(f"{path}.Sid: must be a string, not {_kind(st['Sid'])}")
+        problems.append(f"{path}.Sid: must be a string, not {json_kind(st['Sid'])}")
     if "Effect" not in st:
         problems.append(f'{path}.Effect: missing (must be "Allow" or "Deny")')
     elif st["Effect"] not in ("Allow", "Deny"):
@@ -157,11 +157,11 @@ def _validate_pair(path: str, st: dict, name: str, negated: str, check) -> list[
     elif isinstance(value, list):
         return [f"{where}: empty list"]
     else:
-        return [f"{where}: must be a string or a list of strings, not {_kind(value)}"]
+        return [f"{where}: must be a string or a list of strings, not {json_kind(value)}"]
     problems = []
     for p, v in items:
         if not isinstance(v, str):
-            problems.append(f"{p}: must be a string, not {_kind(v)}")
+            problems.append(f"{p}: must be a string, not {json_kind(v)}")
         else:
             problem = check(v)
             if problem:
@@ -217,7 +217,7 @@ def check_resource(value: str) -> str | None:
 
 def _validate_condition(path: str, cond: Any) -> list[str]:
     if not isinstance(cond, dict):
-        return [f"{path}: must be an object of operators, not {_kind(cond)}"]
+        return [f"{path}: must be an object of operators, not {json_kind(cond)}"]
     problems = []
     keys_ci = {k.lower(): k for k in SUPPORTED_CONDITION_KEYS}
     for op, block in cond.items():
@@ -233,7 +233,7 @@ def _validate_condition(path: str, cond: Any) -> list[str]:
             continue
         if not isinstance(block, dict) or not block:
             problems.append(f"{where}: must be an object of condition keys and values, "
-                            f"not {_kind(block)}")
+                            f"not {json_kind(block)}")
             continue
         for key, values in block.items():
             kwhere = f"{where}.{key}"
@@ -252,7 +252,7 @@ def _validate_condition(path: str, cond: Any) -> list[str]:
                         problems.append(f'{vwhere}: Null takes "true" or "false", not '
                                         f"{json.dumps(v)}")
                 elif not isinstance(v, str | int | float) or isinstance(v, bool):
-                    problems.append(f"{vwhere}: must be a string, not {_kind(v)}")
+                    problems.append(f"{vwhere}: must be a string, not {json_kind(v)}")
     return problems
 
 
@@ -302,11 +302,6 @@ def _unknown(path: str, name: str, known: Sequence[str], what: str, also: str = 
     tail = f" {hint}" if hint else (f" ({also})" if also else
                                     f" (known: {', '.join(known)})")
     return f"{path}: unknown {what} {json.dumps(name)}.{tail}"
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
 
 
 # -- evaluation -------------------------------------------------------------------------------
