@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from fgform.api import policy, sigv4
 from fgform.api.actions import ACTIONS, TARGET_PREFIX, ActionSpec, ApiContext, Target
 from fgform.api.audit import AuditLog, now_rfc3339, redact
-from fgform.api.ecs_model import type_problem
+from fgform.api.ecs_model import ecs_model, type_problem
 from fgform.api.errors import ApiError
 from fgform.api.limits import DEFAULT_MAX_REQUEST_SIZE, BodyTooLarge, RateLimiter
 
@@ -112,6 +112,9 @@ class Pipeline:
         self.max_request_size = max_request_size
         self.errors = errors if errors is not None else sys.stderr
         self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="fgform-api")
+        # Loaded now, not by the first request's type check on the event loop (a few
+        # hundred ms of JSON in which no other request would be answered).
+        ecs_model()
 
     async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` on a worker thread (the event loop keeps serving meanwhile)."""
